@@ -1,0 +1,31 @@
+"""What a question gets back: the answer text and how long each step took."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Timings:
+    image_encode_s: float = 0.0    # 0 when the frame's encoded image was reused
+    prefill_s: float = 0.0         # image + question tokens into the model's cache
+    ttft_s: float = 0.0            # from the question to the first token of the answer
+    decode_tok_s: float = 0.0      # answer tokens per second after the first
+    n_tokens: int = 0
+    total_s: float = 0.0
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    model: str
+    frame: str                     # which frame was asked about (source @ time [box])
+    frame_key: str
+    timings: Timings = field(default_factory=Timings)
+    reused_image: bool = False     # True when a follow-up skipped image encoding
+    stopped: bool = False          # the user pressed Stop
+    question_lang: str = "en"
+    text_en: str = ""              # the model's own (English) answer, when text was translated
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,62 @@
+"""``load_backend``: one entry point from a model name, folder or file to a ready backend."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import VitrineError
+from ..manifest import MANIFEST_NAME, Manifest
+from ..models import PROFILES, ModelStore
+from .base import Backend, EncodedImage, GenerationOptions, GenerationStats
+
+__all__ = ["Backend", "EncodedImage", "GenerationOptions", "GenerationStats", "load_backend", "default_model"]
+
+
+def default_model(store: ModelStore) -> str:
+    """VITRINE_MODEL, else the only (or first) installed model."""
+    env = os.environ.get("VITRINE_MODEL")
+    if env:
+        return env
+    installed = store.installed()
+    if not installed:
+        raise VitrineError(
+            "no model installed: run `vitrine models pull smolvlm-256m` (needs internet once), or copy the "
+            "files by hand and run `vitrine models import NAME --model F.gguf --mmproj P.gguf`")
+    return installed[0].name
+
+
+def _from_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles: int) -> Backend:
+    if manifest.runtime == "gguf":
+        from .gguf import GgufBackend
+        return GgufBackend(folder / manifest.files["model"].path, folder / manifest.files["mmproj"].path,
+                           model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
+                           threads=threads, tiles=tiles, languages=tuple(manifest.languages))
+    raise VitrineError(f"model {manifest.name!r} needs the {manifest.runtime!r} runtime, which this version of "
+                       "Vitrine does not have")
+
+
+def load_backend(model: str | None = None, *, mmproj: str | None = None, store: ModelStore | None = None,
+                 threads: int | None = None, tiles: int = 1) -> Backend:
+    """``model``: an installed model's name, a folder with a vitrine-model.json, or a text .gguf file."""
+    store = store or ModelStore.default()
+    model = model or default_model(store)
+    path = Path(model)
+    if model.endswith(".gguf") or path.is_file():
+        from .gguf import GgufBackend
+        if not path.is_file():
+            raise VitrineError(f"model file not found: {path}")
+        if mmproj is None:
+            found = sorted(p for p in path.parent.glob("*.gguf") if "mmproj" in p.name.lower())
+            mmproj = str(found[0]) if len(found) == 1 else None
+        return GgufBackend(path, mmproj, threads=threads, tiles=tiles)
+    if (path / MANIFEST_NAME).is_file():
+        return _from_manifest(Manifest.load(path), path, threads, tiles)
+    if os.sep in model or model.startswith("."):
+        raise VitrineError(f"model not found: {model} (expected an installed model name, a .gguf file or an "
+                           "exported folder)")
+    installed = store.get(model)
+    return _from_manifest(installed.manifest, installed.folder, threads, tiles)
+
+
+def known_names() -> list[str]:
+    return list(PROFILES)

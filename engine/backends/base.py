@@ -1,0 +1,67 @@
+"""The contract every runtime (llama.cpp, onnxruntime, transformers) fulfils."""
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable
+
+from ..frames import Frame
+
+OnToken = Callable[[str], None]
+
+
+@dataclass
+class EncodedImage:
+    """A frame after the vision encoder: reusable for any number of questions about that frame."""
+    key: str
+    n_tokens: int
+    encode_s: float
+    state: object = None           # backend-specific (embeddings, chunks...)
+
+    def release(self) -> None:
+        """Free native memory held in ``state`` (called when the session forgets the frame)."""
+        close = getattr(self.state, "close", None)
+        if close:
+            close()
+
+
+@dataclass
+class GenerationStats:
+    prefill_s: float
+    ttft_s: float                  # prefill + first token
+    decode_s: float                # time after the first token
+    n_tokens: int
+    text: str
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    max_tokens: int = 256
+    ban_eos: bool = False          # benchmarks on random weights: generate exactly max_tokens
+
+
+class Backend(ABC):
+    """Loads one model and answers questions about encoded images. Not thread-safe: one caller at a time."""
+
+    model_id: str = ""
+    languages: tuple[str, ...] = ("en",)
+
+    @abstractmethod
+    def encode(self, frame: Frame) -> EncodedImage:
+        """Run the vision encoder on ``frame``."""
+
+    @abstractmethod
+    def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
+                 on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
+        """Answer ``question`` about ``image``, calling ``on_token`` with each piece of text as it comes."""
+
+    def close(self) -> None:
+        """Free the model."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

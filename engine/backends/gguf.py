@@ -1,0 +1,286 @@
+"""GGUF models (text model + vision projector) in-process through llama-cpp-python's libllama and libmtmd.
+
+We drive libmtmd ourselves rather than through a chat handler's ``create_chat_completion``: the handlers
+clear the KV cache on every call, while a store clerk asks several questions about one frame. Here the
+prompt is split at the image: [template prefix + image] is evaluated once per frame and kept in the KV
+cache; a follow-up only drops the previous question and answer (``seq_rm``) and evaluates the new question.
+"""
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import VitrineError
+from ..frames import Frame
+from ..gguf_file import check_gguf
+from ..native import import_llama_cpp
+from .base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
+
+log = logging.getLogger(__name__)
+
+_SENTINEL = "\u2063VITRINE-QUESTION\u2063"   # marks where the question goes when rendering the template
+
+# One tile on the CPU: mtmd always emits slices + an overview, even when one tile covers the image. For idefics3
+# it writes "<fake><row_1_col_1>[slice]\n\n<fake><global-img>[overview]<fake>"; transformers' unsplit SmolVLM
+# prompt is "<fake><global-img>[image]<fake>". We keep the overview only: the same layout as transformers and
+# half the encoder work. (tokens to cut: the slice's opening tokens, and the separator before the overview)
+_SINGLE_VIEW = {"idefics3": dict(slice_open=2, overview_sep=1)}
+
+
+@dataclass
+class _Step:
+    tokens: list[int] | None = None        # text step
+    chunk: object = None                   # image step: mtmd chunk (owned by _ImageState.chunks)
+    embd: np.ndarray | None = None         # image step: encoder output, n_tokens x n_embd float32
+
+
+@dataclass
+class _ImageState:
+    steps: list[_Step] = field(default_factory=list)
+    n_pos: int = 0                         # positions the image prefix occupies in the KV cache
+    chunks: object = None
+    free: object = None
+
+    def close(self) -> None:
+        if self.chunks is not None and self.free is not None:
+            self.free(self.chunks)
+            self.chunks = None
+
+
+class GgufBackend(Backend):
+    def __init__(self, model_path: Path | str, mmproj_path: Path | str | None, *, model_id: str = "",
+                 family: str = "", chat_handler: str = "mtmd", threads: int | None = None, tiles: int = 1,
+                 n_ctx: int | None = None, languages: tuple[str, ...] = ("en",)):
+        model_path = Path(model_path)
+        if mmproj_path is None:
+            raise VitrineError(f"{model_path.name} has no vision projector: pass its mmproj-*.gguf with --mmproj "
+                               "(or import both with `vitrine models import`)")
+        info = check_gguf(model_path, "model")
+        proj = check_gguf(mmproj_path, "mmproj")
+        self.model_id = model_id or model_path.stem
+        self.languages = tuple(languages)
+        self.family = family or str(proj.metadata.get("clip.projector_type", ""))
+        self.threads = threads or os.cpu_count() or 2
+        self.tiles = max(1, int(tiles))
+        image_size = int(proj.metadata.get("clip.vision.image_size", 512))
+        patch = int(proj.metadata.get("clip.vision.patch_size", 16))
+        merge = int(proj.metadata.get("clip.vision.projector.scale_factor", 1) or 1)
+        self.tokens_per_tile = max(1, (image_size // patch) ** 2 // (merge * merge))
+        # overview + slices, question and answer; a little headroom
+        n_ctx = n_ctx or max(1024, (self.tiles + 1) * self.tokens_per_tile + 768)
+
+        self._llama_cpp, self._mtmd = import_llama_cpp()
+        from llama_cpp import Llama
+        t0 = time.perf_counter()
+        try:
+            self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=self.threads,
+                              n_threads_batch=self.threads, n_batch=512, n_ubatch=512, verbose=False)
+        except (ValueError, RuntimeError) as e:
+            raise VitrineError(f"llama.cpp could not load {model_path.name} ({e}): the file may be damaged or from "
+                               "a newer llama.cpp; run `vitrine models verify`") from None
+        self._template = self._chat_template(chat_handler, info.metadata)
+        self._ctx = self._init_mtmd(Path(mmproj_path))
+        self.load_s = time.perf_counter() - t0
+        self._n_embd = self._llama_cpp.llama_model_n_embd(self._llm.model)
+        self._vocab = self._llama_cpp.llama_model_get_vocab(self._llm.model)
+        self._n_vocab = self._llm.n_vocab()
+        self._kv_image: EncodedImage | None = None    # whose image prefix the KV cache holds now
+        marker = self._mtmd.mtmd_default_marker().decode()
+        prompt = self._render(marker)
+        head, _, tail = prompt.partition(marker)
+        q_head, _, q_tail = tail.partition(_SENTINEL)
+        if _SENTINEL not in tail:
+            raise VitrineError(f"{self.model_id}: its chat template puts the question before the image, "
+                               "which Vitrine does not support")
+        self._image_prompt = head + marker      # evaluated once per frame
+        self._question_head, self._question_tail = q_head, q_tail
+        log.info("loaded %s in %.2fs (%d threads, %d tile(s) of %d tokens, n_ctx %d)", self.model_id,
+                 self.load_s, self.threads, self.tiles, self.tokens_per_tile, n_ctx)
+
+    # ------------------------------------------------------------------ loading
+    def _chat_template(self, handler: str, metadata: dict) -> str:
+        if handler == "minicpmv":
+            from llama_cpp.llama_chat_format import MiniCPMv26ChatHandler
+            self._image_part = lambda m: {"type": "image_url", "image_url": {"url": m}}
+            return MiniCPMv26ChatHandler.CHAT_FORMAT
+        self._image_part = lambda m: {"type": "text", "text": m}
+        template = self._llm.metadata.get("tokenizer.chat_template") or metadata.get("tokenizer.chat_template")
+        if not template:
+            raise VitrineError(f"{self.model_id} has no chat template in its GGUF: export it again from a "
+                               "checkpoint that has one")
+        return template
+
+    def _render(self, marker: str) -> str:
+        import jinja2
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                            extensions=[jinja2.ext.loopcontrols])
+        messages = [{"role": "user", "content": [self._image_part(marker), {"type": "text", "text": _SENTINEL}]}]
+        return env.from_string(self._template).render(messages=messages, add_generation_prompt=True,
+                                                      bos_token="", eos_token="")
+
+    def _init_mtmd(self, mmproj: Path):
+        m = self._mtmd
+        params = m.mtmd_context_params_default()
+        params.use_gpu = False
+        params.print_timings = False
+        params.n_threads = self.threads         # libmtmd's default is 4 threads, whatever the machine has
+        # mtmd sizes the image grid from this: one tile's worth makes a 1x1 grid (+ overview).
+        params.image_max_tokens = self.tiles * self.tokens_per_tile
+        ctx = m.mtmd_init_from_file(str(mmproj).encode(), self._llm.model, params)
+        if not ctx:
+            raise VitrineError(f"could not load the vision projector {mmproj.name}: it does not match the text "
+                               "model, or it is damaged; use the mmproj file that came with the model")
+        if not m.mtmd_support_vision(ctx):
+            m.mtmd_free(ctx)
+            raise VitrineError(f"{mmproj.name} has no vision encoder: use the model's image projector")
+        return ctx
+
+    # ------------------------------------------------------------------ image
+    def encode(self, frame: Frame) -> EncodedImage:
+        m, L = self._mtmd, self._llama_cpp
+        t0 = time.perf_counter()
+        rgb = np.ascontiguousarray(frame.rgb, dtype=np.uint8)
+        buf = (ctypes.c_uint8 * rgb.size).from_buffer(rgb)
+        bitmap = m.mtmd_bitmap_init(frame.width, frame.height, buf)
+        if not bitmap:
+            raise VitrineError("could not hand the frame to the vision encoder (bad image size?)")
+        chunks = m.mtmd_input_chunks_init()
+        state = _ImageState(chunks=chunks, free=m.mtmd_input_chunks_free)
+        try:
+            text = m.mtmd_input_text()
+            raw = self._image_prompt.encode()
+            text.text, text.text_len, text.add_special, text.parse_special = raw, len(raw), True, True
+            bitmaps = (m.mtmd_bitmap_p_ctypes * 1)(bitmap)
+            rc = m.mtmd_tokenize(self._ctx, chunks, ctypes.byref(text), bitmaps, 1)
+            if rc != 0:
+                raise VitrineError(f"the vision encoder could not prepare this frame (code {rc})")
+            steps: list[_Step] = []
+            for i in range(m.mtmd_input_chunks_size(chunks)):
+                chunk = m.mtmd_input_chunks_get(chunks, i)
+                if m.mtmd_input_chunk_get_type(chunk) == m.MTMD_INPUT_CHUNK_TYPE_TEXT:
+                    n = ctypes.c_size_t()
+                    ptr = m.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
+                    steps.append(_Step(tokens=[ptr[j] for j in range(n.value)]))
+                else:
+                    steps.append(_Step(chunk=chunk))
+            steps = self._single_view(steps)
+            n_pos = 0
+            for s in steps:
+                if s.chunk is None:
+                    n_pos += len(s.tokens)
+                    continue
+                if m.mtmd_encode_chunk(self._ctx, s.chunk) != 0:
+                    raise VitrineError("the vision encoder failed on this frame")
+                n_tok = m.mtmd_input_chunk_get_n_tokens(s.chunk)
+                out = m.mtmd_get_output_embd(self._ctx)
+                s.embd = np.ctypeslib.as_array(out, shape=(n_tok * self._n_embd,)).copy()
+                n_pos += m.mtmd_input_chunk_get_n_pos(s.chunk)
+            state.steps, state.n_pos = steps, n_pos
+        except BaseException:
+            state.close()
+            raise
+        finally:
+            m.mtmd_bitmap_free(bitmap)
+        n_image = sum(s.embd.size // self._n_embd for s in state.steps if s.embd is not None)
+        return EncodedImage(key=frame.key, n_tokens=n_image, encode_s=time.perf_counter() - t0, state=state)
+
+    def _single_view(self, steps: list[_Step]) -> list[_Step]:
+        images = [i for i, s in enumerate(steps) if s.chunk is not None]
+        rule = _SINGLE_VIEW.get(self.family)
+        if self.tiles != 1 or len(images) != 2 or rule is None:
+            return steps
+        first, last = images
+        head = [t for s in steps[:first] for t in s.tokens]
+        mid = [t for s in steps[first + 1:last] for t in s.tokens]
+        head = head[:len(head) - rule["slice_open"]] + mid[rule["overview_sep"]:]
+        return [_Step(tokens=head), steps[last], *steps[last + 1:]]
+
+    # ------------------------------------------------------------------ text
+    def _eval_image_prefix(self, image: EncodedImage) -> None:
+        m, L = self._mtmd, self._llama_cpp
+        llm = self._llm
+        llm.reset()
+        llm._ctx.kv_cache_clear()
+        self._kv_image = None
+        for s in image.state.steps:
+            if s.chunk is None:
+                if s.tokens:
+                    llm.eval(s.tokens)
+                continue
+            new_n_past = L.llama_pos(0)
+            embd = s.embd.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+            rc = m.mtmd_helper_decode_image_chunk(self._ctx, llm._ctx.ctx, s.chunk, embd, L.llama_pos(llm.n_tokens),
+                                                  L.llama_seq_id(0), llm.n_batch, ctypes.byref(new_n_past),
+                                                  m.mtmd_helper_post_decode_callback(), None)
+            if rc != 0:
+                raise VitrineError(f"the model could not take in the image (code {rc})")
+            llm.n_tokens = new_n_past.value
+        self._kv_image = image
+
+    def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
+                 on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
+        llm, L = self._llm, self._llama_cpp
+        t0 = time.perf_counter()
+        q_tokens = llm.tokenize((self._question_head + question + self._question_tail).encode(),
+                                add_bos=False, special=True)
+        if self._kv_image is image and image.state.chunks is not None:
+            llm._ctx.kv_cache_seq_rm(0, image.state.n_pos, -1)   # drop the previous question and answer
+            llm.n_tokens = image.state.n_pos
+        else:
+            self._eval_image_prefix(image)
+        room = llm.n_ctx() - llm.n_tokens - len(q_tokens)
+        if room < 8:
+            raise VitrineError("the question does not fit in the model's context with this image: ask something "
+                               "shorter or use fewer tiles")
+        llm.eval(q_tokens)
+        prefill_s = time.perf_counter() - t0
+        eos = llm.token_eos()
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pieces: list[str] = []
+        n, stopped, t_first = 0, False, None
+        for _ in range(min(options.max_tokens, room - 1)):
+            logits = np.ctypeslib.as_array(L.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(self._n_vocab,))
+            if options.ban_eos:
+                logits = logits.copy()
+                logits[eos] = -np.inf
+            tok = int(np.argmax(logits))
+            if not options.ban_eos and L.llama_vocab_is_eog(self._vocab, tok):
+                break
+            n += 1
+            piece = decoder.decode(llm.detokenize([tok]))
+            if t_first is None:
+                t_first = time.perf_counter()
+            if piece:
+                pieces.append(piece)
+                if on_token:
+                    on_token(piece)
+            if cancel is not None and cancel.is_set():
+                stopped = True
+                break
+            llm.eval([tok])
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            pieces.append(tail)
+            if on_token:
+                on_token(tail)
+        end = time.perf_counter()
+        t_first = t_first or end
+        return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=n,
+                               text="".join(pieces), stopped=stopped)
+
+    def close(self) -> None:
+        if getattr(self, "_ctx", None):
+            self._mtmd.mtmd_free(self._ctx)
+            self._ctx = None
+        if getattr(self, "_llm", None) is not None:
+            self._llm.close()
+            self._llm = None

@@ -1,0 +1,234 @@
+"""Model profiles a user can pull, and the local store of installed models (import, pull, verify, remove)."""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .download import Unreachable, download
+from .errors import VitrineError
+from .files import sha256_file
+from .gguf_file import check_gguf
+from .manifest import MANIFEST_NAME, FileEntry, Manifest
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+# (stage label, bytes or steps done, total or None)
+ProgressFn = Callable[[str, int, "int | None"], None]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    repo: str                       # Hugging Face repo id
+    files: dict[str, str]           # role -> file name in the repo
+    family: str
+    chat_handler: str
+    languages: tuple[str, ...]
+    about: str
+    revision: str = "main"
+
+
+PROFILES: dict[str, Profile] = {p.name: p for p in [
+    Profile("smolvlm-256m", "ggml-org/SmolVLM-256M-Instruct-GGUF",
+            {"model": "SmolVLM-256M-Instruct-Q8_0.gguf", "mmproj": "mmproj-SmolVLM-256M-Instruct-Q8_0.gguf"},
+            "idefics3", "mtmd", ("en",), "fastest on the CPU (English; questions are translated)"),
+    Profile("smolvlm-500m", "ggml-org/SmolVLM-500M-Instruct-GGUF",
+            {"model": "SmolVLM-500M-Instruct-Q8_0.gguf", "mmproj": "mmproj-SmolVLM-500M-Instruct-Q8_0.gguf"},
+            "idefics3", "mtmd", ("en",), "fast, better answers than 256M (English)"),
+    Profile("smolvlm2-2.2b", "ggml-org/SmolVLM2-2.2B-Instruct-GGUF",
+            {"model": "SmolVLM2-2.2B-Instruct-Q4_K_M.gguf", "mmproj": "mmproj-SmolVLM2-2.2B-Instruct-Q8_0.gguf"},
+            "idefics3", "mtmd", ("en",), "better answers, slower (English)"),
+    Profile("minicpm-v-4", "openbmb/MiniCPM-V-4-gguf",
+            {"model": "ggml-model-Q4_K_M.gguf", "mmproj": "mmproj-model-f16.gguf"},
+            "minicpmv", "minicpmv", ("en", "pt", "multi"), "best quality, multilingual, slowest"),
+    Profile("minicpm-v-2.6", "openbmb/MiniCPM-V-2_6-gguf",
+            {"model": "ggml-model-Q4_K_M.gguf", "mmproj": "mmproj-model-f16.gguf"},
+            "minicpmv", "minicpmv", ("en", "pt", "multi"), "high quality, multilingual, slowest"),
+]}
+
+# projector type in the mmproj GGUF -> (family, chat handler, languages)
+_PROJECTORS = {"idefics3": ("idefics3", "mtmd", ["en"]), "minicpmv": ("minicpmv", "minicpmv", ["en", "pt", "multi"])}
+
+
+@dataclass
+class InstalledModel:
+    name: str
+    folder: Path
+    manifest: Manifest = field(repr=False)
+
+    def path(self, role: str) -> Path:
+        entry = self.manifest.files.get(role)
+        if entry is None:
+            raise VitrineError(f"model {self.name!r} has no {role} file in its manifest: import it again")
+        return self.folder / entry.path
+
+
+def describe_gguf_pair(model: Path, mmproj: Path) -> tuple[str, str, list[str]]:
+    """Check a text GGUF and its projector; return (family, chat handler, languages)."""
+    check_gguf(model, "model")
+    proj = check_gguf(mmproj, "mmproj")
+    ptype = str(proj.metadata.get("clip.projector_type", proj.metadata.get("clip.vision.projector_type", "")))
+    family, handler, langs = _PROJECTORS.get(ptype, (ptype or "generic", "mtmd", ["en"]))
+    return family, handler, langs
+
+
+def _valid_name(name: str) -> str:
+    if not name or any(c in name for c in "/\\:") or name.startswith("."):
+        raise VitrineError(f"invalid model name {name!r}: use letters, digits, '-', '_' or '.'")
+    return name
+
+
+class ModelStore:
+    """Installed models, one folder each under ``root`` with a manifest; every change lands by rename."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    @classmethod
+    def default(cls) -> "ModelStore":
+        return cls(Settings.from_env().models_dir)
+
+    # ------------------------------------------------------------------ query
+    def installed(self) -> list[InstalledModel]:
+        out = []
+        if self.root.is_dir():
+            for d in sorted(self.root.iterdir()):
+                if d.is_dir() and not d.name.startswith(".") and (d / MANIFEST_NAME).is_file():
+                    try:
+                        out.append(InstalledModel(d.name, d, Manifest.load(d)))
+                    except VitrineError as e:
+                        log.warning("skipping %s: %s", d, e)
+        return out
+
+    def get(self, name: str) -> InstalledModel:
+        folder = self.root / name
+        if (folder / MANIFEST_NAME).is_file():
+            return InstalledModel(name, folder, Manifest.load(folder))
+        have = [m.name for m in self.installed()]
+        if name in PROFILES:
+            hint = f"it is not installed: run `vitrine models pull {name}`"
+        else:
+            hint = f"it is not a known model (known: {', '.join(PROFILES)})"
+        raise VitrineError(f"unknown model {name!r}: {hint}; installed: {', '.join(have) or 'none'}")
+
+    # ------------------------------------------------------------------ change
+    def _commit(self, name: str, staging: Path, manifest: Manifest) -> InstalledModel:
+        manifest.save(staging)
+        dest = self.root / name
+        old = self.root / f".{name}.old-{int(time.time() * 1000)}"
+        if dest.exists():
+            dest.rename(old)
+        staging.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
+        return InstalledModel(name, dest, manifest)
+
+    def import_files(self, name: str, model: Path, mmproj: Path, progress: ProgressFn | None = None,
+                     source: str = "") -> InstalledModel:
+        """Copy a text GGUF and its projector into the store under ``name``."""
+        _valid_name(name)
+        model, mmproj = Path(model), Path(mmproj)
+        family, handler, langs = describe_gguf_pair(model, mmproj)
+        staging = self.root / f".{name}.importing"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        files = {}
+        try:
+            for role, src in (("model", model), ("mmproj", mmproj)):
+                files[role] = self._copy_in(src, staging, src.name, role, progress)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        quant = _quant_from_name(model.name)
+        m = Manifest(name=name, runtime="gguf", family=family, files=files, chat_handler=handler,
+                     languages=langs, quant=quant, source=source or str(model.parent))
+        return self._commit(name, staging, m)
+
+    def import_folder(self, name: str, folder: Path, progress: ProgressFn | None = None) -> InstalledModel:
+        """Import a folder written by `vitrine export` (it carries its own manifest)."""
+        _valid_name(name)
+        src = Manifest.load(folder)
+        bad = src.problems(folder)
+        if bad:
+            raise VitrineError(f"{folder} is incomplete: {bad[0]}; export it again")
+        if src.runtime == "gguf":
+            describe_gguf_pair(Path(folder) / src.files["model"].path, Path(folder) / src.files["mmproj"].path)
+        staging = self.root / f".{name}.importing"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            for role, entry in src.files.items():
+                self._copy_in(Path(folder) / entry.path, staging, entry.path, role, progress)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        src.name = name
+        src.source = src.source or str(folder)
+        return self._commit(name, staging, src)
+
+    @staticmethod
+    def _copy_in(src: Path, staging: Path, relpath: str, role: str, progress: ProgressFn | None) -> FileEntry:
+        dst = staging / relpath
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        total, done = src.stat().st_size, 0
+        with open(src, "rb") as fi, open(dst, "wb") as fo:
+            while block := fi.read(1 << 20):
+                fo.write(block)
+                done += len(block)
+                if progress:
+                    progress(f"copy {role}", done, total)
+        return FileEntry(path=relpath, sha256=sha256_file(dst), size=total)
+
+    def pull(self, name: str, hub_url: str, progress: ProgressFn | None = None) -> InstalledModel:
+        """Download a profile's files from a hub (the real one, or any server in its layout); resumable."""
+        if name not in PROFILES:
+            raise VitrineError(f"unknown model {name!r}: choose one of {', '.join(PROFILES)} "
+                               "(or import your own files with `vitrine models import`)")
+        prof = PROFILES[name]
+        staging = self.root / f".{name}.pulling"    # kept between attempts: .part files resume
+        staging.mkdir(parents=True, exist_ok=True)
+        files = {}
+        try:
+            for role, fname in prof.files.items():
+                dest = staging / fname
+                if dest.exists():
+                    files[role] = FileEntry(fname, sha256_file(dest), dest.stat().st_size)
+                    continue
+                url = f"{hub_url.rstrip('/')}/{prof.repo}/resolve/{prof.revision}/{fname}"
+                cb = (lambda done, total, _r=role: progress(f"download {_r}", done, total)) if progress else None
+                digest = download(url, dest, cb)
+                files[role] = FileEntry(fname, digest, dest.stat().st_size)
+        except Unreachable as e:
+            raise VitrineError(
+                f"{e}: no network? On a machine with internet, download {' and '.join(prof.files.values())} "
+                f"from https://huggingface.co/{prof.repo}, copy them here and run: vitrine models import {name} "
+                f"--model {prof.files['model']} --mmproj {prof.files['mmproj']}") from None
+        family, handler, langs = describe_gguf_pair(staging / prof.files["model"], staging / prof.files["mmproj"])
+        m = Manifest(name=name, runtime="gguf", family=family, files=files, chat_handler=handler,
+                     languages=list(prof.languages), quant=_quant_from_name(prof.files["model"]),
+                     source=f"{prof.repo}@{prof.revision}")
+        return self._commit(name, staging, m)
+
+    def verify(self, name: str | None = None) -> dict[str, list[str]]:
+        """Re-hash installed files; return {model name: problems} (empty lists mean intact)."""
+        models = [self.get(name)] if name else self.installed()
+        return {m.name: m.manifest.problems(m.folder) for m in models}
+
+    def remove(self, name: str) -> None:
+        m = self.get(name)
+        trash = self.root / f".{name}.removing"
+        shutil.rmtree(trash, ignore_errors=True)
+        m.folder.rename(trash)          # one rename: the model is gone or still whole, never half-deleted
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def _quant_from_name(filename: str) -> str:
+    stem = filename.rsplit(".", 1)[0]
+    for q in ("Q4_K_M", "Q4_K_S", "Q5_K_M", "Q6_K", "Q8_0", "Q4_0", "F16", "F32", "BF16"):
+        if stem.upper().endswith(q):
+            return q
+    return ""

@@ -1,0 +1,37 @@
+"""Loading llama-cpp-python the same way everywhere: OpenMP that sleeps, and its C logs in Python logging."""
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+
+log = logging.getLogger("vitrine.llama")
+_LEVELS = {1: logging.DEBUG, 2: logging.DEBUG, 3: logging.DEBUG, 4: logging.DEBUG, 5: logging.DEBUG}
+_callback = None
+
+
+def import_llama_cpp():
+    """Import ``llama_cpp`` (and its mtmd bindings) ready for a shared CPU.
+
+    OMP_WAIT_POLICY must be set before libgomp loads: with the default busy-waiting, decode collapsed from
+    23 to 1.4 tok/s whenever another process used the other core (measured, see DESIGN.md).
+    """
+    global _callback
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        import llama_cpp
+        import llama_cpp.mtmd_cpp as mtmd
+    except ImportError as e:
+        from .errors import VitrineError
+        raise VitrineError(f"llama-cpp-python is not installed or does not load ({e}): run `bash .ci/install`") from None
+    if _callback is None:
+        @llama_cpp.llama_log_callback
+        def _to_logging(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s", text.decode("utf-8", errors="replace").rstrip())
+
+        _callback = _to_logging           # keep a reference: C holds a pointer to it
+        llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
+        mtmd.mtmd_log_set(_callback, ctypes.c_void_p(0))
+        mtmd.mtmd_helper_log_set(_callback, ctypes.c_void_p(0))
+    return llama_cpp, mtmd

@@ -1,0 +1,131 @@
+"""Random-weight SmolVLM (Idefics3) checkpoints built in code, for tests and benchmarks.
+
+No weights are downloaded: the tokenizer is trained on a few sentences with `tokenizers`, the model is a
+transformers ``Idefics3ForConditionalGeneration`` with random weights at a tiny size or at the real
+SmolVLM-256M / 500M dimensions (so speed and memory figures are those of the real architecture).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SPECIALS = (["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<global-img>"]
+            + [f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
+            + ["<fake_token_around_image>", "<image>", "<end_of_utterance>"])
+
+# SmolVLM-Instruct's chat template; parts of type "text" may carry the multimodal media marker.
+CHAT_TEMPLATE = (
+    "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}"
+    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n"
+    "{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}")
+
+CORPUS = [
+    "What is in this image? A red dress with a floral pattern and white sneakers.",
+    "User: describe the picture.\nAssistant: A woman wears blue jeans, a black leather jacket and ankle boots.",
+    "What color are the pants? The pants are navy blue. The blouse is beige with long sleeves.",
+    "The quick brown fox jumps over the lazy dog 0123456789 !?.,:;",
+    "Paragraph one.\n\n", "Two.\n\n", "Three.\n",
+]
+
+
+@dataclass(frozen=True)
+class SmolVLMSize:
+    text: dict
+    vision: dict
+    scale_factor: int
+    vocab: int
+
+
+SIZES = {
+    "tiny": SmolVLMSize(
+        text=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, max_position_embeddings=2048),
+        vision=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=1, num_attention_heads=4,
+                    image_size=64, patch_size=16),
+        scale_factor=2, vocab=1000),
+    # SmolVLM-256M-Instruct = SigLIP-B/16-512 (93M) + SmolLM2-135M; 500M = same vision + SmolLM2-360M
+    "256m": SmolVLMSize(
+        text=dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
+                  num_key_value_heads=3, vocab_size=49280, max_position_embeddings=8192,
+                  rope_theta=100000.0, rms_norm_eps=1e-5, head_dim=64),
+        vision=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                    image_size=512, patch_size=16),
+        scale_factor=4, vocab=2000),
+    "500m": SmolVLMSize(
+        text=dict(hidden_size=960, intermediate_size=2560, num_hidden_layers=32, num_attention_heads=15,
+                  num_key_value_heads=5, vocab_size=49280, max_position_embeddings=8192,
+                  rope_theta=100000.0, rms_norm_eps=1e-5, head_dim=64),
+        vision=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                    image_size=512, patch_size=16),
+        scale_factor=4, vocab=2000),
+}
+
+
+def build_tokenizer(vocab_size: int):
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  special_tokens=SPECIALS[:3])
+    tok.train_from_iterator(CORPUS * 50, trainer)
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIALS[3:]])
+    # llama.cpp's idefics3 path looks up "\n" and "\n\n" as single tokens (it crashes without them)
+    vocab = tok.get_vocab()
+    assert "\u010a" in vocab and "\u010a\u010a" in vocab, "tokenizer lacks single tokens for \\n and \\n\\n"
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<end_of_utterance>",
+        pad_token="<|im_end|>", unk_token="<|endoftext|>",
+        additional_special_tokens=["<fake_token_around_image>", "<image>", "<end_of_utterance>"])
+
+
+def build_smolvlm(out: Path | str, size: str = "tiny", seed: int = 0) -> Path:
+    """Write a random-weight SmolVLM checkpoint (model, tokenizer, processor) to ``out``; return it."""
+    import torch
+    from transformers import (Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessor,
+                              Idefics3Processor)
+
+    spec = SIZES[size]
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    torch.manual_seed(seed)
+
+    tok = build_tokenizer(spec.vocab)
+    text = dict(spec.text)
+    text.setdefault("vocab_size", len(tok))
+    text.update(model_type="llama", architectures=["VLlama3ForCausalLM"],  # the GGUF converter needs this
+                bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    image_token_id = tok.convert_tokens_to_ids("<image>")
+    cfg = Idefics3Config(text_config=text, vision_config=spec.vision, scale_factor=spec.scale_factor,
+                         image_token_id=image_token_id, tie_word_embeddings=False)
+    model = Idefics3ForConditionalGeneration(cfg).eval()
+    log.info("built random SmolVLM-%s: %.1fM parameters", size, sum(p.numel() for p in model.parameters()) / 1e6)
+
+    isz, patch = spec.vision["image_size"], spec.vision["patch_size"]
+    # One tile per image on the CPU: longest_edge = tile size, no splitting (transformers' defaults upscale
+    # to 4x the tile = 17 tiles, ~30 s per frame at the real size).
+    improc = Idefics3ImageProcessor(size={"longest_edge": isz}, max_image_size={"longest_edge": isz},
+                                    do_image_splitting=False, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    seq_len = (isz // patch) ** 2 // spec.scale_factor ** 2
+    proc = Idefics3Processor(image_processor=improc, tokenizer=tok, image_seq_len=seq_len,
+                             chat_template=CHAT_TEMPLATE)
+    tok.chat_template = CHAT_TEMPLATE
+    model.save_pretrained(tmp)
+    model.generation_config.save_pretrained(tmp)
+    proc.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    (tmp / "vitrine-synthetic.json").write_text(json.dumps({"size": size, "seed": seed}))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
