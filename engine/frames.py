@@ -77,7 +77,7 @@ class Frame:
                        region=clipped)
 
     def encode(self, fmt: str = ".png") -> bytes:
-        import cv2
+        cv2 = import_cv2()
         ok, buf = cv2.imencode(fmt, self.rgb[:, :, ::-1])
         if not ok:
             raise VitrineError(f"could not encode frame as {fmt}")
@@ -115,12 +115,20 @@ def _camera_index(spec: str | int) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def import_cv2():
+    """OpenCV without its console chatter: our own errors say what went wrong, in one line."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    import cv2
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    return cv2
+
+
 class FrameSource:
     """One source of frames. ``kind`` is "image", "video" or "camera" (camera = any live OpenCV source)."""
 
     def __init__(self, spec: str | int):
-        import cv2
-        self._cv2 = cv2
+        cv2 = self._cv2 = import_cv2()
         self.spec = spec
         self._cap = None
         self._image: np.ndarray | None = None
@@ -151,6 +159,7 @@ class FrameSource:
             if ext in IMAGE_EXTS:
                 raise VitrineError(f"{path.name} is damaged or not a readable image: open it in an image viewer "
                                    "to check, or export it again")
+        self.kind = "video"
         self._cap = cv2.VideoCapture(str(path))
         if not self._cap.isOpened() or self.frame_count <= 0 or not self._probe():
             self._cap.release()
@@ -160,7 +169,6 @@ class FrameSource:
                                    "OpenCV cannot decode (try converting it to MP4)")
             raise VitrineError(f"{path.name} is not an image or video Vitrine can read "
                                f"(images: {', '.join(sorted(e[1:] for e in IMAGE_EXTS))}; videos: mp4, avi, mkv, mov, webm)")
-        self.kind = "video"
 
     def _read_image(self, path: Path) -> np.ndarray | None:
         cv2 = self._cv2

@@ -113,10 +113,10 @@ def build_smolvlm(out: Path | str, size: str = "tiny", seed: int = 0) -> Path:
     log.info("built random SmolVLM-%s: %.1fM parameters", size, sum(p.numel() for p in model.parameters()) / 1e6)
 
     isz, patch = spec.vision["image_size"], spec.vision["patch_size"]
-    # One tile per image on the CPU: longest_edge = tile size, no splitting (transformers' defaults upscale
-    # to 4x the tile = 17 tiles, ~30 s per frame at the real size).
-    improc = Idefics3ImageProcessor(size={"longest_edge": isz}, max_image_size={"longest_edge": isz},
-                                    do_image_splitting=False, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    # The real SmolVLM preprocessing (longest edge 4 tiles, split into tiles + a global view); the backends
+    # choose how many tiles to use (one on the CPU by default).
+    improc = Idefics3ImageProcessor(size={"longest_edge": 4 * isz}, max_image_size={"longest_edge": isz},
+                                    do_image_splitting=True, image_mean=[0.5] * 3, image_std=[0.5] * 3)
     seq_len = (isz // patch) ** 2 // spec.scale_factor ** 2
     proc = Idefics3Processor(image_processor=improc, tokenizer=tok, image_seq_len=seq_len,
                              chat_template=CHAT_TEMPLATE)

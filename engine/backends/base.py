@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ..frames import Frame
@@ -34,6 +34,7 @@ class GenerationStats:
     n_tokens: int
     text: str
     stopped: bool = False
+    token_ids: list[int] = field(default_factory=list)   # the answer's tokens, for parity checks
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ class GgufBackend(Backend):
             from llama_cpp.llama_chat_format import MiniCPMv26ChatHandler
             self._image_part = lambda m: {"type": "image_url", "image_url": {"url": m}}
             return MiniCPMv26ChatHandler.CHAT_FORMAT
-        self._image_part = lambda m: {"type": "text", "text": m}
+        self._image_part = None
         template = self._llm.metadata.get("tokenizer.chat_template") or metadata.get("tokenizer.chat_template")
         if not template:
             raise VitrineError(f"{self.model_id} has no chat template in its GGUF: export it again from a "
@@ -123,9 +123,20 @@ class GgufBackend(Backend):
         from jinja2.sandbox import ImmutableSandboxedEnvironment
         env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
                                             extensions=[jinja2.ext.loopcontrols])
-        messages = [{"role": "user", "content": [self._image_part(marker), {"type": "text", "text": _SENTINEL}]}]
-        return env.from_string(self._template).render(messages=messages, add_generation_prompt=True,
-                                                      bos_token="", eos_token="")
+        template = env.from_string(self._template)
+
+        def render(image_part: dict) -> str:
+            messages = [{"role": "user", "content": [image_part, {"type": "text", "text": _SENTINEL}]}]
+            return template.render(messages=messages, add_generation_prompt=True, bos_token="", eos_token="")
+
+        # Prefer the template's own image part (SmolVLM's writes "User:<image>", not "User: <image>", as
+        # transformers does); its placeholder becomes mtmd's marker.
+        if self._image_part is None:
+            text = render({"type": "image"})
+            if text.count("<image>") == 1:
+                return text.replace("<image>", marker)
+            return render({"type": "text", "text": marker})
+        return render(self._image_part(marker))
 
     def _init_mtmd(self, mmproj: Path):
         m = self._mtmd
@@ -246,7 +257,8 @@ class GgufBackend(Backend):
         eos = llm.token_eos()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pieces: list[str] = []
-        n, stopped, t_first = 0, False, None
+        ids: list[int] = []
+        stopped, t_first = False, None
         for _ in range(min(options.max_tokens, room - 1)):
             logits = np.ctypeslib.as_array(L.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(self._n_vocab,))
             if options.ban_eos:
@@ -255,7 +267,7 @@ class GgufBackend(Backend):
             tok = int(np.argmax(logits))
             if not options.ban_eos and L.llama_vocab_is_eog(self._vocab, tok):
                 break
-            n += 1
+            ids.append(tok)
             piece = decoder.decode(llm.detokenize([tok]))
             if t_first is None:
                 t_first = time.perf_counter()
@@ -274,8 +286,8 @@ class GgufBackend(Backend):
                 on_token(tail)
         end = time.perf_counter()
         t_first = t_first or end
-        return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=n,
-                               text="".join(pieces), stopped=stopped)
+        return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
+                               text="".join(pieces), stopped=stopped, token_ids=ids)
 
     def close(self) -> None:
         if getattr(self, "_ctx", None):

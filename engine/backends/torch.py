@@ -1,0 +1,97 @@
+"""transformers reference (fp32, PyTorch): the yardstick for speed and for agreement of exported models.
+
+It behaves like plain ``model.generate``: every question runs the vision tower again. ``encode`` only
+preprocesses the frame. Used by `vitrine bench` and by parity checks; the app uses GGUF or ONNX.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import VitrineError
+from ..frames import Frame
+from .base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
+
+
+class TorchBackend(Backend):
+    def __init__(self, checkpoint: Path | str, *, threads: int | None = None, model_id: str = ""):
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        checkpoint = Path(checkpoint)
+        if not (checkpoint / "config.json").is_file():
+            raise VitrineError(f"{checkpoint} is not a Hugging Face checkpoint folder (no config.json)")
+        self._torch = torch
+        torch.set_num_threads(threads or os.cpu_count() or 2)
+        self.model_id = model_id or checkpoint.name
+        self.model = AutoModelForImageTextToText.from_pretrained(checkpoint, torch_dtype=torch.float32).eval()
+        self.processor = AutoProcessor.from_pretrained(checkpoint)
+        size = self.model.config.vision_config.image_size
+        # one tile, as the GGUF backend does by default
+        self.processor.image_processor.do_image_splitting = False
+        self.processor.image_processor.size = {"longest_edge": size}
+        self._eos = self.processor.tokenizer.convert_tokens_to_ids("<end_of_utterance>")
+
+    def prompt(self, question: str) -> str:
+        msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+        return self.processor.apply_chat_template(msgs, add_generation_prompt=True)
+
+    def inputs(self, image: EncodedImage, question: str) -> dict:
+        from PIL import Image
+        return self.processor(text=self.prompt(question), images=[Image.fromarray(image.state)], return_tensors="pt")
+
+    def encode(self, frame: Frame) -> EncodedImage:
+        return EncodedImage(key=frame.key, n_tokens=0, encode_s=0.0, state=frame.rgb)
+
+    def logits(self, image: EncodedImage, question: str, answer_ids: list[int] | None = None) -> np.ndarray:
+        """Next-token logits after the prompt (and ``answer_ids``), one row per answer position."""
+        torch = self._torch
+        inp = self.inputs(image, question)
+        if answer_ids:
+            extra = torch.tensor([answer_ids])
+            inp["input_ids"] = torch.cat([inp["input_ids"], extra], 1)
+            inp["attention_mask"] = torch.cat([inp["attention_mask"], torch.ones_like(extra)], 1)
+        with torch.inference_mode():
+            out = self.model(**inp)
+        n = 1 + len(answer_ids or [])
+        return out.logits[0, -n:].float().numpy()
+
+    def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
+                 on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
+        torch = self._torch
+        t0 = time.perf_counter()
+        inp = self.inputs(image, question)
+        tok = self.processor.tokenizer
+        ids: list[int] = []
+        stopped, t_first = False, None
+        with torch.inference_mode():
+            out = self.model(**inp, use_cache=True)
+            prefill_s = time.perf_counter() - t0
+            mask = inp["attention_mask"]
+            for _ in range(options.max_tokens):
+                logits = out.logits[0, -1]
+                if options.ban_eos:
+                    logits[self._eos] = -float("inf")
+                nxt = int(logits.argmax())
+                if t_first is None:
+                    t_first = time.perf_counter()
+                if not options.ban_eos and nxt == self._eos:
+                    break
+                ids.append(nxt)
+                if on_token:
+                    on_token(tok.decode([nxt], skip_special_tokens=True))
+                if cancel is not None and cancel.is_set():
+                    stopped = True
+                    break
+                mask = torch.cat([mask, torch.ones((1, 1), dtype=mask.dtype)], 1)
+                out = self.model(input_ids=torch.tensor([[nxt]]), attention_mask=mask,
+                                 past_key_values=out.past_key_values, use_cache=True)
+        end = time.perf_counter()
+        t_first = t_first or end
+        return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
+                               text=tok.decode(ids, skip_special_tokens=True), stopped=stopped,
+                               token_ids=ids)

@@ -1,0 +1,163 @@
+"""`vitrine bench`: speed and memory of the GGUF path against the transformers fp32 reference.
+
+Both run on the same random-weight model with SmolVLM's real dimensions, the same 512 px frame and the same
+questions, each in its own process (so peak RSS is its own) and one after the other (so they do not share the
+cores). Figures are medians over ``runs`` new frames, each followed by one follow-up question.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+QUESTIONS = ("What is the person wearing?", "What color are the pants?")
+KEYS = ("new_frame_ttft_s", "followup_ttft_s", "decode_tok_s", "peak_rss_mb")
+
+
+def _bench_dir(size: str) -> Path:
+    import platformdirs
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for f in ("export/synthetic.py", "export/gguf.py"):
+        h.update((root / f).read_bytes())
+    return Path(os.environ.get("VITRINE_BENCH_CACHE") or Path(platformdirs.user_cache_dir("vitrine")) / "bench") / \
+        f"smolvlm-{size}-{h.hexdigest()[:10]}"
+
+
+def prepare(size: str) -> tuple[Path, Path]:
+    """Build (once, cached) the random-weight checkpoint and its GGUF export; return both folders."""
+    from export.gguf import export_gguf
+    from export.synthetic import build_smolvlm
+    base = _bench_dir(size)
+    ckpt, gguf = base / "checkpoint", base / "gguf-Q8_0"
+    if not (ckpt / "config.json").is_file():
+        print(f"bench: building a random SmolVLM-{size} checkpoint (once)", file=sys.stderr, flush=True)
+        build_smolvlm(ckpt, size)
+    if not (gguf / "vitrine-model.json").is_file():
+        print("bench: exporting it to GGUF Q8_0 + f16 projector (once)", file=sys.stderr, flush=True)
+        export_gguf(ckpt, gguf, quant="Q8_0", mmproj_type="f16", name=f"random-smolvlm-{size}")
+    return ckpt, gguf
+
+
+def bench_frame(i: int, size: int = 512):
+    """A 512 px frame; each ``i`` differs, so every run is a new frame to the cache."""
+    from .frames import Frame
+    rng = np.random.RandomState(1000 + i)
+    yy, xx = np.mgrid[0:size, 0:size]
+    rgb = np.stack([(xx * 255 // size), (yy * 255 // size), np.full_like(xx, 128)], -1).astype(np.uint8)
+    rgb[size // 4: 3 * size // 4, size // 3: 2 * size // 3] = rng.randint(0, 255, 3)
+    return Frame(rgb, f"bench-{i}")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a
+    child of a big parent would report the parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int) -> dict:
+    from .backends.base import GenerationOptions
+    from .session import Session
+    t0 = time.perf_counter()
+    if kind == "gguf":
+        from .backends import load_backend
+        backend = load_backend(str(folder), threads=threads)
+    else:
+        from .backends.torch import TorchBackend
+        backend = TorchBackend(folder, threads=threads)
+    load_s = time.perf_counter() - t0
+    session = Session(backend)
+    opts = GenerationOptions(max_tokens=max_tokens, ban_eos=True)   # random weights: fixed-length answers
+    session.ask(bench_frame(-1), QUESTIONS[0], opts)                  # warm-up, not counted
+    new, follow, decode, encode = [], [], [], []
+    for i in range(runs):
+        f = bench_frame(i)
+        a = session.ask(f, QUESTIONS[0], opts)
+        b = session.ask(f, QUESTIONS[1], opts)
+        new.append(a.timings.ttft_s)
+        follow.append(b.timings.ttft_s)
+        decode += [a.timings.decode_tok_s, b.timings.decode_tok_s]
+        encode.append(a.timings.image_encode_s)
+    session.close()
+    return {"new_frame_ttft_s": round(statistics.median(new), 3),
+            "followup_ttft_s": round(statistics.median(follow), 3),
+            "decode_tok_s": round(statistics.median(decode), 1),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "image_encode_s": round(statistics.median(encode), 3), "load_s": round(load_s, 2),
+            "runs": runs, "tokens_per_answer": max_tokens}
+
+
+def _run_worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int) -> dict:
+    cmd = [sys.executable, "-m", "engine.bench", "--worker", kind, "--dir", str(folder), "--runs", str(runs),
+           "--max-tokens", str(max_tokens), "--threads", str(threads)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        from .errors import VitrineError
+        raise VitrineError(f"bench worker {kind} failed: {r.stderr.strip().splitlines()[-1:] or ['?']}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: int | None = None,
+              reference: bool = True) -> dict:
+    threads = threads or int(os.environ.get("VITRINE_THREADS", 0)) or os.cpu_count() or 2
+    ckpt, gguf = prepare(size)
+    print(f"bench: GGUF path ({runs} frames x 2 questions)", file=sys.stderr, flush=True)
+    result = {"model": f"random SmolVLM-{size} (real dimensions)", "frame_px": 512, "threads": threads,
+              "backend": "gguf Q8_0 + f16 mmproj, 1 tile"}
+    result.update(_run_worker("gguf", gguf, runs, max_tokens, threads))
+    if reference:
+        print("bench: transformers fp32 reference", file=sys.stderr, flush=True)
+        ref = _run_worker("torch", ckpt, runs, max_tokens, threads)
+        ref["note"] = "transformers fp32, like model.generate: the vision tower runs for every question"
+        result["reference"] = ref
+        result["speedup"] = {
+            "new_frame_ttft": round(ref["new_frame_ttft_s"] / max(result["new_frame_ttft_s"], 1e-6), 2),
+            "followup_ttft": round(ref["followup_ttft_s"] / max(result["followup_ttft_s"], 1e-6), 2),
+            "decode": round(result["decode_tok_s"] / max(ref["decode_tok_s"], 1e-6), 2)}
+    return result
+
+
+def format_bench(r: dict) -> str:
+    lines = [f"{r['model']}, {r['frame_px']} px frame, {r['threads']} threads", ""]
+    cols = [("", "ours (GGUF)")] + ([("", "transformers fp32")] if "reference" in r else [])
+    lines.append(f"{'':22}" + "".join(f"{c[1]:>20}" for c in cols))
+    for k in KEYS + ("image_encode_s", "load_s"):
+        row = f"{k:22}{r[k]:>20}"
+        if "reference" in r:
+            row += f"{r['reference'][k]:>20}"
+        lines.append(row)
+    if "speedup" in r:
+        s = r["speedup"]
+        lines += ["", f"speedup: new frame {s['new_frame_ttft']}x, follow-up {s['followup_ttft']}x, "
+                      f"decode {s['decode']}x"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":     # worker process
+    p = argparse.ArgumentParser()
+    p.add_argument("--worker", required=True, choices=["gguf", "torch"])
+    p.add_argument("--dir", required=True)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--max-tokens", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    print(json.dumps(_worker(a.worker, Path(a.dir), a.runs, a.max_tokens, a.threads)))

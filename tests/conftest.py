@@ -1,0 +1,65 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fixtures import media, models  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def vitrine_home(tmp_path, monkeypatch):
+    """Every test gets its own empty store: never the user's real one."""
+    home = tmp_path / "vitrine-home"
+    monkeypatch.setenv("VITRINE_HOME", str(home))
+    monkeypatch.delenv("VITRINE_MODEL", raising=False)
+    monkeypatch.setenv("VITRINE_THREADS", "2")
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint() -> Path:
+    return models.tiny_checkpoint()
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf() -> Path:
+    """Folder with text-Q8_0.gguf, mmproj-f16.gguf and vitrine-model.json."""
+    return models.tiny_gguf("Q8_0", "f16")
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf_f16() -> Path:
+    return models.tiny_gguf("F16", "f32")
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("media")
+    media.write_video(d / "clip.mp4")
+    media.write_image(d / "look.png")
+    media.write_image(d / "look.jpg")
+    return d
+
+
+@pytest.fixture
+def installed_tiny(tiny_gguf, vitrine_home):
+    from engine.models import ModelStore
+    return ModelStore(vitrine_home / "models").import_folder("tiny", tiny_gguf)
+
+
+def run_cli(*args, env=None, timeout=300):
+    """Run `vitrine` as a user would: a separate process."""
+    full_env = dict(os.environ, **(env or {}))
+    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, cwd=ROOT)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

@@ -1,0 +1,139 @@
+"""The GGUF backend and the session, on a tiny random SmolVLM exported with the real converter."""
+import threading
+
+import numpy as np
+import pytest
+
+from engine.backends import GenerationOptions, load_backend
+from engine.backends.gguf import GgufBackend
+from engine.errors import VitrineError
+from engine.frames import Frame, load_frame
+from engine.session import Session
+
+OPTS = GenerationOptions(max_tokens=12, ban_eos=True)   # random weights: always generate 12 tokens
+
+
+def frame(seed: int = 0, size=(90, 120)) -> Frame:
+    return Frame(np.random.RandomState(seed).randint(0, 255, (*size, 3), dtype=np.uint8), f"random-{seed}")
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_gguf):
+    b = load_backend(str(tiny_gguf), threads=2)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def count_encoder(backend, monkeypatch):
+    """Counts real calls into libmtmd's vision encoder."""
+    calls = []
+    real = backend._mtmd.mtmd_encode_chunk
+    monkeypatch.setattr(backend._mtmd, "mtmd_encode_chunk", lambda *a: calls.append(1) or real(*a))
+    return calls
+
+
+def test_answer_streams_token_by_token(backend):
+    pieces = []
+    answer = Session(backend).ask(frame(), "What color are the pants?", OPTS, on_token=pieces.append)
+    assert answer.timings.n_tokens == 12
+    assert len(pieces) >= 2 and "".join(pieces).strip() == answer.text
+    t = answer.timings
+    assert t.image_encode_s > 0 and t.ttft_s >= t.image_encode_s and t.decode_tok_s > 0
+    assert answer.model == "tiny" and not answer.reused_image
+
+
+def test_follow_up_on_same_frame_skips_the_image_encoder(backend, count_encoder):
+    s = Session(backend)
+    f = frame(1)
+    first = s.ask(f, "What color are the pants?", OPTS)
+    assert len(count_encoder) == 1
+    second = s.ask(f, "Describe the blouse.", OPTS)
+    again = s.ask(f, "What color are the pants?", OPTS)
+    assert len(count_encoder) == 1 and s.encodes == 1           # the encoder never ran again
+    assert second.reused_image and again.reused_image and second.timings.image_encode_s == 0
+    # reusing the cached image prefix must not change the answer
+    assert again.text == first.text
+
+
+def test_a_new_frame_is_encoded_and_earlier_frames_stay_cached(backend, count_encoder):
+    s = Session(backend, cache_frames=2)
+    a, b, c = frame(2), frame(3), frame(4)
+    ans_a = s.ask(a, "What is this?", OPTS)
+    s.ask(b, "What is this?", OPTS)
+    back = s.ask(a, "What is this?", OPTS)        # cached, but no longer in the KV cache: re-prefilled
+    assert len(count_encoder) == 2 and back.reused_image and back.text == ans_a.text
+    s.ask(c, "What is this?", OPTS)               # evicts b (least recently used)
+    s.ask(b, "What is this?", OPTS)
+    assert len(count_encoder) == 4
+
+
+def test_crop_is_a_different_image(backend):
+    s = Session(backend)
+    f = frame(5)
+    s.ask(f, "What is this?", OPTS)
+    crop = s.ask(f.crop(__import__("engine.frames").frames.Region(10, 10, 50, 40)), "What is this?", OPTS)
+    assert not crop.reused_image and s.encodes == 2
+
+
+def test_stop_mid_answer(backend):
+    cancel = threading.Event()
+    got = []
+
+    def on_token(piece):
+        got.append(piece)
+        if len(got) == 3:
+            cancel.set()
+    answer = Session(backend).ask(frame(6), "Describe everything.", GenerationOptions(max_tokens=50, ban_eos=True),
+                                  on_token=on_token, cancel=cancel)
+    assert answer.stopped and answer.timings.n_tokens < 50
+
+
+def test_more_tiles_mean_more_image_tokens(tiny_gguf):
+    one = GgufBackend(tiny_gguf / "text-Q8_0.gguf", tiny_gguf / "mmproj-f16.gguf", tiles=1)
+    four = GgufBackend(tiny_gguf / "text-Q8_0.gguf", tiny_gguf / "mmproj-f16.gguf", tiles=4)
+    try:
+        f = frame(7, size=(256, 256))
+        n1, n4 = one.encode(f).n_tokens, four.encode(f).n_tokens
+        assert n1 == one.tokens_per_tile                      # one view, as transformers' unsplit prompt
+        assert n4 == 5 * one.tokens_per_tile                  # 2x2 slices + overview
+        assert Session(four).ask(f, "What is this?", OPTS).timings.n_tokens == 12
+    finally:
+        one.close()
+        four.close()
+
+
+def test_f16_gguf_answers_like_transformers(tiny_checkpoint, tiny_gguf_f16):
+    """The export and the single-view prompt layout are right: same greedy tokens as the original model."""
+    from engine.backends.torch import TorchBackend
+    ref = TorchBackend(tiny_checkpoint, threads=2)
+    ours = load_backend(str(tiny_gguf_f16), threads=2)
+    try:
+        f = frame(8, size=(64, 64))      # exactly one tile: no resampling differences
+        opts = GenerationOptions(max_tokens=16, ban_eos=True)
+        want = ref.generate(ref.encode(f), "What color are the pants?", opts).token_ids
+        got = ours.generate(ours.encode(f), "What color are the pants?", opts).token_ids
+        assert got == want
+    finally:
+        ours.close()
+
+
+def test_question_checks():
+    from engine.session import check_question
+    with pytest.raises(VitrineError, match="empty"):
+        check_question("   ")
+    with pytest.raises(VitrineError, match="too long"):
+        check_question("why " * 400)
+    assert check_question("  Qual é   a cor? ") == "Qual é a cor?"
+
+
+def test_gguf_without_projector_is_explained(tiny_gguf, tmp_path):
+    lone = tmp_path / "text.gguf"
+    lone.write_bytes((tiny_gguf / "text-Q8_0.gguf").read_bytes())
+    with pytest.raises(VitrineError, match="no vision projector.*--mmproj"):
+        load_backend(str(lone))
+
+
+def test_projector_given_as_model_is_explained(tiny_gguf):
+    with pytest.raises(VitrineError, match="vision projector .*not a text model"):
+        GgufBackend(tiny_gguf / "mmproj-f16.gguf", tiny_gguf / "mmproj-f16.gguf")
