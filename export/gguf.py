@@ -101,7 +101,7 @@ def _checkpoint_family(checkpoint: Path) -> tuple[str, str, str, list[str]]:
     return _FAMILIES[model_type]
 
 
-def _convert(src: Path, checkpoint: Path, tokenizer_pre: str, args: list[str], log_file: Path) -> None:
+def _convert(src: Path, checkpoint: Path, tokenizer_pre: str, args: list[str], log_file: Path, keep: Path) -> None:
     cmd = [sys.executable, "-m", "export._convert_runner", str(src), tokenizer_pre, str(checkpoint), *args]
     env = dict(os.environ, NO_LOCAL_GGUF="")
     root = str(Path(__file__).resolve().parent.parent)
@@ -109,8 +109,9 @@ def _convert(src: Path, checkpoint: Path, tokenizer_pre: str, args: list[str], l
     with open(log_file, "a") as lf:
         r = subprocess.run(cmd, stdout=lf, stderr=subprocess.STDOUT, env=env)
     if r.returncode != 0:
+        shutil.copy(log_file, keep)       # the staging folder goes away; the log stays for the user
         tail = log_file.read_text(errors="replace").strip().splitlines()[-1:] or ["?"]
-        raise VitrineError(f"llama.cpp's converter failed on {checkpoint.name}: {tail[0][:200]} (full log: {log_file})")
+        raise VitrineError(f"llama.cpp's converter failed on {checkpoint.name}: {tail[0][:200]} (full log: {keep})")
 
 
 def quantize(src: Path, dest: Path, quant: str, threads: int | None = None) -> None:
@@ -158,14 +159,15 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     log_file = staging / "convert.log"
+    keep_log = out.with_name(f"{out.name}-export-error.log")
     try:
         f16 = staging / "text-F16.gguf"
         step("converting the text model")
-        _convert(src, checkpoint, tokenizer_pre, ["--outfile", str(f16), "--outtype", "f16"], log_file)
+        _convert(src, checkpoint, tokenizer_pre, ["--outfile", str(f16), "--outtype", "f16"], log_file, keep_log)
         mmproj = staging / f"mmproj-{mmproj_type}.gguf"
         step("converting the vision projector")
         _convert(src, checkpoint, tokenizer_pre, ["--mmproj", "--outfile", str(mmproj), "--outtype", mmproj_type],
-                 log_file)
+                 log_file, keep_log)
         text = f16
         if quant != "F16":
             step(f"quantizing to {quant}")

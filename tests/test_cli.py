@@ -115,3 +115,15 @@ def test_export_errors(tmp_path, tiny_checkpoint):
     assert_one_line_error(run_cli("export", "gguf", tmp_path, "--out", tmp_path / "o"), "no config.json")
     assert_one_line_error(run_cli("export", "gguf", tiny_checkpoint, "--quant", "Q3", "--out", tmp_path / "o"),
                           "unknown quantization")
+
+
+def test_bench_prints_the_agreed_keys(tmp_path):
+    from tests.fixtures.models import CACHE
+    r = run_cli("bench", "--size", "tiny", "--runs", "1", "--max-tokens", "4", "--json",
+                env={"VITRINE_BENCH_CACHE": str(CACHE / "bench")})
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    keys = {"new_frame_ttft_s", "followup_ttft_s", "decode_tok_s", "peak_rss_mb"}
+    assert keys <= set(out) and keys <= set(out["reference"])
+    assert set(out["speedup"]) == {"new_frame_ttft", "followup_ttft", "decode"}
+    assert out["followup_ttft_s"] < out["new_frame_ttft_s"]

@@ -26,6 +26,7 @@ from .base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnT
 
 log = logging.getLogger(__name__)
 
+_SMALL_MODEL_BYTES = 600_000_000   # below this, one decode thread beats two (see __init__)
 _SENTINEL = "\u2063VITRINE-QUESTION\u2063"   # marks where the question goes when rendering the template
 
 # One tile on the CPU: mtmd always emits slices + an overview, even when one tile covers the image. For idefics3
@@ -57,7 +58,8 @@ class _ImageState:
 
 class GgufBackend(Backend):
     def __init__(self, model_path: Path | str, mmproj_path: Path | str | None, *, model_id: str = "",
-                 family: str = "", chat_handler: str = "mtmd", threads: int | None = None, tiles: int = 1,
+                 family: str = "", chat_handler: str = "mtmd", threads: int | None = None,
+                 decode_threads: int | None = None, tiles: int = 1,
                  n_ctx: int | None = None, languages: tuple[str, ...] = ("en",)):
         model_path = Path(model_path)
         if mmproj_path is None:
@@ -69,6 +71,11 @@ class GgufBackend(Backend):
         self.languages = tuple(languages)
         self.family = family or str(proj.metadata.get("clip.projector_type", ""))
         self.threads = threads or os.cpu_count() or 2
+        # Decoding one token is a chain of small ops; with several threads each op ends in a barrier, and on
+        # these VMs a sleeping thread wakes slowly (OMP_WAIT_POLICY=PASSIVE, which we need so that a busy
+        # core does not stall us). Measured on SmolVLM-256M, 2 cores: 1 decode thread 97 tok/s idle and 70
+        # with the other core busy; 2 passive threads 34 and 53. Batches (prefill, image) keep all threads.
+        self.decode_threads = decode_threads or (1 if model_path.stat().st_size < _SMALL_MODEL_BYTES else self.threads)
         self.tiles = max(1, int(tiles))
         image_size = int(proj.metadata.get("clip.vision.image_size", 512))
         patch = int(proj.metadata.get("clip.vision.patch_size", 16))
@@ -81,7 +88,7 @@ class GgufBackend(Backend):
         from llama_cpp import Llama
         t0 = time.perf_counter()
         try:
-            self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=self.threads,
+            self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=self.decode_threads,
                               n_threads_batch=self.threads, n_batch=512, n_ubatch=512, verbose=False)
         except (ValueError, RuntimeError) as e:
             raise VitrineError(f"llama.cpp could not load {model_path.name} ({e}): the file may be damaged or from "
@@ -102,8 +109,8 @@ class GgufBackend(Backend):
                                "which Vitrine does not support")
         self._image_prompt = head + marker      # evaluated once per frame
         self._question_head, self._question_tail = q_head, q_tail
-        log.info("loaded %s in %.2fs (%d threads, %d tile(s) of %d tokens, n_ctx %d)", self.model_id,
-                 self.load_s, self.threads, self.tiles, self.tokens_per_tile, n_ctx)
+        log.info("loaded %s in %.2fs (%d threads, %d for decoding, %d tile(s) of %d tokens, n_ctx %d)", self.model_id,
+                 self.load_s, self.threads, self.decode_threads, self.tiles, self.tokens_per_tile, n_ctx)
 
     # ------------------------------------------------------------------ loading
     def _chat_template(self, handler: str, metadata: dict) -> str:
