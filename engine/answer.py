@@ -24,8 +24,10 @@ class Answer:
     timings: Timings = field(default_factory=Timings)
     reused_image: bool = False     # True when a follow-up skipped image encoding
     stopped: bool = False          # the user pressed Stop
-    question_lang: str = "en"
-    text_en: str = ""              # the model's own (English) answer, when text was translated
+    question_lang: str = "en"      # the language the user asked in
+    answer_lang: str = "en"        # the language of ``text``
+    question_model: str = ""       # what the model was asked (the question, translated when needed)
+    text_model: str = ""           # the model's own answer before translation ("" when not translated)
 
     def to_dict(self) -> dict:
         return asdict(self)

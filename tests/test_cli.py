@@ -127,3 +127,14 @@ def test_bench_prints_the_agreed_keys(tmp_path):
     assert keys <= set(out) and keys <= set(out["reference"])
     assert set(out["speedup"]) == {"new_frame_ttft", "followup_ttft", "decode"}
     assert out["followup_ttft_s"] < out["new_frame_ttft_s"]
+
+
+def test_ask_in_portuguese_answers_in_portuguese(installed_tiny, media_dir):
+    r = run_cli("ask", media_dir / "look.png", "Qual é a cor da calça?", "--json", "--max-tokens", "12")
+    assert r.returncode == 0, r.stderr
+    a = json.loads(r.stdout)
+    assert a["question_lang"] == "pt" and a["answer_lang"] == "pt"
+    assert "pants" in a["question_model"].lower() and a["text_model"]
+    r = run_cli("ask", media_dir / "look.png", "Qual é a cor da calça?", "--answer-lang", "en", "--json",
+                "--max-tokens", "4")
+    assert json.loads(r.stdout)["answer_lang"] == "en"

@@ -1,0 +1,57 @@
+"""`vitrine translate bench`: first-call latency (fresh process) and warm throughput for each translator."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ANSWERS = [  # short answers of about 15 words, like the model's
+    "The woman is wearing a red blouse with long sleeves and navy blue pants.",
+    "The bag is a brown leather crossbody bag with a gold buckle on the front.",
+    "She wears white sneakers, light blue jeans and a black leather jacket over a t-shirt.",
+    "The dress has a floral print, short sleeves, a v-neck and a pleated skirt below the waist.",
+    "The man wears a grey hoodie, dark jeans and ankle boots with thick rubber soles today.",
+]
+
+
+def _first_call(backend: str) -> dict:
+    code = ("import time; t=time.perf_counter(); from engine.translate import load_translator; "
+            f"tr=load_translator({backend!r}); tr.translate({ANSWERS[0]!r}, 'en', 'pt'); "
+            "print(time.perf_counter()-t)")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        return {"error": (r.stderr.strip().splitlines() or ["?"])[-1]}
+    return {"first_call_s": round(float(r.stdout.strip().splitlines()[-1]), 3)}
+
+
+def _warm(backend: str, rounds: int = 10) -> dict:
+    from .translate import load_translator
+    tr = load_translator(backend)
+    tr.warm()
+    rates = []
+    for r in range(rounds):
+        batch = [f"{a} ({r})" for a in ANSWERS]       # distinct texts: no translation cache hits
+        t0 = time.perf_counter()
+        for a in batch:
+            tr.translate(a, "en", "pt")
+        rates.append(len(batch) / (time.perf_counter() - t0))
+    return {"warm_answers_per_s": round(statistics.median(rates), 1), "translator": tr.name}
+
+
+def run_translate_bench() -> dict:
+    from .translate import ArgosTranslator, argos_dir
+    out = {"bundled": {**_first_call("bundled"), **_warm("bundled")}}
+    if ("en", "pt") in ArgosTranslator(argos_dir()).pairs():
+        out["argos"] = {**_first_call("argos"), **_warm("argos")}
+    else:
+        out["argos"] = "no en->pt argos package installed (vitrine translate install FILE.argosmodel)"
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_translate_bench(), indent=2))
