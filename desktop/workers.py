@@ -1,0 +1,170 @@
+"""Everything slow runs here, off the GUI thread: decoding frames, loading the model, answering.
+
+Each worker is a QObject living in its own QThread; the GUI talks to it through queued signals, so requests
+are served one at a time, in order, and the GUI thread never waits.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from engine.errors import VitrineError
+
+log = logging.getLogger(__name__)
+
+
+def _message(e: BaseException) -> str:
+    if isinstance(e, VitrineError):
+        return str(e)
+    if isinstance(e, MemoryError):
+        return "out of memory: close other programs or choose a smaller model"
+    log.exception("unexpected error")
+    return f"unexpected error: {type(e).__name__}: {e}"
+
+
+class FrameReader(QObject):
+    """Decodes frames with the engine's FrameSource (OpenCV): what is shown is exactly what is asked about."""
+    opened = Signal(dict)         # {"spec", "kind", "frame_count", "fps", "duration"}
+    frame = Signal(object)        # engine.frames.Frame
+    failed = Signal(str)
+    ended = Signal()
+
+    def __init__(self):
+        super().__init__()
+        self.source = None
+        self.loop = False          # live mode on a file: start again at the end
+
+    @Slot(str)
+    def open(self, spec: str) -> None:
+        from engine.frames import FrameSource
+        try:
+            src = FrameSource(spec)
+        except BaseException as e:       # noqa: BLE001 - the GUI shows every failure
+            self.failed.emit(_message(e))
+            return
+        if self.source is not None:
+            self.source.close()
+        self.source = src
+        self.opened.emit({"spec": spec, "kind": src.kind, "frame_count": src.frame_count, "fps": src.fps,
+                          "duration": src.duration})
+        self.seek(0)
+
+    @Slot(int)
+    def seek(self, index: int) -> None:
+        if self.source is None:
+            return
+        try:
+            if self.source.kind == "video":
+                index = max(0, min(index, self.source.frame_count - 1))
+                self.frame.emit(self.source.read(index=index))
+            else:
+                self.frame.emit(self.source.read())
+        except BaseException as e:       # noqa: BLE001
+            self.failed.emit(_message(e))
+
+    @Slot()
+    def next(self) -> None:
+        if self.source is None:
+            return
+        if self.source.kind == "video" and self.source.position >= self.source.frame_count:
+            if self.loop:
+                self.seek(0)
+            else:
+                self.ended.emit()
+            return
+        try:
+            self.frame.emit(self.source.next())
+        except BaseException as e:       # noqa: BLE001
+            self.failed.emit(_message(e))
+
+    @Slot()
+    def close(self) -> None:
+        if self.source is not None:
+            self.source.close()
+            self.source = None
+
+
+class EngineWorker(QObject):
+    """Owns the model (backend + session) and the history; answers one question at a time."""
+    loading = Signal(str)                 # stage text
+    loaded = Signal(str)                  # model name
+    load_failed = Signal(str)
+    token = Signal(str)
+    answered = Signal(object, object)     # engine.answer.Answer, history entry id
+    ask_failed = Signal(str)
+    translator_ready = Signal()
+
+    def __init__(self, history=None, translator=None):
+        super().__init__()
+        self.session = None
+        self.model_name = ""
+        self.history = history
+        self.translator = translator
+        self.cancel = threading.Event()   # set from the GUI thread: Stop
+
+    @Slot(str)
+    def load_model(self, name: str) -> None:
+        from engine.backends import load_backend
+        from engine.session import Session
+        self.loading.emit(name)
+        try:
+            if self.session is not None:
+                self.session.close()
+                self.session = None
+            backend = load_backend(name)
+            self.session = Session(backend, translator=self.translator)
+            self.model_name = name
+        except BaseException as e:       # noqa: BLE001
+            self.load_failed.emit(_message(e))
+            return
+        self.loaded.emit(name)
+
+    @Slot()
+    def warm_translator(self) -> None:
+        """Load the translator before the first question (argostranslate's import alone takes seconds)."""
+        try:
+            if self.translator is None:
+                from engine.translate import load_translator
+                self.translator = load_translator()
+                if self.session is not None:
+                    self.session._translator = self.translator
+            self.translator.warm()
+            self.translator_ready.emit()
+        except BaseException as e:       # noqa: BLE001 - translation failing must not stop the app
+            log.warning("translator not ready: %s", _message(e))
+
+    @Slot(object)
+    def ask(self, request: dict) -> None:
+        from engine.backends import GenerationOptions
+        if self.session is None:
+            self.ask_failed.emit("no model loaded")
+            return
+        self.cancel.clear()
+        try:
+            answer = self.session.ask(request["frame"], request["question"],
+                                      GenerationOptions(max_tokens=request.get("max_tokens", 256)),
+                                      on_token=self.token.emit, cancel=self.cancel,
+                                      answer_lang=request.get("answer_lang"))
+            entry = None
+            if self.history is not None:
+                entry = self.history.add(answer, request["frame"], frame_key=request.get("frame_key"))
+        except BaseException as e:       # noqa: BLE001
+            self.ask_failed.emit(_message(e))
+            return
+        self.answered.emit(answer, entry)
+
+    @Slot()
+    def shutdown(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+
+def start_in_thread(worker: QObject, name: str) -> QThread:
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.start()
+    return thread

@@ -1,0 +1,155 @@
+"""Every question and answer, kept in SQLite in the user's data folder, exportable to CSV and JSON.
+
+Each entry is one transaction: a crash loses at most the answer being written, never what was saved before.
+Exports are written to a temporary file and renamed.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .answer import Answer
+from .errors import VitrineError
+from .files import atomic_path
+from .frames import Frame
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created REAL NOT NULL,
+    frame_key TEXT NOT NULL,
+    frame TEXT NOT NULL,
+    source TEXT NOT NULL,
+    frame_time REAL,
+    region TEXT,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    question_lang TEXT, answer_lang TEXT, question_model TEXT, answer_model TEXT,
+    model TEXT NOT NULL,
+    ttft_s REAL, decode_tok_s REAL, image_encode_s REAL, reused_image INTEGER, stopped INTEGER,
+    thumbnail BLOB
+);
+CREATE INDEX IF NOT EXISTS entries_frame ON entries(frame_key);
+"""
+EXPORT_FIELDS = ["id", "created", "source", "frame_time", "region", "frame", "question", "answer", "question_lang",
+                 "answer_lang", "question_model", "answer_model", "model", "ttft_s", "decode_tok_s",
+                 "image_encode_s", "reused_image", "stopped"]
+
+
+@dataclass
+class Entry:
+    id: int
+    created: float
+    frame_key: str
+    frame: str
+    source: str
+    frame_time: float | None
+    region: str | None
+    question: str
+    answer: str
+    question_lang: str
+    answer_lang: str
+    question_model: str
+    answer_model: str
+    model: str
+    ttft_s: float
+    decode_tok_s: float
+    image_encode_s: float
+    reused_image: bool
+    stopped: bool
+    thumbnail: bytes | None = None
+
+
+def thumbnail_jpeg(frame: Frame, size: int = 96) -> bytes:
+    from .frames import import_cv2
+    cv2 = import_cv2()
+    scale = size / max(frame.width, frame.height)
+    small = cv2.resize(frame.rgb, (max(1, int(frame.width * scale)), max(1, int(frame.height * scale))),
+                       interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", small[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return buf.tobytes() if ok else b""
+
+
+class History:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise VitrineError(f"the history file {self.path} is damaged ({e}): move it away and restart "
+                               "(a new, empty history will be created)") from None
+
+    @classmethod
+    def default(cls) -> "History":
+        from .settings import Settings
+        return cls(Settings.from_env().home / "history.sqlite3")
+
+    def add(self, answer: Answer, frame: Frame, frame_key: str | None = None) -> int:
+        """Save one exchange. ``frame_key``: group it under this frame (the whole frame when asking about a crop)."""
+        row = dict(created=time.time(), frame_key=frame_key or answer.frame_key, frame=answer.frame, source=frame.source,
+                   frame_time=frame.timestamp, region=str(frame.region) if frame.region else None,
+                   question=answer.question, answer=answer.text, question_lang=answer.question_lang,
+                   answer_lang=answer.answer_lang, question_model=answer.question_model,
+                   answer_model=answer.text_model, model=answer.model, ttft_s=answer.timings.ttft_s,
+                   decode_tok_s=answer.timings.decode_tok_s, image_encode_s=answer.timings.image_encode_s,
+                   reused_image=int(answer.reused_image), stopped=int(answer.stopped),
+                   thumbnail=thumbnail_jpeg(frame))
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self._lock:
+            with self._db:      # one transaction
+                cur = self._db.execute(f"INSERT INTO entries ({cols}) VALUES ({marks})", list(row.values()))
+            return int(cur.lastrowid)
+
+    def _rows(self, where: str = "", args: tuple = ()) -> list[Entry]:
+        with self._lock:
+            cur = self._db.execute(f"SELECT * FROM entries {where} ORDER BY id", args)
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        out = []
+        for r in rows:
+            d = dict(zip(names, r))
+            d["reused_image"], d["stopped"] = bool(d["reused_image"]), bool(d["stopped"])
+            out.append(Entry(**d))
+        return out
+
+    def all(self) -> list[Entry]:
+        return self._rows()
+
+    def for_frame(self, frame_key: str) -> list[Entry]:
+        return self._rows("WHERE frame_key = ?", (frame_key,))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+
+    def export_csv(self, dest: Path) -> int:
+        rows = self.all()
+        with atomic_path(dest) as tmp:
+            with open(tmp, "w", newline="", encoding="utf-8-sig") as f:   # BOM: Excel opens accents right
+                w = csv.DictWriter(f, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
+                w.writeheader()
+                for e in rows:
+                    w.writerow(asdict(e))
+        return len(rows)
+
+    def export_json(self, dest: Path) -> int:
+        rows = self.all()
+        data = [{k: v for k, v in asdict(e).items() if k in EXPORT_FIELDS} for e in rows]
+        with atomic_path(dest) as tmp:
+            tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        return len(rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,217 @@
+"""The desktop app, offscreen, on the tiny model: open, step, pick, select, ask, stream, stop, export, live."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from PySide6.QtCore import QPoint, QSettings, Qt, QTimer  # noqa: E402
+
+from engine.history import History  # noqa: E402
+from engine.models import ModelStore  # noqa: E402
+from tests.fixtures.media import index_of  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_window(qtbot, home, tmp_path, wait_model=True):
+    from desktop.main_window import MainWindow
+    w = MainWindow(store=ModelStore(home / "models"), history=History(tmp_path / "history.sqlite3"), ui_lang="pt",
+                   settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    w.activateWindow()
+    qtbot.waitExposed(w)
+    if wait_model:
+        qtbot.waitUntil(lambda: w.model_ready, timeout=60_000)
+    return w
+
+
+@pytest.fixture
+def window(qtbot, installed_tiny, vitrine_home, tmp_path):
+    w = make_window(qtbot, vitrine_home, tmp_path)
+    yield w
+    w.close()
+
+
+def open_and_wait(qtbot, w, path):
+    w.open_source(str(path))
+    qtbot.waitUntil(lambda: w.frame is not None and w.frame.source == str(path), timeout=10_000)
+
+
+def test_open_step_pick_region_ask_stream_export(window, qtbot, media_dir, tmp_path):
+    w = window
+    clip = media_dir / "clip.mp4"
+    open_and_wait(qtbot, w, clip)
+    for _ in range(3):
+        qtbot.keyClick(w.view, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: w.frame.index == 3)
+    qtbot.keyClick(w.view, Qt.Key.Key_Left)
+    qtbot.waitUntil(lambda: w.frame.index == 2)
+    w.slider.setValue(30)
+    qtbot.waitUntil(lambda: w.frame.index == 30)
+    assert index_of(w.frame.rgb) == 30            # the frame shown is exactly the frame asked about
+    assert "00:01.20" in w.timecode.text()
+
+    # drag a box over the left half of the picture
+    target = w.view._target()
+    qtbot.mousePress(w.view, Qt.MouseButton.LeftButton, pos=target.topLeft() + QPoint(2, 2))
+    qtbot.mouseMove(w.view, target.center())
+    qtbot.mouseRelease(w.view, Qt.MouseButton.LeftButton, pos=target.center())
+    assert w.region is not None and 40 <= w.region.w <= 50 and 28 <= w.region.h <= 34
+
+    tokens = []
+    w.engine.token.connect(tokens.append)
+    w.question.setText("What color is it?")
+    qtbot.keyClick(w.question, Qt.Key.Key_Return)
+    assert w.busy and not w.ask_button.isEnabled() and w.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
+    assert tokens and w.answer.toPlainText().strip()
+    assert "primeiro token" in w.statusBar().currentMessage()
+    assert w.history_list.count() == 1              # the crop's answer is in this frame's history
+    entry = w.history.all()[0]
+    assert entry.region == str(w.region) and entry.frame_key == w.frame.key
+
+    # a quick prompt asks in Portuguese
+    prompt = w.prompts["pt"][1]
+    assert w.ask(prompt)
+    qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
+    assert w.history.all()[-1].question_lang == "pt" and w.history_list.count() == 2
+
+    n = w.export_history_to(tmp_path / "out.json", "json")
+    assert n == 2 and json.loads((tmp_path / "out.json").read_text())[1]["question"] == prompt
+    assert w.export_history_to(tmp_path / "out.csv", "csv") == 2
+    assert "Qual é a cor da calça?" in (tmp_path / "out.csv").read_text(encoding="utf-8-sig")
+
+
+def test_stop_mid_answer(window, qtbot, media_dir):
+    w = window
+    open_and_wait(qtbot, w, media_dir / "look.png")
+    got = []
+    w.engine.token.connect(lambda p: (got.append(p), w.stop()))
+    w.lang_combo.setCurrentIndex(1)           # English: no translation, tokens stream one by one
+    assert w.ask("Describe everything in great detail")
+    qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
+    entry = w.history.all()[-1]
+    assert entry.stopped and len(got) <= 2
+
+
+def test_gui_thread_never_blocks_while_loading_and_answering(window, qtbot, media_dir):
+    w = window
+    open_and_wait(qtbot, w, media_dir / "look.png")
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(5)
+    w.load_model("tiny")
+    qtbot.waitUntil(lambda: w.model_ready, timeout=30_000)
+    for q in ("What is this?", "Qual é a cor da bolsa?"):
+        assert w.ask(q)
+        qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
+    timer.stop()
+    assert len(gaps) > 10
+    assert max(gaps[1:]) < 0.050, f"GUI thread blocked for {max(gaps[1:]) * 1000:.0f} ms"
+
+
+def test_live_mode_on_a_video_file(window, qtbot, media_dir):
+    w = window
+    sent, skipped = [], []
+    real_ask = w.ask
+
+    def counting_ask(q=None):
+        ok = real_ask(q)
+        (sent if ok else skipped).append(q)
+        return ok
+    w.ask = counting_ask
+    w.start_live(str(media_dir / "clip.mp4"), "What is this?", 0.05)
+    qtbot.waitUntil(lambda: len(w.history) >= 3, timeout=30_000)
+    assert w.playing and w.view.overlay.startswith("What is this?")
+    qtbot.keyClick(w.view, Qt.Key.Key_Space)        # pause
+    assert not w.playing and not w.live_timer.isActive()
+    w.stop_live()
+    qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
+    assert len(sent) == len(w.history)              # every question sent was answered: nothing queued
+
+
+@pytest.mark.parametrize("case", ["missing", "bad_video", "no_camera"])
+def test_errors_show_a_message_and_the_app_keeps_working(case, window, qtbot, media_dir, tmp_path):
+    w = window
+    if case == "missing":
+        w.open_source(str(tmp_path / "nope.mp4"))
+        needle = "file not found"
+    elif case == "bad_video":
+        bad = tmp_path / "bad.mp4"
+        bad.write_bytes(b"\x00" * 4000)
+        w.open_source(str(bad))
+        needle = "cannot read video"
+    else:
+        w.start_live("9", "What is this?", 1.0)
+        needle = "no camera"
+    qtbot.waitUntil(lambda: needle in w.last_error, timeout=10_000)
+    open_and_wait(qtbot, w, media_dir / "look.png")
+    assert w.ask("What is this?")
+    qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
+
+
+def test_no_model_installed_says_how_to_get_one(qtbot, vitrine_home, tmp_path):
+    w = make_window(qtbot, vitrine_home, tmp_path, wait_model=False)
+    assert "vitrine models pull smolvlm-256m" in w.answer.toPlainText()
+    assert not w.ask_button.isEnabled()
+    w.close()
+
+
+def test_model_that_fails_to_load(qtbot, vitrine_home, tmp_path, tiny_gguf, media_dir):
+    store = ModelStore(vitrine_home / "models")
+    m = store.import_folder("broken", tiny_gguf)
+    data = m.path("model").read_bytes()
+    m.path("model").write_bytes(data[: len(data) // 2])
+    w = make_window(qtbot, vitrine_home, tmp_path, wait_model=False)
+    qtbot.waitUntil(lambda: "truncated" in w.last_error, timeout=30_000)
+    open_and_wait(qtbot, w, media_dir / "look.png")      # still usable
+    w.close()
+
+
+def test_history_persists_across_restarts(qtbot, installed_tiny, vitrine_home, tmp_path, media_dir):
+    w = make_window(qtbot, vitrine_home, tmp_path)
+    open_and_wait(qtbot, w, media_dir / "look.png")
+    assert w.ask("What is this?")
+    qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
+    w.close()
+    w2 = make_window(qtbot, vitrine_home, tmp_path)
+    open_and_wait(qtbot, w2, media_dir / "look.png")
+    assert w2.history_list.count() == 1
+    w2.history_list.itemClicked.emit(w2.history_list.item(0))
+    assert w2.question.text() == "What is this?"
+    w2.close()
+
+
+def test_screenshot_under_xvfb(installed_tiny, vitrine_home, tmp_path):
+    """A real X server renders the window; the PNG is kept in test-artifacts/."""
+    if not shutil.which("Xvfb"):
+        pytest.skip("Xvfb is not installed (.ci/run installs it)")
+    out = ROOT / "test-artifacts" / "main-window.png"
+    out.parent.mkdir(exist_ok=True)
+    display = f":{90 + os.getpid() % 9}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", PYTHONPATH=str(ROOT))
+        r = subprocess.run([sys.executable, str(ROOT / "tests" / "screenshot.py"), str(out),
+                            str(ROOT / "assets" / "examples" / "look.jpg")], env=env, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+    assert out.stat().st_size > 20_000
