@@ -215,3 +215,19 @@ def test_screenshot_under_xvfb(installed_tiny, vitrine_home, tmp_path):
         xvfb.terminate()
         xvfb.wait()
     assert out.stat().st_size > 20_000
+
+
+def test_qt_binding_does_not_leak_references_to_none(qtbot):
+    """PySide6 6.12.0 dropped a reference to None on every void call: long-running apps crashed."""
+    import gc
+
+    from PySide6.QtWidgets import QLabel
+    label = QLabel()
+    qtbot.addWidget(label)
+    gc.collect()
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        label.setText("x")
+        label.update()
+    gc.collect()
+    assert sys.getrefcount(None) >= before - 50
