@@ -35,19 +35,27 @@ def _bench_dir(size: str) -> Path:
         f"smolvlm-{size}-{h.hexdigest()[:10]}"
 
 
-def prepare(size: str) -> tuple[Path, Path]:
-    """Build (once, cached) the random-weight checkpoint and its GGUF export; return both folders."""
-    from export.gguf import export_gguf
+def prepare(size: str, backend: str = "gguf") -> tuple[Path, Path]:
+    """Build (once, cached) the random-weight checkpoint and its export for ``backend``; return both folders."""
     from export.synthetic import build_smolvlm
     base = _bench_dir(size)
-    ckpt, gguf = base / "checkpoint", base / "gguf-Q8_0"
+    ckpt = base / "checkpoint"
     if not (ckpt / "config.json").is_file():
         print(f"bench: building a random SmolVLM-{size} checkpoint (once)", file=sys.stderr, flush=True)
         build_smolvlm(ckpt, size)
-    if not (gguf / "vitrine-model.json").is_file():
+    if backend == "onnx":
+        from export.onnx import export_onnx
+        out = base / "onnx-int8"
+        if not (out / "vitrine-model.json").is_file():
+            print("bench: exporting it to ONNX int8 (once)", file=sys.stderr, flush=True)
+            export_onnx(ckpt, out, quant="int8", name=f"random-smolvlm-{size}-onnx", parity=False)
+        return ckpt, out
+    from export.gguf import export_gguf
+    out = base / "gguf-Q8_0"
+    if not (out / "vitrine-model.json").is_file():
         print("bench: exporting it to GGUF Q8_0 + f16 projector (once)", file=sys.stderr, flush=True)
-        export_gguf(ckpt, gguf, quant="Q8_0", mmproj_type="f16", name=f"random-smolvlm-{size}")
-    return ckpt, gguf
+        export_gguf(ckpt, out, quant="Q8_0", mmproj_type="f16", name=f"random-smolvlm-{size}")
+    return ckpt, out
 
 
 def bench_frame(i: int, size: int = 512):
@@ -76,7 +84,7 @@ def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int) -
     from .backends.base import GenerationOptions
     from .session import Session
     t0 = time.perf_counter()
-    if kind == "gguf":
+    if kind in ("gguf", "onnx"):
         from .backends import load_backend
         backend = load_backend(str(folder), threads=threads)
     else:
@@ -116,29 +124,58 @@ def _run_worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: in
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+BACKENDS = {"gguf": "gguf Q8_0 + f16 mmproj, 1 tile", "onnx": "onnx int8 (vision + decoder), 1 tile"}
+
+
+def _speedup(ours: dict, ref: dict) -> dict:
+    return {"new_frame_ttft": round(ref["new_frame_ttft_s"] / max(ours["new_frame_ttft_s"], 1e-6), 2),
+            "followup_ttft": round(ref["followup_ttft_s"] / max(ours["followup_ttft_s"], 1e-6), 2),
+            "decode": round(ours["decode_tok_s"] / max(ref["decode_tok_s"], 1e-6), 2)}
+
+
 def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: int | None = None,
-              reference: bool = True) -> dict:
+              reference: bool = True, backend: str = "gguf") -> dict:
+    """``backend``: "gguf", "onnx" (one result, keys at the top level) or "all" (one entry per backend)."""
     threads = threads or int(os.environ.get("VITRINE_THREADS", 0)) or os.cpu_count() or 2
-    ckpt, gguf = prepare(size)
-    print(f"bench: GGUF path ({runs} frames x 2 questions)", file=sys.stderr, flush=True)
-    result = {"model": f"random SmolVLM-{size} (real dimensions)", "frame_px": 512, "threads": threads,
-              "backend": "gguf Q8_0 + f16 mmproj, 1 tile"}
-    result.update(_run_worker("gguf", gguf, runs, max_tokens, threads))
+    kinds = list(BACKENDS) if backend == "all" else [backend]
+    head = {"model": f"random SmolVLM-{size} (real dimensions)", "frame_px": 512, "threads": threads}
+    results = {}
+    ckpt = None
+    for kind in kinds:
+        ckpt, folder = prepare(size, kind)
+        print(f"bench: {kind} path ({runs} frames x 2 questions)", file=sys.stderr, flush=True)
+        results[kind] = {"backend": BACKENDS[kind], **_run_worker(kind, folder, runs, max_tokens, threads)}
+    ref = None
     if reference:
         print("bench: transformers fp32 reference", file=sys.stderr, flush=True)
         ref = _run_worker("torch", ckpt, runs, max_tokens, threads)
         ref["note"] = "transformers fp32, like model.generate: the vision tower runs for every question"
-        result["reference"] = ref
-        result["speedup"] = {
-            "new_frame_ttft": round(ref["new_frame_ttft_s"] / max(result["new_frame_ttft_s"], 1e-6), 2),
-            "followup_ttft": round(ref["followup_ttft_s"] / max(result["followup_ttft_s"], 1e-6), 2),
-            "decode": round(result["decode_tok_s"] / max(ref["decode_tok_s"], 1e-6), 2)}
-    return result
+    if len(kinds) == 1:
+        out = {**head, **results[kinds[0]]}
+        if ref:
+            out["reference"] = ref
+            out["speedup"] = _speedup(results[kinds[0]], ref)
+        return out
+    out = {**head, **results}
+    if ref:
+        out["reference"] = ref
+        out["speedup"] = {k: _speedup(v, ref) for k, v in results.items()}
+    return out
 
 
 def format_bench(r: dict) -> str:
+    if "gguf" in r and "onnx" in r:       # --backend all
+        cols = [("gguf", r["gguf"]), ("onnx", r["onnx"])] + ([("transformers", r["reference"])] if "reference" in r else [])
+        lines = [f"{r['model']}, {r['frame_px']} px frame, {r['threads']} threads", "",
+                 f"{'':22}" + "".join(f"{c[0]:>16}" for c in cols)]
+        for k in KEYS + ("image_encode_s", "load_s"):
+            lines.append(f"{k:22}" + "".join(f"{c[1][k]:>16}" for c in cols))
+        for k, s in r.get("speedup", {}).items():
+            lines.append(f"speedup {k}: new frame {s['new_frame_ttft']}x, follow-up {s['followup_ttft']}x, "
+                         f"decode {s['decode']}x")
+        return "\n".join(lines)
     lines = [f"{r['model']}, {r['frame_px']} px frame, {r['threads']} threads", ""]
-    cols = [("", "ours (GGUF)")] + ([("", "transformers fp32")] if "reference" in r else [])
+    cols = [("", f"ours ({r['backend'].split()[0]})")] + ([("", "transformers fp32")] if "reference" in r else [])
     lines.append(f"{'':22}" + "".join(f"{c[1]:>20}" for c in cols))
     for k in KEYS + ("image_encode_s", "load_s"):
         row = f"{k:22}{r[k]:>20}"
@@ -154,7 +191,7 @@ def format_bench(r: dict) -> str:
 
 if __name__ == "__main__":     # worker process
     p = argparse.ArgumentParser()
-    p.add_argument("--worker", required=True, choices=["gguf", "torch"])
+    p.add_argument("--worker", required=True, choices=["gguf", "onnx", "torch"])
     p.add_argument("--dir", required=True)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--max-tokens", type=int, default=32)

@@ -217,10 +217,43 @@ def cmd_app(args) -> int:
     return app_main(([args.file] if args.file else []) + (["--lang", args.lang] if args.lang else []))
 
 
+def cmd_export_onnx(args) -> int:
+    from export.onnx import export_onnx
+    bar, step = _steps(5 + (args.quant != "fp32") + (not args.no_parity), "export onnx")
+    try:
+        result = export_onnx(args.checkpoint, args.out, quant=args.quant, name=args.name, on_step=step,
+                             parity=not args.no_parity)
+    finally:
+        bar.close()
+    print(f"exported {result.folder} in {result.seconds:.1f}s ({result.manifest.quant})")
+    parity = result.manifest.extra.get("parity")
+    if parity:
+        print(f"agreement with transformers: {parity['greedy_identical_tokens']:.1f}/32 identical greedy tokens, "
+              f"teacher-forced top-1 {parity['teacher_forced_agreement']:.1%}, max |logit diff| "
+              f"{parity['max_abs_logit_diff']:.2e}, image cosine {parity['image_cosine']:.6f}")
+    print(f"install it with: vitrine models import {result.manifest.name} --from {result.folder}")
+    return 0
+
+
+def cmd_parity(args) -> int:
+    from export.parity import format_table, run_parity
+    variants = args.variants.split(",") if args.variants else None
+    bar, step = _steps(2 * len(variants or range(6)), "parity")
+    try:
+        results = run_parity(args.checkpoint, variants, work=Path(args.work) if args.work else None, on_step=step)
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        print(format_table(results))
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import run_bench
     result = run_bench(size=args.size, runs=args.runs, max_tokens=args.max_tokens, threads=args.threads,
-                       reference=not args.no_reference)
+                       reference=not args.no_reference, backend=args.backend)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -300,11 +333,28 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--lang", choices=["pt", "en"], help="interface language")
     x.set_defaults(func=cmd_app)
 
+    x = es.add_parser("onnx", help="checkpoint -> ONNX (vision, embed, decoder) + manifest with parity figures")
+    x.add_argument("checkpoint")
+    x.add_argument("--quant", default="int8", choices=["fp32", "int8", "int4"])
+    x.add_argument("--out", required=True)
+    x.add_argument("--name", help="model name in the manifest")
+    x.add_argument("--no-parity", action="store_true", help="skip the agreement check against transformers")
+    x.set_defaults(func=cmd_export_onnx)
+
+    x = sub.add_parser("parity", help="export every variant and compare it with the transformers original")
+    x.add_argument("checkpoint")
+    x.add_argument("--variants", help="comma list (default all): onnx-fp32,onnx-int8,onnx-int4,gguf-f16,"
+                   "gguf-q8_0,gguf-q4_k_m")
+    x.add_argument("--work", help="keep the exports in this folder (reused on the next run)")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_parity)
+
     b = sub.add_parser("bench", help="speed and memory of the GGUF path vs the transformers reference")
     b.add_argument("--size", default="256m", choices=["tiny", "256m", "500m"])
     b.add_argument("--runs", type=int, default=3)
     b.add_argument("--max-tokens", type=int, default=32)
     b.add_argument("--threads", type=int)
+    b.add_argument("--backend", default="gguf", choices=["gguf", "onnx", "all"])
     b.add_argument("--no-reference", action="store_true", help="skip the transformers reference")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)

@@ -70,3 +70,13 @@ def cli():
 @pytest.fixture(scope="session")
 def tiny_argos() -> Path:
     return models.tiny_argosmodels()
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_fp32() -> Path:
+    return models.tiny_onnx("fp32")
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_int8() -> Path:
+    return models.tiny_onnx("int8")

@@ -31,6 +31,11 @@ def _from_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles:
         return GgufBackend(folder / manifest.files["model"].path, folder / manifest.files["mmproj"].path,
                            model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
                            threads=threads, tiles=tiles, languages=tuple(manifest.languages))
+    if manifest.runtime == "onnx":
+        from .onnx import OnnxBackend
+        return OnnxBackend(folder, model_id=manifest.name, threads=threads,
+                           files={r: e.path for r, e in manifest.files.items() if r in ("vision", "embed", "decoder")},
+                           languages=tuple(manifest.languages))
     raise VitrineError(f"model {manifest.name!r} needs the {manifest.runtime!r} runtime, which this version of "
                        "Vitrine does not have")
 

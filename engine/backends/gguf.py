@@ -126,7 +126,7 @@ class GgufBackend(Backend):
         return template
 
     def _render(self, marker: str) -> str:
-        import jinja2
+        import jinja2.ext
         from jinja2.sandbox import ImmutableSandboxedEnvironment
         env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
                                             extensions=[jinja2.ext.loopcontrols])
@@ -295,6 +295,27 @@ class GgufBackend(Backend):
         t_first = t_first or end
         return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
                                text="".join(pieces), stopped=stopped, token_ids=ids)
+
+    # ------------------------------------------------------------------ parity checks
+    def _logits(self) -> np.ndarray:
+        return np.ctypeslib.as_array(self._llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1),
+                                     shape=(self._n_vocab,)).copy()
+
+    def teacher_forced_logits(self, image: EncodedImage, question: str, answer_ids: list[int]) -> np.ndarray:
+        """Logits after the question and after each of ``answer_ids`` (rows: len(answer_ids) + 1)."""
+        self._eval_image_prefix(image)
+        self._llm.eval(self._llm.tokenize((self._question_head + question + self._question_tail).encode(),
+                                          add_bos=False, special=True))
+        rows = [self._logits()]
+        for tok in answer_ids:
+            self._llm.eval([tok])
+            rows.append(self._logits())
+        self._kv_image = None         # the cache now holds this answer: start clean next time
+        return np.stack(rows)
+
+    def image_embedding(self, image: EncodedImage) -> np.ndarray:
+        embd = [s.embd for s in image.state.steps if s.embd is not None]
+        return np.concatenate(embd).reshape(-1, self._n_embd)
 
     def close(self) -> None:
         if getattr(self, "_ctx", None):

@@ -28,7 +28,7 @@ class TorchBackend(Backend):
         self._torch = torch
         torch.set_num_threads(threads or os.cpu_count() or 2)
         self.model_id = model_id or checkpoint.name
-        self.model = AutoModelForImageTextToText.from_pretrained(checkpoint, torch_dtype=torch.float32).eval()
+        self.model = AutoModelForImageTextToText.from_pretrained(checkpoint, dtype=torch.float32).eval()
         self.processor = AutoProcessor.from_pretrained(checkpoint)
         size = self.model.config.vision_config.image_size
         # one tile, as the GGUF backend does by default
@@ -47,18 +47,32 @@ class TorchBackend(Backend):
     def encode(self, frame: Frame) -> EncodedImage:
         return EncodedImage(key=frame.key, n_tokens=0, encode_s=0.0, state=frame.rgb)
 
+    def image_embedding(self, image: EncodedImage) -> np.ndarray:
+        torch = self._torch
+        inp = self.inputs(image, "x")
+        with torch.inference_mode():
+            feats = self.model.model.get_image_features(inp["pixel_values"], inp.get("pixel_attention_mask"))
+        return feats.reshape(-1, feats.shape[-1]).float().numpy()
+
+    def teacher_forced_logits(self, image: EncodedImage, question: str, answer_ids: list[int]) -> np.ndarray:
+        return self.logits(image, question, answer_ids)
+
     def logits(self, image: EncodedImage, question: str, answer_ids: list[int] | None = None) -> np.ndarray:
-        """Next-token logits after the prompt (and ``answer_ids``), one row per answer position."""
+        """Next-token logits after the prompt and after each of ``answer_ids`` (rows: len + 1).
+
+        The answer goes in through the KV cache, not the prompt: a random model may emit the <image> token,
+        which inside the prompt would be taken for an image slot."""
         torch = self._torch
         inp = self.inputs(image, question)
-        if answer_ids:
-            extra = torch.tensor([answer_ids])
-            inp["input_ids"] = torch.cat([inp["input_ids"], extra], 1)
-            inp["attention_mask"] = torch.cat([inp["attention_mask"], torch.ones_like(extra)], 1)
         with torch.inference_mode():
-            out = self.model(**inp)
-        n = 1 + len(answer_ids or [])
-        return out.logits[0, -n:].float().numpy()
+            out = self.model(**inp, use_cache=True)
+            rows = [out.logits[0, -1:]]
+            if answer_ids:
+                mask = torch.cat([inp["attention_mask"], torch.ones((1, len(answer_ids)), dtype=torch.long)], 1)
+                more = self.model(input_ids=torch.tensor([answer_ids]), attention_mask=mask,
+                                  past_key_values=out.past_key_values, use_cache=True)
+                rows.append(more.logits[0])
+        return torch.cat(rows).float().numpy()
 
     def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
                  on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:

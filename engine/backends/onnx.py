@@ -1,0 +1,273 @@
+"""SmolVLM (Idefics3) in ONNX, run with onnxruntime + numpy + tokenizers only (no torch at run time).
+
+Layout: onnx-community's three graphs (vision_encoder, embed_tokens, decoder_model_merged). Each graph is fed
+what it declares (``session.get_inputs()``), so our exports and the ones HuggingFaceTB / onnx-community publish
+both run. Follow-ups: ``encode`` runs the vision encoder *and* the decoder over the prompt up to the end of the
+image, and keeps those key/values; a question then only runs the decoder over its own tokens.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import VitrineError
+from ..frames import Frame
+from .base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
+
+log = logging.getLogger(__name__)
+_SENTINEL = "\u2063VITRINE-QUESTION\u2063"
+_NP = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64,
+       "tensor(bool)": np.bool_}
+
+
+@dataclass
+class _Prefix:
+    ids: np.ndarray            # prompt tokens up to the end of the image block
+    past: dict                 # past_key_values.N.key/value after them
+    image_features: np.ndarray
+
+
+def _find(folder: Path, name: str, suffix: str = "") -> Path:
+    for cand in (folder / name.replace(".onnx", f"{suffix}.onnx"), folder / "onnx" / name.replace(".onnx", f"{suffix}.onnx")):
+        if cand.is_file():
+            return cand
+    raise VitrineError(f"{folder} has no {name.replace('.onnx', suffix + '.onnx')}: export the model again "
+                       "(vitrine export onnx) or copy the whole folder")
+
+
+class OnnxBackend(Backend):
+    def __init__(self, folder: Path | str, *, model_id: str = "", threads: int | None = None,
+                 files: dict[str, str] | None = None, variant: str = "", languages: tuple[str, ...] = ("en",)):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        self.model_id = model_id or folder.name
+        self.languages = tuple(languages)
+        self.threads = threads or os.cpu_count() or 2
+        files = files or {}
+        paths = {role: folder / files[role] if role in files else _find(folder, name, variant)
+                 for role, name in (("vision", "vision_encoder.onnx"), ("embed", "embed_tokens.onnx"),
+                                    ("decoder", "decoder_model_merged.onnx"))}
+        cfg_path = folder / "config.json"
+        if not cfg_path.is_file():
+            raise VitrineError(f"{folder} has no config.json: copy the whole exported folder")
+        cfg = json.loads(cfg_path.read_text())
+        tc, vc = cfg["text_config"], cfg["vision_config"]
+        self.n_layers = tc["num_hidden_layers"]
+        self.image_token_id = cfg.get("image_token_id")
+        self.image_size = vc.get("image_size", 512)
+        patch, scale = vc.get("patch_size", 16), cfg.get("scale_factor", 4)
+        self.image_seq_len = (self.image_size // patch) ** 2 // (scale * scale)
+        pre = json.loads((folder / "preprocessor_config.json").read_text()) \
+            if (folder / "preprocessor_config.json").is_file() else {}
+        self.mean = np.array(pre.get("image_mean", [0.5] * 3), np.float32)
+        self.std = np.array(pre.get("image_std", [0.5] * 3), np.float32)
+        self.rescale = float(pre.get("rescale_factor", 1 / 255))
+
+        tok_path = folder / "tokenizer.json"
+        if not tok_path.is_file():
+            raise VitrineError(f"{folder} has no tokenizer.json: copy the whole exported folder")
+        self.tokenizer = Tokenizer.from_file(str(tok_path))
+        self.eos_ids = self._eos_ids(folder, cfg)
+        template = self._chat_template(folder)
+
+        t0 = time.perf_counter()
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        # Spinning threads fight each other (and the other session) on 2 cores: measured 20 -> 3-7 tok/s.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.sessions = {}
+        for role, path in paths.items():
+            try:
+                self.sessions[role] = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            except Exception as e:      # onnxruntime raises its own Fail/InvalidProtobuf/... types
+                raise VitrineError(f"{path.name} is damaged or not an ONNX model ({str(e).splitlines()[0][:120]}): "
+                                   "export or copy it again") from None
+        self.load_s = time.perf_counter() - t0
+        self._check_inputs()
+
+        prompt = self._render(template)
+        image_block = ("<fake_token_around_image><global-img>" + "<image>" * self.image_seq_len
+                       + "<fake_token_around_image>")
+        head, _, tail = prompt.partition("<image>")
+        q_head, _, q_tail = tail.partition(_SENTINEL)
+        self._prefix_text = head + image_block
+        self._question_head, self._question_tail = q_head, q_tail
+
+    # ------------------------------------------------------------------ files
+    @staticmethod
+    def _eos_ids(folder: Path, cfg: dict) -> set[int]:
+        ids = set()
+        for path in (folder / "generation_config.json", folder / "config.json"):
+            if path.is_file():
+                v = json.loads(path.read_text()).get("eos_token_id")
+                ids.update(v if isinstance(v, list) else [v] if v is not None else [])
+        v = cfg.get("text_config", {}).get("eos_token_id")
+        ids.update(v if isinstance(v, list) else [v] if v is not None else [])
+        return {int(i) for i in ids}
+
+    @staticmethod
+    def _chat_template(folder: Path) -> str:
+        if (folder / "chat_template.jinja").is_file():
+            return (folder / "chat_template.jinja").read_text(encoding="utf-8")
+        for name in ("chat_template.json", "processor_config.json", "tokenizer_config.json"):
+            p = folder / name
+            if p.is_file():
+                t = json.loads(p.read_text()).get("chat_template")
+                if t:
+                    return t
+        raise VitrineError(f"{folder} has no chat template (chat_template.jinja): copy the whole exported folder")
+
+    @staticmethod
+    def _render(template: str) -> str:
+        import jinja2.ext
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+        msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": _SENTINEL}]}]
+        text = env.from_string(template).render(messages=msgs, add_generation_prompt=True, bos_token="",
+                                                eos_token="")
+        if text.count("<image>") != 1 or text.index("<image>") > text.index(_SENTINEL):
+            raise VitrineError("this model's chat template does not put one image before the question")
+        return text
+
+    def _check_inputs(self) -> None:
+        need = {"vision": {"pixel_values"}, "embed": {"input_ids"},
+                "decoder": {"inputs_embeds", "attention_mask", "past_key_values.0.key"}}
+        self.inputs = {role: {i.name: i for i in s.get_inputs()} for role, s in self.sessions.items()}
+        for role, names in need.items():
+            missing = names - set(self.inputs[role])
+            if missing:
+                have = ", ".join(self.inputs[role]) or "nothing"
+                raise VitrineError(f"the {role} graph does not take {', '.join(sorted(missing))} (it takes {have}): "
+                                   "it is not a SmolVLM export in the onnx-community layout")
+
+    # ------------------------------------------------------------------ image
+    def preprocess(self, frame: Frame) -> np.ndarray:
+        """One tile: the frame resized to the encoder's square input (as transformers does without splitting)."""
+        from PIL import Image
+        img = Image.fromarray(frame.rgb)
+        if img.size != (self.image_size, self.image_size):
+            img = img.resize((self.image_size, self.image_size), Image.Resampling.LANCZOS)
+        x = np.asarray(img, np.float32) * self.rescale
+        x = (x - self.mean) / self.std
+        return x.transpose(2, 0, 1)[None]               # 1, 3, S, S
+
+    def image_features(self, frame: Frame) -> np.ndarray:
+        pv = self.preprocess(frame)
+        feeds = {}
+        declared = self.inputs["vision"]
+        if len(declared["pixel_values"].shape) == 5:      # onnx-community: batch, images, 3, S, S (+ mask)
+            pv = pv[None]
+        feeds["pixel_values"] = pv.astype(_NP.get(declared["pixel_values"].type, np.float32))
+        if "pixel_attention_mask" in declared:
+            feeds["pixel_attention_mask"] = np.ones((1, 1, self.image_size, self.image_size), np.bool_)
+        out = self.sessions["vision"].run(None, feeds)[0]
+        return out.reshape(-1, out.shape[-1]).astype(np.float32)
+
+    def _embed(self, ids: np.ndarray) -> np.ndarray:
+        return self.sessions["embed"].run(None, {"input_ids": ids.astype(np.int64)})[0]
+
+    def _empty_past(self) -> dict:
+        past = {}
+        for name, meta in self.inputs["decoder"].items():
+            if name.startswith("past_key_values."):
+                shape = [1 if not isinstance(d, int) and i == 0 else (0 if not isinstance(d, int) else d)
+                         for i, d in enumerate(meta.shape)]
+                past[name] = np.zeros(shape, _NP.get(meta.type, np.float32))
+        return past
+
+    def _decode(self, embeds: np.ndarray, past: dict, past_len: int, all_rows: bool = False) -> tuple[np.ndarray, dict]:
+        n = embeds.shape[1]
+        feeds = {"inputs_embeds": embeds.astype(_NP.get(self.inputs["decoder"]["inputs_embeds"].type, np.float32)),
+                 "attention_mask": np.ones((1, past_len + n), np.int64), **past}
+        if "position_ids" in self.inputs["decoder"]:
+            feeds["position_ids"] = np.arange(past_len, past_len + n, dtype=np.int64)[None]
+        if "use_cache_branch" in self.inputs["decoder"]:
+            feeds["use_cache_branch"] = np.array([past_len > 0])
+        outs = self.sessions["decoder"].run(None, feeds)
+        names = [o.name for o in self.sessions["decoder"].get_outputs()]
+        present = {n.replace("present.", "past_key_values."): v for n, v in zip(names, outs) if n.startswith("present")}
+        return (outs[0][0] if all_rows else outs[0][0, -1]).astype(np.float32), present
+
+    def encode(self, frame: Frame) -> EncodedImage:
+        t0 = time.perf_counter()
+        feats = self.image_features(frame)
+        ids = np.array([self.tokenizer.encode(self._prefix_text, add_special_tokens=False).ids], np.int64)
+        embeds = self._embed(ids)
+        slots = ids[0] == self.image_token_id
+        if slots.sum() != feats.shape[0]:
+            raise VitrineError(f"the vision encoder made {feats.shape[0]} image tokens where the prompt has "
+                               f"{int(slots.sum())}: the model files do not belong together")
+        embeds[0, slots] = feats.astype(embeds.dtype)
+        _, past = self._decode(embeds, self._empty_past(), 0)
+        return EncodedImage(key=frame.key, n_tokens=int(feats.shape[0]), encode_s=time.perf_counter() - t0,
+                            state=_Prefix(ids=ids, past=past, image_features=feats))
+
+    # ------------------------------------------------------------------ text
+    def question_ids(self, question: str) -> np.ndarray:
+        text = self._question_head + question + self._question_tail
+        return np.array([self.tokenizer.encode(text, add_special_tokens=False).ids], np.int64)
+
+    def teacher_forced_logits(self, image: EncodedImage, question: str, answer_ids: list[int]) -> np.ndarray:
+        """Logits after the question and after each of ``answer_ids`` (rows: len(answer_ids) + 1)."""
+        st: _Prefix = image.state
+        ids = np.concatenate([self.question_ids(question), np.array([answer_ids], np.int64)], 1)
+        logits, _ = self._decode(self._embed(ids), st.past, st.ids.shape[1], all_rows=True)
+        return logits[-(len(answer_ids) + 1):]
+
+    def image_embedding(self, image: EncodedImage) -> np.ndarray:
+        return image.state.image_features
+
+    def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
+                 on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
+        t0 = time.perf_counter()
+        st: _Prefix = image.state
+        q = self.question_ids(question)
+        past_len = st.ids.shape[1]
+        logits, past = self._decode(self._embed(q), st.past, past_len)
+        past_len += q.shape[1]
+        prefill_s = time.perf_counter() - t0
+        ids: list[int] = []
+        text, stopped, t_first = "", False, None
+        for _ in range(options.max_tokens):
+            if options.ban_eos:
+                logits = logits.copy()
+                logits[list(self.eos_ids)] = -np.inf
+            tok = int(np.argmax(logits))
+            if t_first is None:
+                t_first = time.perf_counter()
+            if not options.ban_eos and tok in self.eos_ids:
+                break
+            ids.append(tok)
+            full = self.tokenizer.decode(ids)
+            if not full.endswith("\ufffd") and full != text:   # hold back half a UTF-8 character
+                piece, text = full[len(text):], full
+                if on_token and piece:
+                    on_token(piece)
+            if cancel is not None and cancel.is_set():
+                stopped = True
+                break
+            if len(ids) >= options.max_tokens:
+                break
+            logits, past = self._decode(self._embed(np.array([[tok]], np.int64)), past, past_len)
+            past_len += 1
+        full = self.tokenizer.decode(ids)
+        if full != text and on_token:
+            on_token(full[len(text):])
+        end = time.perf_counter()
+        t_first = t_first or end
+        return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
+                               text=full, stopped=stopped, token_ids=ids)
+
+    def close(self) -> None:
+        self.sessions = {}

@@ -1,0 +1,220 @@
+"""HF SmolVLM (Idefics3) checkpoint -> ONNX in the onnx-community three-graph layout, fp32 / int8 / int4.
+
+    vision_encoder.onnx        pixel_values [num_images, 3, S, S] -> image_features [num_images, tokens, hidden]
+    embed_tokens.onnx          input_ids -> inputs_embeds
+    decoder_model_merged.onnx  inputs_embeds, attention_mask, position_ids, past_key_values.N.key/value
+                               -> logits, present.N.key/value
+
+Which tool does what, and why:
+- Export: by hand with torch.onnx.export (TorchScript exporter, opset 18). optimum-onnx 0.1.0 has no idefics3
+  (nor any VLM) exporter. Pitfalls from DESIGN.md: Unfold is not exportable (the vision wrapper takes ready
+  tiles), Idefics3's patch position ids need its bucketize quirk, transformers' vmap causal-mask builder breaks
+  the tracer (the decoder wrapper builds a 4D additive mask).
+- int8: optimum's ORTQuantizer (dynamic, per-channel, its AVX512-VNNI/AVX2 presets). Each graph is quantized
+  on its own and the decoder is a single graph (no If-merged subgraphs, where quantize_dynamic finds nothing).
+- int4: onnxruntime's MatMulNBitsQuantizer (block-wise 4-bit weights); optimum has no weight-only 4-bit path.
+  It rewrites MatMul only: Gemm and Gather (the embedding table) stay fp32.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from engine.errors import VitrineError
+from engine.manifest import Manifest, file_entry
+
+log = logging.getLogger(__name__)
+GRAPHS = {"vision": "vision_encoder.onnx", "embed": "embed_tokens.onnx", "decoder": "decoder_model_merged.onnx"}
+QUANTS = ("fp32", "int8", "int4")
+SIDE_FILES = ("config.json", "generation_config.json", "preprocessor_config.json", "processor_config.json",
+              "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
+              "chat_template.json")
+StepFn = Callable[[str], None]
+
+
+def _wrappers(model):
+    import torch
+    from transformers import DynamicCache
+
+    tc = model.config.text_config
+    n_layers = tc.num_hidden_layers
+
+    class Vision(torch.nn.Module):
+        """Full-size, real (non-padding) tiles in; padding and pixel masks are handled outside."""
+
+        def __init__(self):
+            super().__init__()
+            self.vm, self.conn = model.model.vision_model, model.model.connector
+            n = self.vm.embeddings.num_patches_per_side
+            b = torch.bucketize(torch.arange(n, dtype=torch.float32) / n * (1 - 1e-6),
+                                torch.arange(1 / n, 1.0, 1 / n), right=True)
+            self.register_buffer("pos", (b[:, None] * n + b).flatten().unsqueeze(0), persistent=False)
+
+        def forward(self, pixel_values):
+            emb = self.vm.embeddings
+            x = emb.patch_embedding(pixel_values).flatten(2).transpose(1, 2)
+            x = x + emb.position_embedding(self.pos)
+            x = self.vm.encoder(inputs_embeds=x, attention_mask=None).last_hidden_state
+            return self.conn(self.vm.post_layernorm(x))
+
+    class Embed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.e = model.model.text_model.get_input_embeddings()
+
+        def forward(self, input_ids):
+            return self.e(input_ids)
+
+    class Decoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lm, self.head = model.model.text_model, model.lm_head
+
+        def forward(self, inputs_embeds, attention_mask, position_ids, *past):
+            cache = DynamicCache()
+            for i in range(n_layers):
+                cache.update(past[2 * i], past[2 * i + 1], i)
+            t, s = inputs_embeds.shape[1], attention_mask.shape[1]
+            q = torch.arange(t).unsqueeze(1) + (s - t)
+            k = torch.arange(s).unsqueeze(0)
+            allowed = (k <= q).unsqueeze(0).unsqueeze(0) & attention_mask.bool()[:, None, None, :]
+            mask = torch.zeros(allowed.shape, dtype=inputs_embeds.dtype).masked_fill(
+                ~allowed, torch.finfo(inputs_embeds.dtype).min)
+            o = self.lm(inputs_embeds=inputs_embeds, attention_mask=mask, position_ids=position_ids,
+                        past_key_values=cache, use_cache=True)
+            pk = o.past_key_values
+            flat = []
+            for i in range(n_layers):
+                layer = pk.layers[i] if hasattr(pk, "layers") else None
+                flat += [layer.keys, layer.values] if layer is not None else list(pk[i])
+            return (self.head(o.last_hidden_state), *flat)
+
+    return Vision(), Embed(), Decoder()
+
+
+def _export_fp32(checkpoint: Path, out: Path, step: StepFn) -> None:
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(checkpoint, attn_implementation="eager",
+                                                        dtype=torch.float32).eval()
+    tc = model.config.text_config
+    n_layers, n_kv = tc.num_hidden_layers, tc.num_key_value_heads
+    head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads
+    size = model.config.vision_config.image_size
+    vision, embed, decoder = _wrappers(model)
+
+    def export(module, args, names_in, names_out, dynamic, filename):
+        torch.onnx.export(module, args, str(out / filename), input_names=names_in, output_names=names_out,
+                          dynamic_axes=dynamic, opset_version=18, dynamo=False)
+
+    with torch.no_grad():
+        step("exporting the vision encoder")
+        export(vision, (torch.randn(1, 3, size, size),), ["pixel_values"], ["image_features"],
+               {"pixel_values": {0: "num_images"}, "image_features": {0: "num_images"}}, GRAPHS["vision"])
+        step("exporting the token embeddings")
+        export(embed, (torch.tensor([[1, 2, 3]]),), ["input_ids"], ["inputs_embeds"],
+               {"input_ids": {0: "batch", 1: "seq"}, "inputs_embeds": {0: "batch", 1: "seq"}}, GRAPHS["embed"])
+        step("exporting the decoder")
+        b, t, p = 1, 3, 2
+        past, names_past, names_present = [], [], []
+        dynamic = {"inputs_embeds": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "total"},
+                   "position_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}}
+        for i in range(n_layers):
+            for kv in ("key", "value"):
+                past.append(torch.randn(b, n_kv, p, head_dim))
+                names_past.append(f"past_key_values.{i}.{kv}")
+                names_present.append(f"present.{i}.{kv}")
+                dynamic[names_past[-1]] = {0: "batch", 2: "past"}
+                dynamic[names_present[-1]] = {0: "batch", 2: "total"}
+        export(decoder, (torch.randn(b, t, tc.hidden_size), torch.ones(b, p + t, dtype=torch.int64),
+                         torch.arange(p, p + t).unsqueeze(0), *past),
+               ["inputs_embeds", "attention_mask", "position_ids", *names_past], ["logits", *names_present],
+               dynamic, GRAPHS["decoder"])
+    del model
+
+
+def _quantize_int8(folder: Path) -> None:
+    from optimum.onnxruntime import ORTQuantizer
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+    logging.getLogger("optimum").setLevel(logging.ERROR)   # "could not load the config" for bare graphs: expected
+    config = AutoQuantizationConfig.avx2(is_static=False, per_channel=True)
+    for role in ("vision", "decoder"):        # embed_tokens is a Gather: nothing to gain
+        name = GRAPHS[role]
+        tmp = folder / f".q-{role}"
+        ORTQuantizer.from_pretrained(folder, file_name=name).quantize(config, save_dir=tmp, file_suffix="int8")
+        os.replace(tmp / name.replace(".onnx", "_int8.onnx"), folder / name)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _quantize_int4(folder: Path, block_size: int = 32) -> None:
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    for role in ("vision", "decoder"):
+        path = folder / GRAPHS[role]
+        q = MatMulNBitsQuantizer(onnx.load(str(path)), bits=4, block_size=block_size, is_symmetric=True)
+        q.process()
+        q.model.save_model_to_file(str(path), use_external_data_format=False)
+
+
+@dataclass
+class OnnxExport:
+    folder: Path
+    manifest: Manifest
+    seconds: float
+
+
+def export_onnx(checkpoint: Path | str, out: Path | str, quant: str = "int8", name: str | None = None,
+                on_step: StepFn | None = None, parity: bool = True) -> OnnxExport:
+    """Export ``checkpoint`` to ``out`` (three graphs, tokenizer and processor files, vitrine-model.json)."""
+    t0 = time.perf_counter()
+    checkpoint, out = Path(checkpoint).resolve(), Path(out)
+    if quant not in QUANTS:
+        raise VitrineError(f"unknown ONNX quantization {quant!r}: choose one of {', '.join(QUANTS)}")
+    cfg_path = checkpoint / "config.json"
+    if not cfg_path.is_file():
+        raise VitrineError(f"{checkpoint} is not a Hugging Face checkpoint folder (no config.json)")
+    if json.loads(cfg_path.read_text()).get("model_type") != "idefics3":
+        raise VitrineError(f"{checkpoint.name}: ONNX export supports SmolVLM (idefics3) checkpoints only")
+    step = on_step or (lambda s: None)
+    staging = out.with_name(f".{out.name}.exporting")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        _export_fp32(checkpoint, staging, step)
+        if quant == "int8":
+            step("quantizing to int8 (optimum, dynamic)")
+            _quantize_int8(staging)
+        elif quant == "int4":
+            step("quantizing to int4 (MatMulNBits)")
+            _quantize_int4(staging)
+        for f in SIDE_FILES:
+            if (checkpoint / f).is_file():
+                shutil.copy(checkpoint / f, staging / f)
+        step("hashing")
+        files = {role: file_entry(staging, fn) for role, fn in GRAPHS.items()}
+        for f in SIDE_FILES:
+            if (staging / f).is_file():
+                files[f.split(".")[0]] = file_entry(staging, f)
+        manifest = Manifest(name=name or f"{checkpoint.name}-onnx-{quant}", runtime="onnx", family="idefics3",
+                            files=files, chat_handler="", languages=["en"], quant=quant, source=str(checkpoint))
+        if parity:
+            step("checking agreement with transformers")
+            from .parity import compare
+            manifest.extra["parity"] = compare(checkpoint, "onnx", staging, variant=f"onnx-{quant}").to_dict()
+        manifest.save(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    return OnnxExport(out, manifest, time.perf_counter() - t0)

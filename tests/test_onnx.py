@@ -1,0 +1,141 @@
+"""ONNX export, the onnxruntime backend, and agreement of every exported variant with transformers."""
+import json
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from engine.backends import GenerationOptions, load_backend
+from engine.errors import VitrineError
+from engine.frames import Frame
+from engine.manifest import Manifest
+from engine.session import Session
+from tests.conftest import ROOT, run_cli
+
+OPTS = GenerationOptions(max_tokens=12, ban_eos=True)
+
+
+def frame(seed=0):
+    return Frame(np.random.RandomState(seed).randint(0, 255, (90, 120, 3), dtype=np.uint8), f"r{seed}")
+
+
+def test_export_layout_and_manifest(tiny_onnx_int8):
+    names = {p.name for p in tiny_onnx_int8.iterdir()}
+    assert {"vision_encoder.onnx", "embed_tokens.onnx", "decoder_model_merged.onnx", "tokenizer.json",
+            "config.json", "preprocessor_config.json", "vitrine-model.json"} <= names
+    m = Manifest.load(tiny_onnx_int8)
+    assert m.runtime == "onnx" and m.quant == "int8" and m.problems(tiny_onnx_int8) == []
+    assert {"greedy_identical_tokens", "teacher_forced_agreement", "max_abs_logit_diff", "image_cosine"} <= set(
+        m.extra["parity"])
+
+
+def test_fp32_onnx_is_transformers(tiny_onnx_fp32):
+    # Same fp32 arithmetic up to operator order: measured max |logit diff| 2e-7 on the tiny model.
+    p = Manifest.load(tiny_onnx_fp32).extra["parity"]
+    assert p["greedy_all_identical"] and p["teacher_forced_agreement"] == 1.0
+    assert p["max_abs_logit_diff"] < 1e-4 and p["image_cosine"] > 0.99999
+
+
+def test_int8_onnx_stays_close(tiny_onnx_int8):
+    # Measured on the tiny random model: teacher-forced top-1 93.8%, max |logit diff| 0.010, image cosine 0.9999.
+    # Free-running greedy agreement is unstable on random weights (nearly flat logits: one flip changes the rest),
+    # hence the teacher-forced figure.
+    p = Manifest.load(tiny_onnx_int8).extra["parity"]
+    assert p["teacher_forced_agreement"] >= 0.85 and p["max_abs_logit_diff"] < 0.05 and p["image_cosine"] > 0.999
+
+
+def test_gguf_variants_agree_with_transformers(tiny_checkpoint, tiny_gguf, tiny_gguf_f16):
+    from export.parity import compare
+    # Measured: F16 teacher-forced 96.9%, max |diff| 0.007; Q8_0 93.8%, max |diff| 0.011.
+    f16 = compare(tiny_checkpoint, "gguf", tiny_gguf_f16)
+    q8 = compare(tiny_checkpoint, "gguf", tiny_gguf)
+    assert f16.teacher_forced_agreement >= 0.9 and f16.max_abs_logit_diff < 0.05
+    assert q8.teacher_forced_agreement >= 0.85 and q8.max_abs_logit_diff < 0.05
+    assert f16.image_cosine > 0.99 and q8.image_cosine > 0.99
+
+
+def test_follow_up_skips_vision_and_image_prefill(tiny_onnx_int8, monkeypatch):
+    b = load_backend(str(tiny_onnx_int8))
+    calls = []
+    real = b.sessions["vision"].run
+
+    class Counting:
+        def run(self, *a, **k):
+            calls.append(1)
+            return real(*a, **k)
+    monkeypatch.setitem(b.sessions, "vision", Counting())
+    s = Session(b)
+    f = frame(1)
+    first = s.ask(f, "What color are the pants?", OPTS)
+    again = s.ask(f, "What color are the pants?", OPTS)
+    other = s.ask(f, "Describe the blouse.", OPTS)
+    assert len(calls) == 1 and again.reused_image and other.reused_image
+    assert again.text == first.text and first.timings.n_tokens == 12
+
+
+def test_onnx_backend_streams_and_stops(tiny_onnx_fp32):
+    import threading
+    b = load_backend(str(tiny_onnx_fp32))
+    pieces, cancel = [], threading.Event()
+
+    def on_token(p):
+        pieces.append(p)
+        if len(pieces) == 2:
+            cancel.set()
+    a = Session(b).ask(frame(2), "Describe everything.", GenerationOptions(max_tokens=40, ban_eos=True),
+                       on_token=on_token, cancel=cancel)
+    assert a.stopped and a.timings.n_tokens < 40 and "".join(pieces).strip() == a.text
+
+
+def test_cli_export_import_ask_without_torch(tiny_checkpoint, tmp_path, media_dir):
+    out = tmp_path / "shop-onnx"
+    r = run_cli("export", "onnx", tiny_checkpoint, "--quant", "int8", "--out", out, "--name", "shop-onnx")
+    assert r.returncode == 0, r.stderr
+    assert "agreement with transformers" in r.stdout
+    assert run_cli("models", "import", "shop-onnx", "--from", out).returncode == 0
+    r = run_cli("ask", media_dir / "look.png", "What is this?", "--model", "shop-onnx", "--max-tokens", "4", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["model"] == "shop-onnx"
+    # onnxruntime alone at run time: neither torch nor transformers is imported
+    code = ("import sys, numpy as np; from engine.backends import load_backend; from engine.session import Session;"
+            "from engine.frames import Frame; from engine.backends.base import GenerationOptions;"
+            f"b = load_backend({str(out)!r}); Session(b).ask(Frame(np.zeros((64, 64, 3), np.uint8)), 'Hi?',"
+            " GenerationOptions(max_tokens=3), translate=False);"
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    import subprocess
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.stdout.strip() == "False False", r.stderr
+
+
+def test_broken_onnx_folders_get_one_clear_line(tiny_onnx_fp32, tmp_path, media_dir):
+    def broken(name, fix):
+        d = tmp_path / name
+        shutil.copytree(tiny_onnx_fp32, d)
+        (d / "vitrine-model.json").unlink()       # a bare folder, as copied by hand
+        fix(d)
+        return d
+    missing = broken("missing", lambda d: (d / "decoder_model_merged.onnx").unlink())
+    corrupt = broken("corrupt", lambda d: (d / "vision_encoder.onnx").write_bytes(b"\x08\x01garbage" * 100))
+    wrong = broken("wrong", lambda d: shutil.copy(d / "embed_tokens.onnx", d / "vision_encoder.onnx"))
+    from engine.backends.onnx import OnnxBackend
+    with pytest.raises(VitrineError, match="has no decoder_model_merged.onnx"):
+        OnnxBackend(missing)
+    with pytest.raises(VitrineError, match="vision_encoder.onnx is damaged"):
+        OnnxBackend(corrupt)
+    with pytest.raises(VitrineError, match="does not take pixel_values"):
+        OnnxBackend(wrong)
+    # and through the CLI: one line, no traceback
+    from engine.manifest import file_entry
+    for d in (missing, corrupt):
+        files = {r: file_entry(d, n) for r, n in (("vision", "vision_encoder.onnx"), ("embed", "embed_tokens.onnx"),
+                                                  ("decoder", "decoder_model_merged.onnx")) if (d / n).exists()}
+        Manifest(name=d.name, runtime="onnx", family="idefics3", files=files).save(d)
+        r = run_cli("ask", media_dir / "look.png", "Hi?", "--model", d)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_parity_cli_unsupported_architecture(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "llava"}')
+    r = run_cli("parity", tmp_path)
+    assert r.returncode == 2 and "support SmolVLM" in r.stderr and "Traceback" not in r.stderr
