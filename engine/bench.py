@@ -87,6 +87,9 @@ def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int) -
     if kind in ("gguf", "onnx"):
         from .backends import load_backend
         backend = load_backend(str(folder), threads=threads)
+    elif kind == "hybrid":
+        from .backends.hybrid import HybridBackend
+        backend = HybridBackend(folder / "gguf-Q8_0", folder / "onnx-int8", threads=threads)
     else:
         from .backends.torch import TorchBackend
         backend = TorchBackend(folder, threads=threads)
@@ -124,7 +127,8 @@ def _run_worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: in
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-BACKENDS = {"gguf": "gguf Q8_0 + f16 mmproj, 1 tile", "onnx": "onnx int8 (vision + decoder), 1 tile"}
+BACKENDS = {"gguf": "gguf Q8_0 + f16 mmproj, 1 tile", "onnx": "onnx int8 (vision + decoder), 1 tile",
+            "hybrid": "gguf Q8_0 text + onnx int8 vision, 1 tile (measured only)"}
 
 
 def _speedup(ours: dict, ref: dict) -> dict:
@@ -137,12 +141,16 @@ def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: 
               reference: bool = True, backend: str = "gguf") -> dict:
     """``backend``: "gguf", "onnx" (one result, keys at the top level) or "all" (one entry per backend)."""
     threads = threads or int(os.environ.get("VITRINE_THREADS", 0)) or os.cpu_count() or 2
-    kinds = list(BACKENDS) if backend == "all" else [backend]
+    kinds = ["gguf", "onnx", "hybrid"] if backend == "all" else [backend]
     head = {"model": f"random SmolVLM-{size} (real dimensions)", "frame_px": 512, "threads": threads}
     results = {}
     ckpt = None
     for kind in kinds:
-        ckpt, folder = prepare(size, kind)
+        if kind == "hybrid":
+            ckpt, _ = prepare(size, "gguf")
+            folder = prepare(size, "onnx")[1].parent
+        else:
+            ckpt, folder = prepare(size, kind)
         print(f"bench: {kind} path ({runs} frames x 2 questions)", file=sys.stderr, flush=True)
         results[kind] = {"backend": BACKENDS[kind], **_run_worker(kind, folder, runs, max_tokens, threads)}
     ref = None
@@ -165,7 +173,7 @@ def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: 
 
 def format_bench(r: dict) -> str:
     if "gguf" in r and "onnx" in r:       # --backend all
-        cols = [("gguf", r["gguf"]), ("onnx", r["onnx"])] + ([("transformers", r["reference"])] if "reference" in r else [])
+        cols = [(k, r[k]) for k in ("gguf", "onnx", "hybrid") if k in r] + ([("transformers", r["reference"])] if "reference" in r else [])
         lines = [f"{r['model']}, {r['frame_px']} px frame, {r['threads']} threads", "",
                  f"{'':22}" + "".join(f"{c[0]:>16}" for c in cols)]
         for k in KEYS + ("image_encode_s", "load_s"):
@@ -191,7 +199,7 @@ def format_bench(r: dict) -> str:
 
 if __name__ == "__main__":     # worker process
     p = argparse.ArgumentParser()
-    p.add_argument("--worker", required=True, choices=["gguf", "onnx", "torch"])
+    p.add_argument("--worker", required=True, choices=["gguf", "onnx", "hybrid", "torch"])
     p.add_argument("--dir", required=True)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--max-tokens", type=int, default=32)

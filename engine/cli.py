@@ -354,7 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--runs", type=int, default=3)
     b.add_argument("--max-tokens", type=int, default=32)
     b.add_argument("--threads", type=int)
-    b.add_argument("--backend", default="gguf", choices=["gguf", "onnx", "all"])
+    b.add_argument("--backend", default="gguf", choices=["gguf", "onnx", "hybrid", "all"],
+                   help="all = gguf, onnx and hybrid (llama.cpp text + ONNX vision, measured only)")
     b.add_argument("--no-reference", action="store_true", help="skip the transformers reference")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)

@@ -196,11 +196,7 @@ class GgufBackend(Backend):
                 if s.chunk is None:
                     n_pos += len(s.tokens)
                     continue
-                if m.mtmd_encode_chunk(self._ctx, s.chunk) != 0:
-                    raise VitrineError("the vision encoder failed on this frame")
-                n_tok = m.mtmd_input_chunk_get_n_tokens(s.chunk)
-                out = m.mtmd_get_output_embd(self._ctx)
-                s.embd = np.ctypeslib.as_array(out, shape=(n_tok * self._n_embd,)).copy()
+                s.embd = self._encode_chunk(s.chunk, frame)
                 n_pos += m.mtmd_input_chunk_get_n_pos(s.chunk)
             state.steps, state.n_pos = steps, n_pos
         except BaseException:
@@ -210,6 +206,14 @@ class GgufBackend(Backend):
             m.mtmd_bitmap_free(bitmap)
         n_image = sum(s.embd.size // self._n_embd for s in state.steps if s.embd is not None)
         return EncodedImage(key=frame.key, n_tokens=n_image, encode_s=time.perf_counter() - t0, state=state)
+
+    def _encode_chunk(self, chunk, frame: Frame) -> np.ndarray:
+        """libmtmd's vision encoder on one image chunk: n_tokens x n_embd floats, flattened."""
+        m = self._mtmd
+        if m.mtmd_encode_chunk(self._ctx, chunk) != 0:
+            raise VitrineError("the vision encoder failed on this frame")
+        n_tok = m.mtmd_input_chunk_get_n_tokens(chunk)
+        return np.ctypeslib.as_array(m.mtmd_get_output_embd(self._ctx), shape=(n_tok * self._n_embd,)).copy()
 
     def _single_view(self, steps: list[_Step]) -> list[_Step]:
         images = [i for i, s in enumerate(steps) if s.chunk is not None]
