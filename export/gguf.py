@@ -24,6 +24,7 @@ from typing import Callable
 import platformdirs
 
 from engine.errors import VitrineError
+from engine.files import atomic_folder
 from engine.manifest import Manifest, file_entry
 
 log = logging.getLogger(__name__)
@@ -155,12 +156,9 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
     step = on_step or (lambda s: None)
     step("locating llama.cpp's converter")
     src = llama_cpp_source()
-    staging = out.with_name(f".{out.name}.exporting")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    log_file = staging / "convert.log"
     keep_log = out.with_name(f"{out.name}-export-error.log")
-    try:
+    with atomic_folder(out) as staging:
+        log_file = staging / "convert.log"
         f16 = staging / "text-F16.gguf"
         step("converting the text model")
         _convert(src, checkpoint, tokenizer_pre, ["--outfile", str(f16), "--outtype", "f16"], log_file, keep_log)
@@ -183,10 +181,4 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
                             extra={"mmproj_type": mmproj_type, "llama_cpp_python": llama_cpp_version()})
         manifest.save(staging)
         log_file.rename(staging / "export.log")
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
     return GgufExport(out, manifest, time.perf_counter() - t0)

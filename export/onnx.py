@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from engine.errors import VitrineError
+from engine.files import atomic_folder
 from engine.manifest import Manifest, file_entry
 
 log = logging.getLogger(__name__)
@@ -185,10 +186,7 @@ def export_onnx(checkpoint: Path | str, out: Path | str, quant: str = "int8", na
     if json.loads(cfg_path.read_text()).get("model_type") != "idefics3":
         raise VitrineError(f"{checkpoint.name}: ONNX export supports SmolVLM (idefics3) checkpoints only")
     step = on_step or (lambda s: None)
-    staging = out.with_name(f".{out.name}.exporting")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with atomic_folder(out) as staging:
         _export_fp32(checkpoint, staging, step)
         if quant == "int8":
             step("quantizing to int8 (optimum, dynamic)")
@@ -211,10 +209,4 @@ def export_onnx(checkpoint: Path | str, out: Path | str, quant: str = "int8", na
             from .parity import compare
             manifest.extra["parity"] = compare(checkpoint, "onnx", staging, variant=f"onnx-{quant}").to_dict()
         manifest.save(staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
     return OnnxExport(out, manifest, time.perf_counter() - t0)
