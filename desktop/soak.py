@@ -33,10 +33,13 @@ def main() -> int:
     from PySide6.QtCore import QEventLoop, QObject, QSettings, Slot
     from PySide6.QtWidgets import QApplication
 
-    from engine.bench import prepare
+    import subprocess
     from engine.history import History
     from engine.models import ModelStore
-    _, gguf = prepare(a.size)
+    # build/export the model in another process: torch must not inflate this one's memory figures
+    r = subprocess.run([sys.executable, "-c", f"from engine.bench import prepare; print(prepare({a.size!r})[1])"],
+                       capture_output=True, text=True, check=True)
+    gguf = Path(r.stdout.strip().splitlines()[-1])
     store = ModelStore(tmp / "home" / "models")
     store.import_folder("soak", gguf)
 
@@ -90,13 +93,14 @@ def main() -> int:
         wait(lambda: w._seek_target is None)
 
     sent, skipped = [0], [0]
-    real_ask = w.ask
+    real_tick = w._live_tick
 
-    def counting_ask(q=None):
-        ok = real_ask(q)
-        (sent if ok else skipped)[0] += 1
-        return ok
-    w.ask = counting_ask
+    def counting_tick():
+        busy = w.busy
+        real_tick()
+        (skipped if busy else sent)[0] += 1
+    w.live_timer.timeout.disconnect()
+    w.live_timer.timeout.connect(counting_tick)
     proc = psutil.Process()
     w.lang_combo.setCurrentIndex(0)
     w.start_live(str(video), "Quais itens estão nesta imagem?", a.interval)
@@ -114,7 +118,7 @@ def main() -> int:
     w.close()
     warm = samples[len(samples) // 4:] or samples
     result = {**latency, "minutes": a.minutes, "live_interval_s": a.interval, "questions_sent": sent[0],
-              "ticks_skipped_busy": skipped[0], "answers_saved": answers,
+              "ticks_skipped_busy": skipped[0], "answers_saved": answers, "torch_loaded": "torch" in sys.modules,
               "rss_mb_first": round(samples[0], 1), "rss_mb_after_warmup": round(warm[0], 1),
               "rss_mb_last": round(samples[-1], 1), "rss_mb_max": round(max(samples), 1),
               "rss_growth_after_warmup_mb": round(samples[-1] - warm[0], 1)}
