@@ -164,7 +164,7 @@ def cmd_models_import(args) -> int:
     progress = TqdmProgress()
     try:
         if args.source:
-            m = store.import_folder(args.name, Path(args.source), progress)
+            m = store.import_folder(args.name, Path(args.source), progress, variant=args.variant or "")
         elif args.model and args.mmproj:
             m = store.import_files(args.name, Path(args.model), Path(args.mmproj), progress)
         else:
@@ -309,7 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("name")
     x.add_argument("--model", help="text model .gguf")
     x.add_argument("--mmproj", help="vision projector .gguf")
-    x.add_argument("--from", dest="source", help="folder written by `vitrine export`")
+    x.add_argument("--from", dest="source", help="folder written by `vitrine export`, or an ONNX SmolVLM folder "
+                   "in the onnx-community layout")
+    x.add_argument("--variant", help="with an onnx-community folder: which graphs, e.g. _int8, _q4, _fp16 "
+                   "(default: the unsuffixed fp32 ones)")
     x.set_defaults(func=cmd_models_import)
     x = ms.add_parser("verify", help="re-check installed files against their sha256")
     x.add_argument("name", nargs="?")

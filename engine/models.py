@@ -148,10 +148,13 @@ class ModelStore:
                      languages=langs, quant=quant, source=source or str(model.parent))
         return self._commit(name, staging, m)
 
-    def import_folder(self, name: str, folder: Path, progress: ProgressFn | None = None) -> InstalledModel:
-        """Import a folder written by `vitrine export` (it carries its own manifest)."""
+    def import_folder(self, name: str, folder: Path, progress: ProgressFn | None = None,
+                      variant: str = "") -> InstalledModel:
+        """Import a folder written by `vitrine export` (it carries its own manifest), or a SmolVLM folder in the
+        onnx-community layout as published (config, tokenizer, onnx/*{variant}.onnx; ``variant`` e.g. "_int8")."""
         _valid_name(name)
-        src = Manifest.load(folder)
+        folder = Path(folder)
+        src = Manifest.load(folder) if (folder / MANIFEST_NAME).is_file() else onnx_folder_manifest(folder, variant)
         bad = src.problems(folder)
         if bad:
             raise VitrineError(f"{folder} is incomplete: {bad[0]}; export it again")
@@ -224,6 +227,29 @@ class ModelStore:
         shutil.rmtree(trash, ignore_errors=True)
         m.folder.rename(trash)          # one rename: the model is gone or still whole, never half-deleted
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def onnx_folder_manifest(folder: Path, variant: str = "") -> Manifest:
+    """A manifest for a published ONNX SmolVLM folder (no vitrine-model.json): its graphs and side files."""
+    from .manifest import file_entry
+    if not (folder / "config.json").is_file():
+        raise VitrineError(f"{folder} has neither a vitrine-model.json nor a config.json: pass a folder written by "
+                           "`vitrine export`, or a model folder in the onnx-community layout")
+    files = {}
+    for role, base in (("vision", "vision_encoder"), ("embed", "embed_tokens"), ("decoder", "decoder_model_merged")):
+        cands = [folder / sub / f"{base}{variant}.onnx" for sub in ("onnx", ".")]
+        found = next((c for c in cands if c.is_file()), None)
+        if found is None:
+            raise VitrineError(f"{folder} has no onnx/{base}{variant}.onnx: choose a variant the folder has "
+                               "(--variant, e.g. _int8, _q4, _fp16) or copy the whole folder")
+        files[role] = file_entry(folder, found.relative_to(folder).as_posix())
+    for side in ("config.json", "generation_config.json", "preprocessor_config.json", "processor_config.json",
+                 "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
+                 "chat_template.json"):
+        if (folder / side).is_file():
+            files[side.split(".")[0]] = file_entry(folder, side)
+    return Manifest(name=folder.name, runtime="onnx", family="idefics3", files=files, quant=variant.strip("_") or "fp32",
+                    source=str(folder))
 
 
 def _quant_from_name(filename: str) -> str:

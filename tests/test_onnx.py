@@ -139,3 +139,19 @@ def test_parity_cli_unsupported_architecture(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "llava"}')
     r = run_cli("parity", tmp_path)
     assert r.returncode == 2 and "support SmolVLM" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_import_a_published_onnx_folder(tiny_onnx_int8, tmp_path, media_dir):
+    """The onnx-community layout: graphs under onnx/ with a variant suffix, no vitrine manifest."""
+    pub = tmp_path / "SmolVLM-published"
+    (pub / "onnx").mkdir(parents=True)
+    for f in tiny_onnx_int8.iterdir():
+        if f.suffix == ".onnx":
+            shutil.copy(f, pub / "onnx" / f.name.replace(".onnx", "_int8.onnx"))
+        elif f.name != "vitrine-model.json":
+            shutil.copy(f, pub / f.name)
+    r = run_cli("models", "import", "published", "--from", pub)
+    assert r.returncode == 2 and "--variant" in r.stderr
+    assert run_cli("models", "import", "published", "--from", pub, "--variant", "_int8").returncode == 0
+    r = run_cli("ask", media_dir / "look.png", "Hi?", "--model", "published", "--max-tokens", "3")
+    assert r.returncode == 0, r.stderr

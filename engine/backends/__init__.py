@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import VitrineError
 from ..manifest import MANIFEST_NAME, Manifest
-from ..models import PROFILES, ModelStore
+from ..models import ModelStore
 from .base import Backend, EncodedImage, GenerationOptions, GenerationStats
 
 __all__ = ["Backend", "EncodedImage", "GenerationOptions", "GenerationStats", "load_backend", "default_model"]
@@ -61,7 +61,3 @@ def load_backend(model: str | None = None, *, mmproj: str | None = None, store: 
                            "exported folder)")
     installed = store.get(model)
     return _from_manifest(installed.manifest, installed.folder, threads, tiles)
-
-
-def known_names() -> list[str]:
-    return list(PROFILES)
