@@ -224,6 +224,8 @@ class ArgosTranslator(Translator):
         with self._lock:
             if self._apply is None:
                 from argostranslate.translate import apply_packaged_translation   # 5-9 s: spacy
+                for name in ("argostranslate", "argostranslate.utils"):   # it logs every sentence at INFO
+                    logging.getLogger(name).setLevel(logging.WARNING)
                 self._apply = apply_packaged_translation
         for pair in self.pairs():
             self._model(pair)
@@ -248,7 +250,10 @@ class ArgosTranslator(Translator):
             def split_sentences(self, text: str) -> list[str]:
                 return split_sentences(text)
 
-        hyps = self._apply(pkg, text, tr, OfflineSplitter(), num_hypotheses=1)
+        try:
+            hyps = self._apply(pkg, text, tr, OfflineSplitter(), num_hypotheses=1)
+        except (RuntimeError, ValueError) as e:     # CTranslate2 errors, e.g. a sentence too long for the model
+            raise VitrineError(f"argostranslate could not translate this text ({e})") from None
         return hyps[0].value.strip()
 
     def install(self, archive: Path) -> tuple[str, str]:
@@ -331,7 +336,11 @@ class SentenceStream:
         sentence = sentence.strip()
         if not sentence:
             return
-        text = self._translate(sentence)
+        try:
+            text = self._translate(sentence)
+        except VitrineError as e:       # keep the answer: show the sentence untranslated rather than nothing
+            log.warning("%s: showing it untranslated", e)
+            text = sentence
         self.parts.append(text)
         if self._emit:
             self._emit(text + " ")

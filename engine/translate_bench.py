@@ -20,7 +20,7 @@ ANSWERS = [  # short answers of about 15 words, like the model's
 
 def _first_call(backend: str) -> dict:
     code = ("import time; t=time.perf_counter(); from engine.translate import load_translator; "
-            f"tr=load_translator({backend!r}); tr.translate({ANSWERS[0]!r}, 'en', 'pt'); "
+            f"tr=load_translator({backend!r}); tr.translate('The shirt is blue.', 'en', 'pt'); "
             "print(time.perf_counter()-t)")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
@@ -30,16 +30,20 @@ def _first_call(backend: str) -> dict:
 
 
 def _warm(backend: str, rounds: int = 10) -> dict:
+    from .errors import VitrineError
     from .translate import load_translator
     tr = load_translator(backend)
     tr.warm()
     rates = []
-    for r in range(rounds):
-        batch = [f"{a} ({r})" for a in ANSWERS]       # distinct texts: no translation cache hits
-        t0 = time.perf_counter()
-        for a in batch:
-            tr.translate(a, "en", "pt")
-        rates.append(len(batch) / (time.perf_counter() - t0))
+    try:
+        for r in range(rounds):
+            batch = [f"{a} ({r})" for a in ANSWERS]       # distinct texts: no translation cache hits
+            t0 = time.perf_counter()
+            for a in batch:
+                tr.translate(a, "en", "pt")
+            rates.append(len(batch) / (time.perf_counter() - t0))
+    except VitrineError as e:
+        return {"error": str(e), "translator": tr.name}
     return {"warm_answers_per_s": round(statistics.median(rates), 1), "translator": tr.name}
 
 
