@@ -69,26 +69,30 @@ def main() -> int:
     wait(lambda: w.model_ready)
     w.open_source(str(video))
     wait(lambda: w.frame is not None)
-    first_visible = {}
+    # Click -> first answer token, as the app gets it: the Answer's own timings are taken in the engine thread,
+    # so the hand-off to that thread and back is included by measuring the click and the finished signal here.
+    # (Random weights mostly emit tokens that print as nothing, so "first visible text" would measure chance.)
+    done = {}
 
-    class FirstText(QObject):      # lives in the GUI thread: tokens arrive as they do in the window
-        @Slot(str)
-        def seen(self, _piece):
-            first_visible.setdefault("t", time.perf_counter())
-    probe = FirstText()
-    w.engine.token.connect(probe.seen)
+    class Done(QObject):      # lives in the GUI thread, as the window's own slots do
+        @Slot(object, object)
+        def seen(self, answer, _entry):
+            done["t"], done["answer"] = time.perf_counter(), answer
+    probe = Done()
+    w.engine.answered.connect(probe.seen)
     latency = {}
     for lang, idx in (("en", 1), ("pt", 0)):
         w.lang_combo.setCurrentIndex(idx)
         runs = []
         for q in ("What is she wearing?", "What color are the pants?", "Describe the blouse."):
-            first_visible.clear()
+            done.clear()
             t0 = time.perf_counter()
             w.ask(q)
-            wait(lambda: not w.busy)
-            runs.append(first_visible.get("t", time.perf_counter()) - t0)
-        latency[f"followup_first_text_s_{lang}"] = round(statistics.median(runs[1:]), 3)
-        latency[f"new_frame_first_text_s_{lang}"] = round(runs[0], 3) if lang == "en" else None
+            wait(lambda: "t" in done and not w.busy)
+            t = done["answer"].timings
+            runs.append((done["t"] - t0) - (t.total_s - t.ttft_s))
+        latency[f"new_frame_first_token_s_{lang}"] = round(runs[0], 3)
+        latency[f"followup_first_token_s_{lang}"] = round(statistics.median(runs[1:]), 3)
         w.step(5)
         wait(lambda: w._seek_target is None)
 
