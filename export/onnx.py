@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -112,8 +113,13 @@ def _export_fp32(checkpoint: Path, out: Path, step: StepFn) -> None:
     vision, embed, decoder = _wrappers(model)
 
     def export(module, args, names_in, names_out, dynamic, filename):
-        torch.onnx.export(module, args, str(out / filename), input_names=names_in, output_names=names_out,
-                          dynamic_axes=dynamic, opset_version=18, dynamo=False)
+        with warnings.catch_warnings():
+            # the tracer's warnings about Python values in transformers' code are expected: the wrappers
+            # above fix those shapes (one full tile, 4D mask) and parity checks the result
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(module, args, str(out / filename), input_names=names_in, output_names=names_out,
+                              dynamic_axes=dynamic, opset_version=18, dynamo=False)
 
     with torch.no_grad():
         step("exporting the vision encoder")
