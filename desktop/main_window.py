@@ -426,7 +426,7 @@ class MainWindow(QMainWindow):
         elif self.source_info.get("kind") == "image":
             self.timecode.setText(f"{frame.width}x{frame.height}")
         self._update_buttons()
-        if not self.live_timer.isActive():
+        if not self.playing:          # during playback the list would change 25 times a second: wait for a pause
             self.refresh_history()
 
     def _on_reader_failed(self, message: str) -> None:
@@ -460,9 +460,12 @@ class MainWindow(QMainWindow):
                 self.live_timer.start()
 
     def pause(self) -> None:
+        was_playing = self.playing
         self.playing = False
         self.play_timer.stop()
         self.play_button.setText("▶")
+        if was_playing:
+            self.refresh_history()
 
     def step(self, delta: int) -> None:
         if self.source_info.get("kind") != "video" or self.frame is None:
@@ -564,7 +567,7 @@ class MainWindow(QMainWindow):
 
     def _on_history_item(self, item: QListWidgetItem) -> None:
         entry_id = item.data(Qt.ItemDataRole.UserRole)
-        entry = next((e for e in self.history.all() if e.id == entry_id), None)
+        entry = self.history.get(entry_id)
         if entry is None:
             return
         self.question.setText(entry.question)

@@ -126,6 +126,10 @@ class History:
     def all(self) -> list[Entry]:
         return self._rows()
 
+    def get(self, entry_id: int) -> Entry | None:
+        rows = self._rows("WHERE id = ?", (entry_id,))
+        return rows[0] if rows else None
+
     def for_frame(self, frame_key: str) -> list[Entry]:
         return self._rows("WHERE frame_key = ?", (frame_key,))
 
