@@ -120,6 +120,7 @@ def test_gui_thread_never_blocks_while_loading_and_answering(window, qtbot, medi
         qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
     timer.stop()
     assert len(gaps) > 10
+    print(f"max GUI-thread gap {max(gaps[1:]) * 1000:.1f} ms")
     assert max(gaps[1:]) < 0.050, f"GUI thread blocked for {max(gaps[1:]) * 1000:.0f} ms"
 
 
