@@ -6,6 +6,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -58,9 +59,9 @@ class Frame:
     def height(self) -> int:
         return int(self.rgb.shape[0])
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Content hash: two frames with the same pixels share one encoded image."""
+        """Content hash: two frames with the same pixels share one encoded image (computed once per frame)."""
         h = hashlib.blake2b(digest_size=16)
         h.update(str(self.rgb.shape).encode())
         h.update(np.ascontiguousarray(self.rgb).data)
