@@ -129,7 +129,7 @@ class EngineWorker(QObject):
                 from engine.translate import load_translator
                 self.translator = load_translator()
                 if self.session is not None:
-                    self.session._translator = self.translator
+                    self.session.translator = self.translator
             self.translator.warm()
             self.translator_ready.emit()
         except BaseException as e:       # noqa: BLE001 - translation failing must not stop the app

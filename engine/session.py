@@ -64,6 +64,10 @@ class Session:
             self._translator = load_translator()
         return self._translator
 
+    @translator.setter
+    def translator(self, translator: Translator) -> None:
+        self._translator = translator
+
     def ask(self, frame: Frame, question: str, options: GenerationOptions | None = None,
             on_token: OnToken | None = None, cancel: threading.Event | None = None, lang: str = "auto",
             answer_lang: str | None = None, translate: bool = True) -> Answer:
