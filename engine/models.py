@@ -10,7 +10,7 @@ from typing import Callable
 
 from .download import Unreachable, download
 from .errors import VitrineError
-from .files import sha256_file
+from .files import atomic_folder, sha256_file
 from .gguf_file import check_gguf
 from .manifest import MANIFEST_NAME, FileEntry, Manifest
 from .settings import Settings
@@ -120,6 +120,7 @@ class ModelStore:
 
     # ------------------------------------------------------------------ change
     def _commit(self, name: str, staging: Path, manifest: Manifest) -> InstalledModel:
+        """Install a pull's staging folder (kept across attempts, so not an ``atomic_folder``)."""
         manifest.save(staging)
         dest = self.root / name
         old = self.root / f".{name}.old-{int(time.time() * 1000)}"
@@ -135,20 +136,13 @@ class ModelStore:
         _valid_name(name)
         model, mmproj = Path(model), Path(mmproj)
         family, handler, langs = describe_gguf_pair(model, mmproj)
-        staging = self.root / f".{name}.importing"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        files = {}
-        try:
-            for role, src in (("model", model), ("mmproj", mmproj)):
-                files[role] = self._copy_in(src, staging, src.name, role, progress)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        quant = _quant_from_name(model.name)
-        m = Manifest(name=name, runtime="gguf", family=family, files=files, chat_handler=handler,
-                     languages=langs, quant=quant, source=source or str(model.parent))
-        return self._commit(name, staging, m)
+        with atomic_folder(self.root / name) as staging:
+            files = {role: self._copy_in(src, staging, src.name, role, progress)
+                     for role, src in (("model", model), ("mmproj", mmproj))}
+            m = Manifest(name=name, runtime="gguf", family=family, files=files, chat_handler=handler,
+                         languages=langs, quant=_quant_from_name(model.name), source=source or str(model.parent))
+            m.save(staging)
+        return InstalledModel(name, self.root / name, m)
 
     def import_folder(self, name: str, folder: Path, progress: ProgressFn | None = None,
                       variant: str = "") -> InstalledModel:
@@ -162,18 +156,13 @@ class ModelStore:
             raise VitrineError(f"{folder} is incomplete: {bad[0]}; export it again")
         if src.runtime == "gguf":
             describe_gguf_pair(Path(folder) / src.files["model"].path, Path(folder) / src.files["mmproj"].path)
-        staging = self.root / f".{name}.importing"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        try:
-            for role, entry in src.files.items():
-                self._copy_in(Path(folder) / entry.path, staging, entry.path, role, progress)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         src.name = name
         src.source = src.source or str(folder)
-        return self._commit(name, staging, src)
+        with atomic_folder(self.root / name) as staging:
+            for role, entry in src.files.items():
+                self._copy_in(folder / entry.path, staging, entry.path, role, progress)
+            src.save(staging)
+        return InstalledModel(name, self.root / name, src)
 
     @staticmethod
     def _copy_in(src: Path, staging: Path, relpath: str, role: str, progress: ProgressFn | None) -> FileEntry:

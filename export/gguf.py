@@ -76,19 +76,16 @@ def llama_cpp_source(version: str | None = None) -> Path:
 
 def _extract_converter(sdist: Path, dest: Path) -> None:
     keep = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
-    staging = dest.with_name(dest.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    with tarfile.open(sdist) as tar:
-        for member in tar.getmembers():
-            parts = member.name.split("/vendor/llama.cpp/", 1)
-            if len(parts) == 2 and parts[1].startswith(keep) and (member.isfile() or member.isdir()):
-                member.name = parts[1]
-                tar.extract(member, staging, filter="data")
-    if not (staging / "convert_hf_to_gguf.py").is_file():
-        raise VitrineError(f"{sdist.name} has no vendor/llama.cpp/convert_hf_to_gguf.py: it is not a "
-                           "llama-cpp-python source package")
-    shutil.rmtree(dest, ignore_errors=True)
-    staging.rename(dest)
+    with atomic_folder(dest) as staging:
+        with tarfile.open(sdist) as tar:
+            for member in tar.getmembers():
+                parts = member.name.split("/vendor/llama.cpp/", 1)
+                if len(parts) == 2 and parts[1].startswith(keep) and (member.isfile() or member.isdir()):
+                    member.name = parts[1]
+                    tar.extract(member, staging, filter="data")
+        if not (staging / "convert_hf_to_gguf.py").is_file():
+            raise VitrineError(f"{sdist.name} has no vendor/llama.cpp/convert_hf_to_gguf.py: it is not a "
+                               "llama-cpp-python source package")
 
 
 def _checkpoint_family(checkpoint: Path) -> tuple[str, str, str, list[str]]:

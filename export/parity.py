@@ -39,7 +39,7 @@ class ParityResult:
         return asdict(self)
 
 
-def parity_image(size: int) -> "Frame":
+def parity_image(size: int):
     """A fixed image of exactly one tile (no resampling differences between runtimes)."""
     from engine.frames import Frame
     rng = np.random.RandomState(7)

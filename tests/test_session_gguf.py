@@ -7,7 +7,7 @@ import pytest
 from engine.backends import GenerationOptions, load_backend
 from engine.backends.gguf import GgufBackend
 from engine.errors import VitrineError
-from engine.frames import Frame, load_frame
+from engine.frames import Frame
 from engine.session import Session
 
 OPTS = GenerationOptions(max_tokens=12, ban_eos=True)   # random weights: always generate 12 tokens

@@ -164,7 +164,7 @@ class GgufBackend(Backend):
 
     # ------------------------------------------------------------------ image
     def encode(self, frame: Frame) -> EncodedImage:
-        m, L = self._mtmd, self._llama_cpp
+        m = self._mtmd
         t0 = time.perf_counter()
         rgb = np.ascontiguousarray(frame.rgb, dtype=np.uint8)
         buf = (ctypes.c_uint8 * rgb.size).from_buffer(rgb)
