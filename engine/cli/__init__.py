@@ -1,0 +1,152 @@
+"""The `vitrine` command: one module per command group; export and app commands register from their own packages.
+
+Every failure a user can cause ends in one line on stderr and a non-zero exit, never a traceback:
+VitrineError says what to do, OS errors become sentences in one place (engine.errors), Ctrl-C exits 130.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sqlite3
+import sys
+from importlib.metadata import entry_points
+
+from ..errors import VitrineError, os_error_message, sqlite_error_message
+from .interrupt import ctrl_c_stops
+
+log = logging.getLogger("vitrine")
+
+# engine's own command groups; other packages add theirs under the "vitrine.commands" entry point group
+# (export: export gguf|onnx, parity; desktop: app), so engine never imports them until they are run.
+ENGINE_GROUPS = ("engine.cli.ask", "engine.cli.translate", "engine.cli.models", "engine.cli.bench")
+ENTRY_POINT_GROUP = "vitrine.commands"
+
+
+def _group_modules():
+    for name in ENGINE_GROUPS:
+        yield importlib.import_module(name)
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            yield ep.load()
+        except ImportError as e:          # a package of the install is missing: its commands are, too
+            log.debug("command group %s not available: %s", ep.name, e)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's mistakes in one line, like every other mistake (its usage block is one --help away)."""
+
+    def error(self, message: str):
+        hint = " (a value that starts with '-' goes as --option=VALUE)" if "expected one argument" in message else ""
+        self.exit(2, f"vitrine: {self.prog}: {message}{hint}; see `{self.prog} --help`\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog="vitrine", description="Ask a vision-language model about clothes in an "
+                                "image or video frame, offline, on the CPU.")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _group_modules():
+        module.register(sub)
+    return p
+
+
+def _guard_standard_fds() -> bool:
+    """Closed stdin/stdout/stderr get /dev/null, so no file opened later lands on fd 1 and receives C libraries'
+    prints. Returns whether stdout was usable."""
+    stdout_ok = True
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            if fd == 1:
+                stdout_ok = False
+    return stdout_ok and sys.stdout is not None
+
+
+def _silence_stdout() -> None:
+    """After a broken or full stdout: send the rest (and Python's exit-time flush) to /dev/null."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+    except OSError:
+        pass
+
+
+def _say(message: str) -> None:
+    try:
+        print(f"vitrine: {message}", file=sys.stderr, flush=True)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    stdout_ok = _guard_standard_fds()
+    with ctrl_c_stops(whole_process=argv is None):     # from the first moment: Ctrl-C while parsing too
+        try:
+            return _run(argv, stdout_ok)
+        except KeyboardInterrupt:
+            _say("cancelled (Ctrl-C)")
+            return 130
+
+
+def _run(argv: list[str] | None, stdout_ok: bool) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    if not stdout_ok and not getattr(args, "needs_no_stdout", False):
+        _say("standard output is closed: run the command with its output going to the terminal, a file or a pipe")
+        return 2
+    try:
+        code = args.func(args)
+        sys.stdout.flush()
+        return code
+    except VitrineError as e:
+        _say(str(e))
+        return e.exit_code
+    except BrokenPipeError:               # `vitrine ... | head`: the reader left; nothing to say
+        _silence_stdout()
+        return 141
+    except MemoryError:
+        _say("out of memory: close other programs, use a smaller model (smolvlm-256m) or --tiles 1")
+        return 3
+    except OSError as e:
+        if e.errno is not None and _is_stdout_error():
+            _silence_stdout()
+            _say(os_error_message(e, "writing the output"))
+            return 2
+        if args.verbose:
+            raise
+        _say(os_error_message(e))
+        return 2
+    except sqlite3.Error as e:
+        if args.verbose:
+            raise
+        _say(sqlite_error_message(e, "a Vitrine database"))
+        return 2
+    except Exception as e:      # a bug: still one line, details with -v
+        if args.verbose:
+            raise
+        _say(f"internal error: {type(e).__name__}: {e} (run with -v for details and report it)")
+        return 70
+
+
+def _is_stdout_error() -> bool:
+    """Did the OSError come from writing our own output (a full disk behind `> file`, /dev/full)?"""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        return True
+    except (ValueError, AttributeError):
+        return False
+    return False

