@@ -140,7 +140,8 @@ def _speedup(ours: dict, ref: dict) -> dict:
 def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: int | None = None,
               reference: bool = True, backend: str = "gguf") -> dict:
     """``backend``: "gguf", "onnx" (one result, keys at the top level) or "all" (one entry per backend)."""
-    threads = threads or int(os.environ.get("VITRINE_THREADS", 0)) or os.cpu_count() or 2
+    from .settings import Settings
+    threads = Settings.from_env().threads_for(threads)
     kinds = ["gguf", "onnx", "hybrid"] if backend == "all" else [backend]
     head = {"model": f"random SmolVLM-{size} (real dimensions)", "frame_px": 512, "threads": threads}
     results = {}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass, replace
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 VIDEO_EXTS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 MAX_PIXELS = 100_000_000   # larger "images" are almost certainly not photos; refuse before allocating
+MIN_SIDE = 8               # the vision encoders need a few pixels each way; a box is held to the same
+MAX_COORD = 1_000_000      # a box or a frame number beyond this is a typo, not a picture
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,17 @@ class Region:
 
     @classmethod
     def parse(cls, text: str) -> "Region":
+        hint = "write it as x,y,w,h in pixels, e.g. --box 100,50,200,300"
         parts = [p.strip() for p in str(text).split(",")]
         try:
-            x, y, w, h = (int(float(p)) for p in parts)
+            values = [float(p) for p in parts]
         except ValueError:
-            raise VitrineError(f"bad box {text!r}: write it as x,y,w,h in pixels, e.g. --box 100,50,200,300") from None
+            raise VitrineError(f"bad box {text!r}: {hint}") from None
+        if len(values) != 4:
+            raise VitrineError(f"bad box {text!r}: it needs 4 numbers, not {len(values)}: {hint}")
+        if not all(math.isfinite(v) and abs(v) <= MAX_COORD for v in values):
+            raise VitrineError(f"bad box {text!r}: every number must be a finite pixel count up to {MAX_COORD}")
+        x, y, w, h = (int(v) for v in values)
         if w <= 0 or h <= 0 or x < 0 or y < 0:
             raise VitrineError(f"bad box {text!r}: x and y must be >= 0, width and height > 0")
         return cls(x, y, w, h)
@@ -71,8 +80,8 @@ class Frame:
         if region.x >= self.width or region.y >= self.height:
             raise VitrineError(f"box {region} lies outside the {self.width}x{self.height} frame")
         w, h = min(region.w, self.width - region.x), min(region.h, self.height - region.y)
-        if w < 8 or h < 8:
-            raise VitrineError(f"box {region} is too small: draw a box of at least 8x8 pixels")
+        if w < MIN_SIDE or h < MIN_SIDE:
+            raise VitrineError(f"box {region} is too small: draw a box of at least {MIN_SIDE}x{MIN_SIDE} pixels")
         clipped = Region(region.x, region.y, w, h)
         return replace(self, rgb=np.ascontiguousarray(self.rgb[region.y:region.y + h, region.x:region.x + w]),
                        region=clipped)
@@ -95,17 +104,48 @@ class Frame:
         return where
 
 
-_SPEC = re.compile(r"^(?P<path>.+?)(?:@(?P<time>\d+(?:\.\d+)?)s?|#(?P<index>\d+))$")
+_TIME = re.compile(r"^(?:(?:(?P<h>\d+):)?(?P<m>\d+):)?(?P<s>\d+(?:\.\d*)?|\.\d+)s?$")
+_SPEC_HINT = "write seconds (clip.mp4@12.5 or clip.mp4@1:02.5) or a frame number (clip.mp4#300)"
+
+
+def parse_time(text: str, spec: str = "") -> float:
+    """``12.5``, ``12.5s``, ``1:02.5`` or ``1:00:02`` -> seconds."""
+    m = _TIME.match(text.strip())
+    if not m:
+        where = f" in {spec!r}" if spec else ""
+        if text.strip().startswith("-"):
+            raise VitrineError(f"time {text!r}{where} is negative: times count from 0 at the start of the video")
+        raise VitrineError(f"bad time {text!r}{where}: {_SPEC_HINT}")
+    seconds = float(m.group("s")) + 60 * int(m.group("m") or 0) + 3600 * int(m.group("h") or 0)
+    if not math.isfinite(seconds):
+        raise VitrineError(f"bad time {text!r}: {_SPEC_HINT}")
+    return seconds
 
 
 def parse_spec(spec: str) -> tuple[str, float | None, int | None]:
-    """``clip.mp4@12.5`` -> time 12.5 s; ``clip.mp4#300`` -> frame 300; anything else -> the whole path."""
-    if not os.path.exists(spec):
-        m = _SPEC.match(spec)
-        if m:
-            t = m.group("time")
-            i = m.group("index")
-            return m.group("path"), (float(t) if t else None), (int(i) if i else None)
+    """``clip.mp4@12.5`` -> time 12.5 s; ``clip.mp4#300`` -> frame 300; anything else -> the whole path.
+
+    A file whose own name holds '@' or '#' is taken as it is. A suffix after an existing file that is not a
+    valid time or frame number is an error that says so (not "file not found").
+    """
+    if os.path.exists(spec):
+        return spec, None, None
+    for mark in ("@", "#"):
+        path, sep, tail = spec.rpartition(mark)
+        if not sep or not path:
+            continue
+        if mark == "@":
+            if os.path.exists(path) or _TIME.match(tail.strip()):
+                return path, parse_time(tail, spec), None
+        else:
+            if tail.strip().isdigit():
+                index = int(tail)
+                if index > MAX_COORD * 100:
+                    raise VitrineError(f"frame {tail} in {spec!r} is past the end of any video")
+                return path, None, index
+            if os.path.exists(path):
+                kind = "negative" if tail.strip().startswith("-") else "not a whole number"
+                raise VitrineError(f"frame {tail!r} in {spec!r} is {kind}: {_SPEC_HINT}")
     return spec, None, None
 
 
@@ -153,7 +193,7 @@ class FrameSource:
             raise VitrineError(f"{path.name} is empty (0 bytes): copy it again")
         ext = path.suffix.lower()
         if ext not in VIDEO_EXTS:
-            img = self._read_image(path)
+            img = read_image(path)
             if img is not None:
                 self.kind, self._image = "image", img
                 return
@@ -170,16 +210,6 @@ class FrameSource:
                                    "OpenCV cannot decode (try converting it to MP4)")
             raise VitrineError(f"{path.name} is not an image or video Vitrine can read "
                                f"(images: {', '.join(sorted(e[1:] for e in IMAGE_EXTS))}; videos: mp4, avi, mkv, mov, webm)")
-
-    def _read_image(self, path: Path) -> np.ndarray | None:
-        cv2 = self._cv2
-        data = np.fromfile(str(path), dtype=np.uint8)      # imdecode copes with non-ASCII paths
-        header = cv2.imdecode(data, cv2.IMREAD_REDUCED_GRAYSCALE_8) if data.size else None
-        if header is not None and header.shape[0] * header.shape[1] * 64 > MAX_PIXELS:
-            raise VitrineError(f"{path.name} is too large (over {MAX_PIXELS // 1_000_000} megapixels): "
-                               "resize it first")
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        return None if bgr is None else np.ascontiguousarray(bgr[:, :, ::-1])
 
     def _probe(self) -> bool:
         ok, _ = self._cap.read()
@@ -214,12 +244,13 @@ class FrameSource:
         if self.kind == "camera":
             return self.next()
         if at is not None:
-            if at < 0:
-                raise VitrineError("time must be >= 0 seconds")
-            index = int(round(at * self.fps))
-            if index >= self.frame_count:
+            if not math.isfinite(at) or at < 0:
+                raise VitrineError("time must be a number of seconds >= 0")
+            if at >= self.duration:
                 raise VitrineError(f"{at:g} s is past the end of {Path(self.name).name} "
-                                   f"({self.duration:.2f} s long)")
+                                   f"({self.duration:.2f} s long): choose a time before {self.duration:.2f} s")
+            # the frame on screen at ``at``: the last one that started at or before it (1e-6 absorbs 0.1*fps noise)
+            index = min(int(math.floor(at * self.fps + 1e-6)), self.frame_count - 1)
         index = 0 if index is None else index
         if not 0 <= index < self.frame_count:
             raise VitrineError(f"frame {index} is past the end of {Path(self.name).name} "
@@ -264,6 +295,63 @@ class FrameSource:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def read_image(path: Path) -> np.ndarray | None:
+    """Decode an image file to RGB, or None when it is not an image at all (then it may be a video).
+
+    The one image-reading path of the CLI, the app and live mode: the header gives the size before anything is
+    decoded (a 30000x30000 PNG is refused in microseconds, not after 950 MB and 8 s), then the pixels are
+    decoded once, by Pillow, which refuses a truncated file (OpenCV returned it half-drawn). Sizes OpenCV's
+    decoders choked on (under 8 px, over its pixel limit) are refused with the same sentences everywhere.
+    """
+    import warnings
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+    name = path.name
+    too_large = (f"{name} is too large (over {MAX_PIXELS // 1_000_000} megapixels): resize it first")
+    try:
+        with warnings.catch_warnings():    # Pillow warns about big images on stderr: we decide with MAX_PIXELS
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)           # lazy: reads the header only
+    except Image.DecompressionBombError:
+        raise VitrineError(too_large) from None
+    except UnidentifiedImageError:
+        return None
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise _unreadable(name, e) from None
+    try:
+        with im:
+            width, height = im.size
+            if width < 1 or height < 1:
+                raise VitrineError(f"{name} has no pixels ({width}x{height}): export the image again")
+            if width * height > MAX_PIXELS:
+                raise VitrineError(f"{name} is too large ({width}x{height} pixels, over "
+                                   f"{MAX_PIXELS // 1_000_000} megapixels): resize it first")
+            if width < MIN_SIDE or height < MIN_SIDE:
+                raise VitrineError(f"{name} is too small ({width}x{height} pixels): Vitrine needs at least "
+                                   f"{MIN_SIDE}x{MIN_SIDE}; use a larger picture")
+            im = ImageOps.exif_transpose(im)        # phone photos stand the right way up
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                white = Image.new("RGB", im.size, (255, 255, 255))  # product shots on transparent backgrounds
+                white.paste(im.convert("RGBA"), mask=im.convert("RGBA").getchannel("A"))
+                im = white
+            return np.array(im.convert("RGB"))      # a writable copy; raises on a truncated file
+    except Image.DecompressionBombError:
+        raise VitrineError(too_large) from None
+    except VitrineError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as e:
+        raise _unreadable(name, e) from None
+
+
+def _unreadable(name: str, e: BaseException) -> VitrineError:
+    """The disk's fault (errno set: permissions, I/O) or the file's (Pillow's decoders say "truncated"...)."""
+    if isinstance(e, OSError) and e.errno is not None:
+        from .errors import os_error_message
+        return VitrineError(os_error_message(e, f"reading {name}"))
+    return VitrineError(f"{name} is damaged or not a readable image ({type(e).__name__}): open it in an image viewer "
+                        "to check, or export it again")
 
 
 def load_frame(spec: str, box: str | Region | None = None) -> Frame:

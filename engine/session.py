@@ -10,7 +10,7 @@ from .answer import Answer, Timings
 from .backends.base import Backend, EncodedImage, GenerationOptions, OnToken
 from .errors import VitrineError
 from .frames import Frame
-from .language import detect_language
+from .language import check_text, detect_language
 from .translate import LANGS, SentenceStream, Translator
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ MAX_QUESTION_CHARS = 1000
 
 
 def check_question(question: str) -> str:
-    q = " ".join((question or "").split())
+    q = " ".join(check_text(question or "", "the question").split())
     if not q:
         raise VitrineError("the question is empty: type what you want to know about the frame")
     if len(q) > MAX_QUESTION_CHARS:

@@ -26,6 +26,10 @@ def default_model(store: ModelStore) -> str:
 
 
 def _from_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles: int) -> Backend:
+    bad = manifest.size_problems(folder)      # a truncated or missing file says so here, not inside llama.cpp
+    if bad:
+        raise VitrineError(f"model {manifest.name!r} is damaged ({bad[0]}): run `vitrine models verify`, then pull "
+                           "or import it again")
     if manifest.runtime == "gguf":
         from .gguf import GgufBackend
         return GgufBackend(folder / manifest.files["model"].path, folder / manifest.files["mmproj"].path,
@@ -43,6 +47,8 @@ def _from_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles:
 def load_backend(model: str | None = None, *, mmproj: str | None = None, store: ModelStore | None = None,
                  threads: int | None = None, tiles: int = 1) -> Backend:
     """``model``: an installed model's name, a folder with a vitrine-model.json, or a text .gguf file."""
+    from ..settings import Settings
+    threads = Settings.from_env().threads_for(threads)     # --threads, else VITRINE_THREADS, else the cores
     store = store or ModelStore.default()
     model = model or default_model(store)
     path = Path(model)
