@@ -46,8 +46,9 @@ class GgufInfo:
 
 
 class _Reader:
-    def __init__(self, f):
+    def __init__(self, f, size: int):
         self.f = f
+        self.size = size
 
     def take(self, fmt: str):
         n = struct.calcsize(fmt)
@@ -58,8 +59,8 @@ class _Reader:
 
     def string(self) -> str:
         n = self.take("<Q")
-        if n > 1 << 30:
-            raise ValueError("implausible string length")
+        if n > self.size - self.f.tell():     # never allocate more than the file could hold
+            raise EOFError
         raw = self.f.read(n)
         if len(raw) != n:
             raise EOFError
@@ -72,6 +73,8 @@ class _Reader:
             return self.string()
         if vtype == _ARRAY:
             itype, n = self.take("<I"), self.take("<Q")
+            if n > self.size - self.f.tell():     # each item takes at least a byte
+                raise EOFError
             if itype in _SCALARS and not keep:  # skip big arrays (token lists) without decoding them
                 self.f.seek(struct.calcsize(_SCALARS[itype]) * n, 1)
                 return None
@@ -91,12 +94,14 @@ def read_gguf(path: Path | str) -> GgufInfo:
             if f.read(4) != b"GGUF":
                 raise VitrineError(f"{path.name} is not a GGUF model file (wrong header): pick the .gguf file "
                                    "you downloaded or exported")
-            r = _Reader(f)
+            r = _Reader(f, size)
             version = r.take("<I")
             if version < 2:
                 raise VitrineError(f"{path.name} is an old GGUF v{version} file: convert it again with a "
                                    "current llama.cpp")
             n_tensors, n_kv = r.take("<Q"), r.take("<Q")
+            if n_tensors > size or n_kv > size:
+                raise EOFError
             meta = {}
             for _ in range(n_kv):
                 key = r.string()
@@ -113,12 +118,17 @@ def read_gguf(path: Path | str) -> GgufInfo:
                 for d in dims:
                     n *= d
                 end = max(end, offset + n // block * nbytes)
-            align = int(meta.get("general.alignment", 32))
+            align = meta.get("general.alignment", 32)
+            if not isinstance(align, int) or isinstance(align, bool) or not 1 <= align <= 1 << 20:
+                raise ValueError(f"bad alignment {align!r}")
             data_start = (f.tell() + align - 1) // align * align
     except EOFError:
         raise VitrineError(f"{path.name} is truncated (its header is cut off): download or copy it again, "
                            "then run `vitrine models verify`") from None
-    except (ValueError, struct.error, UnicodeDecodeError) as e:
+    except OSError as e:
+        from .errors import os_error_message
+        raise VitrineError(os_error_message(e, f"reading {path.name}")) from None
+    except (ValueError, struct.error, UnicodeDecodeError, RecursionError, OverflowError, MemoryError) as e:
         raise VitrineError(f"{path.name} is not a valid GGUF file ({e}): download or export it again") from None
     return GgufInfo(path=path, metadata=meta, n_tensors=n_tensors, expected_size=data_start + end,
                     actual_size=size)

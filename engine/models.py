@@ -1,18 +1,21 @@
 """Model profiles a user can pull, and the local store of installed models (import, pull, verify, remove)."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from .download import Unreachable, download
+from .download import RemoteFile, Unreachable, download, hub_files
 from .errors import VitrineError
 from .files import atomic_folder, sha256_file
 from .gguf_file import check_gguf
-from .manifest import MANIFEST_NAME, FileEntry, Manifest
+from .manifest import MANIFEST_NAME, FileEntry, Manifest, check_relpath, contained
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,7 +70,7 @@ class InstalledModel:
         entry = self.manifest.files.get(role)
         if entry is None:
             raise VitrineError(f"model {self.name!r} has no {role} file in its manifest: import it again")
-        return self.folder / entry.path
+        return contained(self.folder, entry.path)
 
 
 def describe_gguf_pair(model: Path, mmproj: Path) -> tuple[str, str, list[str]]:
@@ -79,10 +82,22 @@ def describe_gguf_pair(model: Path, mmproj: Path) -> tuple[str, str, list[str]]:
     return family, handler, langs
 
 
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
 def _valid_name(name: str) -> str:
-    if not name or any(c in name for c in "/\\:") or name.startswith("."):
-        raise VitrineError(f"invalid model name {name!r}: use letters, digits, '-', '_' or '.'")
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise VitrineError(f"invalid model name {str(name)[:70]!r}: use up to 64 letters, digits, '-', '_' or '.', "
+                           "starting with a letter or digit")
     return name
+
+
+@dataclass
+class BrokenModel:
+    """A folder in the store whose manifest cannot be used: it disables itself, never the others."""
+    name: str
+    folder: Path
+    reason: str
 
 
 class ModelStore:
@@ -96,18 +111,26 @@ class ModelStore:
         return cls(Settings.from_env().models_dir)
 
     # ------------------------------------------------------------------ query
+    def scan(self) -> tuple[list[InstalledModel], list[BrokenModel]]:
+        """Every model folder: the usable ones, and the ones whose manifest is damaged (with the reason)."""
+        good, broken = [], []
+        if not self.root.is_dir():
+            return good, broken
+        for d in sorted(self.root.iterdir()):
+            if d.name.startswith(".") or not d.is_dir() or not (d / MANIFEST_NAME).is_file():
+                continue
+            try:
+                good.append(InstalledModel(d.name, d, Manifest.load(d)))
+            except VitrineError as e:
+                log.debug("model %s is unusable: %s", d.name, e)
+                broken.append(BrokenModel(d.name, d, str(e)))
+        return good, broken
+
     def installed(self) -> list[InstalledModel]:
-        out = []
-        if self.root.is_dir():
-            for d in sorted(self.root.iterdir()):
-                if d.is_dir() and not d.name.startswith(".") and (d / MANIFEST_NAME).is_file():
-                    try:
-                        out.append(InstalledModel(d.name, d, Manifest.load(d)))
-                    except VitrineError as e:
-                        log.warning("skipping %s: %s", d, e)
-        return out
+        return self.scan()[0]
 
     def get(self, name: str) -> InstalledModel:
+        _valid_name(name)
         folder = self.root / name
         if (folder / MANIFEST_NAME).is_file():
             return InstalledModel(name, folder, Manifest.load(folder))
@@ -117,6 +140,36 @@ class ModelStore:
         else:
             hint = f"it is not a known model (known: {', '.join(PROFILES)})"
         raise VitrineError(f"unknown model {name!r}: {hint}; installed: {', '.join(have) or 'none'}")
+
+    # ------------------------------------------------------------------ lock
+    @contextlib.contextmanager
+    def changing(self, action: str) -> Iterator[None]:
+        """One writer at a time across processes: a lock file in the store, held while ``action`` runs.
+
+        A second writer gets one line naming the first, at once; it never waits behind a download that may take
+        an hour, and never works on the same staging folders.
+        """
+        from filelock import FileLock, Timeout
+        self.root.mkdir(parents=True, exist_ok=True)
+        info = self.root / ".lock.info"
+        lock = FileLock(str(self.root / ".lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            try:
+                other = info.read_text(encoding="utf-8").strip()
+            except OSError:
+                other = "another command"
+            raise VitrineError(f"another vitrine is changing the model store ({other}): wait for it to finish, "
+                               "then run this again") from None
+        try:
+            try:
+                info.write_text(f"pid {os.getpid()}: {action}", encoding="utf-8")
+            except OSError:
+                pass
+            yield
+        finally:
+            lock.release()
 
     # ------------------------------------------------------------------ change
     def _commit(self, name: str, staging: Path, manifest: Manifest) -> InstalledModel:
@@ -136,8 +189,10 @@ class ModelStore:
         _valid_name(name)
         model, mmproj = Path(model), Path(mmproj)
         family, handler, langs = describe_gguf_pair(model, mmproj)
-        with atomic_folder(self.root / name) as staging:
-            files = {role: self._copy_in(src, staging, src.name, role, progress)
+        if model.name == mmproj.name:
+            raise VitrineError(f"the model and the projector are both named {model.name}: rename one of them")
+        with self.changing(f"import {name}"), atomic_folder(self.root / name) as staging:
+            files = {role: self._copy_in(src, staging, check_relpath(src.name), role, progress)
                      for role, src in (("model", model), ("mmproj", mmproj))}
             m = Manifest(name=name, runtime="gguf", family=family, files=files, chat_handler=handler,
                          languages=langs, quant=_quant_from_name(model.name), source=source or str(model.parent))
@@ -155,18 +210,20 @@ class ModelStore:
         if bad:
             raise VitrineError(f"{folder} is incomplete: {bad[0]}; export it again")
         if src.runtime == "gguf":
-            describe_gguf_pair(Path(folder) / src.files["model"].path, Path(folder) / src.files["mmproj"].path)
+            describe_gguf_pair(contained(folder, src.files["model"].path), contained(folder, src.files["mmproj"].path))
         src.name = name
         src.source = src.source or str(folder)
-        with atomic_folder(self.root / name) as staging:
+        with self.changing(f"import {name}"), atomic_folder(self.root / name) as staging:
             for role, entry in src.files.items():
-                self._copy_in(folder / entry.path, staging, entry.path, role, progress)
+                self._copy_in(contained(folder, entry.path), staging, entry.path, role, progress)
             src.save(staging)
         return InstalledModel(name, self.root / name, src)
 
     @staticmethod
     def _copy_in(src: Path, staging: Path, relpath: str, role: str, progress: ProgressFn | None) -> FileEntry:
-        dst = staging / relpath
+        dst = contained(staging, relpath)
+        if dst.exists():
+            raise VitrineError(f"two files of the model would both be copied to {relpath}: export it again")
         dst.parent.mkdir(parents=True, exist_ok=True)
         total, done = src.stat().st_size, 0
         with open(src, "rb") as fi, open(dst, "wb") as fo:
@@ -178,46 +235,80 @@ class ModelStore:
         return FileEntry(path=relpath, sha256=sha256_file(dst), size=total)
 
     def pull(self, name: str, hub_url: str, progress: ProgressFn | None = None) -> InstalledModel:
-        """Download a profile's files from a hub (the real one, or any server in its layout); resumable."""
+        """Download a profile's files from a hub (the real one, or any server in its layout); resumable.
+
+        Sizes and sha256 come from the hub's API (or its ETags); nothing is installed that was not verified.
+        """
         if name not in PROFILES:
             raise VitrineError(f"unknown model {name!r}: choose one of {', '.join(PROFILES)} "
                                "(or import your own files with `vitrine models import`)")
         prof = PROFILES[name]
-        staging = self.root / f".{name}.pulling"    # kept between attempts: .part files resume
-        staging.mkdir(parents=True, exist_ok=True)
-        files = {}
-        try:
-            for role, fname in prof.files.items():
-                dest = staging / fname
-                if dest.exists():
+        by_hand = (f"no network? On a machine with internet, download {' and '.join(prof.files.values())} from "
+                   f"https://huggingface.co/{prof.repo}, copy them here and run: vitrine models import {name} "
+                   f"--model {prof.files['model']} --mmproj {prof.files['mmproj']}")
+        with self.changing(f"pull {name}"):
+            try:
+                remote = hub_files(hub_url, prof.repo, prof.revision)
+                staging = self.root / f".{name}.pulling"    # kept between attempts: .part files resume
+                staging.mkdir(parents=True, exist_ok=True)
+                files = {}
+                for role, fname in prof.files.items():
+                    expected = remote.get(fname, RemoteFile(fname))
+                    if remote and fname not in remote:
+                        raise VitrineError(f"{fname} is not in {prof.repo} on {hub_url}: the hub's copy of the model "
+                                           "changed; update Vitrine, or import the files by hand")
+                    dest = contained(staging, fname)
+                    if dest.exists() and not _still_good(dest, expected):
+                        dest.unlink()
+                    if not dest.exists():
+                        url = f"{hub_url.rstrip('/')}/{prof.repo}/resolve/{prof.revision}/{fname}"
+                        cb = (lambda done, total, _r=role: progress(f"download {_r}", done, total)) if progress else None
+                        download(url, dest, expected, cb)
                     files[role] = FileEntry(fname, sha256_file(dest), dest.stat().st_size)
-                    continue
-                url = f"{hub_url.rstrip('/')}/{prof.repo}/resolve/{prof.revision}/{fname}"
-                cb = (lambda done, total, _r=role: progress(f"download {_r}", done, total)) if progress else None
-                digest = download(url, dest, cb)
-                files[role] = FileEntry(fname, digest, dest.stat().st_size)
-        except Unreachable as e:
-            raise VitrineError(
-                f"{e}: no network? On a machine with internet, download {' and '.join(prof.files.values())} "
-                f"from https://huggingface.co/{prof.repo}, copy them here and run: vitrine models import {name} "
-                f"--model {prof.files['model']} --mmproj {prof.files['mmproj']}") from None
-        family, handler, langs = describe_gguf_pair(staging / prof.files["model"], staging / prof.files["mmproj"])
-        m = Manifest(name=name, runtime="gguf", family=family, files=files, chat_handler=handler,
-                     languages=list(prof.languages), quant=_quant_from_name(prof.files["model"]),
-                     source=f"{prof.repo}@{prof.revision}")
-        return self._commit(name, staging, m)
+            except Unreachable as e:
+                raise VitrineError(f"{e}: {by_hand}") from None
+            family, handler, langs = describe_gguf_pair(staging / prof.files["model"], staging / prof.files["mmproj"])
+            m = Manifest(name=name, runtime="gguf", family=family, files=files, chat_handler=handler,
+                         languages=list(prof.languages), quant=_quant_from_name(prof.files["model"]),
+                         source=f"{prof.repo}@{prof.revision}")
+            return self._commit(name, staging, m)
 
     def verify(self, name: str | None = None) -> dict[str, list[str]]:
-        """Re-hash installed files; return {model name: problems} (empty lists mean intact)."""
-        models = [self.get(name)] if name else self.installed()
-        return {m.name: m.manifest.problems(m.folder) for m in models}
+        """Re-hash installed files; return {model name: problems} (empty lists mean intact).
+
+        A model whose manifest is damaged is listed with that problem: verify never says "ok" about a model that
+        cannot be loaded.
+        """
+        if name:
+            _valid_name(name)
+            good, broken = self.scan()
+            for b in broken:
+                if b.name == name:
+                    return {name: [b.reason]}
+            models = [self.get(name)]
+            return {m.name: m.manifest.problems(m.folder) for m in models}
+        good, broken = self.scan()
+        out = {m.name: m.manifest.problems(m.folder) for m in good}
+        out.update({b.name: [b.reason] for b in broken})
+        return dict(sorted(out.items()))
 
     def remove(self, name: str) -> None:
-        m = self.get(name)
-        trash = self.root / f".{name}.removing"
-        shutil.rmtree(trash, ignore_errors=True)
-        m.folder.rename(trash)          # one rename: the model is gone or still whole, never half-deleted
-        shutil.rmtree(trash, ignore_errors=True)
+        _valid_name(name)
+        folder = self.root / name
+        if not (folder / MANIFEST_NAME).is_file():
+            self.get(name)              # raises the usual "unknown model" line
+        with self.changing(f"remove {name}"):
+            trash = self.root / f".{name}.removing"
+            shutil.rmtree(trash, ignore_errors=True)
+            folder.rename(trash)        # one rename: the model is gone or still whole, never half-deleted
+            shutil.rmtree(trash, ignore_errors=True)
+
+
+def _still_good(path: Path, expected: RemoteFile) -> bool:
+    """A file left by an earlier pull attempt: reuse it only if it matches what the hub states."""
+    if expected.size is not None and path.stat().st_size != expected.size:
+        return False
+    return expected.sha256 is not None and sha256_file(path) == expected.sha256
 
 
 def onnx_folder_manifest(folder: Path, variant: str = "") -> Manifest:
