@@ -3,7 +3,28 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+
+NO_DISPLAY = ("no display to open a window on: run `vitrine app` in a desktop session (or over ssh -X), or set "
+              "QT_QPA_PLATFORM=offscreen to run it without a window")
+
+
+def display_problem() -> str | None:
+    """Qt aborts the process with its own lines when it has no display: say it first, in one line."""
+    if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    display = os.environ.get("DISPLAY", "")
+    if not display:
+        return NO_DISPLAY
+    if display.startswith(":"):            # a local X server listens on its socket; a remote one we cannot check
+        number = display[1:].split(".")[0]
+        if number.isdigit() and not os.path.exists(f"/tmp/.X11-unix/X{number}"):
+            return f"no X server answers on DISPLAY={display}: start the desktop session (or Xvfb), or " + \
+                NO_DISPLAY.split(": ", 1)[1]
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lang", choices=["pt", "en"], help="interface language (default: last used, else pt)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    problem = display_problem()
+    if problem:
+        print(f"vitrine: {problem}", file=sys.stderr)
+        return 2
     from PySide6.QtWidgets import QApplication
 
     from engine.errors import VitrineError

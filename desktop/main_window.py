@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpin
                                QMessageBox, QProgressBar, QPushButton, QSlider, QSplitter, QTextEdit,
                                QVBoxLayout, QWidget)
 
+from engine.errors import VitrineError
 from engine.history import History
 from engine.models import ModelStore
 
@@ -80,7 +81,11 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("Vitrine", "Vitrine")
         self.t = Texts(ui_lang or str(self.settings.value("ui_lang", "pt")))
         self.store = store or ModelStore.default()
-        self.history = history or History.default()
+        history_problem = ""
+        try:
+            self.history = history or History.default()
+        except VitrineError as e:   # read-only or full user folder: answers still work, kept while the app runs
+            self.history, history_problem = History.in_memory(), str(e)
         self.prompts = json.loads((ASSETS / "prompts.json").read_text(encoding="utf-8"))
         self.frame = None                # the frame on screen: exactly what a question is about
         self.source_info: dict = {}
@@ -100,6 +105,8 @@ class MainWindow(QMainWindow):
         self.setStyleSheet(STYLE)
         self.retranslate()
         self.refresh_models()
+        if history_problem:
+            QTimer.singleShot(0, lambda: self.show_error(self.t("not_saved"), history_problem))
 
     # ------------------------------------------------------------------ building
     def _build_ui(self) -> None:
@@ -302,6 +309,7 @@ class MainWindow(QMainWindow):
         self.engine.token.connect(self._on_token)
         self.engine.answered.connect(self._on_answered)
         self.engine.ask_failed.connect(self._on_ask_failed)
+        self.engine.save_failed.connect(lambda message: self.show_error(self.t("not_saved"), message))
 
     def closeEvent(self, event) -> None:
         self.play_timer.stop()
@@ -507,7 +515,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.t("open_first"), 5000)
             self.last_error = self.t("open_first")
             return False
-        from engine.errors import VitrineError
         from engine.session import check_question
         try:
             question = check_question(question)

@@ -10,7 +10,7 @@ import threading
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from engine.errors import VitrineError
+from engine.errors import VitrineError, os_error_message
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,8 @@ def _message(e: BaseException) -> str:
         return str(e)
     if isinstance(e, MemoryError):
         return "out of memory: close other programs or choose a smaller model"
+    if isinstance(e, OSError) and e.errno is not None:
+        return os_error_message(e)
     log.exception("unexpected error")
     return f"unexpected error: {type(e).__name__}: {e}"
 
@@ -92,8 +94,9 @@ class EngineWorker(QObject):
     loaded = Signal(str)                  # model name
     load_failed = Signal(str)
     token = Signal(str)
-    answered = Signal(object, object)     # engine.answer.Answer, history entry id
+    answered = Signal(object, object)     # engine.answer.Answer, history entry id (None: not saved)
     ask_failed = Signal(str)
+    save_failed = Signal(str)             # the answer is shown all the same
     translator_ready = Signal()
 
     def __init__(self, history=None, translator=None):
@@ -147,12 +150,15 @@ class EngineWorker(QObject):
                                       GenerationOptions(max_tokens=request.get("max_tokens", 256)),
                                       on_token=self.token.emit, cancel=self.cancel,
                                       answer_lang=request.get("answer_lang"))
-            entry = None
-            if self.history is not None:
-                entry = self.history.add(answer, request["frame"], frame_key=request.get("frame_key"))
         except BaseException as e:       # noqa: BLE001
             self.ask_failed.emit(_message(e))
             return
+        entry = None
+        if self.history is not None:
+            try:
+                entry = self.history.add(answer, request["frame"], frame_key=request.get("frame_key"))
+            except BaseException as e:   # noqa: BLE001 - a full or read-only disk must not lose the answer
+                self.save_failed.emit(_message(e))
         self.answered.emit(answer, entry)
 
     @Slot()

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .answer import Answer
-from .errors import VitrineError
+from .errors import VitrineError, os_error_message, sqlite_error_message
 from .files import atomic_path
 from .frames import Frame
 
@@ -76,18 +76,29 @@ def thumbnail_jpeg(frame: Frame, size: int = 96) -> bytes:
 
 
 class History:
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path | str):
+        self.path = Path(path) if str(path) != ":memory:" else None
         self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path or ":memory:", check_same_thread=False, isolation_level=None)
+            if self.path is not None:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+        except OSError as e:
+            raise VitrineError(os_error_message(e, "opening the history")) from None
         except sqlite3.DatabaseError as e:
-            raise VitrineError(f"the history file {self.path} is damaged ({e}): move it away and restart "
-                               "(a new, empty history will be created)") from None
+            if "not a database" in str(e) or "malformed" in str(e):
+                raise VitrineError(f"the history file {self.path} is damaged ({e}): move it away and restart "
+                                   "(a new, empty history will be created)") from None
+            raise VitrineError(sqlite_error_message(e, self.path)) from None
+
+    @classmethod
+    def in_memory(cls) -> "History":
+        """A history that lasts as long as the program: when the user's folder cannot be written."""
+        return cls(":memory:")
 
     @classmethod
     def default(cls) -> "History":
@@ -106,10 +117,13 @@ class History:
                    thumbnail=thumbnail_jpeg(frame))
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        with self._lock:
-            with self._db:      # one transaction
-                cur = self._db.execute(f"INSERT INTO entries ({cols}) VALUES ({marks})", list(row.values()))
-            return int(cur.lastrowid)
+        try:
+            with self._lock:
+                with self._db:      # one transaction
+                    cur = self._db.execute(f"INSERT INTO entries ({cols}) VALUES ({marks})", list(row.values()))
+                return int(cur.lastrowid)
+        except sqlite3.Error as e:
+            raise VitrineError(sqlite_error_message(e, self.path, "saving the answer to the history")) from None
 
     def _rows(self, where: str = "", args: tuple = ()) -> list[Entry]:
         with self._lock:

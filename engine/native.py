@@ -10,6 +10,20 @@ _LEVELS = {1: logging.DEBUG, 2: logging.DEBUG, 3: logging.DEBUG, 4: logging.DEBU
 _callback = None
 
 
+def in_native_callback(frame) -> bool:
+    """Is ``frame`` (or a caller of it) our log callback, i.e. Python running inside a llama.cpp call?
+
+    An exception raised there is printed and swallowed by ctypes while the C call goes on: a Ctrl-C handler
+    must not raise in it (see engine.cli.interrupt).
+    """
+    code = getattr(_callback, "code", None)
+    while frame is not None and code is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def import_llama_cpp():
     """Import ``llama_cpp`` (and its mtmd bindings) ready for a shared CPU.
 
@@ -25,12 +39,12 @@ def import_llama_cpp():
         from .errors import VitrineError
         raise VitrineError(f"llama-cpp-python is not installed or does not load ({e}): run `bash .ci/install`") from None
     if _callback is None:
-        @llama_cpp.llama_log_callback
         def _to_logging(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s", text.decode("utf-8", errors="replace").rstrip())
 
-        _callback = _to_logging           # keep a reference: C holds a pointer to it
+        _callback = llama_cpp.llama_log_callback(_to_logging)   # keep a reference: C holds a pointer to it
+        _callback.code = _to_logging.__code__
         llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
         mtmd.mtmd_log_set(_callback, ctypes.c_void_p(0))
         mtmd.mtmd_helper_log_set(_callback, ctypes.c_void_p(0))
