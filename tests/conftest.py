@@ -58,7 +58,8 @@ def run_cli(*args, env=None, timeout=300):
     """Run `vitrine` as a user would: a separate process."""
     full_env = dict(os.environ, **(env or {}))
     full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], capture_output=True, text=True,
+    argv = [a if isinstance(a, bytes) else str(a) for a in args]      # bytes: what a non-UTF-8 terminal sends
+    return subprocess.run([sys.executable, "-m", "engine.cli", *argv], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=ROOT)
 
 

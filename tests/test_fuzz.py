@@ -1,0 +1,103 @@
+"""Property-based fuzzing of what Vitrine reads from untrusted files: manifests and GGUF headers.
+
+Whatever the bytes, the readers either accept the input or raise VitrineError (one line for the user); an
+accepted manifest never names a file outside its own folder.
+"""
+from __future__ import annotations
+
+import json
+import struct
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.errors import VitrineError
+from engine.gguf_file import read_gguf
+from engine.manifest import MANIFEST_NAME, Manifest, contained
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+json_scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=30)
+json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4) |
+                           st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=20)
+paths = st.sampled_from(["text.gguf", "../x.gguf", "/etc/passwd", "a/../../b", "a\\..\\b", "", ".", "./a", "a//b",
+                         "C:/x", "onnx/decoder.onnx", "..", "a/..", "\x00"]) | st.text(max_size=20)
+entries = st.fixed_dictionaries({"path": paths, "sha256": st.sampled_from(["0" * 64, "x", "A" * 64]) | st.text(),
+                                 "size": st.integers(-3, 10**12) | st.text(max_size=3) | st.booleans()})
+manifests = st.fixed_dictionaries(
+    {"name": st.text(max_size=12) | json_scalars, "runtime": st.sampled_from(["gguf", "onnx", "x"]) | json_scalars,
+     "family": st.text(max_size=8), "files": st.dictionaries(st.sampled_from(["model", "mmproj", "vision", "embed",
+                                                                               "decoder", "../r", "x"]),
+                                                             entries | json_values, max_size=5) | json_values},
+    optional={"languages": json_values, "extra": json_values, "quant": json_values, "chat_handler": json_values})
+
+
+@FUZZ
+@given(manifests)
+def test_any_manifest_is_accepted_safely_or_refused_in_one_line(data):
+    folder = Path(tempfile.mkdtemp())
+    (folder / MANIFEST_NAME).write_text(json.dumps(data), encoding="utf-8")
+    try:
+        m = Manifest.load(folder)
+    except VitrineError as e:
+        assert "\n" not in str(e)
+        return
+    for entry in m.files.values():
+        assert contained(folder, entry.path).resolve().is_relative_to(folder.resolve())
+        assert not Path(entry.path).is_absolute() and ".." not in entry.path.split("/")
+
+
+@FUZZ
+@given(st.binary(max_size=400))
+def test_any_manifest_bytes_are_refused_in_one_line(raw):
+    folder = Path(tempfile.mkdtemp())
+    (folder / MANIFEST_NAME).write_bytes(raw)
+    try:
+        Manifest.load(folder)
+    except VitrineError as e:
+        assert "\n" not in str(e)
+
+
+def _kv(key: bytes, vtype: int, payload: bytes) -> bytes:
+    return struct.pack("<Q", len(key)) + key + struct.pack("<I", vtype) + payload
+
+
+# a plausible header, then fuzzed: counts, lengths and types near the edges are where readers break
+headers = st.builds(
+    lambda version, n_tensors, n_kv, body: b"GGUF" + struct.pack("<IQQ", version, n_tensors, n_kv) + body,
+    st.integers(0, 4), st.one_of(st.integers(0, 3), st.integers(0, 2**64 - 1)),
+    st.one_of(st.integers(0, 3), st.integers(0, 2**64 - 1)),
+    st.one_of(st.binary(max_size=300),
+              st.builds(lambda k, t, p: _kv(k, t, p), st.binary(max_size=20), st.integers(0, 14), st.binary(max_size=40)),
+              st.builds(lambda n: _kv(b"general.architecture", 9, struct.pack("<IQ", 9, n)), st.integers(0, 2**64 - 1)),
+              st.builds(lambda n: struct.pack("<Q", n) + b"abc", st.integers(0, 2**64 - 1))))
+
+
+@FUZZ
+@given(headers)
+def test_any_gguf_header_is_read_or_refused_in_one_line(raw):
+    path = Path(tempfile.mkdtemp()) / "m.gguf"
+    path.write_bytes(raw)
+    try:
+        info = read_gguf(path)
+    except VitrineError as e:
+        assert "\n" not in str(e)
+        return
+    assert info.n_tensors >= 0 and info.expected_size >= 0
+
+
+@FUZZ
+@given(st.data())
+def test_flipped_bytes_in_a_real_gguf_header(tiny_gguf, data):
+    real = (tiny_gguf / "mmproj-f16.gguf").read_bytes()[:4096]
+    raw = bytearray(real)
+    for _ in range(data.draw(st.integers(1, 8))):
+        raw[data.draw(st.integers(4, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    path = Path(tempfile.mkdtemp()) / "m.gguf"
+    path.write_bytes(bytes(raw))
+    try:
+        read_gguf(path)
+    except VitrineError as e:
+        assert "\n" not in str(e)
