@@ -57,6 +57,43 @@ def atomic_folder(dest: Path | str) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def store_lock(root: Path, action: str, what: str) -> Iterator[None]:
+    """One writer at a time in a store, across processes: a lock file in ``root``, held while ``action`` runs.
+
+    A second writer gets one line naming the first, at once: it never waits behind a download that may take an
+    hour, and never works on the same staging folders. The lock is the operating system's (flock / LockFileEx):
+    a crashed holder releases it.
+    """
+    from filelock import FileLock, Timeout
+
+    from .errors import VitrineError
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    info = root / ".lock.info"
+    probe = root / ".lock"
+    with open(probe, "a"):              # a read-only or full disk fails here with its own errno, not "locked"
+        pass
+    lock = FileLock(str(probe))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        try:
+            other = info.read_text(encoding="utf-8").strip()
+        except OSError:
+            other = "another command"
+        raise VitrineError(f"another vitrine is changing {what} ({other}): wait for it to finish, then run this "
+                           "again") from None
+    try:
+        try:
+            info.write_text(f"pid {os.getpid()}: {action}", encoding="utf-8")
+        except OSError:
+            pass
+        yield
+    finally:
+        lock.release()
+
+
 def write_text_atomic(dest: Path | str, text: str) -> None:
     with atomic_path(dest) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:

@@ -1,19 +1,17 @@
 """Model profiles a user can pull, and the local store of installed models (import, pull, verify, remove)."""
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import re
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from .download import RemoteFile, Unreachable, download, hub_files
 from .errors import VitrineError
-from .files import atomic_folder, sha256_file
+from .files import atomic_folder, sha256_file, store_lock
 from .gguf_file import check_gguf
 from .manifest import MANIFEST_NAME, FileEntry, Manifest, check_relpath, contained
 from .settings import Settings
@@ -142,34 +140,9 @@ class ModelStore:
         raise VitrineError(f"unknown model {name!r}: {hint}; installed: {', '.join(have) or 'none'}")
 
     # ------------------------------------------------------------------ lock
-    @contextlib.contextmanager
-    def changing(self, action: str) -> Iterator[None]:
-        """One writer at a time across processes: a lock file in the store, held while ``action`` runs.
-
-        A second writer gets one line naming the first, at once; it never waits behind a download that may take
-        an hour, and never works on the same staging folders.
-        """
-        from filelock import FileLock, Timeout
-        self.root.mkdir(parents=True, exist_ok=True)
-        info = self.root / ".lock.info"
-        lock = FileLock(str(self.root / ".lock"))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            try:
-                other = info.read_text(encoding="utf-8").strip()
-            except OSError:
-                other = "another command"
-            raise VitrineError(f"another vitrine is changing the model store ({other}): wait for it to finish, "
-                               "then run this again") from None
-        try:
-            try:
-                info.write_text(f"pid {os.getpid()}: {action}", encoding="utf-8")
-            except OSError:
-                pass
-            yield
-        finally:
-            lock.release()
+    def changing(self, action: str):
+        """One writer at a time across processes (see ``store_lock``)."""
+        return store_lock(self.root, action, "the model store")
 
     # ------------------------------------------------------------------ change
     def _commit(self, name: str, staging: Path, manifest: Manifest) -> InstalledModel:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import VitrineError
+from .files import store_lock
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -263,29 +264,33 @@ class ArgosTranslator(Translator):
             raise VitrineError(f"file not found: {archive}")
         if not zipfile.is_zipfile(archive):
             raise VitrineError(f"{archive.name} is not a valid .argosmodel (not a zip archive): download it again")
-        self.package_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".installing-", dir=self.package_dir))
-        try:
+        with store_lock(self.package_dir, f"install {archive.name}", "the translation packages"):
+            staging = Path(tempfile.mkdtemp(prefix=".installing-", dir=self.package_dir))
             try:
-                with zipfile.ZipFile(archive) as z:
-                    z.extractall(staging)
-            except (zipfile.BadZipFile, OSError, EOFError) as e:
-                raise VitrineError(f"{archive.name} is damaged ({e}): download it again") from None
-            found = [d for d in staging.iterdir() if (d / "metadata.json").is_file()]
-            if len(found) != 1 or not (found[0] / "model").is_dir():
-                raise VitrineError(f"{archive.name} is not an argos translation package (no metadata.json and "
-                                   "model/ inside)")
-            try:
-                meta = json.loads((found[0] / "metadata.json").read_text(encoding="utf-8"))
-                pair = (meta["from_code"], meta["to_code"])
-            except (json.JSONDecodeError, KeyError) as e:
-                raise VitrineError(f"{archive.name} has a damaged metadata.json ({e})") from None
-            dest = self.package_dir / found[0].name
-            if dest.exists():
-                shutil.rmtree(dest)
-            found[0].rename(dest)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+                try:
+                    with zipfile.ZipFile(archive) as z:
+                        z.extractall(staging)       # extractall drops '..' and absolute names
+                except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as e:
+                    raise VitrineError(f"{archive.name} is damaged ({e}): download it again") from None
+                found = [d for d in staging.iterdir() if (d / "metadata.json").is_file()]
+                if len(found) != 1 or not (found[0] / "model").is_dir():
+                    raise VitrineError(f"{archive.name} is not an argos translation package (no metadata.json and "
+                                       "model/ inside)")
+                try:
+                    meta = json.loads((found[0] / "metadata.json").read_bytes().decode("utf-8"))
+                    pair = (meta["from_code"], meta["to_code"])
+                except (ValueError, KeyError, TypeError) as e:
+                    raise VitrineError(f"{archive.name} has a damaged metadata.json ({type(e).__name__}): download "
+                                       "it again") from None
+                if not all(isinstance(c, str) and c.isalpha() and len(c) <= 8 for c in pair):
+                    raise VitrineError(f"{archive.name} names no valid language pair in its metadata.json")
+                dest = self.package_dir / found[0].name
+                old = staging / ".replaced"
+                if dest.exists():
+                    dest.rename(old)            # two renames: the old package or the new one, never neither
+                found[0].rename(dest)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         with self._lock:
             self._models.pop(pair, None)
         return pair

@@ -631,3 +631,34 @@ def test_the_app_starts_with_a_history_it_cannot_write(qtbot, monkeypatch, tmp_p
     qtbot.waitUntil(lambda: "read-only" in w.last_error, timeout=5000)
     assert len(w.history) == 0            # in memory: answers are kept while the app runs
     w.close()
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    import zipfile
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("members,needle", [
+    (None, "not a zip archive"),
+    ({"readme.txt": b"hi"}, "not an argos translation package"),
+    ({"pkg/metadata.json": b"\xff\xfe", "pkg/model/x": b""}, "damaged metadata.json"),
+    ({"pkg/metadata.json": b"[1]", "pkg/model/x": b""}, "damaged metadata.json"),
+    ({"pkg/metadata.json": b'{"from_code": "../en", "to_code": "pt"}', "pkg/model/x": b""}, "no valid language pair"),
+    ({"../../escape/metadata.json": b'{"from_code": "en", "to_code": "pt"}', "../../escape/model/x": b""}, ""),
+])
+def test_translation_packages_from_files(members, needle, tmp_path, vitrine_home):
+    f = tmp_path / "pkg.argosmodel"
+    if members is None:
+        f.write_bytes(b"not a zip at all" * 10)
+    else:
+        _zip(f, members)
+    r = run_cli("translate", "install", f)
+    if needle:
+        one_line(r, needle)
+    assert not (tmp_path / "escape").exists() and not (vitrine_home / "escape").exists()
+    leftovers = [p for p in (vitrine_home / "translate" / "argos").glob(".installing-*")] \
+        if (vitrine_home / "translate" / "argos").exists() else []
+    assert leftovers == []
