@@ -81,3 +81,15 @@ def tiny_onnx_fp32() -> Path:
 @pytest.fixture(scope="session")
 def tiny_onnx_int8() -> Path:
     return models.tiny_onnx("int8")
+
+
+@pytest.fixture
+def hub(tmp_path, tiny_gguf):
+    """A fake hub on 127.0.0.1 serving smolvlm-256m's two files (the tiny model under the real names)."""
+    from engine.models import PROFILES
+    from tests.fixtures.hub import FakeHub
+    profile = PROFILES["smolvlm-256m"]
+    with FakeHub(tmp_path / "hub") as h:
+        h.add(profile.repo, profile.files["model"], tiny_gguf / "text-Q8_0.gguf")
+        h.add(profile.repo, profile.files["mmproj"], tiny_gguf / "mmproj-f16.gguf")
+        yield h

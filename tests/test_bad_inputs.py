@@ -22,7 +22,6 @@ import pytest
 from engine.models import PROFILES
 from tests.conftest import ROOT, run_cli
 from tests.fixtures import media
-from tests.fixtures.hub import FakeHub
 
 PROFILE = PROFILES["smolvlm-256m"]
 
@@ -369,16 +368,13 @@ def test_two_imports_of_one_name_at_once(tiny_gguf, vitrine_home):
     assert r.returncode == 0 and r.stdout.strip() == "same: ok"
 
 
-def test_two_pulls_of_one_name_at_once(tmp_path, tiny_gguf, vitrine_home):
-    with FakeHub(tmp_path / "hub") as hub:
-        hub.add(PROFILE.repo, PROFILE.files["model"], tiny_gguf / "text-Q8_0.gguf")
-        hub.add(PROFILE.repo, PROFILE.files["mmproj"], tiny_gguf / "mmproj-f16.gguf")
-        hub.delay_s = 0.5
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        procs = [subprocess.Popen([sys.executable, "-m", "engine.cli", "models", "pull", "smolvlm-256m", "--hub",
-                                   hub.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                  cwd=ROOT) for _ in range(2)]
-        results = [(p.wait(120), *p.communicate()) for p in procs]
+def test_two_pulls_of_one_name_at_once(hub, vitrine_home):
+    hub.delay_s = 0.5
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = [subprocess.Popen([sys.executable, "-m", "engine.cli", "models", "pull", "smolvlm-256m", "--hub",
+                               hub.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                              cwd=ROOT) for _ in range(2)]
+    results = [(p.wait(120), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in results)
     assert codes[0] == 0, results
     loser = [err for code, _, err in results if code != 0]
@@ -387,14 +383,6 @@ def test_two_pulls_of_one_name_at_once(tmp_path, tiny_gguf, vitrine_home):
 
 
 # ------------------------------------------------------------------ 4. downloads
-@pytest.fixture
-def hub(tmp_path, tiny_gguf):
-    with FakeHub(tmp_path / "hub") as h:
-        h.add(PROFILE.repo, PROFILE.files["model"], tiny_gguf / "text-Q8_0.gguf")
-        h.add(PROFILE.repo, PROFILE.files["mmproj"], tiny_gguf / "mmproj-f16.gguf")
-        yield h
-
-
 def _pull(hub):
     return run_cli("models", "pull", "smolvlm-256m", "--hub", hub.url)
 

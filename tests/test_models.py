@@ -6,7 +6,6 @@ import pytest
 from engine.errors import VitrineError
 from engine.manifest import Manifest
 from engine.models import PROFILES, ModelStore
-from tests.fixtures.hub import FakeHub
 
 PROFILE = PROFILES["smolvlm-256m"]
 
@@ -14,14 +13,6 @@ PROFILE = PROFILES["smolvlm-256m"]
 @pytest.fixture
 def store(vitrine_home):
     return ModelStore(vitrine_home / "models")
-
-
-@pytest.fixture
-def hub(tmp_path, tiny_gguf):
-    with FakeHub(tmp_path / "hub") as h:
-        h.add(PROFILE.repo, PROFILE.files["model"], tiny_gguf / "text-Q8_0.gguf")
-        h.add(PROFILE.repo, PROFILE.files["mmproj"], tiny_gguf / "mmproj-f16.gguf")
-        yield h
 
 
 def test_import_files_then_list_verify_remove(store, tiny_gguf):
