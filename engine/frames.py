@@ -86,6 +86,17 @@ class Frame:
         return replace(self, rgb=np.ascontiguousarray(self.rgb[region.y:region.y + h, region.x:region.x + w]),
                        region=clipped)
 
+    def square_tile(self, side: int) -> np.ndarray:
+        """The frame as one ``side`` x ``side`` tile (LANCZOS), as the vision encoders see it on the CPU.
+
+        One definition for the ONNX runtime and the transformers reference, so that parity measures the
+        exported model, not two resizing recipes (transformers 5 scales the longest edge up to 4 tiles first).
+        """
+        if self.width == side and self.height == side:
+            return self.rgb
+        from PIL import Image
+        return np.asarray(Image.fromarray(self.rgb).resize((side, side), Image.Resampling.LANCZOS))
+
     def encode(self, fmt: str = ".png") -> bytes:
         cv2 = import_cv2()
         ok, buf = cv2.imencode(fmt, self.rgb[:, :, ::-1])

@@ -10,7 +10,8 @@ Which tool does what, and why:
   (nor any VLM) exporter. Pitfalls from DESIGN.md: Unfold is not exportable (the vision wrapper takes ready
   tiles), Idefics3's patch position ids need its bucketize quirk, transformers' vmap causal-mask builder breaks
   the tracer (the decoder wrapper builds a 4D additive mask).
-- int8: optimum's ORTQuantizer (dynamic, per-channel, its AVX512-VNNI/AVX2 presets). Each graph is quantized
+- int8: onnxruntime.quantization.quantize_dynamic (per-channel, symmetric int8 weights) — what optimum's
+  ORTQuantizer wraps; optimum-onnx, which holds that wrapper, refuses transformers 5. Each graph is quantized
   on its own and the decoder is a single graph (no If-merged subgraphs, where quantize_dynamic finds nothing).
 - int4: onnxruntime's MatMulNBitsQuantizer (block-wise 4-bit weights); optimum has no weight-only 4-bit path.
   It rewrites MatMul only: Gemm and Gather (the embedding table) stay fp32.
@@ -53,9 +54,12 @@ def _wrappers(model):
         def __init__(self):
             super().__init__()
             self.vm, self.conn = model.model.vision_model, model.model.connector
+            # transformers 5's patch position ids for a full tile, computed as it does (float32 steps, clamp,
+            # bucketize): a different rounding shifts some positions by one and parity by 0.14
             n = self.vm.embeddings.num_patches_per_side
-            b = torch.bucketize(torch.arange(n, dtype=torch.float32) / n * (1 - 1e-6),
-                                torch.arange(1 / n, 1.0, 1 / n), right=True)
+            step = 1.0 / torch.tensor([n])
+            frac = torch.clamp(torch.arange(n, dtype=torch.float32) * step, max=1.0 - 1e-6)
+            b = torch.bucketize(frac, torch.arange(1 / n, 1.0, 1 / n), right=True)
             self.register_buffer("pos", (b[:, None] * n + b).flatten().unsqueeze(0), persistent=False)
 
         def forward(self, pixel_values):
@@ -147,18 +151,27 @@ def _export_fp32(checkpoint: Path, out: Path, step: StepFn) -> None:
     del model
 
 
-def _quantize_int8(folder: Path) -> None:
-    from optimum.onnxruntime import ORTQuantizer
-    from optimum.onnxruntime.configuration import AutoQuantizationConfig
+def _write_preprocessor_config(folder: Path) -> None:
+    """The onnx-community layout (and transformers.js) reads preprocessor_config.json; transformers 5 saves the
+    image processor inside processor_config.json instead. Write it out where it is missing."""
+    pre, proc = folder / "preprocessor_config.json", folder / "processor_config.json"
+    if not pre.is_file() and proc.is_file():
+        image_processor = json.loads(proc.read_text()).get("image_processor")
+        if image_processor:
+            pre.write_text(json.dumps(image_processor, indent=2))
 
-    logging.getLogger("optimum").setLevel(logging.ERROR)   # "could not load the config" for bare graphs: expected
-    config = AutoQuantizationConfig.avx2(is_static=False, per_channel=True)
+
+def _quantize_int8(folder: Path) -> None:
+    """Dynamic int8 (per-channel weights, uint8 activations) through onnxruntime's quantizer: what optimum's
+    ORTQuantizer wraps; optimum-onnx 0.1.0, its ONNX half, refuses transformers 5."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     for role in ("vision", "decoder"):        # embed_tokens is a Gather: nothing to gain
-        name = GRAPHS[role]
-        tmp = folder / f".q-{role}"
-        ORTQuantizer.from_pretrained(folder, file_name=name).quantize(config, save_dir=tmp, file_suffix="int8")
-        os.replace(tmp / name.replace(".onnx", "_int8.onnx"), folder / name)
-        shutil.rmtree(tmp, ignore_errors=True)
+        path = folder / GRAPHS[role]
+        tmp = path.with_name(f".{path.stem}.int8.onnx")
+        quantize_dynamic(path, tmp, per_channel=True, weight_type=QuantType.QInt8,
+                         extra_options={"WeightSymmetric": True})
+        os.replace(tmp, path)
 
 
 def _quantize_int4(folder: Path, block_size: int = 32) -> None:
@@ -195,7 +208,7 @@ def export_onnx(checkpoint: Path | str, out: Path | str, quant: str = "int8", na
     with atomic_folder(out) as staging:
         _export_fp32(checkpoint, staging, step)
         if quant == "int8":
-            step("quantizing to int8 (optimum, dynamic)")
+            step("quantizing to int8 (onnxruntime, dynamic)")
             _quantize_int8(staging)
         elif quant == "int4":
             step("quantizing to int4 (MatMulNBits)")
@@ -203,6 +216,7 @@ def export_onnx(checkpoint: Path | str, out: Path | str, quant: str = "int8", na
         for f in SIDE_FILES:
             if (checkpoint / f).is_file():
                 shutil.copy(checkpoint / f, staging / f)
+        _write_preprocessor_config(staging)
         step("hashing")
         files = {role: file_entry(staging, fn) for role, fn in GRAPHS.items()}
         for f in SIDE_FILES:

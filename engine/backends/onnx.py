@@ -66,8 +66,7 @@ class OnnxBackend(Backend):
         self.image_size = vc.get("image_size", 512)
         patch, scale = vc.get("patch_size", 16), cfg.get("scale_factor", 4)
         self.image_seq_len = (self.image_size // patch) ** 2 // (scale * scale)
-        pre = json.loads((folder / "preprocessor_config.json").read_text()) \
-            if (folder / "preprocessor_config.json").is_file() else {}
+        pre = _image_processor_config(folder)
         self.mean = np.array(pre.get("image_mean", [0.5] * 3), np.float32)
         self.std = np.array(pre.get("image_std", [0.5] * 3), np.float32)
         self.rescale = float(pre.get("rescale_factor", 1 / 255))
@@ -156,12 +155,8 @@ class OnnxBackend(Backend):
 
     # ------------------------------------------------------------------ image
     def preprocess(self, frame: Frame) -> np.ndarray:
-        """One tile: the frame resized to the encoder's square input (as transformers does without splitting)."""
-        from PIL import Image
-        img = Image.fromarray(frame.rgb)
-        if img.size != (self.image_size, self.image_size):
-            img = img.resize((self.image_size, self.image_size), Image.Resampling.LANCZOS)
-        x = np.asarray(img, np.float32) * self.rescale
+        """One tile: the frame resized to the encoder's square input."""
+        x = frame.square_tile(self.image_size).astype(np.float32) * self.rescale
         x = (x - self.mean) / self.std
         return x.transpose(2, 0, 1)[None]               # 1, 3, S, S
 
@@ -274,3 +269,15 @@ class OnnxBackend(Backend):
 
     def close(self) -> None:
         self.sessions = {}
+
+
+def _image_processor_config(folder: Path) -> dict:
+    """Normalisation settings: preprocessor_config.json (onnx-community, transformers 4), else the
+    "image_processor" part of processor_config.json (transformers 5 saves them there)."""
+    pre = folder / "preprocessor_config.json"
+    if pre.is_file():
+        return json.loads(pre.read_text())
+    proc = folder / "processor_config.json"
+    if proc.is_file():
+        return json.loads(proc.read_text()).get("image_processor", {})
+    return {}

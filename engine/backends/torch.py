@@ -30,10 +30,9 @@ class TorchBackend(Backend):
         self.model_id = model_id or checkpoint.name
         self.model = AutoModelForImageTextToText.from_pretrained(checkpoint, dtype=torch.float32).eval()
         self.processor = AutoProcessor.from_pretrained(checkpoint)
-        size = self.model.config.vision_config.image_size
-        # one tile, as the GGUF backend does by default
+        self.tile = self.model.config.vision_config.image_size
+        # one tile, as the GGUF and ONNX backends do by default; the frame comes resized (Frame.square_tile)
         self.processor.image_processor.do_image_splitting = False
-        self.processor.image_processor.size = {"longest_edge": size}
         self._eos = self.processor.tokenizer.convert_tokens_to_ids("<end_of_utterance>")
 
     def prompt(self, question: str) -> str:
@@ -42,16 +41,18 @@ class TorchBackend(Backend):
 
     def inputs(self, image: EncodedImage, question: str) -> dict:
         from PIL import Image
-        return self.processor(text=self.prompt(question), images=[Image.fromarray(image.state)], return_tensors="pt")
+        return self.processor(text=self.prompt(question), images=[Image.fromarray(image.state)], do_resize=False,
+                              return_tensors="pt")
 
     def encode(self, frame: Frame) -> EncodedImage:
-        return EncodedImage(key=frame.key, n_tokens=0, encode_s=0.0, state=frame.rgb)
+        return EncodedImage(key=frame.key, n_tokens=0, encode_s=0.0, state=frame.square_tile(self.tile))
 
     def image_embedding(self, image: EncodedImage) -> np.ndarray:
         torch = self._torch
         inp = self.inputs(image, "x")
         with torch.inference_mode():
-            feats = self.model.model.get_image_features(inp["pixel_values"], inp.get("pixel_attention_mask"))
+            out = self.model.model.get_image_features(inp["pixel_values"], inp.get("pixel_attention_mask"))
+        feats = torch.cat(list(out.pooler_output))      # transformers 5: one tensor per image, in pooler_output
         return feats.reshape(-1, feats.shape[-1]).float().numpy()
 
     def teacher_forced_logits(self, image: EncodedImage, question: str, answer_ids: list[int]) -> np.ndarray:
