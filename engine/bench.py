@@ -29,7 +29,7 @@ def _bench_dir(size: str) -> Path:
     import platformdirs
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for f in ("export/synthetic.py", "export/gguf.py"):
+    for f in ("export/families/idefics3.py", "export/families/__init__.py", "export/gguf.py"):
         h.update((root / f).read_bytes())
     return Path(os.environ.get("VITRINE_BENCH_CACHE") or Path(platformdirs.user_cache_dir("vitrine")) / "bench") / \
         f"smolvlm-{size}-{h.hexdigest()[:10]}"
@@ -37,12 +37,12 @@ def _bench_dir(size: str) -> Path:
 
 def prepare(size: str, backend: str = "gguf") -> tuple[Path, Path]:
     """Build (once, cached) the random-weight checkpoint and its export for ``backend``; return both folders."""
-    from export.synthetic import build_smolvlm
+    from export.families import build_checkpoint
     base = _bench_dir(size)
     ckpt = base / "checkpoint"
     if not (ckpt / "config.json").is_file():
         print(f"bench: building a random SmolVLM-{size} checkpoint (once)", file=sys.stderr, flush=True)
-        build_smolvlm(ckpt, size)
+        build_checkpoint("idefics3", ckpt, size)
     if backend == "onnx":
         from export.onnx import export_onnx
         out = base / "onnx-int8"

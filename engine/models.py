@@ -32,6 +32,7 @@ class Profile:
     languages: tuple[str, ...]
     about: str
     revision: str = "main"
+    verified: bool = True           # file names confirmed by a real download (False: taken from public docs)
 
 
 # SmolVLM 256M/500M: the f16 projector, not the Q8_0 one the repos also have: its encoder ran faster here
@@ -46,6 +47,12 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smolvlm2-2.2b", "ggml-org/SmolVLM2-2.2B-Instruct-GGUF",
             {"model": "SmolVLM2-2.2B-Instruct-Q4_K_M.gguf", "mmproj": "mmproj-SmolVLM2-2.2B-Instruct-Q8_0.gguf"},
             "idefics3", "mtmd", ("en",), "better answers, slower (English)"),
+    # MiniCPM-V 4.6: the card's family; hybrid Qwen3.5 text model, multilingual. Repo and file names from
+    # openbmb's published GGUF repo and cookbook, not yet confirmed by a download from here.
+    Profile("minicpm-v-4.6", "openbmb/MiniCPM-V-4_6-gguf",
+            {"model": "MiniCPM-V-4_6-Q4_K_M.gguf", "mmproj": "mmproj-MiniCPM-V-4_6-F16.gguf"},
+            "minicpmv4_6", "mtmd", ("en", "pt", "multi"), "multilingual (answers in Portuguese itself), 1.3B",
+            verified=False),
     Profile("minicpm-v-4", "openbmb/MiniCPM-V-4-gguf",
             {"model": "ggml-model-Q4_K_M.gguf", "mmproj": "mmproj-model-f16.gguf"},
             "minicpmv", "minicpmv", ("en", "pt", "multi"), "best quality, multilingual, slowest"),
@@ -54,8 +61,6 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             "minicpmv", "minicpmv", ("en", "pt", "multi"), "high quality, multilingual, slowest"),
 ]}
 
-# projector type in the mmproj GGUF -> (family, chat handler, languages)
-_PROJECTORS = {"idefics3": ("idefics3", "mtmd", ["en"]), "minicpmv": ("minicpmv", "minicpmv", ["en", "pt", "multi"])}
 
 
 @dataclass
@@ -75,9 +80,12 @@ def describe_gguf_pair(model: Path, mmproj: Path) -> tuple[str, str, list[str]]:
     """Check a text GGUF and its projector; return (family, chat handler, languages)."""
     check_gguf(model, "model")
     proj = check_gguf(mmproj, "mmproj")
+    from .families import for_projector
     ptype = str(proj.metadata.get("clip.projector_type", proj.metadata.get("clip.vision.projector_type", "")))
-    family, handler, langs = _PROJECTORS.get(ptype, (ptype or "generic", "mtmd", ["en"]))
-    return family, handler, langs
+    fam = for_projector(ptype)
+    if fam is None:
+        return ptype or "generic", "mtmd", ["en"]
+    return fam.name, fam.chat_handler, list(fam.languages)
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

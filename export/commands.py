@@ -10,7 +10,7 @@ from engine.cli.progress import steps
 
 def cmd_export_gguf(args) -> int:
     from .gguf import export_gguf
-    bar, step = steps(5 if args.quant.upper() != "F16" else 4, "export gguf")
+    bar, step = steps(4 if args.quant.upper() != "F16" else 3, "export gguf")
     try:
         result = export_gguf(args.checkpoint, args.out, quant=args.quant, mmproj_type=args.mmproj_type,
                              name=args.name, on_step=step)

@@ -8,7 +8,6 @@ else one fetched with pip from PyPI (the only network this needs, once).
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import logging
 import os
 import shutil
@@ -30,8 +29,6 @@ from engine.manifest import Manifest, file_entry
 log = logging.getLogger(__name__)
 
 QUANTS = ("F16", "Q8_0", "Q4_K_M", "Q4_0")
-# family (from config.json model_type) -> pre-tokenizer used if the tokenizer's hash is unknown
-_FAMILIES = {"idefics3": ("idefics3", "smollm", "mtmd", ["en"])}
 StepFn = Callable[[str], None]
 
 
@@ -88,19 +85,9 @@ def _extract_converter(sdist: Path, dest: Path) -> None:
                                "llama-cpp-python source package")
 
 
-def _checkpoint_family(checkpoint: Path) -> tuple[str, str, str, list[str]]:
-    cfg_path = checkpoint / "config.json"
-    if not cfg_path.is_file():
-        raise VitrineError(f"{checkpoint} is not a Hugging Face checkpoint folder (no config.json)")
-    model_type = json.loads(cfg_path.read_text()).get("model_type", "")
-    if model_type not in _FAMILIES:
-        raise VitrineError(f"{checkpoint.name}: GGUF export supports {', '.join(_FAMILIES)} checkpoints, "
-                           f"not {model_type or 'unknown'!r}")
-    return _FAMILIES[model_type]
-
-
-def _convert(src: Path, checkpoint: Path, tokenizer_pre: str, args: list[str], log_file: Path, keep: Path) -> None:
-    cmd = [sys.executable, "-m", "export._convert_runner", str(src), tokenizer_pre, str(checkpoint), *args]
+def _convert(src: Path, checkpoint: Path, tokenizer_pre: str, args: list[str], log_file: Path, keep: Path,
+             runner: str = "export._convert_runner") -> None:
+    cmd = [sys.executable, "-m", runner, str(src), tokenizer_pre, str(checkpoint), *args]
     env = dict(os.environ, NO_LOCAL_GGUF="")
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
@@ -149,7 +136,8 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
         raise VitrineError(f"unknown quantization {quant!r}: choose one of {', '.join(QUANTS)}")
     if mmproj_type not in ("f16", "f32", "q8_0"):
         raise VitrineError(f"unknown projector type {mmproj_type!r}: choose f16, f32 or q8_0")
-    family, tokenizer_pre, handler, langs = _checkpoint_family(checkpoint)
+    from .families import for_checkpoint
+    family = for_checkpoint(checkpoint)
     step = on_step or (lambda s: None)
     step("locating llama.cpp's converter")
     src = llama_cpp_source()
@@ -157,12 +145,13 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
     with atomic_folder(out) as staging:
         log_file = staging / "convert.log"
         f16 = staging / "text-F16.gguf"
-        step("converting the text model")
-        _convert(src, checkpoint, tokenizer_pre, ["--outfile", str(f16), "--outtype", "f16"], log_file, keep_log)
         mmproj = staging / f"mmproj-{mmproj_type}.gguf"
-        step("converting the vision projector")
-        _convert(src, checkpoint, tokenizer_pre, ["--mmproj", "--outfile", str(mmproj), "--outtype", mmproj_type],
-                 log_file, keep_log)
+        step("converting the text model and the vision projector")
+
+        def convert(folder: Path, args: list[str]) -> None:
+            _convert(src, folder, family.tokenizer_pre, args, log_file, keep_log)
+        with tempfile.TemporaryDirectory(dir=staging) as work:
+            family.convert_gguf(convert, checkpoint, staging, f16, mmproj, mmproj_type, Path(work))
         text = f16
         if quant != "F16":
             step(f"quantizing to {quant}")
@@ -172,9 +161,10 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
         step("hashing")
         from engine.models import describe_gguf_pair   # verify what we built with the engine's own checks
         describe_gguf_pair(text, mmproj)
-        manifest = Manifest(name=name or checkpoint.name, runtime="gguf", family=family,
+        manifest = Manifest(name=name or checkpoint.name, runtime="gguf", family=family.name,
                             files={"model": file_entry(staging, text.name), "mmproj": file_entry(staging, mmproj.name)},
-                            chat_handler=handler, languages=langs, quant=quant, source=str(checkpoint),
+                            chat_handler=family.chat_handler, languages=list(family.languages), quant=quant,
+                            source=str(checkpoint),
                             extra={"mmproj_type": mmproj_type, "llama_cpp_python": llama_cpp_version()})
         manifest.save(staging)
         log_file.rename(staging / "export.log")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import families
 from ..errors import VitrineError
 from ..frames import Frame
 from ..gguf_file import check_gguf
@@ -29,11 +30,6 @@ log = logging.getLogger(__name__)
 _SMALL_MODEL_BYTES = 600_000_000   # below this, one decode thread beats two (see __init__)
 _SENTINEL = "\u2063VITRINE-QUESTION\u2063"   # marks where the question goes when rendering the template
 
-# One tile on the CPU: mtmd always emits slices + an overview, even when one tile covers the image. For idefics3
-# it writes "<fake><row_1_col_1>[slice]\n\n<fake><global-img>[overview]<fake>"; transformers' unsplit SmolVLM
-# prompt is "<fake><global-img>[image]<fake>". We keep the overview only: the same layout as transformers and
-# half the encoder work. (tokens to cut: the slice's opening tokens, and the separator before the overview)
-_SINGLE_VIEW = {"idefics3": dict(slice_open=2, overview_sep=1)}
 
 
 @dataclass
@@ -49,6 +45,7 @@ class _ImageState:
     n_pos: int = 0                         # positions the image prefix occupies in the KV cache
     chunks: object = None
     free: object = None
+    snapshot: object = None                # hybrid models: the sequence state right after the image prefix
 
     def close(self) -> None:
         if self.chunks is not None and self.free is not None:
@@ -69,7 +66,9 @@ class GgufBackend(Backend):
         proj = check_gguf(mmproj_path, "mmproj")
         self.model_id = model_id or model_path.stem
         self.languages = tuple(languages)
-        self.family = family or str(proj.metadata.get("clip.projector_type", ""))
+        ptype = str(proj.metadata.get("clip.projector_type", ""))
+        self.family = families.get(family) or families.for_projector(ptype) or families.Family(
+            name=ptype or "generic", about="", projector_types=(ptype,))
         self.threads = threads or os.cpu_count() or 2
         # Decoding one token is a chain of small ops; with several threads each op ends in a barrier, and on
         # these VMs a sleeping thread wakes slowly (OMP_WAIT_POLICY=PASSIVE, which we need so that a busy
@@ -100,6 +99,11 @@ class GgufBackend(Backend):
         self._vocab = self._llama_cpp.llama_model_get_vocab(self._llm.model)
         self._n_vocab = self._llm.n_vocab()
         self._kv_image: EncodedImage | None = None    # whose image prefix the KV cache holds now
+        L = self._llama_cpp
+        # Hybrid and recurrent models (MiniCPM-V 4.6's Qwen3.5) cannot drop the end of a sequence: seq_rm on a
+        # partial range returns False and removes nothing. For them the state after the image prefix is saved
+        # and restored for each question (0.6 MB and < 1 ms on the tiny model, measured).
+        self._snapshots = bool(L.llama_model_is_hybrid(self._llm.model) or L.llama_model_is_recurrent(self._llm.model))
         marker = self._mtmd.mtmd_default_marker().decode()
         prompt = self._render(marker)
         head, _, tail = prompt.partition(marker)
@@ -107,7 +111,7 @@ class GgufBackend(Backend):
         if _SENTINEL not in tail:
             raise VitrineError(f"{self.model_id}: its chat template puts the question before the image, "
                                "which Vitrine does not support")
-        self._image_prompt = head + marker      # evaluated once per frame
+        self._image_prompt = head + self.family.image_prefix + marker      # evaluated once per frame
         self._question_head, self._question_tail = q_head, q_tail
         log.info("loaded %s in %.2fs (%d threads, %d for decoding, %d tile(s) of %d tokens, n_ctx %d)", self.model_id,
                  self.load_s, self.threads, self.decode_threads, self.tiles, self.tokens_per_tile, n_ctx)
@@ -216,15 +220,20 @@ class GgufBackend(Backend):
         return np.ctypeslib.as_array(m.mtmd_get_output_embd(self._ctx), shape=(n_tok * self._n_embd,)).copy()
 
     def _single_view(self, steps: list[_Step]) -> list[_Step]:
+        """With one tile, keep libmtmd's overview and drop its slices (the family says where they are)."""
         images = [i for i, s in enumerate(steps) if s.chunk is not None]
-        rule = _SINGLE_VIEW.get(self.family)
-        if self.tiles != 1 or len(images) != 2 or rule is None:
+        rule = self.family.single_view
+        if self.tiles != 1 or len(images) < 2 or rule is None:
             return steps
-        first, last = images
-        head = [t for s in steps[:first] for t in s.tokens]
-        mid = [t for s in steps[first + 1:last] for t in s.tokens]
-        head = head[:len(head) - rule["slice_open"]] + mid[rule["overview_sep"]:]
-        return [_Step(tokens=head), steps[last], *steps[last + 1:]]
+        first, last = images[0], images[-1]
+        if rule.overview == "last":
+            head = [t for s in steps[:first] for t in s.tokens]
+            mid = [t for s in steps[first + 1:last] if s.chunk is None for t in s.tokens]
+            head = head[:len(head) - rule.drop_before] + mid[rule.skip_between:]
+            return [_Step(tokens=head), steps[last], *steps[last + 1:]]
+        after = steps[first + 1].tokens[:rule.keep_after] if steps[first + 1].chunk is None else []
+        tail = [t for s in steps[last + 1:] for t in s.tokens][rule.drop_tail:]
+        return [*steps[:first + 1], _Step(tokens=after), _Step(tokens=tail)]
 
     # ------------------------------------------------------------------ text
     def _eval_image_prefix(self, image: EncodedImage) -> None:
@@ -246,17 +255,33 @@ class GgufBackend(Backend):
             if rc != 0:
                 raise VitrineError(f"the model could not take in the image (code {rc})")
             llm.n_tokens = new_n_past.value
+        if self._snapshots:
+            ctx = llm._ctx.ctx
+            size = L.llama_state_seq_get_size(ctx, 0)
+            buf = (ctypes.c_uint8 * size)()
+            if L.llama_state_seq_get_data(ctx, buf, size, 0) != size:
+                raise VitrineError("could not save the model's state after the image")
+            image.state.snapshot = buf
         self._kv_image = image
 
-    def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
-                 on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
+    def _rewind_to_image(self, image: EncodedImage) -> None:
         llm, L = self._llm, self._llama_cpp
-        t0 = time.perf_counter()
+        if image.state.snapshot is None:
+            llm._ctx.kv_cache_seq_rm(0, image.state.n_pos, -1)
+        else:
+            buf = image.state.snapshot
+            llm._ctx.kv_cache_seq_rm(0, -1, -1)           # a whole sequence can always be cleared
+            if L.llama_state_seq_set_data(llm._ctx.ctx, buf, len(buf), 0) != len(buf):
+                raise VitrineError("could not restore the model's state after the image")
+        llm.n_tokens = image.state.n_pos
+
+    def _prefill(self, image: EncodedImage, question: str) -> int:
+        """The image prefix (reused when the cache holds it), then the question; returns the room left."""
+        llm = self._llm
         q_tokens = llm.tokenize((self._question_head + question + self._question_tail).encode(),
                                 add_bos=False, special=True)
         if self._kv_image is image and image.state.chunks is not None:
-            llm._ctx.kv_cache_seq_rm(0, image.state.n_pos, -1)   # drop the previous question and answer
-            llm.n_tokens = image.state.n_pos
+            self._rewind_to_image(image)           # drop the previous question and answer
         else:
             self._eval_image_prefix(image)
         room = llm.n_ctx() - llm.n_tokens - len(q_tokens)
@@ -264,6 +289,13 @@ class GgufBackend(Backend):
             raise VitrineError("the question does not fit in the model's context with this image: ask something "
                                "shorter or use fewer tiles")
         llm.eval(q_tokens)
+        return room
+
+    def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
+                 on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
+        llm, L = self._llm, self._llama_cpp
+        t0 = time.perf_counter()
+        room = self._prefill(image, question)
         prefill_s = time.perf_counter() - t0
         eos = llm.token_eos()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -304,6 +336,11 @@ class GgufBackend(Backend):
     def _logits(self) -> np.ndarray:
         return np.ctypeslib.as_array(self._llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1),
                                      shape=(self._n_vocab,)).copy()
+
+    def first_token_logits(self, image: EncodedImage, question: str) -> np.ndarray:
+        """The logits an answer starts from, by the same path as ``generate`` (a follow-up reuses the image)."""
+        self._prefill(image, question)
+        return self._logits()
 
     def teacher_forced_logits(self, image: EncodedImage, question: str, answer_ids: list[int]) -> np.ndarray:
         """Logits after the question and after each of ``answer_ids`` (rows: len(answer_ids) + 1)."""

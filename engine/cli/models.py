@@ -14,6 +14,7 @@ def _store():
 
 
 def cmd_models_list(args) -> int:
+    from ..families import get as family
     from ..models import PROFILES
     store = _store()
     good, broken = store.scan()
@@ -21,7 +22,11 @@ def cmd_models_list(args) -> int:
     rows = []
     for name, p in PROFILES.items():
         m = installed.pop(name, None)
-        rows.append((name, "installed" if m else "-", m.manifest.quant if m else "", p.about))
+        notes = [] if p.verified else ["file names not verified by a download"]
+        if family(p.family) is not None and not family(p.family).tested:
+            notes.append("untested: no test exercises its prompt layout")
+        about = p.about + (f" ({'; '.join(notes)})" if notes else "")
+        rows.append((name, "installed" if m else "-", m.manifest.quant if m else "", about))
     for name, m in installed.items():
         rows.append((name, "installed", m.manifest.quant, f"imported from {m.manifest.source}"))
     for b in broken:          # one damaged model disables itself, and says how to repair it

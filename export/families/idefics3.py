@@ -1,4 +1,4 @@
-"""Random-weight SmolVLM (Idefics3) checkpoints built in code, for tests and benchmarks.
+"""SmolVLM (Idefics3): random-weight checkpoints built in code, for tests and benchmarks.
 
 No weights are downloaded: the tokenizer is trained on a few sentences with `tokenizers`, the model is a
 transformers ``Idefics3ForConditionalGeneration`` with random weights at a tiny size or at the real
@@ -6,11 +6,11 @@ SmolVLM-256M / 500M dimensions (so speed and memory figures are those of the rea
 """
 from __future__ import annotations
 
-import json
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import ExportFamily
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +88,13 @@ def build_tokenizer(vocab_size: int):
         additional_special_tokens=["<fake_token_around_image>", "<image>", "<end_of_utterance>"])
 
 
-def build_smolvlm(out: Path | str, size: str = "tiny", seed: int = 0) -> Path:
-    """Write a random-weight SmolVLM checkpoint (model, tokenizer, processor) to ``out``; return it."""
+def build_smolvlm(tmp: Path, size: str = "tiny", seed: int = 0) -> Path:
+    """Write a random-weight SmolVLM checkpoint (model, tokenizer, processor) into the empty folder ``tmp``."""
     import torch
     from transformers import (Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessor,
                               Idefics3Processor)
 
     spec = SIZES[size]
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     torch.manual_seed(seed)
 
     tok = build_tokenizer(spec.vocab)
@@ -125,7 +121,17 @@ def build_smolvlm(out: Path | str, size: str = "tiny", seed: int = 0) -> Path:
     model.generation_config.save_pretrained(tmp)
     proc.save_pretrained(tmp)
     tok.save_pretrained(tmp)
-    (tmp / "vitrine-synthetic.json").write_text(json.dumps({"size": size, "seed": seed}))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    return out
+    return tmp
+
+
+class Idefics3(ExportFamily):
+    name = "idefics3"
+    model_types = ("idefics3",)
+    tokenizer_pre = "smollm"
+    sizes = tuple(SIZES)
+
+    def build(self, out: Path, size: str = "tiny", seed: int = 0) -> Path:
+        return build_smolvlm(out, size, seed)
+
+
+FAMILY = Idefics3()

@@ -1,0 +1,4 @@
+"""TinyLLaVA and other LLaVA-layout models (CLIP + MLP projector + Llama): one 336 px view, English."""
+from . import Family
+
+FAMILY = Family(name="llava", about="TinyLLaVA (CLIP + MLP + TinyLlama)", projector_types=("mlp", "ldp", "ldpv2"))

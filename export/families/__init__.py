@@ -1,0 +1,87 @@
+"""Model families on the export side: one module per family (adding a family = adding a module).
+
+Each module defines ``FAMILY``, an ``ExportFamily``: which checkpoints it takes (config.json ``model_type``), how
+llama.cpp converts them to GGUF, and how to build a tiny random-weight checkpoint of the real architecture in
+code (tests and benchmarks never download weights). What differs at run time lives in ``engine.families``.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import shutil
+from functools import cache
+from pathlib import Path
+from typing import Callable
+
+from engine.errors import VitrineError
+
+# runs llama.cpp's convert_hf_to_gguf.py on a checkpoint with these arguments (see export.gguf)
+ConvertFn = Callable[[Path, list[str]], None]
+
+
+class ExportFamily:
+    name: str = ""                    # engine.families name, written to the manifest
+    model_types: tuple[str, ...] = ()  # config.json model_type values it exports
+    tokenizer_pre: str = ""           # llama.cpp pre-tokenizer for an in-code tokenizer whose hash it does not know
+    text_args: tuple[str, ...] = ()   # extra converter arguments for the text model
+    sizes: tuple[str, ...] = ("tiny",)
+    languages: tuple[str, ...] = ("en",)
+    chat_handler: str = "mtmd"
+
+    def build(self, out: Path, size: str = "tiny", seed: int = 0) -> Path:
+        """Write a random-weight checkpoint (model, tokenizer, processor) of this family to ``out``."""
+        raise NotImplementedError
+
+    def convert_gguf(self, convert: ConvertFn, checkpoint: Path, staging: Path, text_out: Path, mmproj_out: Path,
+                     mmproj_type: str, work: Path) -> None:
+        """Text model to ``text_out`` (f16) and vision projector to ``mmproj_out``; llama.cpp's converter does
+        both for most families."""
+        convert(checkpoint, ["--outfile", str(text_out), "--outtype", "f16", *self.text_args])
+        convert(checkpoint, ["--mmproj", "--outfile", str(mmproj_out), "--outtype", mmproj_type])
+
+
+@cache
+def families() -> dict[str, ExportFamily]:
+    out = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        fam = getattr(importlib.import_module(f"{__name__}.{info.name}"), "FAMILY", None)
+        if isinstance(fam, ExportFamily):
+            out[fam.name] = fam
+    return out
+
+
+def for_checkpoint(checkpoint: Path) -> ExportFamily:
+    cfg = checkpoint / "config.json"
+    if not cfg.is_file():
+        raise VitrineError(f"{checkpoint} is not a Hugging Face checkpoint folder (no config.json)")
+    try:
+        model_type = json.loads(cfg.read_text()).get("model_type", "")
+    except (ValueError, AttributeError):
+        raise VitrineError(f"{cfg} is damaged (not a JSON object): copy the checkpoint again") from None
+    for fam in families().values():
+        if model_type in fam.model_types:
+            return fam
+    known = ", ".join(t for f in families().values() for t in f.model_types)
+    raise VitrineError(f"{checkpoint.name}: export supports {known} checkpoints, not {model_type or 'unknown'!r}")
+
+
+def build_checkpoint(family: str, out: Path | str, size: str = "tiny", seed: int = 0) -> Path:
+    """A random-weight checkpoint of ``family`` at ``size``, written whole or not at all."""
+    fams = families()
+    if family not in fams:
+        raise VitrineError(f"unknown family {family!r}: choose one of {', '.join(fams)}")
+    fam = fams[family]
+    if size not in fam.sizes:
+        raise VitrineError(f"{family} has no size {size!r}: choose one of {', '.join(fam.sizes)}")
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    fam.build(tmp, size, seed)
+    (tmp / "vitrine-synthetic.json").write_text(json.dumps({"family": family, "size": size, "seed": seed}))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out

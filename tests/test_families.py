@@ -1,0 +1,98 @@
+"""Every model family the tests can build goes the whole way: a tiny random checkpoint of the real architecture,
+llama.cpp's converter, quantization, the store, and answers about a generated image — with follow-ups that reuse
+the frame (the encoder runs once, and the follow-up's first-token logits equal a fresh full evaluation)."""
+import numpy as np
+import pytest
+
+from engine import families
+from engine.backends import GenerationOptions, load_backend
+from engine.frames import Frame
+from engine.models import ModelStore
+from engine.session import Session
+from tests.fixtures import models
+
+OPTS = GenerationOptions(max_tokens=8, ban_eos=True)      # random weights: always generate 8 tokens
+BUILT = ["idefics3", "minicpmv4_6"]                         # families with an in-code tiny checkpoint
+
+
+def frame(seed: int = 0, size=(240, 320)) -> Frame:
+    return Frame(np.random.RandomState(seed).randint(0, 255, (*size, 3), dtype=np.uint8), f"random-{seed}")
+
+
+@pytest.fixture(scope="module", params=BUILT)
+def family_gguf(request):
+    return request.param, models.tiny_gguf("Q8_0", "f16", family=request.param)
+
+
+@pytest.fixture(scope="module")
+def backend(family_gguf):
+    b = load_backend(str(family_gguf[1]), threads=2)
+    yield b
+    b.close()
+
+
+def test_every_family_module_is_registered():
+    fams = families.families()
+    assert {"idefics3", "minicpmv4_6", "llava", "minicpmv"} <= set(fams)
+    assert families.for_projector("minicpmv4_6").name == "minicpmv4_6"
+    assert not fams["minicpmv"].tested          # MiniCPM-V 2.6/4.0: no tiny checkpoint can be built here
+
+
+def test_export_import_and_answer(family_gguf, vitrine_home):
+    family, folder = family_gguf
+    m = ModelStore(vitrine_home / "models").import_folder(f"tiny-{family}", folder)
+    assert m.manifest.family == family and m.manifest.quant == "Q8_0"
+    with load_backend(f"tiny-{family}", threads=2) as b:
+        answer = Session(b).ask(frame(), "What color are the pants?", OPTS, translate=False)
+    assert answer.timings.n_tokens == 8 and answer.timings.image_encode_s > 0
+
+
+def test_follow_up_reuses_the_frame_and_equals_a_fresh_evaluation(backend, monkeypatch):
+    calls = []
+    real = backend._mtmd.mtmd_encode_chunk
+    monkeypatch.setattr(backend._mtmd, "mtmd_encode_chunk", lambda *a: calls.append(1) or real(*a))
+    s = Session(backend)
+    f = frame(1)
+    s.ask(f, "What is this?", OPTS, translate=False)
+    n_encoder_runs = len(calls)
+    image, reused = s.encoded(f)
+    assert reused
+    follow_up = backend.first_token_logits(image, "What color are the pants?")     # the reuse path
+    assert len(calls) == n_encoder_runs                                             # no encoder run
+    fresh = backend.teacher_forced_logits(image, "What color are the pants?", [])[0]  # prefix evaluated anew
+    np.testing.assert_allclose(follow_up, fresh, atol=1e-4)
+    # and again after a different question: the reuse path must not depend on what came before
+    s.ask(f, "Describe the blouse in detail, please.", OPTS, translate=False)
+    np.testing.assert_allclose(backend.first_token_logits(image, "What color are the pants?"), fresh, atol=1e-4)
+
+
+def test_hybrid_models_restore_a_state_snapshot(family_gguf):
+    family, folder = family_gguf
+    with load_backend(str(folder), threads=2) as b:
+        assert b._snapshots == (family == "minicpmv4_6")      # Qwen3.5 is hybrid: seq_rm cannot rewind it
+        image = b.encode(frame(2))
+        b.first_token_logits(image, "Hi?")
+        assert (image.state.snapshot is not None) == b._snapshots
+
+
+def test_one_view_by_default_more_with_tiles(family_gguf):
+    _, folder = family_gguf
+    with load_backend(str(folder), threads=2, tiles=1) as one, load_backend(str(folder), threads=2, tiles=4) as more:
+        f = frame(3, size=(480, 640))
+        assert one.encode(f).n_tokens < more.encode(f).n_tokens
+
+
+class RefusingTranslator:
+    name = "refusing"
+
+    def translate(self, *a, **k):
+        raise AssertionError("a multilingual model got a translated question")
+
+
+def test_a_multilingual_model_gets_portuguese_as_it_is(vitrine_home):
+    folder = models.tiny_gguf("Q8_0", "f16", family="minicpmv4_6")
+    with load_backend(str(folder), threads=2) as b:
+        assert "multi" in b.languages
+        answer = Session(b, translator=RefusingTranslator()).ask(frame(), "Qual é a cor da calça?", OPTS)
+    assert answer.question_lang == "pt" and answer.question_model == "Qual é a cor da calça?"
+    assert answer.answer_lang == "pt" and answer.text_model == ""      # the model's own words, not a translation
