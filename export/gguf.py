@@ -29,6 +29,8 @@ from engine.manifest import Manifest, file_entry
 log = logging.getLogger(__name__)
 
 QUANTS = ("F16", "Q8_0", "Q4_K_M", "Q4_0")
+LEGACY = "tools/mtmd/legacy-models/"       # the projector route for LLaVA-layout models (CLIP towers)
+NEEDED = ("convert_hf_to_gguf.py", LEGACY + "llava_surgery_v2.py", LEGACY + "convert_image_encoder_to_gguf.py")
 StepFn = Callable[[str], None]
 
 
@@ -53,7 +55,7 @@ def llama_cpp_source(version: str | None = None) -> Path:
                                f"llama.cpp source tree matching llama-cpp-python {version}")
         return Path(env)
     cache = Path(platformdirs.user_cache_dir("vitrine")) / f"llama.cpp-{version}"
-    if (cache / "convert_hf_to_gguf.py").is_file():
+    if all((cache / f).is_file() for f in NEEDED):
         return cache
     sdist = _wheel_cache() / "src" / f"llama_cpp_python-{version}.tar.gz"
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,7 +74,7 @@ def llama_cpp_source(version: str | None = None) -> Path:
 
 
 def _extract_converter(sdist: Path, dest: Path) -> None:
-    keep = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
+    keep = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/", LEGACY)
     with atomic_folder(dest) as staging:
         with tarfile.open(sdist) as tar:
             for member in tar.getmembers():
@@ -85,18 +87,32 @@ def _extract_converter(sdist: Path, dest: Path) -> None:
                                "llama-cpp-python source package")
 
 
-def _convert(src: Path, checkpoint: Path, tokenizer_pre: str, args: list[str], log_file: Path, keep: Path,
-             runner: str = "export._convert_runner") -> None:
-    cmd = [sys.executable, "-m", runner, str(src), tokenizer_pre, str(checkpoint), *args]
-    env = dict(os.environ, NO_LOCAL_GGUF="")
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    with open(log_file, "a") as lf:
-        r = subprocess.run(cmd, stdout=lf, stderr=subprocess.STDOUT, env=env)
-    if r.returncode != 0:
-        shutil.copy(log_file, keep)       # the staging folder goes away; the log stays for the user
-        tail = log_file.read_text(errors="replace").strip().splitlines()[-1:] or ["?"]
-        raise VitrineError(f"llama.cpp's converter failed on {checkpoint.name}: {tail[0][:200]} (full log: {keep})")
+@dataclass
+class LlamaCppTools:
+    """llama.cpp's Python conversion tools for one export: output goes to one log, kept if a step fails."""
+    src: Path                 # the llama.cpp tree (llama_cpp_source)
+    tokenizer_pre: str        # the family's pre-tokenizer, for in-code tokenizers llama.cpp does not know
+    log_file: Path
+    keep_log: Path
+
+    def convert_hf(self, checkpoint: Path, args: list[str]) -> None:
+        """convert_hf_to_gguf.py CHECKPOINT ARGS"""
+        self.run("convert_hf_to_gguf.py", [str(checkpoint), *args], checkpoint.name)
+
+    def run(self, script: str, args: list[str], what: str) -> None:
+        cmd = [sys.executable, "-m", "export._convert_runner", str(self.src), self.tokenizer_pre, script, *args]
+        env = dict(os.environ, NO_LOCAL_GGUF="")
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        with open(self.log_file, "a") as lf:
+            lf.write(f"\n$ {script} {' '.join(args)}\n")
+            lf.flush()
+            r = subprocess.run(cmd, stdout=lf, stderr=subprocess.STDOUT, env=env)
+        if r.returncode != 0:
+            shutil.copy(self.log_file, self.keep_log)     # the staging folder goes away; the log stays
+            tail = self.log_file.read_text(errors="replace").strip().splitlines()[-1:] or ["?"]
+            raise VitrineError(f"llama.cpp's {Path(script).name} failed on {what}: {tail[0][:200]} "
+                               f"(full log: {self.keep_log})")
 
 
 def quantize(src: Path, dest: Path, quant: str, threads: int | None = None) -> None:
@@ -147,11 +163,9 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
         f16 = staging / "text-F16.gguf"
         mmproj = staging / f"mmproj-{mmproj_type}.gguf"
         step("converting the text model and the vision projector")
-
-        def convert(folder: Path, args: list[str]) -> None:
-            _convert(src, folder, family.tokenizer_pre, args, log_file, keep_log)
+        tools = LlamaCppTools(src, family.tokenizer_pre, log_file, keep_log)
         with tempfile.TemporaryDirectory(dir=staging) as work:
-            family.convert_gguf(convert, checkpoint, staging, f16, mmproj, mmproj_type, Path(work))
+            family.convert_gguf(tools, checkpoint, f16, mmproj, mmproj_type, Path(work))
         text = f16
         if quant != "F16":
             step(f"quantizing to {quant}")

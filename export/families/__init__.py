@@ -12,12 +12,8 @@ import pkgutil
 import shutil
 from functools import cache
 from pathlib import Path
-from typing import Callable
 
 from engine.errors import VitrineError
-
-# runs llama.cpp's convert_hf_to_gguf.py on a checkpoint with these arguments (see export.gguf)
-ConvertFn = Callable[[Path, list[str]], None]
 
 
 class ExportFamily:
@@ -33,12 +29,12 @@ class ExportFamily:
         """Write a random-weight checkpoint (model, tokenizer, processor) of this family to ``out``."""
         raise NotImplementedError
 
-    def convert_gguf(self, convert: ConvertFn, checkpoint: Path, staging: Path, text_out: Path, mmproj_out: Path,
-                     mmproj_type: str, work: Path) -> None:
-        """Text model to ``text_out`` (f16) and vision projector to ``mmproj_out``; llama.cpp's converter does
-        both for most families."""
-        convert(checkpoint, ["--outfile", str(text_out), "--outtype", "f16", *self.text_args])
-        convert(checkpoint, ["--mmproj", "--outfile", str(mmproj_out), "--outtype", mmproj_type])
+    def convert_gguf(self, tools, checkpoint: Path, text_out: Path, mmproj_out: Path, mmproj_type: str,
+                     work: Path) -> None:
+        """Text model to ``text_out`` (f16) and vision projector to ``mmproj_out`` with llama.cpp's tools
+        (``export.gguf.LlamaCppTools``); its converter does both for most families. ``work``: a scratch folder."""
+        tools.convert_hf(checkpoint, ["--outfile", str(text_out), "--outtype", "f16", *self.text_args])
+        tools.convert_hf(checkpoint, ["--mmproj", "--outfile", str(mmproj_out), "--outtype", mmproj_type])
 
 
 @cache
