@@ -8,7 +8,6 @@ image embeddings (what the vision encoder + projector give the language model).
 """
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -64,7 +63,7 @@ def compare(checkpoint: Path | str, runtime: str, folder: Path | str, reference=
     ref = reference or TorchBackend(checkpoint, threads=2)
     ours = _load(runtime, Path(folder))
     try:
-        frame = parity_image(ref.model.config.vision_config.image_size)
+        frame = parity_image(ref.tile)
         r_img, o_img = ref.encode(frame), ours.encode(frame)
         a, b = ref.image_embedding(r_img).ravel(), ours.image_embedding(o_img).ravel()
         cosine = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12)) if a.shape == b.shape else float("nan")
@@ -102,17 +101,18 @@ def run_parity(checkpoint: Path | str, variants: list[str] | None = None, work: 
     from engine.backends.torch import TorchBackend
     from .gguf import export_gguf
     from .onnx import export_onnx
+    from .families import for_checkpoint
     checkpoint = Path(checkpoint)
-    cfg = checkpoint / "config.json"
-    if not cfg.is_file():
-        raise VitrineError(f"{checkpoint} is not a Hugging Face checkpoint folder (no config.json)")
-    arch = json.loads(cfg.read_text()).get("model_type")
-    if arch != "idefics3":
-        raise VitrineError(f"parity checks support SmolVLM (idefics3) checkpoints, not {arch!r}")
-    variants = variants or list(VARIANTS)
+    family = for_checkpoint(checkpoint)
+    possible = [v for v, (runtime, _) in VARIANTS.items() if runtime == "gguf" or family.onnx]
+    variants = variants or possible
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise VitrineError(f"unknown variant {unknown[0]!r}: choose from {', '.join(VARIANTS)}")
+    missing = [v for v in variants if v not in possible]
+    if missing:
+        raise VitrineError(f"{checkpoint.name} ({family.name}) has no {missing[0]} export yet: choose from "
+                           f"{', '.join(possible)}")
     step = on_step or (lambda s: None)
     tmp = Path(tempfile.mkdtemp(prefix="vitrine-parity-")) if work is None else Path(work)
     ref = TorchBackend(checkpoint, threads=2)
@@ -126,7 +126,8 @@ def run_parity(checkpoint: Path | str, variants: list[str] | None = None, work: 
                 if runtime == "onnx":
                     export_onnx(checkpoint, out, quant=quant, parity=False)
                 else:
-                    export_gguf(checkpoint, out, quant=quant, mmproj_type="f32" if quant == "F16" else "f16")
+                    f32 = quant == "F16" and family.name != "minicpmv4_6"
+                    export_gguf(checkpoint, out, quant=quant, mmproj_type="f32" if f32 else "f16")
             step(f"comparing {v}")
             results.append(compare(checkpoint, runtime, out, reference=ref, variant=v))
     finally:

@@ -99,3 +99,19 @@ def test_a_multilingual_model_gets_portuguese_as_it_is(vitrine_home):
         answer = Session(b, translator=RefusingTranslator()).ask(frame(), "Qual é a cor da calça?", OPTS)
     assert answer.question_lang == "pt" and answer.question_model == "Qual é a cor da calça?"
     assert answer.answer_lang == "pt" and answer.text_model == ""      # the model's own words, not a translation
+
+
+@pytest.mark.parametrize("family", BUILT)
+def test_parity_with_transformers(family):
+    """`vitrine parity` rows for each family: F16 >= 95% teacher-forced top-1 agreement, Q8_0 >= 90%."""
+    from engine.backends.torch import TorchBackend
+    from export.parity import compare
+    ckpt = models.tiny_checkpoint(family)
+    ref = TorchBackend(ckpt, threads=2)
+    f16 = compare(ckpt, "gguf", models.tiny_gguf("F16", "f16", family=family), reference=ref, variant="gguf-f16")
+    q8 = compare(ckpt, "gguf", models.tiny_gguf("Q8_0", "f16", family=family), reference=ref, variant="gguf-q8_0")
+    assert f16.teacher_forced_agreement >= 0.95 and f16.max_abs_logit_diff < 0.05, f16
+    assert q8.teacher_forced_agreement >= 0.90, q8
+    # the vision side: libmtmd and transformers give the same image embedding (LLaVA: all but the last of 576
+    # tokens, which libmtmd 0.3.36's llava graph fills with the CLS token)
+    assert f16.image_cosine > (0.85 if family == "llava" else 0.999), f16

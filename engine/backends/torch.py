@@ -5,6 +5,7 @@ preprocesses the frame. Used by `vitrine bench` and by parity checks; the app us
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import families
 from ..errors import VitrineError
 from ..frames import Frame
 from .base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
@@ -20,29 +22,28 @@ from .base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnT
 class TorchBackend(Backend):
     def __init__(self, checkpoint: Path | str, *, threads: int | None = None, model_id: str = ""):
         import torch
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText
 
         checkpoint = Path(checkpoint)
         if not (checkpoint / "config.json").is_file():
             raise VitrineError(f"{checkpoint} is not a Hugging Face checkpoint folder (no config.json)")
+        model_type = json.loads((checkpoint / "config.json").read_text()).get("model_type", "")
+        family = families.for_model_type(model_type)
+        if family is None or family.reference is None:
+            raise VitrineError(f"{checkpoint.name}: no transformers reference for {model_type or 'unknown'!r} "
+                               f"checkpoints (it runs: {', '.join(families.families())})")
         self._torch = torch
+        self.reference = family.reference
         torch.set_num_threads(threads or os.cpu_count() or 2)
         self.model_id = model_id or checkpoint.name
         self.model = AutoModelForImageTextToText.from_pretrained(checkpoint, dtype=torch.float32).eval()
-        self.processor = AutoProcessor.from_pretrained(checkpoint)
-        self.tile = self.model.config.vision_config.image_size
-        # one tile, as the GGUF and ONNX backends do by default; the frame comes resized (Frame.square_tile)
-        self.processor.image_processor.do_image_splitting = False
-        self._eos = self.processor.tokenizer.convert_tokens_to_ids("<end_of_utterance>")
-
-    def prompt(self, question: str) -> str:
-        msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
-        return self.processor.apply_chat_template(msgs, add_generation_prompt=True)
+        self.processor = self.reference.load_processor(checkpoint)
+        self.tile = self.reference.tile_size(self.model.config)
+        tok = self.processor.tokenizer
+        self._eos = tok.convert_tokens_to_ids(self.reference.eos_token) if self.reference.eos_token else tok.eos_token_id
 
     def inputs(self, image: EncodedImage, question: str) -> dict:
-        from PIL import Image
-        return self.processor(text=self.prompt(question), images=[Image.fromarray(image.state)], do_resize=False,
-                              return_tensors="pt")
+        return self.reference.inputs(self.processor, image.state, question)
 
     def encode(self, frame: Frame) -> EncodedImage:
         return EncodedImage(key=frame.key, n_tokens=0, encode_s=0.0, state=frame.square_tile(self.tile))
@@ -51,8 +52,9 @@ class TorchBackend(Backend):
         torch = self._torch
         inp = self.inputs(image, "x")
         with torch.inference_mode():
-            out = self.model.model.get_image_features(inp["pixel_values"], inp.get("pixel_attention_mask"))
-        feats = torch.cat(list(out.pooler_output))      # transformers 5: one tensor per image, in pooler_output
+            out = self.model.model.get_image_features(**{k: inp[k] for k in self.reference.feature_keys if k in inp})
+        feats = out.pooler_output                     # transformers 5: the projected features, per image or whole
+        feats = torch.cat(list(feats)) if isinstance(feats, (list, tuple)) else feats
         return feats.reshape(-1, feats.shape[-1]).float().numpy()
 
     def teacher_forced_logits(self, image: EncodedImage, question: str, answer_ids: list[int]) -> np.ndarray:

@@ -28,6 +28,30 @@ class SingleView:
     drop_tail: int = 0
 
 
+class Reference:
+    """How the transformers reference (engine.backends.torch) feeds a family: one view, the same prompt layout
+    the GGUF backend sends, so that parity measures the export. The default uses the processor's own chat
+    template; a family whose processor lays the prompt out differently overrides ``inputs``."""
+
+    feature_keys: tuple[str, ...] = ("pixel_values",)   # what get_image_features takes from the inputs
+    eos_token: str = ""                                  # "" = the tokenizer's eos
+
+    def tile_size(self, config) -> int:
+        """The side of the one view the runtimes give the vision encoder."""
+        return config.vision_config.image_size
+
+    def load_processor(self, checkpoint):
+        """The checkpoint's processor (tokenizer + image processor), set to one view."""
+        from transformers import AutoProcessor
+        return AutoProcessor.from_pretrained(checkpoint)
+
+    def inputs(self, processor, tile, question: str) -> dict:
+        from PIL import Image
+        msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+        prompt = processor.apply_chat_template(msgs, add_generation_prompt=True)
+        return processor(text=prompt, images=[Image.fromarray(tile)], do_resize=False, return_tensors="pt")
+
+
 @dataclass(frozen=True)
 class Family:
     name: str                          # the manifest's "family"
@@ -38,6 +62,8 @@ class Family:
     image_prefix: str = ""             # text the prompt writes before the image (libmtmd does not)
     single_view: SingleView | None = None
     tested: bool = True                # exercised end to end by the tests (models list says so otherwise)
+    model_types: tuple[str, ...] = ()  # config.json model_type of its transformers checkpoints
+    reference: Reference | None = None  # how the transformers reference runs it (None: no reference)
 
 
 @cache
@@ -53,6 +79,14 @@ def families() -> dict[str, Family]:
 
 def get(name: str) -> Family | None:
     return families().get(name)
+
+
+def for_model_type(model_type: str) -> Family | None:
+    """The family of a transformers checkpoint (config.json ``model_type``)."""
+    for fam in families().values():
+        if model_type in fam.model_types:
+            return fam
+    return None
 
 
 def for_projector(projector_type: str) -> Family | None:

@@ -1,5 +1,16 @@
 """SmolVLM / SmolVLM2 (Idefics3: SigLIP + pixel shuffle + SmolLM2). English only: questions are translated."""
-from . import Family, SingleView
+from . import Family, Reference, SingleView
+
+
+class Idefics3Reference(Reference):
+    feature_keys = ("pixel_values", "pixel_attention_mask")
+    eos_token = "<end_of_utterance>"
+
+    def load_processor(self, checkpoint):
+        processor = super().load_processor(checkpoint)
+        processor.image_processor.do_image_splitting = False     # one tile, as the runtimes do by default
+        return processor
+
 
 # libmtmd writes "<fake><row_1_col_1>[slice]\n\n<fake><global-img>[overview]<fake>" even for a 1x1 grid;
 # transformers' unsplit prompt is "<fake><global-img>[image]<fake>": drop the slice's two opening tokens and the
@@ -7,4 +18,5 @@ from . import Family, SingleView
 FAMILY = Family(
     name="idefics3", about="SmolVLM (SigLIP + SmolLM2)", projector_types=("idefics3",),
     single_view=SingleView(overview="last", drop_before=2, skip_between=1),
+    model_types=("idefics3",), reference=Idefics3Reference(),
 )

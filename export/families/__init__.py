@@ -24,6 +24,7 @@ class ExportFamily:
     sizes: tuple[str, ...] = ("tiny",)
     languages: tuple[str, ...] = ("en",)
     chat_handler: str = "mtmd"
+    onnx: bool = False                # export.onnx can export it
 
     def build(self, out: Path, size: str = "tiny", seed: int = 0) -> Path:
         """Write a random-weight checkpoint (model, tokenizer, processor) of this family to ``out``."""

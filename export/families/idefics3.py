@@ -129,6 +129,7 @@ class Idefics3(ExportFamily):
     model_types = ("idefics3",)
     tokenizer_pre = "smollm"
     sizes = tuple(SIZES)
+    onnx = True
 
     def build(self, out: Path, size: str = "tiny", seed: int = 0) -> Path:
         return build_smolvlm(out, size, seed)

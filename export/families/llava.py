@@ -126,6 +126,9 @@ def _clip_encoder_folder(surgery: Path, dest: Path) -> None:
     shutil.copy(surgery / "llava.projector", dest / "llava.projector")
     cfg = json.loads((surgery / "config.json").read_text())
     vision = dict(cfg["vision_config"], architectures=["CLIPVisionModel"], model_type="clip_vision_model")
+    # Which layer feeds the projector must travel with the tower: without it the converter drops the last layer
+    # and libmtmd then uses the one before that, two layers short of transformers (image cosine 0.85, measured)
+    vision["vision_feature_layer"] = cfg.get("vision_feature_layer", -2)
     (dest / "config.json").write_text(json.dumps(vision, indent=1))
     for name in ("preprocessor_config.json", "processor_config.json"):
         if (surgery / name).is_file():
