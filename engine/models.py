@@ -33,6 +33,14 @@ class Profile:
     about: str
     revision: str = "main"
     verified: bool = True           # file names confirmed by a real download (False: taken from public docs)
+    convert_to: str = ""            # a checkpoint (no GGUF is published): converted here to this quantization
+
+
+# the files of a transformers checkpoint a conversion needs (weights, configs, tokenizer, processor)
+CHECKPOINT_SUFFIXES = (".json", ".safetensors", ".model", ".jinja", ".txt", ".tiktoken")
+# Converts a downloaded checkpoint into an exported folder: (checkpoint, out, quant, name, step) -> None.
+# It lives in export/ (engine never imports it): the CLI finds it through the "vitrine.converters" entry point.
+ConvertFn = Callable[[Path, Path, str, str, Callable[[str], None]], None]
 
 
 # SmolVLM 256M/500M: the f16 projector, not the Q8_0 one the repos also have: its encoder ran faster here
@@ -53,6 +61,10 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             {"model": "MiniCPM-V-4_6-Q4_K_M.gguf", "mmproj": "mmproj-MiniCPM-V-4_6-F16.gguf"},
             "minicpmv4_6", "mtmd", ("en", "pt", "multi"), "multilingual (answers in Portuguese itself), 1.3B",
             verified=False),
+    # TinyLLaVA: no GGUF is published; the transformers-layout checkpoint is downloaded and converted here
+    Profile("tinyllava-1.1b", "bczhou/tiny-llava-v1-hf", {}, "llava", "mtmd", ("en",),
+            "TinyLLaVA 1.1B (CLIP-L + TinyLlama), English; converted to GGUF Q8_0 after download", verified=False,
+            convert_to="Q8_0"),
     Profile("minicpm-v-4", "openbmb/MiniCPM-V-4-gguf",
             {"model": "ggml-model-Q4_K_M.gguf", "mmproj": "mmproj-model-f16.gguf"},
             "minicpmv", "minicpmv", ("en", "pt", "multi"), "best quality, multilingual, slowest"),
@@ -215,44 +227,89 @@ class ModelStore:
                     progress(f"copy {role}", done, total)
         return FileEntry(path=relpath, sha256=sha256_file(dst), size=total)
 
-    def pull(self, name: str, hub_url: str, progress: ProgressFn | None = None) -> InstalledModel:
+    def pull(self, name: str, hub_url: str, progress: ProgressFn | None = None,
+             convert: ConvertFn | None = None) -> InstalledModel:
         """Download a profile's files from a hub (the real one, or any server in its layout); resumable.
 
         Sizes and sha256 come from the hub's API (or its ETags); nothing is installed that was not verified.
+        A profile with no published GGUF (``convert_to``) downloads the checkpoint and converts it with
+        ``convert``; the download is kept until the conversion succeeds, so a failed conversion never downloads
+        again.
         """
         if name not in PROFILES:
             raise VitrineError(f"unknown model {name!r}: choose one of {', '.join(PROFILES)} "
                                "(or import your own files with `vitrine models import`)")
         prof = PROFILES[name]
-        by_hand = (f"no network? On a machine with internet, download {' and '.join(prof.files.values())} from "
-                   f"https://huggingface.co/{prof.repo}, copy them here and run: vitrine models import {name} "
-                   f"--model {prof.files['model']} --mmproj {prof.files['mmproj']}")
+        if prof.convert_to and convert is None:
+            raise VitrineError(f"{name} is converted after download, which needs Vitrine's export tools: install "
+                               "Vitrine whole (`bash .ci/install`)")
         with self.changing(f"pull {name}"):
             try:
                 remote = hub_files(hub_url, prof.repo, prof.revision)
+                wanted = self._wanted_files(prof, remote, hub_url)
                 staging = self.root / f".{name}.pulling"    # kept between attempts: .part files resume
                 staging.mkdir(parents=True, exist_ok=True)
                 files = {}
-                for role, fname in prof.files.items():
+                for role, fname in wanted.items():
                     expected = remote.get(fname, RemoteFile(fname))
-                    if remote and fname not in remote:
-                        raise VitrineError(f"{fname} is not in {prof.repo} on {hub_url}: the hub's copy of the model "
-                                           "changed; update Vitrine, or import the files by hand")
                     dest = contained(staging, fname)
                     if dest.exists() and not _still_good(dest, expected):
                         dest.unlink()
                     if not dest.exists():
+                        dest.parent.mkdir(parents=True, exist_ok=True)
                         url = f"{hub_url.rstrip('/')}/{prof.repo}/resolve/{prof.revision}/{fname}"
                         cb = (lambda done, total, _r=role: progress(f"download {_r}", done, total)) if progress else None
                         download(url, dest, expected, cb)
                     files[role] = FileEntry(fname, sha256_file(dest), dest.stat().st_size)
             except Unreachable as e:
-                raise VitrineError(f"{e}: {by_hand}") from None
+                raise VitrineError(f"{e}: {_by_hand(prof)}") from None
+            if prof.convert_to:
+                return self._convert_pulled(prof, staging, convert, progress)
             family, handler, langs = describe_gguf_pair(staging / prof.files["model"], staging / prof.files["mmproj"])
             m = Manifest(name=name, runtime="gguf", family=family, files=files, chat_handler=handler,
                          languages=list(prof.languages), quant=_quant_from_name(prof.files["model"]),
                          source=f"{prof.repo}@{prof.revision}")
             return self._commit(name, staging, m)
+
+    @staticmethod
+    def _wanted_files(prof: Profile, remote: dict[str, RemoteFile], hub_url: str) -> dict[str, str]:
+        """role -> file name: a GGUF profile's two files, or every checkpoint file the hub lists."""
+        if not prof.convert_to:
+            missing = [f for f in prof.files.values() if remote and f not in remote]
+            if missing:
+                raise VitrineError(f"{missing[0]} is not in {prof.repo} on {hub_url}: the hub's copy of the model "
+                                   "changed; update Vitrine, or import the files by hand")
+            return dict(prof.files)
+        if not remote:
+            raise VitrineError(f"{hub_url} does not list the files of {prof.repo} (no hub API), which a checkpoint "
+                               "download needs: use a mirror with the Hugging Face API, or download it by hand and "
+                               "run `vitrine export gguf`")
+        names = sorted(f for f in remote if f.endswith(CHECKPOINT_SUFFIXES) and "/" not in f)
+        if "config.json" not in names or not any(f.endswith(".safetensors") for f in names):
+            raise VitrineError(f"{prof.repo} on {hub_url} has no config.json and .safetensors weights: it is not a "
+                               "transformers checkpoint Vitrine can convert")
+        return {f: f for f in names}
+
+    def _convert_pulled(self, prof: Profile, checkpoint: Path, convert: ConvertFn,
+                        progress: ProgressFn | None) -> InstalledModel:
+        """Convert a downloaded checkpoint (held under the store lock) and install the result by rename."""
+        out = self.root / f".{prof.name}.converted"
+        shutil.rmtree(out, ignore_errors=True)
+        n = [0]
+
+        def step(label: str) -> None:
+            n[0] += 1
+            if progress:
+                progress(f"convert: {label}", n[0], None)
+        convert(checkpoint, out, prof.convert_to, prof.name, step)
+        manifest = Manifest.load(out)
+        bad = manifest.problems(out)
+        if bad:
+            raise VitrineError(f"the conversion of {prof.name} is incomplete ({bad[0]}): run the same command again")
+        manifest.name, manifest.source = prof.name, f"{prof.repo}@{prof.revision} (converted here)"
+        installed = self._commit(prof.name, out, manifest)
+        shutil.rmtree(checkpoint, ignore_errors=True)      # the checkpoint is only needed again to re-convert
+        return installed
 
     def verify(self, name: str | None = None) -> dict[str, list[str]]:
         """Re-hash installed files; return {model name: problems} (empty lists mean intact).
@@ -283,6 +340,16 @@ class ModelStore:
             shutil.rmtree(trash, ignore_errors=True)
             folder.rename(trash)        # one rename: the model is gone or still whole, never half-deleted
             shutil.rmtree(trash, ignore_errors=True)
+
+
+def _by_hand(prof: Profile) -> str:
+    if prof.convert_to:
+        return (f"no network? On a machine with internet, download the checkpoint https://huggingface.co/{prof.repo}, "
+                f"copy the folder here and run: vitrine export gguf FOLDER --quant {prof.convert_to} --out "
+                f"{prof.name}-gguf && vitrine models import {prof.name} --from {prof.name}-gguf")
+    return (f"no network? On a machine with internet, download {' and '.join(prof.files.values())} from "
+            f"https://huggingface.co/{prof.repo}, copy them here and run: vitrine models import {prof.name} "
+            f"--model {prof.files['model']} --mmproj {prof.files['mmproj']}")
 
 
 def _still_good(path: Path, expected: RemoteFile) -> bool:

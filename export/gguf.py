@@ -183,3 +183,8 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
         manifest.save(staging)
         log_file.rename(staging / "export.log")
     return GgufExport(out, manifest, time.perf_counter() - t0)
+
+
+def convert_for_store(checkpoint: Path, out: Path, quant: str, name: str, step: StepFn) -> None:
+    """The model store's converter (entry point "vitrine.converters": gguf) for profiles that publish no GGUF."""
+    export_gguf(checkpoint, out, quant=quant, name=name, on_step=step)

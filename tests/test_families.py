@@ -115,3 +115,28 @@ def test_parity_with_transformers(family):
     # the vision side: libmtmd and transformers give the same image embedding (LLaVA: all but the last of 576
     # tokens, which libmtmd 0.3.36's llava graph fills with the CLS token)
     assert f16.image_cosine > (0.85 if family == "llava" else 0.999), f16
+
+
+def test_tinyllava_profile_downloads_the_checkpoint_and_converts_it(tmp_path, vitrine_home, media_dir):
+    """No GGUF of TinyLLaVA is published: `models pull` fetches the transformers checkpoint (here from a fake hub
+    on 127.0.0.1 serving the tiny one under the real repo name) and converts it on this machine."""
+    from engine.models import PROFILES
+    from tests.conftest import run_cli
+    from tests.fixtures.hub import FakeHub
+    profile = PROFILES["tinyllava-1.1b"]
+    ckpt = models.tiny_checkpoint("llava")
+    with FakeHub(tmp_path / "hub") as hub:
+        for f in ckpt.iterdir():
+            if f.is_file() and f.name != "vitrine-synthetic.json":
+                hub.add(profile.repo, f.name, f)
+        (hub.root / profile.repo / "README.md").write_text("not downloaded")
+        r = run_cli("models", "pull", "tinyllava-1.1b", "--hub", hub.url)
+        assert r.returncode == 0, r.stderr
+        assert not any(p.endswith("README.md") for p, _ in hub.requests)
+    m = ModelStore(vitrine_home / "models").get("tinyllava-1.1b")
+    assert m.manifest.family == "llava" and m.manifest.quant == "Q8_0" and "converted here" in m.manifest.source
+    assert not (vitrine_home / "models" / ".tinyllava-1.1b.pulling").exists()      # the checkpoint is gone
+    assert run_cli("models", "verify", "tinyllava-1.1b").returncode == 0
+    r = run_cli("ask", media_dir / "look.png", "What color are the pants?", "--model", "tinyllava-1.1b",
+                "--max-tokens", "4")
+    assert r.returncode == 0, r.stderr

@@ -44,11 +44,22 @@ def cmd_models_list(args) -> int:
     return 0
 
 
+def _gguf_converter():
+    """export's checkpoint -> GGUF converter, found through its entry point (engine does not import export)."""
+    from importlib.metadata import entry_points
+    for ep in entry_points(group="vitrine.converters", name="gguf"):
+        try:
+            return ep.load()
+        except ImportError:
+            return None
+    return None
+
+
 def cmd_models_pull(args) -> int:
     from ..settings import Settings
     hub = args.hub or Settings.from_env().hub_url
     with TqdmProgress() as progress:
-        m = _store().pull(args.name, hub, progress)
+        m = _store().pull(args.name, hub, progress, convert=_gguf_converter())
     print(f"installed {m.name} in {m.folder}")
     return 0
 

@@ -14,8 +14,9 @@ class TqdmProgress:
         from tqdm import tqdm
         bar = self._bars.get(stage)
         if bar is None:
-            bar = self._bars[stage] = tqdm(total=total, desc=stage, unit="B", unit_scale=True, file=sys.stderr,
-                                           leave=True, disable=None)
+            in_bytes = stage.startswith(("download", "copy"))
+            bar = self._bars[stage] = tqdm(total=total, desc=stage, unit="B" if in_bytes else " steps",
+                                           unit_scale=in_bytes, file=sys.stderr, leave=True, disable=None)
         if total is not None and bar.total != total:
             bar.total = total
         bar.update(done - bar.n)
