@@ -37,7 +37,7 @@ def main() -> int:
     from engine.history import History
     from engine.models import ModelStore
     # build/export the model in another process: torch must not inflate this one's memory figures
-    r = subprocess.run([sys.executable, "-c", f"from engine.bench import prepare; print(prepare({a.size!r})[1])"],
+    r = subprocess.run([sys.executable, "-c", f"from export.bench import prepare; print(prepare({a.size!r})[1])"],
                        capture_output=True, text=True, check=True)
     gguf = Path(r.stdout.strip().splitlines()[-1])
     store = ModelStore(tmp / "home" / "models")

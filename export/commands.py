@@ -53,6 +53,8 @@ def cmd_parity(args) -> int:
 
 
 def register(sub) -> None:
+    from .bench import register as register_bench      # light: its heavy imports happen when it runs
+    register_bench(sub)
     e = sub.add_parser("export", help="build model artefacts from a Hugging Face checkpoint")
     es = e.add_subparsers(dest="export_command", metavar="FORMAT", required=True)
     x = es.add_parser("gguf", help="checkpoint -> text GGUF (quantized) + mmproj GGUF + manifest")

@@ -19,8 +19,8 @@ from .interrupt import ctrl_c_stops
 log = logging.getLogger("vitrine")
 
 # engine's own command groups; other packages add theirs under the "vitrine.commands" entry point group
-# (export: export gguf|onnx, parity; desktop: app), so engine never imports them until they are run.
-ENGINE_GROUPS = ("engine.cli.ask", "engine.cli.translate", "engine.cli.models", "engine.cli.bench")
+# (export: export gguf|onnx, parity, bench; desktop: app), so engine never imports them until they are run.
+ENGINE_GROUPS = ("engine.cli.ask", "engine.cli.translate", "engine.cli.models")
 ENTRY_POINT_GROUP = "vitrine.commands"
 
 

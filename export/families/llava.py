@@ -36,6 +36,12 @@ SIZES = {
                  text=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
                            num_key_value_heads=1),
                  vocab=512),
+    # TinyLLaVA-1.1B (bczhou/tiny-llava-v1-hf): CLIP ViT-L/14-336 + TinyLlama-1.1B; random weights, real shapes
+    "real": dict(vision=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
+                             projection_dim=768),
+                 text=dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+                           num_key_value_heads=4, vocab_size=32064),
+                 vocab=512),
 }
 
 
@@ -77,7 +83,7 @@ class Llava(ExportFamily):
         torch.manual_seed(seed)
         tok = build_tokenizer(out, spec["vocab"])
         vision = CLIPVisionConfig(**spec["vision"], image_size=336, patch_size=14, hidden_act="quick_gelu")
-        text = LlamaConfig(**spec["text"], vocab_size=len(tok), max_position_embeddings=2048, rms_norm_eps=1e-5,
+        text = LlamaConfig(**{"vocab_size": len(tok), **spec["text"]}, max_position_embeddings=2048, rms_norm_eps=1e-5,
                            bos_token_id=1, eos_token_id=2, pad_token_id=tok.pad_token_id)
         cfg = LlavaConfig(vision_config=vision, text_config=text, image_token_index=tok.convert_tokens_to_ids("<image>"),
                           vision_feature_layer=-2, vision_feature_select_strategy="default",

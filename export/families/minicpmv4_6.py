@@ -45,6 +45,15 @@ SIZES = {
                   linear_num_value_heads=2),
         vision=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=2),
         vocab=400),
+    # MiniCPM-V 4.6: a SigLIP2-so400m-shaped vision tower + Qwen3.5-0.8B (hybrid: 3 linear-attention layers per
+    # full-attention one), about 1.3B parameters with the Qwen vocabulary; random weights, real shapes
+    "real": dict(
+        text=dict(hidden_size=1024, intermediate_size=3584, num_hidden_layers=24, full_attention_interval=4,
+                  num_attention_heads=8, num_key_value_heads=2, head_dim=256, linear_conv_kernel_dim=4,
+                  linear_key_head_dim=128, linear_value_head_dim=128, linear_num_key_heads=16,
+                  linear_num_value_heads=16, vocab_size=248320),
+        vision=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16),
+        vocab=2000),
 }
 
 
@@ -82,12 +91,15 @@ class MiniCPMV46(ExportFamily):
         spec = SIZES[size]
         torch.manual_seed(seed)
         tok = build_tokenizer(spec["vocab"])
-        text = dict(spec["text"], model_type="qwen3_5_text", vocab_size=len(tok), max_position_embeddings=4096,
+        spec = dict(spec, text=dict(spec["text"]))
+        spec["text"].setdefault("vocab_size", len(tok))
+        text = dict(spec["text"], model_type="qwen3_5_text", max_position_embeddings=4096,
                     rms_norm_eps=1e-6, tie_word_embeddings=True, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
                     rope_parameters={"rope_type": "default", "rope_theta": 10000000, "partial_rotary_factor": 0.25})
         vision = dict(spec["vision"], model_type="minicpmv4_6_vision", image_size=980, patch_size=14,
                       hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6)
-        cfg = MiniCPMV4_6Config(text_config=text, vision_config=vision, insert_layer_id=1, image_size=448,
+        cfg = MiniCPMV4_6Config(text_config=text, vision_config=vision, image_size=448,
+                                insert_layer_id=1 if size == "tiny" else 6,
                                 image_token_id=tok.image_token_id, video_token_id=tok.video_token_id,
                                 tie_word_embeddings=True, downsample_mode="16x")
         model = MiniCPMV4_6ForConditionalGeneration(cfg).eval()

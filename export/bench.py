@@ -1,8 +1,9 @@
-"""`vitrine bench`: speed and memory of the GGUF path against the transformers fp32 reference.
+"""`vitrine bench`: speed and memory of the exported model against the transformers fp32 reference.
 
-Both run on the same random-weight model with SmolVLM's real dimensions, the same 512 px frame and the same
-questions, each in its own process (so peak RSS is its own) and one after the other (so they do not share the
-cores). Figures are medians over ``runs`` new frames, each followed by one follow-up question.
+Both run on the same random-weight model with a family's real dimensions (built here once and cached: no
+weights are downloaded), the same 512 px frame and the same questions, each in its own process (so peak RSS is
+its own) and one after the other (so they do not share the cores). Figures are medians over ``runs`` new frames,
+each followed by one follow-up question. It lives in export/ because it builds the models it measures.
 """
 from __future__ import annotations
 
@@ -18,49 +19,55 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 log = logging.getLogger(__name__)
 QUESTIONS = ("What is the person wearing?", "What color are the pants?")
 KEYS = ("new_frame_ttft_s", "followup_ttft_s", "decode_tok_s", "peak_rss_mb")
 
 
-def _bench_dir(size: str) -> Path:
+# `--family` names -> (export family, the size with the real dimensions, GGUF quantizations measured)
+FAMILIES = {"smolvlm": ("idefics3", None, ("Q8_0",)), "minicpm-v-4.6": ("minicpmv4_6", "real", ("Q4_K_M", "Q8_0")),
+            "tinyllava": ("llava", "real", ("Q8_0",))}
+
+
+def _bench_dir(family: str, size: str) -> Path:
     import platformdirs
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for f in ("export/families/idefics3.py", "export/families/__init__.py", "export/gguf.py"):
+    for f in (f"export/families/{family}.py", "export/families/__init__.py", "export/gguf.py"):
         h.update((root / f).read_bytes())
     return Path(os.environ.get("VITRINE_BENCH_CACHE") or Path(platformdirs.user_cache_dir("vitrine")) / "bench") / \
-        f"smolvlm-{size}-{h.hexdigest()[:10]}"
+        f"{family}-{size}-{h.hexdigest()[:10]}"
 
 
-def prepare(size: str, backend: str = "gguf") -> tuple[Path, Path]:
+def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: str = "Q8_0") -> tuple[Path, Path]:
     """Build (once, cached) the random-weight checkpoint and its export for ``backend``; return both folders."""
-    from export.families import build_checkpoint
-    base = _bench_dir(size)
+    from .families import build_checkpoint
+    base = _bench_dir(family, size)
     ckpt = base / "checkpoint"
     if not (ckpt / "config.json").is_file():
-        print(f"bench: building a random SmolVLM-{size} checkpoint (once)", file=sys.stderr, flush=True)
-        build_checkpoint("idefics3", ckpt, size)
+        print(f"bench: building a random {family} checkpoint at its {size} dimensions (once)", file=sys.stderr,
+              flush=True)
+        build_checkpoint(family, ckpt, size)
     if backend == "onnx":
-        from export.onnx import export_onnx
+        from .onnx import export_onnx
         out = base / "onnx-int8"
         if not (out / "vitrine-model.json").is_file():
             print("bench: exporting it to ONNX int8 (once)", file=sys.stderr, flush=True)
             export_onnx(ckpt, out, quant="int8", name=f"random-smolvlm-{size}-onnx", parity=False)
         return ckpt, out
-    from export.gguf import export_gguf
-    out = base / "gguf-Q8_0"
+    from .gguf import export_gguf
+    out = base / f"gguf-{quant}"
     if not (out / "vitrine-model.json").is_file():
-        print("bench: exporting it to GGUF Q8_0 + f16 projector (once)", file=sys.stderr, flush=True)
-        export_gguf(ckpt, out, quant="Q8_0", mmproj_type="f16", name=f"random-smolvlm-{size}")
+        print(f"bench: exporting it to GGUF {quant} + f16 projector (once)", file=sys.stderr, flush=True)
+        export_gguf(ckpt, out, quant=quant, mmproj_type="f16", name=f"random-{family}-{size}-{quant}")
     return ckpt, out
 
 
 def bench_frame(i: int, size: int = 512):
     """A 512 px frame; each ``i`` differs, so every run is a new frame to the cache."""
-    from .frames import Frame
+    import numpy as np
+
+    from engine.frames import Frame
     rng = np.random.RandomState(1000 + i)
     yy, xx = np.mgrid[0:size, 0:size]
     rgb = np.stack([(xx * 255 // size), (yy * 255 // size), np.full_like(xx, 128)], -1).astype(np.uint8)
@@ -81,27 +88,27 @@ def peak_rss_mb() -> float:
 
 
 def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int) -> dict:
-    from .backends.base import GenerationOptions
-    from .session import Session
+    from engine.backends.base import GenerationOptions
+    from engine.session import Session
     t0 = time.perf_counter()
-    if kind in ("gguf", "onnx"):
-        from .backends import load_backend
+    if kind.startswith(("gguf", "onnx")):
+        from engine.backends import load_backend
         backend = load_backend(str(folder), threads=threads)
     elif kind == "hybrid":
-        from .backends.hybrid import HybridBackend
+        from engine.backends.hybrid import HybridBackend
         backend = HybridBackend(folder / "gguf-Q8_0", folder / "onnx-int8", threads=threads)
     else:
-        from .backends.torch import TorchBackend
+        from engine.backends.torch import TorchBackend
         backend = TorchBackend(folder, threads=threads)
     load_s = time.perf_counter() - t0
     session = Session(backend)
     opts = GenerationOptions(max_tokens=max_tokens, ban_eos=True)   # random weights: fixed-length answers
-    session.ask(bench_frame(-1), QUESTIONS[0], opts)                  # warm-up, not counted
+    session.ask(bench_frame(-1), QUESTIONS[0], opts, translate=False)  # warm-up, not counted
     new, follow, decode, encode = [], [], [], []
     for i in range(runs):
         f = bench_frame(i)
-        a = session.ask(f, QUESTIONS[0], opts)
-        b = session.ask(f, QUESTIONS[1], opts)
+        a = session.ask(f, QUESTIONS[0], opts, translate=False)
+        b = session.ask(f, QUESTIONS[1], opts, translate=False)
         new.append(a.timings.ttft_s)
         follow.append(b.timings.ttft_s)
         decode += [a.timings.decode_tok_s, b.timings.decode_tok_s]
@@ -116,13 +123,13 @@ def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int) -
 
 
 def _run_worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int) -> dict:
-    cmd = [sys.executable, "-m", "engine.bench", "--worker", kind, "--dir", str(folder), "--runs", str(runs),
+    cmd = [sys.executable, "-m", "export.bench", "--worker", kind, "--dir", str(folder), "--runs", str(runs),
            "--max-tokens", str(max_tokens), "--threads", str(threads)]
     env = dict(os.environ)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent) + os.pathsep + env.get("PYTHONPATH", "")
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
-        from .errors import VitrineError
+        from engine.errors import VitrineError
         raise VitrineError(f"bench worker {kind} failed: {r.stderr.strip().splitlines()[-1:] or ['?']}")
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -138,22 +145,39 @@ def _speedup(ours: dict, ref: dict) -> dict:
 
 
 def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: int | None = None,
-              reference: bool = True, backend: str = "gguf") -> dict:
-    """``backend``: "gguf", "onnx" (one result, keys at the top level) or "all" (one entry per backend)."""
-    from .settings import Settings
+              reference: bool = True, backend: str = "gguf", family: str = "smolvlm") -> dict:
+    """``backend``: "gguf", "onnx" (one result, keys at the top level) or "all" (one entry per backend).
+
+    ``family`` "minicpm-v-4.6" or "tinyllava": GGUF at each of the family's quantizations (one entry each), at
+    the real dimensions."""
+    from engine.errors import VitrineError
+    from engine.settings import Settings
     threads = Settings.from_env().threads_for(threads)
-    kinds = ["gguf", "onnx", "hybrid"] if backend == "all" else [backend]
-    head = {"model": f"random SmolVLM-{size} (real dimensions)", "frame_px": 512, "threads": threads}
+    if family not in FAMILIES:
+        raise VitrineError(f"unknown family {family!r}: choose one of {', '.join(FAMILIES)}")
+    fam, real_size, quants = FAMILIES[family]
+    size = real_size or size
+    if fam != "idefics3" and backend != "gguf":
+        raise VitrineError(f"{family} is measured through GGUF only (its ONNX export does not exist yet)")
+    if fam == "idefics3":
+        kinds = ["gguf", "onnx", "hybrid"] if backend == "all" else [backend]
+    else:
+        kinds = [f"gguf-{q.lower()}" for q in quants]
+    label = f"SmolVLM-{size}" if fam == "idefics3" else family
+    head = {"model": f"random {label} (real dimensions)", "frame_px": 512, "threads": threads}
     results = {}
     ckpt = None
     for kind in kinds:
         if kind == "hybrid":
             ckpt, _ = prepare(size, "gguf")
             folder = prepare(size, "onnx")[1].parent
+        elif kind.startswith("gguf-"):
+            ckpt, folder = prepare(size, "gguf", fam, kind.split("-", 1)[1].upper())
         else:
-            ckpt, folder = prepare(size, kind)
+            ckpt, folder = prepare(size, kind, fam)
         print(f"bench: {kind} path ({runs} frames x 2 questions)", file=sys.stderr, flush=True)
-        results[kind] = {"backend": BACKENDS[kind], **_run_worker(kind, folder, runs, max_tokens, threads)}
+        described = BACKENDS.get(kind) or f"gguf {kind.split('-', 1)[1].upper()} + f16 mmproj, one view"
+        results[kind] = {"backend": described, **_run_worker(kind, folder, runs, max_tokens, threads)}
     ref = None
     if reference:
         print("bench: transformers fp32 reference", file=sys.stderr, flush=True)
@@ -173,8 +197,9 @@ def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: 
 
 
 def format_bench(r: dict) -> str:
-    if "gguf" in r and "onnx" in r:       # --backend all
-        cols = [(k, r[k]) for k in ("gguf", "onnx", "hybrid") if k in r] + ([("transformers", r["reference"])] if "reference" in r else [])
+    several = [k for k, v in r.items() if isinstance(v, dict) and "new_frame_ttft_s" in v and k != "reference"]
+    if several:                              # --backend all, or a family's quantizations
+        cols = [(k, r[k]) for k in several] + ([("transformers", r["reference"])] if "reference" in r else [])
         lines = [f"{r['model']}, {r['frame_px']} px frame, {r['threads']} threads", "",
                  f"{'':22}" + "".join(f"{c[0]:>16}" for c in cols)]
         for k in KEYS + ("image_encode_s", "load_s"):
@@ -200,10 +225,36 @@ def format_bench(r: dict) -> str:
 
 if __name__ == "__main__":     # worker process
     p = argparse.ArgumentParser()
-    p.add_argument("--worker", required=True, choices=["gguf", "onnx", "hybrid", "torch"])
+    p.add_argument("--worker", required=True)
     p.add_argument("--dir", required=True)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--max-tokens", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
     print(json.dumps(_worker(a.worker, Path(a.dir), a.runs, a.max_tokens, a.threads)))
+
+
+def cmd_bench(args) -> int:
+    from engine.errors import VitrineError
+    if args.runs < 1 or args.max_tokens < 1:
+        raise VitrineError("--runs and --max-tokens must be at least 1")
+    result = run_bench(size=args.size, runs=args.runs, max_tokens=args.max_tokens, threads=args.threads,
+                       reference=not args.no_reference, backend=args.backend, family=args.family)
+    print(json.dumps(result, indent=2) if args.json else format_bench(result))
+    return 0
+
+
+def register(sub) -> None:
+    b = sub.add_parser("bench", help="speed and memory of exported models vs the transformers reference")
+    b.add_argument("--family", default="smolvlm", choices=list(FAMILIES),
+                   help="smolvlm (default), minicpm-v-4.6 (GGUF Q4_K_M and Q8_0) or tinyllava (GGUF Q8_0), at the "
+                   "real dimensions with random weights")
+    b.add_argument("--size", default="256m", choices=["tiny", "256m", "500m"], help="SmolVLM's size")
+    b.add_argument("--runs", type=int, default=3)
+    b.add_argument("--max-tokens", type=int, default=32)
+    b.add_argument("--threads", help="CPU threads (default: $VITRINE_THREADS, else all cores)")
+    b.add_argument("--backend", default="gguf", choices=["gguf", "onnx", "hybrid", "all"],
+                   help="SmolVLM: all = gguf, onnx and hybrid (llama.cpp text + ONNX vision, measured only)")
+    b.add_argument("--no-reference", action="store_true", help="skip the transformers reference")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_bench)
