@@ -41,38 +41,17 @@ SIDE_FILES = ("config.json", "generation_config.json", "preprocessor_config.json
 StepFn = Callable[[str], None]
 
 
-def _wrappers(model):
+def _wrappers(model, family):
     import torch
     from transformers import DynamicCache
 
-    tc = model.config.text_config
-    n_layers = tc.num_hidden_layers
-
-    class Vision(torch.nn.Module):
-        """Full-size, real (non-padding) tiles in; padding and pixel masks are handled outside."""
-
-        def __init__(self):
-            super().__init__()
-            self.vm, self.conn = model.model.vision_model, model.model.connector
-            # transformers 5's patch position ids for a full tile, computed as it does (float32 steps, clamp,
-            # bucketize): a different rounding shifts some positions by one and parity by 0.14
-            n = self.vm.embeddings.num_patches_per_side
-            step = 1.0 / torch.tensor([n])
-            frac = torch.clamp(torch.arange(n, dtype=torch.float32) * step, max=1.0 - 1e-6)
-            b = torch.bucketize(frac, torch.arange(1 / n, 1.0, 1 / n), right=True)
-            self.register_buffer("pos", (b[:, None] * n + b).flatten().unsqueeze(0), persistent=False)
-
-        def forward(self, pixel_values):
-            emb = self.vm.embeddings
-            x = emb.patch_embedding(pixel_values).flatten(2).transpose(1, 2)
-            x = x + emb.position_embedding(self.pos)
-            x = self.vm.encoder(inputs_embeds=x, attention_mask=None).last_hidden_state
-            return self.conn(self.vm.post_layernorm(x))
+    text_model, head = family.onnx_text_model(model)
+    n_layers = text_model.config.num_hidden_layers
 
     class Embed(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.e = model.model.text_model.get_input_embeddings()
+            self.e = text_model.get_input_embeddings()
 
         def forward(self, input_ids):
             return self.e(input_ids)
@@ -80,7 +59,7 @@ def _wrappers(model):
     class Decoder(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.lm, self.head = model.model.text_model, model.lm_head
+            self.lm, self.head = text_model, head
 
         def forward(self, inputs_embeds, attention_mask, position_ids, *past):
             cache = DynamicCache()
@@ -101,10 +80,10 @@ def _wrappers(model):
                 flat += [layer.keys, layer.values] if layer is not None else list(pk[i])
             return (self.head(o.last_hidden_state), *flat)
 
-    return Vision(), Embed(), Decoder()
+    return family.onnx_vision(model), Embed(), Decoder()
 
 
-def _export_fp32(checkpoint: Path, out: Path, step: StepFn) -> None:
+def _export_fp32(checkpoint: Path, out: Path, step: StepFn, family) -> None:
     import torch
     from transformers import AutoModelForImageTextToText
 
@@ -114,7 +93,7 @@ def _export_fp32(checkpoint: Path, out: Path, step: StepFn) -> None:
     n_layers, n_kv = tc.num_hidden_layers, tc.num_key_value_heads
     head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads
     size = model.config.vision_config.image_size
-    vision, embed, decoder = _wrappers(model)
+    vision, embed, decoder = _wrappers(model, family)
 
     def export(module, args, names_in, names_out, dynamic, filename):
         with warnings.catch_warnings():
@@ -199,14 +178,15 @@ def export_onnx(checkpoint: Path | str, out: Path | str, quant: str = "int8", na
     checkpoint, out = Path(checkpoint).resolve(), Path(out)
     if quant not in QUANTS:
         raise VitrineError(f"unknown ONNX quantization {quant!r}: choose one of {', '.join(QUANTS)}")
-    cfg_path = checkpoint / "config.json"
-    if not cfg_path.is_file():
-        raise VitrineError(f"{checkpoint} is not a Hugging Face checkpoint folder (no config.json)")
-    if json.loads(cfg_path.read_text()).get("model_type") != "idefics3":
-        raise VitrineError(f"{checkpoint.name}: ONNX export supports SmolVLM (idefics3) checkpoints only")
+    from .families import families, for_checkpoint
+    family = for_checkpoint(checkpoint)
+    if not family.onnx:
+        able = ", ".join(f.name for f in families().values() if f.onnx)
+        raise VitrineError(f"{checkpoint.name}: ONNX export exists for {able} checkpoints, not {family.name} yet "
+                           "(export it to GGUF instead: vitrine export gguf)")
     step = on_step or (lambda s: None)
     with atomic_folder(out) as staging:
-        _export_fp32(checkpoint, staging, step)
+        _export_fp32(checkpoint, staging, step, family)
         if quant == "int8":
             step("quantizing to int8 (onnxruntime, dynamic)")
             _quantize_int8(staging)
@@ -222,8 +202,9 @@ def export_onnx(checkpoint: Path | str, out: Path | str, quant: str = "int8", na
         for f in SIDE_FILES:
             if (staging / f).is_file():
                 files[f.split(".")[0]] = file_entry(staging, f)
-        manifest = Manifest(name=name or f"{checkpoint.name}-onnx-{quant}", runtime="onnx", family="idefics3",
-                            files=files, chat_handler="", languages=["en"], quant=quant, source=str(checkpoint))
+        manifest = Manifest(name=name or f"{checkpoint.name}-onnx-{quant}", runtime="onnx", family=family.name,
+                            files=files, chat_handler="", languages=list(family.languages), quant=quant,
+                            source=str(checkpoint))
         if parity:
             step("checking agreement with transformers")
             from .parity import compare

@@ -48,10 +48,10 @@ def parity_image(size: int):
     return Frame(rgb, "parity")
 
 
-def _load(runtime: str, folder: Path):
+def _load(runtime: str, folder: Path, family: str):
     if runtime == "onnx":     # also before its manifest exists (parity runs inside the export)
         from engine.backends.onnx import OnnxBackend
-        return OnnxBackend(folder, threads=2)
+        return OnnxBackend(folder, threads=2, family=family)
     from engine.backends import load_backend
     return load_backend(str(folder), threads=2)
 
@@ -60,8 +60,9 @@ def compare(checkpoint: Path | str, runtime: str, folder: Path | str, reference=
             variant: str | None = None) -> ParityResult:
     from engine.backends.base import GenerationOptions
     from engine.backends.torch import TorchBackend
+    from .families import for_checkpoint
     ref = reference or TorchBackend(checkpoint, threads=2)
-    ours = _load(runtime, Path(folder))
+    ours = _load(runtime, Path(folder), for_checkpoint(Path(checkpoint)).name)
     try:
         frame = parity_image(ref.tile)
         r_img, o_img = ref.encode(frame), ours.encode(frame)

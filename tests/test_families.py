@@ -1,6 +1,8 @@
 """Every model family the tests can build goes the whole way: a tiny random checkpoint of the real architecture,
 llama.cpp's converter, quantization, the store, and answers about a generated image — with follow-ups that reuse
 the frame (the encoder runs once, and the follow-up's first-token logits equal a fresh full evaluation)."""
+import json
+
 import numpy as np
 import pytest
 
@@ -140,3 +142,23 @@ def test_tinyllava_profile_downloads_the_checkpoint_and_converts_it(tmp_path, vi
     r = run_cli("ask", media_dir / "look.png", "What color are the pants?", "--model", "tinyllava-1.1b",
                 "--max-tokens", "4")
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("quant", ["fp32", "int8"])
+def test_tinyllava_through_onnx(quant, vitrine_home):
+    """TinyLLaVA in the onnx-community three-graph layout: fp32 is transformers (same tokens, logits within
+    1e-5); int8 stays close; installed, it answers with follow-ups that skip the vision graph."""
+    folder = models.tiny_onnx(quant, family="llava")
+    p = json.loads((folder / "vitrine-model.json").read_text())["extra"]["parity"]
+    if quant == "fp32":
+        assert p["greedy_all_identical"] and p["max_abs_logit_diff"] < 1e-4 and p["image_cosine"] > 0.9999
+    else:
+        assert p["teacher_forced_agreement"] >= 0.85 and p["image_cosine"] > 0.99
+    ModelStore(vitrine_home / "models").import_folder("tl-onnx", folder)
+    with load_backend("tl-onnx", threads=2) as b:
+        assert b.family.name == "llava"
+        s = Session(b)
+        f = frame(4)
+        first = s.ask(f, "What is this?", OPTS)
+        second = s.ask(f, "What color are the pants?", OPTS)
+    assert not first.reused_image and second.reused_image and s.encodes == 1

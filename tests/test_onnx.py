@@ -136,9 +136,12 @@ def test_broken_onnx_folders_get_one_clear_line(tiny_onnx_fp32, tmp_path, media_
 
 
 def test_parity_cli_unsupported_architecture(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "qwen2_vl"}')
+    r = run_cli("parity", tmp_path)
+    assert r.returncode == 2 and "not 'qwen2_vl'" in r.stderr and "Traceback" not in r.stderr
     (tmp_path / "config.json").write_text('{"model_type": "llava"}')
     r = run_cli("parity", tmp_path)
-    assert r.returncode == 2 and "support SmolVLM" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "no weights" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_import_a_published_onnx_folder(tiny_onnx_int8, tmp_path, media_dir):

@@ -39,7 +39,7 @@ def _from_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles:
         from .onnx import OnnxBackend
         return OnnxBackend(folder, model_id=manifest.name, threads=threads,
                            files={r: e.path for r, e in manifest.files.items() if r in ("vision", "embed", "decoder")},
-                           languages=tuple(manifest.languages))
+                           languages=tuple(manifest.languages), family=manifest.family)
     raise VitrineError(f"model {manifest.name!r} needs the {manifest.runtime!r} runtime, which this version of "
                        "Vitrine does not have")
 

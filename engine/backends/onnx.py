@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import families
 from ..errors import VitrineError
 from ..frames import Frame
 from .base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
@@ -44,7 +45,8 @@ def _find(folder: Path, name: str, suffix: str = "") -> Path:
 
 class OnnxBackend(Backend):
     def __init__(self, folder: Path | str, *, model_id: str = "", threads: int | None = None,
-                 files: dict[str, str] | None = None, variant: str = "", languages: tuple[str, ...] = ("en",)):
+                 files: dict[str, str] | None = None, variant: str = "", languages: tuple[str, ...] = ("en",),
+                 family: str = "idefics3"):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -62,9 +64,10 @@ class OnnxBackend(Backend):
         cfg = json.loads(cfg_path.read_text())
         tc, vc = cfg["text_config"], cfg["vision_config"]
         self.n_layers = tc["num_hidden_layers"]
-        self.image_token_id = cfg.get("image_token_id")
+        self.family = families.get(family) or families.get("idefics3")   # onnx-community folders: SmolVLM
+        self.image_token_id = cfg.get("image_token_id", cfg.get("image_token_index"))
         self.image_size = vc.get("image_size", 512)
-        patch, scale = vc.get("patch_size", 16), cfg.get("scale_factor", 4)
+        patch, scale = vc.get("patch_size", 16), cfg.get("scale_factor", 1)   # pixel shuffle (SmolVLM) or none
         self.image_seq_len = (self.image_size // patch) ** 2 // (scale * scale)
         pre = _image_processor_config(folder)
         self.mean = np.array(pre.get("image_mean", [0.5] * 3), np.float32)
@@ -99,8 +102,7 @@ class OnnxBackend(Backend):
         self._check_inputs()
 
         prompt = self._render(template)
-        image_block = ("<fake_token_around_image><global-img>" + "<image>" * self.image_seq_len
-                       + "<fake_token_around_image>")
+        image_block = self.family.onnx_image_block.format(image="<image>" * self.image_seq_len)
         head, _, tail = prompt.partition("<image>")
         q_head, _, q_tail = tail.partition(_SENTINEL)
         self._prefix_text = head + image_block
@@ -200,7 +202,8 @@ class OnnxBackend(Backend):
     def encode(self, frame: Frame) -> EncodedImage:
         t0 = time.perf_counter()
         feats = self.image_features(frame)
-        ids = np.array([self.tokenizer.encode(self._prefix_text, add_special_tokens=False).ids], np.int64)
+        # as transformers' processor does: the tokenizer's own special tokens (a Llama BOS, or none)
+        ids = np.array([self.tokenizer.encode(self._prefix_text, add_special_tokens=True).ids], np.int64)
         embeds = self._embed(ids)
         slots = ids[0] == self.image_token_id
         if slots.sum() != feats.shape[0]:
@@ -213,8 +216,13 @@ class OnnxBackend(Backend):
 
     # ------------------------------------------------------------------ text
     def question_ids(self, question: str) -> np.ndarray:
+        """The question's tokens as they come after the image in one prompt: encoded behind an image token and
+        cut after it, or a sentencepiece tokenizer would start them with a word-boundary piece of their own."""
         text = self._question_head + question + self._question_tail
-        return np.array([self.tokenizer.encode(text, add_special_tokens=False).ids], np.int64)
+        ids = self.tokenizer.encode("<image>" + text, add_special_tokens=False).ids
+        if not ids or ids[0] != self.image_token_id:
+            ids = [self.image_token_id] + self.tokenizer.encode(text, add_special_tokens=False).ids
+        return np.array([ids[1:]], np.int64)
 
     def teacher_forced_logits(self, image: EncodedImage, question: str, answer_ids: list[int]) -> np.ndarray:
         """Logits after the question and after each of ``answer_ids`` (rows: len(answer_ids) + 1)."""

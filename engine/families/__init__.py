@@ -63,6 +63,7 @@ class Family:
     single_view: SingleView | None = None
     tested: bool = True                # exercised end to end by the tests (models list says so otherwise)
     model_types: tuple[str, ...] = ()  # config.json model_type of its transformers checkpoints
+    onnx_image_block: str = "{image}"  # the prompt text an image becomes in the ONNX layout ({image}: its tokens)
     reference: Reference | None = None  # how the transformers reference runs it (None: no reference)
 
 

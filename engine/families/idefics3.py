@@ -19,4 +19,5 @@ FAMILY = Family(
     name="idefics3", about="SmolVLM (SigLIP + SmolLM2)", projector_types=("idefics3",),
     single_view=SingleView(overview="last", drop_before=2, skip_between=1),
     model_types=("idefics3",), reference=Idefics3Reference(),
+    onnx_image_block="<fake_token_around_image><global-img>{image}<fake_token_around_image>",
 )

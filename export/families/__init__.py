@@ -30,6 +30,15 @@ class ExportFamily:
         """Write a random-weight checkpoint (model, tokenizer, processor) of this family to ``out``."""
         raise NotImplementedError
 
+    def onnx_vision(self, model):
+        """A torch module: one full tile's pixel_values [n, 3, S, S] -> image_features [n, tokens, hidden], in
+        exportable operations (export.onnx traces it)."""
+        raise NotImplementedError
+
+    def onnx_text_model(self, model):
+        """(the language model that takes inputs_embeds, its lm_head)."""
+        raise NotImplementedError
+
     def convert_gguf(self, tools, checkpoint: Path, text_out: Path, mmproj_out: Path, mmproj_type: str,
                      work: Path) -> None:
         """Text model to ``text_out`` (f16) and vision projector to ``mmproj_out`` with llama.cpp's tools
@@ -60,6 +69,9 @@ def for_checkpoint(checkpoint: Path) -> ExportFamily:
         raise VitrineError(f"{cfg} is damaged (not a JSON object): copy the checkpoint again") from None
     for fam in families().values():
         if model_type in fam.model_types:
+            if not any(checkpoint.glob("*.safetensors")) and not (checkpoint / "pytorch_model.bin").is_file():
+                raise VitrineError(f"{checkpoint.name} has a config.json but no weights (model.safetensors): copy "
+                                   "the whole checkpoint folder")
             return fam
     known = ", ".join(t for f in families().values() for t in f.model_types)
     raise VitrineError(f"{checkpoint.name}: export supports {known} checkpoints, not {model_type or 'unknown'!r}")

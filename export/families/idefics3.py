@@ -134,5 +134,35 @@ class Idefics3(ExportFamily):
     def build(self, out: Path, size: str = "tiny", seed: int = 0) -> Path:
         return build_smolvlm(out, size, seed)
 
+    def onnx_text_model(self, model):
+        return model.model.text_model, model.lm_head
+
+    def onnx_vision(self, model):
+        import torch
+
+        class Vision(torch.nn.Module):
+            """Full-size, real (non-padding) tiles in: Unfold (the patch grid of padded images) is not
+            exportable, and a full tile needs no pixel mask."""
+
+            def __init__(self):
+                super().__init__()
+                self.vm, self.conn = model.model.vision_model, model.model.connector
+                # transformers 5's patch position ids for a full tile, computed as it does (float32 steps,
+                # clamp, bucketize): a different rounding shifts some positions by one and parity by 0.14
+                n = self.vm.embeddings.num_patches_per_side
+                step = 1.0 / torch.tensor([n])
+                frac = torch.clamp(torch.arange(n, dtype=torch.float32) * step, max=1.0 - 1e-6)
+                b = torch.bucketize(frac, torch.arange(1 / n, 1.0, 1 / n), right=True)
+                self.register_buffer("pos", (b[:, None] * n + b).flatten().unsqueeze(0), persistent=False)
+
+            def forward(self, pixel_values):
+                emb = self.vm.embeddings
+                x = emb.patch_embedding(pixel_values).flatten(2).transpose(1, 2)
+                x = x + emb.position_embedding(self.pos)
+                x = self.vm.encoder(inputs_embeds=x, attention_mask=None).last_hidden_state
+                return self.conn(self.vm.post_layernorm(x))
+
+        return Vision()
+
 
 FAMILY = Idefics3()

@@ -73,6 +73,7 @@ class Llava(ExportFamily):
     model_types = ("llava",)
     tokenizer_pre = "default"
     sizes = tuple(SIZES)
+    onnx = True
 
     def build(self, out: Path, size: str = "tiny", seed: int = 0) -> Path:
         import torch
@@ -97,6 +98,29 @@ class Llava(ExportFamily):
         LlavaProcessor(image_processor=processor, tokenizer=tok, patch_size=14, vision_feature_select_strategy="default",
                        num_additional_image_tokens=1, chat_template=CHAT_TEMPLATE).save_pretrained(out)
         return out
+
+    def onnx_text_model(self, model):
+        return model.model.language_model, model.lm_head
+
+    def onnx_vision(self, model):
+        import torch
+        layer = model.config.vision_feature_layer
+        if not isinstance(layer, int) or model.config.vision_feature_select_strategy != "default":
+            raise VitrineError("ONNX export takes LLaVA checkpoints with one vision feature layer and the default "
+                               "selection (CLS dropped), as TinyLLaVA has")
+
+        class Vision(torch.nn.Module):
+            """CLIP tower -> the configured hidden layer without its CLS token -> MLP projector."""
+
+            def __init__(self):
+                super().__init__()
+                self.tower, self.projector = model.model.vision_tower, model.model.multi_modal_projector
+
+            def forward(self, pixel_values):
+                hidden = self.tower(pixel_values, output_hidden_states=True).hidden_states[layer]
+                return self.projector(hidden[:, 1:])
+
+        return Vision()
 
     def convert_gguf(self, tools, checkpoint: Path, text_out: Path, mmproj_out: Path, mmproj_type: str,
                      work: Path) -> None:
