@@ -39,7 +39,8 @@ def _bench_dir(family: str, size: str) -> Path:
         f"{family}-{size}-{h.hexdigest()[:10]}"
 
 
-def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: str = "Q8_0") -> tuple[Path, Path]:
+def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: str = "Q8_0",
+            mmproj_type: str = "f16") -> tuple[Path, Path]:
     """Build (once, cached) the random-weight checkpoint and its export for ``backend``; return both folders."""
     from .families import build_checkpoint
     base = _bench_dir(family, size)
@@ -56,10 +57,10 @@ def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: s
             export_onnx(ckpt, out, quant="int8", name=f"random-smolvlm-{size}-onnx", parity=False)
         return ckpt, out
     from .gguf import export_gguf
-    out = base / f"gguf-{quant}"
+    out = base / (f"gguf-{quant}" if mmproj_type == "f16" else f"gguf-{quant}-mmproj-{mmproj_type}")
     if not (out / "vitrine-model.json").is_file():
-        print(f"bench: exporting it to GGUF {quant} + f16 projector (once)", file=sys.stderr, flush=True)
-        export_gguf(ckpt, out, quant=quant, mmproj_type="f16", name=f"random-{family}-{size}-{quant}")
+        print(f"bench: exporting it to GGUF {quant} + {mmproj_type} projector (once)", file=sys.stderr, flush=True)
+        export_gguf(ckpt, out, quant=quant, mmproj_type=mmproj_type, name=f"random-{family}-{size}-{quant}")
     return ckpt, out
 
 
@@ -145,7 +146,8 @@ def _speedup(ours: dict, ref: dict) -> dict:
 
 
 def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: int | None = None,
-              reference: bool = True, backend: str = "gguf", family: str = "smolvlm") -> dict:
+              reference: bool = True, backend: str = "gguf", family: str = "smolvlm",
+              mmproj_type: str = "f16") -> dict:
     """``backend``: "gguf", "onnx" (one result, keys at the top level) or "all" (one entry per backend).
 
     ``family`` "minicpm-v-4.6" or "tinyllava": GGUF at each of the family's quantizations (one entry each), at
@@ -172,11 +174,11 @@ def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: 
             ckpt, _ = prepare(size, "gguf")
             folder = prepare(size, "onnx")[1].parent
         elif kind.startswith("gguf-"):
-            ckpt, folder = prepare(size, "gguf", fam, kind.split("-", 1)[1].upper())
+            ckpt, folder = prepare(size, "gguf", fam, kind.split("-", 1)[1].upper(), mmproj_type)
         else:
             ckpt, folder = prepare(size, kind, fam)
         print(f"bench: {kind} path ({runs} frames x 2 questions)", file=sys.stderr, flush=True)
-        described = BACKENDS.get(kind) or f"gguf {kind.split('-', 1)[1].upper()} + f16 mmproj, one view"
+        described = BACKENDS.get(kind) or f"gguf {kind.split('-', 1)[1].upper()} + {mmproj_type} mmproj, one view"
         results[kind] = {"backend": described, **_run_worker(kind, folder, runs, max_tokens, threads)}
     ref = None
     if reference:
@@ -239,7 +241,8 @@ def cmd_bench(args) -> int:
     if args.runs < 1 or args.max_tokens < 1:
         raise VitrineError("--runs and --max-tokens must be at least 1")
     result = run_bench(size=args.size, runs=args.runs, max_tokens=args.max_tokens, threads=args.threads,
-                       reference=not args.no_reference, backend=args.backend, family=args.family)
+                       reference=not args.no_reference, backend=args.backend, family=args.family,
+                       mmproj_type=args.mmproj_type)
     print(json.dumps(result, indent=2) if args.json else format_bench(result))
     return 0
 
@@ -255,6 +258,8 @@ def register(sub) -> None:
     b.add_argument("--threads", help="CPU threads (default: $VITRINE_THREADS, else all cores)")
     b.add_argument("--backend", default="gguf", choices=["gguf", "onnx", "hybrid", "all"],
                    help="SmolVLM: all = gguf, onnx and hybrid (llama.cpp text + ONNX vision, measured only)")
+    b.add_argument("--mmproj-type", default="f16", choices=["f16", "q8_0"],
+                   help="the vision projector's precision for --family exports (q8_0: half the memory)")
     b.add_argument("--no-reference", action="store_true", help="skip the transformers reference")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
