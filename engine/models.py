@@ -258,7 +258,8 @@ class ModelStore:
                     if not dest.exists():
                         dest.parent.mkdir(parents=True, exist_ok=True)
                         url = f"{hub_url.rstrip('/')}/{prof.repo}/resolve/{prof.revision}/{fname}"
-                        cb = (lambda done, total, _r=role: progress(f"download {_r}", done, total)) if progress else None
+                        cb = (lambda done, total, _r=role: progress(f"download {_r}", done, total)) \
+                            if progress else None
                         download(url, dest, expected, cb)
                     files[role] = FileEntry(fname, sha256_file(dest), dest.stat().st_size)
             except Unreachable as e:

@@ -26,7 +26,7 @@ KEYS = ("new_frame_ttft_s", "followup_ttft_s", "decode_tok_s", "peak_rss_mb")
 
 # `--family` names -> (export family, the size with the real dimensions, GGUF quantizations measured)
 FAMILIES = {"smolvlm": ("idefics3", None, ("Q8_0",)), "minicpm-v-4.6": ("minicpmv4_6", "real", ("Q4_K_M", "Q8_0")),
-            "tinyllava": ("llava", "real", ("Q8_0",))}
+            "tinyllava": ("llava", "real", ("Q4_K_M", "Q8_0"))}
 
 
 def _bench_dir(family: str, size: str) -> Path:
@@ -250,8 +250,8 @@ def cmd_bench(args) -> int:
 def register(sub) -> None:
     b = sub.add_parser("bench", help="speed and memory of exported models vs the transformers reference")
     b.add_argument("--family", default="smolvlm", choices=list(FAMILIES),
-                   help="smolvlm (default), minicpm-v-4.6 (GGUF Q4_K_M and Q8_0) or tinyllava (GGUF Q8_0), at the "
-                   "real dimensions with random weights")
+                   help="smolvlm (default), minicpm-v-4.6 or tinyllava (GGUF Q4_K_M and Q8_0), at the real "
+                   "dimensions with random weights")
     b.add_argument("--size", default="256m", choices=["tiny", "256m", "500m"], help="SmolVLM's size")
     b.add_argument("--runs", type=int, default=3)
     b.add_argument("--max-tokens", type=int, default=32)

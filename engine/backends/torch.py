@@ -40,7 +40,8 @@ class TorchBackend(Backend):
         self.processor = self.reference.load_processor(checkpoint)
         self.tile = self.reference.tile_size(self.model.config)
         tok = self.processor.tokenizer
-        self._eos = tok.convert_tokens_to_ids(self.reference.eos_token) if self.reference.eos_token else tok.eos_token_id
+        eos = self.reference.eos_token
+        self._eos = tok.convert_tokens_to_ids(eos) if eos else tok.eos_token_id
 
     def inputs(self, image: EncodedImage, question: str) -> dict:
         return self.reference.inputs(self.processor, image.state, question)

@@ -92,7 +92,8 @@ def cmd_models_verify(args) -> int:
     for name, problems in results.items():
         if problems:
             bad += 1
-            print(f"{name}: DAMAGED — " + "; ".join(problems) + f" (run `vitrine models pull {name}` or import again)")
+            print(f"{name}: DAMAGED — " + "; ".join(problems)
+                  + f" (run `vitrine models pull {name}` or import again)")
         else:
             print(f"{name}: ok")
     return 1 if bad else 0
