@@ -127,8 +127,7 @@ def run_parity(checkpoint: Path | str, variants: list[str] | None = None, work: 
                 if runtime == "onnx":
                     export_onnx(checkpoint, out, quant=quant, parity=False)
                 else:
-                    f32 = quant == "F16" and family.name != "minicpmv4_6"
-                    export_gguf(checkpoint, out, quant=quant, mmproj_type="f32" if f32 else "f16")
+                    export_gguf(checkpoint, out, quant=quant, mmproj_type="f32" if quant == "F16" else "f16")
             step(f"comparing {v}")
             results.append(compare(checkpoint, runtime, out, reference=ref, variant=v))
     finally:
