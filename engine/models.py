@@ -253,15 +253,16 @@ class ModelStore:
                 for role, fname in wanted.items():
                     expected = remote.get(fname, RemoteFile(fname))
                     dest = contained(staging, fname)
-                    if dest.exists() and not _still_good(dest, expected):
-                        dest.unlink()
-                    if not dest.exists():
+                    # a file left whole by an earlier attempt is kept only if it matches what the hub states
+                    digest = expected.sha256 if dest.exists() and _still_good(dest, expected) else None
+                    if digest is None:
+                        dest.unlink(missing_ok=True)
                         dest.parent.mkdir(parents=True, exist_ok=True)
                         url = f"{hub_url.rstrip('/')}/{prof.repo}/resolve/{prof.revision}/{fname}"
                         cb = (lambda done, total, _r=role: progress(f"download {_r}", done, total)) \
                             if progress else None
-                        download(url, dest, expected, cb)
-                    files[role] = FileEntry(fname, sha256_file(dest), dest.stat().st_size)
+                        digest = download(url, dest, expected, cb)     # hashed once, while verifying
+                    files[role] = FileEntry(fname, digest, dest.stat().st_size)
             except Unreachable as e:
                 raise VitrineError(f"{e}: {_by_hand(prof)}") from None
             if prof.convert_to:
@@ -354,7 +355,7 @@ def _by_hand(prof: Profile) -> str:
 
 
 def _still_good(path: Path, expected: RemoteFile) -> bool:
-    """A file left by an earlier pull attempt: reuse it only if it matches what the hub states."""
+    """Does a file left by an earlier pull attempt match the size and sha256 the hub states?"""
     if expected.size is not None and path.stat().st_size != expected.size:
         return False
     return expected.sha256 is not None and sha256_file(path) == expected.sha256
