@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import re
+import typing
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -308,8 +309,9 @@ class FrameSource:
         self.close()
 
 
-def read_image(path: Path) -> np.ndarray | None:
-    """Decode an image file to RGB, or None when it is not an image at all (then it may be a video).
+def read_image(path: Path | typing.BinaryIO, name: str = "") -> np.ndarray | None:
+    """Decode an image file (or an open binary stream called ``name``) to RGB, or None when it is not an image
+    at all (then it may be a video).
 
     The one image-reading path of the CLI, the app and live mode: the header gives the size before anything is
     decoded (a 30000x30000 PNG is refused in microseconds, not after 950 MB and 8 s), then the pixels are
@@ -319,7 +321,7 @@ def read_image(path: Path) -> np.ndarray | None:
     import warnings
 
     from PIL import Image, ImageOps, UnidentifiedImageError
-    name = path.name
+    name = name or path.name
     too_large = (f"{name} is too large (over {MAX_PIXELS // 1_000_000} megapixels): resize it first")
     try:
         with warnings.catch_warnings():    # Pillow warns about big images on stderr: we decide with MAX_PIXELS

@@ -45,6 +45,11 @@ class Reference:
         from transformers import AutoProcessor
         return AutoProcessor.from_pretrained(checkpoint)
 
+    def open(self, checkpoint, threads: int | None = None):
+        """A backend running ``checkpoint`` with transformers (chat VLMs: the step-by-step greedy reference)."""
+        from ..backends.torch import TorchBackend
+        return TorchBackend(checkpoint, threads=threads)
+
     def inputs(self, processor, tile, question: str) -> dict:
         from PIL import Image
         msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]

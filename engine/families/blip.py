@@ -1,0 +1,20 @@
+"""BLIP VQA (ViT + BERT encoder-decoder; Salesforce/blip-vqa-base): one of the brief's two baselines. Runs only
+as a transformers reference in `vitrine eval` (no GGUF or ONNX export)."""
+from . import Family, Reference
+
+
+class BlipReference(Reference):
+    def open(self, checkpoint, threads=None):
+        from ..backends.seq2seq import Seq2SeqBackend
+        return Seq2SeqBackend(checkpoint, self, threads=threads)
+
+    def load_model(self, checkpoint):
+        from transformers import BlipForQuestionAnswering
+        return BlipForQuestionAnswering.from_pretrained(checkpoint)
+
+    def inputs(self, processor, image, question: str) -> dict:
+        return processor(images=image, text=question, return_tensors="pt")
+
+
+FAMILY = Family(name="blip-vqa", about="BLIP VQA (reference only)", projector_types=(), model_types=("blip",),
+                reference=BlipReference())
