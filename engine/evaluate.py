@@ -84,6 +84,20 @@ def open_model(name: str, threads: int | None = None):
     return load_backend(name, threads=threads)
 
 
+def check_model(name: str) -> None:
+    """Before anything is written: the model exists (a path, or an installed name). Loading it may still fail."""
+    path = Path(name)
+    if path.exists():
+        if path.is_dir() and not ((path / "config.json").is_file() or (path / "vitrine-model.json").is_file()):
+            raise VitrineError(f"{name} is neither a Vitrine model folder (vitrine-model.json) nor a transformers "
+                               "checkpoint (config.json)")
+        return
+    if os.sep in name or name.endswith(".gguf"):
+        raise VitrineError(f"model not found: {name}")
+    from .models import ModelStore
+    ModelStore.default().get(name)
+
+
 class Run:
     """A run folder: created for a set and models, or opened again to continue."""
 
@@ -103,7 +117,8 @@ class Run:
             if old.get("set") != info["set"] or old.get("options") != info["options"]:
                 raise VitrineError(f"{self.folder} holds a run on another question set or with other options: use a "
                                    "new --out folder (or the same set and options to continue it)")
-            info["models"] = list(dict.fromkeys(old.get("models", []) + models))
+            answered = {m for m, _ in self.done()}        # a model that never answered is not carried over
+            info["models"] = list(dict.fromkeys([m for m in old.get("models", []) if m in answered] + models))
         elif self.folder.exists() and any(self.folder.iterdir()):
             raise VitrineError(f"{self.folder} already holds files that are not an evaluation run: choose another "
                                "--out")
@@ -172,6 +187,8 @@ def evaluate(data: str, models: list[str], out: Path, opts: EvalOptions = EvalOp
     opts = opts.check()
     if not models:
         raise VitrineError("name at least one --model (an installed model, an exported folder or a checkpoint)")
+    for model in models:
+        check_model(model)
     qa = read_set(data, limit=opts.limit)
     run = Run(out, data, qa, list(dict.fromkeys(models)), opts)
     done = run.done()

@@ -145,9 +145,8 @@ def _split(rows: list[QARow], opts: BuildOptions, rng: random.Random) -> dict[st
     n = len(products)
     n_test, n_val = round(n * opts.test), round(n * opts.val)
     if n_test == 0 or n_val == 0 or n - n_test - n_val <= 0:
-        raise VitrineError(f"only {n} products have questions: a train/val/test split needs more (at least "
-                           f"{max(3, int(3 / max(min(opts.val, opts.test), 1e-9)) + 1)} with --val {opts.val} "
-                           f"--test {opts.test}); add products or lower --min-count")
+        raise VitrineError(f"only {n} products have questions: too few for a train/val/test split with --val "
+                           f"{opts.val} --test {opts.test}; add products or lower --min-count")
     which = {p: "test" for p in products[:n_test]}
     which.update({p: "val" for p in products[n_test:n_test + n_val]})
     out: dict[str, list[QARow]] = {s: [] for s in SPLITS}

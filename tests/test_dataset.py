@@ -1,0 +1,108 @@
+"""`vitrine dataset build|synth`: question sets a data team can trust (labels normalised, splits by product)."""
+import json
+
+import pytest
+
+from engine.qa_set import read_set
+from tests.conftest import run_cli
+from tests.fixtures.catalogs import write_deepfashion, write_styles_catalog
+from tests.test_cli import assert_one_line_error
+
+
+def rows(folder, split):
+    return [json.loads(line) for line in (folder / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def synth_set(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sets") / "synth"
+    r = run_cli("dataset", "synth", "--out", out, "--n", "120")
+    assert r.returncode == 0, r.stderr
+    assert "120 products" in r.stdout
+    return out
+
+
+def test_synth_set_is_split_by_product_in_two_languages(synth_set):
+    splits = {s: rows(synth_set, s) for s in ("train", "val", "test")}
+    products = {s: {r["product"] for r in v} for s, v in splits.items()}
+    assert not (products["train"] & products["val"] or products["train"] & products["test"]
+                or products["val"] & products["test"])
+    every = [r for v in splits.values() for r in v]
+    assert {r["lang"] for r in every} == {"en", "pt"}
+    assert {"garment", "colour", "pattern", "sleeve", "describe"} <= {r["attribute"] for r in every}
+    for r in every:
+        assert (synth_set / r["image"]).is_file() and r["answers"]
+    summary = json.loads((synth_set / "summary.json").read_text())
+    assert summary["rows"] == {s: len(v) for s, v in splits.items()}
+    assert "| split |" in (synth_set / "summary.md").read_text()
+
+
+def test_portuguese_answers_agree_with_the_garment(synth_set):
+    every = [r for s in ("train", "val", "test") for r in rows(synth_set, s)]
+    by_id = {r["id"]: r for r in every}
+    for r in every:
+        if r["lang"] != "pt" or r["attribute"] != "colour":
+            continue
+        en = by_id.get(r["id"][:-2] + "en")
+        if en and en["answers"] == ["red"]:
+            q = r["question"]
+            expected = {"da camisa?": "vermelha", "do vestido?": "vermelho", "dos sapatos?": "vermelhos",
+                        "da calça?": "vermelha"}
+            for tail, word in expected.items():
+                if q.endswith(tail):
+                    assert r["answers"] == [word], r
+
+
+def test_synth_refuses_to_overwrite_and_too_few_images(synth_set, tmp_path):
+    assert_one_line_error(run_cli("dataset", "synth", "--out", synth_set, "--n", "20"), "--force")
+    assert_one_line_error(run_cli("dataset", "synth", "--out", tmp_path / "x", "--n", "3"), "at least 10")
+    assert not (tmp_path / "x").exists()
+
+
+def test_styles_csv_catalog(tmp_path):
+    cat = write_styles_catalog(tmp_path / "fashion")
+    out = tmp_path / "set"
+    r = run_cli("dataset", "build", cat / "styles.csv", "--out", out, "--min-count", "5")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["layout"] == "fashion-product-images"
+    assert summary["missing_images"] == 3 and summary["unreadable_images"] == 1     # skipped and counted
+    assert summary["merged"]["colour"]["navy blue -> navy"] > 0
+    assert summary["merged"]["garment"]["tshirts -> t-shirt"] > 0
+    assert summary["merged"]["colour"]["teal -> blue"] == 2          # a shade merged into its family
+    assert summary["dropped"] == {"colour": {"purple": 1}}            # "Mauve" on one product: no question
+    qa = read_set(out / "train.jsonl")
+    answers = {r.answers[0] for r in qa.rows if r.attribute == "colour" and r.lang == "en"}
+    assert answers <= {"red", "blue", "navy"}         # commas in names did not shift the colour column
+    assert qa.load_rgb(qa.rows[0]).shape[2] == 3       # images resolve into the catalog folder (set.json)
+
+
+def test_deepfashion_na_means_no_question(tmp_path):
+    cat = write_deepfashion(tmp_path / "df")
+    out = tmp_path / "set"
+    r = run_cli("dataset", "build", cat, "--out", out, "--min-count", "2")
+    assert r.returncode == 0, r.stderr
+    every = [r for s in ("train", "val", "test") for r in rows(out, s)]
+    attrs = {r["attribute"] for r in every}
+    assert {"sleeve", "fabric", "pattern"} <= attrs
+    necklines = [r for r in every if r["attribute"] == "neckline" and r["lang"] == "en"]
+    assert len(necklines) < 40          # the NA rows asked nothing
+    assert all(r["answers"] == ["round"] for r in necklines)
+    fabrics = {r["question"] for r in every if r["attribute"] == "fabric" and r["lang"] == "en"}
+    assert fabrics == {"What fabric is the top made of?"}       # the lower and outer garment were NA
+    products = {s: {r["product"] for r in rows(out, s)} for s in ("train", "test")}
+    assert not products["train"] & products["test"]             # front/back views of one product stay together
+
+
+def test_catalog_mistakes_get_one_line(tmp_path):
+    bad = tmp_path / "cat.csv"
+    bad.write_text("picture,colour\na.jpg,red\n")
+    assert_one_line_error(run_cli("dataset", "build", bad, "--out", tmp_path / "o", "--image-column", "image",
+                                  "--attributes", "colour"), "no column 'image'")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "styles.csv").write_text("id,articleType\n")
+    assert_one_line_error(run_cli("dataset", "build", empty, "--out", tmp_path / "o"), "baseColour")
+    cat = write_styles_catalog(tmp_path / "few", n=6, missing=0)
+    assert_one_line_error(run_cli("dataset", "build", cat, "--out", tmp_path / "o"), "too few for a train/val/test split")
+    assert not (tmp_path / "o").exists()                        # nothing half-written
