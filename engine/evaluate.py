@@ -106,8 +106,10 @@ class Run:
         self.qa = qa
         self.models = models
         self.opts = opts
+        # threads change the speed, not the answers: a run may continue with other threads
+        answers_opts = {k: v for k, v in asdict(opts).items() if k != "threads"}
         info = {"data": str(Path(data).resolve()), "set": set_fingerprint(qa), "rows": len(qa.rows),
-                "models": models, "options": asdict(opts)}
+                "models": models, "options": answers_opts}
         run_file = self.folder / RUN_FILE
         if run_file.is_file():
             try:
