@@ -96,11 +96,9 @@ def model_metrics(model: str, records: list, threshold: float, scoring_s: float)
     n = max(1, len(ok))
     lev = [r.scores["levenshtein"] for r in ok] or [0]
     latency = [r.total_s for r in ok]
+    mean = {k: sum(r.scores[k] for r in ok) / n for k in ("vqa", "exact", "contains", "f1", "anls", "cosine")}
     return ModelMetrics(
-        model=_label(model), answered=len(ok), errors=len(records) - len(ok),
-        vqa=sum(r.scores["vqa"] for r in ok) / n, exact=sum(r.scores["exact"] for r in ok) / n,
-        contains=sum(r.scores["contains"] for r in ok) / n, f1=sum(r.scores["f1"] for r in ok) / n,
-        anls=sum(r.scores["anls"] for r in ok) / n, cosine=sum(r.scores["cosine"] for r in ok) / n,
+        model=_label(model), answered=len(ok), errors=len(records) - len(ok), **mean,
         semantic=sum(r.scores["cosine"] >= threshold for r in ok) / n,
         levenshtein={"min": float(min(lev)), "mean": float(np.mean(lev)), "variance": float(np.var(lev)),
                      "std": float(np.std(lev))},
@@ -139,9 +137,8 @@ def write(folder: Path, info: dict, records: list, progress: Progress | None = N
                      models=results)
     _write_csv(folder / "answers.csv", [r for m in rows.values() for r in m])
     write_text_atomic(folder / METRICS_FILE, json.dumps(asdict(run), indent=2, ensure_ascii=False))
-    plots = write_plots(folder / "plots", results)
-    plots.append(write_latency_plot(folder / "plots", {_label(m): [r.total_s for r in recs if not r.error]
-                                                       for m, recs in rows.items()}))
+    plots = write_plots(folder / "plots", results, {_label(m): [r.total_s for r in recs if not r.error]
+                                                    for m, recs in rows.items()})
     write_text_atomic(folder / "report.md", to_markdown(run, plots))
     return run
 
@@ -163,8 +160,10 @@ def _write_csv(path: Path, records: list) -> None:
     write_text_atomic(path, buf.getvalue())
 
 
-def write_plots(folder: Path, results: list[ModelMetrics]) -> list[str]:
-    """PNG plots (metric per model, per attribute, latency); returns their names."""
+def write_plots(folder: Path, results: list[ModelMetrics], latencies: dict[str, list[float]] | None = None) \
+        -> list[str]:
+    """PNG plots (metric per model, per attribute, and the latency distribution when ``latencies`` are given:
+    seconds per answer by model); returns their names."""
     import matplotlib
     matplotlib.use("Agg")            # no display needed, and never the app's Qt
     import matplotlib.pyplot as plt
@@ -204,21 +203,14 @@ def write_plots(folder: Path, results: list[ModelMetrics]) -> list[str]:
     ax.set_title("Accuracy per attribute")
     ax.legend(fontsize=8)
     save(fig, "by_attribute.png")
+
+    if latencies:
+        fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(latencies) + 2), 3.6))
+        ax.boxplot(list(latencies.values()), tick_labels=list(latencies), showfliers=True)
+        ax.set_ylabel("seconds per answer")
+        ax.set_title("Latency per answer")
+        save(fig, "latency.png")
     return made
-
-
-def write_latency_plot(folder: Path, latencies: dict[str, list[float]]) -> str:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(latencies) + 2), 3.6))
-    ax.boxplot(list(latencies.values()), tick_labels=list(latencies), showfliers=True)
-    ax.set_ylabel("seconds per answer")
-    ax.set_title("Latency per answer")
-    with atomic_path(folder / "latency.png", suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return "plots/latency.png"
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:

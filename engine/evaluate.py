@@ -155,6 +155,7 @@ def _ask_all(run: Run, model: str, todo: list[QARow], progress: Progress | None,
     log.info("%s loaded in %.1fs", model, time.perf_counter() - t_load)
     session = Session(backend)
     options = GenerationOptions(max_tokens=opts.max_tokens)
+    last: tuple[object, Frame] | None = None     # a set asks several questions in a row about one image
     try:
         for i, row in enumerate(todo):
             t0 = time.perf_counter()
@@ -162,7 +163,10 @@ def _ask_all(run: Run, model: str, todo: list[QARow], progress: Progress | None,
                          answers=list(row.answers))
             model_s = 0.0
             try:
-                frame = Frame(rgb=run.qa.load_rgb(row), source=row.image or row.id)
+                image_id = row.image or id(row.image_bytes)
+                if last is None or last[0] != image_id:
+                    last = (image_id, Frame(rgb=run.qa.load_rgb(row), source=row.image or row.id))
+                frame = last[1]
                 t_ask = time.perf_counter()
                 answer = session.ask(frame, row.question, options, lang=row.lang, translate=opts.translate)
                 # the clerk's wait: translation both ways included (Session's own total starts after it)

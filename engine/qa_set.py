@@ -17,10 +17,10 @@ import numpy as np
 
 from .errors import VitrineError
 from .files import atomic_path
+from .translate import LANGS
 
 log = logging.getLogger(__name__)
 
-LANGS = ("en", "pt")
 SET_FILE = "set.json"      # beside a set's JSONL files: {"images": the folder its image paths are relative to}
 
 
@@ -48,7 +48,6 @@ class QASet:
     rows: list[QARow]
     root: Path                    # image paths resolve against this folder
     source: Path
-    problems: list[str] = field(default_factory=list)   # rows skipped, with why (first few are shown)
 
     def image_path(self, row: QARow) -> Path:
         return resolve_inside(self.root, row.image)

@@ -13,7 +13,6 @@ import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from engine.errors import VitrineError
 from engine.qa_set import resolve_inside

@@ -12,7 +12,7 @@ import logging
 import random
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -254,7 +254,7 @@ def synth(out: Path, n: int, opts: BuildOptions, size: int = 128, force: bool = 
             img.save(staging / p.image)
             if progress and (i % 100 == 0 or i == n - 1):
                 progress("write images", i + 1, n)
-    opts = BuildOptions(**{**opts.__dict__, "min_count": min(opts.min_count, 1)})   # every drawn value counts
+    opts = replace(opts, min_count=1)      # every drawn value is wanted, however rare in a small set
     return build_from_products([p for p, _ in made], out, out, "synthetic", opts, write_images=write_images,
                                progress=progress)
 

@@ -17,9 +17,10 @@ def _options(args):
         v = getattr(args, name)
         if not 0 < v < 0.5:
             raise VitrineError(f"--{name} {v}: give the share of products as a number between 0 and 0.5")
-    if args.min_count < 1 or args.balance < 1:
+    min_count = getattr(args, "min_count", 1)          # synth: every drawn value is wanted
+    if min_count < 1 or args.balance < 1:
         raise VitrineError("--min-count must be >= 1 and --balance >= 1")
-    return BuildOptions(min_count=args.min_count, balance=args.balance, val=args.val, test=args.test, langs=langs,
+    return BuildOptions(min_count=min_count, balance=args.balance, val=args.val, test=args.test, langs=langs,
                         seed=args.seed, describe=not args.no_describe)
 
 
@@ -59,7 +60,6 @@ def _common(p) -> None:
     p.add_argument("--langs", default="en,pt", help="question languages (default en,pt)")
     p.add_argument("--val", type=float, default=0.1, help="share of products for validation (default 0.1)")
     p.add_argument("--test", type=float, default=0.1, help="share of products for the test split (default 0.1)")
-    p.add_argument("--min-count", type=int, default=20, help="drop answer values seen on fewer products")
     p.add_argument("--balance", type=float, default=3.0,
                    help="cap each answer at this many times its attribute's median count (default 3)")
     p.add_argument("--seed", type=int, default=0)
@@ -78,10 +78,11 @@ def register(sub) -> None:
     b.add_argument("--attributes", help="generic CSV: attribute columns, e.g. colour,pattern,sleeve")
     b.add_argument("--id-column", help="generic CSV: the product id column (default: the image's name)")
     b.add_argument("--garment-column", help="generic CSV: the column naming the garment")
+    b.add_argument("--min-count", type=int, default=20, help="drop answer values seen on fewer products")
     _common(b)
     b.set_defaults(func=cmd_build)
     s = ds.add_parser("synth", help="draw N garments with known colour, pattern and sleeves, and ask about them")
     s.add_argument("--n", type=int, default=1000, help="how many images (default 1000, about 9 questions each)")
     s.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
     _common(s)
-    s.set_defaults(func=cmd_synth, min_count=1)
+    s.set_defaults(func=cmd_synth)

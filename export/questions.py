@@ -40,9 +40,8 @@ def _names(item: Item) -> tuple[str, Noun | None, bool]:
     return item.garment, noun, True
 
 
-def _plural(en: str, noun: Noun | None) -> bool:
-    return bool(noun and noun.plural) or en in ("shoes", "trousers", "jeans", "shorts", "sneakers", "sandals",
-                                                "heels", "flip flops", "socks")
+# English names that take "are" ("the trousers are"), whatever their Portuguese number ("a calça")
+PLURAL_EN = {"shoes", "trousers", "jeans", "shorts", "sneakers", "sandals", "heels", "flip flops", "socks"}
 
 
 def _article(noun: Noun) -> str:
@@ -55,7 +54,7 @@ def _indefinite(noun: Noun) -> str:
 
 def english(item: Item, attribute: str, value: str, rng: random.Random) -> tuple[str, list[str]] | None:
     en, _, named = _names(item)
-    be, do = ("are", "do") if _plural(en, None) else ("is", "does")
+    be, do = ("are", "do") if en in PLURAL_EN else ("is", "does")
     if attribute == "garment":
         if not named:
             return None
@@ -105,7 +104,7 @@ def describe(item: Item, lang: str) -> tuple[str, list[str]] | None:
         words = [a[k] for k in ("colour", "pattern") if a.get(k) and a.get(k) != "plain"] + [en]
         extra = {"long": " with long sleeves", "short": " with short sleeves", "sleeveless": " without sleeves"}
         text = " ".join(words) + extra.get(a.get("sleeve", ""), "")
-        return f"Describe the {en}.", [("" if _plural(en, None) else "a ") + text]
+        return f"Describe the {en}.", [("" if en in PLURAL_EN else "a ") + text]
     if noun is None:
         return None
     parts = [noun.pt]

@@ -112,22 +112,9 @@ FABRICS = {"denim": "jeans", "cotton": "algodão", "leather": "couro", "furry": 
 FABRIC_ALIASES = {"knit": "knitted", "fur": "furry", "jeans": "denim"}
 
 
-@dataclass(frozen=True)
-class Attribute:
-    """One kind of question: its canonical values, the aliases catalogs use, and their Portuguese forms."""
-    name: str
-    aliases: dict[str, str]
-    known: tuple[str, ...]
-
-
-ATTRIBUTES = {
-    "garment": Attribute("garment", GARMENT_ALIASES, tuple(GARMENTS)),
-    "colour": Attribute("colour", COLOUR_ALIASES, tuple(COLOURS)),
-    "pattern": Attribute("pattern", PATTERN_ALIASES, tuple(PATTERNS)),
-    "sleeve": Attribute("sleeve", SLEEVE_ALIASES, tuple(SLEEVES)),
-    "neckline": Attribute("neckline", NECKLINE_ALIASES, tuple(NECKLINES)),
-    "fabric": Attribute("fabric", FABRIC_ALIASES, tuple(FABRICS)),
-}
+# each attribute's catalog spellings -> its canonical values
+ALIASES = {"garment": GARMENT_ALIASES, "colour": COLOUR_ALIASES, "pattern": PATTERN_ALIASES,
+           "sleeve": SLEEVE_ALIASES, "neckline": NECKLINE_ALIASES, "fabric": FABRIC_ALIASES}
 # how catalog columns name the attributes
 ATTRIBUTE_ALIASES = {"color": "colour", "basecolour": "colour", "basecolor": "colour", "articletype": "garment",
                      "type": "garment", "category": "garment", "item": "garment", "sleeves": "sleeve",
@@ -145,10 +132,7 @@ def normalise_value(attribute: str, value: str) -> str:
     v = " ".join(str(value or "").replace("_", " ").split()).lower()
     if v in ("", "na", "n/a", "nan", "none", "null", "-", "not visible", "unknown", "other"):
         return "" if not (attribute == "sleeve" and v == "none") else "sleeveless"
-    attr = ATTRIBUTES.get(attribute)
-    if attr is None:
-        return v
-    v = attr.aliases.get(v, v)
+    v = ALIASES.get(attribute, {}).get(v, v)
     if attribute == "garment" and v not in GARMENTS and v.endswith("s") and v[:-1] in GARMENTS:
         v = v[:-1]
     return v

@@ -15,8 +15,8 @@ from .base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnT
 class _Clock:
     """A generate() streamer that times the first answer token and passes text on as it comes."""
 
-    def __init__(self, tokenizer, on_token: OnToken | None, cancel: threading.Event | None):
-        self.tokenizer, self.on_token, self.cancel = tokenizer, on_token, cancel
+    def __init__(self, tokenizer, on_token: OnToken | None):
+        self.tokenizer, self.on_token = tokenizer, on_token
         self.first: float | None = None
         self.ids: list[int] = []
         self._prompt_seen = False
@@ -32,8 +32,18 @@ class _Clock:
             if self.on_token:
                 self.on_token(self.tokenizer.decode([int(i)], skip_special_tokens=True))
 
-    def end(self) -> None:
+    def end(self) -> None:          # part of generate()'s streamer protocol
         pass
+
+
+def _stop_when(cancel: threading.Event | None):
+    """generate()'s stopping criterion for the Stop button."""
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class Stop(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return bool(cancel is not None and cancel.is_set())
+    return StoppingCriteriaList([Stop()])
 
 
 class Seq2SeqBackend(Backend):
@@ -56,22 +66,17 @@ class Seq2SeqBackend(Backend):
 
     def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
                  on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
-        from transformers import StoppingCriteria, StoppingCriteriaList
-
-        class _Stop(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                return bool(cancel is not None and cancel.is_set())
-
         tok = self.processor.tokenizer
-        clock = _Clock(tok, on_token, cancel)
+        clock = _Clock(tok, on_token)
         t0 = time.perf_counter()
         inputs = self.reference.inputs(self.processor, image.state, question)
         with self._torch.inference_mode():
             self.model.generate(**inputs, max_new_tokens=options.max_tokens, do_sample=False, num_beams=1,
-                                streamer=clock, stopping_criteria=StoppingCriteriaList([_Stop()]))
+                                streamer=clock, stopping_criteria=_stop_when(cancel))
         end = time.perf_counter()
         first = clock.first or end
-        ids = [i for i in clock.ids if i not in set(tok.all_special_ids)]
+        special = set(tok.all_special_ids)
+        ids = [i for i in clock.ids if i not in special]
         return GenerationStats(prefill_s=first - t0, ttft_s=first - t0, decode_s=end - first, n_tokens=len(ids),
                                text=tok.decode(ids, skip_special_tokens=True).strip(),
                                stopped=bool(cancel is not None and cancel.is_set()), token_ids=ids)
