@@ -11,6 +11,7 @@ from .backends.base import Backend, EncodedImage, GenerationOptions, OnToken
 from .errors import VitrineError
 from .frames import Frame
 from .language import check_text, detect_language
+from .answer_terms import to_portuguese
 from .translate import LANGS, SentenceStream, Translator
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class Session:
             to_model = self.translator.translate(question, q_lang, model_lang)
         stream = None
         if translate and model_lang != a_lang:
-            stream = SentenceStream(lambda s: self.translator.translate(s, model_lang, a_lang), on_token)
+            stream = SentenceStream(lambda s: self._answer_in(s, question, model_lang, a_lang), on_token)
         with self._lock:
             t0 = time.perf_counter()
             image, reused = self.encoded(frame)
@@ -111,6 +112,15 @@ class Session:
                       frame_key=frame.key, timings=timings, reused_image=reused, stopped=stats.stopped,
                       question_lang=q_lang, answer_lang=a_lang if stream else model_lang, question_model=to_model,
                       text_model=stats.text.strip() if stream else "")
+
+    def _answer_in(self, sentence: str, question: str, src: str, dst: str) -> str:
+        """One sentence of the answer in the user's language: a one-term answer in the vocabulary's words,
+        agreeing with the garment the question names; anything else through the translator."""
+        if (src, dst) == ("en", "pt"):
+            term = to_portuguese(sentence, question)
+            if term:
+                return term
+        return self.translator.translate(sentence, src, dst)
 
     def forget(self) -> None:
         with self._lock:

@@ -18,7 +18,7 @@ from engine.errors import VitrineError
 from engine.qa_set import resolve_inside
 
 from .questions import Item, Product
-from .vocabulary import canonical_attribute
+from engine.vocabulary import canonical_attribute
 
 STYLES_COLUMNS = ("id", "gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "year",
                   "usage", "productDisplayName")

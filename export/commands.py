@@ -55,8 +55,10 @@ def cmd_parity(args) -> int:
 def register(sub) -> None:
     from .bench import register as register_bench      # light: its heavy imports happen when it runs
     from .dataset_commands import register as register_dataset
+    from .finetune_commands import register as register_finetune
     register_bench(sub)
     register_dataset(sub)
+    register_finetune(sub)
     e = sub.add_parser("export", help="build model artefacts from a Hugging Face checkpoint")
     es = e.add_subparsers(dest="export_command", metavar="FORMAT", required=True)
     x = es.add_parser("gguf", help="checkpoint -> text GGUF (quantized) + mmproj GGUF + manifest")

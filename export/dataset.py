@@ -22,7 +22,7 @@ from engine.qa_set import SET_FILE, QARow, resolve_inside, write_jsonl
 
 from .catalogs import CatalogRead, read_catalog
 from .questions import REGIONS, Product, questions
-from .vocabulary import normalise_value
+from engine.vocabulary import normalise_value
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from engine.qa_set import QARow
 
-from .vocabulary import COLOURS, FABRICS, GARMENTS, NECKLINES, PATTERNS, SLEEVES, Noun
+from engine.vocabulary import COLOURS, FABRICS, GARMENTS, NECKLINES, PATTERNS, SLEEVES, Noun
 
 # what a question about part of an outfit calls it when the catalog does not name the garment (DeepFashion)
 REGIONS = {"upper": ("top", Noun("peça de cima", True)), "lower": ("bottom", Noun("peça de baixo", True)),

@@ -43,7 +43,9 @@ def _jitter(c, r: random.Random, amount: int = 18):
     return tuple(max(0, min(255, v + r.randint(-amount, amount))) for v in c)
 
 
-def draw(garment: str, colour: str, pattern: str, sleeve: str, r: random.Random, size: int = 128) -> Image.Image:
+def draw(garment: str, colour: str, pattern: str, sleeve: str, r: random.Random, size: int = 128,
+         background: str = "") -> Image.Image:
+    """One garment; ``background``: a named colour for the background (default: a random one)."""
     s = size * r.uniform(.32, .4)
     cx, cy = size / 2 + r.uniform(-.06, .06) * size, size / 2 + r.uniform(-.05, .05) * size
 
@@ -90,7 +92,7 @@ def draw(garment: str, colour: str, pattern: str, sleeve: str, r: random.Random,
         for x in range(-gap, size + gap, gap):
             for y in range(-gap, size + gap, gap):
                 ld.ellipse([x + ox - rad, y + oy - rad, x + ox + rad, y + oy + rad], fill=other)
-    img = Image.new("RGB", (size, size), _background(colour, r))
+    img = Image.new("RGB", (size, size), _jitter(RGB[background], r) if background else _background(colour, r))
     img.paste(layer, (0, 0), mask)
     d = ImageDraw.Draw(img)
     if garment == "shirt":          # a collar and a button placket tell a shirt from a t-shirt

@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from desktop.main_window import MainWindow  # noqa: E402
 
 out, image = sys.argv[1], sys.argv[2]
+question = sys.argv[3] if len(sys.argv) > 3 else "Qual é a cor da calça?"
 app = QApplication([])
 tmp = tempfile.mkdtemp()
 w = MainWindow(ui_lang="pt", settings=QSettings(f"{tmp}/s.ini", QSettings.Format.IniFormat))
@@ -24,7 +25,7 @@ def poll():
     if state["t"] > 600:
         app.exit(3)
     if not state["asked"] and w.model_ready and w.frame is not None:
-        state["asked"] = w.ask("Qual é a cor da calça?")
+        state["asked"] = w.ask(question)
     elif state["asked"] and not w.busy:
         QTimer.singleShot(300, shot)
         return

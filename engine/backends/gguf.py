@@ -171,6 +171,8 @@ class GgufBackend(Backend):
         m = self._mtmd
         t0 = time.perf_counter()
         rgb = np.ascontiguousarray(frame.rgb, dtype=np.uint8)
+        if not rgb.flags.writeable:        # a read-only array (np.asarray of a PIL image): ctypes needs a buffer
+            rgb = rgb.copy()
         buf = (ctypes.c_uint8 * rgb.size).from_buffer(rgb)
         bitmap = m.mtmd_bitmap_init(frame.width, frame.height, buf)
         if not bitmap:

@@ -25,6 +25,10 @@ class ExportFamily:
     languages: tuple[str, ...] = ("en",)
     chat_handler: str = "mtmd"
     onnx: bool = False                # export.onnx can export it
+    # fine-tuning (export.finetune): where the parts sit in the transformers model
+    language_module: str = "model.language_model"   # LoRA goes on its layers' linear projections
+    vision_module: str = "model.vision_tower"       # frozen unless --vision
+    projector_module: str = "model.multi_modal_projector"   # trainable with --projector
 
     def build(self, out: Path, size: str = "tiny", seed: int = 0) -> Path:
         """Write a random-weight checkpoint (model, tokenizer, processor) of this family to ``out``."""

@@ -41,6 +41,7 @@ class SmolVLMSize:
     vision: dict
     scale_factor: int
     vocab: int
+    fashion_words: bool = False       # tokenizer trained on the synthetic set's questions too (answers stay short)
 
 
 SIZES = {
@@ -50,6 +51,14 @@ SIZES = {
         vision=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=1, num_attention_heads=4,
                     image_size=64, patch_size=16),
         scale_factor=2, vocab=1000),
+    # the fine-tuning proof's model: patches of 8 px so that stripes and dots are visible, an LM wide enough to
+    # learn the synthetic set in minutes on 2 cores (export/finetune_prove.py)
+    "fashion": SmolVLMSize(
+        text=dict(hidden_size=192, intermediate_size=384, num_hidden_layers=3, num_attention_heads=4,
+                  num_key_value_heads=2, max_position_embeddings=2048),
+        vision=dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+                    image_size=96, patch_size=16),
+        scale_factor=2, vocab=1000, fashion_words=True),
     # SmolVLM-256M-Instruct = SigLIP-B/16-512 (93M) + SmolLM2-135M; 500M = same vision + SmolLM2-360M
     "256m": SmolVLMSize(
         text=dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
@@ -68,7 +77,23 @@ SIZES = {
 }
 
 
-def build_tokenizer(vocab_size: int):
+def fashion_corpus() -> list[str]:
+    """The synthetic set's English questions and answers, so that answer words are whole tokens."""
+    import random
+
+    from ..questions import Item, english
+    from ..synth import COLOURS, GARMENTS, PATTERNS
+    r, out = random.Random(0), []
+    for g in GARMENTS:
+        for attribute, values in (("garment", GARMENTS), ("colour", COLOURS), ("pattern", PATTERNS)):
+            for v in values:
+                for _ in range(3):
+                    q, answers = english(Item(g), attribute, v, r)
+                    out.append(f"{q} {answers[0]}.")
+    return out + [" ".join(GARMENTS + COLOURS + PATTERNS)] * 20
+
+
+def build_tokenizer(vocab_size: int, fashion_words: bool = False):
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -77,7 +102,7 @@ def build_tokenizer(vocab_size: int):
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   special_tokens=SPECIALS[:3])
-    tok.train_from_iterator(CORPUS * 50, trainer)
+    tok.train_from_iterator(CORPUS * 50 + (fashion_corpus() * 5 if fashion_words else []), trainer)
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIALS[3:]])
     # llama.cpp's idefics3 path looks up "\n" and "\n\n" as single tokens (it crashes without them)
     vocab = tok.get_vocab()
@@ -97,7 +122,7 @@ def build_smolvlm(tmp: Path, size: str = "tiny", seed: int = 0) -> Path:
     spec = SIZES[size]
     torch.manual_seed(seed)
 
-    tok = build_tokenizer(spec.vocab)
+    tok = build_tokenizer(spec.vocab, spec.fashion_words)
     text = dict(spec.text)
     text.setdefault("vocab_size", len(tok))
     text.update(model_type="llama", architectures=["VLlama3ForCausalLM"],  # the GGUF converter needs this
@@ -130,6 +155,9 @@ class Idefics3(ExportFamily):
     tokenizer_pre = "smollm"
     sizes = tuple(SIZES)
     onnx = True
+    language_module = "model.text_model"
+    vision_module = "model.vision_model"
+    projector_module = "model.connector"
 
     def build(self, out: Path, size: str = "tiny", seed: int = 0) -> Path:
         return build_smolvlm(out, size, seed)

@@ -82,6 +82,7 @@ class MiniCPMV46(ExportFamily):
     text_args = ("--no-mtp",)
     sizes = tuple(SIZES)
     languages = ("en", "pt", "multi")
+    projector_module = "model.merger"
 
     def build(self, out: Path, size: str = "tiny", seed: int = 0) -> Path:
         import torch

@@ -1,0 +1,63 @@
+"""Short answers in the store's own Portuguese words, agreeing with the garment the question names.
+
+A one-word English answer is where generic translation fails most ("red" -> "vermelho" for "a camisa", "plain"
+-> "simples", "pink" -> "cor de rosa"): when the whole answer is a term of the fashion vocabulary, it is rendered
+from the vocabulary instead, in the gender and number of the garment the Portuguese question asks about
+("Qual é a cor da camisa?" + "red" -> "vermelha"; "dos sapatos?" -> "vermelhos"). Anything longer goes to the
+translator.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .vocabulary import ALIASES, COLOURS, FABRICS, GARMENTS, PATTERNS, SLEEVES, Noun
+
+_LEADING = re.compile(r"^(?:it is|it's|they are|they're|the|an|a)\s+", re.IGNORECASE)
+
+
+def _plain(text: str) -> str:
+    text = _LEADING.sub("", " ".join(text.lower().replace("colour", "color").split()))
+    return text.strip(" .!?,;:\"'")
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents, for finding a garment noun in a question however it was typed."""
+    return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
+
+
+_NOUNS = sorted({n.pt: n for n in GARMENTS.values()}.values(), key=lambda n: -len(n.pt))
+
+
+def garment_in(question_pt: str) -> Noun | None:
+    """The vocabulary garment a Portuguese question names (the longest match: "calça jeans" before "calça")."""
+    q = _fold(question_pt)
+    for noun in _NOUNS:
+        if re.search(rf"(?<!\w){re.escape(_fold(noun.pt))}(?!\w)", q):
+            return noun
+    return None
+
+
+def _canonical(attribute: str, word: str) -> str:
+    return ALIASES.get(attribute, {}).get(word, word)
+
+
+def to_portuguese(answer_en: str, question_pt: str) -> str | None:
+    """The vocabulary's Portuguese for a one-term English answer, or None when the answer is not one term."""
+    word = _plain(answer_en)
+    if not word or len(word) > 40:
+        return None
+    noun = garment_in(question_pt) or Noun("", False)      # no garment named: the masculine singular form
+    for table in (COLOURS, PATTERNS):
+        attribute = "colour" if table is COLOURS else "pattern"
+        key = _canonical(attribute, word.replace("color", "colour"))
+        if key in table:
+            return table[key].agree(noun)
+    garment = _canonical("garment", word)
+    if garment in GARMENTS:
+        return GARMENTS[garment].pt
+    sleeve = _canonical("sleeve", word.removesuffix(" sleeves").removesuffix(" sleeve"))
+    if sleeve in SLEEVES:
+        return SLEEVES[sleeve]
+    fabric = _canonical("fabric", word)
+    return FABRICS.get(fabric)
