@@ -48,7 +48,7 @@ class ProofPlan:
     image_size: int = 96
 
 
-QUICK = ProofPlan(products=3000, test_questions=300, epochs=6)
+QUICK = ProofPlan(products=3000, test_questions=300, epochs=5)
 FULL = ProofPlan(products=4000, test_questions=600, epochs=6, general_products=1500)
 
 
