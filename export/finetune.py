@@ -23,7 +23,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -65,6 +65,12 @@ class FinetuneOptions:
     seed: int = 0
     threads: int | None = None
     device: str = "auto"                # "auto": a GPU when one is present, else the CPU
+
+    @classmethod
+    def from_dict(cls, d: dict, **override) -> "FinetuneOptions":
+        """Options as run.json keeps them (lists back to tuples), with ``override`` applied."""
+        return cls(**{**d, "attributes": tuple(d.get("attributes", ())), "langs": tuple(d.get("langs", ())),
+                      **override})
 
     def check(self) -> "FinetuneOptions":
         if self.train not in ("lora", "full"):
@@ -282,9 +288,8 @@ def finetune(data: Path, base: Path, out: Path, opts: FinetuneOptions = Finetune
     previous = _check_out(out, resume)
     if previous is not None:           # a resumed run keeps its own base, data and options
         base, data = Path(previous.base), Path(previous.data)
-        opts = FinetuneOptions(**{**previous.options, "attributes": tuple(previous.options["attributes"]),
-                                  "langs": tuple(previous.options["langs"]), "threads": opts.threads,
-                                  "max_minutes": opts.max_minutes, "device": opts.device})
+        opts = FinetuneOptions.from_dict(previous.options, threads=opts.threads, max_minutes=opts.max_minutes,
+                                         device=opts.device)
     opts = opts.check()
     family = for_checkpoint(base)
     if not data.is_dir():
@@ -422,9 +427,8 @@ def merge(run: Path, out: Path | None = None, which: str = "best") -> Path:
     if not (base / "config.json").is_file():
         raise VitrineError(f"the run's base checkpoint {base} is gone: put it back to merge")
     family = for_checkpoint(base)
-    opts = FinetuneOptions(**{**info.options, "attributes": tuple(info.options["attributes"]),
-                              "langs": tuple(info.options["langs"])})
-    model = prepare_model(base, family, replace(opts, device="cpu"))
+    opts = FinetuneOptions.from_dict(info.options, device="cpu")
+    model = prepare_model(base, family, opts)
     load_trainable(model, run / "checkpoints" / name / TRAINABLE)
     if opts.train == "lora":
         model = model.merge_and_unload()

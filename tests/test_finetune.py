@@ -169,3 +169,10 @@ def test_cli_trains_merges_and_the_export_takes_it(tiny_checkpoint, small_set, t
     assert_one_line_error(again, "--resume")
     r = run_cli("export", "gguf", run / "merged", "--out", tmp_path / "gguf", "--quant", "Q8_0")
     assert r.returncode == 0, r.stderr
+
+
+def test_the_multi_gpu_path_runs_transformers_trainer_on_the_same_batches(tiny_checkpoint, small_set, tmp_path):
+    """`accelerate launch -m export.finetune_trainer` (here one CPU process) trains the same LoRA setup."""
+    from export.finetune_trainer import main
+    main([str(small_set), str(tiny_checkpoint), str(tmp_path / "out"), "--max-steps", "2", "--batch-size", "4"])
+    assert (tmp_path / "out" / "adapter" / "adapter_model.safetensors").is_file()
