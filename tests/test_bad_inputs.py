@@ -548,9 +548,10 @@ def test_ctrl_c_wherever_it_lands(installed_tiny, media_dir):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     seen = set()
     for delay in (0.5, 0.7, 0.9, 1.1, 1.4, 1.8, 2.4):   # from inside main(); the CLI then owns Ctrl-C
-        # 40 follow-ups keep the tiny model busy for a few seconds: the signal lands while it loads or answers
-        p = subprocess.Popen([sys.executable, "-m", "engine.cli", "ask", str(media_dir / "look.png"), *[Q] * 40,
-                              "--max-tokens", "64"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # 300 follow-ups keep the tiny model busy for a few seconds (it writes 64 tokens in 4 ms): the signal
+        # lands while it loads or answers
+        p = subprocess.Popen([sys.executable, "-m", "engine.cli", "ask", str(media_dir / "look.png"), *[Q] * 300,
+                              "--max-tokens", "256"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=env, cwd=ROOT)
         time.sleep(delay)
         p.send_signal(signal.SIGINT)
