@@ -325,7 +325,7 @@ def finetune(data: Path, base: Path, out: Path, opts: FinetuneOptions = Finetune
     from engine import families as runtime_families
     reference = runtime_families.get(family.name).reference
     processor = reference.load_processor(base)
-    encoder = Encoder(reference, processor, reference.tile_size(model.config))
+    encoder = Encoder(reference, processor, reference.tile_size(model.config), family.packed_pixels)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(_param_groups(model, family, opts), lr=opts.lr, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(train) / max(1, opts.batch_size - round(opts.batch_size * opts.mix_ratio)))

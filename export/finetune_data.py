@@ -61,8 +61,9 @@ def examples(qa: QASet, langs: tuple[str, ...], attributes: tuple[str, ...] = ()
 class Encoder:
     """Turns examples into model inputs for one checkpoint (its processor, its family's prompt layout)."""
 
-    def __init__(self, family_reference, processor, tile: int):
+    def __init__(self, family_reference, processor, tile: int, packed_pixels: bool = False):
         self.reference = family_reference
+        self.packed_pixels = packed_pixels       # MiniCPM-V: images' patches end to end along the last axis
         self.processor = processor
         self.tile = tile
         tok = processor.tokenizer
@@ -101,7 +102,8 @@ class Encoder:
                  "labels": pad("labels", IGNORE)}
         for key in encoded[0]:
             if key not in batch and hasattr(encoded[0][key], "shape"):
-                batch[key] = torch.cat([e[key] for e in encoded])
+                dim = -1 if key == "pixel_values" and self.packed_pixels else 0
+                batch[key] = torch.cat([e[key] for e in encoded], dim=dim)
         return batch
 
 

@@ -176,3 +176,19 @@ def test_the_multi_gpu_path_runs_transformers_trainer_on_the_same_batches(tiny_c
     from export.finetune_trainer import main
     main([str(small_set), str(tiny_checkpoint), str(tmp_path / "out"), "--max-steps", "2", "--batch-size", "4"])
     assert (tmp_path / "out" / "adapter" / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("family", ["llava", "minicpmv4_6"])
+def test_lora_runs_and_merges_for_the_other_families(family, small_set, tmp_path):
+    """TinyLLaVA and MiniCPM-V 4.6 (tiny, random): LoRA on their language model, answer-only labels, a merged
+    checkpoint their family's reference loads."""
+    from safetensors.torch import load_file
+
+    from engine.backends.reference import open_checkpoint
+    from tests.fixtures.models import tiny_checkpoint
+    run = tmp_path / "run"
+    info = finetune(small_set, tiny_checkpoint(family), run, FinetuneOptions(**{**QUICK.__dict__, "max_steps": 2}))
+    assert info.status == "finished"
+    names = load_file(str(run / "checkpoints" / info.last / "trainable.safetensors")).keys()
+    assert names and all("lora_" in n and "language_model" in n for n in names)
+    assert open_checkpoint(merge(run), threads=1) is not None

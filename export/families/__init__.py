@@ -29,6 +29,7 @@ class ExportFamily:
     language_module: str = "model.language_model"   # LoRA goes on its layers' linear projections
     vision_module: str = "model.vision_tower"       # frozen unless --vision
     projector_module: str = "model.multi_modal_projector"   # trainable with --projector
+    packed_pixels: bool = False       # a batch's pixel_values are one row of patches end to end (not stacked)
 
     def build(self, out: Path, size: str = "tiny", seed: int = 0) -> Path:
         """Write a random-weight checkpoint (model, tokenizer, processor) of this family to ``out``."""

@@ -83,6 +83,7 @@ class MiniCPMV46(ExportFamily):
     sizes = tuple(SIZES)
     languages = ("en", "pt", "multi")
     projector_module = "model.merger"
+    packed_pixels = True
 
     def build(self, out: Path, size: str = "tiny", seed: int = 0) -> Path:
         import torch
