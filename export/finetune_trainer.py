@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     opts = FinetuneOptions()
     model = prepare_model(args.base, family, opts)
     reference = families.get(family.name).reference
-    encoder = Encoder(reference, reference.load_processor(args.base), reference.tile_size(model.config), family.packed_pixels)
+    processor = reference.load_processor(args.base)
+    encoder = Encoder(reference, processor, reference.tile_size(model.config), family.packed_pixels)
     rows = examples(read_split(args.data, "train"), tuple(x for x in family.languages if x != "multi"))
     training = TrainingArguments(str(args.out), per_device_train_batch_size=args.batch_size, learning_rate=opts.lr,
                                  num_train_epochs=args.epochs, max_steps=args.max_steps,
