@@ -358,7 +358,7 @@ def finetune(data: Path, base: Path, out: Path, opts: FinetuneOptions = Finetune
     running, val_loss = None, info.best.get("val_loss")
     model.train()
 
-    def checkpoint(status: str) -> None:
+    def checkpoint(status: str) -> float:
         nonlocal since_best
         name = f"step-{step:06d}"
         v = _val_loss(model, encoder, val, opts.batch_size, device)
