@@ -188,21 +188,18 @@ def load_trainable(model, path: Path) -> None:
 
 # ---------------------------------------------------------------------- checkpoints
 def _save_checkpoint(folder: Path, name: str, model, optimizer, state: dict) -> None:
+    import errno
+
     import torch
     from safetensors.torch import save_file
-    dest = folder / "checkpoints" / name
-    staging = dest.with_name(f".{name}.saving")
-    shutil.rmtree(staging, ignore_errors=True)
+
+    from engine.files import atomic_folder
     try:
-        staging.mkdir(parents=True)
-        save_file(trainable_state(model), str(staging / TRAINABLE))
-        torch.save(optimizer.state_dict(), staging / "optimizer.pt")
-        (staging / "state.json").write_text(json.dumps(state))
-        shutil.rmtree(dest, ignore_errors=True)
-        staging.rename(dest)
+        with atomic_folder(folder / "checkpoints" / name) as staging:
+            save_file(trainable_state(model), str(staging / TRAINABLE))
+            torch.save(optimizer.state_dict(), staging / "optimizer.pt")
+            (staging / "state.json").write_text(json.dumps(state))
     except OSError as e:
-        shutil.rmtree(staging, ignore_errors=True)
-        import errno
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise VitrineError(f"the disk is full: checkpoint {name} was not saved (the previous one is intact); "
                                f"free some space and continue with --resume") from None

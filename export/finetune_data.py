@@ -70,7 +70,6 @@ class Encoder:
         eos = family_reference.eos_token
         self.eos_id = tok.convert_tokens_to_ids(eos) if eos else tok.eos_token_id
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.eos_id
-        self._frames: dict[tuple[int, str], object] = {}
 
     def _tile(self, ex: Example):
         from engine.frames import Frame

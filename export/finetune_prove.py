@@ -86,30 +86,30 @@ def _fashion_set(work: Path, plan: ProofPlan, seed: int) -> Path:
 
 def _general_set(work: Path, n: int, seed: int) -> Path:
     """"What color is the background?" on drawn garments whose background is a named colour."""
+    from engine.files import atomic_folder
     from engine.qa_set import SET_FILE
 
     from .synth import COLOURS, GARMENTS, PATTERNS, draw
     out = work / "general"
     if (out / "test.jsonl").is_file():
         return out
-    staging = out.with_name("general.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "images").mkdir(parents=True)
     r = random.Random(seed)
     splits: dict[str, list[QARow]] = {"train": [], "val": [], "test": []}
-    for i in range(n):
-        colour = r.choice(COLOURS)
-        background = r.choice([c for c in COLOURS if c != colour])
-        name = f"images/bg-{i:05d}.png"
-        draw(r.choice(GARMENTS), colour, r.choice(PATTERNS), "", r, 128, background=background).save(staging / name)
-        split = "test" if i % 10 == 0 else "val" if i % 10 == 1 else "train"
-        splits[split].append(QARow(id=f"bg-{i:05d}.0.background.en", image=name, question=GENERAL_QUESTION,
-                                   answers=(background,), lang="en", attribute="background", product=f"bg-{i}"))
-    for split, rows in splits.items():
-        write_jsonl(staging / f"{split}.jsonl", rows)
-    (staging / SET_FILE).write_text(json.dumps({"images": "."}))
-    shutil.rmtree(out, ignore_errors=True)
-    staging.rename(out)
+    with atomic_folder(out) as staging:
+        (staging / "images").mkdir()
+        for i in range(n):
+            colour = r.choice(COLOURS)
+            background = r.choice([c for c in COLOURS if c != colour])
+            name = f"images/bg-{i:05d}.png"
+            draw(r.choice(GARMENTS), colour, r.choice(PATTERNS), "", r, 128,
+                 background=background).save(staging / name)
+            split = "test" if i % 10 == 0 else "val" if i % 10 == 1 else "train"
+            splits[split].append(QARow(id=f"bg-{i:05d}.0.background.en", image=name, question=GENERAL_QUESTION,
+                                       answers=(background,), lang="en", attribute="background",
+                                       product=f"bg-{i}"))
+        for split, rows in splits.items():
+            write_jsonl(staging / f"{split}.jsonl", rows)
+        (staging / SET_FILE).write_text(json.dumps({"images": "."}))
     return out
 
 
