@@ -342,7 +342,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ models
     def refresh_models(self) -> None:
-        names = [m.name for m in self.store.installed()]
+        names = [m.name for m in self.store.vlms()]
         self.model_combo.clear()
         self.model_combo.addItems(names)
         if not names:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .colors import NamedColor
+
 
 @dataclass
 class Timings:
@@ -28,6 +30,7 @@ class Answer:
     answer_lang: str = "en"        # the language of ``text``
     question_model: str = ""       # what the model was asked (the question, translated when needed)
     text_model: str = ""           # the model's own answer before translation ("" when not translated)
+    colors: list[NamedColor] = field(default_factory=list)   # measured from the pixels, for colour questions
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -34,6 +34,7 @@ class Profile:
     revision: str = "main"
     verified: bool = True           # file names confirmed by a real download (False: taken from public docs)
     convert_to: str = ""            # a checkpoint (no GGUF is published): converted here to this quantization
+    runtime: str = "gguf"           # "embedder": ONNX encoders for the catalog (engine.embedders), not a VLM
 
 
 # the files of a transformers checkpoint a conversion needs (weights, configs, tokenizer, processor)
@@ -71,6 +72,12 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("minicpm-v-2.6", "openbmb/MiniCPM-V-2_6-gguf",
             {"model": "ggml-model-Q4_K_M.gguf", "mmproj": "mmproj-model-f16.gguf"},
             "minicpmv", "minicpmv", ("en", "pt", "multi"), "high quality, multilingual, slowest"),
+    # the catalog's fashion embedder (`vitrine catalog add --embedder fashion-siglip`): Marqo-FashionSigLIP's ONNX
+    # image and text encoders. File names follow the usual onnx/ layout, not yet confirmed by a download.
+    Profile("fashion-siglip", "Marqo/marqo-fashionSigLIP",
+            {"vision": "onnx/vision_model.onnx", "text": "onnx/text_model.onnx", "tokenizer": "tokenizer.json"},
+            "siglip", "", ("multi",), "catalog embedder for fashion (image + text, 150M); leads published fashion "
+            "retrieval", verified=False, runtime="embedder"),
 ]}
 
 
@@ -146,6 +153,10 @@ class ModelStore:
 
     def installed(self) -> list[InstalledModel]:
         return self.scan()[0]
+
+    def vlms(self) -> list[InstalledModel]:
+        """The installed models that answer questions (not the catalog's embedders)."""
+        return [m for m in self.installed() if m.manifest.runtime != "embedder"]
 
     def get(self, name: str) -> InstalledModel:
         _valid_name(name)
@@ -267,6 +278,10 @@ class ModelStore:
                 raise VitrineError(f"{e}: {_by_hand(prof)}") from None
             if prof.convert_to:
                 return self._convert_pulled(prof, staging, convert, progress)
+            if prof.runtime == "embedder":
+                m = Manifest(name=name, runtime="embedder", family=prof.family, files=files,
+                             languages=list(prof.languages), source=f"{prof.repo}@{prof.revision}")
+                return self._commit(name, staging, m)
             family, handler, langs = describe_gguf_pair(staging / prof.files["model"], staging / prof.files["mmproj"])
             m = Manifest(name=name, runtime="gguf", family=family, files=files, chat_handler=handler,
                          languages=list(prof.languages), quant=_quant_from_name(prof.files["model"]),

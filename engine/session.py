@@ -12,6 +12,7 @@ from .errors import VitrineError
 from .frames import Frame
 from .language import check_text, detect_language
 from .answer_terms import to_portuguese
+from .colors import asks_about_color, dominant_colors
 from .translate import LANGS, SentenceStream, Translator
 
 log = logging.getLogger(__name__)
@@ -106,12 +107,14 @@ class Session:
         decode_rate = (stats.n_tokens - 1) / stats.decode_s if stats.n_tokens > 1 and stats.decode_s > 0 else 0.0
         timings = Timings(image_encode_s=encode_s, prefill_s=stats.prefill_s, ttft_s=encode_s + stats.ttft_s,
                           decode_tok_s=decode_rate, n_tokens=stats.n_tokens, total_s=total)
+        # small models name colours badly: a colour question also gets the colours the pixels have
+        colors = dominant_colors(frame.rgb) if asks_about_color(question) or asks_about_color(to_model) else []
         log.info("answered in %.2fs (encode %.2fs%s, ttft %.2fs, %.1f tok/s)", total, encode_s,
                  " reused" if reused else "", timings.ttft_s, decode_rate)
         return Answer(question=question, text=text, model=self.backend.model_id, frame=frame.describe(),
                       frame_key=frame.key, timings=timings, reused_image=reused, stopped=stats.stopped,
                       question_lang=q_lang, answer_lang=a_lang if stream else model_lang, question_model=to_model,
-                      text_model=stats.text.strip() if stream else "")
+                      text_model=stats.text.strip() if stream else "", colors=colors)
 
     def _answer_in(self, sentence: str, question: str, src: str, dst: str) -> str:
         """One sentence of the answer in the user's language: a one-term answer in the vocabulary's words,

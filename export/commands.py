@@ -59,6 +59,11 @@ def register(sub) -> None:
     register_bench(sub)
     register_dataset(sub)
     register_finetune(sub)
+    if "catalog" in sub.choices:                        # engine's catalog group: `vitrine catalog bench`
+        from engine.cli import actions_of
+
+        from .catalog_bench import register as register_catalog_bench
+        register_catalog_bench(actions_of(sub.choices["catalog"]))
     e = sub.add_parser("export", help="build model artefacts from a Hugging Face checkpoint")
     es = e.add_subparsers(dest="export_command", metavar="FORMAT", required=True)
     x = es.add_parser("gguf", help="checkpoint -> text GGUF (quantized) + mmproj GGUF + manifest")

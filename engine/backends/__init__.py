@@ -17,7 +17,7 @@ def default_model(store: ModelStore) -> str:
     env = os.environ.get("VITRINE_MODEL")
     if env:
         return env
-    installed = store.installed()
+    installed = store.vlms()
     if not installed:
         raise VitrineError(
             "no model installed: run `vitrine models pull smolvlm-256m` (needs internet once), or copy the "
@@ -35,6 +35,9 @@ def _from_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles:
         return GgufBackend(folder / manifest.files["model"].path, folder / manifest.files["mmproj"].path,
                            model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
                            threads=threads, tiles=tiles, languages=tuple(manifest.languages))
+    if manifest.runtime == "embedder":
+        raise VitrineError(f"{manifest.name!r} is the catalog's image embedder, not a model that answers questions: "
+                           "choose another --model (`vitrine models list`)")
     if manifest.runtime == "onnx":
         from .onnx import OnnxBackend
         return OnnxBackend(folder, model_id=manifest.name, threads=threads,

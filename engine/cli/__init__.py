@@ -20,7 +20,8 @@ log = logging.getLogger("vitrine")
 
 # engine's own command groups; other packages add theirs under the "vitrine.commands" entry point group
 # (export: export gguf|onnx, parity, bench; desktop: app), so engine never imports them until they are run.
-ENGINE_GROUPS = ("engine.cli.ask", "engine.cli.translate", "engine.cli.models", "engine.cli.evaluate")
+ENGINE_GROUPS = ("engine.cli.ask", "engine.cli.translate", "engine.cli.models", "engine.cli.evaluate",
+                 "engine.cli.catalog")
 ENTRY_POINT_GROUP = "vitrine.commands"
 
 
@@ -32,6 +33,12 @@ def _group_modules():
             yield ep.load()
         except ImportError as e:          # a package of the install is missing: its commands are, too
             log.debug("command group %s not available: %s", ep.name, e)
+
+
+def actions_of(parser: argparse.ArgumentParser):
+    """The sub-command table of a command group's parser, so another package can add an action to it
+    (export adds `catalog bench`)."""
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
 class OneLineParser(argparse.ArgumentParser):
