@@ -31,7 +31,7 @@ class Focus:
 
 @contextlib.contextmanager
 def _quiet_stderr():
-    """mediapipe's C++ prints a harmless protobuf-version complaint and glog banners straight to fd 2."""
+    """mediapipe's C++ prints TensorFlow Lite and glog banners straight to fd 2."""
     try:
         saved = os.dup(2)
     except OSError:
@@ -47,11 +47,21 @@ def _quiet_stderr():
         os.close(null)
 
 
+def _protobuf_shim() -> None:
+    """mediapipe 0.10.21 calls MessageFactory.GetPrototype, which protobuf 5+ replaced with GetMessageClass (onnx
+    needs protobuf >= 6): without this its import reports an AttributeError through sys.excepthook."""
+    from google.protobuf import message_factory
+    if not hasattr(message_factory.MessageFactory, "GetPrototype"):
+        message_factory.MessageFactory.GetPrototype = lambda self, descriptor: \
+            message_factory.GetMessageClass(descriptor)
+
+
 class PersonSegmenter:
     """One mediapipe graph, used by one thread at a time."""
 
     def __init__(self):
         os.environ.setdefault("GLOG_minloglevel", "2")
+        _protobuf_shim()
         with _quiet_stderr():
             try:
                 from mediapipe.python.solutions import selfie_segmentation

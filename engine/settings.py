@@ -40,6 +40,11 @@ def check_threads(value: int | str | None, what: str = "--threads") -> int | Non
     return n
 
 
+def cache_dir() -> Path:
+    """Where rebuildable files go (VITRINE_CACHE, else the user's cache folder): losing them costs time only."""
+    return Path(os.environ.get("VITRINE_CACHE") or platformdirs.user_cache_dir("vitrine")).expanduser()
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path      # VITRINE_HOME: models, history, catalog live under it

