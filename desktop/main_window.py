@@ -6,17 +6,19 @@ import logging
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPixmap, QShortcut
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow,
-                               QMessageBox, QProgressBar, QPushButton, QSlider, QSplitter, QTextEdit,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
+                               QMessageBox, QProgressBar, QPushButton, QSlider, QSplitter,
+                               QTextEdit, QVBoxLayout, QWidget)
 
 from engine.errors import VitrineError
 from engine.history import History
 from engine.models import ModelStore
 
+from .history_panel import HistoryPanel
+from .live_dialog import LiveDialog
+from .similar_panel import SimilarPanel
 from .strings import Texts
 from .video_view import VideoView
 from .workers import EngineWorker, FrameReader, start_in_thread
@@ -44,27 +46,6 @@ def fmt_time(seconds: float) -> str:
     return f"{int(m):02d}:{s:05.2f}"
 
 
-class LiveDialog(QDialog):
-    def __init__(self, t: Texts, prompts: list[str], parent=None):
-        super().__init__(parent)
-        self.setWindowTitle(t("live_dialog"))
-        form = QFormLayout(self)
-        self.source = QLineEdit("0")
-        self.question = QComboBox()
-        self.question.setEditable(True)
-        self.question.addItems(prompts)
-        self.interval = QDoubleSpinBox()
-        self.interval.setRange(0.5, 600)
-        self.interval.setValue(5.0)
-        form.addRow(t("live_source"), self.source)
-        form.addRow(t("live_question"), self.question)
-        form.addRow(t("live_interval"), self.interval)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-
-
 class MainWindow(QMainWindow):
     # requests to the worker threads (queued: they run there, in order)
     _open = Signal(str)
@@ -76,8 +57,9 @@ class MainWindow(QMainWindow):
     _warm = Signal()
 
     def __init__(self, store: ModelStore | None = None, history: History | None = None, ui_lang: str | None = None,
-                 settings: QSettings | None = None):
+                 settings: QSettings | None = None, catalog_folder: Path | None = None):
         super().__init__()
+        self.catalog_folder = catalog_folder     # None: $VITRINE_HOME/catalog
         self.settings = settings or QSettings("Vitrine", "Vitrine")
         self.t = Texts(ui_lang or str(self.settings.value("ui_lang", "pt")))
         self.store = store or ModelStore.default()
@@ -167,22 +149,25 @@ class MainWindow(QMainWindow):
         self.answer = QTextEdit()
         self.answer.setObjectName("answer")
         self.answer.setReadOnly(True)
-        self.history_label = QLabel()
-        self.history_label.setObjectName("section")
-        self.history_list = QListWidget()
-        self.history_list.setIconSize(QSize(72, 54))
-        self.history_list.setWordWrap(True)
-        self.history_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.history_list.itemClicked.connect(self._on_history_item)
+        self.history_panel = HistoryPanel(self.history)
+        self.history_panel.entryChosen.connect(self._on_history_entry)
+        self.history_list = self.history_panel.list
+        self.similar_panel = SimilarPanel(catalog_folder=self.catalog_folder)
+        self.similar_panel.failed.connect(self.show_error)
+        self.similar_panel.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+        self.similar_panel.message.connect(lambda _text: self.similar_timer.start())     # a CSV was added
+        self.similar_timer = QTimer(self, singleShot=True, interval=300)   # a seek or a drag settles first
+        self.similar_timer.timeout.connect(self.request_similar)
+        below = QSplitter(Qt.Orientation.Vertical)
+        for w in (self.answer, self.similar_panel, self.history_panel):
+            below.addWidget(w)
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.addLayout(top)
         rv.addWidget(self.question)
         rv.addLayout(qrow)
         rv.addLayout(self.prompt_box)
-        rv.addWidget(self.answer, 2)
-        rv.addWidget(self.history_label)
-        rv.addWidget(self.history_list, 2)
+        rv.addWidget(below, 1)
 
         split = QSplitter()
         split.addWidget(left)
@@ -223,6 +208,9 @@ class MainWindow(QMainWindow):
         self.live_start_action = QAction(self, triggered=self.choose_live)
         self.live_stop_action = QAction(self, triggered=self.stop_live, enabled=False)
         self.live_menu.addActions([self.live_start_action, self.live_stop_action])
+        self.catalog_menu = mb.addMenu("")
+        self.catalog_add_action = QAction(self, triggered=self.similar_panel.choose_csv)
+        self.catalog_menu.addAction(self.catalog_add_action)
         self.view_menu = mb.addMenu("")
         self.ui_lang_menu = self.view_menu.addMenu("")
         group = QActionGroup(self)
@@ -249,6 +237,9 @@ class MainWindow(QMainWindow):
         self.live_menu.setTitle(t("live"))
         self.live_start_action.setText(t("live_start"))
         self.live_stop_action.setText(t("live_stop"))
+        self.catalog_menu.setTitle(t("catalog"))
+        self.catalog_add_action.setText(t("catalog_add"))
+        self.similar_panel.retranslate(t)
         self.view_menu.setTitle(t("view"))
         self.ui_lang_menu.setTitle(t("ui_lang"))
         self.help_menu.setTitle(t("help"))
@@ -260,7 +251,7 @@ class MainWindow(QMainWindow):
         self.question.setPlaceholderText(t("placeholder"))
         self.ask_button.setText(t("ask"))
         self.stop_button.setText(t("stop"))
-        self.history_label.setText(t("history"))
+        self.history_panel.retranslate(t)
         self._on_region(self.region)
         while self.prompt_box.count():
             w = self.prompt_box.takeAt(0).widget()
@@ -315,6 +306,7 @@ class MainWindow(QMainWindow):
         self.play_timer.stop()
         self.live_timer.stop()
         self.engine.cancel.set()
+        self.similar_panel.shutdown()
         self._close_source.emit()
         for thread, worker in ((self.engine_thread, self.engine), (self.reader_thread, self.reader)):
             thread.quit()
@@ -434,8 +426,9 @@ class MainWindow(QMainWindow):
         elif self.source_info.get("kind") == "image":
             self.timecode.setText(f"{frame.width}x{frame.height}")
         self._update_buttons()
-        if not self.playing:          # during playback the list would change 25 times a second: wait for a pause
+        if not self.playing:          # during playback the lists would change 25 times a second: wait for a pause
             self.refresh_history()
+            self.similar_timer.start()
 
     def _on_reader_failed(self, message: str) -> None:
         self._pending_frame = False
@@ -474,6 +467,7 @@ class MainWindow(QMainWindow):
         self.play_button.setText("▶")
         if was_playing:
             self.refresh_history()
+            self.similar_timer.start()
 
     def step(self, delta: int) -> None:
         if self.source_info.get("kind") != "video" or self.frame is None:
@@ -498,6 +492,8 @@ class MainWindow(QMainWindow):
     def _on_region(self, region) -> None:
         self.region = region
         self.region_label.setText(self.t("region", r=str(region)) if region else self.t("no_region"))
+        if self.frame is not None:
+            self.similar_timer.start()
 
     # ------------------------------------------------------------------ asking
     def _update_buttons(self) -> None:
@@ -546,6 +542,8 @@ class MainWindow(QMainWindow):
         image = self.t("image_reused") if answer.reused_image else f"{t.image_encode_s:.2f}s"
         self.statusBar().showMessage(self.t("timings", model=answer.model, image=image, ttft=t.ttft_s,
                                             tps=t.decode_tok_s))
+        if answer.colors:
+            self.similar_panel.show_colors(answer.colors)
         if self.live_timer.isActive():
             self.view.overlay = f"{answer.question}\n{answer.text}"
             self.view.update()
@@ -559,26 +557,18 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ history
     def refresh_history(self) -> None:
-        self.history_list.clear()
-        if self.frame is None:
-            return
-        for e in reversed(self.history.for_frame(self.frame.key)):
-            item = QListWidgetItem(f"{e.question}\n{e.answer}")
-            if e.thumbnail:
-                pm = QPixmap()
-                pm.loadFromData(e.thumbnail, "JPG")
-                item.setIcon(QIcon(pm))
-            item.setData(Qt.ItemDataRole.UserRole, e.id)
-            item.setToolTip(f"{e.frame} · {e.model}")
-            self.history_list.addItem(item)
+        self.history_panel.show_frame(self.frame.key if self.frame is not None else None)
 
-    def _on_history_item(self, item: QListWidgetItem) -> None:
-        entry_id = item.data(Qt.ItemDataRole.UserRole)
-        entry = self.history.get(entry_id)
-        if entry is None:
-            return
-        self.question.setText(entry.question)
-        self.answer.setPlainText(entry.answer)
+    def _on_history_entry(self, question: str, answer: str) -> None:
+        self.question.setText(question)
+        self.answer.setPlainText(answer)
+
+    def request_similar(self) -> None:
+        if self.frame is not None:
+            try:
+                self.similar_panel.request(self.frame.crop(self.region) if self.region else self.frame)
+            except VitrineError:
+                pass
 
     def export_history(self, fmt: str) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "", f"vitrine-historico.{fmt}", f"*.{fmt}")

@@ -25,6 +25,12 @@ STRINGS = {
             "Espaço — reproduzir/pausar\n← / → — quadro anterior/seguinte\nCtrl+O — abrir\n"
             "Enter — perguntar\nEsc — parar a resposta\nClique direito — limpar a região\nCtrl+Q — sair"),
         "about_text": "Vitrine — pergunte sobre roupas em vídeos, offline, na CPU.",
+        "catalog": "&Catálogo", "catalog_add": "&Adicionar produtos (CSV)…", "similar": "Produtos semelhantes",
+        "catalog_empty": "Nenhum produto no catálogo: Catálogo › Adicionar produtos (CSV)…",
+        "catalog_adding": "Indexando produtos…", "catalog_added": "{added} adicionados, {updated} atualizados, "
+        "{skipped} ignorados; {indexed} indexados", "catalog_failed": "O catálogo falhou",
+        "product_id": "Código:", "product_title": "Produto:", "product_image": "Imagem:",
+        "measured": "Cores medidas:", "cancel": "Cancelar",
     },
     "en": {
         "title": "Vitrine", "file": "&File", "open": "&Open video or image…", "recent": "&Recent files",
@@ -49,6 +55,12 @@ STRINGS = {
             "Space — play/pause\n← / → — previous/next frame\nCtrl+O — open\nEnter — ask\n"
             "Esc — stop the answer\nRight-click — clear the region\nCtrl+Q — quit"),
         "about_text": "Vitrine — ask about clothes in videos, offline, on the CPU.",
+        "catalog": "&Catalog", "catalog_add": "&Add products (CSV)…", "similar": "Similar products",
+        "catalog_empty": "No products in the catalog: Catalog › Add products (CSV)…",
+        "catalog_adding": "Indexing products…", "catalog_added": "{added} added, {updated} updated, "
+        "{skipped} skipped; {indexed} indexed", "catalog_failed": "The catalog failed",
+        "product_id": "Id:", "product_title": "Product:", "product_image": "Image:",
+        "measured": "Measured colours:", "cancel": "Cancel",
     },
 }
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -19,7 +17,7 @@ import pytest
 from engine.catalog import SqliteCatalog
 from engine.catalog_csv import read_products_csv
 from engine.errors import VitrineError
-from export.catalog_bench import augment, colour_accuracy, recall_at_1, write_catalog
+from export.catalog_bench import colour_accuracy, recall_at_1, write_catalog
 from tests.conftest import ROOT
 
 

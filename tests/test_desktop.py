@@ -232,3 +232,40 @@ def test_qt_binding_does_not_leak_references_to_none(qtbot):
         label.update()
     gc.collect()
     assert sys.getrefcount(None) >= before - 50
+
+
+def test_similar_products_panel_with_colours_and_details_and_a_csv_added_from_the_menu(qtbot, vitrine_home,
+                                                                                      tmp_path):
+    """No model needed: the catalog panel works on its own. A CSV added from the Catálogo menu (with progress)
+    fills it; the frame on screen then lists its own product first, with its colours as swatches; a click opens
+    the product's details."""
+    from desktop.similar_panel import ProductDialog
+    from engine.catalog_csv import read_products_csv
+    from export.catalog_bench import write_catalog
+    csv_path = write_catalog(tmp_path / "shop", n_synthetic=20, size=96, photos=False)
+    product = read_products_csv(csv_path).products[3]
+    w = make_window(qtbot, vitrine_home, tmp_path, wait_model=False)
+    try:
+        assert w.catalog_menu.title() == "&Catálogo"
+        open_and_wait(qtbot, w, product.image)
+        qtbot.waitUntil(lambda: "Nenhum produto" in w.similar_panel.status.text(), timeout=60_000)
+        with qtbot.waitSignal(w.similar_panel.message, timeout=120_000):
+            w.similar_panel.add_csv(str(csv_path))
+        assert "adicionados" in w.statusBar().currentMessage()
+        qtbot.waitUntil(lambda: w.similar_panel.list.count() > 0, timeout=60_000)
+        assert w.similar_panel.hits[0].product.id == product.id
+        assert w.similar_panel.list.item(0).icon() is not None
+        colour = product.attributes["colour"]
+        assert w.similar_panel.colors[0].en == colour
+        chip = w.similar_panel.swatches.itemAt(0).widget()
+        assert chip.text().startswith(w.similar_panel.colors[0].pt)
+        w.similar_panel.list.itemClicked.emit(w.similar_panel.list.item(0))
+        qtbot.waitUntil(lambda: any(isinstance(c, ProductDialog) and c.isVisible()
+                                    for c in w.similar_panel.children()), timeout=5000)
+        bad = tmp_path / "bad.csv"
+        bad.write_text("name,price\nx,1\n")
+        with qtbot.waitSignal(w.similar_panel.failed, timeout=30_000):
+            w.similar_panel.add_csv(str(bad))
+        assert "no id or image column" in w.last_error
+    finally:
+        w.close()

@@ -73,9 +73,28 @@ def test_cli_answers_in_both_languages(fashion_gguf, red_shirt):
     r = run_cli("ask", red_shirt, EN, "--model", fashion_gguf, "--max-tokens", "8")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().lower().endswith("red")
+    assert "[measured colours: red" in r.stderr        # what the pixels say, beside the model's word
     r = run_cli("ask", red_shirt, PT, "--model", fashion_gguf, "--max-tokens", "8")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().lower().endswith("vermelha")
+    assert "[cores medidas: vermelho" in r.stderr
+
+
+def test_colour_answers_carry_the_measured_colours_and_others_do_not(fashion_gguf, red_shirt):
+    import numpy as np
+    from PIL import Image
+
+    from engine.backends import GenerationOptions, load_backend
+    from engine.session import Session
+    session = Session(load_backend(str(fashion_gguf), threads=2))
+    try:
+        frame = Frame(rgb=np.asarray(Image.open(red_shirt).convert("RGB")), source=str(red_shirt))
+        answer = session.ask(frame, PT, GenerationOptions(max_tokens=8))
+        assert [(c.en, c.pt_f) for c in answer.colors][:1] == [("red", "vermelha")]
+        assert answer.to_dict()["colors"][0]["share"] > 0.5
+        assert session.ask(frame, "What is this garment?", GenerationOptions(max_tokens=8)).colors == []
+    finally:
+        session.close()
 
 
 def test_app_answers_vermelha(qtbot, fashion_gguf, red_shirt, vitrine_home, tmp_path):

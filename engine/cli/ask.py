@@ -37,7 +37,7 @@ def cmd_ask(args) -> int:
                 if answer.colors:
                     pt = answer.answer_lang == "pt"
                     print("[" + ("cores medidas: " if pt else "measured colours: ") + ", ".join(
-                        c.label("pt" if pt else "en") for c in answer.colors) + "]", flush=True)
+                        c.label("pt" if pt else "en") for c in answer.colors) + "]", file=sys.stderr, flush=True)
                 t = answer.timings
                 enc = "image reused" if answer.reused_image else f"image {t.image_encode_s:.2f}s"
                 print(f"[{answer.model} · {enc} · first token {t.ttft_s:.2f}s · {t.decode_tok_s:.1f} tok/s · "

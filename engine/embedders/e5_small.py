@@ -4,7 +4,6 @@ Portuguese and English queries land near products described in either language."
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np

@@ -1,0 +1,65 @@
+"""The catalog, off the GUI thread: similar products for the frame or region on screen, and adding a CSV."""
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from .workers import _message
+
+
+class CatalogWorker(QObject):
+    results = Signal(int, object, object)     # request id, list[Hit], list[NamedColor]
+    search_failed = Signal(int, str)
+    progress = Signal(int, int)               # done, total
+    added = Signal(object)                    # engine.catalog.AddReport
+    add_failed = Signal(str)
+
+    def __init__(self, folder=None, k: int = 6):
+        super().__init__()
+        self.folder = folder                  # None: $VITRINE_HOME/catalog
+        self.k = k
+        self.catalog = None
+        self.latest = 0                       # set by the GUI thread: older requests are dropped unseen
+        self.cancel = threading.Event()
+
+    def _open(self):
+        if self.catalog is None:
+            from engine.catalog import open_catalog
+            self.catalog = open_catalog(self.folder)
+        return self.catalog
+
+    @Slot(object)
+    def search(self, request: dict) -> None:
+        if request["id"] != self.latest:      # the clerk moved on while we were busy
+            return
+        from engine.colors import dominant_colors
+        try:
+            rgb = request["rgb"]
+            colors = dominant_colors(rgb)
+            catalog = self._open()
+            hits = catalog.search_image(rgb, self.k) if catalog.info().indexed else []
+        except BaseException as e:            # noqa: BLE001 - the GUI shows every failure
+            self.search_failed.emit(request["id"], _message(e))
+            return
+        self.results.emit(request["id"], hits, colors)
+
+    @Slot(str)
+    def add_csv(self, path: str) -> None:
+        from engine.catalog_csv import read_products_csv
+        self.cancel.clear()
+        try:
+            read = read_products_csv(path)
+            report = self._open().add(read.products, progress=lambda _s, d, t: self.progress.emit(d, t or 0),
+                                      cancel=self.cancel)
+            report.skipped[:0] = read.skipped
+        except BaseException as e:            # noqa: BLE001
+            self.add_failed.emit(_message(e))
+            return
+        self.added.emit(report)
+
+    @Slot()
+    def shutdown(self) -> None:
+        if self.catalog is not None:
+            self.catalog.close()
+            self.catalog = None

@@ -1,0 +1,49 @@
+"""This frame's earlier questions and answers, newest first; clicking one brings it back."""
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from engine.history import History
+
+
+class HistoryPanel(QWidget):
+    entryChosen = Signal(str, str)          # question, answer
+
+    def __init__(self, history: History, parent=None):
+        super().__init__(parent)
+        self.history = history
+        self.label = QLabel()
+        self.label.setObjectName("section")
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(72, 54))
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.itemClicked.connect(self._on_item)
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.label)
+        v.addWidget(self.list, 1)
+
+    def retranslate(self, t) -> None:
+        self.label.setText(t("history"))
+
+    def show_frame(self, frame_key: str | None) -> None:
+        self.list.clear()
+        if frame_key is None:
+            return
+        for e in reversed(self.history.for_frame(frame_key)):
+            item = QListWidgetItem(f"{e.question}\n{e.answer}")
+            if e.thumbnail:
+                pm = QPixmap()
+                pm.loadFromData(e.thumbnail, "JPG")
+                item.setIcon(QIcon(pm))
+            item.setData(Qt.ItemDataRole.UserRole, e.id)
+            item.setToolTip(f"{e.frame} · {e.model}")
+            self.list.addItem(item)
+
+    def _on_item(self, item: QListWidgetItem) -> None:
+        entry = self.history.get(item.data(Qt.ItemDataRole.UserRole))
+        if entry is not None:
+            self.entryChosen.emit(entry.question, entry.answer)
