@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .catalog_csv import CatalogProduct
+from .database import is_damaged, open_database
 from .embed import TextEmbedder
 from .errors import VitrineError, os_error_message, sqlite_error_message
 from .files import store_lock
@@ -33,6 +34,7 @@ from .vector_index import VectorIndex
 log = logging.getLogger(__name__)
 
 DB_NAME = "catalog.sqlite3"
+DAMAGED = "nothing was changed; move the catalog folder away and add the CSV again"
 BATCH = 32
 THUMB = 160
 # (stage label, done, total or None)
@@ -187,19 +189,7 @@ class SqliteCatalog(Catalog):
         self._lock = threading.RLock()
         if self.folder.exists() and not self.folder.is_dir():
             raise VitrineError(f"{self.folder} is a file: a catalog is a folder (give a folder path)")
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
-        except OSError as e:
-            raise VitrineError(os_error_message(e, "opening the catalog")) from None
-        except sqlite3.DatabaseError as e:
-            if "not a database" in str(e) or "malformed" in str(e):
-                raise VitrineError(f"the catalog file {self.path} is damaged ({e}): nothing was changed; move the "
-                                   "folder away and add the CSV again") from None
-            raise VitrineError(sqlite_error_message(e, self.path, "opening the catalog")) from None
+        self.db = open_database(self.path, SCHEMA, "catalog", DAMAGED)
 
     # ---- embedders, loaded on first need --------------------------------------------------------------------
     @property
@@ -466,9 +456,8 @@ class _SqlErrors:
         return self
 
     def __exit__(self, kind, e, tb):
-        if isinstance(e, sqlite3.DatabaseError) and ("not a database" in str(e) or "malformed" in str(e)):
-            raise VitrineError(f"the catalog file {self.path} is damaged ({e}): nothing was changed; move the "
-                               "folder away and add the CSV again") from None
+        if isinstance(e, sqlite3.DatabaseError) and is_damaged(e):
+            raise VitrineError(f"the catalog file {self.path} is damaged ({e}): {DAMAGED}") from None
         if isinstance(e, sqlite3.Error):
             raise VitrineError(sqlite_error_message(e, self.path, self.doing)) from None
         if isinstance(e, OSError) and not isinstance(e, VitrineError):

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .answer import Answer
-from .errors import VitrineError, os_error_message, sqlite_error_message
+from .database import open_database
+from .errors import VitrineError, sqlite_error_message
 from .files import atomic_path
 from .frames import Frame
 
@@ -79,21 +80,8 @@ class History:
     def __init__(self, path: Path | str):
         self.path = Path(path) if str(path) != ":memory:" else None
         self._lock = threading.Lock()
-        try:
-            if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path or ":memory:", check_same_thread=False, isolation_level=None)
-            if self.path is not None:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-        except OSError as e:
-            raise VitrineError(os_error_message(e, "opening the history")) from None
-        except sqlite3.DatabaseError as e:
-            if "not a database" in str(e) or "malformed" in str(e):
-                raise VitrineError(f"the history file {self.path} is damaged ({e}): move it away and restart "
-                                   "(a new, empty history will be created)") from None
-            raise VitrineError(sqlite_error_message(e, self.path)) from None
+        self._db = open_database(self.path, SCHEMA, "history",
+                                 "move it away and restart (a new, empty history will be created)")
 
     @classmethod
     def in_memory(cls) -> "History":
