@@ -72,12 +72,13 @@ class Session:
 
     def ask(self, frame: Frame, question: str, options: GenerationOptions | None = None,
             on_token: OnToken | None = None, cancel: threading.Event | None = None, lang: str = "auto",
-            answer_lang: str | None = None, translate: bool = True) -> Answer:
+            answer_lang: str | None = None, translate: bool = True, schema: dict | None = None) -> Answer:
         """Answer ``question`` about ``frame``; ``on_token`` receives the answer as it streams.
 
         ``lang``: the question's language ("auto" detects pt/en). The model gets the question in a language it
         understands (translated when needed, unless ``translate`` is False) and the answer comes back in
         ``answer_lang`` (default: the question's language), translated sentence by sentence as it streams.
+        ``schema``: a JSON schema the answer must follow (constrained decoding; the JSON is never translated).
         """
         question = check_question(question)
         options = options or GenerationOptions()
@@ -94,7 +95,14 @@ class Session:
             model_lang = understood[0] if understood else "en"
             to_model = self.translator.translate(question, q_lang, model_lang)
         stream = None
-        if translate and model_lang != a_lang:
+        constraint = None
+        if schema is not None:
+            from dataclasses import replace
+
+            from .constrained import compile_schema
+            constraint = self.backend.constraint_for(compile_schema(schema))
+            options = replace(options, constraint=constraint)
+        elif translate and model_lang != a_lang:
             stream = SentenceStream(lambda s: self._answer_in(s, question, model_lang, a_lang), on_token)
         with self._lock:
             t0 = time.perf_counter()
@@ -104,6 +112,8 @@ class Session:
                                           cancel=cancel)
             text = stream.close() if stream else stats.text.strip()
             total = time.perf_counter() - t0
+            if constraint is not None and hasattr(constraint, "close"):
+                constraint.close()
         decode_rate = (stats.n_tokens - 1) / stats.decode_s if stats.n_tokens > 1 and stats.decode_s > 0 else 0.0
         timings = Timings(image_encode_s=encode_s, prefill_s=stats.prefill_s, ttft_s=encode_s + stats.ttft_s,
                           decode_tok_s=decode_rate, n_tokens=stats.n_tokens, total_s=total)

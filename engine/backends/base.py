@@ -41,6 +41,7 @@ class GenerationStats:
 class GenerationOptions:
     max_tokens: int = 256
     ban_eos: bool = False          # benchmarks on random weights: generate exactly max_tokens
+    constraint: object = None      # an engine.constrained.TokenConstraint: only what a JSON schema allows
 
 
 class Backend(ABC):
@@ -57,6 +58,11 @@ class Backend(ABC):
     def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
                  on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
         """Answer ``question`` about ``image``, calling ``on_token`` with each piece of text as it comes."""
+
+    def constraint_for(self, node) -> object:
+        """A TokenConstraint for a compiled JSON schema (engine.constrained.compile_schema)."""
+        from ..errors import VitrineError
+        raise VitrineError(f"{type(self).__name__} cannot constrain answers to a schema: use a GGUF or ONNX model")
 
     def close(self) -> None:
         """Free the model."""

@@ -304,14 +304,21 @@ class GgufBackend(Backend):
         pieces: list[str] = []
         ids: list[int] = []
         stopped, t_first = False, None
+        constraint = options.constraint
         for _ in range(min(options.max_tokens, room - 1)):
+            if constraint is not None and constraint.finished:
+                break
             logits = np.ctypeslib.as_array(L.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(self._n_vocab,))
+            if constraint is not None:
+                logits = constraint.mask(logits)
             if options.ban_eos:
                 logits = logits.copy()
                 logits[eos] = -np.inf
             tok = int(np.argmax(logits))
             if not options.ban_eos and L.llama_vocab_is_eog(self._vocab, tok):
                 break
+            if constraint is not None:
+                constraint.advance(tok)
             ids.append(tok)
             piece = decoder.decode(llm.detokenize([tok]))
             if t_first is None:
@@ -333,6 +340,11 @@ class GgufBackend(Backend):
         t_first = t_first or end
         return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
                                text="".join(pieces), stopped=stopped, token_ids=ids)
+
+    def constraint_for(self, node):
+        from ..constrained import LlamaGrammarConstraint
+        return LlamaGrammarConstraint(node, self._llama_cpp, self._vocab, self._n_vocab,
+                                      lambda tok: bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, tok)))
 
     # ------------------------------------------------------------------ parity checks
     def _logits(self) -> np.ndarray:

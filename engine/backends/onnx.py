@@ -245,7 +245,12 @@ class OnnxBackend(Backend):
         prefill_s = time.perf_counter() - t0
         ids: list[int] = []
         text, stopped, t_first = "", False, None
+        constraint = options.constraint
         for _ in range(options.max_tokens):
+            if constraint is not None:
+                if constraint.finished:
+                    break
+                logits = constraint.mask(logits)
             if options.ban_eos:
                 logits = logits.copy()
                 logits[list(self.eos_ids)] = -np.inf
@@ -254,6 +259,8 @@ class OnnxBackend(Backend):
                 t_first = time.perf_counter()
             if not options.ban_eos and tok in self.eos_ids:
                 break
+            if constraint is not None:
+                constraint.advance(tok)
             ids.append(tok)
             full = self.tokenizer.decode(ids)
             if not full.endswith("\ufffd") and full != text:   # hold back half a UTF-8 character
@@ -274,6 +281,18 @@ class OnnxBackend(Backend):
         t_first = t_first or end
         return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
                                text=full, stopped=stopped, token_ids=ids)
+
+    def constraint_for(self, node):
+        from ..constrained import RegexConstraint, VocabularyTrie
+        if getattr(self, "_trie", None) is None:      # built once: ~1-2 s for a 49k vocabulary
+            # each token's text as it reads after another token (a sentencepiece "▁red" is " red" there,
+            # "red" alone at the start)
+            anchor = self.tokenizer.encode("a", add_special_tokens=False).ids[-1:]
+            head = self.tokenizer.decode(anchor, skip_special_tokens=False)
+            self._token_texts = [self.tokenizer.decode(anchor + [i], skip_special_tokens=False)[len(head):]
+                                 for i in range(self.tokenizer.get_vocab_size())]
+            self._trie = VocabularyTrie(self._token_texts)
+        return RegexConstraint(node, self._trie, self._token_texts, sorted(self.eos_ids))
 
     def close(self) -> None:
         self.sessions = {}

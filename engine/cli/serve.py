@@ -1,0 +1,55 @@
+"""`vitrine serve`: the model behind an OpenAI-compatible API on this machine (engine/serve.py)."""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def cmd_serve(args) -> int:
+    from ..backends import load_backend
+    from ..errors import VitrineError
+    from ..serve import ServeLimits, check_bind, create_app
+    from ..session import Session
+    from ..settings import Settings
+
+    api_key = args.api_key or os.environ.get("VITRINE_API_KEY") or None
+    check_bind(args.host, api_key)
+    if not 1 <= args.port <= 65535:
+        raise VitrineError("--port must be between 1 and 65535")
+    if args.queue < 0 or args.max_tokens < 1 or args.max_body_mb <= 0 or args.max_pixels < 1024:
+        raise VitrineError("--queue must be >= 0, --max-tokens >= 1, --max-body-mb > 0, --max-pixels >= 1024")
+    import uvicorn
+    backend = load_backend(args.model, threads=Settings.from_env().threads_for(args.threads))
+    session = Session(backend, cache_frames=args.cache_images)
+    limits = ServeLimits(max_body_bytes=int(args.max_body_mb * (1 << 20)), max_pixels=args.max_pixels,
+                         max_tokens=args.max_tokens, queue=args.queue)
+    app = create_app(session, backend.model_id, limits, api_key=api_key, answer_lang=args.answer_lang)
+    print(f"serving {backend.model_id} on http://{args.host}:{args.port}/v1 (Ctrl-C stops)", file=sys.stderr,
+          flush=True)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    except SystemExit as e:          # uvicorn exits when it cannot bind
+        raise VitrineError(f"could not listen on {args.host}:{args.port}: is another server using the port?") \
+            from e
+    finally:
+        session.close()
+    return 0
+
+
+def register(sub) -> None:
+    s = sub.add_parser("serve", help="an OpenAI-compatible API for other programs on this machine",
+                       description="POST /v1/chat/completions (image_url parts as data: URLs, streaming, "
+                       "max_tokens, response_format json_schema), GET /v1/models, GET /health.")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; another address "
+                   "needs an API key)")
+    s.add_argument("--port", type=int, default=8765)
+    s.add_argument("--model", help="installed model name or exported folder (default: $VITRINE_MODEL or the first)")
+    s.add_argument("--api-key", help="require Authorization: Bearer KEY (default: $VITRINE_API_KEY)")
+    s.add_argument("--answer-lang", choices=["pt", "en"], help="answer language (default: the question's)")
+    s.add_argument("--threads", help="CPU threads (default: $VITRINE_THREADS, else all cores)")
+    s.add_argument("--queue", type=int, default=8, help="requests that may wait behind the running one (429 beyond)")
+    s.add_argument("--max-tokens", type=int, default=1024, help="the most a request may ask for")
+    s.add_argument("--max-body-mb", type=float, default=20.0)
+    s.add_argument("--max-pixels", type=int, default=4096 * 4096)
+    s.add_argument("--cache-images", type=int, default=8, help="encoded images kept for follow-up questions")
+    s.set_defaults(func=cmd_serve, needs_no_stdout=True)

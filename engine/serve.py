@@ -1,0 +1,305 @@
+"""`vitrine serve`: the loaded model behind an OpenAI-compatible HTTP API (FastAPI + uvicorn).
+
+`POST /v1/chat/completions` (messages with `image_url` parts as `data:` URLs, streaming as server-sent events,
+`max_tokens`), `GET /v1/models`, `GET /health`. The session caches encoded images by content hash, so a second
+question about the same picture skips the vision encoder. One request runs at a time per model; a bounded number
+wait; beyond that the answer is 429 with Retry-After. Every limit answers with a JSON error that says what to do.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import ipaddress
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from fastapi import Request      # at module level: FastAPI reads the handlers' (string) annotations here
+
+from .errors import VitrineError
+from .frames import Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    max_body_bytes: int = 20 << 20         # a 4K JPEG as base64 is a few MB
+    max_pixels: int = 4096 * 4096
+    max_tokens: int = 1024
+    queue: int = 8                          # requests waiting behind the running one
+    max_question_chars: int = 4000
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", code: str | None = None,
+                 headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.kind, self.code, self.headers = status, message, kind, code, headers or {}
+
+    def body(self) -> dict:
+        return {"error": {"message": self.message, "type": self.kind, "code": self.code, "param": None}}
+
+
+def is_local(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, api_key: str | None) -> None:
+    if not is_local(host) and not api_key:
+        raise VitrineError(f"refusing to serve on {host} without an API key: other machines could use the model; "
+                           "set --api-key or VITRINE_API_KEY, or keep the default 127.0.0.1")
+
+
+def decode_image(url: str, limits: ServeLimits) -> Frame:
+    """A `data:image/...;base64,` URL -> a Frame; anything else is a 400 that says what is accepted."""
+    import cv2
+    if not isinstance(url, str) or not url.startswith("data:"):
+        raise ApiError(400, "image_url must be a data: URL (data:image/jpeg;base64,...): this server is offline "
+                       "and does not fetch images", code="image_not_data_url")
+    head, _, payload = url.partition(",")
+    if ";base64" not in head:
+        raise ApiError(400, "the image data URL must be base64 (data:image/png;base64,...)", code="image_encoding")
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "the image's base64 is damaged", code="image_base64") from None
+    buf = np.frombuffer(raw, np.uint8)
+    header = cv2.imdecode(buf, cv2.IMREAD_REDUCED_GRAYSCALE_8) if buf.size else None
+    if header is None:
+        raise ApiError(400, "the image_url holds no image OpenCV can read (send JPEG, PNG or WebP)",
+                       code="image_unreadable")
+    h8, w8 = header.shape[:2]
+    if h8 * w8 * 64 > limits.max_pixels * 4:      # a cheap first look: /8 per side
+        raise ApiError(413, f"the image is too large (about {w8 * 8}x{h8 * 8}): send at most "
+                       f"{limits.max_pixels} pixels", code="image_too_large")
+    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ApiError(400, "the image could not be decoded", code="image_unreadable")
+    if bgr.shape[0] * bgr.shape[1] > limits.max_pixels:
+        raise ApiError(413, f"the image has {bgr.shape[1]}x{bgr.shape[0]} pixels: send at most {limits.max_pixels}",
+                       code="image_too_large")
+    return Frame(rgb=np.ascontiguousarray(bgr[:, :, ::-1]), source="request")
+
+
+@dataclass
+class ChatRequest:
+    frame: Frame
+    question: str
+    max_tokens: int
+    stream: bool
+    schema: dict | None
+
+
+def parse_request(body: Any, model_name: str, limits: ServeLimits) -> ChatRequest:
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object with model and messages")
+    model = body.get("model")
+    if model not in (None, model_name):
+        raise ApiError(404, f"unknown model {model!r}: this server has {model_name!r} (GET /v1/models)",
+                       code="model_not_found")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "messages must be a non-empty list")
+    question, image_url = "", None
+    for m in messages:
+        if not isinstance(m, dict) or m.get("role") != "user":
+            continue            # system prompts and earlier answers: the model answers about the image only
+        content = m.get("content")
+        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        if not isinstance(parts, list):
+            raise ApiError(400, "a message's content must be a string or a list of parts")
+        texts = []
+        for p in parts:
+            if not isinstance(p, dict):
+                raise ApiError(400, "each content part must be an object with a type")
+            if p.get("type") == "text" and isinstance(p.get("text"), str):
+                texts.append(p["text"])
+            elif p.get("type") == "image_url":
+                iu = p.get("image_url")
+                image_url = iu.get("url") if isinstance(iu, dict) else iu
+            else:
+                raise ApiError(400, f"unsupported content part {p.get('type')!r}: use text and image_url")
+        if texts:
+            question = " ".join(texts)
+    if image_url is None:
+        raise ApiError(400, "no image: put an image_url part (a data: URL) in a user message", code="no_image")
+    question = " ".join(question.split())
+    if not question:
+        raise ApiError(400, "no question: put a text part in the user message")
+    if len(question) > limits.max_question_chars:
+        raise ApiError(400, f"the question is too long ({len(question)} characters, at most "
+                       f"{limits.max_question_chars})")
+    max_tokens = body.get("max_tokens", body.get("max_completion_tokens", 256))
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or not 1 <= max_tokens <= limits.max_tokens:
+        raise ApiError(400, f"max_tokens must be a whole number from 1 to {limits.max_tokens}")
+    schema = None
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        js = fmt.get("json_schema")
+        schema = js.get("schema") if isinstance(js, dict) else None
+        if not isinstance(schema, dict):
+            raise ApiError(400, "response_format json_schema needs a schema object")
+    elif isinstance(fmt, dict) and fmt.get("type") not in (None, "text"):
+        raise ApiError(400, f"response_format {fmt.get('type')!r} is not supported: use text or json_schema")
+    return ChatRequest(decode_image(image_url, limits), question, max_tokens, bool(body.get("stream")), schema)
+
+
+class ModelSlot:
+    """One loaded model: one request at a time, a bounded queue behind it."""
+
+    def __init__(self, session, name: str, limits: ServeLimits):
+        self.session, self.name, self.limits = session, name, limits
+        self.lock = asyncio.Lock()
+        self.waiting = 0
+        self.served = 0
+        self.last_s = 1.0          # the last answer's duration: a fair Retry-After
+
+    def admit(self) -> None:
+        if self.waiting >= self.limits.queue + 1:
+            raise ApiError(429, f"busy: {self.waiting} requests are ahead; try again shortly", kind="rate_limit_error",
+                           code="queue_full", headers={"Retry-After": str(max(1, round(self.last_s * self.waiting)))})
+
+
+def _completion_id() -> str:
+    return "chatcmpl-" + uuid.uuid4().hex[:24]
+
+
+def create_app(session, model_name: str, limits: ServeLimits | None = None, api_key: str | None = None,
+               answer_lang: str | None = None):
+    """The ASGI app around a loaded ``engine.session.Session``."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse, StreamingResponse
+
+    from .backends import GenerationOptions
+
+    limits = limits or ServeLimits()
+    slot = ModelSlot(session, model_name, limits)
+    app = FastAPI(title="Vitrine", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.slot = slot
+
+    def error(e: ApiError) -> JSONResponse:
+        return JSONResponse(e.body(), status_code=e.status, headers=e.headers)
+
+    def authorised(request: Request) -> None:
+        if api_key and request.headers.get("authorization", "") != f"Bearer {api_key}":
+            raise ApiError(401, "missing or wrong API key: send Authorization: Bearer <key>",
+                           kind="authentication_error", code="invalid_api_key")
+
+    @app.get("/health")
+    async def health():
+        return {"status": "ok", "model": model_name, "busy": slot.lock.locked(), "waiting": slot.waiting,
+                "served": slot.served}
+
+    @app.get("/v1/models")
+    async def models(request: Request):
+        try:
+            authorised(request)
+        except ApiError as e:
+            return error(e)
+        return {"object": "list", "data": [{"id": model_name, "object": "model", "created": 0,
+                                            "owned_by": "vitrine"}]}
+
+    def run_ask(req: ChatRequest, on_token, cancel: threading.Event):
+        return session.ask(req.frame, req.question, GenerationOptions(max_tokens=req.max_tokens),
+                           on_token=on_token, cancel=cancel, answer_lang=answer_lang, schema=req.schema)
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        try:
+            authorised(request)
+            length = request.headers.get("content-length")
+            if length and length.isdigit() and int(length) > limits.max_body_bytes:
+                raise ApiError(413, f"the request is too large ({int(length)} bytes, at most "
+                               f"{limits.max_body_bytes}): send a smaller image", code="body_too_large")
+            raw = await request.body()
+            if len(raw) > limits.max_body_bytes:
+                raise ApiError(413, f"the request is too large (at most {limits.max_body_bytes} bytes)",
+                               code="body_too_large")
+            try:
+                body = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                raise ApiError(400, "the body is not valid JSON", code="invalid_json") from None
+            req = parse_request(body, model_name, limits)
+            slot.admit()
+        except ApiError as e:
+            return error(e)
+        slot.waiting += 1
+        if req.stream:
+            return StreamingResponse(_stream(req), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache"})
+        try:
+            async with slot.lock:
+                t0 = time.perf_counter()
+                cancel = threading.Event()
+                try:
+                    answer = await asyncio.to_thread(run_ask, req, None, cancel)
+                except VitrineError as e:
+                    return error(ApiError(400, str(e)))
+                except asyncio.CancelledError:
+                    cancel.set()
+                    raise
+                slot.last_s = time.perf_counter() - t0
+                slot.served += 1
+        finally:
+            slot.waiting -= 1
+        return _completion(answer, model_name, req.max_tokens)
+
+    async def _stream(req: ChatRequest):
+        cid, created = _completion_id(), int(time.time())
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        cancel = threading.Event()
+
+        def chunk(delta: dict, finish: str | None = None) -> str:
+            return "data: " + json.dumps({"id": cid, "object": "chat.completion.chunk", "created": created,
+                                          "model": model_name, "choices": [{"index": 0, "delta": delta,
+                                                                            "finish_reason": finish}]},
+                                         ensure_ascii=False) + "\n\n"
+        try:
+            async with slot.lock:
+                t0 = time.perf_counter()
+                task = asyncio.create_task(asyncio.to_thread(
+                    run_ask, req, lambda piece: loop.call_soon_threadsafe(queue.put_nowait, piece), cancel))
+                task.add_done_callback(lambda _t: loop.call_soon_threadsafe(queue.put_nowait, None))
+                yield chunk({"role": "assistant", "content": ""})
+                while (piece := await queue.get()) is not None:
+                    yield chunk({"content": piece})
+                try:
+                    answer = task.result()
+                except VitrineError as e:
+                    yield "data: " + json.dumps(ApiError(400, str(e)).body()) + "\n\n"
+                    return
+                slot.last_s = time.perf_counter() - t0
+                slot.served += 1
+                yield chunk({}, "length" if answer.timings.n_tokens >= req.max_tokens else "stop")
+                yield "data: [DONE]\n\n"
+        except (asyncio.CancelledError, GeneratorExit):
+            cancel.set()            # the client left: stop decoding for nobody
+            raise
+        finally:
+            slot.waiting -= 1
+
+    return app
+
+
+def _completion(answer, model_name: str, max_tokens: int) -> dict:
+    finish = "length" if answer.timings.n_tokens >= max_tokens else "stop"
+    return {"id": _completion_id(), "object": "chat.completion", "created": int(time.time()), "model": model_name,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
+                         "finish_reason": finish}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": answer.timings.n_tokens,
+                      "total_tokens": answer.timings.n_tokens},
+            "vitrine": {"reused_image": answer.reused_image, "ttft_s": answer.timings.ttft_s,
+                        "colors": [c.to_dict() for c in answer.colors]}}

@@ -1,0 +1,285 @@
+"""`vitrine serve` as a real process on 127.0.0.1, driven by the official openai client and plain HTTP; and
+`vitrine describe`'s JSON, valid under the schema for every family on every backend."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+from tests.fixtures import models
+
+KEY = "test-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _data_url(image) -> str:
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+@pytest.fixture(scope="module")
+def red_shirt_url():
+    from export.synth import draw
+    return _data_url(draw("shirt", "red", "plain", "long", random.Random(7), 256))
+
+
+class Server:
+    def __init__(self, model: Path, *extra: str, home: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, PYTHONPATH=str(ROOT), VITRINE_HOME=str(home), VITRINE_THREADS="2")
+        self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--model", str(model), "--port",
+                                      str(self.port), *extra], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the server exited: {self.proc.stderr.read()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise AssertionError("the server did not start")
+
+    def rss_kb(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(models.fashion_export("gguf"), "--api-key", KEY, "--queue", "3",
+               home=tmp_path_factory.mktemp("serve-home"))
+    yield s
+    s.stop()
+
+
+def _ask(client, url, question, **kw):
+    return client.chat.completions.create(
+        model="fashion-tiny", max_tokens=8,
+        messages=[{"role": "user", "content": [{"type": "text", "text": question},
+                                               {"type": "image_url", "image_url": {"url": url}}]}], **kw)
+
+
+def test_the_openai_client_gets_real_answers_streaming_and_not(server, red_shirt_url):
+    from openai import OpenAI
+    client = OpenAI(base_url=server.url + "/v1", api_key=KEY)
+    assert [m.id for m in client.models.list()] == ["fashion-tiny"]
+    first = _ask(client, red_shirt_url, "What color is the shirt?")
+    assert first.choices[0].message.content == "red" and first.choices[0].finish_reason == "stop"
+    follow = _ask(client, red_shirt_url, "Qual é a cor da camisa?")
+    assert follow.choices[0].message.content == "vermelha"
+    assert follow.model_extra["vitrine"]["reused_image"]            # the image was encoded once
+    assert follow.model_extra["vitrine"]["colors"][0]["pt_f"] == "vermelha"
+    stream = _ask(client, red_shirt_url, "What color is the shirt?", stream=True)
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks).strip() == "red"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_response_format_json_schema_is_always_valid(server, red_shirt_url):
+    import jsonschema
+    from openai import OpenAI
+    client = OpenAI(base_url=server.url + "/v1", api_key=KEY)
+    schema = {"type": "object", "properties": {"colour": {"type": "string", "enum": ["red", "blue", "green"]},
+                                               "sizes": {"type": "array", "items": {"enum": ["S", "M", "L"]},
+                                                         "minItems": 1, "maxItems": 2},
+                                               "price": {"type": "integer"}, "sale": {"type": "boolean"}},
+              "required": ["colour", "sizes", "price", "sale"]}
+    r = client.chat.completions.create(
+        model="fashion-tiny", max_tokens=80,
+        messages=[{"role": "user", "content": [{"type": "text", "text": "Describe it"},
+                                               {"type": "image_url", "image_url": {"url": red_shirt_url}}]}],
+        response_format={"type": "json_schema", "json_schema": {"name": "product", "schema": schema}})
+    jsonschema.validate(json.loads(r.choices[0].message.content), schema)
+
+
+def _post(server, body, key=KEY, raw=None):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.post(server.url + "/v1/chat/completions", content=raw if raw is not None else json.dumps(body),
+                      headers={**headers, "Content-Type": "application/json"}, timeout=60)
+
+
+def _body(url, question="What color is it?", **kw):
+    return {"model": "fashion-tiny", "max_tokens": 8, **kw,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": question},
+                                                      {"type": "image_url", "image_url": {"url": url}}]}]}
+
+
+@pytest.mark.parametrize("case,status,code", [
+    ("bad json", 400, "invalid_json"),
+    ("unknown model", 404, "model_not_found"),
+    ("not an image", 400, "image_unreadable"),
+    ("not a data url", 400, "image_not_data_url"),
+    ("too many pixels", 413, "image_too_large"),
+    ("too large", 413, "body_too_large"),
+    ("no key", 401, "invalid_api_key"),
+    ("wrong key", 401, "invalid_api_key"),
+    ("max_tokens", 400, None),
+    ("no image", 400, "no_image"),
+])
+def test_bad_requests_get_a_clear_json_error(server, red_shirt_url, case, status, code):
+    from PIL import Image
+    body, raw, key = _body(red_shirt_url), None, KEY
+    if case == "bad json":
+        raw = b'{"model": "fashion-tiny", "messages": ['
+    elif case == "unknown model":
+        body["model"] = "gpt-4o"
+    elif case == "not an image":
+        body = _body("data:image/png;base64," + base64.b64encode(b"this is not an image" * 50).decode())
+    elif case == "not a data url":
+        body = _body("https://example.com/look.jpg")
+    elif case == "too many pixels":
+        body = _body(_data_url(Image.new("RGB", (5000, 4000), (200, 10, 10))))
+    elif case == "too large":
+        raw = b'{"model": "x", "pad": "' + b"x" * (21 << 20) + b'"}'
+    elif case == "no key":
+        key = None
+    elif case == "wrong key":
+        key = "nope"
+    elif case == "max_tokens":
+        body["max_tokens"] = 10 ** 6
+    elif case == "no image":
+        body["messages"] = [{"role": "user", "content": "What color is it?"}]
+    r = _post(server, body, key=key, raw=raw)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["message"] and (code is None or err["code"] == code)
+
+
+def test_eight_clients_two_hundred_requests_no_errors_but_429_and_flat_memory(server, red_shirt_url):
+    import numpy as np
+    from PIL import Image
+    urls = [red_shirt_url] + [_data_url(Image.fromarray(np.random.RandomState(i).randint(0, 255, (96, 96, 3),
+                                                                                         np.uint8)))
+                              for i in range(3)]
+    statuses, rss, lock = [], [], threading.Lock()
+
+    def client(n: int):
+        with httpx.Client(timeout=120) as c:
+            for i in range(25):
+                r = c.post(server.url + "/v1/chat/completions", json=_body(urls[(n + i) % len(urls)]),
+                           headers={"Authorization": f"Bearer {KEY}"})
+                with lock:
+                    statuses.append(r.status_code)
+                    if r.status_code == 429:
+                        assert int(r.headers["Retry-After"]) >= 1
+                    if len(statuses) % 10 == 0:
+                        rss.append(server.rss_kb())
+                if r.status_code == 429:
+                    time.sleep(0.02)          # a polite client backs off (Retry-After is for humans' scale)
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(statuses) == 200
+    assert set(statuses) <= {200, 429} and statuses.count(200) >= 25
+    base = rss[1]                                  # from the 20th request on
+    assert max(rss[1:]) <= base * 1.05, f"RSS grew from {base} to {max(rss[1:])} kB"
+
+
+def test_a_non_local_address_needs_a_key(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), VITRINE_HOME=str(tmp_path))
+    env.pop("VITRINE_API_KEY", None)
+    r = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--host", "0.0.0.0"], env=env, cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "API key" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+DESCRIBE_MODELS = [("gguf", "idefics3"), ("gguf", "llava"), ("gguf", "minicpmv4_6"), ("onnx", "idefics3"),
+                   ("onnx", "llava"), ("gguf", "fashion"), ("onnx", "fashion")]
+
+
+@pytest.mark.parametrize("runtime,family", DESCRIBE_MODELS)
+def test_describe_is_valid_json_under_the_schema_for_every_family_and_backend(runtime, family):
+    """Random weights included: the decoder cannot write anything the schema does not allow."""
+    import jsonschema
+    import numpy as np
+
+    from engine.backends import load_backend
+    from engine.describe import AttributeSchema, describe, load_templates
+    from engine.frames import Frame
+    from engine.session import Session
+    if family == "fashion":
+        folder = models.fashion_export("gguf" if runtime == "gguf" else "onnx")
+    elif runtime == "gguf":
+        folder = models.tiny_gguf("Q8_0", "f16", family=family)
+    else:
+        folder = models.tiny_onnx("int8", family=family)
+    schema = AttributeSchema.load()
+    session = Session(load_backend(str(folder), threads=2))
+    try:
+        for seed in range(2):
+            frame = Frame(np.random.RandomState(seed).randint(0, 255, (120, 160, 3), np.uint8), f"random-{seed}")
+            d = describe(session, frame, schema, load_templates())
+            jsonschema.validate(d.attributes, schema.model_schema)
+            assert d.description_pt and "{" not in d.description_pt
+            noun = schema.pt("category", d.attributes["category"])
+            assert d.description_pt.lower().startswith(noun.lower())
+    finally:
+        session.close()
+
+
+def test_describe_cli_prints_json_and_portuguese_from_the_schema(red_shirt_url, tmp_path):
+    from export.synth import draw
+    image = tmp_path / "red-shirt.png"
+    draw("shirt", "red", "plain", "long", random.Random(7), 256).save(image)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), VITRINE_HOME=str(tmp_path / "home"))
+    r = subprocess.run([sys.executable, "-m", "engine.cli", "describe", str(image), "--model",
+                        str(models.fashion_export("gguf")), "--json"], env=env, cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["measured_colors"][0]["en"] == "red"
+    assert out["attributes_pt"]["category"] == {"shirt": "camisa", "dress": "vestido"}.get(
+        out["attributes"]["category"], out["attributes_pt"]["category"])
+    # a store's own schema wins, and a broken one is one line
+    (tmp_path / "home").mkdir(exist_ok=True)
+    (tmp_path / "home" / "attributes.schema.json").write_text("{ not json")
+    r = subprocess.run([sys.executable, "-m", "engine.cli", "describe", str(image), "--model",
+                        str(models.fashion_export("gguf"))], env=env, cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 2 and "not valid JSON" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_descriptions_say_only_what_the_attributes_hold():
+    from engine.describe import AttributeSchema, load_templates, render_pt
+    schema, templates = AttributeSchema.load(), load_templates()
+    attrs = {"category": "dress", "colours": ["red", "white"], "pattern": "striped", "fabric": "not visible",
+             "sleeve_length": "long", "neckline": "v-neck", "fit": "slim", "closure": "zipper", "occasion": "party"}
+    text = render_pt(attrs, schema, templates)
+    assert text.startswith("Vestido vermelho e branco listrado.")
+    assert "Confeccionado" not in text and "Com manga longa e decote em V." in text
+    assert "Modelagem justo, fechamento: zíper." in text
+    bag = dict(attrs, category="bag", colours=["black"], pattern="plain")
+    text = render_pt(bag, schema, templates)
+    assert text.startswith("Bolsa preta.") and "manga" not in text
