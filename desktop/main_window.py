@@ -16,29 +16,17 @@ from engine.errors import VitrineError
 from engine.history import History
 from engine.models import ModelStore
 
+from .describe_panel import DescribePanel
 from .history_panel import HistoryPanel
 from .live_dialog import LiveDialog
 from .similar_panel import SimilarPanel
 from .strings import Texts
+from .style import STYLE
 from .video_view import VideoView
 from .workers import EngineWorker, FrameReader, start_in_thread
 
 log = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-STYLE = """
-QMainWindow, QWidget { font-size: 11pt; }
-QPushButton { padding: 6px 14px; border-radius: 6px; background: #eceff3; border: 1px solid #c9d0d8; }
-QPushButton:hover { background: #e1e6ec; }
-QPushButton#ask { background: #1f6feb; color: white; border: none; font-weight: 600; }
-QPushButton#ask:disabled { background: #9db8e6; }
-QPushButton#stop { background: #d1242f; color: white; border: none; }
-QPushButton#stop:disabled { background: #e8a3a8; }
-QPushButton.prompt { background: #f6f8fa; font-size: 10pt; text-align: left; }
-QLineEdit, QTextEdit, QListWidget, QComboBox { border: 1px solid #c9d0d8; border-radius: 6px; padding: 4px; }
-QLineEdit { padding: 7px; font-size: 12pt; }
-QTextEdit#answer { font-size: 13pt; background: #fbfcfd; }
-QLabel#section { font-weight: 600; color: #57606a; margin-top: 6px; }
-"""
 
 
 def fmt_time(seconds: float) -> str:
@@ -55,6 +43,7 @@ class MainWindow(QMainWindow):
     _load = Signal(str)
     _ask = Signal(object)
     _warm = Signal()
+    _describe = Signal(object)
 
     def __init__(self, store: ModelStore | None = None, history: History | None = None, ui_lang: str | None = None,
                  settings: QSettings | None = None, catalog_folder: Path | None = None):
@@ -158,8 +147,10 @@ class MainWindow(QMainWindow):
         self.similar_panel.message.connect(lambda _text: self.similar_timer.start())     # a CSV was added
         self.similar_timer = QTimer(self, singleShot=True, interval=300)   # a seek or a drag settles first
         self.similar_timer.timeout.connect(self.request_similar)
+        self.describe_panel = DescribePanel()
+        self.describe_panel.requested.connect(self.describe_frame)
         below = QSplitter(Qt.Orientation.Vertical)
-        for w in (self.answer, self.similar_panel, self.history_panel):
+        for w in (self.answer, self.describe_panel, self.similar_panel, self.history_panel):
             below.addWidget(w)
         right = QWidget()
         rv = QVBoxLayout(right)
@@ -240,6 +231,7 @@ class MainWindow(QMainWindow):
         self.catalog_menu.setTitle(t("catalog"))
         self.catalog_add_action.setText(t("catalog_add"))
         self.similar_panel.retranslate(t)
+        self.describe_panel.retranslate(t)
         self.view_menu.setTitle(t("view"))
         self.ui_lang_menu.setTitle(t("ui_lang"))
         self.help_menu.setTitle(t("help"))
@@ -301,6 +293,9 @@ class MainWindow(QMainWindow):
         self.engine.answered.connect(self._on_answered)
         self.engine.ask_failed.connect(self._on_ask_failed)
         self.engine.save_failed.connect(lambda message: self.show_error(self.t("not_saved"), message))
+        self._describe.connect(self.engine.describe)
+        self.engine.described.connect(self.describe_panel.show_description)
+        self.engine.describe_failed.connect(self._on_describe_failed)
 
     def closeEvent(self, event) -> None:
         self.play_timer.stop()
@@ -525,6 +520,19 @@ class MainWindow(QMainWindow):
         self._ask.emit({"frame": frame, "question": question, "frame_key": self.frame.key,
                         "answer_lang": self.lang_combo.currentData()})
         return True
+
+    def describe_frame(self) -> None:
+        """The garment's attributes and description for the frame on screen (or its region), off the GUI thread."""
+        if self.frame is None or not self.model_ready:
+            self.statusBar().showMessage(self.t("open_first" if self.frame is None else "no_model"), 5000)
+            return
+        self.describe_panel.set_busy(True)
+        self._describe.emit(self.frame.crop(self.region) if self.region else self.frame)
+
+    def _on_describe_failed(self, message: str) -> None:
+        self.describe_panel.set_busy(False)
+        self.describe_panel.card.setPlainText("")
+        self.show_error(self.t("describe_failed"), message)
 
     def stop(self) -> None:
         if self.busy:

@@ -30,7 +30,8 @@ STRINGS = {
         "catalog_adding": "Indexando produtos…", "catalog_added": "{added} adicionados, {updated} atualizados, "
         "{skipped} ignorados; {indexed} indexados", "catalog_failed": "O catálogo falhou",
         "product_id": "Código:", "product_title": "Produto:", "product_image": "Imagem:",
-        "measured": "Cores medidas:", "cancel": "Cancelar",
+        "measured": "Cores medidas:", "cancel": "Cancelar", "describe": "Descrever", "copy": "Copiar",
+        "describe_title": "Ficha do produto", "describing": "Descrevendo…", "describe_failed": "A descrição falhou",
     },
     "en": {
         "title": "Vitrine", "file": "&File", "open": "&Open video or image…", "recent": "&Recent files",
@@ -60,7 +61,8 @@ STRINGS = {
         "catalog_adding": "Indexing products…", "catalog_added": "{added} added, {updated} updated, "
         "{skipped} skipped; {indexed} indexed", "catalog_failed": "The catalog failed",
         "product_id": "Id:", "product_title": "Product:", "product_image": "Image:",
-        "measured": "Measured colours:", "cancel": "Cancel",
+        "measured": "Measured colours:", "cancel": "Cancel", "describe": "Describe", "copy": "Copy",
+        "describe_title": "Product card", "describing": "Describing…", "describe_failed": "The description failed",
     },
 }
 

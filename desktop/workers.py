@@ -98,6 +98,8 @@ class EngineWorker(QObject):
     ask_failed = Signal(str)
     save_failed = Signal(str)             # the answer is shown all the same
     translator_ready = Signal()
+    described = Signal(object)            # engine.describe.Description
+    describe_failed = Signal(str)
 
     def __init__(self, history=None, translator=None):
         super().__init__()
@@ -160,6 +162,17 @@ class EngineWorker(QObject):
             except BaseException as e:   # noqa: BLE001 - a full or read-only disk must not lose the answer
                 self.save_failed.emit(_message(e))
         self.answered.emit(answer, entry)
+
+    @Slot(object)
+    def describe(self, frame) -> None:
+        from engine.describe import describe
+        if self.session is None:
+            self.describe_failed.emit("no model loaded")
+            return
+        try:
+            self.described.emit(describe(self.session, frame))
+        except BaseException as e:       # noqa: BLE001
+            self.describe_failed.emit(_message(e))
 
     @Slot()
     def shutdown(self) -> None:

@@ -1,5 +1,6 @@
 """A model that answers right: the tiny SmolVLM fine-tuned on the synthetic fashion set (the proof's training),
 asked about a red shirt through every path a user has. Real answers, not shapes."""
+import json
 import random
 
 import pytest
@@ -108,5 +109,26 @@ def test_app_answers_vermelha(qtbot, fashion_gguf, red_shirt, vitrine_home, tmp_
         w.ask(PT)
         qtbot.waitUntil(lambda: not w.busy, timeout=60_000)
         assert w.answer.toPlainText().strip().lower() == "vermelha"
+    finally:
+        w.close()
+
+
+def test_app_describe_fills_a_card_to_copy(qtbot, fashion_gguf, red_shirt, vitrine_home, tmp_path):
+    from PySide6.QtGui import QGuiApplication
+
+    from engine.models import ModelStore
+    from tests.test_desktop import make_window, open_and_wait
+    ModelStore(vitrine_home / "models").import_folder("fashion-tiny", fashion_gguf)
+    w = make_window(qtbot, vitrine_home, tmp_path)
+    try:
+        open_and_wait(qtbot, w, red_shirt)
+        with qtbot.waitSignal(w.engine.described, timeout=60_000):
+            w.describe_panel.describe_button.click()
+        d = w.describe_panel.description
+        assert d.attributes["colours"] and d.measured_colors[0].en == "red"
+        card = w.describe_panel.card.toPlainText()
+        assert card.startswith(d.description_pt) and "Cores medidas: vermelho" in card
+        assert w.describe_panel.copy() == QGuiApplication.clipboard().text() == card
+        assert json.loads(w.describe_panel.copy(as_json=True))["attributes"] == d.attributes
     finally:
         w.close()

@@ -23,6 +23,15 @@ def cmd_serve(args) -> int:
     session = Session(backend, cache_frames=args.cache_images)
     limits = ServeLimits(max_body_bytes=int(args.max_body_mb * (1 << 20)), max_pixels=args.max_pixels,
                          max_tokens=args.max_tokens, queue=args.queue)
+    if args.bench:
+        import json
+
+        from ..serve_bench import run
+        try:
+            print(json.dumps(run(session, backend.model_id, runs=args.bench), indent=2))
+        finally:
+            session.close()
+        return 0
     app = create_app(session, backend.model_id, limits, api_key=api_key, answer_lang=args.answer_lang)
     print(f"serving {backend.model_id} on http://{args.host}:{args.port}/v1 (Ctrl-C stops)", file=sys.stderr,
           flush=True)
@@ -52,4 +61,6 @@ def register(sub) -> None:
     s.add_argument("--max-body-mb", type=float, default=20.0)
     s.add_argument("--max-pixels", type=int, default=4096 * 4096)
     s.add_argument("--cache-images", type=int, default=8, help="encoded images kept for follow-up questions")
+    s.add_argument("--bench", type=int, metavar="RUNS", help="measure instead of serving: a follow-up's first "
+                   "token over HTTP vs in process (medians of RUNS)")
     s.set_defaults(func=cmd_serve, needs_no_stdout=True)
