@@ -40,6 +40,7 @@ class Session:
     def __init__(self, backend: Backend, cache_frames: int = 4, translator: Translator | None = None):
         self.backend = backend
         self._translator = translator     # loaded on first need when None
+        self._glossary = None             # for multilingual models' own Portuguese (no translator needed)
         self.cache_frames = max(1, cache_frames)
         self._images: OrderedDict[str, EncodedImage] = OrderedDict()
         self._lock = threading.Lock()     # one question at a time per backend
@@ -65,6 +66,15 @@ class Session:
             from .translate import load_translator
             self._translator = load_translator()
         return self._translator
+
+    @property
+    def glossary(self):
+        if self._translator is not None and self._translator.glossary is not None:
+            return self._translator.glossary
+        if self._glossary is None:
+            from .translate import default_glossary
+            self._glossary = default_glossary()
+        return self._glossary
 
     @translator.setter
     def translator(self, translator: Translator) -> None:
@@ -104,6 +114,9 @@ class Session:
             options = replace(options, constraint=constraint)
         elif translate and model_lang != a_lang:
             stream = SentenceStream(lambda s: self._answer_in(s, question, model_lang, a_lang), on_token)
+        elif translate and multilingual and model_lang == a_lang == "pt":
+            # the model answered in Portuguese itself: no translation, the store's words all the same
+            stream = SentenceStream(self.glossary.normalise_pt, on_token)
         with self._lock:
             t0 = time.perf_counter()
             image, reused = self.encoded(frame)

@@ -10,7 +10,7 @@ Two backends behind one ``Translator`` interface:
 """
 from __future__ import annotations
 
-import csv
+
 import json
 import logging
 import os
@@ -20,12 +20,13 @@ import tempfile
 import threading
 import zipfile
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+
 from pathlib import Path
 from typing import Callable
 
 from .errors import VitrineError
 from .files import store_lock
+from .glossary import Glossary
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,80 +42,6 @@ def split_sentences(text: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------- glossary
-@dataclass(frozen=True)
-class GlossaryEntry:
-    en: str
-    pt: str
-    wrong_pt: tuple[str, ...]
-    wrong_en: tuple[str, ...]
-
-
-class Glossary:
-    """Fashion terms generic translation models get wrong.
-
-    en->pt: the English term is first swapped for the right Portuguese one in the source ("protect": the model
-    then makes articles and adjectives agree with it); if the model mangles a protected term, the plain
-    translation is post-edited instead (known wrong renderings replaced). pt->en: post-editing only.
-    Files: assets/glossary.tsv, then $VITRINE_HOME/glossary.tsv (a store's own additions win).
-    """
-
-    def __init__(self, entries: list[GlossaryEntry]):
-        # longest first: "crossbody bag" before "bag"
-        self.entries = sorted(entries, key=lambda e: -len(e.en))
-
-    @classmethod
-    def load(cls, *paths: Path) -> "Glossary":
-        entries: dict[str, GlossaryEntry] = {}
-        for path in paths:
-            if not path.is_file():
-                continue
-            rows = [r for r in path.read_text(encoding="utf-8").splitlines() if r.strip() and not r.startswith("#")]
-            for row in csv.DictReader(rows, delimiter="\t"):
-                en, pt = (row.get("en") or "").strip(), (row.get("pt") or "").strip()
-                if not en or not pt:
-                    continue
-                split = lambda v: tuple(w.strip() for w in (v or "").split("|") if w.strip())
-                entries[en.lower()] = GlossaryEntry(en, pt, split(row.get("wrong_pt")), split(row.get("wrong_en")))
-        return cls(list(entries.values()))
-
-    @staticmethod
-    def _pattern(terms) -> re.Pattern:
-        alts = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
-        return re.compile(rf"(?<!\w)(?:{alts})(?!\w)", re.IGNORECASE)
-
-    def has(self, text: str, term: str) -> bool:
-        return self._pattern([term]).search(text) is not None
-
-    @staticmethod
-    def _cased(match: str, right: str) -> str:
-        return right[0].upper() + right[1:] if match[:1].isupper() else right
-
-    def protect(self, source: str) -> tuple[str, list[str]]:
-        """en source with known-problem terms already in Portuguese; and the terms the output must keep."""
-        expected = []
-        for e in self.entries:
-            if e.wrong_pt and self.has(source, e.en):
-                source = self._pattern([e.en]).sub(lambda m, e=e: self._cased(m.group(), e.pt), source)
-                expected.append(e.pt)
-        return source, expected
-
-    def fix(self, source: str, output: str, src: str, dst: str) -> str:
-        """Replace known wrong renderings (in one pass per term, so a fix is never fixed again)."""
-        for e in self.entries:
-            if src == "en" and dst == "pt" and e.wrong_pt and self.has(source, e.en):
-                wrong, right = e.wrong_pt, e.pt
-            elif src == "pt" and dst == "en" and e.wrong_en and self.has(source, e.pt):
-                wrong, right = e.wrong_en, e.en
-            else:
-                continue
-            keep = [m.group() for m in self._pattern([right]).finditer(output)]
-            output = self._pattern([right]).sub("\u0000", output)       # the right term stays as it is
-            output = self._pattern(wrong).sub(lambda m, r=right: self._cased(m.group(), r), output)
-            for k in keep:
-                output = output.replace("\u0000", k, 1)
-        return output
-
-
 def default_glossary(settings: Settings | None = None) -> Glossary:
     settings = settings or Settings.from_env()
     return Glossary.load(ASSETS / "glossary.tsv", settings.home / "glossary.tsv")
@@ -153,12 +80,7 @@ class Translator(ABC):
         if self.glossary is None:
             return self._translate(text, src, dst)
         if (src, dst) == ("en", "pt"):
-            protected, expected = self.glossary.protect(text)
-            if expected:
-                out = self._translate(protected, src, dst)
-                if all(self.glossary.has(out, t) for t in expected):
-                    return out
-                log.debug("protected terms mangled in %r: post-editing instead", out)
+            return self.glossary.translate_en_pt(text, lambda t: self._translate(t, src, dst))
         return self.glossary.fix(text, self._translate(text, src, dst), src, dst)
 
 

@@ -1,12 +1,15 @@
 """`vitrine translate bench`: first-call latency (fresh process) and warm throughput for each translator."""
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ANSWERS = [  # short answers of about 15 words, like the model's
@@ -47,9 +50,53 @@ def _warm(backend: str, rounds: int = 10) -> dict:
     return {"warm_answers_per_s": round(statistics.median(rates), 1), "translator": tr.name}
 
 
+CASES = Path(__file__).resolve().parent.parent / "assets" / "eval" / "translation_cases.tsv"
+
+
+@dataclass
+class CaseResult:
+    en: str
+    pt: str
+    missing: list[str]          # what the Portuguese must contain and does not
+    wrong: list[str]            # what it must not contain and does
+    debris: bool                # a placeholder fragment or broken punctuation
+
+    @property
+    def passed(self) -> bool:
+        return not self.missing and not self.wrong and not self.debris
+
+
+def read_cases(path: Path = CASES) -> list[tuple[str, list[str], list[str]]]:
+    rows = [r for r in path.read_text(encoding="utf-8").splitlines() if r.strip() and not r.startswith("#")]
+    split = lambda v: [w.strip() for w in (v or "").split("|") if w.strip()]
+    return [(r["en"], split(r.get("must")), split(r.get("must_not"))) for r in csv.DictReader(rows, delimiter="\t")]
+
+
+def run_cases(translator, path: Path = CASES) -> list[CaseResult]:
+    from .glossary import has_debris
+    out = []
+    for en, must, must_not in read_cases(path):
+        pt = translator.translate(en, "en", "pt")
+        low = pt.lower()
+        out.append(CaseResult(en, pt, [m for m in must if m.lower() not in low],
+                              [w for w in must_not if re.search(rf"(?<!\w){re.escape(w.lower())}(?!\w)", low)],
+                              has_debris(pt)))
+    return out
+
+
+def cases_summary(results: list[CaseResult]) -> dict:
+    failed = [r for r in results if not r.passed]
+    return {"cases": len(results), "passed": len(results) - len(failed),
+            "pass_share": round((len(results) - len(failed)) / max(len(results), 1), 3),
+            "debris": sum(r.debris for r in results),
+            "failures": [{"en": r.en, "pt": r.pt, "missing": r.missing, "wrong": r.wrong, "debris": r.debris}
+                         for r in failed]}
+
+
 def run_translate_bench() -> dict:
-    from .translate import ArgosTranslator, argos_dir
+    from .translate import ArgosTranslator, argos_dir, load_translator
     out = {"bundled": {**_first_call("bundled"), **_warm("bundled")}}
+    out["bundled"]["test_set"] = cases_summary(run_cases(load_translator("bundled")))
     if ("en", "pt") in ArgosTranslator(argos_dir()).pairs():
         out["argos"] = {**_first_call("argos"), **_warm("argos")}
     else:

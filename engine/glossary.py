@@ -1,0 +1,215 @@
+"""The store's fashion terms, and how they go through a generic translator without breaking the sentence.
+
+en->pt: each glossary noun in the English sentence is swapped for an invented word the translator copies as it
+is (a placeholder, like a brand name); after translation every placeholder must come back exactly once and whole,
+or the protected attempt is thrown away and the plain translation is post-edited instead (known wrong renderings
+replaced) — so a term comes out whole or not at all, and no fragment of a placeholder can reach the user. Each
+placeholder becomes the term in Portuguese, and the article and adjectives around it are made to agree with the
+term's gender and number (engine.pt_agreement). pt->en: post-editing only.
+
+Files: assets/glossary.tsv, then $VITRINE_HOME/glossary.tsv (a store's own terms win). Columns: en, pt, gender
+(m/f; adj for adjectives, which are post-edited only), pt_plural, en_plural, wrong_pt, wrong_en; empty plurals
+follow the regular rules.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .pt_agreement import agree, inflect
+
+log = logging.getLogger(__name__)
+
+# invented words Bergamot copies untouched in every position tried (measured; "Plinth" became "Plínio")
+PLACEHOLDERS = ("Xavoq", "Quenvik", "Brixel", "Jexum", "Vrandel", "Zorblat", "Wuzzle", "Kelvorn", "Trunzik",
+                "Dovrelk")
+# a placeholder's start anywhere in a word: 5 letters, so no Portuguese word matches ("pequeno" has "quen")
+_FRAGMENT = re.compile("|".join(p[:5] for p in PLACEHOLDERS), re.IGNORECASE)
+_BROKEN = re.compile(r"(?<![\d.])\.\s*[a-zà-ÿ]{1,2}\.|\s[.,;:]|\.\.(?!\.)|,\s*,")
+
+
+def en_plural(word: str) -> str:
+    last = word.split()[-1]
+    head = word[: len(word) - len(last)]
+    if last.endswith(("ss", "x", "ch", "sh")):
+        return head + last + "es"
+    if last.endswith("s"):                      # already plural: "jeans", "sneakers"
+        return word
+    if last.endswith("y") and last[-2:-1] not in "aeiou":
+        return head + last[:-1] + "ies"
+    return head + last + "s"
+
+
+def pt_plural(term: str) -> str:
+    """The regular plural of a Portuguese noun phrase: the head noun and its adjectives; "de X" stays."""
+    words = term.split()
+    out, in_complement = [], False
+    for w in words:
+        if w in ("de", "do", "da", "com", "sem", "em"):
+            in_complement = True
+        if in_complement:
+            out.append(w)
+            continue
+        if w.endswith("ão"):
+            out.append(w[:-2] + "ões")
+        elif w.endswith("s"):                   # already plural, or invariable (tênis, óculos, cós)
+            out.append(w)
+        else:
+            out.append(inflect(w, False, True))
+    return " ".join(out)
+
+
+@dataclass(frozen=True)
+class Term:
+    en: str
+    pt: str
+    gender: str                       # "m" or "f": what the article and adjectives agree with
+    pt_plural: str
+    en_plural: str
+    wrong_pt: tuple[str, ...] = ()
+    wrong_en: tuple[str, ...] = ()
+
+    @property
+    def feminine(self) -> bool:
+        return self.gender == "f"
+
+
+def _pattern(terms) -> re.Pattern:
+    alts = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alts})(?![\w-])", re.IGNORECASE)
+
+
+def _cased(match: str, right: str) -> str:
+    return right[0].upper() + right[1:] if match[:1].isupper() else right
+
+
+def has_debris(text: str) -> bool:
+    """A fragment of a placeholder, or punctuation broken the way a mangled placeholder leaves it."""
+    return bool(_FRAGMENT.search(text) or _BROKEN.search(text))
+
+
+class Glossary:
+    def __init__(self, terms: list[Term]):
+        self.terms = sorted(terms, key=lambda t: -len(t.en))      # longest first: "crossbody bag" before "bag"
+        self._forms: dict[str, tuple[Term, bool]] = {}
+        for t in self.terms:
+            if t.gender not in ("m", "f"):          # adjectives are post-edited, never swapped
+                continue
+            self._forms.setdefault(t.en.lower(), (t, t.en_plural.lower() == t.en.lower()))
+            self._forms.setdefault(t.en_plural.lower(), (t, True))
+        self._en = _pattern(self._forms) if self._forms else None
+
+    @property
+    def entries(self) -> list[Term]:          # the name earlier releases used
+        return self.terms
+
+    @classmethod
+    def load(cls, *paths: Path) -> "Glossary":
+        terms: dict[str, Term] = {}
+        for path in paths:
+            if not path.is_file():
+                continue
+            rows = [r for r in path.read_text(encoding="utf-8").splitlines() if r.strip() and not r.startswith("#")]
+            for row in csv.DictReader(rows, delimiter="\t"):
+                en, pt = (row.get("en") or "").strip(), (row.get("pt") or "").strip()
+                if not en or not pt:
+                    continue
+                split = lambda v: tuple(w.strip() for w in (v or "").split("|") if w.strip())
+                gender = (row.get("gender") or "").strip() or ("f" if pt.split()[0].endswith("a") else "m")
+                terms[en.lower()] = Term(en, pt, gender, (row.get("pt_plural") or "").strip() or pt_plural(pt),
+                                         (row.get("en_plural") or "").strip() or en_plural(en),
+                                         split(row.get("wrong_pt")), split(row.get("wrong_en")))
+        return cls(list(terms.values()))
+
+    def has(self, text: str, term: str) -> bool:
+        return _pattern([term]).search(text) is not None
+
+    # ---- en -> pt ------------------------------------------------------------------------------------------
+    def protect(self, source: str) -> tuple[str, list[tuple[str, Term, bool]]]:
+        """``source`` with glossary nouns swapped for placeholders; (placeholder, term, plural) per swap."""
+        if self._en is None:
+            return source, []
+        swaps: list[tuple[str, Term, bool]] = []
+
+        def swap(m: re.Match) -> str:
+            if len(swaps) >= len(PLACEHOLDERS):
+                return m.group()
+            term, plural = self._forms[m.group().lower()]
+            ph = PLACEHOLDERS[len(swaps)]
+            swaps.append((ph, term, plural))
+            return ph
+        return self._en.sub(swap, source), swaps
+
+    def restore(self, output: str, swaps: list[tuple[str, Term, bool]]) -> str | None:
+        """Placeholders -> terms with agreement; None when any placeholder did not come back exactly once."""
+        for ph, _, _ in swaps:
+            if len(re.findall(rf"(?<!\w){ph}(?!\w)", output)) != 1:
+                return None
+        for ph, term, plural in swaps:
+            m = re.search(rf"(?<!\w){ph}(?!\w)", output)
+            word = term.pt_plural if plural else term.pt
+            at_start = m.start() == 0 or output[:m.start()].rstrip().endswith((".", "!", "?"))
+            word = word[0].upper() + word[1:] if at_start else word
+            output = output[:m.start()] + word + output[m.end():]
+            output = agree(output, m.start(), m.start() + len(word), term.feminine, plural)
+        if has_debris(output):
+            return None
+        return output
+
+    def translate_en_pt(self, text: str, translate: Callable[[str], str]) -> str:
+        protected, swaps = self.protect(text)
+        if swaps:
+            # adjectives' known wrong renderings first ("azul marinho"), while the nouns are still placeholders
+            out = self.restore(self.fix(text, translate(protected), "en", "pt"), swaps)
+            if out is not None:
+                return out
+            log.debug("a protected term did not come back whole in %r: post-editing instead", text)
+        return self.fix(text, translate(text), "en", "pt")
+
+    def normalise_pt(self, text: str) -> str:
+        """A Portuguese answer a multilingual model wrote itself, in the store's words: each term's known wrong
+        renderings replaced (with agreement), except those that are the right word for another term
+        ("camisola" is a nightgown in Brazil, so it is never replaced without an English source)."""
+        rights = {t.pt.lower() for t in self.terms} | {t.pt_plural.lower() for t in self.terms}
+        for t in self.terms:
+            wrong = tuple(w for w in t.wrong_pt if w.lower() not in rights)
+            if wrong and _pattern(wrong).search(text):
+                text = self._replace(text, wrong, t)
+        return text
+
+    def _replace(self, output: str, wrong: tuple[str, ...], t: Term) -> str:
+        right = t.pt
+        keep = [m.group() for m in _pattern([right]).finditer(output)]
+        output = _pattern([right]).sub("\u0000", output)       # the right term stays as it is
+        output = _pattern(wrong).sub(lambda m: _cased(m.group(), right) + "\u0001", output)
+        for k in keep:
+            output = output.replace("\u0000", k, 1)
+        while t.gender in ("m", "f") and (at := output.find("\u0001")) >= 0:   # "um saco" -> "uma bolsa"
+            output = output[:at] + output[at + 1:]
+            output = agree(output, at - len(right), at, t.feminine, False)
+        return output.replace("\u0001", "")
+
+    # ---- post-editing ----------------------------------------------------------------------------------------
+    def fix(self, source: str, output: str, src: str, dst: str) -> str:
+        """Replace known wrong renderings (in one pass per term, so a fix is never fixed again)."""
+        for t in self.terms:
+            if src == "en" and dst == "pt" and t.wrong_pt and (self.has(source, t.en) or
+                                                                self.has(source, t.en_plural)):
+                wrong, right = t.wrong_pt, t.pt
+            elif src == "pt" and dst == "en" and t.wrong_en and self.has(source, t.pt):
+                wrong, right = t.wrong_en, t.en
+            else:
+                continue
+            if dst == "pt":
+                output = self._replace(output, wrong, t)
+                continue
+            keep = [m.group() for m in _pattern([right]).finditer(output)]
+            output = _pattern([right]).sub("\u0000", output)       # the right term stays as it is
+            output = _pattern(wrong).sub(lambda m, r=right: _cased(m.group(), r), output)
+            for k in keep:
+                output = output.replace("\u0000", k, 1)
+        return output
