@@ -294,6 +294,7 @@ class MainWindow(QMainWindow):
         self.engine.ask_failed.connect(self._on_ask_failed)
         self.engine.save_failed.connect(lambda message: self.show_error(self.t("not_saved"), message))
         self._describe.connect(self.engine.describe)
+        self.engine.prepared.connect(lambda _key: self.statusBar().showMessage(self.t("frame_ready"), 4000))
         self.engine.described.connect(self.describe_panel.show_description)
         self.engine.describe_failed.connect(self._on_describe_failed)
 
@@ -572,11 +573,14 @@ class MainWindow(QMainWindow):
         self.answer.setPlainText(answer)
 
     def request_similar(self) -> None:
+        """The picture settled (pause, step, seek, a box drawn): encode it ahead and find similar products."""
         if self.frame is not None:
             try:
-                self.similar_panel.request(self.frame.crop(self.region) if self.region else self.frame)
+                frame = self.frame.crop(self.region) if self.region else self.frame
             except VitrineError:
-                pass
+                return
+            self.engine.prepare(frame)
+            self.similar_panel.request(frame)
 
     def export_history(self, fmt: str) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "", f"vitrine-historico.{fmt}", f"*.{fmt}")

@@ -32,6 +32,7 @@ STRINGS = {
         "product_id": "Código:", "product_title": "Produto:", "product_image": "Imagem:",
         "measured": "Cores medidas:", "cancel": "Cancelar", "describe": "Descrever", "copy": "Copiar",
         "describe_title": "Ficha do produto", "describing": "Descrevendo…", "describe_failed": "A descrição falhou",
+        "frame_ready": "Quadro pronto: a pergunta será rápida",
     },
     "en": {
         "title": "Vitrine", "file": "&File", "open": "&Open video or image…", "recent": "&Recent files",
@@ -63,6 +64,7 @@ STRINGS = {
         "product_id": "Id:", "product_title": "Product:", "product_image": "Image:",
         "measured": "Measured colours:", "cancel": "Cancel", "describe": "Describe", "copy": "Copy",
         "describe_title": "Product card", "describing": "Describing…", "describe_failed": "The description failed",
+        "frame_ready": "Frame ready: the question will be quick",
     },
 }
 

@@ -98,6 +98,7 @@ class EngineWorker(QObject):
     ask_failed = Signal(str)
     save_failed = Signal(str)             # the answer is shown all the same
     translator_ready = Signal()
+    prepared = Signal(str)                # a picked frame's image is encoded: its question will be quick
     described = Signal(object)            # engine.describe.Description
     describe_failed = Signal(str)
 
@@ -120,6 +121,7 @@ class EngineWorker(QObject):
                 self.session = None
             backend = load_backend(name)
             self.session = Session(backend, translator=self.translator)
+            self.session.on_prepared = self.prepared.emit
             self.model_name = name
         except BaseException as e:       # noqa: BLE001
             self.load_failed.emit(_message(e))
@@ -162,6 +164,12 @@ class EngineWorker(QObject):
             except BaseException as e:   # noqa: BLE001 - a full or read-only disk must not lose the answer
                 self.save_failed.emit(_message(e))
         self.answered.emit(answer, entry)
+
+    def prepare(self, frame) -> None:
+        """Encode the picked frame ahead of the question. Called from the GUI thread: it only hands the frame
+        to the session's own encoder thread and returns."""
+        if self.session is not None:
+            self.session.prepare(frame)
 
     @Slot(object)
     def describe(self, frame) -> None:

@@ -45,6 +45,51 @@ class Session:
         self._images: OrderedDict[str, EncodedImage] = OrderedDict()
         self._lock = threading.Lock()     # one question at a time per backend
         self.encodes = 0                  # how many times the vision encoder ran (for tests and the UI)
+        # encode-ahead: the newest picked frame waits here for the background encoder (at most one pending)
+        self._next: Frame | None = None
+        self._next_ready = threading.Condition()
+        self._preparer: threading.Thread | None = None
+        self._closed = False
+        self.on_prepared = None           # called with a frame's key when its encode is ready (from a thread)
+
+    # ---- encode ahead ------------------------------------------------------------------------------------------
+    def prepare(self, frame: Frame) -> None:
+        """Start encoding ``frame`` in the background (the clerk paused, stepped, seeked or drew a box), so the
+        question about it finds the image ready. Returns at once. A newer call replaces a pending one that has
+        not started; a question for another frame drops it (it waits at most for an encode already running)."""
+        with self._next_ready:
+            if self._closed or frame.key in self._images:
+                return
+            self._next = frame
+            if self._preparer is None:
+                self._preparer = threading.Thread(target=self._prepare_loop, name="encode-ahead", daemon=True)
+                self._preparer.start()
+            self._next_ready.notify()
+
+    def is_prepared(self, frame: Frame) -> bool:
+        return frame.key in self._images
+
+    def _prepare_loop(self) -> None:
+        while True:
+            with self._next_ready:
+                while self._next is None and not self._closed:
+                    self._next_ready.wait()
+                if self._closed:
+                    return
+                frame, self._next = self._next, None
+            with self._lock:
+                try:
+                    _, cached = self.encoded(frame)
+                except Exception as e:          # the question about it will say what went wrong
+                    log.info("encode-ahead failed: %s", e)
+                    continue
+            if not cached and self.on_prepared is not None:
+                self.on_prepared(frame.key)
+
+    def _drop_other_pending(self, frame: Frame) -> None:
+        with self._next_ready:
+            if self._next is not None and self._next.key != frame.key:
+                self._next = None
 
     def encoded(self, frame: Frame) -> tuple[EncodedImage, bool]:
         """The frame's encoded image and whether it came from the cache."""
@@ -117,6 +162,8 @@ class Session:
         elif translate and multilingual and model_lang == a_lang == "pt":
             # the model answered in Portuguese itself: no translation, the store's words all the same
             stream = SentenceStream(self.glossary.normalise_pt, on_token)
+        self._drop_other_pending(frame)
+        t_asked = time.perf_counter()
         with self._lock:
             t0 = time.perf_counter()
             image, reused = self.encoded(frame)
@@ -128,7 +175,7 @@ class Session:
             if constraint is not None and hasattr(constraint, "close"):
                 constraint.close()
         decode_rate = (stats.n_tokens - 1) / stats.decode_s if stats.n_tokens > 1 and stats.decode_s > 0 else 0.0
-        timings = Timings(image_encode_s=encode_s, prefill_s=stats.prefill_s, ttft_s=encode_s + stats.ttft_s,
+        timings = Timings(image_encode_s=encode_s, prefill_s=stats.prefill_s, ttft_s=(t0 - t_asked) + encode_s + stats.ttft_s,
                           decode_tok_s=decode_rate, n_tokens=stats.n_tokens, total_s=total)
         # small models name colours badly: a colour question also gets the colours the pixels have
         colors = dominant_colors(frame.rgb) if asks_about_color(question) or asks_about_color(to_model) else []
@@ -154,6 +201,16 @@ class Session:
                 image.release()
             self._images.clear()
 
+    def stop_preparing(self) -> None:
+        """End the encode-ahead thread (after an encode it is running)."""
+        with self._next_ready:
+            self._closed = True
+            self._next = None
+            self._next_ready.notify_all()
+        if self._preparer is not None:
+            self._preparer.join(30)
+
     def close(self) -> None:
+        self.stop_preparing()
         self.forget()
         self.backend.close()

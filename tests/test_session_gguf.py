@@ -137,3 +137,50 @@ def test_gguf_without_projector_is_explained(tiny_gguf, tmp_path):
 def test_projector_given_as_model_is_explained(tiny_gguf):
     with pytest.raises(VitrineError, match="vision projector .*not a text model"):
         GgufBackend(tiny_gguf / "mmproj-f16.gguf", tiny_gguf / "mmproj-f16.gguf")
+
+
+def test_a_prepared_frame_is_ready_when_the_question_comes(backend, count_encoder):
+    session = Session(backend)
+    ready = threading.Event()
+    session.on_prepared = lambda key: ready.set()
+    f = frame(40)
+    session.prepare(f)
+    assert ready.wait(60) and session.is_prepared(f)
+    answer = session.ask(f, "What is this?", OPTS, translate=False)
+    assert answer.reused_image and answer.timings.image_encode_s == 0.0
+    assert len(count_encoder) == 1
+    session.prepare(f)                       # already encoded: nothing to do
+    session.stop_preparing()
+    session.forget()
+
+
+def test_the_newest_pick_wins_and_a_question_drops_what_it_does_not_need(backend, count_encoder):
+    import time
+    session = Session(backend)
+    a, b, c, d = frame(41), frame(42), frame(43), frame(44)
+    with session._lock:                      # the backend is busy: picks pile up
+        session.prepare(a)
+        deadline = time.time() + 10
+        while session._next is not None and time.time() < deadline:
+            time.sleep(0.01)                 # the encoder took a and waits for the backend
+        session.prepare(b)
+        session.prepare(c)                   # b was never started: c replaces it
+        asker = threading.Thread(target=lambda: session.ask(d, "What is this?", OPTS, translate=False))
+        asker.start()
+        deadline = time.time() + 10
+        while session._next is not None and time.time() < deadline:
+            time.sleep(0.01)                 # the question about d dropped c
+    asker.join(60)
+    time.sleep(0.5)
+    assert session.is_prepared(a) and session.is_prepared(d)
+    assert not session.is_prepared(b) and not session.is_prepared(c)
+    session.stop_preparing()
+    session.forget()
+
+
+def test_closing_stops_the_encoder_thread(tiny_gguf):
+    session = Session(load_backend(str(tiny_gguf), threads=2))
+    session.prepare(frame(45))
+    thread = session._preparer
+    session.close()
+    assert not thread.is_alive()
