@@ -79,7 +79,8 @@ class Session:
                 frame, self._next = self._next, None
             with self._lock:
                 try:
-                    _, cached = self.encoded(frame)
+                    image, cached = self.encoded(frame)
+                    self.backend.take_in(image)      # and into the model's context: the question adds only itself
                 except Exception as e:          # the question about it will say what went wrong
                     log.info("encode-ahead failed: %s", e)
                     continue

@@ -59,6 +59,10 @@ class Backend(ABC):
                  on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
         """Answer ``question`` about ``image``, calling ``on_token`` with each piece of text as it comes."""
 
+    def take_in(self, image: EncodedImage) -> None:
+        """Put an encoded image into the model's context ahead of a question (encode-ahead calls it); backends
+        whose context holds no image prefix do nothing."""
+
     def constraint_for(self, node) -> object:
         """A TokenConstraint for a compiled JSON schema (engine.constrained.compile_schema)."""
         from ..errors import VitrineError

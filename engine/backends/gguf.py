@@ -266,6 +266,11 @@ class GgufBackend(Backend):
             image.state.snapshot = buf
         self._kv_image = image
 
+    def take_in(self, image: EncodedImage) -> None:
+        """The image prefix into the KV cache now, so the question only adds its own tokens."""
+        if image.state.chunks is not None and self._kv_image is not image:
+            self._eval_image_prefix(image)
+
     def _rewind_to_image(self, image: EncodedImage) -> None:
         llm, L = self._llm, self._llama_cpp
         if image.state.snapshot is None:
