@@ -115,7 +115,7 @@ class Session:
 
     @property
     def glossary(self):
-        if self._translator is not None and self._translator.glossary is not None:
+        if getattr(self._translator, "glossary", None) is not None:
             return self._translator.glossary
         if self._glossary is None:
             from .translate import default_glossary
@@ -185,7 +185,7 @@ class Session:
         return Answer(question=question, text=text, model=self.backend.model_id, frame=frame.describe(),
                       frame_key=frame.key, timings=timings, reused_image=reused, stopped=stats.stopped,
                       question_lang=q_lang, answer_lang=a_lang if stream else model_lang, question_model=to_model,
-                      text_model=stats.text.strip() if stream else "", colors=colors)
+                      text_model=stats.text.strip() if stream and model_lang != a_lang else "", colors=colors)
 
     def _answer_in(self, sentence: str, question: str, src: str, dst: str) -> str:
         """One sentence of the answer in the user's language: a one-term answer in the vocabulary's words,
