@@ -22,16 +22,11 @@ from .live_dialog import LiveDialog
 from .similar_panel import SimilarPanel
 from .strings import Texts
 from .style import STYLE
-from .video_view import VideoView
+from .video_view import VideoView, fmt_time
 from .workers import EngineWorker, FrameReader, start_in_thread
 
 log = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-
-
-def fmt_time(seconds: float) -> str:
-    m, s = divmod(max(0.0, seconds), 60)
-    return f"{int(m):02d}:{s:05.2f}"
 
 
 class MainWindow(QMainWindow):

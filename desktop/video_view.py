@@ -129,3 +129,8 @@ class VideoView(QWidget):
         urls = e.mimeData().urls()
         if urls:
             self.fileDropped.emit(urls[0].toLocalFile() or urls[0].toString())
+
+
+def fmt_time(seconds: float) -> str:
+    m, s = divmod(max(0.0, seconds), 60)
+    return f"{int(m):02d}:{s:05.2f}"
