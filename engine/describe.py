@@ -168,5 +168,7 @@ def describe(session, frame: Frame, schema: AttributeSchema | None = None, templ
     for name, value in attrs.items():
         attrs_pt[name] = [schema.pt(name, v, g) for v in value] if isinstance(value, list) else \
             schema.pt(name, value, g)
-    return Description(attrs, attrs_pt, render_pt(attrs, schema, templates), dominant_colors(frame.rgb),
-                       answer.model, frame.describe())
+    # the prompt names "colours", so the session usually measured them already
+    measured = answer.colors or dominant_colors(frame.rgb)
+    return Description(attrs, attrs_pt, render_pt(attrs, schema, templates), measured, answer.model,
+                       frame.describe())

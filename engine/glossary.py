@@ -181,14 +181,16 @@ class Glossary:
                 text = self._replace(text, wrong, t)
         return text
 
-    def _replace(self, output: str, wrong: tuple[str, ...], t: Term) -> str:
-        right = t.pt
+    def _replace(self, output: str, wrong: tuple[str, ...], t: Term, right: str | None = None) -> str:
+        """``wrong`` renderings -> ``right`` (default: the Portuguese term, then made to agree around it)."""
+        to_pt = right is None
+        right = t.pt if to_pt else right
         keep = [m.group() for m in _pattern([right]).finditer(output)]
         output = _pattern([right]).sub("\u0000", output)       # the right term stays as it is
         output = _pattern(wrong).sub(lambda m: _cased(m.group(), right) + "\u0001", output)
         for k in keep:
             output = output.replace("\u0000", k, 1)
-        while t.gender in ("m", "f") and (at := output.find("\u0001")) >= 0:   # "um saco" -> "uma bolsa"
+        while to_pt and t.gender in ("m", "f") and (at := output.find("\u0001")) >= 0:   # "um saco" -> "uma bolsa"
             output = output[:at] + output[at + 1:]
             output = agree(output, at - len(right), at, t.feminine, False)
         return output.replace("\u0001", "")
@@ -199,17 +201,7 @@ class Glossary:
         for t in self.terms:
             if src == "en" and dst == "pt" and t.wrong_pt and (self.has(source, t.en) or
                                                                 self.has(source, t.en_plural)):
-                wrong, right = t.wrong_pt, t.pt
+                output = self._replace(output, t.wrong_pt, t)
             elif src == "pt" and dst == "en" and t.wrong_en and self.has(source, t.pt):
-                wrong, right = t.wrong_en, t.en
-            else:
-                continue
-            if dst == "pt":
-                output = self._replace(output, wrong, t)
-                continue
-            keep = [m.group() for m in _pattern([right]).finditer(output)]
-            output = _pattern([right]).sub("\u0000", output)       # the right term stays as it is
-            output = _pattern(wrong).sub(lambda m, r=right: _cased(m.group(), r), output)
-            for k in keep:
-                output = output.replace("\u0000", k, 1)
+                output = self._replace(output, t.wrong_en, t, right=t.en)
         return output
