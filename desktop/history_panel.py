@@ -1,4 +1,5 @@
-"""This frame's earlier questions and answers, newest first; clicking one brings it back."""
+"""This frame's earlier questions and answers, newest conversation first, each conversation in the order it was
+asked (follow-ups indented under the question they followed); clicking one brings it back."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -33,8 +34,14 @@ class HistoryPanel(QWidget):
         self.list.clear()
         if frame_key is None:
             return
-        for e in reversed(self.history.for_frame(frame_key)):
-            item = QListWidgetItem(f"{e.question}\n{e.answer}")
+        threads: list[list] = []
+        for e in self.history.for_frame(frame_key):
+            if e.turn == 0 or not threads:
+                threads.append([])
+            threads[-1].append(e)
+        for e in (e for thread in reversed(threads) for e in thread):
+            lead = "    ↳ " if e.turn else ""
+            item = QListWidgetItem(f"{lead}{e.question}\n{'      ' if e.turn else ''}{e.answer}")
             if e.thumbnail:
                 pm = QPixmap()
                 pm.loadFromData(e.thumbnail, "JPG")

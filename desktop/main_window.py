@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
+from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QSlider, QSplitter,
                                QTextEdit, QVBoxLayout, QWidget)
 
@@ -16,9 +16,11 @@ from engine.errors import VitrineError
 from engine.history import History
 from engine.models import ModelStore
 
+from .ask_panel import AskPanel
 from .describe_panel import DescribePanel
 from .history_panel import HistoryPanel
 from .live_dialog import LiveDialog
+from .live_mode import LiveMode
 from .similar_panel import SimilarPanel
 from .strings import Texts
 from .style import STYLE
@@ -39,6 +41,7 @@ class MainWindow(QMainWindow):
     _ask = Signal(object)
     _warm = Signal()
     _describe = Signal(object)
+    _new_conversation = Signal(object)
 
     def __init__(self, store: ModelStore | None = None, history: History | None = None, ui_lang: str | None = None,
                  settings: QSettings | None = None, catalog_folder: Path | None = None):
@@ -59,7 +62,6 @@ class MainWindow(QMainWindow):
         self.busy = False
         self.model_ready = False
         self.playing = False
-        self.live_question = ""
         self.last_error = ""             # the last message shown to the user (tests read it)
         self._pending_frame = False
         self._seek_target: int | None = None   # where the last seek goes (frames arrive later)
@@ -116,20 +118,12 @@ class MainWindow(QMainWindow):
         top.addWidget(self.model_combo, 1)
         top.addWidget(self.lang_label)
         top.addWidget(self.lang_combo)
-        self.question = QLineEdit()
-        self.question.returnPressed.connect(self.ask)
-        self.ask_button = QPushButton()
-        self.ask_button.setObjectName("ask")
-        self.ask_button.clicked.connect(self.ask)
-        self.stop_button = QPushButton()
-        self.stop_button.setObjectName("stop")
-        self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self.stop)
-        qrow = QHBoxLayout()
-        qrow.addStretch(1)
-        qrow.addWidget(self.ask_button)
-        qrow.addWidget(self.stop_button)
-        self.prompt_box = QVBoxLayout()
+        self.ask_panel = AskPanel()
+        self.ask_panel.asked.connect(lambda q: self.ask(q or None))
+        self.ask_panel.stopRequested.connect(self.stop)
+        self.ask_panel.newConversation.connect(self.new_conversation)
+        self.question, self.ask_button, self.stop_button = (self.ask_panel.question, self.ask_panel.ask_button,
+                                                            self.ask_panel.stop_button)
         self.answer = QTextEdit()
         self.answer.setObjectName("answer")
         self.answer.setReadOnly(True)
@@ -150,9 +144,7 @@ class MainWindow(QMainWindow):
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.addLayout(top)
-        rv.addWidget(self.question)
-        rv.addLayout(qrow)
-        rv.addLayout(self.prompt_box)
+        rv.addWidget(self.ask_panel)
         rv.addWidget(below, 1)
 
         split = QSplitter()
@@ -171,8 +163,10 @@ class MainWindow(QMainWindow):
 
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._request_next)
-        self.live_timer = QTimer(self)
-        self.live_timer.timeout.connect(self._live_tick)
+        self.live = LiveMode(lambda: self.frame, lambda: not self.busy and self.model_ready, self)
+        self.live.askDue.connect(self._ask_about)
+        self.live.prepareDue.connect(lambda frame: self.engine.prepare(frame))
+        self.live_timer = self.live.timer
         for key, fn in ((Qt.Key.Key_Space, self.toggle_play), (Qt.Key.Key_Left, lambda: self.step(-1)),
                         (Qt.Key.Key_Right, lambda: self.step(1)), (Qt.Key.Key_Escape, self.stop)):
             QShortcut(QKeySequence(key), self, activated=fn)
@@ -235,20 +229,9 @@ class MainWindow(QMainWindow):
         self.model_label.setText(t("model"))
         self.lang_label.setText(t("answer_lang"))
         self.lang_combo.setCurrentIndex(0 if t.lang == "pt" else 1)
-        self.question.setPlaceholderText(t("placeholder"))
-        self.ask_button.setText(t("ask"))
-        self.stop_button.setText(t("stop"))
+        self.ask_panel.retranslate(t, self.prompts.get(t.lang, []))
         self.history_panel.retranslate(t)
         self._on_region(self.region)
-        while self.prompt_box.count():
-            w = self.prompt_box.takeAt(0).widget()
-            if w:
-                w.deleteLater()
-        for p in self.prompts.get(t.lang, []):
-            b = QPushButton(p)
-            b.setProperty("class", "prompt")
-            b.clicked.connect(lambda _c=False, p=p: self.ask(p))
-            self.prompt_box.addWidget(b)
         self._rebuild_recent()
         self.view.update()
 
@@ -289,6 +272,7 @@ class MainWindow(QMainWindow):
         self.engine.ask_failed.connect(self._on_ask_failed)
         self.engine.save_failed.connect(lambda message: self.show_error(self.t("not_saved"), message))
         self._describe.connect(self.engine.describe)
+        self._new_conversation.connect(self.engine.new_conversation)
         self.engine.prepared.connect(lambda _key: self.statusBar().showMessage(self.t("frame_ready"), 4000))
         self.engine.described.connect(self.describe_panel.show_description)
         self.engine.describe_failed.connect(self._on_describe_failed)
@@ -425,7 +409,7 @@ class MainWindow(QMainWindow):
         self._pending_frame = False
         self.pause()
         self.show_error(self.t("cannot_open"), message)
-        if self.live_timer.isActive():
+        if self.live.active:
             self.stop_live()
 
     def _on_ended(self) -> None:
@@ -440,16 +424,14 @@ class MainWindow(QMainWindow):
     def toggle_play(self) -> None:
         if self.playing:
             self.pause()
-            if self.live_timer.isActive():
-                self.live_timer.stop()
+            self.live.pause()
             return
         if self.source_info.get("kind") in ("video", "camera"):
             self.playing = True
             self.play_button.setText("⏸")
             fps = self.source_info.get("fps") or 25
             self.play_timer.start(max(5, int(1000 / fps)))
-            if self.live_question:
-                self.live_timer.start()
+            self.live.resume()
 
     def pause(self) -> None:
         was_playing = self.playing
@@ -488,8 +470,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ asking
     def _update_buttons(self) -> None:
-        self.ask_button.setEnabled(self.model_ready and not self.busy)
-        self.stop_button.setEnabled(self.busy)
+        self.ask_panel.set_state(self.model_ready, self.busy)
 
     def ask(self, question: str | None = None) -> bool:
         """Send a question about the frame on screen (cropped to the region, if any). False if not sent."""
@@ -502,10 +483,16 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.t("open_first"), 5000)
             self.last_error = self.t("open_first")
             return False
+        return self._ask_about(self.frame, question)
+
+    def _ask_about(self, shown, question: str) -> bool:
+        """``question`` about the frame ``shown`` (cropped to the region, if any), off the GUI thread."""
         from engine.session import check_question
+        if self.busy or not self.model_ready:
+            return False
         try:
             question = check_question(question)
-            frame = self.frame.crop(self.region) if self.region else self.frame
+            frame = shown.crop(self.region) if self.region else shown
         except VitrineError as e:
             self.show_error(self.t("ask_failed"), str(e))
             return False
@@ -513,7 +500,7 @@ class MainWindow(QMainWindow):
         self._update_buttons()
         self._answer_text = ""
         self.answer.setPlainText(self.t("thinking"))
-        self._ask.emit({"frame": frame, "question": question, "frame_key": self.frame.key,
+        self._ask.emit({"frame": frame, "question": question, "frame_key": shown.key,
                         "answer_lang": self.lang_combo.currentData()})
         return True
 
@@ -544,6 +531,8 @@ class MainWindow(QMainWindow):
         self.answer.setPlainText(answer.text + (" …" if answer.stopped else ""))
         t = answer.timings
         image = self.t("image_reused") if answer.reused_image else f"{t.image_encode_s:.2f}s"
+        if not answer.reused_image:
+            self.live.encode_s = t.image_encode_s
         self.statusBar().showMessage(self.t("timings", model=answer.model, image=image, ttft=t.ttft_s,
                                             tps=t.decode_tok_s))
         if answer.colors:
@@ -562,6 +551,21 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ history
     def refresh_history(self) -> None:
         self.history_panel.show_frame(self.frame.key if self.frame is not None else None)
+        engine = getattr(self, "engine", None)
+        self.ask_panel.show_thread(engine.thread_length(self.asked_frame()) if engine is not None else 0)
+
+    def asked_frame(self):
+        """What a question is about: the frame on screen, cropped to the region when one is drawn."""
+        if self.frame is None:
+            return None
+        try:
+            return self.frame.crop(self.region) if self.region else self.frame
+        except VitrineError:
+            return None
+
+    def new_conversation(self) -> None:
+        self._new_conversation.emit(self.asked_frame())
+        self.statusBar().showMessage(self.t("conversation_new"), 4000)
 
     def _on_history_entry(self, question: str, answer: str) -> None:
         self.question.setText(question)
@@ -603,8 +607,7 @@ class MainWindow(QMainWindow):
         self.pause()
         self.reader.loop = True              # a video file standing in for a camera plays forever
         self._open.emit(spec)
-        self.live_question = question
-        self.live_timer.setInterval(int(interval_s * 1000))
+        self.live.start(question, interval_s)
         self.live_stop_action.setEnabled(True)
         self.statusBar().showMessage(self.t("live_on", src=spec))
         QTimer.singleShot(0, self._start_live_playback)
@@ -616,16 +619,10 @@ class MainWindow(QMainWindow):
         if not self.playing:
             self.source_info.setdefault("fps", 15)
             self.toggle_play()
-        self.live_timer.start()
-
-    def _live_tick(self) -> None:
-        if self.busy or self.frame is None or not self.live_question:
-            return                           # skip: never queue questions
-        self.ask(self.live_question)
+        self.live.resume()
 
     def stop_live(self) -> None:
-        self.live_timer.stop()
-        self.live_question = ""
+        self.live.stop()
         self.live_stop_action.setEnabled(False)
         self.reader.loop = False
         self.view.overlay = ""

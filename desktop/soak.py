@@ -97,14 +97,14 @@ def main() -> int:
         wait(lambda: w._seek_target is None)
 
     sent, skipped = [0], [0]
-    real_tick = w._live_tick
+    real_tick = w.live.tick
 
     def counting_tick():
         busy = w.busy
         real_tick()
         (skipped if busy else sent)[0] += 1
-    w.live_timer.timeout.disconnect()
-    w.live_timer.timeout.connect(counting_tick)
+    w.live.timer.timeout.disconnect()
+    w.live.timer.timeout.connect(counting_tick)
     proc = psutil.Process()
     w.lang_combo.setCurrentIndex(0)
     w.start_live(str(video), "Quais itens estão nesta imagem?", a.interval)

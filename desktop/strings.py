@@ -33,6 +33,10 @@ STRINGS = {
         "measured": "Cores medidas:", "cancel": "Cancelar", "describe": "Descrever", "copy": "Copiar",
         "describe_title": "Ficha do produto", "describing": "Descrevendo…", "describe_failed": "A descrição falhou",
         "frame_ready": "Quadro pronto: a pergunta será rápida",
+        "new_conversation": "Nova conversa",
+        "new_conversation_tip": "A próxima pergunta sobre este quadro não vê as anteriores",
+        "thread": "Continua a conversa: vê {n} pergunta(s) anterior(es)",
+        "conversation_new": "Nova conversa sobre este quadro",
     },
     "en": {
         "title": "Vitrine", "file": "&File", "open": "&Open video or image…", "recent": "&Recent files",
@@ -65,6 +69,10 @@ STRINGS = {
         "measured": "Measured colours:", "cancel": "Cancel", "describe": "Describe", "copy": "Copy",
         "describe_title": "Product card", "describing": "Describing…", "describe_failed": "The description failed",
         "frame_ready": "Frame ready: the question will be quick",
+        "new_conversation": "New conversation",
+        "new_conversation_tip": "The next question about this frame does not see the earlier ones",
+        "thread": "Continues the conversation: sees {n} earlier question(s)",
+        "conversation_new": "New conversation about this frame",
     },
 }
 

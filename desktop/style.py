@@ -13,4 +13,5 @@ QLineEdit, QTextEdit, QListWidget, QComboBox { border: 1px solid #c9d0d8; border
 QLineEdit { padding: 7px; font-size: 12pt; }
 QTextEdit#answer { font-size: 13pt; background: #fbfcfd; }
 QLabel#section { font-weight: 600; color: #57606a; margin-top: 6px; }
+QLabel#muted { color: #57606a; font-size: 10pt; }
 """

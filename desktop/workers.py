@@ -120,7 +120,9 @@ class EngineWorker(QObject):
                 self.session.close()
                 self.session = None
             backend = load_backend(name)
-            self.session = Session(backend, translator=self.translator)
+            from engine.settings import Settings
+            self.session = Session(backend, translator=self.translator,
+                                   conversation_turns=Settings.from_env().conversation_turns)
             self.session.on_prepared = self.prepared.emit
             self.model_name = name
         except BaseException as e:       # noqa: BLE001
@@ -164,6 +166,17 @@ class EngineWorker(QObject):
             except BaseException as e:   # noqa: BLE001 - a full or read-only disk must not lose the answer
                 self.save_failed.emit(_message(e))
         self.answered.emit(answer, entry)
+
+    @Slot(object)
+    def new_conversation(self, frame) -> None:
+        """The next question about ``frame`` starts a new conversation (None: about every frame)."""
+        if self.session is not None:
+            self.session.new_conversation(frame)
+
+    def thread_length(self, frame) -> int:
+        """How many earlier exchanges a question about ``frame`` would see (read from the GUI thread: a copy of
+        a list the worker appends to)."""
+        return len(self.session.conversation(frame)) if self.session is not None and frame is not None else 0
 
     def prepare(self, frame) -> None:
         """Encode the picked frame ahead of the question. Called from the GUI thread: it only hands the frame

@@ -31,6 +31,7 @@ class Answer:
     question_model: str = ""       # what the model was asked (the question, translated when needed)
     text_model: str = ""           # the model's own answer before translation ("" when not translated)
     colors: list[NamedColor] = field(default_factory=list)   # measured from the pixels, for colour questions
+    turn: int = 0                  # earlier exchanges about the frame the model saw (0: the conversation's first)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -153,7 +153,7 @@ def _ask_all(run: Run, model: str, todo: list[QARow], progress: Progress | None,
     t_load = time.perf_counter()
     backend = open_model(model, threads=opts.threads)
     log.info("%s loaded in %.1fs", model, time.perf_counter() - t_load)
-    session = Session(backend)
+    session = Session(backend, conversation_turns=0)     # every question on its own, as scored
     options = GenerationOptions(max_tokens=opts.max_tokens)
     last: tuple[object, Frame] | None = None     # a set asks several questions in a row about one image
     try:

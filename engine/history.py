@@ -33,13 +33,14 @@ CREATE TABLE IF NOT EXISTS entries (
     question_lang TEXT, answer_lang TEXT, question_model TEXT, answer_model TEXT,
     model TEXT NOT NULL,
     ttft_s REAL, decode_tok_s REAL, image_encode_s REAL, reused_image INTEGER, stopped INTEGER,
-    thumbnail BLOB
+    thumbnail BLOB,
+    turn INTEGER DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS entries_frame ON entries(frame_key);
 """
 EXPORT_FIELDS = ["id", "created", "source", "frame_time", "region", "frame", "question", "answer", "question_lang",
                  "answer_lang", "question_model", "answer_model", "model", "ttft_s", "decode_tok_s",
-                 "image_encode_s", "reused_image", "stopped"]
+                 "image_encode_s", "reused_image", "stopped", "turn"]
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Entry:
     reused_image: bool
     stopped: bool
     thumbnail: bytes | None = None
+    turn: int = 0          # earlier exchanges of its conversation the model saw (0: the conversation's first)
 
 
 def thumbnail_jpeg(frame: Frame, size: int = 96) -> bytes:
@@ -82,6 +84,17 @@ class History:
         self._lock = threading.Lock()
         self._db = open_database(self.path, SCHEMA, "history",
                                  "move it away and restart (a new, empty history will be created)")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """A history written by an earlier version gains the columns it lacks (its rows keep their defaults)."""
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(entries)")}
+        if "turn" not in have:
+            try:
+                with self._db:
+                    self._db.execute("ALTER TABLE entries ADD COLUMN turn INTEGER DEFAULT 0")
+            except sqlite3.Error as e:
+                raise VitrineError(sqlite_error_message(e, self.path, "updating the history")) from None
 
     @classmethod
     def in_memory(cls) -> "History":
@@ -102,7 +115,7 @@ class History:
                    answer_model=answer.text_model, model=answer.model, ttft_s=answer.timings.ttft_s,
                    decode_tok_s=answer.timings.decode_tok_s, image_encode_s=answer.timings.image_encode_s,
                    reused_image=int(answer.reused_image), stopped=int(answer.stopped),
-                   thumbnail=thumbnail_jpeg(frame))
+                   thumbnail=thumbnail_jpeg(frame), turn=answer.turn)
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         try:
@@ -122,6 +135,7 @@ class History:
         for r in rows:
             d = dict(zip(names, r))
             d["reused_image"], d["stopped"] = bool(d["reused_image"]), bool(d["stopped"])
+            d["turn"] = d.get("turn") or 0
             out.append(Entry(**d))
         return out
 

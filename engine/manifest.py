@@ -19,6 +19,7 @@ MANIFEST_NAME = "vitrine-model.json"
 MAX_MANIFEST_BYTES = 4 << 20             # a manifest is a few KB; a huge one is not ours
 # the files each runtime needs before a model can answer
 REQUIRED_ROLES = {"gguf": ("model", "mmproj"), "onnx": ("vision", "embed", "decoder"),
+                  "hybrid": ("model", "mmproj", "vision", "config"),   # llama.cpp text + ONNX vision
                   "embedder": ("vision",)}          # an image(+text) embedder for the catalog, not a VLM
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ROLE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

@@ -2,7 +2,9 @@
 
 `POST /v1/chat/completions` (messages with `image_url` parts as `data:` URLs, streaming as server-sent events,
 `max_tokens`), `GET /v1/models`, `GET /health`. The session caches encoded images by content hash, so a second
-question about the same picture skips the vision encoder. One request runs at a time per model; a bounded number
+question about the same picture skips the vision encoder; the messages' earlier questions and answers are the
+conversation the model sees (appended to what its cache holds when they are the answers it gave), and
+`POST /v1/vitrine/prepare` with just the image encodes it before the question comes. One request runs at a time per model; a bounded number
 wait; beyond that the answer is 429 with Retry-After. Every limit answers with a JSON error that says what to do.
 """
 from __future__ import annotations
@@ -100,6 +102,17 @@ class ChatRequest:
     max_tokens: int
     stream: bool
     schema: dict | None
+    history: list[tuple[str, str]]      # earlier (question, answer) pairs from the messages, oldest first
+
+
+def _text_of(content: Any) -> str:
+    """An assistant message's text (a string, or text parts)."""
+    if isinstance(content, str):
+        return " ".join(content.split())
+    if isinstance(content, list):
+        return " ".join(" ".join(p.get("text", "").split()) for p in content
+                        if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str))
+    return ""
 
 
 def parse_request(body: Any, model_name: str, limits: ServeLimits) -> ChatRequest:
@@ -113,9 +126,16 @@ def parse_request(body: Any, model_name: str, limits: ServeLimits) -> ChatReques
     if not isinstance(messages, list) or not messages:
         raise ApiError(400, "messages must be a non-empty list")
     question, image_url = "", None
+    history: list[tuple[str, str]] = []
     for m in messages:
+        if isinstance(m, dict) and m.get("role") == "assistant":
+            answer = _text_of(m.get("content"))
+            if question and answer:         # an earlier exchange: the conversation the model sees
+                history.append((question, answer))
+                question = ""
+            continue
         if not isinstance(m, dict) or m.get("role") != "user":
-            continue            # system prompts and earlier answers: the model answers about the image only
+            continue            # system prompts: the model answers about the image only
         content = m.get("content")
         parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
         if not isinstance(parts, list):
@@ -132,7 +152,7 @@ def parse_request(body: Any, model_name: str, limits: ServeLimits) -> ChatReques
             else:
                 raise ApiError(400, f"unsupported content part {p.get('type')!r}: use text and image_url")
         if texts:
-            question = " ".join(texts)
+            question = " ".join(" ".join(texts).split())
     if image_url is None:
         raise ApiError(400, "no image: put an image_url part (a data: URL) in a user message", code="no_image")
     question = " ".join(question.split())
@@ -153,7 +173,8 @@ def parse_request(body: Any, model_name: str, limits: ServeLimits) -> ChatReques
             raise ApiError(400, "response_format json_schema needs a schema object")
     elif isinstance(fmt, dict) and fmt.get("type") not in (None, "text"):
         raise ApiError(400, f"response_format {fmt.get('type')!r} is not supported: use text or json_schema")
-    return ChatRequest(decode_image(image_url, limits), question, max_tokens, bool(body.get("stream")), schema)
+    return ChatRequest(decode_image(image_url, limits), question, max_tokens, bool(body.get("stream")), schema,
+                       history)
 
 
 class ModelSlot:
@@ -213,25 +234,47 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
 
     def run_ask(req: ChatRequest, on_token, cancel: threading.Event):
         return session.ask(req.frame, req.question, GenerationOptions(max_tokens=req.max_tokens),
-                           on_token=on_token, cancel=cancel, answer_lang=answer_lang, schema=req.schema)
+                           on_token=on_token, cancel=cancel, answer_lang=answer_lang, schema=req.schema,
+                           history=req.history)
+
+    async def read_body(request: Request) -> Any:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limits.max_body_bytes:
+            raise ApiError(413, f"the request is too large ({int(length)} bytes, at most "
+                           f"{limits.max_body_bytes}): send a smaller image", code="body_too_large")
+        raw = await request.body()
+        if len(raw) > limits.max_body_bytes:
+            raise ApiError(413, f"the request is too large (at most {limits.max_body_bytes} bytes)",
+                           code="body_too_large")
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "the body is not valid JSON", code="invalid_json") from None
+
+    @app.post("/v1/vitrine/prepare")
+    async def prepare(request: Request):
+        """Just the image, before the question: it is encoded in the background (the newest one wins)."""
+        try:
+            authorised(request)
+            body = await read_body(request)
+            iu = body.get("image_url") if isinstance(body, dict) else None
+            url = iu.get("url") if isinstance(iu, dict) else iu
+            if not isinstance(url, str):
+                raise ApiError(400, 'send {"image_url": {"url": "data:image/jpeg;base64,..."}}', code="no_image")
+            frame = await asyncio.to_thread(decode_image, url, limits)
+        except ApiError as e:
+            return error(e)
+        ready = session.is_prepared(frame)
+        if not ready:
+            session.prepare(frame)
+        return JSONResponse({"status": "ready" if ready else "preparing", "image": frame.key},
+                            status_code=200 if ready else 202)
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
         try:
             authorised(request)
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > limits.max_body_bytes:
-                raise ApiError(413, f"the request is too large ({int(length)} bytes, at most "
-                               f"{limits.max_body_bytes}): send a smaller image", code="body_too_large")
-            raw = await request.body()
-            if len(raw) > limits.max_body_bytes:
-                raise ApiError(413, f"the request is too large (at most {limits.max_body_bytes} bytes)",
-                               code="body_too_large")
-            try:
-                body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                raise ApiError(400, "the body is not valid JSON", code="invalid_json") from None
-            req = parse_request(body, model_name, limits)
+            req = parse_request(await read_body(request), model_name, limits)
             slot.admit()
         except ApiError as e:
             return error(e)
@@ -301,5 +344,5 @@ def _completion(answer, model_name: str, max_tokens: int) -> dict:
                          "finish_reason": finish}],
             "usage": {"prompt_tokens": 0, "completion_tokens": answer.timings.n_tokens,
                       "total_tokens": answer.timings.n_tokens},
-            "vitrine": {"reused_image": answer.reused_image, "ttft_s": answer.timings.ttft_s,
+            "vitrine": {"reused_image": answer.reused_image, "ttft_s": answer.timings.ttft_s, "turn": answer.turn,
                         "colors": [c.to_dict() for c in answer.colors]}}

@@ -5,9 +5,11 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from .answer import Answer, Timings
 from .backends.base import Backend, EncodedImage, GenerationOptions, OnToken
+from .backends.chat_layout import Exchange
 from .errors import VitrineError
 from .frames import Frame
 from .language import check_text, detect_language
@@ -18,6 +20,15 @@ from .translate import LANGS, SentenceStream, Translator
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
+CONVERSATION_TURNS = 4      # earlier exchanges about a frame a follow-up sees, by default
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange of a frame's conversation: as the user saw it and as the model saw it."""
+    question: str              # the user's words
+    answer: str                # the answer the user got
+    exchange: Exchange         # the model's side (translated question, its own answer and tokens)
 
 
 def check_question(question: str) -> str:
@@ -35,10 +46,17 @@ class Session:
 
     The last ``cache_frames`` encoded frames are kept: a follow-up question about a frame already seen skips
     the vision encoder (and, on the GGUF backend, the image prefill as well).
+
+    Questions about one frame are a conversation: a follow-up sees the last ``conversation_turns`` exchanges
+    (0: every question on its own), and the runtimes append it to what their cache already holds.
+    ``new_conversation`` starts over.
     """
 
-    def __init__(self, backend: Backend, cache_frames: int = 4, translator: Translator | None = None):
+    def __init__(self, backend: Backend, cache_frames: int = 4, translator: Translator | None = None,
+                 conversation_turns: int = CONVERSATION_TURNS):
         self.backend = backend
+        self.conversation_turns = max(0, conversation_turns)
+        self._threads: dict[str, list[Turn]] = {}    # frame key -> its conversation, oldest first
         self._translator = translator     # loaded on first need when None
         self._glossary = None             # for multilingual models' own Portuguese (no translator needed)
         self.cache_frames = max(1, cache_frames)
@@ -102,9 +120,39 @@ class Session:
         self.encodes += 1
         self._images[key] = image
         while len(self._images) > self.cache_frames:
-            _, old = self._images.popitem(last=False)
+            old_key, old = self._images.popitem(last=False)
             old.release()
+            self._threads.pop(old_key, None)
         return image, False
+
+    def conversation(self, frame: Frame) -> list[Turn]:
+        """The exchanges a follow-up about ``frame`` would see, oldest first."""
+        return list(self._threads.get(frame.key, ())[-self.conversation_turns:]) if self.conversation_turns else []
+
+    def _history_for(self, frame: Frame, given: list[tuple[str, str]], q_lang: str, model_lang: str,
+                     translate: bool) -> tuple[Exchange, ...]:
+        """The model's side of a conversation a caller gives as (question, answer) texts (the API's messages):
+        the frame's own turns where they match (their exact tokens; the cache still holds them), the rest
+        translated into the model's language when it needs that."""
+        known = {(t.question, t.answer): t.exchange for t in self._threads.get(frame.key, ())}
+        out = []
+        for question, answer in given[-self.conversation_turns:] if self.conversation_turns else ():
+            ex = known.get((question, answer))
+            if ex is None:
+                if translate and model_lang != q_lang:
+                    question = self.translator.translate(question, q_lang, model_lang)
+                    answer = self.translator.translate(answer, q_lang, model_lang)
+                ex = Exchange(question, answer)
+            out.append(ex)
+        return tuple(out)
+
+    def new_conversation(self, frame: Frame | None = None) -> None:
+        """Forget the exchanges about ``frame`` (None: about every frame); the encoded images stay."""
+        with self._lock:
+            if frame is None:
+                self._threads.clear()
+            else:
+                self._threads.pop(frame.key, None)
 
     @property
     def translator(self) -> Translator:
@@ -128,13 +176,17 @@ class Session:
 
     def ask(self, frame: Frame, question: str, options: GenerationOptions | None = None,
             on_token: OnToken | None = None, cancel: threading.Event | None = None, lang: str = "auto",
-            answer_lang: str | None = None, translate: bool = True, schema: dict | None = None) -> Answer:
+            answer_lang: str | None = None, translate: bool = True, schema: dict | None = None,
+            remember: bool = True, history: list[tuple[str, str]] | None = None) -> Answer:
         """Answer ``question`` about ``frame``; ``on_token`` receives the answer as it streams.
 
         ``lang``: the question's language ("auto" detects pt/en). The model gets the question in a language it
         understands (translated when needed, unless ``translate`` is False) and the answer comes back in
         ``answer_lang`` (default: the question's language), translated sentence by sentence as it streams.
         ``schema``: a JSON schema the answer must follow (constrained decoding; the JSON is never translated).
+        ``remember``: the question continues the frame's conversation and joins it (a schema answer never does).
+        ``history``: the conversation so far as (question, answer) texts in the question's language, in place of
+        the frame's own (an API client sends its messages).
         """
         question = check_question(question)
         options = options or GenerationOptions()
@@ -169,9 +221,20 @@ class Session:
             t0 = time.perf_counter()
             image, reused = self.encoded(frame)
             encode_s = 0.0 if reused else time.perf_counter() - t0
+            in_thread = remember and schema is None and self.conversation_turns > 0
+            if not in_thread:
+                before: tuple[Exchange, ...] = ()
+            elif history is not None:
+                before = self._history_for(frame, history, q_lang, model_lang, translate)
+            else:
+                before = tuple(t.exchange for t in self.conversation(frame))
             stats = self.backend.generate(image, to_model, options, on_token=stream.feed if stream else on_token,
-                                          cancel=cancel)
+                                          cancel=cancel, history=before)
             text = stream.close() if stream else stats.text.strip()
+            if in_thread and not stats.stopped and (stats.token_ids or stats.text.strip()):
+                thread = self._threads.setdefault(frame.key, [])
+                thread.append(Turn(question, text, Exchange(to_model, stats.text, tuple(stats.token_ids))))
+                del thread[:-max(self.conversation_turns, 8)]    # an API client may resend a few more
             total = time.perf_counter() - t0
             if constraint is not None and hasattr(constraint, "close"):
                 constraint.close()
@@ -185,7 +248,8 @@ class Session:
         return Answer(question=question, text=text, model=self.backend.model_id, frame=frame.describe(),
                       frame_key=frame.key, timings=timings, reused_image=reused, stopped=stats.stopped,
                       question_lang=q_lang, answer_lang=a_lang if stream else model_lang, question_model=to_model,
-                      text_model=stats.text.strip() if stream and model_lang != a_lang else "", colors=colors)
+                      text_model=stats.text.strip() if stream and model_lang != a_lang else "", colors=colors,
+                      turn=stats.history_used)
 
     def _answer_in(self, sentence: str, question: str, src: str, dst: str) -> str:
         """One sentence of the answer in the user's language: a one-term answer in the vocabulary's words,
@@ -201,6 +265,7 @@ class Session:
             for image in self._images.values():
                 image.release()
             self._images.clear()
+            self._threads.clear()
 
     def stop_preparing(self) -> None:
         """End the encode-ahead thread (after an encode it is running)."""

@@ -40,6 +40,17 @@ def check_threads(value: int | str | None, what: str = "--threads") -> int | Non
     return n
 
 
+def check_turns(value: int | str, what: str = "--turns") -> int:
+    """How many earlier exchanges a follow-up sees: a whole number from 0 (each question on its own) to 32."""
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        raise VitrineError(f"{what} must be a whole number of earlier questions from 0 to 32, not {value!r}") from None
+    if not 0 <= n <= 32:
+        raise VitrineError(f"{what} must be from 0 (each question on its own) to 32, not {n}")
+    return n
+
+
 def cache_dir() -> Path:
     """Where rebuildable files go (VITRINE_CACHE, else the user's cache folder): losing them costs time only."""
     return Path(os.environ.get("VITRINE_CACHE") or platformdirs.user_cache_dir("vitrine")).expanduser()
@@ -50,13 +61,16 @@ class Settings:
     home: Path      # VITRINE_HOME: models, history, catalog live under it
     threads: int    # VITRINE_THREADS: CPU threads for text and image encoder (default: all cores usable)
     hub_url: str    # VITRINE_HUB_URL (or HF_ENDPOINT): where `models pull` downloads from
+    conversation_turns: int = 4   # VITRINE_CONVERSATION_TURNS: earlier exchanges a follow-up sees (0: none)
 
     @classmethod
     def from_env(cls) -> "Settings":
         home = os.environ.get("VITRINE_HOME") or platformdirs.user_data_dir("vitrine", appauthor=False)
         hub = os.environ.get("VITRINE_HUB_URL") or os.environ.get("HF_ENDPOINT") or DEFAULT_HUB
         threads = check_threads(os.environ.get("VITRINE_THREADS"), "VITRINE_THREADS") or cpu_cores()
-        return cls(home=Path(home).expanduser(), threads=threads, hub_url=hub.rstrip("/"))
+        return cls(home=Path(home).expanduser(), threads=threads, hub_url=hub.rstrip("/"),
+                   conversation_turns=check_turns(os.environ.get("VITRINE_CONVERSATION_TURNS", "4"),
+                                                  "VITRINE_CONVERSATION_TURNS"))
 
     def threads_for(self, requested: int | None) -> int:
         """``--threads`` when given (checked), else VITRINE_THREADS, else every usable core."""

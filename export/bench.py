@@ -20,10 +20,12 @@ import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-QUESTIONS = ("What is the person wearing?", "What color are the pants?")
+QUESTIONS = ("What is the person wearing?", "What color are the pants?", "And the bag?")
 KEYS = ("new_frame_ttft_s", "followup_ttft_s", "decode_tok_s", "peak_rss_mb")
 # felt_new_frame_ttft_s: a question asked one second after the frame was picked (encoded ahead, as the app does)
-SHOWN = KEYS + ("felt_new_frame_ttft_s", "image_encode_s", "load_s")
+# third_question_ttft_s: the conversation's third question (it sees the two exchanges before it)
+SHOWN = KEYS + ("felt_new_frame_ttft_s", "third_question_ttft_s", "image_encode_s", "load_s", "peer_decode_tok_s",
+                "decode_vs_peer")
 
 
 # `--family` names -> (export family, the size with the real dimensions, GGUF quantizations measured)
@@ -57,6 +59,14 @@ def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: s
         if not (out / "vitrine-model.json").is_file():
             print("bench: exporting it to ONNX int8 (once)", file=sys.stderr, flush=True)
             export_onnx(ckpt, out, quant="int8", name=f"random-smolvlm-{size}-onnx", parity=False)
+        return ckpt, out
+    if backend == "hybrid":
+        from .hybrid import export_hybrid
+        out = base / "hybrid"
+        if not (out / "vitrine-model.json").is_file():
+            print("bench: exporting it as a hybrid model (once; times both vision encoders)", file=sys.stderr,
+                  flush=True)
+            export_hybrid(ckpt, out, quant="Q8_0", name=f"random-smolvlm-{size}-hybrid")
         return ckpt, out
     from .gguf import export_gguf
     out = base / (f"gguf-{quant}" if mmproj_type == "f16" else f"gguf-{quant}-mmproj-{mmproj_type}")
@@ -94,12 +104,9 @@ def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int) -
     from engine.backends.base import GenerationOptions
     from engine.session import Session
     t0 = time.perf_counter()
-    if kind.startswith(("gguf", "onnx")):
+    if kind.startswith(("gguf", "onnx", "hybrid")):
         from engine.backends import load_backend
         backend = load_backend(str(folder), threads=threads)
-    elif kind == "hybrid":
-        from engine.backends.hybrid import HybridBackend
-        backend = HybridBackend(folder / "gguf-Q8_0", folder / "onnx-int8", threads=threads)
     else:
         from engine.backends.torch import TorchBackend
         backend = TorchBackend(folder, threads=threads)
@@ -107,7 +114,7 @@ def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int) -
     session = Session(backend)
     opts = GenerationOptions(max_tokens=max_tokens, ban_eos=True)   # random weights: fixed-length answers
     session.ask(bench_frame(-1), QUESTIONS[0], opts, translate=False)  # warm-up, not counted
-    new, follow, decode, encode, felt = [], [], [], [], []
+    new, follow, third, decode, encode, felt = [], [], [], [], [], []
     for i in range(runs):
         # as the app uses it: the frame is picked (encoded ahead), the question comes a second later
         picked = bench_frame(1000 + i)
@@ -117,14 +124,17 @@ def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int) -
         f = bench_frame(i)
         a = session.ask(f, QUESTIONS[0], opts, translate=False)
         b = session.ask(f, QUESTIONS[1], opts, translate=False)
+        c = session.ask(f, QUESTIONS[2], opts, translate=False)
         new.append(a.timings.ttft_s)
         follow.append(b.timings.ttft_s)
-        decode += [a.timings.decode_tok_s, b.timings.decode_tok_s]
+        third.append(c.timings.ttft_s)
+        decode += [a.timings.decode_tok_s, b.timings.decode_tok_s, c.timings.decode_tok_s]
         encode.append(a.timings.image_encode_s)
     session.close()
     return {"new_frame_ttft_s": round(statistics.median(new), 3),
             "followup_ttft_s": round(statistics.median(follow), 3),
             "felt_new_frame_ttft_s": round(statistics.median(felt), 3),
+            "third_question_ttft_s": round(statistics.median(third), 3),
             "decode_tok_s": round(statistics.median(decode), 1),
             "peak_rss_mb": round(peak_rss_mb(), 1),
             "image_encode_s": round(statistics.median(encode), 3), "load_s": round(load_s, 2),
@@ -144,7 +154,31 @@ def _run_worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: in
 
 
 BACKENDS = {"gguf": "gguf Q8_0 + f16 mmproj, 1 tile", "onnx": "onnx int8 (vision + decoder), 1 tile",
-            "hybrid": "gguf Q8_0 text + onnx int8 vision, 1 tile (measured only)"}
+            "hybrid": "gguf Q8_0 text + the faster vision encoder measured at export, 1 tile"}
+
+
+def peer_decode(llama_bench: Path, model: Path, threads: int, tokens: int = 64, reps: int = 3) -> float:
+    """llama.cpp's own decode rate (tokens/s) on ``model`` with ``threads``: `llama-bench -p 0 -n N`."""
+    from engine.errors import VitrineError
+    if not Path(llama_bench).is_file():
+        raise VitrineError(f"--peer {llama_bench}: no such file; build it with `bash .ci/build-llama-bench`")
+    cmd = [str(llama_bench), "-m", str(model), "-t", str(threads), "-p", "0", "-n", str(tokens),
+           "-r", str(reps), "-o", "json"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        rows = json.loads(r.stdout)
+        return round(float(next(x["avg_ts"] for x in rows if x.get("n_gen"))), 1)
+    except (ValueError, StopIteration, KeyError, TypeError):
+        tail = (r.stderr.strip().splitlines() or ["no output"])[-1]
+        raise VitrineError(f"llama-bench did not measure {model.name} ({tail})") from None
+
+
+def _text_model(folder: Path) -> Path | None:
+    from engine.manifest import MANIFEST_NAME, Manifest
+    if not (folder / MANIFEST_NAME).is_file():
+        return None
+    m = Manifest.load(folder)
+    return folder / m.files["model"].path if m.runtime == "gguf" and "model" in m.files else None
 
 
 def _speedup(ours: dict, ref: dict) -> dict:
@@ -155,7 +189,7 @@ def _speedup(ours: dict, ref: dict) -> dict:
 
 def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: int | None = None,
               reference: bool = True, backend: str = "gguf", family: str = "smolvlm",
-              mmproj_type: str = "f16") -> dict:
+              mmproj_type: str = "f16", peer: Path | None = None) -> dict:
     """``backend``: "gguf", "onnx" (one result, keys at the top level) or "all" (one entry per backend).
 
     ``family`` "minicpm-v-4.6" or "tinyllava": GGUF at each of the family's quantizations (one entry each), at
@@ -179,8 +213,7 @@ def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: 
     ckpt = None
     for kind in kinds:
         if kind == "hybrid":
-            ckpt, _ = prepare(size, "gguf")
-            folder = prepare(size, "onnx")[1].parent
+            ckpt, folder = prepare(size, "hybrid")
         elif kind.startswith("gguf-"):
             ckpt, folder = prepare(size, "gguf", fam, kind.split("-", 1)[1].upper(), mmproj_type)
         else:
@@ -188,6 +221,12 @@ def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: 
         print(f"bench: {kind} path ({runs} frames x 2 questions)", file=sys.stderr, flush=True)
         described = BACKENDS.get(kind) or f"gguf {kind.split('-', 1)[1].upper()} + {mmproj_type} mmproj, one view"
         results[kind] = {"backend": described, **_run_worker(kind, folder, runs, max_tokens, threads)}
+        text = _text_model(folder) if peer else None
+        if text is not None:
+            print(f"bench: llama-bench on {text.name}, {threads} threads", file=sys.stderr, flush=True)
+            rate = peer_decode(peer, text, threads)
+            results[kind]["peer_decode_tok_s"] = rate
+            results[kind]["decode_vs_peer"] = round(results[kind]["decode_tok_s"] / max(rate, 1e-6), 2)
     ref = None
     if reference:
         print("bench: transformers fp32 reference", file=sys.stderr, flush=True)
@@ -250,7 +289,7 @@ def cmd_bench(args) -> int:
         raise VitrineError("--runs and --max-tokens must be at least 1")
     result = run_bench(size=args.size, runs=args.runs, max_tokens=args.max_tokens, threads=args.threads,
                        reference=not args.no_reference, backend=args.backend, family=args.family,
-                       mmproj_type=args.mmproj_type)
+                       mmproj_type=args.mmproj_type, peer=Path(args.peer) if args.peer else None)
     print(json.dumps(result, indent=2) if args.json else format_bench(result))
     return 0
 
@@ -269,5 +308,7 @@ def register(sub) -> None:
     b.add_argument("--mmproj-type", default="f16", choices=["f16", "q8_0"],
                    help="the vision projector's precision for --family exports (q8_0: half the memory)")
     b.add_argument("--no-reference", action="store_true", help="skip the transformers reference")
+    b.add_argument("--peer", help="a llama-bench binary (bash .ci/build-llama-bench): its decode rate on the same "
+                   "GGUF file and threads, and ours as a share of it")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)

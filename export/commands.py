@@ -40,6 +40,20 @@ def cmd_export_onnx(args) -> int:
     return 0
 
 
+def cmd_export_hybrid(args) -> int:
+    from .hybrid import export_hybrid
+    bar, step = steps(3, "export hybrid")
+    try:
+        result = export_hybrid(args.checkpoint, args.out, quant=args.quant, name=args.name, on_step=step)
+    finally:
+        bar.close()
+    v = result.manifest.extra["vision"]
+    print(f"exported {result.folder} in {result.seconds:.1f}s: vision encoder {v['choice']} ({v['why']}; "
+          f"features agree, cosine {v['cosine']:.4f})")
+    print(f"install it with: vitrine models import {result.manifest.name} --from {result.folder}")
+    return 0
+
+
 def cmd_parity(args) -> int:
     from .parity import format_table, run_parity
     variants = args.variants.split(",") if args.variants else None
@@ -81,6 +95,14 @@ def register(sub) -> None:
     x.add_argument("--name", help="model name in the manifest")
     x.add_argument("--no-parity", action="store_true", help="skip the agreement check against transformers")
     x.set_defaults(func=cmd_export_onnx)
+
+    x = es.add_parser("hybrid", help="checkpoint -> llama.cpp text model + the faster vision encoder measured "
+                      "here (ONNX int8 or the GGUF projector)")
+    x.add_argument("checkpoint")
+    x.add_argument("--quant", default="Q8_0", help="the text model's: F16, Q8_0 (default), Q4_K_M or Q4_0")
+    x.add_argument("--out", required=True)
+    x.add_argument("--name", help="model name in the manifest")
+    x.set_defaults(func=cmd_export_hybrid)
 
     x = sub.add_parser("parity", help="export every variant and compare it with the transformers original")
     x.add_argument("checkpoint")

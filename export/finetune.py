@@ -31,7 +31,7 @@ from engine.errors import VitrineError
 from engine.files import write_text_atomic
 
 from .families import ExportFamily, for_checkpoint
-from .finetune_data import Encoder, Example, batches, examples, read_split
+from .finetune_data import Encoder, Example, batches, conversations, examples, read_split
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class FinetuneOptions:
     translated: bool = True             # English-only model: learn Portuguese questions as the app translates them
     mix: str = ""                       # a general question set (.jsonl / folder) mixed in against forgetting
     mix_ratio: float = 0.0              # share of each batch drawn from ``mix``
+    conversation: int = 3               # questions about one image learned as one conversation of up to N turns
     patience: int = 2                   # stop after this many epochs without a better validation loss
     val_limit: int = 512                # validation questions per evaluation (the first N)
     max_minutes: float | None = None    # stop (checkpointed, resumable) after this long
@@ -83,6 +84,8 @@ class FinetuneOptions:
             raise VitrineError(f"--mix-ratio {self.mix_ratio}: give a share between 0 and 1 (0.2: a fifth)")
         if self.mix_ratio and not self.mix:
             raise VitrineError("--mix-ratio needs --mix (a general question set to mix in)")
+        if self.conversation < 1:
+            raise VitrineError("--conversation must be at least 1 (1: every question on its own)")
         if self.lora_r < 1:
             raise VitrineError("--lora-r must be at least 1")
         return self
@@ -227,14 +230,18 @@ def _check_out(out: Path, resume: bool) -> RunInfo | None:
 
 
 # ---------------------------------------------------------------------- training
-def _val_loss(model, encoder: Encoder, val: list[Example], batch_size: int, device) -> float:
-    """Mean loss per answer token over ``val``."""
+def _batch(encoder: Encoder, chats: list[list[Example]], device) -> dict:
+    return {k: v.to(device) for k, v in encoder.collate([encoder.encode_conversation(c) for c in chats]).items()}
+
+
+def _val_loss(model, encoder: Encoder, val: list[list[Example]], batch_size: int, device) -> float:
+    """Mean loss per answer token over ``val`` (conversations)."""
     import torch
     model.eval()
     total, tokens = 0.0, 0
     with torch.no_grad():
         for b in batches(val, batch_size, seed=0):
-            batch = {k: v.to(device) for k, v in encoder.collate([encoder.encode(e) for e in b]).items()}
+            batch = _batch(encoder, b, device)
             n = int((batch["labels"][:, 1:] != -100).sum())
             total += float(model(**batch).loss) * n
             tokens += n
@@ -323,9 +330,13 @@ def finetune(data: Path, base: Path, out: Path, opts: FinetuneOptions = Finetune
     reference = runtime_families.get(family.name).reference
     processor = reference.load_processor(base)
     encoder = Encoder(reference, processor, reference.tile_size(model.config), family.packed_pixels)
+    turns = opts.conversation if encoder.conversations else 1
+    val_chats = conversations(val, turns, seed=0)
+    mix_chats = [[e] for e in mix]
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(_param_groups(model, family, opts), lr=opts.lr, weight_decay=0.0)
-    steps_per_epoch = math.ceil(len(train) / max(1, opts.batch_size - round(opts.batch_size * opts.mix_ratio)))
+    n_chats = len(conversations(train, turns, seed=0))
+    steps_per_epoch = math.ceil(n_chats / max(1, opts.batch_size - round(opts.batch_size * opts.mix_ratio)))
     total = steps_per_epoch * opts.epochs
     if opts.max_steps:
         total = min(total, opts.max_steps)
@@ -358,7 +369,7 @@ def finetune(data: Path, base: Path, out: Path, opts: FinetuneOptions = Finetune
     def checkpoint(status: str) -> float:
         nonlocal since_best
         name = f"step-{step:06d}"
-        v = _val_loss(model, encoder, val, opts.batch_size, device)
+        v = _val_loss(model, encoder, val_chats, opts.batch_size, device)
         better = not info.best or v < info.best["val_loss"]
         since_best = 0 if better else since_best + 1
         _save_checkpoint(out, name, model, optimizer, {"step": step, "since_best": since_best})
@@ -376,9 +387,12 @@ def finetune(data: Path, base: Path, out: Path, opts: FinetuneOptions = Finetune
     try:
         while step < total:
             epoch = step // steps_per_epoch
-            plan = batches(train, opts.batch_size, seed=opts.seed * 1000 + epoch, mix=mix, mix_ratio=opts.mix_ratio)
+            seed = opts.seed * 1000 + epoch
+            plan = batches(conversations(train, turns, seed), opts.batch_size, seed=seed, mix=mix_chats,
+                           mix_ratio=opts.mix_ratio)
+            plan = (plan * 2)[:steps_per_epoch]     # conversations vary in length: every epoch has the same steps
             for b in plan[step - epoch * steps_per_epoch:]:
-                batch = {k: v.to(device) for k, v in encoder.collate([encoder.encode(e) for e in b]).items()}
+                batch = _batch(encoder, b, device)
                 loss = model(**batch).loss
                 loss.backward()
                 optimizer.step()

@@ -57,7 +57,7 @@ def cmd_finetune(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_vision=args.lr_vision, train=args.train,
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, vision=args.vision, projector=args.projector,
         attributes=_split(args.attributes), langs=_split(args.langs), translated=not args.no_translated,
-        mix=args.mix or "", mix_ratio=args.mix_ratio, patience=args.patience,
+        mix=args.mix or "", mix_ratio=args.mix_ratio, conversation=args.conversation, patience=args.patience,
         max_minutes=args.max_minutes, max_steps=args.max_steps, evals_per_epoch=args.evals_per_epoch,
         seed=args.seed, threads=Settings.from_env().threads_for(args.threads), device=args.device)
     if args.mix and not args.mix_ratio:
@@ -148,6 +148,8 @@ def register(sub) -> None:
                    "Portuguese questions as the app's translator renders them")
     f.add_argument("--mix", help="a general question set (.jsonl) mixed into every batch, against forgetting")
     f.add_argument("--mix-ratio", type=float, default=0.0, help="share of each batch from --mix (e.g. 0.2)")
+    f.add_argument("--conversation", type=int, default=3, help="questions about one image learned as one "
+                   "conversation of up to N turns, as the app asks follow-ups (1: each on its own; default 3)")
     f.add_argument("--patience", type=int, default=2, help="stop after this many epochs without a better "
                    "validation loss (default 2)")
     f.add_argument("--evals-per-epoch", type=int, default=1, help="validate and checkpoint this often")

@@ -31,6 +31,16 @@ def test_ask_a_video_frame_with_box_and_follow_up(installed_tiny, media_dir):
     assert not first["reused_image"] and second["reused_image"]
     assert second["timings"]["image_encode_s"] == 0
     assert set(first["timings"]) >= {"image_encode_s", "ttft_s", "decode_tok_s"}
+    assert (first["turn"], second["turn"]) == (0, 1)           # the follow-up saw the first exchange
+
+
+def test_turns_sets_how_much_of_the_conversation_a_follow_up_sees(installed_tiny, media_dir):
+    r = run_cli("ask", media_dir / "look.png", "What is this?", "And the colour?", "--turns", "0", "--json",
+                "--max-tokens", "3")
+    assert r.returncode == 0, r.stderr
+    assert [a["turn"] for a in json.loads(r.stdout)] == [0, 0]
+    assert_one_line_error(run_cli("ask", media_dir / "look.png", "Hi?", "--turns", "many"), "--turns",
+                          "whole number")
 
 
 def test_ask_with_gguf_files_directly(tiny_gguf, media_dir):
@@ -127,6 +137,7 @@ def test_bench_prints_the_agreed_keys(tmp_path):
     assert keys <= set(out) and keys <= set(out["reference"])
     assert set(out["speedup"]) == {"new_frame_ttft", "followup_ttft", "decode"}
     assert out["followup_ttft_s"] < out["new_frame_ttft_s"]
+    assert out["third_question_ttft_s"] < out["new_frame_ttft_s"]     # the conversation's third question
 
 
 def test_ask_in_portuguese_answers_in_portuguese(installed_tiny, media_dir):

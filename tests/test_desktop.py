@@ -126,14 +126,8 @@ def test_gui_thread_never_blocks_while_loading_and_answering(window, qtbot, medi
 
 def test_live_mode_on_a_video_file(window, qtbot, media_dir):
     w = window
-    sent, skipped = [], []
-    real_ask = w.ask
-
-    def counting_ask(q=None):
-        ok = real_ask(q)
-        (sent if ok else skipped).append(q)
-        return ok
-    w.ask = counting_ask
+    sent = []
+    w._ask.connect(sent.append)                     # what went to the engine
     w.start_live(str(media_dir / "clip.mp4"), "What is this?", 0.05)
     qtbot.waitUntil(lambda: len(w.history) >= 3, timeout=30_000)
     assert w.playing and w.view.overlay.startswith("What is this?")
@@ -142,6 +136,18 @@ def test_live_mode_on_a_video_file(window, qtbot, media_dir):
     w.stop_live()
     qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
     assert len(sent) == len(w.history)              # every question sent was answered: nothing queued
+
+
+def test_live_mode_asks_about_a_picture_encoded_before_its_tick(window, qtbot, media_dir):
+    w = window
+    w.start_live(str(media_dir / "clip.mp4"), "What is this?", 0.8)
+    qtbot.waitUntil(lambda: len(w.history) >= 3, timeout=30_000)
+    w.stop_live()
+    qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
+    entries = w.history.all()
+    assert not entries[0].reused_image                       # the first tick had nothing prepared
+    assert all(e.reused_image and e.image_encode_s == 0 for e in entries[1:])   # the others: encoded ahead
+    assert len({e.frame_key for e in entries}) == len(entries)                    # each a newer picture
 
 
 @pytest.mark.parametrize("case", ["missing", "bad_video", "no_camera"])
@@ -180,6 +186,25 @@ def test_model_that_fails_to_load(qtbot, vitrine_home, tmp_path, tiny_gguf, medi
     qtbot.waitUntil(lambda: "truncated" in w.last_error, timeout=30_000)
     open_and_wait(qtbot, w, media_dir / "look.png")      # still usable
     w.close()
+
+
+def test_follow_ups_continue_the_conversation_until_a_new_one(window, qtbot, media_dir):
+    w = window
+    open_and_wait(qtbot, w, media_dir / "look.png")
+    w.lang_combo.setCurrentIndex(1)
+    assert not w.ask_panel.new_button.isEnabled()          # nothing to forget yet
+    for q in ("What is this?", "And the colour?"):
+        assert w.ask(q)
+        qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
+    assert [e.turn for e in w.history.all()] == [0, 1]
+    assert "2" in w.ask_panel.thread_label.text() and w.ask_panel.new_button.isEnabled()
+    assert w.history_list.item(1).text().lstrip().startswith("↳ And the colour?")   # the follow-up, under it
+    qtbot.mouseClick(w.ask_panel.new_button, Qt.MouseButton.LeftButton)
+    assert w.ask_panel.thread_label.text() == "" and not w.ask_panel.new_button.isEnabled()
+    assert w.ask("What is this?")
+    qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
+    assert w.history.all()[-1].turn == 0                    # a new conversation
+    assert w.history_list.item(0).text().startswith("What is this?")      # newest conversation first
 
 
 def test_history_persists_across_restarts(qtbot, installed_tiny, vitrine_home, tmp_path, media_dir):

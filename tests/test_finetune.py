@@ -40,6 +40,51 @@ def test_loss_is_on_the_answer_and_stop_token_only(tiny_checkpoint, small_set):
     assert tok.decode(learned[:-1]).strip() == ex.answer
 
 
+@pytest.mark.parametrize("family", ["idefics3", "minicpmv4_6", "llava"])
+def test_a_conversation_is_learned_as_the_runtime_asks_it(family, small_set):
+    """Questions about one image become one conversation: the first turn is the runtime's prompt, each later turn
+    is exactly what the GGUF runtime appends for a follow-up, and every answer (with its stop token) is learned."""
+    from transformers import AutoConfig
+
+    from engine import families
+    from engine.backends import load_backend
+    from engine.backends.chat_layout import Exchange
+    from export.finetune_data import IGNORE, Encoder, conversations, examples, read_split
+    from tests.fixtures import models
+    ckpt = models.tiny_checkpoint(family)
+    ref = families.get(family).reference
+    processor = ref.load_processor(ckpt)
+    enc = Encoder(ref, processor, ref.tile_size(AutoConfig.from_pretrained(ckpt)), family == "minicpmv4_6")
+    assert enc.conversations
+    rows = examples(read_split(small_set, "train"), ("en",))
+    chat = next(c for c in conversations(rows, 3, seed=1) if len(c) == 3)
+    item = enc.encode_conversation(chat)
+    ids, labels = item["input_ids"][0].tolist(), item["labels"][0].tolist()
+    first = enc.encode(chat[0])
+    assert ids[:len(first["input_ids"][0]) - 1] == first["input_ids"][0].tolist()[:-1]   # the runtime's prompt
+    tok = processor.tokenizer
+    learned = [t for t in labels if t != IGNORE]
+    assert learned.count(enc.eos_id) == 3 and labels[-1] == enc.eos_id          # each answer ends with a stop
+    answers, part = [], []
+    for t in learned:
+        if t == enc.eos_id:
+            answers.append(tok.decode(part).strip())
+            part = []
+        else:
+            part.append(t)
+    assert answers == [e.answer for e in chat]
+    with load_backend(str(models.tiny_gguf("Q8_0", "f16", family=family)), threads=2) as b:
+        one = b.conversation_ids((), chat[0].question) + b._tokens(b.layout.answer_lead + chat[0].answer)
+        runtime = b.conversation_ids(tuple(Exchange(e.question, e.answer) for e in chat[:2]), chat[2].question)
+        runtime = runtime[len(one):] + b._tokens(b.layout.answer_lead + chat[2].answer) + [enc.eos_id]
+        later = ids[len(first["input_ids"][0]) - 1:]
+        if family == "llava":    # sentencepiece: llama.cpp starts a word after "</s>" ("▁USER"), transformers not
+            assert "".join(tok.decode(later).split()) == "".join(
+                b._llm.detokenize(runtime, special=True).decode().split())
+        else:
+            assert later == runtime          # later turns: token for token what the runtime adds
+
+
 def test_lora_trains_adapters_only_and_merge_writes_a_plain_checkpoint(tiny_checkpoint, small_set, tmp_path):
     import torch
     from safetensors.torch import load_file

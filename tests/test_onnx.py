@@ -58,14 +58,14 @@ def test_gguf_variants_agree_with_transformers(tiny_checkpoint, tiny_gguf, tiny_
 def test_follow_up_skips_vision_and_image_prefill(tiny_onnx_int8, monkeypatch):
     b = load_backend(str(tiny_onnx_int8))
     calls = []
-    real = b.sessions["vision"].run
+    real = b.vision.session.run
 
     class Counting:
         def run(self, *a, **k):
             calls.append(1)
             return real(*a, **k)
-    monkeypatch.setitem(b.sessions, "vision", Counting())
-    s = Session(b)
+    monkeypatch.setattr(b.vision, "session", Counting())
+    s = Session(b, conversation_turns=0)
     f = frame(1)
     first = s.ask(f, "What color are the pants?", OPTS)
     again = s.ask(f, "What color are the pants?", OPTS)
@@ -158,3 +158,37 @@ def test_import_a_published_onnx_folder(tiny_onnx_int8, tmp_path, media_dir):
     assert run_cli("models", "import", "published", "--from", pub, "--variant", "_int8").returncode == 0
     r = run_cli("ask", media_dir / "look.png", "Hi?", "--model", "published", "--max-tokens", "3")
     assert r.returncode == 0, r.stderr
+
+
+def test_a_hybrid_model_runs_the_faster_vision_encoder_and_says_why(tiny_checkpoint, tmp_path, media_dir):
+    out = tmp_path / "shop-hybrid"
+    r = run_cli("export", "hybrid", tiny_checkpoint, "--out", out, "--name", "shop-hybrid")
+    assert r.returncode == 0, r.stderr
+    vision = Manifest.load(out).extra["vision"]
+    assert vision["choice"] in ("onnx-int8", "mmproj") and vision["cosine"] > 0.98   # the same image, both ways
+    assert not (out / "onnx" / "decoder_model_merged.onnx").exists()      # llama.cpp's text model, not ONNX's
+    assert run_cli("models", "import", "shop-hybrid", "--from", out).returncode == 0
+    listed = run_cli("models", "list").stdout
+    assert f"vision encoder {vision['choice']}" in listed and " ms here" in listed
+    r = run_cli("ask", media_dir / "look.png", "What is this?", "What color?", "--model", "shop-hybrid",
+                "--max-tokens", "4", "--json")
+    assert r.returncode == 0, r.stderr
+    first, second = json.loads(r.stdout)
+    assert second["reused_image"] and second["turn"] == 1
+    # the ONNX encoder really feeds llama.cpp, and a hybrid of one checkpoint answers like its GGUF otherwise
+    from engine.backends.hybrid import HybridBackend
+    b = load_backend(str(out))
+    assert isinstance(b, HybridBackend)
+    forced = HybridBackend(out, Manifest.load(out), vision="onnx-int8")
+    f = frame(3)
+    feats = forced.image_embedding(forced.encode(f))
+    np.testing.assert_allclose(feats, forced._vision.features(f), atol=1e-6)
+    bad = tmp_path / "bad"
+    assert_one_line = run_cli("export", "hybrid", models_checkpoint("minicpmv4_6"), "--out", bad)
+    assert assert_one_line.returncode != 0 and "ONNX vision encoder" in assert_one_line.stderr
+    assert "Traceback" not in assert_one_line.stderr
+
+
+def models_checkpoint(family):
+    from tests.fixtures import models
+    return models.tiny_checkpoint(family)

@@ -122,6 +122,32 @@ def test_response_format_json_schema_is_always_valid(server, red_shirt_url):
     jsonschema.validate(json.loads(r.choices[0].message.content), schema)
 
 
+def test_a_conversation_in_the_messages_continues_and_the_image_can_come_first(server):
+    from openai import OpenAI
+    from export.synth import draw
+    url = _data_url(draw("dress", "blue", "striped", "short", random.Random(11), 256))
+    # the image alone, before the question: encoded in the background
+    r = httpx.post(server.url + "/v1/vitrine/prepare", json={"image_url": {"url": url}},
+                   headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+    assert r.status_code in (200, 202) and r.json()["status"] in ("ready", "preparing")
+    client = OpenAI(base_url=server.url + "/v1", api_key=KEY)
+    image = {"type": "image_url", "image_url": {"url": url}}
+    first = _ask(client, url, "What color is the dress?")
+    assert first.choices[0].message.content == "blue" and first.model_extra["vitrine"]["reused_image"]
+    follow = client.chat.completions.create(model="fashion-tiny", max_tokens=8, messages=[
+        {"role": "user", "content": [{"type": "text", "text": "What color is the dress?"}, image]},
+        {"role": "assistant", "content": first.choices[0].message.content},
+        {"role": "user", "content": "What pattern does the dress have?"}])
+    assert follow.choices[0].message.content == "striped"
+    assert follow.model_extra["vitrine"]["turn"] == 1          # it saw the earlier exchange
+    again = httpx.post(server.url + "/v1/vitrine/prepare", json={"image_url": {"url": url}},
+                       headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+    assert again.status_code == 200 and again.json()["status"] == "ready"
+    bad = httpx.post(server.url + "/v1/vitrine/prepare", json={"image": 3},
+                     headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "no_image"
+
+
 def _post(server, body, key=KEY, raw=None):
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.post(server.url + "/v1/chat/completions", content=raw if raw is not None else json.dumps(body),

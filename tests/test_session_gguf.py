@@ -44,7 +44,7 @@ def test_answer_streams_token_by_token(backend):
 
 
 def test_follow_up_on_same_frame_skips_the_image_encoder(backend, count_encoder):
-    s = Session(backend)
+    s = Session(backend, conversation_turns=0)       # each question on its own: the same question, the same answer
     f = frame(1)
     first = s.ask(f, "What color are the pants?", OPTS)
     assert len(count_encoder) == 1
@@ -57,7 +57,7 @@ def test_follow_up_on_same_frame_skips_the_image_encoder(backend, count_encoder)
 
 
 def test_a_new_frame_is_encoded_and_earlier_frames_stay_cached(backend, count_encoder):
-    s = Session(backend, cache_frames=2)
+    s = Session(backend, cache_frames=2, conversation_turns=0)
     a, b, c = frame(2), frame(3), frame(4)
     ans_a = s.ask(a, "What is this?", OPTS)
     s.ask(b, "What is this?", OPTS)

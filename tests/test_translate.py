@@ -222,7 +222,7 @@ def test_a_multilingual_model_answers_in_portuguese_with_the_stores_words():
         def encode(self, frame):
             return EncodedImage(frame.key, 1, 0.0)
 
-        def generate(self, image, question, options, on_token=None, cancel: threading.Event | None = None):
+        def generate(self, image, question, options, on_token=None, cancel: threading.Event | None = None, history=()):
             text = "Ela usa um saco preto. A saia é azul."
             for piece in text.split(" "):
                 on_token and on_token(piece + " ")

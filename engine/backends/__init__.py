@@ -35,6 +35,9 @@ def _from_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles:
         return GgufBackend(folder / manifest.files["model"].path, folder / manifest.files["mmproj"].path,
                            model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
                            threads=threads, tiles=tiles, languages=tuple(manifest.languages))
+    if manifest.runtime == "hybrid":
+        from .hybrid import HybridBackend
+        return HybridBackend(folder, manifest, threads=threads)
     if manifest.runtime == "embedder":
         raise VitrineError(f"{manifest.name!r} is the catalog's image embedder, not a model that answers questions: "
                            "choose another --model (`vitrine models list`)")

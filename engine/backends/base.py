@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..frames import Frame
+from .chat_layout import Exchange
 
 OnToken = Callable[[str], None]
 
@@ -35,6 +36,7 @@ class GenerationStats:
     text: str
     stopped: bool = False
     token_ids: list[int] = field(default_factory=list)   # the answer's tokens, for parity checks
+    history_used: int = 0          # earlier exchanges about the frame the model saw with the question
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,11 @@ class Backend(ABC):
 
     @abstractmethod
     def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
-                 on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
-        """Answer ``question`` about ``image``, calling ``on_token`` with each piece of text as it comes."""
+                 on_token: OnToken | None = None, cancel: threading.Event | None = None,
+                 history: tuple[Exchange, ...] = ()) -> GenerationStats:
+        """Answer ``question`` about ``image``, calling ``on_token`` with each piece of text as it comes.
+        ``history``: earlier exchanges about the same image, oldest first; a backend whose model has no
+        multi-turn template (or that keeps no conversation) answers without them (``history_used`` says)."""
 
     def take_in(self, image: EncodedImage) -> None:
         """Put an encoded image into the model's context ahead of a question (encode-ahead calls it); backends

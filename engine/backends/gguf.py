@@ -3,7 +3,8 @@
 We drive libmtmd ourselves rather than through a chat handler's ``create_chat_completion``: the handlers
 clear the KV cache on every call, while a store clerk asks several questions about one frame. Here the
 prompt is split at the image: [template prefix + image] is evaluated once per frame and kept in the KV
-cache; a follow-up only drops the previous question and answer (``seq_rm``) and evaluates the new question.
+cache; a follow-up appends its own turn after the answers already in the cache (a conversation about the frame),
+or, when the conversation differs from what the cache holds, drops back to where they part (``seq_rm``).
 """
 from __future__ import annotations
 
@@ -24,12 +25,12 @@ from ..frames import Frame
 from ..gguf_file import check_gguf
 from ..native import import_llama_cpp
 from .base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
+from .chat_layout import ChatLayout, Exchange, layout_from_template
 
 log = logging.getLogger(__name__)
 
-_SMALL_MODEL_BYTES = 600_000_000   # below this, one decode thread beats two (see __init__)
-_SENTINEL = "\u2063VITRINE-QUESTION\u2063"   # marks where the question goes when rendering the template
-
+_PROBE_TOKENS = 6                    # decode steps timed per thread count when the model loads
+_ANSWER_ROOM = 128                  # context kept free for an answer before earlier exchanges are dropped
 
 
 @dataclass
@@ -70,11 +71,13 @@ class GgufBackend(Backend):
         self.family = families.get(family) or families.for_projector(ptype) or families.Family(
             name=ptype or "generic", about="", projector_types=(ptype,))
         self.threads = threads or os.cpu_count() or 2
-        # Decoding one token is a chain of small ops; with several threads each op ends in a barrier, and on
-        # these VMs a sleeping thread wakes slowly (OMP_WAIT_POLICY=PASSIVE, which we need so that a busy
-        # core does not stall us). Measured on SmolVLM-256M, 2 cores: 1 decode thread 97 tok/s idle and 70
-        # with the other core busy; 2 passive threads 34 and 53. Batches (prefill, image) keep all threads.
-        self.decode_threads = decode_threads or (1 if model_path.stat().st_size < _SMALL_MODEL_BYTES else self.threads)
+        # Decoding one token is a chain of small ops; with several threads each op ends in a barrier, and a
+        # sleeping thread may wake slowly. Whether one decode thread or all of them is faster depends on the
+        # model's size and the machine (one VM: SmolVLM-256M 97 tok/s with 1 thread, 34 with 2; another: 2
+        # faster), so it is measured when the model loads (``_measure_decode_threads``). Batches (prefill,
+        # image) keep all threads.
+        self.decode_threads = decode_threads or self.threads
+        self.decode_threads_reason = "given" if decode_threads else ""
         self.tiles = max(1, int(tiles))
         image_size = int(proj.metadata.get("clip.vision.image_size", 512))
         patch = int(proj.metadata.get("clip.vision.patch_size", 16))
@@ -99,24 +102,48 @@ class GgufBackend(Backend):
         self._vocab = self._llama_cpp.llama_model_get_vocab(self._llm.model)
         self._n_vocab = self._llm.n_vocab()
         self._kv_image: EncodedImage | None = None    # whose image prefix the KV cache holds now
+        self._kv_ids: list[int] = []                  # and the tokens after it (questions and answers)
         L = self._llama_cpp
         # Hybrid and recurrent models (MiniCPM-V 4.6's Qwen3.5) cannot drop the end of a sequence: seq_rm on a
         # partial range returns False and removes nothing. For them the state after the image prefix is saved
         # and restored for each question (0.6 MB and < 1 ms on the tiny model, measured).
         self._snapshots = bool(L.llama_model_is_hybrid(self._llm.model) or L.llama_model_is_recurrent(self._llm.model))
+        if not decode_threads and self.threads > 1:
+            self._measure_decode_threads()
         marker = self._mtmd.mtmd_default_marker().decode()
-        prompt = self._render(marker)
-        head, _, tail = prompt.partition(marker)
-        q_head, _, q_tail = tail.partition(_SENTINEL)
-        if _SENTINEL not in tail:
-            raise VitrineError(f"{self.model_id}: its chat template puts the question before the image, "
-                               "which Vitrine does not support")
-        self._image_prompt = head + self.family.image_prefix + marker      # evaluated once per frame
-        self._question_head, self._question_tail = q_head, q_tail
+        self.layout = self._layout(marker)
+        self._image_prompt = self.layout.head + self.family.image_prefix + marker      # evaluated once per frame
         log.info("loaded %s in %.2fs (%d threads, %d for decoding, %d tile(s) of %d tokens, n_ctx %d)", self.model_id,
                  self.load_s, self.threads, self.decode_threads, self.tiles, self.tokens_per_tile, n_ctx)
 
     # ------------------------------------------------------------------ loading
+    def _measure_decode_threads(self) -> None:
+        """Time a few decode steps with one thread and with all of them (interleaved, medians) and keep the
+        faster for decoding."""
+        import statistics
+        llm, L = self._llm, self._llama_cpp
+        ctx = llm._ctx.ctx
+        tok = max(0, llm.token_bos())
+        times: dict[int, list[float]] = {1: [], self.threads: []}
+        try:
+            llm.reset()
+            llm._ctx.kv_cache_clear()
+            llm.eval([tok] * 8)
+            for _ in range(_PROBE_TOKENS):
+                for n in times:
+                    L.llama_set_n_threads(ctx, n, self.threads)
+                    t0 = time.perf_counter()
+                    llm.eval([tok])
+                    times[n].append(time.perf_counter() - t0)
+        finally:
+            llm.reset()
+            llm._ctx.kv_cache_clear()
+        speed = {n: 1 / max(statistics.median(v[1:]), 1e-9) for n, v in times.items()}
+        self.decode_threads = max(speed, key=speed.get)
+        self.decode_threads_reason = ", ".join(f"{n} thread{'s' * (n > 1)} {v:.0f} tok/s" for n, v in speed.items())
+        L.llama_set_n_threads(ctx, self.decode_threads, self.threads)
+        log.info("decode threads: %d (measured at load: %s)", self.decode_threads, self.decode_threads_reason)
+
     def _chat_template(self, handler: str, metadata: dict) -> str:
         if handler == "minicpmv":
             from llama_cpp.llama_chat_format import MiniCPMv26ChatHandler
@@ -129,25 +156,15 @@ class GgufBackend(Backend):
                                "checkpoint that has one")
         return template
 
-    def _render(self, marker: str) -> str:
-        import jinja2.ext
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                            extensions=[jinja2.ext.loopcontrols])
-        template = env.from_string(self._template)
-
-        def render(image_part: dict) -> str:
-            messages = [{"role": "user", "content": [image_part, {"type": "text", "text": _SENTINEL}]}]
-            return template.render(messages=messages, add_generation_prompt=True, bos_token="", eos_token="")
-
+    def _layout(self, marker: str) -> ChatLayout:
         # Prefer the template's own image part (SmolVLM's writes "User:<image>", not "User: <image>", as
-        # transformers does); its placeholder becomes mtmd's marker.
-        if self._image_part is None:
-            text = render({"type": "image"})
-            if text.count("<image>") == 1:
-                return text.replace("<image>", marker)
-            return render({"type": "text", "text": marker})
-        return render(self._image_part(marker))
+        # transformers does); where it goes, mtmd's marker goes.
+        if self._image_part is not None:
+            return layout_from_template(self._template, self._image_part(marker), marker, self.model_id)
+        try:
+            return layout_from_template(self._template, {"type": "image"}, "<image>", self.model_id)
+        except VitrineError:
+            return layout_from_template(self._template, {"type": "text", "text": marker}, marker, self.model_id)
 
     def _init_mtmd(self, mmproj: Path):
         m = self._mtmd
@@ -244,6 +261,7 @@ class GgufBackend(Backend):
         llm.reset()
         llm._ctx.kv_cache_clear()
         self._kv_image = None
+        self._kv_ids = []
         for s in image.state.steps:
             if s.chunk is None:
                 if s.tokens:
@@ -271,38 +289,67 @@ class GgufBackend(Backend):
         if image.state.chunks is not None and self._kv_image is not image:
             self._eval_image_prefix(image)
 
-    def _rewind_to_image(self, image: EncodedImage) -> None:
+    def _rewind_to(self, image: EncodedImage, keep: int) -> None:
+        """Keep the image prefix and the first ``keep`` tokens after it; drop the rest."""
         llm, L = self._llm, self._llama_cpp
         if image.state.snapshot is None:
-            llm._ctx.kv_cache_seq_rm(0, image.state.n_pos, -1)
-        else:
+            llm._ctx.kv_cache_seq_rm(0, image.state.n_pos + keep, -1)
+        else:       # hybrid models cannot cut a sequence short: back to the state right after the image
+            keep = 0
             buf = image.state.snapshot
             llm._ctx.kv_cache_seq_rm(0, -1, -1)           # a whole sequence can always be cleared
             if L.llama_state_seq_set_data(llm._ctx.ctx, buf, len(buf), 0) != len(buf):
                 raise VitrineError("could not restore the model's state after the image")
-        llm.n_tokens = image.state.n_pos
+        llm.n_tokens = image.state.n_pos + keep
+        del self._kv_ids[keep:]
 
-    def _prefill(self, image: EncodedImage, question: str) -> int:
-        """The image prefix (reused when the cache holds it), then the question; returns the room left."""
+    def _tokens(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode(), add_bos=False, special=True)
+
+    def conversation_ids(self, history: tuple[Exchange, ...], question: str) -> list[int]:
+        """The tokens after the image prefix: the earlier exchanges, then the new question's turn."""
+        ids: list[int] = []
+        for i, ex in enumerate(history):
+            ids += self._tokens(self.layout.next_turn(ex.question) if i else self.layout.first_turn(ex.question))
+            ids += list(ex.answer_ids) or self._tokens(self.layout.answer_lead + ex.answer)
+        return ids + self._tokens(self.layout.next_turn(question) if history else self.layout.first_turn(question))
+
+    def _prefill(self, image: EncodedImage, question: str, history: tuple[Exchange, ...] = (),
+                 answer_room: int = _ANSWER_ROOM) -> tuple[int, int]:
+        """The image prefix (reused when the cache holds it), the conversation so far (what the cache already
+        holds of it is kept), then the question. Returns (room left for the answer, earlier exchanges used):
+        the oldest exchanges are dropped when the context would not leave ``answer_room``."""
         llm = self._llm
-        q_tokens = llm.tokenize((self._question_head + question + self._question_tail).encode(),
-                                add_bos=False, special=True)
+        history = tuple(history) if self.layout.multi_turn else ()
+        ids = self.conversation_ids(history, question)
+        while history and image.state.n_pos + len(ids) + answer_room > llm.n_ctx():
+            history = history[1:]
+            ids = self.conversation_ids(history, question)
         if self._kv_image is image and image.state.chunks is not None:
-            self._rewind_to_image(image)           # drop the previous question and answer
+            same = 0
+            for a, b in zip(self._kv_ids, ids[:-1]):    # the last token is evaluated again for its logits
+                if a != b:
+                    break
+                same += 1
+            if same < len(self._kv_ids):
+                self._rewind_to(image, same)
         else:
             self._eval_image_prefix(image)
-        room = llm.n_ctx() - llm.n_tokens - len(q_tokens)
+        new = ids[len(self._kv_ids):]
+        room = llm.n_ctx() - llm.n_tokens - len(new)
         if room < 8:
             raise VitrineError("the question does not fit in the model's context with this image: ask something "
                                "shorter or use fewer tiles")
-        llm.eval(q_tokens)
-        return room
+        llm.eval(new)
+        self._kv_ids.extend(new)
+        return room, len(history)
 
     def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
-                 on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
+                 on_token: OnToken | None = None, cancel: threading.Event | None = None,
+                 history: tuple[Exchange, ...] = ()) -> GenerationStats:
         llm, L = self._llm, self._llama_cpp
         t0 = time.perf_counter()
-        room = self._prefill(image, question)
+        room, used = self._prefill(image, question, history, min(options.max_tokens, _ANSWER_ROOM))
         prefill_s = time.perf_counter() - t0
         eos = llm.token_eos()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -336,6 +383,7 @@ class GgufBackend(Backend):
                 stopped = True
                 break
             llm.eval([tok])
+            self._kv_ids.append(tok)
         tail = decoder.decode(b"", final=True)
         if tail:
             pieces.append(tail)
@@ -344,7 +392,7 @@ class GgufBackend(Backend):
         end = time.perf_counter()
         t_first = t_first or end
         return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
-                               text="".join(pieces), stopped=stopped, token_ids=ids)
+                               text="".join(pieces), stopped=stopped, token_ids=ids, history_used=used)
 
     def constraint_for(self, node):
         from ..constrained import LlamaGrammarConstraint
@@ -356,16 +404,19 @@ class GgufBackend(Backend):
         return np.ctypeslib.as_array(self._llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1),
                                      shape=(self._n_vocab,)).copy()
 
-    def first_token_logits(self, image: EncodedImage, question: str) -> np.ndarray:
-        """The logits an answer starts from, by the same path as ``generate`` (a follow-up reuses the image)."""
-        self._prefill(image, question)
+    def first_token_logits(self, image: EncodedImage, question: str,
+                           history: tuple[Exchange, ...] = ()) -> np.ndarray:
+        """The logits an answer starts from, by the same path as ``generate`` (a follow-up reuses the image and
+        what the cache holds of the conversation)."""
+        self._prefill(image, question, history)
         return self._logits()
 
-    def teacher_forced_logits(self, image: EncodedImage, question: str, answer_ids: list[int]) -> np.ndarray:
-        """Logits after the question and after each of ``answer_ids`` (rows: len(answer_ids) + 1)."""
+    def teacher_forced_logits(self, image: EncodedImage, question: str, answer_ids: list[int],
+                              history: tuple[Exchange, ...] = ()) -> np.ndarray:
+        """Logits after the question (and the conversation before it, evaluated anew) and after each of
+        ``answer_ids`` (rows: len(answer_ids) + 1)."""
         self._eval_image_prefix(image)
-        self._llm.eval(self._llm.tokenize((self._question_head + question + self._question_tail).encode(),
-                                          add_bos=False, special=True))
+        self._llm.eval(self.conversation_ids(tuple(history), question))
         rows = [self._logits()]
         for tok in answer_ids:
             self._llm.eval([tok])

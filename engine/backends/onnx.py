@@ -3,7 +3,8 @@
 Layout: onnx-community's three graphs (vision_encoder, embed_tokens, decoder_model_merged). Each graph is fed
 what it declares (``session.get_inputs()``), so our exports and the ones HuggingFaceTB / onnx-community publish
 both run. Follow-ups: ``encode`` runs the vision encoder *and* the decoder over the prompt up to the end of the
-image, and keeps those key/values; a question then only runs the decoder over its own tokens.
+image, and keeps those key/values; a question then only runs the decoder over its own tokens, and a follow-up in a
+conversation continues from the key/values its previous answer left (the part they share is kept).
 """
 from __future__ import annotations
 
@@ -21,11 +22,19 @@ from .. import families
 from ..errors import VitrineError
 from ..frames import Frame
 from .base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
+from .chat_layout import Exchange, layout_from_template
+from .onnx_vision import _NP, OnnxVision, image_processor_config, open_session
 
 log = logging.getLogger(__name__)
-_SENTINEL = "\u2063VITRINE-QUESTION\u2063"
-_NP = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64,
-       "tensor(bool)": np.bool_}
+_ANSWER_ROOM = 128
+
+
+@dataclass
+class _Conversation:
+    """What the decoder's key/values hold after an image prefix: which image, the tokens after it, and them."""
+    image: EncodedImage
+    ids: list[int]
+    past: dict
 
 
 @dataclass
@@ -47,7 +56,6 @@ class OnnxBackend(Backend):
     def __init__(self, folder: Path | str, *, model_id: str = "", threads: int | None = None,
                  files: dict[str, str] | None = None, variant: str = "", languages: tuple[str, ...] = ("en",),
                  family: str = "idefics3"):
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         folder = Path(folder)
@@ -69,10 +77,6 @@ class OnnxBackend(Backend):
         self.image_size = vc.get("image_size", 512)
         patch, scale = vc.get("patch_size", 16), cfg.get("scale_factor", 1)   # pixel shuffle (SmolVLM) or none
         self.image_seq_len = (self.image_size // patch) ** 2 // (scale * scale)
-        pre = _image_processor_config(folder)
-        self.mean = np.array(pre.get("image_mean", [0.5] * 3), np.float32)
-        self.std = np.array(pre.get("image_std", [0.5] * 3), np.float32)
-        self.rescale = float(pre.get("rescale_factor", 1 / 255))
 
         tok_path = folder / "tokenizer.json"
         if not tok_path.is_file():
@@ -82,31 +86,16 @@ class OnnxBackend(Backend):
         template = self._chat_template(folder)
 
         t0 = time.perf_counter()
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = self.threads
-        so.inter_op_num_threads = 1
-        # Spinning threads fight each other (and the other session) on 2 cores: measured 20 -> 3-7 tok/s.
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Memory patterns pre-plan one block per input shape; with the vision encoder's large activations they
-        # piled up to 811 MB peak on SmolVLM-256M int8, 690 MB without (same speed, measured).
-        so.enable_mem_pattern = False
-        self.sessions = {}
-        for role, path in paths.items():
-            try:
-                self.sessions[role] = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-            except Exception as e:      # onnxruntime raises its own Fail/InvalidProtobuf/... types
-                raise VitrineError(f"{path.name} is damaged or not an ONNX model ({str(e).splitlines()[0][:120]}): "
-                                   "export or copy it again") from None
+        self.sessions = {role: open_session(path, self.threads) for role, path in paths.items()}
+        self.vision = OnnxVision(self.sessions["vision"], cfg, image_processor_config(folder))
         self.load_s = time.perf_counter() - t0
         self._check_inputs()
 
-        prompt = self._render(template)
+        self.layout = layout_from_template(template, {"type": "image"}, "<image>", self.model_id)
         image_block = self.family.onnx_image_block.format(image="<image>" * self.image_seq_len)
-        head, _, tail = prompt.partition("<image>")
-        q_head, _, q_tail = tail.partition(_SENTINEL)
-        self._prefix_text = head + image_block
-        self._question_head, self._question_tail = q_head, q_tail
+        self._prefix_text = self.layout.head + image_block
+        self.n_ctx = int(tc.get("max_position_embeddings") or 2048)
+        self._conversation: _Conversation | None = None
 
     # ------------------------------------------------------------------ files
     @staticmethod
@@ -132,18 +121,6 @@ class OnnxBackend(Backend):
                     return t
         raise VitrineError(f"{folder} has no chat template (chat_template.jinja): copy the whole exported folder")
 
-    @staticmethod
-    def _render(template: str) -> str:
-        import jinja2.ext
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
-        msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": _SENTINEL}]}]
-        text = env.from_string(template).render(messages=msgs, add_generation_prompt=True, bos_token="",
-                                                eos_token="")
-        if text.count("<image>") != 1 or text.index("<image>") > text.index(_SENTINEL):
-            raise VitrineError("this model's chat template does not put one image before the question")
-        return text
-
     def _check_inputs(self) -> None:
         need = {"vision": {"pixel_values"}, "embed": {"input_ids"},
                 "decoder": {"inputs_embeds", "attention_mask", "past_key_values.0.key"}}
@@ -157,22 +134,10 @@ class OnnxBackend(Backend):
 
     # ------------------------------------------------------------------ image
     def preprocess(self, frame: Frame) -> np.ndarray:
-        """One tile: the frame resized to the encoder's square input."""
-        x = frame.square_tile(self.image_size).astype(np.float32) * self.rescale
-        x = (x - self.mean) / self.std
-        return x.transpose(2, 0, 1)[None]               # 1, 3, S, S
+        return self.vision.preprocess(frame)
 
     def image_features(self, frame: Frame) -> np.ndarray:
-        pv = self.preprocess(frame)
-        feeds = {}
-        declared = self.inputs["vision"]
-        if len(declared["pixel_values"].shape) == 5:      # onnx-community: batch, images, 3, S, S (+ mask)
-            pv = pv[None]
-        feeds["pixel_values"] = pv.astype(_NP.get(declared["pixel_values"].type, np.float32))
-        if "pixel_attention_mask" in declared:
-            feeds["pixel_attention_mask"] = np.ones((1, 1, self.image_size, self.image_size), np.bool_)
-        out = self.sessions["vision"].run(None, feeds)[0]
-        return out.reshape(-1, out.shape[-1]).astype(np.float32)
+        return self.vision.features(frame)
 
     def _embed(self, ids: np.ndarray) -> np.ndarray:
         return self.sessions["embed"].run(None, {"input_ids": ids.astype(np.int64)})[0]
@@ -215,14 +180,49 @@ class OnnxBackend(Backend):
                             state=_Prefix(ids=ids, past=past, image_features=feats))
 
     # ------------------------------------------------------------------ text
-    def question_ids(self, question: str) -> np.ndarray:
-        """The question's tokens as they come after the image in one prompt: encoded behind an image token and
-        cut after it, or a sentencepiece tokenizer would start them with a word-boundary piece of their own."""
-        text = self._question_head + question + self._question_tail
+    def _continuation_ids(self, text: str) -> list[int]:
+        """``text``'s tokens as they come after other tokens in one prompt: encoded behind an image token and cut
+        after it, or a sentencepiece tokenizer would start them with a word-boundary piece of their own."""
         ids = self.tokenizer.encode("<image>" + text, add_special_tokens=False).ids
         if not ids or ids[0] != self.image_token_id:
             ids = [self.image_token_id] + self.tokenizer.encode(text, add_special_tokens=False).ids
-        return np.array([ids[1:]], np.int64)
+        return ids[1:]
+
+    def question_ids(self, question: str) -> np.ndarray:
+        """The first question's tokens as they come after the image."""
+        return np.array([self._continuation_ids(self.layout.first_turn(question))], np.int64)
+
+    def conversation_ids(self, history: tuple[Exchange, ...], question: str) -> list[int]:
+        """The tokens after the image prefix: the earlier exchanges, then the new question's turn."""
+        ids: list[int] = []
+        for i, ex in enumerate(history):
+            ids += self._continuation_ids(self.layout.next_turn(ex.question) if i else
+                                          self.layout.first_turn(ex.question))
+            ids += list(ex.answer_ids) or self._continuation_ids(self.layout.answer_lead + ex.answer)
+        turn = self.layout.next_turn(question) if history else self.layout.first_turn(question)
+        return ids + self._continuation_ids(turn)
+
+    def _prefill(self, image: EncodedImage, question: str, history: tuple[Exchange, ...], answer_room: int,
+                 conv: _Conversation | None) -> tuple[np.ndarray, dict, list[int], int]:
+        """Logits after the question, the key/values, the tokens after the image they hold, earlier exchanges
+        used. What the last conversation about this image left in the key/values and this one shares is kept."""
+        st: _Prefix = image.state
+        n_prefix = st.ids.shape[1]
+        history = tuple(history) if self.layout.multi_turn else ()
+        ids = self.conversation_ids(history, question)
+        while history and n_prefix + len(ids) + answer_room > self.n_ctx:
+            history = history[1:]
+            ids = self.conversation_ids(history, question)
+        same, past = 0, st.past
+        if conv is not None and conv.image is image:
+            for a, b in zip(conv.ids, ids[:-1]):         # the last token runs again for its logits
+                if a != b:
+                    break
+                same += 1
+            if same:
+                past = {k: v[:, :, :n_prefix + same] for k, v in conv.past.items()}
+        logits, past = self._decode(self._embed(np.array([ids[same:]], np.int64)), past, n_prefix + same)
+        return logits, past, ids, len(history)
 
     def teacher_forced_logits(self, image: EncodedImage, question: str, answer_ids: list[int]) -> np.ndarray:
         """Logits after the question and after each of ``answer_ids`` (rows: len(answer_ids) + 1)."""
@@ -235,13 +235,14 @@ class OnnxBackend(Backend):
         return image.state.image_features
 
     def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
-                 on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
+                 on_token: OnToken | None = None, cancel: threading.Event | None = None,
+                 history: tuple[Exchange, ...] = ()) -> GenerationStats:
         t0 = time.perf_counter()
         st: _Prefix = image.state
-        q = self.question_ids(question)
-        past_len = st.ids.shape[1]
-        logits, past = self._decode(self._embed(q), st.past, past_len)
-        past_len += q.shape[1]
+        conv, self._conversation = self._conversation, None     # until this answer's key/values are whole
+        logits, past, held, used = self._prefill(image, question, history, min(options.max_tokens, _ANSWER_ROOM),
+                                                 conv)
+        past_len = st.ids.shape[1] + len(held)
         prefill_s = time.perf_counter() - t0
         ids: list[int] = []
         text, stopped, t_first = "", False, None
@@ -274,13 +275,15 @@ class OnnxBackend(Backend):
                 break
             logits, past = self._decode(self._embed(np.array([[tok]], np.int64)), past, past_len)
             past_len += 1
+            held.append(tok)
+        self._conversation = _Conversation(image, held, past)
         full = self.tokenizer.decode(ids)
         if full != text and on_token:
             on_token(full[len(text):])
         end = time.perf_counter()
         t_first = t_first or end
         return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
-                               text=full, stopped=stopped, token_ids=ids)
+                               text=full, stopped=stopped, token_ids=ids, history_used=used)
 
     def constraint_for(self, node):
         from ..constrained import RegexConstraint, VocabularyTrie
@@ -296,15 +299,3 @@ class OnnxBackend(Backend):
 
     def close(self) -> None:
         self.sessions = {}
-
-
-def _image_processor_config(folder: Path) -> dict:
-    """Normalisation settings: preprocessor_config.json (onnx-community, transformers 4), else the
-    "image_processor" part of processor_config.json (transformers 5 saves them there)."""
-    pre = folder / "preprocessor_config.json"
-    if pre.is_file():
-        return json.loads(pre.read_text())
-    proc = folder / "processor_config.json"
-    if proc.is_file():
-        return json.loads(proc.read_text()).get("image_processor", {})
-    return {}

@@ -65,7 +65,9 @@ class Seq2SeqBackend(Backend):
         return EncodedImage(key=frame.key, n_tokens=0, encode_s=0.0, state=Image.fromarray(frame.rgb))
 
     def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
-                 on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
+                 on_token: OnToken | None = None, cancel: threading.Event | None = None,
+                 history: tuple = ()) -> GenerationStats:
+        """Single-turn: a reference answers each question on its own (``history`` is not used)."""
         tok = self.processor.tokenizer
         clock = _Clock(tok, on_token)
         t0 = time.perf_counter()

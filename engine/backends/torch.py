@@ -79,7 +79,9 @@ class TorchBackend(Backend):
         return torch.cat(rows).float().numpy()
 
     def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
-                 on_token: OnToken | None = None, cancel: threading.Event | None = None) -> GenerationStats:
+                 on_token: OnToken | None = None, cancel: threading.Event | None = None,
+                 history: tuple = ()) -> GenerationStats:
+        """Single-turn: a reference answers each question on its own (``history`` is not used)."""
         torch = self._torch
         t0 = time.perf_counter()
         inp = self.inputs(image, question)

@@ -11,10 +11,11 @@ def cmd_ask(args) -> int:
     from ..backends import GenerationOptions, load_backend
     from ..frames import load_frame
     from ..session import Session, check_question
-    from ..settings import Settings
+    from ..settings import Settings, check_turns
 
     # every cheap check before the slow model load
     questions = [check_question(q) for q in args.question]
+    turns = check_turns(args.turns) if args.turns is not None else Settings.from_env().conversation_turns
     if not 1 <= args.tiles <= 16:
         raise VitrineError("--tiles must be between 1 and 16")
     if args.max_tokens < 1 or args.max_tokens > 8192:
@@ -22,7 +23,7 @@ def cmd_ask(args) -> int:
     threads = Settings.from_env().threads_for(args.threads)
     frame = load_frame(args.source, box=args.box)
     backend = load_backend(args.model, mmproj=args.mmproj, threads=threads, tiles=args.tiles)
-    session = Session(backend)
+    session = Session(backend, conversation_turns=turns)
     results = []
     try:
         for q in questions:
@@ -66,4 +67,6 @@ def register(sub) -> None:
     a.add_argument("--answer-lang", help="language of the answer (default: the question's)")
     a.add_argument("--no-translate", action="store_true", help="send the question as it is (multilingual models)")
     a.add_argument("--json", action="store_true", help="print the answer(s) as JSON with timings")
+    a.add_argument("--turns", help="earlier questions each follow-up sees (default 4, or "
+                   "$VITRINE_CONVERSATION_TURNS; 0: each question on its own)")
     a.set_defaults(func=cmd_ask)

@@ -28,7 +28,11 @@ def cmd_models_list(args) -> int:
         about = p.about + (f" ({'; '.join(notes)})" if notes else "")
         rows.append((name, "installed" if m else "-", m.manifest.quant if m else "", about))
     for name, m in installed.items():
-        rows.append((name, "installed", m.manifest.quant, f"imported from {m.manifest.source}"))
+        about = f"imported from {m.manifest.source}"
+        vision = m.manifest.extra.get("vision") if m.manifest.runtime == "hybrid" else None
+        if isinstance(vision, dict):      # which image encoder a hybrid model runs, and why
+            about = f"hybrid, vision encoder {vision.get('choice')}: {vision.get('why')}; {about}"
+        rows.append((name, "installed", m.manifest.quant, about))
     for b in broken:          # one damaged model disables itself, and says how to repair it
         rows = [r for r in rows if r[0] != b.name]
         rows.append((b.name, "damaged", "", f"{b.reason} (or `vitrine models remove {b.name}`)"))
