@@ -184,3 +184,16 @@ def test_closing_stops_the_encoder_thread(tiny_gguf):
     thread = session._preparer
     session.close()
     assert not thread.is_alive()
+
+
+def test_decode_threads_are_measured_when_the_model_loads(tiny_gguf):
+    from engine.manifest import Manifest
+    m = Manifest.load(tiny_gguf)
+    paths = tiny_gguf / m.files["model"].path, tiny_gguf / m.files["mmproj"].path
+    with GgufBackend(*paths, threads=2) as b:
+        assert b.decode_threads in (1, 2) and "1 thread" in b.decode_threads_reason and "tok/s" in b.decode_threads_reason
+        # the probe leaves nothing behind: the first answer is the same as on a backend that was told
+        a = Session(b).ask(frame(9), "What is this?", OPTS, translate=False)
+    with GgufBackend(*paths, threads=2, decode_threads=1) as told:
+        assert told.decode_threads_reason == "given"
+        assert Session(told).ask(frame(9), "What is this?", OPTS, translate=False).text == a.text

@@ -340,7 +340,11 @@ class GgufBackend(Backend):
         if room < 8:
             raise VitrineError("the question does not fit in the model's context with this image: ask something "
                                "shorter or use fewer tiles")
-        llm.eval(new)
+        try:
+            llm.eval(new)
+        except BaseException:
+            self._kv_image = None            # the cache's content is unknown now: start clean next time
+            raise
         self._kv_ids.extend(new)
         return room, len(history)
 
