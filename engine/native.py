@@ -31,8 +31,7 @@ def import_llama_cpp():
     23 to 1.4 tok/s whenever another process used the other core (measured, see DESIGN.md).
     """
     global _callback
-    if "GOMP_SPINCOUNT" not in os.environ:      # a spin count of one's own replaces the passive policy
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import llama_cpp
         import llama_cpp.mtmd_cpp as mtmd

@@ -139,9 +139,10 @@ class Session:
         for question, answer in given[-self.conversation_turns:] if self.conversation_turns else ():
             ex = known.get((question, answer))
             if ex is None:
-                if translate and model_lang != q_lang:
-                    question = self.translator.translate(question, q_lang, model_lang)
-                    answer = self.translator.translate(answer, q_lang, model_lang)
+                lang = detect_language(question) if question.strip() else q_lang
+                if translate and lang in LANGS and lang != model_lang and "multi" not in self.backend.languages:
+                    question = self.translator.translate(question, lang, model_lang)
+                    answer = self.translator.translate(answer, lang, model_lang)
                 ex = Exchange(question, answer)
             out.append(ex)
         return tuple(out)

@@ -3,7 +3,8 @@
 Both run on the same random-weight model with a family's real dimensions (built here once and cached: no
 weights are downloaded), the same 512 px frame and the same questions, each in its own process (so peak RSS is
 its own) and one after the other (so they do not share the cores). Figures are medians over ``runs`` new frames,
-each followed by one follow-up question. It lives in export/ because it builds the models it measures.
+each followed by two follow-up questions in one conversation, then ``runs`` live-mode ticks. It lives in export/
+because it builds the models it measures.
 """
 from __future__ import annotations
 
@@ -167,12 +168,14 @@ BACKENDS = {"gguf": "gguf Q8_0 + f16 mmproj, 1 tile", "onnx": "onnx int8 (vision
             "hybrid": "gguf Q8_0 text + the faster vision encoder measured at export, 1 tile"}
 
 
-def peer_decode(llama_bench: Path, model: Path, threads: int, tokens: int = 64, reps: int = 3) -> float:
-    """llama.cpp's own decode rate (tokens/s) on ``model`` with ``threads``: `llama-bench -p 0 -n N`."""
+def peer_decode(llama_bench: Path, model: Path, threads: int, tokens: int = 32, reps: int = 5,
+                depth: int = 96) -> float:
+    """llama.cpp's own decode rate (tokens/s) on ``model`` with ``threads``, ``depth`` tokens already in the cache
+    as ours decode (a 64-token image and the question): `llama-bench -p 0 -n N -d DEPTH`."""
     from engine.errors import VitrineError
     if not Path(llama_bench).is_file():
         raise VitrineError(f"--peer {llama_bench}: no such file; build it with `bash .ci/build-llama-bench`")
-    cmd = [str(llama_bench), "-m", str(model), "-t", str(threads), "-p", "0", "-n", str(tokens),
+    cmd = [str(llama_bench), "-m", str(model), "-t", str(threads), "-p", "0", "-n", str(tokens), "-d", str(depth),
            "-r", str(reps), "-o", "json"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     try:
@@ -228,7 +231,7 @@ def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: 
             ckpt, folder = prepare(size, "gguf", fam, kind.split("-", 1)[1].upper(), mmproj_type)
         else:
             ckpt, folder = prepare(size, kind, fam)
-        print(f"bench: {kind} path ({runs} frames x 2 questions)", file=sys.stderr, flush=True)
+        print(f"bench: {kind} path ({runs} frames x 3 questions, then {runs} live ticks)", file=sys.stderr, flush=True)
         described = BACKENDS.get(kind) or f"gguf {kind.split('-', 1)[1].upper()} + {mmproj_type} mmproj, one view"
         results[kind] = {"backend": described, **_run_worker(kind, folder, runs, max_tokens, threads)}
         text = _text_model(folder) if peer else None
