@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 from ..errors import VitrineError
 
@@ -45,6 +46,27 @@ class ChatLayout:
 
     def next_turn(self, question: str) -> str:
         return (self.next_head or "") + question + self.next_tail
+
+    def conversation_ids(self, history: tuple[Exchange, ...], question: str,
+                         tokens: Callable[[str], list[int]]) -> list[int]:
+        """The tokens after the image prefix: the earlier exchanges (their own answer tokens when known), then the
+        new question's turn; ``tokens`` is the runtime's tokenizer for text that follows other tokens."""
+        ids: list[int] = []
+        for i, ex in enumerate(history):
+            ids += tokens(self.next_turn(ex.question) if i else self.first_turn(ex.question))
+            ids += list(ex.answer_ids) or tokens(self.answer_lead + ex.answer)
+        return ids + tokens(self.next_turn(question) if history else self.first_turn(question))
+
+
+def kept_prefix(held: list[int], ids: list[int]) -> int:
+    """How many of the tokens a cache holds a new prompt ``ids`` shares; its last token is always evaluated again,
+    for its logits."""
+    same = 0
+    for a, b in zip(held, ids[:-1]):
+        if a != b:
+            break
+        same += 1
+    return same
 
 
 def _environment():

@@ -25,7 +25,7 @@ from ..frames import Frame
 from ..gguf_file import check_gguf
 from ..native import import_llama_cpp
 from .base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
-from .chat_layout import ChatLayout, Exchange, layout_from_template
+from .chat_layout import ChatLayout, Exchange, kept_prefix, layout_from_template
 
 log = logging.getLogger(__name__)
 
@@ -307,12 +307,7 @@ class GgufBackend(Backend):
         return self._llm.tokenize(text.encode(), add_bos=False, special=True)
 
     def conversation_ids(self, history: tuple[Exchange, ...], question: str) -> list[int]:
-        """The tokens after the image prefix: the earlier exchanges, then the new question's turn."""
-        ids: list[int] = []
-        for i, ex in enumerate(history):
-            ids += self._tokens(self.layout.next_turn(ex.question) if i else self.layout.first_turn(ex.question))
-            ids += list(ex.answer_ids) or self._tokens(self.layout.answer_lead + ex.answer)
-        return ids + self._tokens(self.layout.next_turn(question) if history else self.layout.first_turn(question))
+        return self.layout.conversation_ids(history, question, self._tokens)
 
     def _prefill(self, image: EncodedImage, question: str, history: tuple[Exchange, ...] = (),
                  answer_room: int = _ANSWER_ROOM) -> tuple[int, int]:
@@ -326,11 +321,7 @@ class GgufBackend(Backend):
             history = history[1:]
             ids = self.conversation_ids(history, question)
         if self._kv_image is image and image.state.chunks is not None:
-            same = 0
-            for a, b in zip(self._kv_ids, ids[:-1]):    # the last token is evaluated again for its logits
-                if a != b:
-                    break
-                same += 1
+            same = kept_prefix(self._kv_ids, ids)
             if same < len(self._kv_ids):
                 self._rewind_to(image, same)
         else:

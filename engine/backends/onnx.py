@@ -22,7 +22,7 @@ from .. import families
 from ..errors import VitrineError
 from ..frames import Frame
 from .base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
-from .chat_layout import Exchange, layout_from_template
+from .chat_layout import Exchange, kept_prefix, layout_from_template
 from .onnx_vision import _NP, OnnxVision, image_processor_config, open_session
 
 log = logging.getLogger(__name__)
@@ -193,14 +193,7 @@ class OnnxBackend(Backend):
         return np.array([self._continuation_ids(self.layout.first_turn(question))], np.int64)
 
     def conversation_ids(self, history: tuple[Exchange, ...], question: str) -> list[int]:
-        """The tokens after the image prefix: the earlier exchanges, then the new question's turn."""
-        ids: list[int] = []
-        for i, ex in enumerate(history):
-            ids += self._continuation_ids(self.layout.next_turn(ex.question) if i else
-                                          self.layout.first_turn(ex.question))
-            ids += list(ex.answer_ids) or self._continuation_ids(self.layout.answer_lead + ex.answer)
-        turn = self.layout.next_turn(question) if history else self.layout.first_turn(question)
-        return ids + self._continuation_ids(turn)
+        return self.layout.conversation_ids(history, question, self._continuation_ids)
 
     def _prefill(self, image: EncodedImage, question: str, history: tuple[Exchange, ...], answer_room: int,
                  conv: _Conversation | None) -> tuple[np.ndarray, dict, list[int], int]:
@@ -215,10 +208,7 @@ class OnnxBackend(Backend):
             ids = self.conversation_ids(history, question)
         same, past = 0, st.past
         if conv is not None and conv.image is image:
-            for a, b in zip(conv.ids, ids[:-1]):         # the last token runs again for its logits
-                if a != b:
-                    break
-                same += 1
+            same = kept_prefix(conv.ids, ids)
             if same:
                 past = {k: v[:, :, :n_prefix + same] for k, v in conv.past.items()}
         logits, past = self._decode(self._embed(np.array([ids[same:]], np.int64)), past, n_prefix + same)
