@@ -23,6 +23,16 @@ ProgressFn = Callable[[str, int, "int | None"], None]
 
 
 @dataclass(frozen=True)
+class RepoFile:
+    """A file a profile takes from another repo than its own, and where it lands in the model's folder."""
+    role: str
+    repo: str
+    path: str                       # in the repo
+    local: str                      # in the installed folder
+    revision: str = "main"
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     repo: str                       # Hugging Face repo id
@@ -34,7 +44,9 @@ class Profile:
     revision: str = "main"
     verified: bool = True           # file names confirmed by a real download (False: taken from public docs)
     convert_to: str = ""            # a checkpoint (no GGUF is published): converted here to this quantization
-    runtime: str = "gguf"           # "embedder": ONNX encoders for the catalog (engine.embedders), not a VLM
+    runtime: str = "gguf"           # "embedder": ONNX encoders for the catalog (engine.embedders), not a VLM;
+                                    # "hybrid": the GGUF pair and an ONNX vision encoder (``more``), timed at pull
+    more: tuple[RepoFile, ...] = ()  # files from other repos (a hybrid's vision encoder)
 
 
 # the files of a transformers checkpoint a conversion needs (weights, configs, tokenizer, processor)
@@ -46,10 +58,22 @@ ConvertFn = Callable[[Path, Path, str, str, Callable[[str], None]], None]
 
 # SmolVLM 256M/500M: the f16 projector, not the Q8_0 one the repos also have: its encoder ran faster here
 # (one 512 px tile, SmolVLM-256M size, 2 threads: f16 1.59-1.69 s, Q8_0 1.84-1.89 s).
+# smolvlm-256m, the default: a hybrid (llama.cpp's text model, the vision encoder of the checkpoint's own int8 ONNX
+# export, whichever of it and the projector is faster on the machine, timed when it is pulled). The ONNX file
+# names follow the repo's onnx/ listing, not yet confirmed by a download from here.
+_SMOLVLM_256M_ONNX = "HuggingFaceTB/SmolVLM-256M-Instruct"
 PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smolvlm-256m", "ggml-org/SmolVLM-256M-Instruct-GGUF",
             {"model": "SmolVLM-256M-Instruct-Q8_0.gguf", "mmproj": "mmproj-SmolVLM-256M-Instruct-f16.gguf"},
-            "idefics3", "mtmd", ("en",), "fastest on the CPU (English; questions are translated)"),
+            "idefics3", "mtmd", ("en",), "fastest on the CPU: llama.cpp text, ONNX int8 vision (English; questions "
+            "are translated)", runtime="hybrid",
+            more=(RepoFile("vision", _SMOLVLM_256M_ONNX, "onnx/vision_encoder_int8.onnx", "onnx/vision_encoder.onnx"),
+                  RepoFile("config", _SMOLVLM_256M_ONNX, "config.json", "onnx/config.json"),
+                  RepoFile("preprocessor", _SMOLVLM_256M_ONNX, "preprocessor_config.json",
+                           "onnx/preprocessor_config.json"))),
+    Profile("smolvlm-256m-gguf", "ggml-org/SmolVLM-256M-Instruct-GGUF",
+            {"model": "SmolVLM-256M-Instruct-Q8_0.gguf", "mmproj": "mmproj-SmolVLM-256M-Instruct-f16.gguf"},
+            "idefics3", "mtmd", ("en",), "smolvlm-256m in GGUF only: 270 MB less memory, a slower new frame"),
     Profile("smolvlm-500m", "ggml-org/SmolVLM-500M-Instruct-GGUF",
             {"model": "SmolVLM-500M-Instruct-Q8_0.gguf", "mmproj": "mmproj-SmolVLM-500M-Instruct-f16.gguf"},
             "idefics3", "mtmd", ("en",), "fast, better answers than 256M (English)"),
@@ -257,23 +281,34 @@ class ModelStore:
         with self.changing(f"pull {name}"):
             try:
                 remote = hub_files(hub_url, prof.repo, prof.revision)
-                wanted = self._wanted_files(prof, remote, hub_url)
+                wanted = [RepoFile(role, prof.repo, f, f, prof.revision)
+                          for role, f in self._wanted_files(prof, remote, hub_url).items()]
+                listings = {(prof.repo, prof.revision): remote}
+                for extra in prof.more:
+                    key = (extra.repo, extra.revision)
+                    if key not in listings:
+                        listings[key] = hub_files(hub_url, extra.repo, extra.revision)
+                    if listings[key] and extra.path not in listings[key]:
+                        raise VitrineError(f"{extra.path} is not in {extra.repo} on {hub_url}: the hub's copy of the "
+                                           "model changed; update Vitrine, or import the files by hand")
+                    wanted.append(extra)
                 staging = self.root / f".{name}.pulling"    # kept between attempts: .part files resume
                 staging.mkdir(parents=True, exist_ok=True)
                 files = {}
-                for role, fname in wanted.items():
-                    expected = remote.get(fname, RemoteFile(fname))
-                    dest = contained(staging, fname)
+                for want in wanted:
+                    role = want.role
+                    expected = listings[(want.repo, want.revision)].get(want.path, RemoteFile(want.path))
+                    dest = contained(staging, want.local)
                     # a file left whole by an earlier attempt is kept only if it matches what the hub states
                     digest = expected.sha256 if dest.exists() and _still_good(dest, expected) else None
                     if digest is None:
                         dest.unlink(missing_ok=True)
                         dest.parent.mkdir(parents=True, exist_ok=True)
-                        url = f"{hub_url.rstrip('/')}/{prof.repo}/resolve/{prof.revision}/{fname}"
+                        url = f"{hub_url.rstrip('/')}/{want.repo}/resolve/{want.revision}/{want.path}"
                         cb = (lambda done, total, _r=role: progress(f"download {_r}", done, total)) \
                             if progress else None
                         digest = download(url, dest, expected, cb)     # hashed once, while verifying
-                    files[role] = FileEntry(fname, digest, dest.stat().st_size)
+                    files[role] = FileEntry(want.local, digest, dest.stat().st_size)
             except Unreachable as e:
                 raise VitrineError(f"{e}: {_by_hand(prof)}") from None
             if prof.convert_to:
@@ -283,9 +318,18 @@ class ModelStore:
                              languages=list(prof.languages), source=f"{prof.repo}@{prof.revision}")
                 return self._commit(name, staging, m)
             family, handler, langs = describe_gguf_pair(staging / prof.files["model"], staging / prof.files["mmproj"])
-            m = Manifest(name=name, runtime="gguf", family=family, files=files, chat_handler=handler,
+            extra = {}
+            if prof.runtime == "hybrid":
+                if progress:
+                    progress("timing both vision encoders on this machine", 0, None)
+                from .backends.hybrid import measure_vision_encoders
+                extra["vision"] = measure_vision_encoders(staging / prof.files["model"], staging / prof.files["mmproj"],
+                                                          staging / files["vision"].path)
+                log.info("%s: %s", name, extra["vision"]["why"])
+            sources = sorted({f"{w.repo}@{w.revision}" for w in prof.more} | {f"{prof.repo}@{prof.revision}"})
+            m = Manifest(name=name, runtime=prof.runtime, family=family, files=files, chat_handler=handler,
                          languages=list(prof.languages), quant=_quant_from_name(prof.files["model"]),
-                         source=f"{prof.repo}@{prof.revision}")
+                         source=" + ".join(sources), extra=extra)
             return self._commit(name, staging, m)
 
     @staticmethod
@@ -364,9 +408,12 @@ def _by_hand(prof: Profile) -> str:
         return (f"no network? On a machine with internet, download the checkpoint https://huggingface.co/{prof.repo}, "
                 f"copy the folder here and run: vitrine export gguf FOLDER --quant {prof.convert_to} --out "
                 f"{prof.name}-gguf && vitrine models import {prof.name} --from {prof.name}-gguf")
-    return (f"no network? On a machine with internet, download {' and '.join(prof.files.values())} from "
-            f"https://huggingface.co/{prof.repo}, copy them here and run: vitrine models import {prof.name} "
-            f"--model {prof.files['model']} --mmproj {prof.files['mmproj']}")
+    gguf = (f"download {' and '.join(prof.files.values())} from https://huggingface.co/{prof.repo}, copy them here "
+            f"and run: vitrine models import {prof.name} --model {prof.files['model']} --mmproj "
+            f"{prof.files['mmproj']}")
+    if prof.more:       # the GGUF pair alone runs too (the projector encodes the image)
+        return f"no network? On a machine with internet, {gguf} (the GGUF pair alone; no ONNX vision encoder)"
+    return f"no network? On a machine with internet, {gguf}"
 
 
 def _still_good(path: Path, expected: RemoteFile) -> bool:

@@ -7,14 +7,12 @@ agree (cosine of the image features) and records the choice and its reason in th
 from __future__ import annotations
 
 import logging
-import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
+from engine.backends.hybrid import measure_vision_encoders
 from engine.errors import VitrineError
 from engine.files import atomic_folder
 from engine.manifest import MANIFEST_NAME, Manifest, file_entry
@@ -29,43 +27,6 @@ class HybridExport:
     folder: Path
     manifest: Manifest
     seconds: float
-
-
-def _median_encode(encode: Callable[[object], object], frames: list) -> float:
-    encode(frames[0])                          # warm-up
-    times = []
-    for f in frames[1:]:
-        t0 = time.perf_counter()
-        encode(f)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def measure_encoders(folder: Path, gguf: dict, vision: Path, threads: int | None = None, runs: int = 3) -> dict:
-    """Both encoders on the same frames: median seconds each, the cosine of their features, the choice."""
-    from engine.backends.gguf import GgufBackend
-    from engine.backends.onnx_vision import OnnxVision
-    from engine.frames import Frame
-    rng = np.random.RandomState(0)
-    frames = [Frame(rng.randint(0, 255, (512, 512, 3), dtype=np.uint8), f"probe-{i}") for i in range(runs + 1)]
-    with GgufBackend(folder / gguf["model"], folder / gguf["mmproj"], threads=threads, tiles=1) as g:
-        onnx = OnnxVision.open(vision, vision.parent, g.threads)
-        mmproj_s = _median_encode(g.encode, frames)
-        onnx_s = _median_encode(onnx.features, frames)
-        a = g.image_embedding(g.encode(frames[0])).ravel()
-        b = onnx.features(frames[0]).ravel()
-    if a.shape != b.shape:
-        raise VitrineError(f"the ONNX vision encoder gives {b.size} values where the projector gives {a.size}: "
-                           "they are not the same model")
-    cosine = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
-    choice = "onnx-int8" if onnx_s < mmproj_s else "mmproj"
-    faster, slower = sorted((onnx_s, mmproj_s))
-    encoder = "ONNX int8" if choice == "onnx-int8" else "the f16 projector"
-    other = "the f16 projector" if choice == "onnx-int8" else "ONNX int8"
-    why = (f"{encoder} encodes a frame in {faster * 1000:.1f} ms, "
-           f"{other} in {slower * 1000:.1f} ms here")
-    return {"choice": choice, "onnx_s": round(onnx_s, 4), "mmproj_s": round(mmproj_s, 4),
-            "cosine": round(cosine, 5), "why": why}
 
 
 def export_hybrid(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", name: str | None = None,
@@ -92,7 +53,8 @@ def export_hybrid(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", 
         (staging / "gguf" / MANIFEST_NAME).unlink()
         gguf = {role: Path("gguf") / e.path for role, e in g.manifest.files.items()}
         step("timing both vision encoders on this machine")
-        vision = measure_encoders(staging, gguf, staging / "onnx" / "vision_encoder.onnx", threads)
+        vision = measure_vision_encoders(staging / gguf["model"], staging / gguf["mmproj"],
+                                         staging / "onnx" / "vision_encoder.onnx", threads)
         files = {role: file_entry(staging, str(gguf[role].as_posix())) for role in ("model", "mmproj")}
         for role, f in (("vision", "vision_encoder.onnx"), ("config", "config.json"),
                         ("preprocessor", "preprocessor_config.json")):

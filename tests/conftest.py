@@ -84,12 +84,20 @@ def tiny_onnx_int8() -> Path:
 
 
 @pytest.fixture
-def hub(tmp_path, tiny_gguf):
-    """A fake hub on 127.0.0.1 serving smolvlm-256m's two files (the tiny model under the real names)."""
+def hub(tmp_path, tiny_gguf, tiny_onnx_int8):
+    """A fake hub on 127.0.0.1 serving smolvlm-256m's files from its two repos (the tiny model under the real
+    names): the GGUF pair and the ONNX int8 vision encoder with its settings."""
     from engine.models import PROFILES
     from tests.fixtures.hub import FakeHub
     profile = PROFILES["smolvlm-256m"]
+    local = {"vision": "vision_encoder.onnx", "config": "config.json", "preprocessor": "preprocessor_config.json"}
     with FakeHub(tmp_path / "hub") as h:
         h.add(profile.repo, profile.files["model"], tiny_gguf / "text-Q8_0.gguf")
         h.add(profile.repo, profile.files["mmproj"], tiny_gguf / "mmproj-f16.gguf")
+        for f in profile.more:
+            if f.role == "vision":      # as the hub publishes it: an images axis and a mask input
+                src = models.published_vision_layout(tiny_onnx_int8 / local[f.role], tmp_path / "published.onnx")
+            else:
+                src = tiny_onnx_int8 / local[f.role]
+            h.add(f.repo, f.path, src)
         yield h

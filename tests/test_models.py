@@ -1,9 +1,12 @@
 """The model store: import, verify, remove, and pull from a hub (a local fake one on 127.0.0.1)."""
 import socket
 
+import numpy as np
 import pytest
 
+from engine.backends.base import GenerationOptions
 from engine.errors import VitrineError
+from engine.frames import Frame
 from engine.manifest import Manifest
 from engine.models import PROFILES, ModelStore
 
@@ -53,11 +56,31 @@ def test_unknown_model_names_the_fix(store):
 
 
 def test_pull_downloads_in_hub_layout_and_records_sha256(store, hub):
-    m = store.pull("smolvlm-256m", hub.url)
-    assert m.manifest.source == f"{PROFILE.repo}@main"
+    m = store.pull("smolvlm-256m-gguf", hub.url)
+    assert m.manifest.source == f"{PROFILE.repo}@main" and m.manifest.runtime == "gguf"
     assert {e.path for e in m.manifest.files.values()} == set(PROFILE.files.values())
-    assert store.verify("smolvlm-256m") == {"smolvlm-256m": []}
+    assert store.verify("smolvlm-256m-gguf") == {"smolvlm-256m-gguf": []}
     assert all(path.startswith(f"/{PROFILE.repo}/resolve/main/") for path, _ in hub.requests)
+
+
+def test_the_default_pull_is_a_hybrid_whose_vision_encoder_was_timed_here(store, hub):
+    from engine.backends import load_backend
+    from engine.backends.hybrid import HybridBackend
+    m = store.pull("smolvlm-256m", hub.url)
+    assert m.manifest.runtime == "hybrid"
+    onnx_repo = PROFILE.more[0].repo
+    assert {p.split("/resolve/")[0].strip("/") for p, _ in hub.requests} == {PROFILE.repo, onnx_repo}
+    assert m.manifest.files["vision"].path == "onnx/vision_encoder.onnx"
+    vision = m.manifest.extra["vision"]
+    assert vision["choice"] in ("onnx-int8", "mmproj") and "ms here" in vision["why"] and vision["cosine"] > 0.9
+    assert store.verify("smolvlm-256m") == {"smolvlm-256m": []}
+    from tests.conftest import run_cli
+    listed = next(line for line in run_cli("models", "list").stdout.splitlines() if line.startswith("smolvlm-256m "))
+    assert f"hybrid, vision encoder {vision['choice']}: {vision['why']}" in listed
+    with load_backend("smolvlm-256m", store=store, threads=1) as b:
+        assert isinstance(b, HybridBackend) and b.vision_choice == vision["choice"]
+        image = b.encode(Frame(np.full((64, 64, 3), 200, np.uint8), "pulled"))
+        assert b.generate(image, "What is this?", GenerationOptions(max_tokens=3, ban_eos=True)).n_tokens == 3
 
 
 def test_pull_resumes_after_a_dropped_connection(store, hub):

@@ -192,3 +192,16 @@ def test_a_hybrid_model_runs_the_faster_vision_encoder_and_says_why(tiny_checkpo
 def models_checkpoint(family):
     from tests.fixtures import models
     return models.tiny_checkpoint(family)
+
+
+def test_the_hubs_vision_layout_feeds_the_same_features(tiny_onnx_int8, tmp_path):
+    from engine.backends.onnx_vision import OnnxVision
+    from tests.fixtures import models
+    for f in ("config.json", "preprocessor_config.json"):
+        shutil.copy(tiny_onnx_int8 / f, tmp_path / f)
+    ours = OnnxVision.open(tiny_onnx_int8 / "vision_encoder.onnx", tiny_onnx_int8, 1)
+    hubs = OnnxVision.open(models.published_vision_layout(tiny_onnx_int8 / "vision_encoder.onnx",
+                                                   tmp_path / "vision_encoder_int8.onnx"), tmp_path, 1)
+    assert len(hubs.inputs["pixel_values"].shape) == 5 and "pixel_attention_mask" in hubs.inputs
+    f = frame(4)
+    np.testing.assert_allclose(hubs.features(f), ours.features(f), atol=1e-6)

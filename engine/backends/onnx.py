@@ -86,7 +86,8 @@ class OnnxBackend(Backend):
         template = self._chat_template(folder)
 
         t0 = time.perf_counter()
-        self.sessions = {role: open_session(path, self.threads) for role, path in paths.items()}
+        self.sessions = {role: open_session(path, self.threads, spin_within_run=role == "vision")
+                         for role, path in paths.items()}
         self.vision = OnnxVision(self.sessions["vision"], cfg, image_processor_config(folder))
         self.load_s = time.perf_counter() - t0
         self._check_inputs()

@@ -13,13 +13,17 @@ from ..frames import Frame
 _NP = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64, "tensor(bool)": np.bool_}
 
 
-def session_options(threads: int):
+def session_options(threads: int, spin_within_run: bool = False):
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
-    # Spinning threads fight each other (and the other session) on 2 cores: measured 20 -> 3-7 tok/s.
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # Spinning threads fight each other (and the other session) on 2 cores: measured 20 -> 3-7 tok/s. One long
+    # run (a vision encoder) may spin inside itself if its threads stop when it ends: 0.41 s a frame, not 0.44,
+    # and no core taken afterwards (SmolVLM-256M int8, 2 threads).
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_within_run else "0")
+    if spin_within_run:
+        so.add_session_config_entry("session.force_spinning_stop", "1")
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # Memory patterns pre-plan one block per input shape; with the vision encoder's large activations they
     # piled up to 811 MB peak on SmolVLM-256M int8, 690 MB without (same speed, measured).
@@ -27,10 +31,11 @@ def session_options(threads: int):
     return so
 
 
-def open_session(path: Path, threads: int):
+def open_session(path: Path, threads: int, spin_within_run: bool = False):
     import onnxruntime as ort
     try:
-        return ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), session_options(threads, spin_within_run),
+                                    providers=["CPUExecutionProvider"])
     except Exception as e:      # onnxruntime raises its own Fail/InvalidProtobuf/... types
         raise VitrineError(f"{path.name} is damaged or not an ONNX model ({str(e).splitlines()[0][:120]}): "
                            "export or copy it again") from None
@@ -67,7 +72,8 @@ class OnnxVision:
         cfg = folder / "config.json"
         if not cfg.is_file():
             raise VitrineError(f"{folder} has no config.json: copy the whole exported folder")
-        return cls(open_session(path, threads), json.loads(cfg.read_text()), image_processor_config(folder))
+        return cls(open_session(path, threads, spin_within_run=True), json.loads(cfg.read_text()),
+                   image_processor_config(folder))
 
     def preprocess(self, frame: Frame) -> np.ndarray:
         """One tile: the frame resized to the encoder's square input."""

@@ -23,16 +23,15 @@ def cmd_models_list(args) -> int:
     for name, p in PROFILES.items():
         m = installed.pop(name, None)
         notes = [] if p.verified else ["file names not verified by a download"]
+        if p.more:
+            notes.append(f"{', '.join(f.path for f in p.more if f.path.endswith('.onnx'))} from {p.more[0].repo}: "
+                         "name not verified by a download")
         if family(p.family) is not None and not family(p.family).tested:
             notes.append("untested: no test exercises its prompt layout")
         about = p.about + (f" ({'; '.join(notes)})" if notes else "")
-        rows.append((name, "installed" if m else "-", m.manifest.quant if m else "", about))
+        rows.append((name, "installed" if m else "-", m.manifest.quant if m else "", _hybrid_note(m) + about))
     for name, m in installed.items():
-        about = f"imported from {m.manifest.source}"
-        vision = m.manifest.extra.get("vision") if m.manifest.runtime == "hybrid" else None
-        if isinstance(vision, dict):      # which image encoder a hybrid model runs, and why
-            about = f"hybrid, vision encoder {vision.get('choice')}: {vision.get('why')}; {about}"
-        rows.append((name, "installed", m.manifest.quant, about))
+        rows.append((name, "installed", m.manifest.quant, _hybrid_note(m) + f"imported from {m.manifest.source}"))
     for b in broken:          # one damaged model disables itself, and says how to repair it
         rows = [r for r in rows if r[0] != b.name]
         rows.append((b.name, "damaged", "", f"{b.reason} (or `vitrine models remove {b.name}`)"))
@@ -46,6 +45,14 @@ def cmd_models_list(args) -> int:
         print(f"{r[0]:<{w}}  {r[1]:<9}  {r[2]:<6}  {r[3]}")
     print(f"\nstore: {store.root}")
     return 0
+
+
+def _hybrid_note(m) -> str:
+    """Which image encoder an installed hybrid model runs, and why (timed when it was pulled or exported)."""
+    vision = m.manifest.extra.get("vision") if m is not None and m.manifest.runtime == "hybrid" else None
+    if not isinstance(vision, dict):
+        return ""
+    return f"hybrid, vision encoder {vision.get('choice')}: {vision.get('why')}; "
 
 
 def _gguf_converter():
