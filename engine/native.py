@@ -1,4 +1,5 @@
-"""Loading llama-cpp-python the same way everywhere: OpenMP that sleeps, and its C logs in Python logging."""
+"""Loading llama-cpp-python the same way everywhere: OpenMP that spins briefly then sleeps, and its C logs in Python
+logging."""
 from __future__ import annotations
 
 import ctypes
@@ -28,9 +29,15 @@ def import_llama_cpp():
     """Import ``llama_cpp`` (and its mtmd bindings) ready for a shared CPU.
 
     OMP_WAIT_POLICY must be set before libgomp loads: with the default busy-waiting, decode collapsed from
-    23 to 1.4 tok/s whenever another process used the other core (measured, see DESIGN.md).
+    23 to 1.4 tok/s whenever another process used the other core (measured, see DESIGN.md); a short spin count
+    (GOMP_SPINCOUNT, which libgomp prefers to the policy) keeps two threads quick without that collapse.
     """
     global _callback
+    if "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ:
+        # a waiting thread spins briefly (~20 us) before it sleeps: two decode threads then run at 0.96x of
+        # llama-bench's two, where sleeping at once gave 37 tok/s; the backend leaves two threads when they slow
+        # down (engine/backends/decode_threads.py)
+        os.environ["GOMP_SPINCOUNT"] = "20000"
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import llama_cpp

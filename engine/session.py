@@ -88,11 +88,13 @@ class Session:
         return frame.key in self._images
 
     def _prepare_loop(self) -> None:
+        # The thread ends when nothing is pending (the next pick starts another): llama.cpp's OpenMP keeps a team
+        # of threads for every thread that ran it, and with more of them than cores libgomp stops spinning at
+        # once, which took two-thread decoding from 127 to 33 tok/s for as long as this thread lived.
         while True:
             with self._next_ready:
-                while self._next is None and not self._closed:
-                    self._next_ready.wait()
-                if self._closed:
+                if self._next is None or self._closed:
+                    self._preparer = None
                     return
                 frame, self._next = self._next, None
             with self._lock:
@@ -274,8 +276,9 @@ class Session:
             self._closed = True
             self._next = None
             self._next_ready.notify_all()
-        if self._preparer is not None:
-            self._preparer.join(30)
+            thread = self._preparer
+        if thread is not None:
+            thread.join(30)
 
     def close(self) -> None:
         self.stop_preparing()

@@ -26,6 +26,7 @@ from ..gguf_file import check_gguf
 from ..native import import_llama_cpp
 from .base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
 from .chat_layout import ChatLayout, Exchange, kept_prefix, layout_from_template
+from .decode_threads import DecodeThreads
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +76,10 @@ class GgufBackend(Backend):
         self.family = families.get(family) or families.for_projector(ptype) or families.Family(
             name=ptype or "generic", about="", projector_types=(ptype,))
         self.threads = threads or os.cpu_count() or 2
-        # Decoding one token is a chain of small ops; with several threads each op ends in a barrier, and a
-        # sleeping thread may wake slowly. Whether one decode thread or all of them is faster depends on the
-        # model's size and the machine (one VM: SmolVLM-256M 97 tok/s with 1 thread, 34 with 2; another: 2
-        # faster), so it is measured when the model loads (``_measure_decode_threads``). Batches (prefill,
-        # image) keep all threads.
+        # Decoding one token is a chain of small ops; with several threads each op ends in a barrier, which is
+        # quick while both cores are ours and slow when another program takes one. Whether one decode thread or
+        # all of them is faster is measured when the model loads and kept up to date while it answers
+        # (decode_threads.py). Long batches (prefill, image) keep all threads.
         self.decode_threads = decode_threads or self.threads
         self.decode_threads_reason = "given" if decode_threads else ""
         self.tiles = max(1, int(tiles))
@@ -109,6 +109,8 @@ class GgufBackend(Backend):
         self._kv_ids: list[int] = []                  # and the tokens after it (questions and answers)
         self._kv_head: list[int] = []                 # the prompt's start before the image: the same for every frame
         self._batch_threads = self.threads
+        self._decoding_threads = self.decode_threads
+        self._threads_policy: DecodeThreads | None = None     # None: the decode thread count is fixed
         L = self._llama_cpp
         # Hybrid and recurrent models (MiniCPM-V 4.6's Qwen3.5) cannot drop the end of a sequence: seq_rm on a
         # partial range returns False and removes nothing. For them the state after the image prefix is saved
@@ -145,14 +147,21 @@ class GgufBackend(Backend):
             llm.reset()
             llm._ctx.kv_cache_clear()
         speed = {n: 1 / max(statistics.median(v[1:]), 1e-9) for n, v in times.items()}
-        self.decode_threads = max(speed, key=speed.get)
-        self.decode_threads_reason = ", ".join(f"{n} thread{'s' * (n > 1)} {v:.0f} tok/s" for n, v in speed.items())
+        self._threads_policy = DecodeThreads(speed)
+        self.decode_threads = self._threads_policy.best
+        self.decode_threads_reason = self._threads_policy.reason()
         L.llama_set_n_threads(ctx, self.decode_threads, self.threads)
+        self._decoding_threads, self._batch_threads = self.decode_threads, self.threads
         log.info("decode threads: %d (measured at load: %s)", self.decode_threads, self.decode_threads_reason)
+
+    def _use_decode_threads(self, n: int) -> None:
+        if n != self._decoding_threads:
+            self._llama_cpp.llama_set_n_threads(self._llm._ctx.ctx, n, self._batch_threads)
+            self._decoding_threads = n
 
     def _use_batch_threads(self, n: int) -> None:
         if n != self._batch_threads:
-            self._llama_cpp.llama_set_n_threads(self._llm._ctx.ctx, self.decode_threads, n)
+            self._llama_cpp.llama_set_n_threads(self._llm._ctx.ctx, self._decoding_threads, n)
             self._batch_threads = n
 
     def _eval(self, ids: list[int]) -> None:
@@ -385,6 +394,9 @@ class GgufBackend(Backend):
         stopped, t_first = False, None
         constraint = options.constraint
         limit = min(options.max_tokens, room - 1)
+        policy = self._threads_policy
+        if policy is not None:
+            self._use_decode_threads(policy.start())
         for i in range(limit):
             if constraint is not None and constraint.finished:
                 break
@@ -412,8 +424,14 @@ class GgufBackend(Backend):
                 break
             if i == limit - 1:      # the last token's logits are not needed: a follow-up's prefill takes it in
                 break
+            t_tok = time.perf_counter()
             llm.eval([tok])
             self._kv_ids.append(tok)
+            if policy is not None:
+                self._use_decode_threads(policy.observe(time.perf_counter() - t_tok))
+        if policy is not None and policy.best != self.decode_threads:
+            self.decode_threads, self.decode_threads_reason = policy.best, policy.reason()
+            log.info("decode threads now %d (%s)", self.decode_threads, self.decode_threads_reason)
         tail = decoder.decode(b"", final=True)
         if tail:
             pieces.append(tail)
