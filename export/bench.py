@@ -159,22 +159,21 @@ def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, p
 
 def _versus_peer(session, peer: Path, text: Path | None, opts, threads: int, runs: int) -> dict:
     """Our decode and llama-bench's on the same file, taken in turns (the machine is shared: even paired, six
-    ratios' median ranged 0.75-1.05 over four identical runs here), twelve pairs: the median of the paired ratios
-    at the thread count ours decodes with, and ours against llama-bench's faster thread count."""
+    ratios' median ranged 0.75-1.05 over four identical runs here), twelve pairs: the medians of the paired ratios
+    to llama-bench at the thread count ours decodes with, and at llama-bench's faster count."""
     if text is None:
         return {}
-    n = session.backend.decode_threads
+    counts = sorted({1, threads})
     f = bench_frame(3000)
-    pairs = []
+    rows = []
     for _ in range(max(4 * runs, 12)):
         ours = session.ask(f, QUESTIONS[1], opts, translate=False, remember=False).timings.decode_tok_s
-        pairs.append((ours, peer_decode(peer, text, [n], reps=1)[n]))
-    best = peer_decode(peer, text, sorted({1, threads}))
-    ours = statistics.median(o for o, _ in pairs)
-    return {"peer_decode_tok_s": round(statistics.median(p for _, p in pairs), 1),
-            "decode_vs_peer": round(statistics.median(o / p for o, p in pairs), 2),
-            "peer_best_decode_tok_s": max(best.values()),
-            "decode_vs_peer_best": round(ours / max(max(best.values()), 1e-6), 2)}
+        rates = peer_decode(peer, text, counts, reps=1)
+        rows.append((ours, rates.get(session.backend.decode_threads, max(rates.values())), max(rates.values())))
+    return {"peer_decode_tok_s": round(statistics.median(r[1] for r in rows), 1),
+            "decode_vs_peer": round(statistics.median(r[0] / r[1] for r in rows), 2),
+            "peer_best_decode_tok_s": round(statistics.median(r[2] for r in rows), 1),
+            "decode_vs_peer_best": round(statistics.median(r[0] / r[2] for r in rows), 2)}
 
 
 def _run_worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, peer: Path | None = None) -> dict:
