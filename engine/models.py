@@ -62,18 +62,17 @@ ConvertFn = Callable[[Path, Path, str, str, Callable[[str], None]], None]
 # export, whichever of it and the projector is faster on the machine, timed when it is pulled). The ONNX file
 # names follow the repo's onnx/ listing, not yet confirmed by a download from here.
 _SMOLVLM_256M_ONNX = "HuggingFaceTB/SmolVLM-256M-Instruct"
+_SMOLVLM_256M_GGUF = ("ggml-org/SmolVLM-256M-Instruct-GGUF",
+                      {"model": "SmolVLM-256M-Instruct-Q8_0.gguf", "mmproj": "mmproj-SmolVLM-256M-Instruct-f16.gguf"})
 PROFILES: dict[str, Profile] = {p.name: p for p in [
-    Profile("smolvlm-256m", "ggml-org/SmolVLM-256M-Instruct-GGUF",
-            {"model": "SmolVLM-256M-Instruct-Q8_0.gguf", "mmproj": "mmproj-SmolVLM-256M-Instruct-f16.gguf"},
-            "idefics3", "mtmd", ("en",), "fastest on the CPU: llama.cpp text, ONNX int8 vision (English; questions "
-            "are translated)", runtime="hybrid",
+    Profile("smolvlm-256m", *_SMOLVLM_256M_GGUF, "idefics3", "mtmd", ("en",),
+            "fastest on the CPU: llama.cpp text, ONNX int8 vision (English; questions are translated)", runtime="hybrid",
             more=(RepoFile("vision", _SMOLVLM_256M_ONNX, "onnx/vision_encoder_int8.onnx", "onnx/vision_encoder.onnx"),
                   RepoFile("config", _SMOLVLM_256M_ONNX, "config.json", "onnx/config.json"),
                   RepoFile("preprocessor", _SMOLVLM_256M_ONNX, "preprocessor_config.json",
                            "onnx/preprocessor_config.json"))),
-    Profile("smolvlm-256m-gguf", "ggml-org/SmolVLM-256M-Instruct-GGUF",
-            {"model": "SmolVLM-256M-Instruct-Q8_0.gguf", "mmproj": "mmproj-SmolVLM-256M-Instruct-f16.gguf"},
-            "idefics3", "mtmd", ("en",), "smolvlm-256m in GGUF only: 270 MB less memory, a slower new frame"),
+    Profile("smolvlm-256m-gguf", *_SMOLVLM_256M_GGUF, "idefics3", "mtmd", ("en",),
+            "smolvlm-256m in GGUF only: 270 MB less memory, a slower new frame"),
     Profile("smolvlm-500m", "ggml-org/SmolVLM-500M-Instruct-GGUF",
             {"model": "SmolVLM-500M-Instruct-Q8_0.gguf", "mmproj": "mmproj-SmolVLM-500M-Instruct-f16.gguf"},
             "idefics3", "mtmd", ("en",), "fast, better answers than 256M (English)"),
