@@ -66,7 +66,8 @@ _SMOLVLM_256M_GGUF = ("ggml-org/SmolVLM-256M-Instruct-GGUF",
                       {"model": "SmolVLM-256M-Instruct-Q8_0.gguf", "mmproj": "mmproj-SmolVLM-256M-Instruct-f16.gguf"})
 PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smolvlm-256m", *_SMOLVLM_256M_GGUF, "idefics3", "mtmd", ("en",),
-            "fastest on the CPU: llama.cpp text, ONNX int8 vision (English; questions are translated)", runtime="hybrid",
+            "fastest on the CPU: llama.cpp text, ONNX int8 vision (English; questions are translated)",
+            runtime="hybrid",
             more=(RepoFile("vision", _SMOLVLM_256M_ONNX, "onnx/vision_encoder_int8.onnx", "onnx/vision_encoder.onnx"),
                   RepoFile("config", _SMOLVLM_256M_ONNX, "config.json", "onnx/config.json"),
                   RepoFile("preprocessor", _SMOLVLM_256M_ONNX, "preprocessor_config.json",
