@@ -33,6 +33,13 @@ def fed_tokens(backend, monkeypatch) -> list[int]:
     return fed
 
 
+def assert_same_next_token(got, want) -> None:
+    """With flash attention (llama.cpp's CPU default) a turn appended to the cache and the same conversation
+    evaluated afresh differ by up to 2.2e-3 on the tiny models (under 1e-3 without it): never in the greedy token."""
+    np.testing.assert_allclose(got, want, atol=5e-3)
+    assert int(np.argmax(got)) == int(np.argmax(want))
+
+
 def test_the_templates_of_every_family_hold_a_conversation(gguf):
     layout = gguf.layout
     assert layout.multi_turn and layout.next_head and layout.next_tail
@@ -54,7 +61,7 @@ def test_a_third_question_appends_its_own_turn_and_equals_a_fresh_evaluation(ggu
     cut = len(history[-1].answer_ids) == OPTS.max_tokens
     assert fed == [len(gguf._tokens(gguf.layout.next_turn("Is it striped?"))) + cut]
     fresh = gguf.teacher_forced_logits(image, "Is it striped?", [], history)[0]
-    np.testing.assert_allclose(appended, fresh, atol=1e-3)
+    assert_same_next_token(appended, fresh)
 
 
 def test_a_different_conversation_about_the_same_frame_starts_where_they_part(gguf, monkeypatch):
@@ -67,7 +74,7 @@ def test_a_different_conversation_about_the_same_frame_starts_where_they_part(gg
     fed = fed_tokens(gguf, monkeypatch)
     got = gguf.first_token_logits(image, "Is it long?", (first,))     # the second exchange dropped
     want = gguf.teacher_forced_logits(image, "Is it long?", [], (first,))[0]
-    np.testing.assert_allclose(got, want, atol=1e-3)
+    assert_same_next_token(got, want)
     turn = len(gguf._tokens(gguf.layout.next_turn("Is it long?")))
     if gguf._snapshots:         # hybrid: back to the state after the image, the first exchange again
         assert fed[0] > turn
