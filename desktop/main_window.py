@@ -8,9 +8,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QMainWindow,
-                               QMessageBox, QProgressBar, QPushButton, QSlider, QSplitter,
-                               QTextEdit, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+                               QProgressBar, QSplitter, QTextEdit, QVBoxLayout, QWidget)
 
 from engine.errors import VitrineError
 from engine.history import History
@@ -21,22 +20,19 @@ from .describe_panel import DescribePanel
 from .history_panel import HistoryPanel
 from .live_dialog import LiveDialog
 from .live_mode import LiveMode
+from .player_panel import PlayerPanel
 from .similar_panel import SimilarPanel
 from .strings import Texts
 from .style import STYLE
-from .video_view import VideoView, fmt_time
-from .workers import EngineWorker, FrameReader, start_in_thread
+from .workers import EngineWorker, start_in_thread
 
 log = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+MEDIA_FILTER = "Media (*.mp4 *.avi *.mkv *.mov *.webm *.jpg *.jpeg *.png *.webp *.bmp);;*"
 
 
 class MainWindow(QMainWindow):
-    # requests to the worker threads (queued: they run there, in order)
-    _open = Signal(str)
-    _seek = Signal(int)
-    _next = Signal()
-    _close_source = Signal()
+    # requests to the engine thread (queued: they run there, in order)
     _load = Signal(str)
     _ask = Signal(object)
     _warm = Signal()
@@ -56,15 +52,9 @@ class MainWindow(QMainWindow):
         except VitrineError as e:   # read-only or full user folder: answers still work, kept while the app runs
             self.history, history_problem = History.in_memory(), str(e)
         self.prompts = json.loads((ASSETS / "prompts.json").read_text(encoding="utf-8"))
-        self.frame = None                # the frame on screen: exactly what a question is about
-        self.source_info: dict = {}
-        self.region = None
         self.busy = False
         self.model_ready = False
-        self.playing = False
         self.last_error = ""             # the last message shown to the user (tests read it)
-        self._pending_frame = False
-        self._seek_target: int | None = None   # where the last seek goes (frames arrive later)
         self._answer_text = ""
 
         self._build_ui()
@@ -77,35 +67,27 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, lambda: self.show_error(self.t("not_saved"), history_problem))
 
     # ------------------------------------------------------------------ building
-    def _build_ui(self) -> None:
-        self.view = VideoView()
-        self.view.regionSelected.connect(self._on_region)
-        self.view.fileDropped.connect(self.open_source)
-        self.play_button = QPushButton("▶")
-        self.play_button.setFixedWidth(48)
-        self.play_button.clicked.connect(self.toggle_play)
-        self.prev_button = QPushButton("◀|")
-        self.prev_button.clicked.connect(lambda: self.step(-1))
-        self.next_button = QPushButton("|▶")
-        self.next_button.clicked.connect(lambda: self.step(1))
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setEnabled(False)
-        self.slider.sliderMoved.connect(self._on_slider)
-        self.slider.valueChanged.connect(self._on_slider_value)
-        self.timecode = QLabel("--:--")
-        self.timecode.setMinimumWidth(190)
-        self.region_label = QLabel()
-        transport = QHBoxLayout()
-        for w in (self.prev_button, self.play_button, self.next_button):
-            transport.addWidget(w)
-        transport.addWidget(self.slider, 1)
-        transport.addWidget(self.timecode)
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.addWidget(self.view, 1)
-        lv.addLayout(transport)
-        lv.addWidget(self.region_label)
+    @property
+    def frame(self):
+        """The frame on screen: exactly what a question is about."""
+        return self.player.frame
 
+    @property
+    def region(self):
+        return self.player.region
+
+    @property
+    def playing(self) -> bool:
+        return self.player.playing
+
+    # ------------------------------------------------------------------ building
+    def _build_ui(self) -> None:
+        self.player = PlayerPanel()
+        self.player.fileDropped.connect(self.open_source)
+        self.player.opened.connect(self._on_opened)
+        self.player.settled.connect(self._on_settled)
+        self.player.failed.connect(self._on_reader_failed)
+        self.player.toggled.connect(lambda playing: self.live.resume() if playing else self.live.pause())
         self.model_label = QLabel()
         self.model_combo = QComboBox()
         self.model_combo.activated.connect(lambda _i: self.load_model(self.model_combo.currentText()))
@@ -148,7 +130,7 @@ class MainWindow(QMainWindow):
         rv.addWidget(below, 1)
 
         split = QSplitter()
-        split.addWidget(left)
+        split.addWidget(self.player)
         split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -161,14 +143,13 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
         self.resize(1280, 760)
 
-        self.play_timer = QTimer(self)
-        self.play_timer.timeout.connect(self._request_next)
         self.live = LiveMode(lambda: self.frame, lambda: not self.busy and self.model_ready, self)
         self.live.askDue.connect(self._ask_about)
         self.live.prepareDue.connect(lambda frame: self.engine.prepare(frame))
         self.live_timer = self.live.timer
-        for key, fn in ((Qt.Key.Key_Space, self.toggle_play), (Qt.Key.Key_Left, lambda: self.step(-1)),
-                        (Qt.Key.Key_Right, lambda: self.step(1)), (Qt.Key.Key_Escape, self.stop)):
+        p = self.player
+        for key, fn in ((Qt.Key.Key_Space, p.toggle_play), (Qt.Key.Key_Left, lambda: p.step(-1)),
+                        (Qt.Key.Key_Right, lambda: p.step(1)), (Qt.Key.Key_Escape, self.stop)):
             QShortcut(QKeySequence(key), self, activated=fn)
 
     def _build_menus(self) -> None:
@@ -206,8 +187,9 @@ class MainWindow(QMainWindow):
 
     def retranslate(self) -> None:
         t = self.t
-        self.setWindowTitle(t("title") + (f" — {Path(self.source_info['spec']).name}" if self.source_info else ""))
-        self.view.placeholder = t("drop")
+        info = self.player.source_info
+        self.setWindowTitle(t("title") + (f" — {Path(info['spec']).name}" if info else ""))
+        self.player.retranslate(t)
         self.file_menu.setTitle(t("file"))
         self.open_action.setText(t("open"))
         self.recent_menu.setTitle(t("recent"))
@@ -231,9 +213,7 @@ class MainWindow(QMainWindow):
         self.lang_combo.setCurrentIndex(0 if t.lang == "pt" else 1)
         self.ask_panel.retranslate(t, self.prompts.get(t.lang, []))
         self.history_panel.retranslate(t)
-        self._on_region(self.region)
         self._rebuild_recent()
-        self.view.update()
 
     def set_ui_lang(self, code: str) -> None:
         self.t = Texts(code)
@@ -242,17 +222,6 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ workers
     def _start_workers(self) -> None:
-        self.reader = FrameReader()
-        self.reader_thread = start_in_thread(self.reader, "frames")
-        self._open.connect(self.reader.open)
-        self._seek.connect(self.reader.seek)
-        self._next.connect(self.reader.next)
-        self._close_source.connect(self.reader.close)
-        self.reader.opened.connect(self._on_opened)
-        self.reader.frame.connect(self._on_frame)
-        self.reader.failed.connect(self._on_reader_failed)
-        self.reader.ended.connect(self._on_ended)
-
         from engine.translate import BundledTranslator, load_translator
         translator = load_translator()
         if isinstance(translator, BundledTranslator):
@@ -278,14 +247,12 @@ class MainWindow(QMainWindow):
         self.engine.describe_failed.connect(self._on_describe_failed)
 
     def closeEvent(self, event) -> None:
-        self.play_timer.stop()
         self.live_timer.stop()
         self.engine.cancel.set()
         self.similar_panel.shutdown()
-        self._close_source.emit()
-        for thread, worker in ((self.engine_thread, self.engine), (self.reader_thread, self.reader)):
-            thread.quit()
-            thread.wait(10_000)
+        self.player.shutdown()
+        self.engine_thread.quit()
+        self.engine_thread.wait(10_000)
         if self.engine.session is not None:
             self.engine.session.close()
         super().closeEvent(event)
@@ -348,16 +315,13 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ player
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, self.t("open").replace("&", ""), "",
-                                              "Media (*.mp4 *.avi *.mkv *.mov *.webm *.jpg *.jpeg *.png *.webp *.bmp);;*")
+        path, _ = QFileDialog.getOpenFileName(self, self.t("open").replace("&", ""), "", MEDIA_FILTER)
         if path:
             self.open_source(path)
 
     def open_source(self, spec: str) -> None:
         self.stop_live()
-        self.pause()
-        self.reader.loop = False
-        self._open.emit(str(spec))
+        self.player.open(spec)
 
     def _remember(self, spec: str) -> None:
         if spec.startswith("camera:") or "://" in spec:
@@ -372,101 +336,18 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(Path(spec).name, lambda s=spec: self.open_source(s))
 
     def _on_opened(self, info: dict) -> None:
-        self.source_info = info
-        self.region = None
-        self.view.region = None
-        video = info["kind"] == "video"
-        self.slider.setEnabled(video)
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, max(0, info["frame_count"] - 1))
-        self.slider.setValue(0)
-        self.slider.blockSignals(False)
-        for w in (self.play_button, self.prev_button, self.next_button):
-            w.setEnabled(info["kind"] != "image")
         self._remember(info["spec"])
         self.retranslate()
 
-    def _on_frame(self, frame) -> None:
-        self._pending_frame = False
-        if frame.index == self._seek_target:
-            self._seek_target = None
-        self.frame = frame
-        self.view.show_frame(frame)
-        if frame.index is not None and self.source_info.get("kind") == "video":
-            self.slider.blockSignals(True)
-            self.slider.setValue(frame.index)
-            self.slider.blockSignals(False)
-            self.timecode.setText(f"{fmt_time(frame.timestamp or 0)} / {fmt_time(self.source_info['duration'])} "
-                                  f"· #{frame.index}")
-        elif self.source_info.get("kind") == "image":
-            self.timecode.setText(f"{frame.width}x{frame.height}")
-        self._update_buttons()
-        if not self.playing:          # during playback the lists would change 25 times a second: wait for a pause
-            self.refresh_history()
-            self.similar_timer.start()
+    def _on_settled(self) -> None:
+        """Paused, stepped, sought or a region drawn: this picture's thread, encoded ahead, similar products."""
+        self.refresh_history()
+        self.similar_timer.start()
 
     def _on_reader_failed(self, message: str) -> None:
-        self._pending_frame = False
-        self.pause()
         self.show_error(self.t("cannot_open"), message)
         if self.live.active:
             self.stop_live()
-
-    def _on_ended(self) -> None:
-        self._pending_frame = False
-        self.pause()
-
-    def _request_next(self) -> None:
-        if not self._pending_frame:       # decoding slower than real time: drop, never queue
-            self._pending_frame = True
-            self._next.emit()
-
-    def toggle_play(self) -> None:
-        if self.playing:
-            self.pause()
-            self.live.pause()
-            return
-        if self.source_info.get("kind") in ("video", "camera"):
-            self.playing = True
-            self.play_button.setText("⏸")
-            fps = self.source_info.get("fps") or 25
-            self.play_timer.start(max(5, int(1000 / fps)))
-            self.live.resume()
-
-    def pause(self) -> None:
-        was_playing = self.playing
-        self.playing = False
-        self.play_timer.stop()
-        self.play_button.setText("▶")
-        if was_playing:
-            self.refresh_history()
-            self.similar_timer.start()
-
-    def step(self, delta: int) -> None:
-        if self.source_info.get("kind") != "video" or self.frame is None:
-            return
-        self.pause()
-        base = self._seek_target if self._seek_target is not None else (self.frame.index or 0)
-        self.seek_to(base + delta)
-
-    def seek_to(self, index: int) -> None:
-        index = max(0, min(index, self.source_info.get("frame_count", 1) - 1))
-        self._seek_target = index
-        self._seek.emit(index)
-
-    def _on_slider(self, value: int) -> None:
-        self.pause()
-        self.seek_to(value)
-
-    def _on_slider_value(self, value: int) -> None:
-        if not self.slider.isSliderDown():
-            self._on_slider(value)
-
-    def _on_region(self, region) -> None:
-        self.region = region
-        self.region_label.setText(self.t("region", r=str(region)) if region else self.t("no_region"))
-        if self.frame is not None:
-            self.similar_timer.start()
 
     # ------------------------------------------------------------------ asking
     def _update_buttons(self) -> None:
@@ -538,8 +419,8 @@ class MainWindow(QMainWindow):
         if answer.colors:
             self.similar_panel.show_colors(answer.colors)
         if self.live_timer.isActive():
-            self.view.overlay = f"{answer.question}\n{answer.text}"
-            self.view.update()
+            self.player.view.overlay = f"{answer.question}\n{answer.text}"
+            self.player.view.update()
         self.refresh_history()
 
     def _on_ask_failed(self, message: str) -> None:
@@ -604,26 +485,23 @@ class MainWindow(QMainWindow):
     def start_live(self, source: str, question: str, interval_s: float) -> None:
         """Ask ``question`` about the camera picture every ``interval_s`` (skipped while an answer runs)."""
         spec = f"camera:{source}" if source.isdigit() else source
-        self.pause()
-        self.reader.loop = True              # a video file standing in for a camera plays forever
-        self._open.emit(spec)
+        self.player.open(spec, loop=True)
         self.live.start(question, interval_s)
         self.live_stop_action.setEnabled(True)
         self.statusBar().showMessage(self.t("live_on", src=spec))
         QTimer.singleShot(0, self._start_live_playback)
 
     def _start_live_playback(self) -> None:
-        if not self.source_info:
+        if not self.player.source_info:
             QTimer.singleShot(50, self._start_live_playback)
             return
-        if not self.playing:
-            self.source_info.setdefault("fps", 15)
-            self.toggle_play()
+        self.player.source_info.setdefault("fps", 15)
+        self.player.play()
         self.live.resume()
 
     def stop_live(self) -> None:
         self.live.stop()
         self.live_stop_action.setEnabled(False)
-        self.reader.loop = False
-        self.view.overlay = ""
-        self.view.update()
+        self.player.set_loop(False)
+        self.player.view.overlay = ""
+        self.player.view.update()

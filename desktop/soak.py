@@ -93,8 +93,8 @@ def main() -> int:
             runs.append((done["t"] - t0) - (t.total_s - t.ttft_s))
         latency[f"new_frame_first_token_s_{lang}"] = round(runs[0], 3)
         latency[f"followup_first_token_s_{lang}"] = round(statistics.median(runs[1:]), 3)
-        w.step(5)
-        wait(lambda: w._seek_target is None)
+        w.player.step(5)
+        wait(lambda: w.player._seek_target is None)
 
     sent, skipped = [0], [0]
     real_tick = w.live.tick

@@ -49,20 +49,20 @@ def test_open_step_pick_region_ask_stream_export(window, qtbot, media_dir, tmp_p
     clip = media_dir / "clip.mp4"
     open_and_wait(qtbot, w, clip)
     for _ in range(3):
-        qtbot.keyClick(w.view, Qt.Key.Key_Right)
+        qtbot.keyClick(w.player.view, Qt.Key.Key_Right)
     qtbot.waitUntil(lambda: w.frame.index == 3)
-    qtbot.keyClick(w.view, Qt.Key.Key_Left)
+    qtbot.keyClick(w.player.view, Qt.Key.Key_Left)
     qtbot.waitUntil(lambda: w.frame.index == 2)
-    w.slider.setValue(30)
+    w.player.slider.setValue(30)
     qtbot.waitUntil(lambda: w.frame.index == 30)
     assert index_of(w.frame.rgb) == 30            # the frame shown is exactly the frame asked about
-    assert "00:01.20" in w.timecode.text()
+    assert "00:01.20" in w.player.timecode.text()
 
     # drag a box over the left half of the picture
-    target = w.view._target()
-    qtbot.mousePress(w.view, Qt.MouseButton.LeftButton, pos=target.topLeft() + QPoint(2, 2))
-    qtbot.mouseMove(w.view, target.center())
-    qtbot.mouseRelease(w.view, Qt.MouseButton.LeftButton, pos=target.center())
+    target = w.player.view._target()
+    qtbot.mousePress(w.player.view, Qt.MouseButton.LeftButton, pos=target.topLeft() + QPoint(2, 2))
+    qtbot.mouseMove(w.player.view, target.center())
+    qtbot.mouseRelease(w.player.view, Qt.MouseButton.LeftButton, pos=target.center())
     assert w.region is not None and 40 <= w.region.w <= 50 and 28 <= w.region.h <= 34
 
     tokens = []
@@ -130,8 +130,8 @@ def test_live_mode_on_a_video_file(window, qtbot, media_dir):
     w._ask.connect(sent.append)                     # what went to the engine
     w.start_live(str(media_dir / "clip.mp4"), "What is this?", 0.05)
     qtbot.waitUntil(lambda: len(w.history) >= 3, timeout=30_000)
-    assert w.playing and w.view.overlay.startswith("What is this?")
-    qtbot.keyClick(w.view, Qt.Key.Key_Space)        # pause
+    assert w.playing and w.player.view.overlay.startswith("What is this?")
+    qtbot.keyClick(w.player.view, Qt.Key.Key_Space)        # pause
     assert not w.playing and not w.live_timer.isActive()
     w.stop_live()
     qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
