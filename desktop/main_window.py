@@ -239,12 +239,20 @@ class MainWindow(QMainWindow):
         self.engine.token.connect(self._on_token)
         self.engine.answered.connect(self._on_answered)
         self.engine.ask_failed.connect(self._on_ask_failed)
-        self.engine.save_failed.connect(lambda message: self.show_error(self.t("not_saved"), message))
+        # bound methods, not lambdas: a lambda runs in the emitting thread (the encode-ahead one for `prepared`), and
+        # a status bar touched from there crashed the app
+        self.engine.save_failed.connect(self._on_save_failed)
         self._describe.connect(self.engine.describe)
         self._new_conversation.connect(self.engine.new_conversation)
-        self.engine.prepared.connect(lambda _key: self.statusBar().showMessage(self.t("frame_ready"), 4000))
+        self.engine.prepared.connect(self._on_prepared)
         self.engine.described.connect(self.describe_panel.show_description)
         self.engine.describe_failed.connect(self._on_describe_failed)
+
+    def _on_save_failed(self, message: str) -> None:
+        self.show_error(self.t("not_saved"), message)
+
+    def _on_prepared(self, _key: str) -> None:
+        self.statusBar().showMessage(self.t("frame_ready"), 4000)
 
     def closeEvent(self, event) -> None:
         self.live_timer.stop()

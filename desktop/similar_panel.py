@@ -31,7 +31,7 @@ class SimilarPanel(QWidget):
         self._search.connect(self.worker.search)
         self._add_csv.connect(self.worker.add_csv)
         self.worker.results.connect(self._on_results)
-        self.worker.search_failed.connect(lambda _i, text: self.set_message(text))
+        self.worker.search_failed.connect(self._on_search_failed)     # a bound method: it runs on the GUI thread
         self.worker.progress.connect(self._on_progress)
         self.worker.added.connect(self._on_added)
         self.worker.add_failed.connect(self._on_add_failed)
@@ -61,6 +61,9 @@ class SimilarPanel(QWidget):
         self.lang = t.lang
         self.title.setText(t("similar"))
         self.show_colors(self.colors)
+
+    def _on_search_failed(self, _request: int, text: str) -> None:
+        self.set_message(text)
 
     def set_message(self, text: str) -> None:
         self.status.setText(text)

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -174,6 +175,30 @@ def test_no_model_installed_says_how_to_get_one(qtbot, vitrine_home, tmp_path):
     w = make_window(qtbot, vitrine_home, tmp_path, wait_model=False)
     assert "vitrine models pull smolvlm-256m" in w.answer.toPlainText()
     assert not w.ask_button.isEnabled()
+    w.close()
+
+
+def test_messages_from_worker_threads_are_shown_from_the_gui_thread(qtbot, vitrine_home, tmp_path):
+    """The encode-ahead thread says a frame is ready, the catalog thread that a search failed: the window shows both
+    from the GUI thread (a status bar touched from another thread crashed the app)."""
+    w = make_window(qtbot, vitrine_home, tmp_path, wait_model=False)
+    shown = []
+    bar = w.statusBar()
+
+    class Recorder:
+        def showMessage(self, text, *_):
+            shown.append((text, threading.current_thread() is threading.main_thread()))
+            bar.showMessage(text)
+
+    w.statusBar = Recorder
+    w.similar_panel.set_message = lambda text: shown.append((text, threading.current_thread() is threading.main_thread()))
+    t = threading.Thread(target=lambda: (w.engine.prepared.emit("frame-key"),
+                                         w.similar_panel.worker.search_failed.emit(1, "catalog busy")))
+    t.start()
+    t.join()
+    qtbot.waitUntil(lambda: len(shown) == 2)
+    assert set(shown) == {("catalog busy", True), (w.t("frame_ready"), True)}
+    del w.statusBar
     w.close()
 
 
