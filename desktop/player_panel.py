@@ -10,7 +10,6 @@ from .workers import FrameReader, start_in_thread
 
 
 class PlayerPanel(QWidget):
-    frameShown = Signal(object)      # every frame put on screen (engine.frames.Frame)
     settled = Signal()               # the picture stopped changing: paused, stepped, sought, a region drawn
     opened = Signal(dict)            # a source opened: {"spec", "kind", "frame_count", "fps", "duration"}
     failed = Signal(str)             # a source could not be opened or read
@@ -123,7 +122,6 @@ class PlayerPanel(QWidget):
                                   f"· #{frame.index}")
         elif self.source_info.get("kind") == "image":
             self.timecode.setText(f"{frame.width}x{frame.height}")
-        self.frameShown.emit(frame)
         if not self.playing:          # during playback the picture changes 25 times a second: wait for a pause
             self.settled.emit()
 
