@@ -13,6 +13,30 @@ class VitrineError(Exception):
     """
 
     exit_code = 2
+    http_status = 400       # the server's answer when a request meets it (the kinds below say otherwise)
+
+
+class BadInput(VitrineError):
+    """What the user (or a client) sent cannot be used: a bad image, box, question, file or option."""
+
+
+class NotFound(VitrineError):
+    """A named thing is not there: a file, a model, a product, an endpoint's subject."""
+
+    http_status = 404
+
+
+class Busy(VitrineError):
+    """Another job holds what this one needs (a store lock, the model): try again shortly."""
+
+    http_status = 429
+
+
+class ModelFault(VitrineError):
+    """The model or its runtime failed: not the caller's mistake (a damaged file, a state that cannot be
+    restored, a runtime that crashed in a child process)."""
+
+    http_status = 500
 
 
 class Cancelled(VitrineError):

@@ -67,7 +67,7 @@ def store_lock(root: Path, action: str, what: str) -> Iterator[None]:
     """
     from filelock import FileLock, Timeout
 
-    from .errors import VitrineError
+    from .errors import Busy
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     info = root / ".lock.info"
@@ -82,7 +82,7 @@ def store_lock(root: Path, action: str, what: str) -> Iterator[None]:
             other = info.read_text(encoding="utf-8").strip()
         except OSError:
             other = "another command"
-        raise VitrineError(f"another vitrine is changing {what} ({other}): wait for it to finish, then run this "
+        raise Busy(f"another vitrine is changing {what} ({other}): wait for it to finish, then run this "
                            "again") from None
     try:
         try:
