@@ -115,6 +115,8 @@ def colour_checks(c: Colour, feminine: bool, plurals: list[bool]) -> tuple[list[
     stem = _prefix(sorted(allowed))
     if c.en == "navy":
         stem = "marinho"          # azul-marinho / azul marinho: both spellings are right
+    if c.en == "purple":
+        stem = ""                 # roxo or púrpura: only the agreement is checked
     wrong = sorted(f for f in forms - allowed if " " not in f and "-" not in f) + list(c.wrong)
     return [stem], wrong
 
@@ -461,6 +463,7 @@ def _rows(make, n: int, seed: int, taken: set[str]) -> list[tuple[str, str, str,
         if key in taken:
             continue
         taken.add(key)
+        must = [m for m in must if m]
         must_set = {m.lower() for m in must}
         not_words = [w for w in not_words if w and w.lower() not in must_set]
         out.append((text, _join(must), _join(not_words), ref))
