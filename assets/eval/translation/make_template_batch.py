@@ -177,10 +177,6 @@ def _en_a(word: str) -> str:
     return "an" if word[0].lower() in "aeiou" else "a"
 
 
-class Row(list):
-    pass
-
-
 def _join(words) -> str:
     seen, out = set(), []
     for w in words:
@@ -349,7 +345,7 @@ def scene_family(r: random.Random) -> tuple[str, list[str], list[str], str]:
         adj = "longas" if s == "long" else "curtas"
         ref = f"{who_pt} está usando {a_pt}{g.pt} {ref_col}; as mangas são {adj}."
         wrong_s = ["curta", "curtas"] if s == "long" else ["longa", "longas", "compridas", "comprida"]
-        return en, [who_stem] + must + ["manga"] + ([] if s == "long" else ["curtas"]), \
+        return en, [who_stem] + must + ["manga"] + ([] if s == "long" else ["curta"]), \
             not_pt + ["sleeves", "longos", "curtos", "mangas é"] + wrong_s, ref
     # two items: a bag and a garment of different colours
     g2 = r.choice([x for x in GARMENTS if x.key not in ("bag",)])
