@@ -435,7 +435,8 @@ def pt_question(r: random.Random) -> tuple[str, list[str], list[str], str]:
         if r.random() < .5 and p not in ("plain",):
             q = f"{_sentence(art)} {g.pt} {be_pt} {adj}?"
         else:
-            q = f"{_sentence(art)} {g.pt} tem estampa {forms[(True, False)]}?"   # agrees with "estampa"
+            has = "têm" if pl else "tem"
+            q = f"{_sentence(art)} {g.pt} {has} estampa {forms[(True, False)]}?"   # agrees with "estampa"
             not_en = not_en + ["stamp", "stamped"]
             if p == "plain":
                 q = f"{_sentence(art)} {g.pt} {be_pt} {adj}, sem estampa?"
