@@ -359,8 +359,10 @@ def probe_image(path: Path | str | typing.BinaryIO, name: str = "", *, max_pixel
         with warnings.catch_warnings():    # Pillow warns about big images on stderr: we decide with max_pixels
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path, formats=IMAGE_FORMATS)   # lazy: reads the header only
-    except Image.DecompressionBombError:
-        raise ImageTooLarge(too_large) from None
+    except Image.DecompressionBombError as e:     # Pillow's own limit (~179 MP) met first; it says the count
+        count = re.search(r"\((\d+) pixels\)", str(e))
+        raise ImageTooLarge(too_large if not count else f"{name} is too large ({int(count[1]) / 1e6:g} megapixels, "
+                            f"over {max_pixels / 1e6:g}): resize it first") from None
     except UnidentifiedImageError:
         return None
     except Exception as e:                 # noqa: BLE001 - a hostile header can make a plugin raise anything
