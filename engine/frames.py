@@ -316,8 +316,8 @@ class ImageTooLarge(BadInput):
     http_status = 413
 
 
-# Formats Vitrine reads: what cameras, phones and catalog exports write (JPEG includes MPO). Pillow's other plugins (EPS runs
-# Ghostscript, the rarer decoders) are never asked to parse a hostile file.
+# Formats Vitrine reads: what cameras, phones and catalog exports write (JPEG includes MPO). Pillow's other
+# plugins (EPS runs Ghostscript, the rarer decoders) are never asked to parse a hostile file.
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 
 
@@ -354,15 +354,15 @@ def probe_image(path: Path | str | typing.BinaryIO, name: str = "", *, max_pixel
 
     from PIL import Image, ImageOps, UnidentifiedImageError
     name = name or _name_of(path)
-    too_large = f"{name} is too large (over {max_pixels / 1e6:g} megapixels): resize it first"
+    too_large = f"{name} is too large (over {max_pixels / 1e6:.3g} megapixels): resize it first"
     try:
         with warnings.catch_warnings():    # Pillow warns about big images on stderr: we decide with max_pixels
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path, formats=IMAGE_FORMATS)   # lazy: reads the header only
     except Image.DecompressionBombError as e:     # Pillow's own limit (~179 MP) met first; it says the count
         count = re.search(r"\((\d+) pixels\)", str(e))
-        raise ImageTooLarge(too_large if not count else f"{name} is too large ({int(count[1]) / 1e6:g} megapixels, "
-                            f"over {max_pixels / 1e6:g}): resize it first") from None
+        raise ImageTooLarge(too_large if not count else f"{name} is too large ({round(int(count[1]) / 1e6)} "
+                            f"megapixels, over {max_pixels / 1e6:.3g}): resize it first") from None
     except UnidentifiedImageError:
         return None
     except Exception as e:                 # noqa: BLE001 - a hostile header can make a plugin raise anything
@@ -374,7 +374,7 @@ def probe_image(path: Path | str | typing.BinaryIO, name: str = "", *, max_pixel
                 raise BadInput(f"{name} has no pixels ({width}x{height}): export the image again")
             if width * height > max_pixels:
                 raise ImageTooLarge(f"{name} is too large ({width}x{height} pixels, over "
-                                    f"{max_pixels / 1e6:g} megapixels): resize it first")
+                                    f"{max_pixels / 1e6:.3g} megapixels): resize it first")
             if width < MIN_SIDE or height < MIN_SIDE:
                 raise BadInput(f"{name} is too small ({width}x{height} pixels): Vitrine needs at least "
                                f"{MIN_SIDE}x{MIN_SIDE}; use a larger picture")

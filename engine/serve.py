@@ -82,7 +82,7 @@ def decode_image(url: str, limits: ServeLimits) -> Frame:
     except (binascii.Error, ValueError):
         raise ApiError(400, "the image's base64 is damaged", code="image_base64") from None
     try:
-        rgb = decode_image_bytes(raw, "the image", max_pixels=limits.max_pixels)
+        rgb = decode_image_bytes(raw, "image_url", max_pixels=limits.max_pixels)
     except ImageTooLarge as e:
         raise ApiError(413, str(e), code="image_too_large") from None
     except BadInput as e:
