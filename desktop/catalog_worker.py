@@ -53,6 +53,7 @@ class CatalogWorker(QObject):
             report = self._open().add(read.products, progress=lambda _s, d, t: self.progress.emit(d, t or 0),
                                       cancel=self.cancel)
             report.skipped[:0] = read.skipped
+            report.skipped += report.failed   # unreadable images: counted with the rows not added (show --failed)
         except BaseException as e:            # noqa: BLE001
             self.add_failed.emit(_message(e))
             return

@@ -7,6 +7,10 @@ vectors, written in transactions) and two derived usearch indexes (see engine.ve
 Indexing is resumable: rows go in first (one transaction), then their vectors in committed batches; a killed run
 leaves rows marked pending and the next run carries on. The catalog records which embedder built its vectors and
 refuses to mix: a different embedder means `vitrine catalog index --reindex`.
+
+A product whose image cannot be read (damaged, too large, too small) is recorded as failed with its reason and
+left out of the vectors; the others are indexed, and later runs skip it until its image file changes
+(`vitrine catalog show --failed` lists them).
 """
 from __future__ import annotations
 
@@ -57,6 +61,13 @@ CREATE TABLE IF NOT EXISTS products (
     added_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS products_image_sig ON products(image_sig);
+-- products whose image could not be read: retried when the image file changes (its mtime), or on --reindex
+CREATE TABLE IF NOT EXISTS failures (
+    product INTEGER PRIMARY KEY,            -- products.rowid
+    reason TEXT NOT NULL,
+    image_mtime REAL NOT NULL,
+    at REAL NOT NULL
+);
 """
 
 
@@ -87,11 +98,33 @@ class AddReport:
     updated: int = 0
     unchanged: int = 0
     indexed: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)     # (id, why): not fatal
+    skipped: list[tuple[str, str]] = field(default_factory=list)     # (id, why): rows of the CSV not added
+    failed: list[tuple[str, str]] = field(default_factory=list)      # (id, why): added, but its image unreadable
 
     def to_dict(self) -> dict:
         return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged, "indexed": self.indexed,
-                "skipped": [{"id": i, "why": w} for i, w in self.skipped]}
+                "skipped": [{"id": i, "why": w} for i, w in self.skipped],
+                "failed": [{"id": i, "why": w} for i, w in self.failed]}
+
+
+@dataclass
+class IndexReport:
+    indexed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)      # (id, why) of this run
+
+    def to_dict(self) -> dict:
+        return {"indexed": self.indexed, "failed": [{"id": i, "why": w} for i, w in self.failed]}
+
+
+@dataclass
+class FailedProduct:
+    id: str
+    image: str
+    reason: str
+    at: float                               # when it failed (seconds since the epoch)
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
 
 
 @dataclass
@@ -100,6 +133,7 @@ class CatalogInfo:
     products: int
     indexed: int
     pending: int
+    failed: int                             # image unreadable: `vitrine catalog show --failed`
     image_embedder: str
     text_embedder: str
 
@@ -114,7 +148,10 @@ class Catalog(ABC):
 
     @abstractmethod
     def index(self, reindex: bool = False, progress: ProgressFn | None = None,
-              cancel: threading.Event | None = None) -> int: ...
+              cancel: threading.Event | None = None) -> IndexReport: ...
+
+    @abstractmethod
+    def failed(self) -> list[FailedProduct]: ...
 
     @abstractmethod
     def remove(self, ids: Iterable[str]) -> int: ...
@@ -154,14 +191,18 @@ def searchable_text(title: str, attributes: dict[str, str]) -> str:
     return " | ".join(w for w in words if w)
 
 
-def _load_rgb(path: str) -> np.ndarray | None:
-    import cv2
+def _load_rgb(path: str, fit: int | None = None) -> np.ndarray:
+    """A product's image through the one image reader (header checked first), scaled down to ``fit`` as it is
+    decoded, so that a batch never holds full-size originals; ``BadInput`` in one line when it cannot be read."""
+    from .frames import read_image
+    return read_image(Path(path), fit=fit)
+
+
+def _mtime(path: str) -> float:
     try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError:
-        return None
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    return None if img is None else np.ascontiguousarray(img[:, :, ::-1])
+        return Path(path).stat().st_mtime
+    except OSError:                         # gone: indexing records it as failed, with the reason
+        return 0.0
 
 
 def _thumbnail(rgb: np.ndarray) -> bytes:
@@ -246,7 +287,7 @@ class SqliteCatalog(Catalog):
                     if not self._meta("image_signature"):
                         self._set_meta("image_signature", self.signature.info.id)
                     for p in products:
-                        mtime = Path(p.image).stat().st_mtime
+                        mtime = _mtime(p.image)
                         attrs = json.dumps(p.attributes, ensure_ascii=False, sort_keys=True)
                         old = self.db.execute("SELECT title, attributes, image, image_mtime FROM products WHERE "
                                               "id = ?", (p.id,)).fetchone()
@@ -263,32 +304,38 @@ class SqliteCatalog(Catalog):
                                 "UPDATE products SET title = ?, attributes = ?, image = ?, image_mtime = ?, "
                                 "text_sig = '' " + (", image_sig = '', thumbnail = NULL " if image_changed else "")
                                 + "WHERE id = ?", (p.title, attrs, p.image, mtime, p.id))
+                            if image_changed:       # a new picture gets a new chance
+                                self.db.execute("DELETE FROM failures WHERE product = (SELECT rowid FROM products "
+                                                "WHERE id = ?)", (p.id,))
                             report.updated += 1
                     self.db.execute("COMMIT")
                 except BaseException:
                     self.db.execute("ROLLBACK")
                     raise
-            report.indexed, failed = self._index_pending(progress, cancel)
-            report.skipped.extend(failed)
+            report.indexed, report.failed = self._index_pending(progress, cancel)
         return report
 
     def index(self, reindex: bool = False, progress: ProgressFn | None = None,
-              cancel: threading.Event | None = None) -> int:
-        """Embed every pending product (after a killed run, or all of them with ``reindex``)."""
+              cancel: threading.Event | None = None) -> IndexReport:
+        """Embed every pending product (after a killed run, or all of them with ``reindex``, which also retries
+        the failed ones)."""
         with self._write("catalog index"), self._lock:
             self._check_embedder(reindex)
             if reindex:
                 with self._sql("starting the re-index"):
                     self._set_meta("image_signature", self.signature.info.id)
-            n, _ = self._index_pending(progress, cancel)
-            return n
+                    self.db.execute("DELETE FROM failures")
+            return IndexReport(*self._index_pending(progress, cancel))
 
     def _pending(self) -> list[tuple]:
+        """Rows whose vectors are missing or stale, except those that failed on the image file as it still is."""
         sig = self.signature.info.id
         text_sig = self.text_embedder.info.id
-        return self.db.execute("SELECT rowid, id, title, attributes, image, image_sig = ?, text_sig = ? FROM "
-                               "products WHERE image_sig != ? OR text_sig != ? ORDER BY rowid",
+        rows = self.db.execute("SELECT p.rowid, p.id, p.title, p.attributes, p.image, p.image_sig = ?, "
+                               "p.text_sig = ?, f.image_mtime FROM products p LEFT JOIN failures f ON f.product = "
+                               "p.rowid WHERE p.image_sig != ? OR p.text_sig != ? ORDER BY p.rowid",
                                (sig, text_sig, sig, text_sig)).fetchall()
+        return [r[:7] for r in rows if r[7] is None or _mtime(r[4]) != r[7]]
 
     def _index_pending(self, progress: ProgressFn | None, cancel: threading.Event | None) \
             -> tuple[int, list[tuple[str, str]]]:
@@ -302,18 +349,20 @@ class SqliteCatalog(Catalog):
             if cancel is not None and cancel.is_set():
                 break
             batch = pending[start:start + BATCH]
-            image_rows, images = [], []
+            image_rows, images, bad = [], [], []
             for row in batch:
                 if row[5]:
                     continue
-                rgb = _load_rgb(row[4])
-                if rgb is None:
-                    failed.append((row[1], f"cannot read the image {row[4]}"))
+                try:                        # one at a time, scaled down as decoded: a batch holds no originals
+                    rgb = _load_rgb(row[4], self.signature.embedder.decode_side)
+                except VitrineError as e:   # this product fails, with its reason; the others go on
+                    bad.append((row, str(e), _mtime(row[4])))
                     continue
                 image_rows.append(row)
                 images.append(rgb)
             vectors = self.signature.vectors(images) if images else None
-            text_rows = [row for row in batch if not row[6]]
+            failed_ids = {row[0] for row, _, _ in bad}
+            text_rows = [row for row in batch if not row[6] and row[0] not in failed_ids]
             texts = self.text_embedder.embed_texts(
                 [searchable_text(r[2], json.loads(r[3])) for r in text_rows]) if text_rows else None
             with self._sql("saving vectors"):
@@ -326,12 +375,19 @@ class SqliteCatalog(Catalog):
                     for row, vec in zip(text_rows, texts if texts is not None else []):
                         self.db.execute("UPDATE products SET text_vec = ?, text_sig = ? WHERE rowid = ?",
                                         (vec.astype(np.float32).tobytes(), text_sig, row[0]))
+                    self.db.executemany("DELETE FROM failures WHERE product = ?", [(r[0],) for r in image_rows])
+                    self.db.executemany("INSERT OR REPLACE INTO failures(product, reason, image_mtime, at) VALUES "
+                                        "(?, ?, ?, ?)", [(r[0], why, m, time.time()) for r, why, m in bad])
                     self._bump()
                     self.db.execute("COMMIT")
                 except BaseException:
                     self.db.execute("ROLLBACK")
                     raise
             self._update_indexes(image_rows, vectors, text_rows, texts)
+            for row, why, _ in bad:
+                log.info("product %s failed: %s", row[1], why)
+                failed.append((row[1], why))
+            del images, vectors
             done += len(batch)
             indexed += len(image_rows)
             if progress:
@@ -346,6 +402,7 @@ class SqliteCatalog(Catalog):
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 self.db.executemany("DELETE FROM products WHERE rowid = ?", [(r,) for r in rows])
+                self.db.executemany("DELETE FROM failures WHERE product = ?", [(r,) for r in rows])
                 self._bump()
                 self.db.execute("COMMIT")
             except BaseException:
@@ -429,14 +486,24 @@ class SqliteCatalog(Catalog):
                                   (product_id,)).fetchone()
         return self._product(row) if row else None
 
+    def failed(self) -> list[FailedProduct]:
+        """Products whose image could not be read, with the reason (oldest first)."""
+        with self._lock, self._sql("reading the catalog"):
+            rows = self.db.execute("SELECT p.id, p.image, f.reason, f.at FROM failures f JOIN products p ON "
+                                   "p.rowid = f.product ORDER BY p.rowid").fetchall()
+        return [FailedProduct(*r) for r in rows]
+
     def info(self) -> CatalogInfo:
         with self._lock, self._sql("reading the catalog"):
             total = self.db.execute("SELECT COUNT(*) FROM products").fetchone()[0]
             built = self._meta("image_signature")
             indexed = self.db.execute("SELECT COUNT(*) FROM products WHERE image_sig = ? AND image_sig != ''",
                                       (built,)).fetchone()[0]
+            failed = self.db.execute("SELECT COUNT(*) FROM failures f JOIN products p ON p.rowid = f.product "
+                                     "WHERE p.image_sig != ? OR p.image_sig = ''", (built,)).fetchone()[0]
             text = self.db.execute("SELECT text_sig FROM products WHERE text_sig != '' LIMIT 1").fetchone()
-        return CatalogInfo(str(self.folder), total, indexed, total - indexed, built, text[0] if text else "")
+        return CatalogInfo(str(self.folder), total, indexed, total - indexed - failed, failed, built,
+                           text[0] if text else "")
 
     def close(self) -> None:
         with self._lock:

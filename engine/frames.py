@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import math
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import VitrineError
+from .errors import BadInput, VitrineError
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ class FrameSource:
             raise VitrineError(f"{path.name} is empty (0 bytes): copy it again")
         ext = path.suffix.lower()
         if ext not in VIDEO_EXTS:
-            img = read_image(path)
+            img = probe_image(path)
             if img is not None:
                 self.kind, self._image = "image", img
                 return
@@ -309,62 +310,110 @@ class FrameSource:
         self.close()
 
 
-def read_image(path: Path | typing.BinaryIO, name: str = "") -> np.ndarray | None:
-    """Decode an image file (or an open binary stream called ``name``) to RGB, or None when it is not an image
-    at all (then it may be a video).
+class ImageTooLarge(BadInput):
+    """An image over the pixel limit, refused from its header (the server answers 413)."""
 
-    The one image-reading path of the CLI, the app and live mode: the header gives the size before anything is
-    decoded (a 30000x30000 PNG is refused in microseconds, not after 950 MB and 8 s), then the pixels are
-    decoded once, by Pillow, which refuses a truncated file (OpenCV returned it half-drawn). Sizes OpenCV's
-    decoders choked on (under 8 px, over its pixel limit) are refused with the same sentences everywhere.
+    http_status = 413
+
+
+# Formats Vitrine reads: what cameras, phones and catalog exports write (JPEG includes MPO). Pillow's other
+# plugins (EPS runs Ghostscript, the rarer decoders) are never asked to parse a hostile file.
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+
+
+def read_image(path: Path | str | typing.BinaryIO, name: str = "", *, max_pixels: int = MAX_PIXELS,
+               fit: int | None = None) -> np.ndarray:
+    """An image file (or an open binary stream called ``name``) as an H x W x 3 uint8 RGB array.
+
+    The one image reader of every surface (CLI, app, live mode, catalog, server): the header gives the size
+    before anything is decoded (a 69-byte PNG claiming 60000x60000 is refused in microseconds, not after
+    gigabytes), then the pixels are decoded once, by Pillow, which refuses a truncated file (OpenCV returned it
+    half-drawn); EXIF orientation is applied. ``fit``: scale the picture down so its longer side is at most
+    ``fit`` pixels as it is decoded (JPEG decodes at the reduced scale; the full-size copy is dropped at once).
+    Raises ``BadInput`` (``ImageTooLarge`` over ``max_pixels``) with one line naming the file.
     """
+    name = name or _name_of(path)
+    rgb = probe_image(path, name, max_pixels=max_pixels, fit=fit)
+    if rgb is None:
+        raise BadInput(f"{name} is not an image Vitrine can read (send JPEG, PNG, WebP, BMP, TIFF or GIF)")
+    return rgb
+
+
+def decode_image_bytes(data: bytes, name: str = "image", *, max_pixels: int = MAX_PIXELS,
+                       fit: int | None = None) -> np.ndarray:
+    """``read_image`` for an image held in memory (an upload, a data: URL, a dataset row)."""
+    if not data:
+        raise BadInput(f"{name} is empty (0 bytes): send the image again")
+    return read_image(io.BytesIO(data), name, max_pixels=max_pixels, fit=fit)
+
+
+def probe_image(path: Path | str | typing.BinaryIO, name: str = "", *, max_pixels: int = MAX_PIXELS,
+                fit: int | None = None) -> np.ndarray | None:
+    """``read_image``, but None when the file is not an image at all (``FrameSource`` then tries it as video)."""
     import warnings
 
     from PIL import Image, ImageOps, UnidentifiedImageError
-    name = name or path.name
-    too_large = (f"{name} is too large (over {MAX_PIXELS // 1_000_000} megapixels): resize it first")
+    name = name or _name_of(path)
+    too_large = f"{name} is too large (over {max_pixels / 1e6:.3g} megapixels): resize it first"
     try:
-        with warnings.catch_warnings():    # Pillow warns about big images on stderr: we decide with MAX_PIXELS
+        with warnings.catch_warnings():    # Pillow warns about big images on stderr: we decide with max_pixels
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)           # lazy: reads the header only
-    except Image.DecompressionBombError:
-        raise VitrineError(too_large) from None
+            im = Image.open(path, formats=IMAGE_FORMATS)   # lazy: reads the header only
+    except Image.DecompressionBombError as e:     # Pillow's own limit (~179 MP) met first; it says the count
+        count = re.search(r"\((\d+) pixels\)", str(e))
+        raise ImageTooLarge(too_large if not count else f"{name} is too large ({round(int(count[1]) / 1e6)} "
+                            f"megapixels, over {max_pixels / 1e6:.3g}): resize it first") from None
     except UnidentifiedImageError:
         return None
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
+    except Exception as e:                 # noqa: BLE001 - a hostile header can make a plugin raise anything
         raise _unreadable(name, e) from None
     try:
         with im:
             width, height = im.size
             if width < 1 or height < 1:
-                raise VitrineError(f"{name} has no pixels ({width}x{height}): export the image again")
-            if width * height > MAX_PIXELS:
-                raise VitrineError(f"{name} is too large ({width}x{height} pixels, over "
-                                   f"{MAX_PIXELS // 1_000_000} megapixels): resize it first")
+                raise BadInput(f"{name} has no pixels ({width}x{height}): export the image again")
+            if width * height > max_pixels:
+                raise ImageTooLarge(f"{name} is too large ({width}x{height} pixels, over "
+                                    f"{max_pixels / 1e6:.3g} megapixels): resize it first")
             if width < MIN_SIDE or height < MIN_SIDE:
-                raise VitrineError(f"{name} is too small ({width}x{height} pixels): Vitrine needs at least "
-                                   f"{MIN_SIDE}x{MIN_SIDE}; use a larger picture")
+                raise BadInput(f"{name} is too small ({width}x{height} pixels): Vitrine needs at least "
+                               f"{MIN_SIDE}x{MIN_SIDE}; use a larger picture")
+            if fit and max(width, height) > fit:
+                # JPEG decodes at 1/2, 1/4 or 1/8 scale (still >= 3 x fit); the full-size pixels go at once
+                im.thumbnail((fit, fit), Image.Resampling.LANCZOS, reducing_gap=3.0)
             im = ImageOps.exif_transpose(im)        # phone photos stand the right way up
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
                 white = Image.new("RGB", im.size, (255, 255, 255))  # product shots on transparent backgrounds
-                white.paste(im.convert("RGBA"), mask=im.convert("RGBA").getchannel("A"))
+                white.paste(rgba, mask=rgba.getchannel("A"))
                 im = white
-            return np.array(im.convert("RGB"))      # a writable copy; raises on a truncated file
+            elif im.mode != "RGB":
+                im = im.convert("RGB")
+            return np.array(im)                     # a writable copy; raises on a truncated file
     except Image.DecompressionBombError:
-        raise VitrineError(too_large) from None
+        raise ImageTooLarge(too_large) from None
     except VitrineError:
         raise
-    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as e:
+    except Exception as e:                 # noqa: BLE001 - truncated data, a lying chunk, a decoder's own error
         raise _unreadable(name, e) from None
+
+
+def _name_of(path) -> str:
+    if isinstance(path, (str, Path)):
+        return Path(path).name
+    return Path(getattr(path, "name", "") or "image").name
 
 
 def _unreadable(name: str, e: BaseException) -> VitrineError:
     """The disk's fault (errno set: permissions, I/O) or the file's (Pillow's decoders say "truncated"...)."""
     if isinstance(e, OSError) and e.errno is not None:
         from .errors import os_error_message
-        return VitrineError(os_error_message(e, f"reading {name}"))
-    return VitrineError(f"{name} is damaged or not a readable image ({type(e).__name__}): open it in an image viewer "
-                        "to check, or export it again")
+        return BadInput(os_error_message(e, f"reading {name}"))
+    if isinstance(e, MemoryError):
+        return BadInput(f"{name} needs more memory to decode than is free: resize it or close other programs")
+    log.debug("unreadable image %s", name, exc_info=e)
+    return BadInput(f"{name} is damaged or not a readable image ({type(e).__name__}): open it in an image viewer "
+                    "to check, or export it again")
 
 
 def load_frame(spec: str, box: str | Region | None = None) -> Frame:

@@ -67,8 +67,10 @@ def check_bind(host: str, api_key: str | None) -> None:
 
 
 def decode_image(url: str, limits: ServeLimits) -> Frame:
-    """A `data:image/...;base64,` URL -> a Frame; anything else is a 400 that says what is accepted."""
-    import cv2
+    """A `data:image/...;base64,` URL -> a Frame, through the one image reader (header measured before any
+    decoding); anything else is a 4xx JSON error that says what is accepted."""
+    from .errors import BadInput
+    from .frames import ImageTooLarge, decode_image_bytes
     if not isinstance(url, str) or not url.startswith("data:"):
         raise ApiError(400, "image_url must be a data: URL (data:image/jpeg;base64,...): this server is offline "
                        "and does not fetch images", code="image_not_data_url")
@@ -79,22 +81,13 @@ def decode_image(url: str, limits: ServeLimits) -> Frame:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise ApiError(400, "the image's base64 is damaged", code="image_base64") from None
-    buf = np.frombuffer(raw, np.uint8)
-    header = cv2.imdecode(buf, cv2.IMREAD_REDUCED_GRAYSCALE_8) if buf.size else None
-    if header is None:
-        raise ApiError(400, "the image_url holds no image OpenCV can read (send JPEG, PNG or WebP)",
-                       code="image_unreadable")
-    h8, w8 = header.shape[:2]
-    if h8 * w8 * 64 > limits.max_pixels * 4:      # a cheap first look: /8 per side
-        raise ApiError(413, f"the image is too large (about {w8 * 8}x{h8 * 8}): send at most "
-                       f"{limits.max_pixels} pixels", code="image_too_large")
-    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ApiError(400, "the image could not be decoded", code="image_unreadable")
-    if bgr.shape[0] * bgr.shape[1] > limits.max_pixels:
-        raise ApiError(413, f"the image has {bgr.shape[1]}x{bgr.shape[0]} pixels: send at most {limits.max_pixels}",
-                       code="image_too_large")
-    return Frame(rgb=np.ascontiguousarray(bgr[:, :, ::-1]), source="request")
+    try:
+        rgb = decode_image_bytes(raw, "image_url", max_pixels=limits.max_pixels)
+    except ImageTooLarge as e:
+        raise ApiError(413, str(e), code="image_too_large") from None
+    except BadInput as e:
+        raise ApiError(400, str(e), code="image_unreadable") from None
+    return Frame(rgb=rgb, source="request")
 
 
 @dataclass

@@ -197,7 +197,7 @@ def test_missing_images_are_skipped_and_reported_not_fatal(tmp_path):
     csv_path.write_text("\n".join(lines + ["ghost,images/ghost.png,Ghost dress,dress,red,plain",
                                            "escape,../../etc/passwd,Escape,dress,red,plain"]) + "\n")
     out = _cli("catalog", "--catalog", tmp_path / "c", "add", csv_path)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr                  # partial: the others are added
     assert "skipped ghost: image not found" in out.stderr and "skipped escape" in out.stderr
     assert f"{len(lines) - 1} added" in out.stdout
 
@@ -303,3 +303,90 @@ def test_colour_questions_are_recognised_in_both_languages():
     assert asks_about_color("Qual é a cor da calça?") and asks_about_color("What colour is the shirt?")
     assert asks_about_color("what color is it") and not asks_about_color("Que peça é esta?")
     assert not asks_about_color("Describe the collar")
+
+
+# ---- images the reader refuses: one product fails, with its reason; the others are indexed ----------------------
+def _with_rows(csv_path: Path, rows: list[str], at: int | None = None) -> Path:
+    lines = csv_path.read_text().splitlines()
+    lines[at if at is not None else len(lines):at if at is not None else len(lines)] = rows
+    csv_path.write_text("\n".join(lines) + "\n")
+    return csv_path
+
+
+def test_an_unreadable_image_fails_its_product_only_and_blocks_nothing(tmp_path):
+    from tests.test_image_reader import BOMB, encoded
+    csv_path = _small_csv(tmp_path / "shop", n=40)
+    good = read_products_csv(csv_path).products
+    images = csv_path.parent / "images"
+    (images / "bomb.png").write_bytes(BOMB)                 # 60000x60000 in its header, under 100 bytes
+    (images / "dot.png").write_bytes(encoded((1, 1)))
+    _with_rows(csv_path, ["bomb,images/bomb.png,Bomb dress,dress,red,plain"], at=3)   # inside the first batch
+    _with_rows(csv_path, ["dot,images/dot.png,Dot shirt,shirt,blue,plain"])
+    folder = tmp_path / "catalog"
+
+    out = _cli("catalog", "--catalog", folder, "add", csv_path)
+    assert out.returncode == 1, out.stderr                  # partial: done, but not everything
+    assert "Traceback" not in out.stderr and "unexpected" not in out.stderr
+    assert "failed bomb: bomb.png is too large (3600 megapixels" in out.stderr
+    assert "failed dot: dot.png is too small (1x1 pixels)" in out.stderr
+    assert "catalog show --failed" in out.stderr
+    info = json.loads(_cli("catalog", "--catalog", folder, "show", "--json").stdout)
+    assert (info["products"], info["indexed"], info["failed"], info["pending"]) == (len(good) + 2, len(good), 2, 0)
+    out = _cli("catalog", "--catalog", folder, "show", "--failed")
+    assert out.returncode == 0, out.stderr
+    listed = [line.split("\t") for line in out.stdout.strip().splitlines()]
+    assert [i for i, _ in listed] == ["bomb", "dot"]
+    assert "too large" in listed[0][1] and "too small" in listed[1][1]
+
+    # later runs are not blocked and do not read the bad images again; a new product goes in
+    out = _cli("catalog", "--catalog", folder, "index")
+    assert out.returncode == 0 and out.stdout.startswith("0 products indexed"), out.stdout + out.stderr
+    _with_rows(csv_path, [f"extra,{Path(good[0].image).relative_to(csv_path.parent)},Extra,dress,red,plain"])
+    out = _cli("catalog", "--catalog", folder, "add", csv_path, "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert (report["added"], report["indexed"], report["failed"]) == (1, 1, [])
+    found = json.loads(_cli("catalog", "--catalog", folder, "search", "--text", "Bomb dress", "-k", "60",
+                            "--json").stdout)
+    assert "bomb" not in [r["id"] for r in found["results"]]    # a failed product is not in the vectors
+
+    # a fixed image is indexed on the next add, and leaves the failed list
+    (images / "bomb.png").write_bytes(encoded((96, 96), colour=(200, 30, 30)))
+    os.utime(images / "bomb.png", (time.time() + 5, time.time() + 5))
+    out = _cli("catalog", "--catalog", folder, "add", csv_path, "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["indexed"] == 1
+    failed = json.loads(_cli("catalog", "--catalog", folder, "show", "--failed", "--json").stdout)["failed"]
+    assert [f["id"] for f in failed] == ["dot"]
+
+
+def test_the_app_import_counts_the_failed_products(tmp_path, qtbot):
+    from desktop.catalog_worker import CatalogWorker
+    from tests.test_image_reader import BOMB
+    csv_path = _small_csv(tmp_path / "shop", n=4)
+    (csv_path.parent / "images" / "bomb.png").write_bytes(BOMB)
+    _with_rows(csv_path, ["bomb,images/bomb.png,Bomb dress,dress,red,plain"], at=1)
+    worker = CatalogWorker(tmp_path / "catalog")
+    got, errors = [], []
+    worker.added.connect(got.append)
+    worker.add_failed.connect(errors.append)
+    worker.add_csv(str(csv_path))
+    worker.shutdown()
+    assert not errors and len(got) == 1
+    assert [i for i, _ in got[0].skipped] == ["bomb"]
+    assert got[0].indexed == len(read_products_csv(csv_path).products) - 1
+
+
+def test_a_batch_holds_images_scaled_down_to_what_the_embedder_needs(tmp_path):
+    from PIL import Image
+    csv_path = _small_csv(tmp_path / "shop", n=3)
+    Image.new("RGB", (3000, 2000), (200, 30, 30)).save(csv_path.parent / "images" / "big.png")
+    _with_rows(csv_path, ["big,images/big.png,Big red dress,dress,red,plain"])
+    cat = SqliteCatalog(tmp_path / "catalog")
+    seen, vectors = [], cat.signature.vectors
+    cat.signature.vectors = lambda images, masks=None: (seen.extend(im.shape for im in images), vectors(images))[1]
+    report = cat.add(read_products_csv(csv_path).products)
+    side = cat.signature.embedder.decode_side
+    cat.close()
+    assert report.indexed == report.added and not report.failed
+    assert max(max(s[:2]) for s in seen) == side < 3000       # the 3000-pixel original never reached a batch

@@ -7,6 +7,10 @@ from pathlib import Path
 
 from ..errors import VitrineError
 
+# `catalog add` / `catalog index` finished, but some products are not in the catalog's vectors (a CSV row skipped,
+# an image that cannot be read): the good ones are saved; 2 stays "nothing was done"
+PARTIAL = 1
+
 
 def _open(args):
     from ..catalog import open_catalog
@@ -44,10 +48,20 @@ def cmd_add(args) -> int:
         print(json.dumps({**report.to_dict(), "catalog": info.to_dict()}, ensure_ascii=False, indent=2))
     else:
         print(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, {report.indexed} "
-              f"indexed; the catalog has {info.products} products ({info.pending} not indexed)")
+              f"indexed; the catalog has {info.products} products ({info.pending} not indexed"
+              + (f", {info.failed} failed" if info.failed else "") + ")")
         for pid, why in report.skipped:
             print(f"skipped {pid}: {why}", file=sys.stderr)
-    return 0
+        _say_failed(report.failed)
+    return PARTIAL if report.skipped or report.failed else 0
+
+
+def _say_failed(failed: list[tuple[str, str]]) -> None:
+    for pid, why in failed:
+        print(f"failed {pid}: {why}", file=sys.stderr)
+    if failed:
+        print(f"{len(failed)} product{'s' if len(failed) > 1 else ''} not indexed: fix or replace the image and add "
+              "the CSV again (`vitrine catalog show --failed` lists them)", file=sys.stderr)
 
 
 def cmd_index(args) -> int:
@@ -55,12 +69,14 @@ def cmd_index(args) -> int:
     cat = _open(args)
     try:
         with TqdmProgress() as progress:
-            n = cat.index(reindex=args.reindex, progress=progress)
+            report = cat.index(reindex=args.reindex, progress=progress)
         info = cat.info()
     finally:
         cat.close()
-    print(f"{n} products indexed with {info.image_embedder}; {info.pending} still pending")
-    return 0
+    print(f"{report.indexed} products indexed with {info.image_embedder}; {info.pending} still pending"
+          + (f", {info.failed} failed" if info.failed else ""))
+    _say_failed(report.failed)
+    return PARTIAL if report.failed else 0
 
 
 def _query_frame(args):
@@ -127,6 +143,17 @@ def cmd_remove(args) -> int:
 def cmd_show(args) -> int:
     cat = _open(args)
     try:
+        if args.failed:
+            if args.id:
+                raise VitrineError("give a product id or --failed, not both")
+            failed = cat.failed()
+            if args.json:
+                print(json.dumps({"failed": [f.to_dict() for f in failed]}, ensure_ascii=False, indent=2))
+            elif not failed:
+                print("no failed products: every product's image was read")
+            for f in failed if not args.json else []:
+                print(f"{f.id}\t{f.reason}")
+            return 0
         if args.id:
             p = cat.get(args.id)
             if p is None:
@@ -172,13 +199,18 @@ def register(sub) -> None:
                        "it, or words in Portuguese or English.")
     c.add_argument("--catalog", help="catalog folder (default: $VITRINE_HOME/catalog)")
     cs = c.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
-    a = cs.add_parser("add", help="add or update products from a CSV (id, image, title, attribute columns)")
+    a = cs.add_parser("add", help="add or update products from a CSV (id, image, title, attribute columns)",
+                      description="Add or update products from a CSV. Exit status 0: every product is indexed; 1: "
+                      "the others are, but some rows were skipped or their images could not be read (listed on "
+                      "stderr and by `catalog show --failed`); 2: nothing was changed.")
     a.add_argument("csv")
     a.add_argument("--embedder", help="image embedder: efficientnet-lite0 (bundled, default) or fashion-siglip "
                    "(`vitrine models pull fashion-siglip`)")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_add)
-    x = cs.add_parser("index", help="finish an interrupted indexing run, or --reindex with another embedder")
+    x = cs.add_parser("index", help="finish an interrupted indexing run, or --reindex with another embedder",
+                      description="Embed the pending products (--reindex: all of them, failed ones included). "
+                      "Exit status 1 when some images could not be read (`catalog show --failed`).")
     x.add_argument("--reindex", action="store_true", help="rebuild every vector (after changing the embedder)")
     x.add_argument("--embedder")
     x.set_defaults(func=cmd_index)
@@ -192,8 +224,9 @@ def register(sub) -> None:
     r = cs.add_parser("remove", help="remove products by id")
     r.add_argument("ids", nargs="+")
     r.set_defaults(func=cmd_remove)
-    w = cs.add_parser("show", help="one product, or the catalog's figures")
+    w = cs.add_parser("show", help="one product, or the catalog's figures, or --failed products")
     w.add_argument("id", nargs="?")
+    w.add_argument("--failed", action="store_true", help="the products whose image could not be read, and why")
     w.add_argument("--json", action="store_true")
     w.set_defaults(func=cmd_show)
 
