@@ -249,3 +249,33 @@ def test_leftovers_of_a_crash_are_cleared_only_when_ours(tmp_path):
         with atomic_folder(dest, OutputKind.EXPORT):
             pass
     assert (foreign / "mine.txt").read_text() == "mine"
+
+
+# ---------------------------------------------------------------------- Vitrine's own outputs, with a model
+def test_merge_and_export_replace_their_own_output_and_nothing_else(tiny_checkpoint, tmp_path):
+    """A run, merged twice into one --out, exported twice into one --out; each refuses the other's folder."""
+    from export.dataset import BuildOptions, synth
+    data = tmp_path / "set"
+    synth(data, 20, BuildOptions(describe=False), size=32)
+    run = tmp_path / "run"
+    r = vitrine("finetune", data, "--base", tiny_checkpoint, "--out", run, "--max-steps", "1", "--batch-size", "2",
+                "--no-translated", "--attributes", "colour")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((run / MARKER).read_text())["kind"] == "finetune-run"
+    merged, exported = tmp_path / "merged", tmp_path / "gguf"
+    for _ in range(2):
+        r = vitrine("finetune", "merge", run, "--out", merged)
+        assert r.returncode == 0, r.stderr
+        r = vitrine("export", "gguf", merged, "--out", exported, "--quant", "F16")
+        assert r.returncode == 0, r.stderr
+    assert json.loads((merged / MARKER).read_text())["kind"] == "merged"
+    assert json.loads((exported / MARKER).read_text())["kind"] == "export"
+    assert (exported / "text-F16.gguf").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gguf", "merged", "run", "set"]    # nothing left beside
+    before = snapshot(tmp_path)
+    assert_one_line_error(vitrine("finetune", "merge", run, "--out", exported), "holds a Vitrine model export, not a "
+                          "merged checkpoint")
+    assert_one_line_error(vitrine("export", "gguf", merged, "--out", run), "holds a Vitrine fine-tuning run")
+    assert_one_line_error(vitrine("export", "gguf", merged, "--out", merged), "is this command's input")
+    assert_one_line_error(vitrine("finetune", "merge", run, "--out", data), "holds a Vitrine question set")
+    assert snapshot(tmp_path) == before
