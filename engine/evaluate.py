@@ -110,6 +110,8 @@ class Run:
         answers_opts = {k: v for k, v in asdict(opts).items() if k != "threads"}
         info = {"data": str(Path(data).resolve()), "set": set_fingerprint(qa), "rows": len(qa.rows),
                 "models": models, "options": answers_opts}
+        from .files import OutputKind, check_output, mark_output
+        check_output(self.folder, OutputKind.EVAL_RUN)     # new, empty or a run: never a file or others' folder
         run_file = self.folder / RUN_FILE
         if run_file.is_file():
             try:
@@ -121,11 +123,9 @@ class Run:
                                    "new --out folder (or the same set and options to continue it)")
             answered = {m for m, _ in self.done()}        # a model that never answered is not carried over
             info["models"] = list(dict.fromkeys([m for m in old.get("models", []) if m in answered] + models))
-        elif self.folder.exists() and any(self.folder.iterdir()):
-            raise VitrineError(f"{self.folder} already holds files that are not an evaluation run: choose another "
-                               "--out")
         self.info = info
         self.folder.mkdir(parents=True, exist_ok=True)
+        mark_output(self.folder, OutputKind.EVAL_RUN)
         from .files import write_text_atomic
         write_text_atomic(run_file, json.dumps(info, indent=2))
 
@@ -191,6 +191,8 @@ def evaluate(data: str, models: list[str], out: Path, opts: EvalOptions = EvalOp
     metrics (eval_report.RunMetrics)."""
     from . import eval_report
     opts = opts.check()
+    from .files import OutputKind, check_output
+    check_output(out, OutputKind.EVAL_RUN)          # before the set is read or a model looked up
     if not models:
         raise VitrineError("name at least one --model (an installed model, an exported folder or a checkpoint)")
     for model in models:

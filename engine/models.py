@@ -11,7 +11,7 @@ from typing import Callable
 
 from .download import RemoteFile, Unreachable, download, hub_files
 from .errors import VitrineError
-from .files import atomic_folder, sha256_file, store_lock
+from .files import OutputKind, atomic_folder, sha256_file, store_lock
 from .gguf_file import check_gguf
 from .manifest import MANIFEST_NAME, FileEntry, Manifest, check_relpath, contained
 from .settings import Settings
@@ -219,7 +219,7 @@ class ModelStore:
         family, handler, langs = describe_gguf_pair(model, mmproj)
         if model.name == mmproj.name:
             raise VitrineError(f"the model and the projector are both named {model.name}: rename one of them")
-        with self.changing(f"import {name}"), atomic_folder(self.root / name) as staging:
+        with self.changing(f"import {name}"), atomic_folder(self.root / name, OutputKind.MODEL) as staging:
             files = {role: self._copy_in(src, staging, check_relpath(src.name), role, progress)
                      for role, src in (("model", model), ("mmproj", mmproj))}
             m = Manifest(name=name, runtime="gguf", family=family, files=files, chat_handler=handler,
@@ -241,7 +241,7 @@ class ModelStore:
             describe_gguf_pair(contained(folder, src.files["model"].path), contained(folder, src.files["mmproj"].path))
         src.name = name
         src.source = src.source or str(folder)
-        with self.changing(f"import {name}"), atomic_folder(self.root / name) as staging:
+        with self.changing(f"import {name}"), atomic_folder(self.root / name, OutputKind.MODEL) as staging:
             for role, entry in src.files.items():
                 self._copy_in(contained(folder, entry.path), staging, entry.path, role, progress)
             src.save(staging)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from engine.errors import VitrineError
-from engine.files import atomic_folder
+from engine.files import OutputKind, OutputState, atomic_folder, check_output
 from engine.qa_set import SET_FILE, QARow, resolve_inside, write_jsonl
 
 from .catalogs import CatalogRead, read_catalog
@@ -200,7 +200,7 @@ def build_from_products(products: list[Product], out: Path, images: Path, layout
         answers={a: dict(c) for a, c in answers.items()}, merged=merged, dropped=dropped, capped=capped,
         missing_images=missing, unreadable_images=unreadable)
     out = Path(out)
-    with atomic_folder(out) as staging:
+    with atomic_folder(out, OutputKind.DATASET, inputs=() if write_images else (images,)) as staging:
         if write_images is not None:
             write_images(staging)
             image_root = "."
@@ -216,18 +216,18 @@ def build_from_products(products: list[Product], out: Path, images: Path, layout
     return summary
 
 
-def check_out(out: Path, force: bool) -> Path:
+def check_out(out: Path, force: bool, inputs: tuple[Path, ...] = ()) -> Path:
+    """Before any work: ``out`` is new, empty, or (with ``force``) a question set this command wrote."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise VitrineError(f"{out} is a file: give a folder for the question set")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise VitrineError(f"{out} already holds files: choose another --out, or add --force to replace it")
+    if check_output(out, OutputKind.DATASET, inputs) is OutputState.OURS and not force:
+        raise VitrineError(f"{out} already holds a question set: choose another --out, or add --force to replace it")
     return out
 
 
 def build(source: Path, out: Path, opts: BuildOptions, force: bool = False, progress: Progress | None = None,
           **catalog) -> Summary:
-    out = check_out(out, force)
+    source = Path(source)
+    out = check_out(out, force, inputs=(source if source.is_dir() else source.parent,))
     read: CatalogRead = read_catalog(Path(source), **catalog)
     if not read.products:
         raise VitrineError(f"{source}: no product with its image ({read.missing_images} rows name images that are "

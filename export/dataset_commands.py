@@ -64,7 +64,8 @@ def _common(p) -> None:
                    help="cap each answer at this many times its attribute's median count (default 3)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-describe", action="store_true", help="no \"Describe the X\" questions")
-    p.add_argument("--force", action="store_true", help="replace a question set already in --out")
+    p.add_argument("--force", action="store_true", help="replace a question set Vitrine wrote in --out (nothing "
+                   "else is ever replaced)")
 
 
 def register(sub) -> None:

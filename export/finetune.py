@@ -196,9 +196,9 @@ def _save_checkpoint(folder: Path, name: str, model, optimizer, state: dict) -> 
     import torch
     from safetensors.torch import save_file
 
-    from engine.files import atomic_folder
+    from engine.files import OutputKind, atomic_folder
     try:
-        with atomic_folder(folder / "checkpoints" / name) as staging:
+        with atomic_folder(folder / "checkpoints" / name, OutputKind.TRAINING_CHECKPOINT) as staging:
             save_file(trainable_state(model), str(staging / TRAINABLE))
             torch.save(optimizer.state_dict(), staging / "optimizer.pt")
             (staging / "state.json").write_text(json.dumps(state))
@@ -216,16 +216,15 @@ def _prune(folder: Path, keep: set[str]) -> None:
 
 
 def _check_out(out: Path, resume: bool) -> RunInfo | None:
+    from engine.files import OutputKind, OutputState, check_output
     if resume:
         info = read_run(out)
         if not info.last:
             raise VitrineError(f"{out} has no checkpoint to resume from yet: start it again without --resume")
         return info
-    if out.exists() and any(out.iterdir()):
-        if (out / RUN_FILE).is_file():
-            raise VitrineError(f"{out} already holds a fine-tuning run: continue it with --resume, or choose another "
-                               "--out")
-        raise VitrineError(f"{out} already holds files: choose an empty or new --out folder")
+    if check_output(out, OutputKind.FINETUNE_RUN) is OutputState.OURS:      # a run is continued, never replaced
+        raise VitrineError(f"{out} already holds a fine-tuning run: continue it with --resume, or choose another "
+                           "--out")
     return None
 
 
@@ -287,9 +286,9 @@ def finetune(data: Path, base: Path, out: Path, opts: FinetuneOptions = Finetune
              on_progress: Callable[[Progress], None] | None = None) -> RunInfo:
     """Train (or continue training) a run in ``out``; returns its run.json. Checkpoints after every validation;
     Ctrl-C checkpoints and stops (resumable)."""
-    import torch
     data, base, out = Path(data).resolve(), Path(base).resolve(), Path(out).resolve()
     previous = _check_out(out, resume)
+    import torch
     if previous is not None:           # a resumed run keeps its own base, data and options
         base, data = Path(previous.base), Path(previous.data)
         opts = FinetuneOptions.from_dict(previous.options, threads=opts.threads, max_minutes=opts.max_minutes,
@@ -352,7 +351,9 @@ def finetune(data: Path, base: Path, out: Path, opts: FinetuneOptions = Finetune
         state = json.loads((ck / "state.json").read_text())
         log.info("resuming %s from %s (step %d of %d)", out.name, info.last, state["step"], total)
     else:
+        from engine.files import OutputKind, mark_output
         out.mkdir(parents=True, exist_ok=True)
+        mark_output(out, OutputKind.FINETUNE_RUN)
         info = RunInfo(base=str(base), family=family.name, data=str(data), options=asdict(opts))
         state = {"step": 0, "since_best": 0}
     info.status, info.total_steps, info.examples = "running", total, len(train)
@@ -429,7 +430,10 @@ def finetune(data: Path, base: Path, out: Path, opts: FinetuneOptions = Finetune
 # ---------------------------------------------------------------------- merge
 def merge(run: Path, out: Path | None = None, which: str = "best") -> Path:
     """Fold a run's best (or last) weights into its base and write a plain checkpoint (default: RUN/merged)."""
+    from engine.files import MARKER, OutputKind, atomic_folder, check_output
     run = Path(run).resolve()
+    dest = Path(out).resolve() if out else run / "merged"
+    check_output(dest, OutputKind.MERGED, inputs=(run,))     # before the model loads
     info = read_run(run)
     name = info.best.get("checkpoint") if which == "best" else info.last
     if not name or not (run / "checkpoints" / name / TRAINABLE).is_file():
@@ -445,13 +449,11 @@ def merge(run: Path, out: Path | None = None, which: str = "best") -> Path:
         model = model.merge_and_unload()
     for p in model.parameters():
         p.requires_grad_(False)
-    from engine.files import atomic_folder
-    dest = Path(out).resolve() if out else run / "merged"
-    with atomic_folder(dest) as tmp:
+    with atomic_folder(dest, OutputKind.MERGED, inputs=(run, base)) as tmp:
         model.save_pretrained(tmp)
         for f in base.iterdir():       # processor, tokenizer, chat template, generation config: the base's
             if f.is_file() and not f.name.endswith((".safetensors", ".bin")) and f.name not in (
-                    "config.json", "model.safetensors.index.json", "vitrine-synthetic.json"):
+                    "config.json", "model.safetensors.index.json", "vitrine-synthetic.json", MARKER):
                 shutil.copy2(f, tmp / f.name)
         (tmp / "vitrine-finetune.json").write_text(json.dumps(
             {"run": str(run), "checkpoint": name, "base": str(base), "val_loss": info.best.get("val_loss")}))

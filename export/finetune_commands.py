@@ -161,5 +161,6 @@ def register(sub) -> None:
     f.add_argument("--last", action="store_true", help="with merge: the last checkpoint, not the best")
     f.add_argument("--quick", action="store_true", help="with prove: the <= 10 minute version")
     f.add_argument("--json", action="store_true", help="with prove: print one JSON object")
-    f.add_argument("--work", help="with prove: keep its sets, runs, exports and evaluations in this folder")
+    f.add_argument("--work", help="with prove: keep its sets, runs, exports and evaluations in this folder (new, "
+                   "empty, or an earlier proof's)")
     f.set_defaults(func=cmd_finetune)

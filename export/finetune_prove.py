@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import logging
 import random
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from engine.files import OutputKind, atomic_folder, check_output, mark_output, remove_output
 from engine.qa_set import QARow, write_jsonl
 
 from .finetune import FinetuneOptions, Progress, finetune, merge
@@ -93,7 +93,6 @@ def _fashion_set(work: Path, plan: ProofPlan, seed: int) -> Path:
 
 def _general_set(work: Path, n: int, seed: int) -> Path:
     """"What color is the background?" on drawn garments whose background is a named colour."""
-    from engine.files import atomic_folder
     from engine.qa_set import SET_FILE
 
     from .synth import COLOURS, GARMENTS, PATTERNS, draw
@@ -102,7 +101,7 @@ def _general_set(work: Path, n: int, seed: int) -> Path:
         return out
     r = random.Random(seed)
     splits: dict[str, list[QARow]] = {"train": [], "val": [], "test": []}
-    with atomic_folder(out) as staging:
+    with atomic_folder(out, OutputKind.DATASET, flag="--work") as staging:
         (staging / "images").mkdir()
         for i in range(n):
             colour = r.choice(COLOURS)
@@ -132,7 +131,7 @@ def _test_file(fashion: Path, limit: int) -> Path:
 
 def _vqa(data: Path, model: Path, out: Path) -> tuple[float, dict, dict]:
     from engine.evaluate import EvalOptions, evaluate
-    shutil.rmtree(out, ignore_errors=True)
+    remove_output(out, OutputKind.EVAL_RUN, flag="--work")        # an earlier proof's, in the proof's folder
     m = evaluate(str(data), [str(model)], out, EvalOptions(max_tokens=8)).models[0]
     return m.vqa, {k: round(v["vqa"], 4) for k, v in m.by_attribute.items()}, \
         {k: round(v["vqa"], 4) for k, v in m.by_lang.items()}
@@ -144,7 +143,7 @@ def train_fashion(work: Path, plan: ProofPlan, base: Path, name: str, mix: Path 
     """Fine-tune ``base`` on the synthetic fashion set (every parameter) and merge it: (checkpoint, run info)."""
     fashion = _fashion_set(work, plan, seed=0)
     run = work / "runs" / name
-    shutil.rmtree(run, ignore_errors=True)
+    remove_output(run, OutputKind.FINETUNE_RUN, flag="--work")
     opts = FinetuneOptions(train="full", lr=plan.lr, lr_vision=plan.lr_vision, epochs=plan.epochs,
                            batch_size=plan.batch_size,
                            attributes=ATTRIBUTES, patience=plan.epochs, threads=threads, max_steps=max_steps,
@@ -169,7 +168,9 @@ def prove(work: Path, quick: bool = True, threads: int | None = None, step: Step
     plan = plan or (QUICK if quick else FULL)
     say = step or (lambda s: log.info("%s", s))
     work = Path(work).resolve()
+    check_output(work, OutputKind.PROOF, flag="--work")     # a new, empty or earlier proof's folder, never another
     work.mkdir(parents=True, exist_ok=True)
+    mark_output(work, OutputKind.PROOF)
 
     say("draw the synthetic fashion set")
     fashion = _fashion_set(work, plan, seed=0)
@@ -181,7 +182,7 @@ def prove(work: Path, quick: bool = True, threads: int | None = None, step: Step
         general = _general_set(work, plan.general_products, seed=1)
         general_test = general / "test.jsonl"
         run = work / "runs" / "general"
-        shutil.rmtree(run, ignore_errors=True)
+        remove_output(run, OutputKind.FINETUNE_RUN, flag="--work")
         finetune(general, base, run, FinetuneOptions(train="full", lr=plan.lr, lr_vision=plan.lr_vision,
                                                      epochs=plan.general_epochs,
                                                      batch_size=plan.batch_size, patience=plan.general_epochs,

@@ -23,7 +23,7 @@ from typing import Callable
 import platformdirs
 
 from engine.errors import VitrineError
-from engine.files import atomic_folder
+from engine.files import OutputKind, atomic_folder, check_output, mark_output
 from engine.manifest import Manifest, file_entry
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def llama_cpp_source(version: str | None = None) -> Path:
 
 def _extract_converter(sdist: Path, dest: Path) -> None:
     keep = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/", LEGACY)
-    with atomic_folder(dest) as staging:
+    with atomic_folder(dest, OutputKind.CONVERTER, flag="cache folder") as staging:
         with tarfile.open(sdist) as tar:
             for member in tar.getmembers():
                 parts = member.name.split("/vendor/llama.cpp/", 1)
@@ -147,6 +147,7 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
     """Convert ``checkpoint`` into ``out`` (text-<quant>.gguf, mmproj-<type>.gguf, vitrine-model.json)."""
     t0 = time.perf_counter()
     checkpoint, out = Path(checkpoint).resolve(), Path(out)
+    check_output(out, OutputKind.EXPORT, inputs=(checkpoint,))      # before the converter is located or fetched
     quant = quant.upper()
     if quant not in QUANTS:
         raise VitrineError(f"unknown quantization {quant!r}: choose one of {', '.join(QUANTS)}")
@@ -158,7 +159,7 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
     step("locating llama.cpp's converter")
     src = llama_cpp_source()
     keep_log = out.with_name(f"{out.name}-export-error.log")
-    with atomic_folder(out) as staging:
+    with atomic_folder(out, OutputKind.EXPORT, inputs=(checkpoint,)) as staging:
         log_file = staging / "convert.log"
         f16 = staging / "text-F16.gguf"
         mmproj = staging / f"mmproj-{mmproj_type}.gguf"
@@ -188,3 +189,4 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
 def convert_for_store(checkpoint: Path, out: Path, quant: str, name: str, step: StepFn) -> None:
     """The model store's converter (entry point "vitrine.converters": gguf) for profiles that publish no GGUF."""
     export_gguf(checkpoint, out, quant=quant, name=name, on_step=step)
+    mark_output(out, OutputKind.MODEL)      # the store installs this folder as it is: one of its models

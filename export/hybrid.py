@@ -14,7 +14,7 @@ from typing import Callable
 
 from engine.backends.hybrid import measure_vision_encoders
 from engine.errors import VitrineError
-from engine.files import atomic_folder
+from engine.files import OutputKind, atomic_folder, check_output
 from engine.manifest import MANIFEST_NAME, Manifest, file_entry
 
 log = logging.getLogger(__name__)
@@ -36,13 +36,14 @@ def export_hybrid(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", 
     from .onnx import export_onnx
     t0 = time.perf_counter()
     checkpoint, out = Path(checkpoint).resolve(), Path(out)
+    check_output(out, OutputKind.EXPORT, inputs=(checkpoint,))      # before any work
     family = for_checkpoint(checkpoint)
     if not family.onnx:
         able = ", ".join(f.name for f in families().values() if f.onnx)
         raise VitrineError(f"{checkpoint.name}: a hybrid model needs the ONNX vision encoder, which exists for "
                            f"{able} checkpoints, not {family.name} (export it to GGUF instead)")
     step = on_step or (lambda s: None)
-    with atomic_folder(out) as staging:
+    with atomic_folder(out, OutputKind.EXPORT, inputs=(checkpoint,)) as staging:
         step("text model and projector (GGUF)")
         g = export_gguf(checkpoint, staging / "gguf", quant=quant, mmproj_type="f16", name=name)
         step("vision encoder (ONNX int8)")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from engine.errors import VitrineError
-from engine.files import atomic_folder
+from engine.files import OutputKind, atomic_folder, check_output
 from engine.manifest import Manifest, file_entry
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,7 @@ def export_onnx(checkpoint: Path | str, out: Path | str, quant: str = "int8", na
     """Export ``checkpoint`` to ``out`` (three graphs, tokenizer and processor files, vitrine-model.json)."""
     t0 = time.perf_counter()
     checkpoint, out = Path(checkpoint).resolve(), Path(out)
+    check_output(out, OutputKind.EXPORT, inputs=(checkpoint,))      # before any work
     if quant not in QUANTS:
         raise VitrineError(f"unknown ONNX quantization {quant!r}: choose one of {', '.join(QUANTS)}")
     from .families import families, for_checkpoint
@@ -185,7 +186,7 @@ def export_onnx(checkpoint: Path | str, out: Path | str, quant: str = "int8", na
         raise VitrineError(f"{checkpoint.name}: ONNX export exists for {able} checkpoints, not {family.name} yet "
                            "(export it to GGUF instead: vitrine export gguf)")
     step = on_step or (lambda s: None)
-    with atomic_folder(out) as staging:
+    with atomic_folder(out, OutputKind.EXPORT, inputs=(checkpoint,)) as staging:
         _export_fp32(checkpoint, staging, step, family)
         if quant == "int8":
             step("quantizing to int8 (onnxruntime, dynamic)")

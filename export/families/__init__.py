@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-import shutil
 from functools import cache
 from pathlib import Path
 
@@ -90,12 +89,9 @@ def build_checkpoint(family: str, out: Path | str, size: str = "tiny", seed: int
     fam = fams[family]
     if size not in fam.sizes:
         raise VitrineError(f"{family} has no size {size!r}: choose one of {', '.join(fam.sizes)}")
+    from engine.files import OutputKind, atomic_folder
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    fam.build(tmp, size, seed)
-    (tmp / "vitrine-synthetic.json").write_text(json.dumps({"family": family, "size": size, "seed": seed}))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    with atomic_folder(out, OutputKind.CHECKPOINT) as tmp:
+        fam.build(tmp, size, seed)
+        (tmp / "vitrine-synthetic.json").write_text(json.dumps({"family": family, "size": size, "seed": seed}))
     return out
