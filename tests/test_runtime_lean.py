@@ -71,7 +71,7 @@ def test_catalog_colours_and_describe_run_without_the_studio(tmp_path, installed
     assert out.returncode == 0, out.stderr
     out = run_cli("colors", first, "--json", env=env)
     assert out.returncode == 0, out.stderr
-    out = run_cli("describe", first, "--max-tokens", "8", env=env)
+    out = run_cli("describe", first, "--max-tokens", "1024", env=env)
     assert out.returncode == 0, out.stderr
 
 

