@@ -56,12 +56,29 @@ def _protobuf_shim() -> None:
             message_factory.GetMessageClass(descriptor)
 
 
+def _plotting_shim() -> None:
+    """mediapipe's package import loads its drawing helpers, which import matplotlib.pyplot at module level (the
+    only use of matplotlib, for plotting landmarks, which Vitrine never does). A store workstation's runtime has no
+    matplotlib (it is the studio's): an empty stand-in lets the segmenter load there."""
+    import sys
+    import types
+    try:
+        import matplotlib.pyplot  # noqa: F401  (the studio's machines have it: nothing to stand in for)
+        return
+    except ImportError:
+        pass
+    stand_in = types.ModuleType("matplotlib")
+    stand_in.pyplot = types.ModuleType("matplotlib.pyplot")
+    sys.modules.update({"matplotlib": stand_in, "matplotlib.pyplot": stand_in.pyplot})
+
+
 class PersonSegmenter:
     """One mediapipe graph, used by one thread at a time."""
 
     def __init__(self):
         os.environ.setdefault("GLOG_minloglevel", "2")
         _protobuf_shim()
+        _plotting_shim()
         with _quiet_stderr():
             try:
                 from mediapipe.python.solutions import selfie_segmentation

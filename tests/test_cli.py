@@ -90,7 +90,7 @@ def test_bad_input_gets_one_clear_line(case, installed_tiny, media_dir, tmp_path
 
 def test_model_problems_get_one_clear_line(tiny_gguf, media_dir, tmp_path):
     img = media_dir / "look.png"
-    assert_one_line_error(run_cli("ask", img, "Hi?"), "no model installed", "vitrine models pull")
+    assert_one_line_error(run_cli("ask", img, "Hi?"), "no model installed", "install.py", "vitrine models pull")
     assert_one_line_error(run_cli("ask", img, "Hi?", "--model", "gpt-9"), "unknown model")
     lone = tmp_path / "alone" / "text.gguf"
     lone.parent.mkdir()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import VitrineError
+from ..errors import NotFound, VitrineError
 from ..manifest import MANIFEST_NAME, Manifest
 from ..models import ModelStore
 from .base import Backend, EncodedImage, GenerationOptions, GenerationStats
@@ -19,9 +19,9 @@ def default_model(store: ModelStore) -> str:
         return env
     installed = store.vlms()
     if not installed:
-        raise VitrineError(
-            "no model installed: run `vitrine models pull smolvlm-256m` (needs internet once), or copy the "
-            "files by hand and run `vitrine models import NAME --model F.gguf --mmproj P.gguf`")
+        raise NotFound(
+            "no model installed: install the store's bundle (python3.11 BUNDLE/install.py), import a model folder "
+            "(`vitrine models import NAME --from FOLDER`), or, online, run `vitrine models pull smolvlm-256m`")
     return installed[0].name
 
 

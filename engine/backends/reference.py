@@ -25,4 +25,9 @@ def open_checkpoint(checkpoint: Path | str, threads: int | None = None) -> Backe
         known = sorted(t for f in families.families().values() if f.reference for t in f.model_types)
         raise VitrineError(f"{checkpoint.name}: Vitrine has no reference for {model_type or 'unknown'!r} checkpoints "
                            f"(it runs: {', '.join(known)})")
-    return family.reference.open(checkpoint, threads=threads)
+    # torch and transformers load only when a reference runs (engine's runtime never needs them)
+    if family.reference.runner == "generate":
+        from .seq2seq import Seq2SeqBackend
+        return Seq2SeqBackend(checkpoint, family.reference, threads=threads)
+    from .torch import TorchBackend
+    return TorchBackend(checkpoint, threads=threads)

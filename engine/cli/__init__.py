@@ -23,6 +23,21 @@ log = logging.getLogger("vitrine")
 ENGINE_GROUPS = ("engine.cli.ask", "engine.cli.translate", "engine.cli.models", "engine.cli.evaluate",
                  "engine.cli.catalog", "engine.cli.describe", "engine.cli.serve")
 ENTRY_POINT_GROUP = "vitrine.commands"
+# What `pip install 'vitrine[studio]'` adds to a store workstation's runtime (pyproject.toml): a command that
+# reaches one of these without it is studio work (export, fine-tuning, evaluation, benchmarks) and says so.
+STUDIO_PACKAGES = frozenset({"torch", "transformers", "optimum", "onnx", "onnx_ir", "peft", "accelerate",
+                             "safetensors", "pyarrow", "matplotlib", "rapidfuzz", "efficientnet_lite_pytorch",
+                             "gguf", "datasets"})
+
+
+def _studio_present(func) -> None:
+    """A command of the studio's packages (export/) checks for them first: one line, not a failure half-way."""
+    if not (getattr(func, "__module__", "") or "").startswith("export."):
+        return
+    import importlib.util
+    for package in ("torch", "transformers"):
+        if importlib.util.find_spec(package) is None:
+            raise ModuleNotFoundError(f"No module named {package!r}", name=package)
 
 
 def _group_modules():
@@ -115,6 +130,7 @@ def _run(argv: list[str] | None, stdout_ok: bool) -> int:
         _say("standard output is closed: run the command with its output going to the terminal, a file or a pipe")
         return 2
     try:
+        _studio_present(args.func)
         code = args.func(args)
         sys.stdout.flush()
         return code
@@ -142,6 +158,11 @@ def _run(argv: list[str] | None, stdout_ok: bool) -> int:
         _say(sqlite_error_message(e, "a Vitrine database"))
         return 2
     except Exception as e:      # a bug: still one line, details with -v
+        missing = (e.name or "").split(".")[0] if isinstance(e, ModuleNotFoundError) else ""
+        if missing in STUDIO_PACKAGES:
+            _say(f"`vitrine {args.command}` is part of the studio ({missing} is not installed here): "
+                 "pip install 'vitrine[studio]' on a machine that builds models, or run it there")
+            return 2
         if args.verbose:
             raise
         _say(f"internal error: {type(e).__name__}: {e} (run with -v for details and report it)")

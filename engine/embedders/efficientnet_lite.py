@@ -76,10 +76,26 @@ class EfficientNetLiteEmbedder(ImageEmbedder):
 def image_embedder(settings: Settings, threads: int, progress: ProgressFn | None = None) -> ImageEmbedder:
     weights = weights_file()
     weights_id = sha256_file(weights)[:12]
-    onnx_file = cache_dir() / "embedders" / f"{NAME}-{weights_id}.onnx"
+    file_name = onnx_file_name(weights_id)
+    # an install bundle ships the graph in the store's home (a store workstation has no torch to export it)
+    shipped = settings.home / "embedders" / file_name
+    if shipped.is_file():
+        return EfficientNetLiteEmbedder(shipped, weights_id, threads)
+    onnx_file = cache_dir() / "embedders" / file_name
     if not onnx_file.is_file():
+        try:
+            import torch  # noqa: F401  (the export's only need; the studio has it)
+        except ImportError:
+            raise VitrineError(f"the bundled image embedder's ONNX file ({file_name}) is not installed here: "
+                               "install Vitrine from a bundle (`vitrine bundle` puts it in), or pip install "
+                               "'vitrine[studio]' once to build it") from None
         log.info("exporting %s to %s (once)", NAME, onnx_file)
         if progress:
             progress(f"preparing the {NAME} image embedder (once)", 0, None)
         export_onnx(weights, onnx_file)
     return EfficientNetLiteEmbedder(onnx_file, weights_id, threads)
+
+
+def onnx_file_name(weights_id: str | None = None) -> str:
+    """The graph's file name, keyed by the weights it was exported from."""
+    return f"{NAME}-{weights_id or sha256_file(weights_file())[:12]}.onnx"

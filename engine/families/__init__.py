@@ -33,6 +33,10 @@ class Reference:
     the GGUF backend sends, so that parity measures the export. The default uses the processor's own chat
     template; a family whose processor lays the prompt out differently overrides ``inputs``."""
 
+    # how engine.backends.reference runs it: "step" (chat VLMs, step-by-step greedy, backends/torch.py) or
+    # "generate" (encoder-decoder VQA models through transformers' generate, backends/seq2seq.py); families
+    # declare, backends construct
+    runner: str = "step"
     feature_keys: tuple[str, ...] = ("pixel_values",)   # what get_image_features takes from the inputs
     eos_token: str = ""                                  # "" = the tokenizer's eos
 
@@ -44,11 +48,6 @@ class Reference:
         """The checkpoint's processor (tokenizer + image processor), set to one view."""
         from transformers import AutoProcessor
         return AutoProcessor.from_pretrained(checkpoint)
-
-    def open(self, checkpoint, threads: int | None = None):
-        """A backend running ``checkpoint`` with transformers (chat VLMs: the step-by-step greedy reference)."""
-        from ..backends.torch import TorchBackend
-        return TorchBackend(checkpoint, threads=threads)
 
     def inputs(self, processor, tile, question: str) -> dict:
         from PIL import Image

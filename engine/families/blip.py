@@ -4,9 +4,7 @@ from . import Family, Reference
 
 
 class BlipReference(Reference):
-    def open(self, checkpoint, threads=None):
-        from ..backends.seq2seq import Seq2SeqBackend
-        return Seq2SeqBackend(checkpoint, self, threads=threads)
+    runner = "generate"
 
     def load_model(self, checkpoint):
         from transformers import BlipForQuestionAnswering

@@ -12,9 +12,7 @@ def header_font() -> str:
 
 
 class Pix2StructReference(Reference):
-    def open(self, checkpoint, threads=None):
-        from ..backends.seq2seq import Seq2SeqBackend
-        return Seq2SeqBackend(checkpoint, self, threads=threads)
+    runner = "generate"
 
     def load_model(self, checkpoint):
         from transformers import Pix2StructForConditionalGeneration
