@@ -52,6 +52,7 @@ class OutputKind(str, Enum):
     PROOF = "proof"                            # vitrine finetune prove --work
     MODEL = "model"                            # an installed model in the model store
     CONVERTER = "converter"                    # llama.cpp's converter, extracted into the cache
+    BUNDLE = "bundle"                          # vitrine bundle --out
 
     @property
     def label(self) -> str:
@@ -62,7 +63,8 @@ _LABELS = {OutputKind.DATASET: "question set", OutputKind.EVAL_RUN: "evaluation 
            OutputKind.FINETUNE_RUN: "fine-tuning run", OutputKind.TRAINING_CHECKPOINT: "training checkpoint",
            OutputKind.MERGED: "merged checkpoint", OutputKind.EXPORT: "model export",
            OutputKind.CHECKPOINT: "random checkpoint", OutputKind.PROOF: "fine-tuning proof",
-           OutputKind.MODEL: "installed model", OutputKind.CONVERTER: "llama.cpp converter"}
+           OutputKind.MODEL: "installed model", OutputKind.CONVERTER: "llama.cpp converter",
+           OutputKind.BUNDLE: "install bundle"}
 # Folders Vitrine wrote before the marker existed, known by files only Vitrine writes there (all of them present).
 _LEGACY: dict[OutputKind, tuple[str, ...]] = {
     OutputKind.DATASET: ("set.json", "summary.json", "train.jsonl"),

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 from engine.errors import BadInput, NotFound, VitrineError
-from engine.files import atomic_path, sha256_file
+from engine.files import OutputKind, atomic_folder, atomic_path, check_output, sha256_file
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,6 @@ def build_bundle(out: Path | str, models: list[str], store, settings: Settings, 
                  on_step: Step | None = None, wheelhouse: Callable[[Path, Step], int] = fill_wheelhouse
                  ) -> BundleResult:
     """Write the bundle into ``out`` (through a staging folder: a failure leaves nothing half-made)."""
-    from engine.files import atomic_folder
     t0 = time.perf_counter()
     step = on_step or (lambda s: None)
     out = Path(out).resolve()
@@ -171,10 +170,11 @@ def build_bundle(out: Path | str, models: list[str], store, settings: Settings, 
     if catalog is not None and not (Path(catalog) / "catalog.sqlite").is_file():
         raise BadInput(f"--catalog {catalog} is not a Vitrine catalog folder (no catalog.sqlite): give the folder "
                        "`vitrine catalog add` wrote ($VITRINE_HOME/catalog by default)")
+    check_output(out, OutputKind.BUNDLE, inputs=tuple(p for p in (catalog, glossary, prompts) if p))
     if not models:
         raise BadInput("name at least one installed model with --model (see `vitrine models list`): a "
                        "workstation without a model cannot answer")
-    with atomic_folder(out) as staging:
+    with atomic_folder(out, OutputKind.BUNDLE) as staging:
         n_wheels = wheelhouse(staging / "wheelhouse", step)
         step(f"copying {len(models)} model(s)")
         (staging / "models").mkdir()
