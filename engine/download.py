@@ -1,5 +1,8 @@
 """HTTP downloads from a model hub that survive a dropped connection and never install an unverified file.
 
+Redirects (301/302/303/307/308) are followed for the listing and the files alike: the hub answers a renamed repo's
+old name with one, and sends large files on to its storage host with another; a Range header travels with them.
+
 What the hub states about each file (size, sha256) comes from its API (``/api/models/REPO/revision/REV?blobs=true``)
 or, for mirrors without the API, from the file's own ``X-Linked-Size``/``X-Linked-Etag`` headers. Bytes go to
 ``NAME.part`` (resumed with Range), and the file appears under its own name only once size and hash agree.
@@ -59,6 +62,8 @@ def hub_files(hub_url: str, repo: str, revision: str = "main") -> dict[str, Remo
     url = f"{hub_url.rstrip('/')}/api/models/{repo}/revision/{urllib.parse.quote(revision, safe='')}?blobs=true"
     try:
         with _open(url) as resp:
+            if resp.geturl() != url:      # a renamed repo: the hub redirects its old name (urllib follows 30x)
+                log.info("%s answers as %s", repo, urllib.parse.urlsplit(resp.geturl()).path)
             if "json" not in (resp.headers.get("Content-Type") or "json"):
                 return {}
             data = json.loads(resp.read(32 << 20).decode("utf-8"))
