@@ -295,7 +295,7 @@ def _text_checks(c: _Checker) -> int:
     used = c.number(k + "expert_used_count", 0, 4096)
     if experts is not None and used is not None and used > experts:
         raise c.bad(k + "expert_used_count", used, f"more than the {experts} experts it has")
-    for key in ("ssm.conv_kernel", "ssm.state_size", "ssm.inner_size", "ssm.time_step_rank", "ssm.group_count",
+    for key in ("ssm.conv_kernel", "ssm.state_size", "ssm.time_step_rank", "ssm.group_count",
                 "full_attention_interval"):
         c.number(k + key, 0, MAX_WIDTH * 8)
     head_list = heads if isinstance(heads, list) else [heads] if heads is not None else []
@@ -311,9 +311,24 @@ def _text_checks(c: _Checker) -> int:
         if n_embd % n_head:
             raise c.bad(k + "attention.head_count", heads, f"does not divide the embedding length {n_embd}")
         head_dim = n_embd // n_head
-    rot = c.number(k + "rope.dimension_count", 0, 65536)
+    # found by fuzzing the tiny Qwen3.5 (MiniCPM-V 4.6): a rotary width of 0 hangs llama.cpp, an odd one aborts it,
+    # as do M-RoPE sections wider than it and an SSM width the tensors do not have
+    rot = c.number(k + "rope.dimension_count", 2, 65536)
+    if rot is not None and rot % 2:
+        raise c.bad(k + "rope.dimension_count", rot, "must be even: dimensions rotate in pairs")
     if rot and head_dim and rot > head_dim:
         raise c.bad(k + "rope.dimension_count", rot, f"more than the {head_dim} dimensions of a head")
+    sections = c.number(k + "rope.dimension_sections", 0, 65536)
+    if sections is not None:
+        total = sum(sections) if isinstance(sections, list) else sections
+        if total < 1 or (rot and 2 * total > rot):
+            raise c.bad(k + "rope.dimension_sections", sections,
+                        f"must share out at most {rot // 2 if rot else 'half the rotary'} dimension pairs")
+    inner = c.number(k + "ssm.inner_size", 0, MAX_WIDTH * 8)
+    ssm_out = c.dims("blk.0.ssm_out.weight") or next((d for n, d in c.info.tensors.items()
+                                                      if n.endswith(".ssm_out.weight")), None)
+    if inner is not None and ssm_out and ssm_out[0] != inner:
+        raise c.bad(k + "ssm.inner_size", inner, f"the ssm_out tensors take {ssm_out[0]} values")
     embd = c.dims("token_embd.weight")
     if embd and len(embd) >= 2:
         if n_embd is not None and embd[0] != n_embd:
@@ -338,7 +353,7 @@ def _projector_checks(c: _Checker) -> int:
     heads = c.number(v + "attention.head_count", 1, 4096)
     c.number(v + "attention.layer_norm_epsilon", 1e-30, 0.1, integer=False)
     c.layers(v + "block_count", "v.blk.", exact=False)    # LLaVA's converter may keep a layer the model skips
-    scale = c.number(v + "projector.scale_factor", 0, 64)
+    scale = c.number(v + "projector.scale_factor", 1, 64)      # 0 aborts MiniCPM-V 4.6's merger (fuzzed)
     c.number(v + "spatial_merge_size", 0, 64)
     for key in ("image_mean", "image_std"):
         values = c.number(v + key, -1e3 if key == "image_mean" else 1e-6, 1e3, integer=False)

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Callable
 
 from .download import RemoteFile, Unreachable, download, hub_files
-from .errors import VitrineError
+from .errors import ModelFault, VitrineError
 from .files import atomic_folder, sha256_file, store_lock
-from .gguf_file import check_gguf
+from .gguf_file import check_gguf, check_hyperparameters, read_gguf
 from .manifest import MANIFEST_NAME, FileEntry, Manifest, check_relpath, contained
 from .settings import Settings
 
@@ -465,7 +465,7 @@ _HEADER_CHECKS: dict[tuple[str, int, int], str] = {}
 
 def _check_runnable(m: InstalledModel) -> None:
     """An installed GGUF model whose hyperparameters llama.cpp would crash on is damaged: it is listed as such and
-    never chosen (a missing or truncated file is left to `models verify`, which names it)."""
+    never chosen (a missing or truncated file stays listed: loading it and `models verify` name the problem)."""
     if m.manifest.runtime not in ("gguf", "hybrid"):
         return
     for role in ("model", "mmproj"):
@@ -476,11 +476,15 @@ def _check_runnable(m: InstalledModel) -> None:
             continue
         key = (str(path), st.st_size, st.st_mtime_ns)
         if key not in _HEADER_CHECKS:
+            _HEADER_CHECKS[key] = ""
             try:
-                check_gguf(path, role)
-                _HEADER_CHECKS[key] = ""
-            except VitrineError as e:
+                info = read_gguf(path)
+                if info.complete:       # a cut-off file is named by the size check at load and by verify
+                    check_hyperparameters(info)
+            except ModelFault as e:
                 _HEADER_CHECKS[key] = str(e)
+            except VitrineError:
+                pass
         if _HEADER_CHECKS[key]:
             raise VitrineError(_HEADER_CHECKS[key])
 

@@ -172,8 +172,19 @@ def test_values_inconsistent_with_the_tensors_are_refused(tiny_gguf, tmp_path):
              ("mmproj-f16.gguf", "clip.vision.attention.head_count", 3, "does not divide"),
              ("mmproj-f16.gguf", "clip.vision.image_std", 0.0, "must be from"),
              ("mmproj-f16.gguf", "clip.vision.projector.scale_factor", 3, "does not divide the 4 patches")]
+    # what aborted (or hung) llama.cpp in a sweep over the tiny MiniCPM-V 4.6 (Qwen3.5) that the first checks let by
+    from tests.fixtures import models
+    qwen = models.tiny_gguf("Q8_0", "f16", family="minicpmv4_6")
+    cases += [(qwen / "text-Q8_0.gguf", "qwen35.rope.dimension_count", 0, "must be from 2"),           # hung
+              (qwen / "text-Q8_0.gguf", "qwen35.rope.dimension_count", 3, "must be even"),
+              (qwen / "text-Q8_0.gguf", "qwen35.rope.dimension_sections", 999, "at most 32 dimension pairs"),
+              (qwen / "text-Q8_0.gguf", "qwen35.rope.dimension_sections", 0, "at most 32 dimension pairs"),
+              (qwen / "text-Q8_0.gguf", "qwen35.ssm.inner_size", 3, "ssm_out tensors take 256 values"),
+              (qwen / "mmproj-f16.gguf", "clip.vision.projector.scale_factor", 0, "must be from 1")]
     for file, key, value, why in cases:
-        path = write_with(tiny_gguf / file, tmp_path / file, key, value)
+        src = tiny_gguf / file if isinstance(file, str) else file
+        file = src.name
+        path = write_with(src, tmp_path / file, key, value)
         with pytest.raises(ModelFault, match=why) as e:
             gguf_file.check_gguf(path, "mmproj" if file.startswith("mmproj") else "model")
         assert key in str(e.value) and "\n" not in str(e.value)
