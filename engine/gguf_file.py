@@ -358,7 +358,7 @@ def _text_checks(c: _Checker) -> int:
 def _projector_checks(c: _Checker) -> int:
     """A vision projector (clip.*); returns the bytes encoding one view needs (weights + attention)."""
     v = "clip.vision."
-    size = c.number(v + "image_size", 1, MAX_IMAGE_SIZE, required="clip.has_vision_encoder" in c.meta)
+    size = c.number(v + "image_size", 1, MAX_IMAGE_SIZE, required=c.meta.get("clip.has_vision_encoder") is True)
     patch = c.number(v + "patch_size", 1, MAX_IMAGE_SIZE, required=size is not None)
     n_embd = c.number(v + "embedding_length", 1, MAX_WIDTH)
     c.number(v + "feed_forward_length", 1, MAX_WIDTH * 8)
@@ -390,8 +390,10 @@ def _projector_checks(c: _Checker) -> int:
         if n_embd is not None and kernel[3] != n_embd:
             raise c.bad(v + "embedding_length", n_embd, f"v.patch_embd.weight makes {kernel[3]} values a patch")
     pos = c.dims("v.position_embd.weight")
-    if pos and len(pos) >= 2 and pos[1] < side * side:
-        raise c.bad(v + "image_size", size, f"{side * side} patches, and v.position_embd.weight has {pos[1]} positions")
+    positions = math.prod(pos[1:]) if pos and len(pos) >= 2 else None     # a table, or a grid of them
+    if positions is not None and positions < side * side:
+        raise c.bad(v + "image_size", size, f"{side * side} patches, and v.position_embd.weight has {positions} "
+                    "positions")
     # one layer's attention scores (f32) and a few activations per patch, beside the weights
     n = side * side
     return c.info.expected_size + 4 * n * n * (heads or 1) + 4 * 16 * n * (n_embd or 0)
