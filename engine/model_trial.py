@@ -122,8 +122,7 @@ def _child(job: dict) -> dict:
 
     import numpy as np
 
-    from .backends import GenerationOptions
-    from .backends import _from_manifest
+    from .backends import GenerationOptions, _from_manifest
     from .frames import Frame
     t0 = time.perf_counter()
     manifest = Manifest.from_dict(job["manifest"], "the model under trial")
