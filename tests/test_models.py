@@ -366,19 +366,28 @@ def test_a_renamed_repo_is_followed_for_the_listing_and_the_download(tmp_path, s
         assert [r for p, r in h.requests if r] == ["bytes=1000-", "bytes=1000-"]   # asked at the old and new name
 
 
-def test_pull_follows_a_renamed_repo(store, tmp_path, tiny_gguf, monkeypatch):
-    """A profile still naming the old repo installs from the new one (the files as the tiny model)."""
+@pytest.mark.parametrize("name,repo", [("minicpm-v-4.6", "openbmb/MiniCPM-V-4_6-gguf"),   # the old name: followed
+                                       ("minicpm-v-4.6", None), ("minicpm-v-4.6-q8", None)])
+def test_minicpm_v_4_6_pulls_from_the_published_repo(store, tmp_path, monkeypatch, name, repo):
+    """The repo as published (every file listed), the profile's two files served as the tiny MiniCPM-V 4.6; a
+    profile still naming openbmb's old underscore repo installs through the redirect."""
     from dataclasses import replace
-    old, new = "openbmb/MiniCPM-V-4_6-gguf", "openbmb/MiniCPM-V-4.6-gguf"
-    prof = PROFILES["minicpm-v-4.6"]
-    monkeypatch.setitem(PROFILES, "minicpm-v-4.6", replace(prof, repo=old))
+
+    from tests.fixtures import models
+    tiny = models.tiny_gguf("Q8_0", "f16", family="minicpmv4_6")
+    prof = PROFILES[name]
+    if repo:
+        monkeypatch.setitem(PROFILES, name, replace(prof, repo=repo))
     with FakeHub(tmp_path / "hub") as h:
-        h.add(new, prof.files["model"], tiny_gguf / "text-Q8_0.gguf")
-        h.add(new, prof.files["mmproj"], tiny_gguf / "mmproj-f16.gguf")
-        h.redirects[old] = new
-        m = store.pull("minicpm-v-4.6", h.url)
+        h.publish(prof.repo)
+        h.add(prof.repo, prof.files["model"], tiny / "text-Q8_0.gguf")
+        h.add(prof.repo, prof.files["mmproj"], tiny / "mmproj-f16.gguf")
+        h.redirects.update(RENAMED)
+        m = store.pull(name, h.url)
+        assert {p.split("/resolve/")[1] for p, _ in h.requests} == {f"main/{f}" for f in prof.files.values()}
     assert {e.path for e in m.manifest.files.values()} == set(prof.files.values())
-    assert store.verify("minicpm-v-4.6") == {"minicpm-v-4.6": []}
+    assert m.manifest.family == "minicpmv4_6" and "pt" in m.manifest.languages
+    assert store.verify(name) == {name: []}
 
 
 def published_tinyllava(ckpt, dest):
