@@ -366,74 +366,32 @@ def test_a_renamed_repo_is_followed_for_the_listing_and_the_download(tmp_path, s
         assert [r for p, r in h.requests if r] == ["bytes=1000-", "bytes=1000-"]   # asked at the old and new name
 
 
+# the real repos' own names for the pair (not the profiles'): a profile naming anything else fails to pull
+MINICPM_PUBLISHED = {"minicpm-v-4.6": ("openbmb/MiniCPM-V-4.6-gguf", "MiniCPM-V-4_6-Q4_K_M.gguf",
+                                       "mmproj-model-f16.gguf"),
+                     "minicpm-v-4.6-q8": ("ggml-org/MiniCPM-V-4.6-GGUF", "MiniCPM-V-4.6-Q4_K_M.gguf",
+                                          "mmproj-MiniCPM-V-4.6-Q8_0.gguf")}
+
+
 @pytest.mark.parametrize("name,repo", [("minicpm-v-4.6", "openbmb/MiniCPM-V-4_6-gguf"),   # the old name: followed
                                        ("minicpm-v-4.6", None), ("minicpm-v-4.6-q8", None)])
 def test_minicpm_v_4_6_pulls_from_the_published_repo(store, tmp_path, monkeypatch, name, repo):
-    """The repo as published (every file listed), the profile's two files served as the tiny MiniCPM-V 4.6; a
-    profile still naming openbmb's old underscore repo installs through the redirect."""
+    """The repo as published (every file listed), its two files served as the tiny MiniCPM-V 4.6; a profile still
+    naming openbmb's old underscore repo installs through the redirect."""
     from dataclasses import replace
 
     from tests.fixtures import models
     tiny = models.tiny_gguf("Q8_0", "f16", family="minicpmv4_6")
-    prof = PROFILES[name]
+    real_repo, model, mmproj = MINICPM_PUBLISHED[name]
     if repo:
-        monkeypatch.setitem(PROFILES, name, replace(prof, repo=repo))
+        monkeypatch.setitem(PROFILES, name, replace(PROFILES[name], repo=repo))
     with FakeHub(tmp_path / "hub") as h:
-        h.publish(prof.repo)
-        h.add(prof.repo, prof.files["model"], tiny / "text-Q8_0.gguf")
-        h.add(prof.repo, prof.files["mmproj"], tiny / "mmproj-f16.gguf")
+        h.publish(real_repo)
+        h.add(real_repo, model, tiny / "text-Q8_0.gguf")
+        h.add(real_repo, mmproj, tiny / "mmproj-f16.gguf")
         h.redirects.update(RENAMED)
         m = store.pull(name, h.url)
-        assert {p.split("/resolve/")[1] for p, _ in h.requests} == {f"main/{f}" for f in prof.files.values()}
-    assert {e.path for e in m.manifest.files.values()} == set(prof.files.values())
+        assert {p.split("/resolve/")[1] for p, _ in h.requests} == {f"main/{model}", f"main/{mmproj}"}
+    assert {e.path for e in m.manifest.files.values()} == {model, mmproj}
     assert m.manifest.family == "minicpmv4_6" and "pt" in m.manifest.languages
     assert store.verify(name) == {name: []}
-
-
-def published_tinyllava(ckpt, dest):
-    """The tiny LLaVA checkpoint in the layout bczhou/tiny-llava-v1-hf publishes: two safetensors shards with
-    their index, tokenizer.json and no tokenizer.model, preprocessor_config.json."""
-    import json
-
-    from safetensors.torch import load_file, save_file
-    dest.mkdir()
-    weights = load_file(str(ckpt / "model.safetensors"))
-    names = sorted(weights)
-    half = len(names) // 2
-    weight_map = {}
-    for i, part in enumerate((names[:half], names[half:]), 1):
-        shard = f"model-{i:05d}-of-00002.safetensors"
-        save_file({n: weights[n].contiguous() for n in part}, str(dest / shard), metadata={"format": "pt"})
-        weight_map.update({n: shard for n in part})
-    total = sum(t.numel() * t.element_size() for t in weights.values())
-    (dest / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": total},
-                                                                    "weight_map": weight_map}))
-    for f in ckpt.iterdir():
-        if f.is_file() and f.name not in ("model.safetensors", "tokenizer.model", "vitrine-synthetic.json",
-                                          "processor_config.json"):
-            shutil.copy(f, dest / f.name)
-    processor = json.loads((ckpt / "processor_config.json").read_text())
-    (dest / "preprocessor_config.json").write_text(json.dumps(processor["image_processor"]))
-    return dest
-
-
-def test_tinyllava_pull_converts_the_published_layout_from_tokenizer_json_alone(store, tmp_path, media_dir):
-    from engine.models import PROFILES
-    from tests.conftest import run_cli
-    from tests.fixtures import models
-    profile = PROFILES["tinyllava-1.1b"]
-    src = published_tinyllava(models.tiny_checkpoint("llava"), tmp_path / "published")
-    with FakeHub(tmp_path / "hub") as h:
-        for f in src.iterdir():
-            h.add(profile.repo, f.name, f)
-        (h.root / profile.repo / "README.md").write_text("not downloaded")
-        r = run_cli("models", "pull", "tinyllava-1.1b", "--hub", h.url)
-        assert r.returncode == 0, r.stderr
-        got = {p.rsplit("/", 1)[1] for p, _ in h.requests}
-    assert "tokenizer.model" not in got and {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
-                                             "model.safetensors.index.json", "tokenizer.json"} <= got
-    m = store.get("tinyllava-1.1b")
-    assert m.manifest.family == "llava" and "converted here" in m.manifest.source
-    r = run_cli("ask", media_dir / "look.png", "What color are the pants?", "--model", "tinyllava-1.1b",
-                "--max-tokens", "4")
-    assert r.returncode == 0, r.stderr
