@@ -225,6 +225,9 @@ def test_a_damaged_model_already_installed_is_damaged_in_list_and_verify_and_nev
     assert rows["aa-bad"]["status"] == "damaged" and rows["zz-good"]["status"] == "installed"
     with pytest.raises(ModelFault, match="layer_norm_rms_epsilon"):
         load_backend("aa-bad", store=store, threads=1)
+    store.remove("zz-good")         # only the damaged one left: said so, not "no model installed"
+    with pytest.raises(VitrineError, match=r"no usable model: aa-bad is damaged \(damaged.gguf is damaged: llama"):
+        default_model(store)
 
 
 def test_import_runs_the_model_once_in_a_child_process(store, tiny_gguf, monkeypatch):
