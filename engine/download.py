@@ -45,10 +45,28 @@ class RemoteFile:
     sha256: str | None = None
 
 
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects as urllib does, keeping what the hub states about the file on the way: it sends a large
+    file's sha256 and size (X-Linked-Etag / X-Linked-Size) with the redirect to its storage host, not from there."""
+
+    def __init__(self):
+        self.linked: dict[str, str] = {}
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        for key in ("X-Linked-Etag", "X-Linked-Size"):
+            if headers.get(key):
+                self.linked[key] = headers[key]
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _open(url: str, headers: dict | None = None, timeout: float = TIMEOUT_S):
+    """The response, with ``linked``: the X-Linked-* headers of the redirects that led to it."""
     try:
         req = urllib.request.Request(url, headers={"User-Agent": "vitrine", **(headers or {})})
-        return urllib.request.urlopen(req, timeout=timeout)
+        redirects = _Redirects()
+        resp = urllib.request.build_opener(redirects).open(req, timeout=timeout)
+        resp.linked = redirects.linked
+        return resp
     except urllib.error.HTTPError:
         raise
     except (urllib.error.URLError, socket.timeout, ConnectionError, OSError, ValueError) as e:
@@ -143,8 +161,10 @@ def download(url: str, dest: Path, expected: RemoteFile | None = None,
     size = expected.size
     if resp is not None:
         with resp:
-            sha = sha or _header_sha256(resp.headers)
-            size = size if size is not None else _header_size(resp.headers)
+            sha = sha or _header_sha256(resp.headers) or _header_sha256(resp.linked)
+            if size is None:
+                size = _header_size(resp.headers)
+                size = _header_size(resp.linked) if size is None else size
             ctype = (resp.headers.get("Content-Type") or "").lower()
             if "text/html" in ctype:
                 raise VitrineError(f"{host} answered with a web page instead of {dest.name} (a login, error or "

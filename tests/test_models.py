@@ -398,3 +398,12 @@ def test_minicpm_v_4_6_pulls_from_the_published_repo(store, tmp_path, monkeypatc
     assert {e.path for e in m.manifest.files.values()} == {model, mmproj}
     assert m.manifest.family == "minicpmv4_6" and "pt" in m.manifest.languages
     assert store.verify(name) == {name: []}
+
+
+def test_a_mirror_without_the_api_that_redirects_files_to_storage_is_still_verified(store, hub):
+    """As the real hub sends large files: a redirect carrying the sha256 and size, then bytes from a storage host
+    that states neither. With no API listing, those redirect headers are what verifies the download."""
+    hub.api, hub.cdn = False, True
+    m = store.pull("smolvlm-256m-gguf", hub.url)
+    assert store.verify("smolvlm-256m-gguf") == {"smolvlm-256m-gguf": []}
+    assert any(p.startswith("/cdn/") for p, _ in hub.requests) and m.manifest.files["model"].size > 0
