@@ -1,5 +1,8 @@
 """HTTP downloads from a model hub that survive a dropped connection and never install an unverified file.
 
+Redirects (301/302/303/307/308) are followed for the listing and the files alike: the hub answers a renamed repo's
+old name with one, and sends large files on to its storage host with another; a Range header travels with them.
+
 What the hub states about each file (size, sha256) comes from its API (``/api/models/REPO/revision/REV?blobs=true``)
 or, for mirrors without the API, from the file's own ``X-Linked-Size``/``X-Linked-Etag`` headers. Bytes go to
 ``NAME.part`` (resumed with Range), and the file appears under its own name only once size and hash agree.
@@ -42,10 +45,28 @@ class RemoteFile:
     sha256: str | None = None
 
 
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects as urllib does, keeping what the hub states about the file on the way: it sends a large
+    file's sha256 and size (X-Linked-Etag / X-Linked-Size) with the redirect to its storage host, not from there."""
+
+    def __init__(self):
+        self.linked: dict[str, str] = {}
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        for key in ("X-Linked-Etag", "X-Linked-Size"):
+            if headers.get(key):
+                self.linked[key] = headers[key]
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _open(url: str, headers: dict | None = None, timeout: float = TIMEOUT_S):
+    """The response, with ``linked``: the X-Linked-* headers of the redirects that led to it."""
     try:
         req = urllib.request.Request(url, headers={"User-Agent": "vitrine", **(headers or {})})
-        return urllib.request.urlopen(req, timeout=timeout)
+        redirects = _Redirects()
+        resp = urllib.request.build_opener(redirects).open(req, timeout=timeout)
+        resp.linked = redirects.linked
+        return resp
     except urllib.error.HTTPError:
         raise
     except (urllib.error.URLError, socket.timeout, ConnectionError, OSError, ValueError) as e:
@@ -59,6 +80,8 @@ def hub_files(hub_url: str, repo: str, revision: str = "main") -> dict[str, Remo
     url = f"{hub_url.rstrip('/')}/api/models/{repo}/revision/{urllib.parse.quote(revision, safe='')}?blobs=true"
     try:
         with _open(url) as resp:
+            if resp.geturl() != url:      # a renamed repo: the hub redirects its old name (urllib follows 30x)
+                log.info("%s answers as %s", repo, urllib.parse.urlsplit(resp.geturl()).path)
             if "json" not in (resp.headers.get("Content-Type") or "json"):
                 return {}
             data = json.loads(resp.read(32 << 20).decode("utf-8"))
@@ -138,8 +161,10 @@ def download(url: str, dest: Path, expected: RemoteFile | None = None,
     size = expected.size
     if resp is not None:
         with resp:
-            sha = sha or _header_sha256(resp.headers)
-            size = size if size is not None else _header_size(resp.headers)
+            sha = sha or _header_sha256(resp.headers) or _header_sha256(resp.linked)
+            if size is None:
+                size = _header_size(resp.headers)
+                size = _header_size(resp.linked) if size is None else size
             ctype = (resp.headers.get("Content-Type") or "").lower()
             if "text/html" in ctype:
                 raise VitrineError(f"{host} answered with a web page instead of {dest.name} (a login, error or "

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Callable
 
 from .download import RemoteFile, Unreachable, download, hub_files
-from .errors import VitrineError
+from .errors import ModelFault, VitrineError
 from .files import OutputKind, atomic_folder, sha256_file, store_lock
-from .gguf_file import check_gguf
+from .gguf_file import check_gguf, check_hyperparameters, read_gguf
 from .manifest import MANIFEST_NAME, FileEntry, Manifest, check_relpath, contained
 from .settings import Settings
 
@@ -80,13 +80,21 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smolvlm2-2.2b", "ggml-org/SmolVLM2-2.2B-Instruct-GGUF",
             {"model": "SmolVLM2-2.2B-Instruct-Q4_K_M.gguf", "mmproj": "mmproj-SmolVLM2-2.2B-Instruct-Q8_0.gguf"},
             "idefics3", "mtmd", ("en",), "better answers, slower (English)"),
-    # MiniCPM-V 4.6: the card's family; hybrid Qwen3.5 text model, multilingual. Repo and file names from
-    # openbmb's published GGUF repo and cookbook, not yet confirmed by a download from here.
-    Profile("minicpm-v-4.6", "openbmb/MiniCPM-V-4_6-gguf",
-            {"model": "MiniCPM-V-4_6-Q4_K_M.gguf", "mmproj": "mmproj-MiniCPM-V-4_6-F16.gguf"},
+    # MiniCPM-V 4.6: the card's family; hybrid Qwen3.5 text model, multilingual. Names as openbmb's repo lists them
+    # (public copies, not yet a download from here): the repo answers under its dotted name (the underscore one
+    # redirects), the projector is mmproj-model-f16.gguf.
+    Profile("minicpm-v-4.6", "openbmb/MiniCPM-V-4.6-gguf",
+            {"model": "MiniCPM-V-4_6-Q4_K_M.gguf", "mmproj": "mmproj-model-f16.gguf"},
             "minicpmv4_6", "mtmd", ("en", "pt", "multi"), "multilingual (answers in Portuguese itself), 1.3B",
             verified=False),
-    # TinyLLaVA: no GGUF is published; the transformers-layout checkpoint is downloaded and converted here
+    # the same model from ggml-org: a Q8_0 projector (728 MB), about 380 MB smaller than openbmb's f16 one
+    Profile("minicpm-v-4.6-q8", "ggml-org/MiniCPM-V-4.6-GGUF",
+            {"model": "MiniCPM-V-4.6-Q4_K_M.gguf", "mmproj": "mmproj-MiniCPM-V-4.6-Q8_0.gguf"},
+            "minicpmv4_6", "mtmd", ("en", "pt", "multi"), "minicpm-v-4.6 with a Q8_0 projector: 380 MB smaller",
+            verified=False),
+    # TinyLLaVA: no GGUF is published; the transformers-layout checkpoint is downloaded and converted here. As
+    # published: two fp32 safetensors shards (4.98 GB + 661 MB) with their index, tokenizer.json and no
+    # tokenizer.model (the converter reads the tokenizer.json vocabulary), preprocessor_config.json.
     Profile("tinyllava-1.1b", "bczhou/tiny-llava-v1-hf", {}, "llava", "mtmd", ("en",),
             "TinyLLaVA 1.1B (CLIP-L + TinyLlama), English; converted to GGUF Q8_0 after download", verified=False,
             convert_to="Q8_0"),
@@ -169,7 +177,9 @@ class ModelStore:
             if d.name.startswith(".") or not d.is_dir() or not (d / MANIFEST_NAME).is_file():
                 continue
             try:
-                good.append(InstalledModel(d.name, d, Manifest.load(d)))
+                m = InstalledModel(d.name, d, Manifest.load(d))
+                _check_runnable(m)
+                good.append(m)
             except VitrineError as e:
                 log.debug("model %s is unusable: %s", d.name, e)
                 broken.append(BrokenModel(d.name, d, str(e)))
@@ -225,6 +235,7 @@ class ModelStore:
             m = Manifest(name=name, runtime="gguf", family=family, files=files, chat_handler=handler,
                          languages=langs, quant=_quant_from_name(model.name), source=source or str(model.parent))
             m.save(staging)
+            _trial(staging, m, progress)        # a failure removes the staging folder: nothing is installed
         return InstalledModel(name, self.root / name, m)
 
     def import_folder(self, name: str, folder: Path, progress: ProgressFn | None = None,
@@ -245,6 +256,7 @@ class ModelStore:
             for role, entry in src.files.items():
                 self._copy_in(contained(folder, entry.path), staging, entry.path, role, progress)
             src.save(staging)
+            _trial(staging, src, progress)
         return InstalledModel(name, self.root / name, src)
 
     @staticmethod
@@ -280,24 +292,12 @@ class ModelStore:
                                "Vitrine whole (`bash .ci/install`)")
         with self.changing(f"pull {name}"):
             try:
-                remote = hub_files(hub_url, prof.repo, prof.revision)
-                wanted = [RepoFile(role, prof.repo, f, f, prof.revision)
-                          for role, f in self._wanted_files(prof, remote, hub_url).items()]
-                listings = {(prof.repo, prof.revision): remote}
-                for extra in prof.more:
-                    key = (extra.repo, extra.revision)
-                    if key not in listings:
-                        listings[key] = hub_files(hub_url, extra.repo, extra.revision)
-                    if listings[key] and extra.path not in listings[key]:
-                        raise VitrineError(f"{extra.path} is not in {extra.repo} on {hub_url}: the hub's copy of the "
-                                           "model changed; update Vitrine, or import the files by hand")
-                    wanted.append(extra)
+                wanted = self.plan_pull(name, hub_url)
                 staging = self.root / f".{name}.pulling"    # kept between attempts: .part files resume
                 staging.mkdir(parents=True, exist_ok=True)
                 files = {}
-                for want in wanted:
+                for want, expected in wanted:
                     role = want.role
-                    expected = listings[(want.repo, want.revision)].get(want.path, RemoteFile(want.path))
                     dest = contained(staging, want.local)
                     # a file left whole by an earlier attempt is kept only if it matches what the hub states
                     digest = expected.sha256 if dest.exists() and _still_good(dest, expected) else None
@@ -318,6 +318,14 @@ class ModelStore:
                              languages=list(prof.languages), source=f"{prof.repo}@{prof.revision}")
                 return self._commit(name, staging, m)
             family, handler, langs = describe_gguf_pair(staging / prof.files["model"], staging / prof.files["mmproj"])
+            # the GGUF pair runs once before anything else loads it in this process (the hybrid's timing does)
+            pair = Manifest(name=name, runtime="gguf", family=family, files={r: files[r] for r in ("model", "mmproj")},
+                            chat_handler=handler, languages=list(prof.languages))
+            try:
+                _trial(staging, pair, progress)
+            except VitrineError:
+                shutil.rmtree(staging, ignore_errors=True)     # verified against the hub, and still unusable
+                raise
             extra = {}
             if prof.runtime == "hybrid":
                 if progress:
@@ -331,6 +339,25 @@ class ModelStore:
                          languages=list(prof.languages), quant=_quant_from_name(prof.files["model"]),
                          source=" + ".join(sources), extra=extra)
             return self._commit(name, staging, m)
+
+    @staticmethod
+    def plan_pull(name: str, hub_url: str) -> list[tuple[RepoFile, RemoteFile]]:
+        """What a pull of profile ``name`` downloads, with what the hub states about each file; a name the hub's
+        listing lacks is refused here, before any download."""
+        prof = PROFILES[name]
+        remote = hub_files(hub_url, prof.repo, prof.revision)
+        wanted = [RepoFile(role, prof.repo, f, f, prof.revision)
+                  for role, f in ModelStore._wanted_files(prof, remote, hub_url).items()]
+        listings = {(prof.repo, prof.revision): remote}
+        for extra in prof.more:
+            key = (extra.repo, extra.revision)
+            if key not in listings:
+                listings[key] = hub_files(hub_url, extra.repo, extra.revision)
+            if listings[key] and extra.path not in listings[key]:
+                raise VitrineError(f"{extra.path} is not in {extra.repo} on {hub_url}: the hub's copy of the "
+                                   "model changed; update Vitrine, or import the files by hand")
+            wanted.append(extra)
+        return [(w, listings[(w.repo, w.revision)].get(w.path, RemoteFile(w.path))) for w in wanted]
 
     @staticmethod
     def _wanted_files(prof: Profile, remote: dict[str, RemoteFile], hub_url: str) -> dict[str, str]:
@@ -349,6 +376,19 @@ class ModelStore:
         if "config.json" not in names or not any(f.endswith(".safetensors") for f in names):
             raise VitrineError(f"{prof.repo} on {hub_url} has no config.json and .safetensors weights: it is not a "
                                "transformers checkpoint Vitrine can convert")
+        if "tokenizer.json" not in names and "tokenizer.model" not in names:
+            raise VitrineError(f"{prof.repo} on {hub_url} has neither tokenizer.json nor tokenizer.model: the "
+                               "conversion needs one of them; update Vitrine, or convert it by hand")
+        # sharded weights (model-00001-of-00002.safetensors ...): every shard and the index that names them
+        shards = [re.fullmatch(r"(.+)-(\d{5})-of-(\d{5})\.safetensors", f) for f in names]
+        for m in filter(None, shards):
+            base, total = m.group(1), int(m.group(3))
+            need = [f"{base}-{i:05d}-of-{total:05d}.safetensors" for i in range(1, total + 1)]
+            need.append(f"{base}.safetensors.index.json")
+            missing = [f for f in need if f not in names]
+            if missing:
+                raise VitrineError(f"{prof.repo} on {hub_url} lists {m.group(0)} but not {missing[0]}: the hub's "
+                                   "copy is incomplete; try again later, or convert a complete copy by hand")
         return {f: f for f in names}
 
     def _convert_pulled(self, prof: Profile, checkpoint: Path, convert: ConvertFn,
@@ -368,6 +408,11 @@ class ModelStore:
         if bad:
             raise VitrineError(f"the conversion of {prof.name} is incomplete ({bad[0]}): run the same command again")
         manifest.name, manifest.source = prof.name, f"{prof.repo}@{prof.revision} (converted here)"
+        try:
+            _trial(out, manifest, progress)
+        except VitrineError:
+            shutil.rmtree(out, ignore_errors=True)      # the downloaded checkpoint stays: no second download
+            raise
         installed = self._commit(prof.name, out, manifest)
         shutil.rmtree(checkpoint, ignore_errors=True)      # the checkpoint is only needed again to re-convert
         return installed
@@ -401,6 +446,47 @@ class ModelStore:
             shutil.rmtree(trash, ignore_errors=True)
             folder.rename(trash)        # one rename: the model is gone or still whole, never half-deleted
             shutil.rmtree(trash, ignore_errors=True)
+
+
+def _trial(folder: Path, manifest: Manifest, progress: ProgressFn | None) -> None:
+    """Run a model about to be installed once, in a child process (engine.model_trial): a model that crashes,
+    hangs, runs out of memory or answers nothing is refused before it can become anyone's default."""
+    if manifest.runtime == "embedder":         # the catalog's encoders answer no question
+        return
+    if progress:
+        progress("checking that it runs", 0, None)
+    from .model_trial import trial_run
+    trial_run(folder, manifest)
+
+
+# (path, size, mtime) -> the problem found in its header, or "" (a store is scanned often; headers rarely change)
+_HEADER_CHECKS: dict[tuple[str, int, int], str] = {}
+
+
+def _check_runnable(m: InstalledModel) -> None:
+    """An installed GGUF model whose hyperparameters llama.cpp would crash on is damaged: it is listed as such and
+    never chosen (a missing or truncated file stays listed: loading it and `models verify` name the problem)."""
+    if m.manifest.runtime not in ("gguf", "hybrid"):
+        return
+    for role in ("model", "mmproj"):
+        path = m.path(role)
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if key not in _HEADER_CHECKS:
+            _HEADER_CHECKS[key] = ""
+            try:
+                info = read_gguf(path)
+                if info.complete:       # a cut-off file is named by the size check at load and by verify
+                    check_hyperparameters(info)
+            except ModelFault as e:
+                _HEADER_CHECKS[key] = str(e)
+            except VitrineError:
+                pass
+        if _HEADER_CHECKS[key]:
+            raise VitrineError(_HEADER_CHECKS[key])
 
 
 def _by_hand(prof: Profile) -> str:

@@ -101,3 +101,77 @@ def test_flipped_bytes_in_a_real_gguf_header(tiny_gguf, data):
         read_gguf(path)
     except VitrineError as e:
         assert "\n" not in str(e)
+
+
+# ------------------------------------------------------------------ values, not only structure (issue 24)
+import math  # noqa: E402
+import shutil  # noqa: E402
+
+from engine.gguf_file import check_gguf  # noqa: E402
+from tests.fixtures.gguf_edit import numeric_keys, set_number  # noqa: E402
+
+# the values a damaged file holds: not a number, infinite, zero, negative, huge, tiny
+DAMAGED_NUMBERS = st.sampled_from([math.nan, math.inf, -math.inf, 0, -1, 1, 2, 3, 7, 999, 65_535, 2**31, 2**32 - 1,
+                                   2**63, 1e-30, 1e30, -1e30, 0.5]) | st.integers(-2**40, 2**40) | st.floats()
+GGUF_FILES = ("text-Q8_0.gguf", "mmproj-f16.gguf")
+
+
+def _family_gguf(tiny_gguf, data) -> Path:
+    """The tiny SmolVLM (llama text) or the tiny MiniCPM-V 4.6 (hybrid Qwen3.5 text): their numbers differ."""
+    from tests.fixtures import models
+    family = data.draw(st.sampled_from(["idefics3", "minicpmv4_6"]))
+    return tiny_gguf if family == "idefics3" else models.tiny_gguf("Q8_0", "f16", family=family)
+
+
+def _mutated(tiny_gguf, data) -> tuple[str, bytes, list[tuple[str, object]]]:
+    file = data.draw(st.sampled_from(GGUF_FILES))
+    raw = (tiny_gguf / file).read_bytes()
+    keys = sorted(numeric_keys(raw))
+    changes = []
+    for _ in range(data.draw(st.integers(1, 3))):
+        key, value = data.draw(st.sampled_from(keys)), data.draw(DAMAGED_NUMBERS)
+        index = data.draw(st.none() | st.integers(0, 2))
+        raw = set_number(raw, key, value, index)
+        changes.append((key, value))
+    return file, raw, changes
+
+
+@FUZZ
+@given(st.data())
+def test_damaged_numbers_in_a_real_gguf_are_accepted_or_refused_in_one_line(tiny_gguf, data):
+    """Cheap and many: the header checks alone, in this process (they never call llama.cpp)."""
+    file, raw, _ = _mutated(_family_gguf(tiny_gguf, data), data)
+    path = Path(tempfile.mkdtemp()) / file
+    path.write_bytes(raw)
+    try:
+        check_gguf(path, "model" if file.startswith("text") else "mmproj")
+    except VitrineError as e:
+        assert "\n" not in str(e)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_model_with_damaged_numbers_answers_or_is_refused_in_one_line(tiny_gguf, data):
+    """The whole way: `models import` of the mutated pair, whose trial run loads it in a child process. Whatever
+    the numbers, this process never crashes: the model answers (and is installed) or one line refuses it and
+    nothing is installed."""
+    from engine import model_trial
+    from engine.models import ModelStore
+    source = _family_gguf(tiny_gguf, data)
+    file, raw, changes = _mutated(source, data)
+    folder = Path(tempfile.mkdtemp())
+    for name in GGUF_FILES:
+        shutil.copy(source / name, folder / name)
+    (folder / file).write_bytes(raw)
+    store = ModelStore(folder / "store")
+    base, model_trial.BASE_TIMEOUT_S = model_trial.BASE_TIMEOUT_S, 20.0   # a hang costs 20 s, not a minute
+    try:
+        m = store.import_files("fuzzed", folder / "text-Q8_0.gguf", folder / "mmproj-f16.gguf")
+    except VitrineError as e:
+        assert "\n" not in str(e), changes
+        assert store.installed() == [] and not list(store.root.glob(".fuzzed*")), changes
+    else:
+        assert store.verify("fuzzed") == {"fuzzed": []} and m.folder.is_dir(), changes
+    finally:
+        model_trial.BASE_TIMEOUT_S = base
+        shutil.rmtree(folder, ignore_errors=True)

@@ -18,6 +18,10 @@ def default_model(store: ModelStore) -> str:
     if env:
         return env
     installed = store.vlms()
+    damaged = store.scan()[1] if not installed else []
+    if damaged:         # a damaged model is never the default: say so rather than "no model installed"
+        raise VitrineError(f"no usable model: {damaged[0].name} is damaged ({damaged[0].reason}); pull or import a "
+                           f"model again, or `vitrine models remove {damaged[0].name}`")
     if not installed:
         raise NotFound(
             "no model installed: install the store's bundle (python3.11 BUNDLE/install.py), import a model folder "
