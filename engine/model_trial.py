@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import ModelFault, VitrineError
+from .errors import ModelFault
 from .manifest import Manifest
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ def limits_for(folder: Path, manifest: Manifest) -> tuple[float, int]:
 
 
 def _child_command() -> list[str]:
-    return [sys.executable, "-m", "engine.model_trial"]
+    # the child is the runtime's (engine.backends.trial_child): the store never imports the runtime
+    return [sys.executable, "-m", "engine.backends.trial_child"]
 
 
 def _signal_name(rc: int) -> str:
@@ -102,53 +103,3 @@ def trial_run(folder: Path, manifest: Manifest, *, timeout_s: float | None = Non
         raise ModelFault(f"{refused} (it loaded but answered nothing): download or export it again")
     log.info("%s ran once: %d tokens in %.2f s", name, report["tokens"], report.get("seconds", 0.0))
     return report
-
-
-# ------------------------------------------------------------------------------------------------ the child
-def _limit_memory(nbytes: int) -> None:
-    """POSIX: cap the address space, so a damaged model's huge allocation fails here instead of swapping the
-    machine. Windows has no RLIMIT_AS: there only the time limit applies."""
-    if os.name != "posix" or not nbytes:
-        return
-    import resource
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        nbytes = min(nbytes, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (nbytes, hard))
-
-
-def _child(job: dict) -> dict:
-    import time
-
-    import numpy as np
-
-    from .backends import GenerationOptions, _from_manifest
-    from .frames import Frame
-    t0 = time.perf_counter()
-    manifest = Manifest.from_dict(job["manifest"], "the model under trial")
-    backend = _from_manifest(manifest, Path(job["folder"]), threads=1, tiles=1)
-    try:
-        pixels = np.random.RandomState(0).randint(0, 255, (48, 64, 3), dtype=np.uint8)
-        image = backend.encode(Frame(pixels, "trial"))
-        stats = backend.generate(image, "What is this?", GenerationOptions(max_tokens=TRIAL_TOKENS, ban_eos=True))
-    finally:
-        backend.close()
-    return {"tokens": int(stats.n_tokens), "seconds": round(time.perf_counter() - t0, 3)}
-
-
-def main() -> int:
-    job = json.loads(sys.stdin.read())
-    _limit_memory(int(job.get("memory") or 0))
-    try:
-        report = _child(job)
-    except VitrineError as e:
-        report = {"error": str(e)}
-    except MemoryError:
-        report = {"error": "it ran out of the memory allowed for the check (its settings are damaged, or it is too "
-                           "large for this computer)"}
-    print(MARK + json.dumps(report), flush=True)
-    return 0 if "error" not in report else 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -54,6 +54,8 @@ CHECKPOINT_SUFFIXES = (".json", ".safetensors", ".model", ".jinja", ".txt", ".ti
 # Converts a downloaded checkpoint into an exported folder: (checkpoint, out, quant, name, step) -> None.
 # It lives in export/ (engine never imports it): the CLI finds it through the "vitrine.converters" entry point.
 ConvertFn = Callable[[Path, Path, str, str, Callable[[str], None]], None]
+# (text GGUF, projector GGUF, ONNX vision encoder) -> {"choice", "why", ...}: engine.backends.hybrid's timer
+MeasureFn = Callable[[Path, Path, Path], dict]
 
 
 # SmolVLM 256M/500M: the f16 projector, not the Q8_0 one the repos also have: its encoder ran faster here
@@ -275,18 +277,22 @@ class ModelStore:
         return FileEntry(path=relpath, sha256=sha256_file(dst), size=total)
 
     def pull(self, name: str, hub_url: str, progress: ProgressFn | None = None,
-             convert: ConvertFn | None = None) -> InstalledModel:
+             convert: ConvertFn | None = None, measure_encoders: MeasureFn | None = None) -> InstalledModel:
         """Download a profile's files from a hub (the real one, or any server in its layout); resumable.
 
         Sizes and sha256 come from the hub's API (or its ETags); nothing is installed that was not verified.
         A profile with no published GGUF (``convert_to``) downloads the checkpoint and converts it with
         ``convert``; the download is kept until the conversion succeeds, so a failed conversion never downloads
-        again.
+        again. A hybrid profile times its two vision encoders with ``measure_encoders`` (the runtime's, given by
+        the caller: the store does not import the runtime).
         """
         if name not in PROFILES:
             raise VitrineError(f"unknown model {name!r}: choose one of {', '.join(PROFILES)} "
                                "(or import your own files with `vitrine models import`)")
         prof = PROFILES[name]
+        if prof.runtime == "hybrid" and measure_encoders is None:
+            raise VitrineError(f"{name} times its vision encoders when it is pulled: pull it with `vitrine models "
+                               "pull`, which gives the store the runtime's timer")
         if prof.convert_to and convert is None:
             raise VitrineError(f"{name} is converted after download, which needs Vitrine's export tools: install "
                                "Vitrine whole (`bash .ci/install`)")
@@ -330,8 +336,7 @@ class ModelStore:
             if prof.runtime == "hybrid":
                 if progress:
                     progress("timing both vision encoders on this machine", 0, None)
-                from .backends.hybrid import measure_vision_encoders
-                extra["vision"] = measure_vision_encoders(staging / prof.files["model"], staging / prof.files["mmproj"],
+                extra["vision"] = measure_encoders(staging / prof.files["model"], staging / prof.files["mmproj"],
                                                           staging / files["vision"].path)
                 log.info("%s: %s", name, extra["vision"]["why"])
             sources = sorted({f"{w.repo}@{w.revision}" for w in prof.more} | {f"{prof.repo}@{prof.revision}"})

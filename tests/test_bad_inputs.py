@@ -19,6 +19,8 @@ from typing import Callable
 import numpy as np
 import pytest
 
+from engine.backends.hybrid import measure_vision_encoders
+
 from engine.models import PROFILES
 from tests.conftest import ROOT, run_cli
 from tests.fixtures import media
@@ -460,12 +462,12 @@ def test_a_full_disk_while_downloading(monkeypatch, hub, vitrine_home):
     monkeypatch.setattr(dl, "open", lambda p, mode="r", *a, **k: Full(real_open(p, mode, *a, **k)), raising=False)
     store = ModelStore(_store_root(vitrine_home))
     with pytest.raises(VitrineError, match="disk is full") as e:
-        store.pull("smolvlm-256m", hub.url)
+        store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
     assert "resume" not in str(e.value)
     assert not list(_store_root(vitrine_home).rglob("*.part"))
     monkeypatch.setattr(dl.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10, 10, 5))
     with pytest.raises(VitrineError, match="not enough disk space"):
-        store.pull("smolvlm-256m", hub.url)
+        store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
 
 
 # ------------------------------------------------------------------ 5. the machine around it

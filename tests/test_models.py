@@ -4,6 +4,8 @@ import socket
 import numpy as np
 import pytest
 
+from engine.backends.hybrid import measure_vision_encoders
+
 from engine.backends.base import GenerationOptions
 from engine.errors import VitrineError
 from engine.frames import Frame
@@ -66,7 +68,7 @@ def test_pull_downloads_in_hub_layout_and_records_sha256(store, hub):
 def test_the_default_pull_is_a_hybrid_whose_vision_encoder_was_timed_here(store, hub):
     from engine.backends import load_backend
     from engine.backends.hybrid import HybridBackend
-    m = store.pull("smolvlm-256m", hub.url)
+    m = store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
     assert m.manifest.runtime == "hybrid"
     onnx_repo = PROFILE.more[0].repo
     assert {p.split("/resolve/")[0].strip("/") for p, _ in hub.requests} == {PROFILE.repo, onnx_repo}
@@ -86,9 +88,9 @@ def test_the_default_pull_is_a_hybrid_whose_vision_encoder_was_timed_here(store,
 def test_pull_resumes_after_a_dropped_connection(store, hub):
     hub.drop_after = 40_000
     with pytest.raises(VitrineError, match="again to resume"):
-        store.pull("smolvlm-256m", hub.url)
+        store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
     assert store.installed() == []
-    store.pull("smolvlm-256m", hub.url)
+    store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
     ranges = [r for _, r in hub.requests if r]
     assert ranges == ["bytes=40000-"]               # the second attempt asked only for the rest
     assert store.verify() == {"smolvlm-256m": []}
@@ -97,8 +99,8 @@ def test_pull_resumes_after_a_dropped_connection(store, hub):
 def test_pull_rejects_corrupted_download(store, hub):
     hub.corrupt_next = True
     with pytest.raises(VitrineError, match="corrupted"):
-        store.pull("smolvlm-256m", hub.url)
-    store.pull("smolvlm-256m", hub.url)             # a clean retry works
+        store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
+    store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)             # a clean retry works
     assert store.verify() == {"smolvlm-256m": []}
 
 
@@ -107,7 +109,7 @@ def test_pull_offline_says_how_to_import_by_hand(store):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(VitrineError) as e:
-        store.pull("smolvlm-256m", f"http://127.0.0.1:{port}")
+        store.pull("smolvlm-256m", f"http://127.0.0.1:{port}", measure_encoders=measure_vision_encoders)
     msg = str(e.value)
     assert "\n" not in msg and "vitrine models import smolvlm-256m --model" in msg
 
@@ -248,7 +250,7 @@ def _child(monkeypatch, code: str) -> None:
     ("import time; time.sleep(30)", r"no answer within 3 s"),
     ("pass", r"exit code 0 and no answer"),
     ("print('VITRINE-TRIAL {\"tokens\": 0}')", r"answered nothing"),
-    ("import engine.model_trial as t; t._child = lambda job: bytearray(3 << 30) and {'tokens': 1}; "
+    ("import engine.backends.trial_child as t; t._child = lambda job: bytearray(3 << 30) and {'tokens': 1}; "
      "raise SystemExit(t.main())", r"ran out of the memory allowed"),
 ], ids=["crash", "hang", "silent", "no-tokens", "memory"])
 def test_a_model_that_crashes_hangs_runs_out_of_memory_or_answers_nothing_is_refused(store, tiny_gguf, monkeypatch,
@@ -266,7 +268,7 @@ def test_a_model_that_crashes_hangs_runs_out_of_memory_or_answers_nothing_is_ref
 
 # the child with the hyperparameter checks switched off, as in a version without them
 UNCHECKED_CHILD = ("import engine.gguf_file as g; g.check_hyperparameters = lambda *a, **k: 0; "
-                   "import engine.model_trial as t; raise SystemExit(t.main())")
+                   "import engine.backends.trial_child as t; raise SystemExit(t.main())")
 
 
 @pytest.mark.parametrize("file,key,value,shown", DAMAGES, ids=DAMAGE_IDS)

@@ -70,7 +70,9 @@ def cmd_models_pull(args) -> int:
     from ..settings import Settings
     hub = args.hub or Settings.from_env().hub_url
     with TqdmProgress() as progress:
-        m = _store().pull(args.name, hub, progress, convert=_gguf_converter())
+        from ..backends.hybrid import measure_vision_encoders
+        m = _store().pull(args.name, hub, progress, convert=_gguf_converter(),
+                          measure_encoders=measure_vision_encoders)
     print(f"installed {m.name} in {m.folder}")
     return 0
 
