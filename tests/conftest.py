@@ -13,6 +13,51 @@ sys.path.insert(0, str(ROOT))
 from tests.fixtures import media, models  # noqa: E402
 
 
+# Tiers (`pytest -m "not slow"` is the fast one, under 4 minutes on 2 cores with the fixtures cached; `.ci/run`
+# runs all): unit (no model), integration (a tiny model), gui (Qt), and slow on top of any of them. Slow: each over
+# ~8 s a call on 2 cores (the figures are a busy machine's, December 2026), or a whole module that installs or trains.
+SLOW_MODULES = {"test_bundle.py", "test_fashion_model.py", "test_finetune.py"}
+SLOW_TESTS = (
+    "test_families.py::test_parity_with_transformers",                           # 53-190 s each
+    "test_families.py::test_tinyllava_profile_downloads_the_checkpoint_and_converts_it",   # 83 s
+    "test_families.py::test_tinyllava_through_onnx",                             # 17-23 s
+    "test_eval.py::test_eval_500_rows_writes_report_csv_and_plots",              # 79 s
+    "test_eval.py::test_lnqa_parquet_reproduces_the_briefs_table",               # 33 s
+    "test_eval.py::test_a_killed_run_continues_where_it_stopped",                # 32 s
+    "test_eval.py::test_the_briefs_baselines_load_and_answer",                   # 19 s
+    "test_eval.py::test_portuguese_questions_go_through_translation",            # 13 s
+    "test_eval.py::test_missing_images_are_skipped_and_counted",                 # 11 s
+    "test_onnx.py::test_a_hybrid_model_runs_the_faster_vision_encoder_and_says_why",   # 37 s
+    "test_onnx.py::test_cli_export_import_ask_without_torch",                    # 15 s
+    "test_onnx.py::test_gguf_variants_agree_with_transformers",                  # 13 s
+    "test_cli.py::test_bench_prints_the_agreed_keys",                            # 29 s
+    "test_cli.py::test_export_then_import_then_ask",                             # 10 s
+    "test_translate.py::test_argos_package_installs_and_translates_offline",     # builds a Marian model: 100 s
+    "test_conversation.py::test_the_templates_of_every_family_hold_a_conversation",    # 14-23 s
+    "test_bad_inputs.py::test_ctrl_c_wherever_it_lands",                         # 9 s
+    "test_catalog.py::test_a_killed_indexing_run_resumes",                       # 9 s
+    "test_desktop.py::test_screenshot_under_xvfb",                               # a real X server
+    "test_outputs.py::test_merge_and_export_replace_their_own_output_and_nothing_else",   # fine-tunes a step
+)
+MODEL_FIXTURES = {"tiny_checkpoint", "tiny_gguf", "tiny_gguf_f16", "installed_tiny", "tiny_onnx_fp32",
+                  "tiny_onnx_int8", "hub", "tiny_argos"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path, _, name = item.nodeid.partition("::")
+        module = Path(path).name
+        test = f"{module}::{name.split('[')[0]}"
+        if module in SLOW_MODULES or test in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+        if module.startswith("test_desktop") or "qtbot" in item.fixturenames:
+            item.add_marker(pytest.mark.gui)
+        elif MODEL_FIXTURES & set(item.fixturenames) or "fashion" in item.nodeid:
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
+
+
 @pytest.fixture(autouse=True)
 def vitrine_home(tmp_path, monkeypatch):
     """Every test gets its own empty store: never the user's real one."""
