@@ -1,15 +1,21 @@
 """The store's fashion terms, and how they go through a generic translator without breaking the sentence.
 
-en->pt: each glossary noun in the English sentence is swapped for an invented word the translator copies as it
+en->pt, first: each fashion noun phrase of the English sentence ("a light blue bell-sleeve blouse with a peter pan
+collar") is recognised and rendered whole in Portuguese by grammar (engine.noun_phrase) and goes through the
+translator as ONE placeholder; the translator renders only the glue (verbs, prepositions). Every placeholder must
+come back once and whole, or that attempt is thrown away and the noun-by-noun way below is tried.
+
+en->pt, noun by noun: each glossary noun in the English sentence is swapped for an invented word the translator copies as it
 is (a placeholder, like a brand name); after translation every placeholder must come back exactly once and whole,
 or the protected attempt is thrown away and the plain translation is post-edited instead (known wrong renderings
 replaced) — so a term comes out whole or not at all, and no fragment of a placeholder can reach the user. Each
 placeholder becomes the term in Portuguese, and the article and adjectives around it are made to agree with the
 term's gender and number (engine.pt_agreement). pt->en: post-editing only.
 
-Files: assets/glossary.tsv, then $VITRINE_HOME/glossary.tsv (a store's own terms win). Columns: en, pt, gender
-(m/f; adj for adjectives, which are post-edited only), pt_plural, en_plural, wrong_pt, wrong_en; empty plurals
-follow the regular rules.
+Files: assets/glossary.tsv, then $VITRINE_HOME/glossary.tsv (a store's own terms win; UTF-8 or Windows/Latin-1;
+a bad row is reported by file, line and column and skipped, the rest still used). Columns: en, pt, gender (m/f;
+adj for adjectives, which are post-edited only), pt_plural, en_plural, wrong_pt, wrong_en; empty plurals follow
+the regular rules.
 """
 from __future__ import annotations
 
@@ -20,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .errors import BadInput
 from .pt_agreement import agree, inflect
+from .text_files import read_text
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +80,8 @@ class Term:
     en_plural: str
     wrong_pt: tuple[str, ...] = ()
     wrong_en: tuple[str, ...] = ()
+    part: bool = False                # a garment part, material or pattern (its file section says so)
+    store: bool = False               # from the store's own glossary (wins over the built-in lexicon)
 
     @property
     def feminine(self) -> bool:
@@ -92,7 +102,55 @@ def has_debris(text: str) -> bool:
     return bool(_FRAGMENT.search(text) or _BROKEN.search(text))
 
 
+_GENDERS = ("m", "f", "adj")
+
+
+def _parse_terms(text: str, name: str, problems: list[str], store: bool) -> list[Term]:
+    """The rows of a glossary file; a bad row is one problem line (file:line: column ...) and is skipped."""
+    from .noun_phrase import _rows
+    split = lambda v: tuple(w.strip() for w in (v or "").split("|") if w.strip())
+    out = []
+    rows = _rows(text)
+    if rows and ("en" not in rows[0][1] or "pt" not in rows[0][1]):
+        problems.append(f"{name}: the first line must name the columns (en, pt, gender, ...): skipped")
+        log.warning("%s", problems[-1])
+        return []
+    for line, row in rows:
+        en, pt = (row.get("en") or "").strip(), (row.get("pt") or "").strip()
+        gender = (row.get("gender") or "").strip().lower()
+        bad = None
+        if None in row:
+            bad = "more columns than the header names (a tab too many?)"
+        elif not en:
+            bad = "column en is empty"
+        elif not pt:
+            bad = "column pt is empty"
+        elif gender and gender not in _GENDERS:
+            bad = f"column gender is {gender!r}: write m, f or adj"
+        if bad:
+            problems.append(f"{name}:{line}: {bad}: row skipped")
+            log.warning("%s", problems[-1])
+            continue
+        gender = gender or ("f" if pt.split()[0].endswith("a") else "m")
+        out.append(Term(en, pt, gender, (row.get("pt_plural") or "").strip() or pt_plural(pt),
+                        (row.get("en_plural") or "").strip() or en_plural(en),
+                        split(row.get("wrong_pt")), split(row.get("wrong_en")),
+                        part=row.get("section") == "part", store=store))
+    return out
+
+
+@dataclass(frozen=True)
+class Swap:
+    """A placeholder and what replaces it: the Portuguese with the gender and number it agrees in."""
+    placeholder: str
+    pt: str
+    feminine: bool
+    plural: bool
+
+
 class Glossary:
+    problems: list[str] = []
+
     def __init__(self, terms: list[Term]):
         self.terms = sorted(terms, key=lambda t: -len(t.en))      # longest first: "crossbody bag" before "bag"
         self._forms: dict[str, tuple[Term, bool]] = {}
@@ -102,6 +160,22 @@ class Glossary:
             self._forms.setdefault(t.en.lower(), (t, t.en_plural.lower() == t.en.lower()))
             self._forms.setdefault(t.en_plural.lower(), (t, True))
         self._en = _pattern(self._forms) if self._forms else None
+        self._parser = None
+
+    @property
+    def parser(self):
+        """The noun-phrase parser over the lexicon (built on first use: the built-in lexicon files, then these
+        terms; a store's own terms last, so they win)."""
+        if self._parser is None:
+            from .noun_phrase import Lexicon, Parser
+            lexicon = Lexicon.builtin([t for t in self.terms if not t.store])
+            lexicon.load_glossary_terms([t for t in self.terms if t.store])
+            self._parser = Parser(lexicon)
+        return self._parser
+
+    @property
+    def lexicon(self):
+        return self.parser.lex
 
     @property
     def entries(self) -> list[Term]:          # the name earlier releases used
@@ -109,21 +183,25 @@ class Glossary:
 
     @classmethod
     def load(cls, *paths: Path) -> "Glossary":
+        """The built-in glossary, then each further file (a store's own): its rows win. A store file that cannot
+        be read, or a bad row in it, is reported (``problems``, and the log) and the rest is used."""
         terms: dict[str, Term] = {}
-        for path in paths:
+        problems: list[str] = []
+        for n, path in enumerate(paths):
+            path = Path(path)
             if not path.is_file():
                 continue
-            rows = [r for r in path.read_text(encoding="utf-8").splitlines() if r.strip() and not r.startswith("#")]
-            for row in csv.DictReader(rows, delimiter="\t"):
-                en, pt = (row.get("en") or "").strip(), (row.get("pt") or "").strip()
-                if not en or not pt:
-                    continue
-                split = lambda v: tuple(w.strip() for w in (v or "").split("|") if w.strip())
-                gender = (row.get("gender") or "").strip() or ("f" if pt.split()[0].endswith("a") else "m")
-                terms[en.lower()] = Term(en, pt, gender, (row.get("pt_plural") or "").strip() or pt_plural(pt),
-                                         (row.get("en_plural") or "").strip() or en_plural(en),
-                                         split(row.get("wrong_pt")), split(row.get("wrong_en")))
-        return cls(list(terms.values()))
+            try:
+                text = read_text(path, "the glossary").text if n else path.read_text(encoding="utf-8")
+            except BadInput as e:
+                problems.append(f"{e}: using the built-in glossary")
+                log.warning("%s", problems[-1])
+                continue
+            for term in _parse_terms(text, str(path), problems, store=n > 0):
+                terms[term.en.lower()] = term
+        glossary = cls(list(terms.values()))
+        glossary.problems = problems
+        return glossary
 
     def has(self, text: str, term: str) -> bool:
         return _pattern([term]).search(text) is not None
@@ -144,23 +222,48 @@ class Glossary:
             return ph
         return self._en.sub(swap, source), swaps
 
-    def restore(self, output: str, swaps: list[tuple[str, Term, bool]]) -> str | None:
-        """Placeholders -> terms with agreement; None when any placeholder did not come back exactly once."""
-        for ph, _, _ in swaps:
-            if len(re.findall(rf"(?<!\w){ph}(?!\w)", output)) != 1:
+    def protect_phrases(self, source: str) -> tuple[str, list[Swap]]:
+        """``source`` with each fashion noun phrase swapped for a placeholder, rendered whole in Portuguese."""
+        from .noun_phrase import render
+        swaps: list[Swap] = []
+        out, at = [], 0
+        for phrase in self.parser.find(source):
+            if len(swaps) >= len(PLACEHOLDERS):
+                break
+            ph = PLACEHOLDERS[len(swaps)]
+            swaps.append(Swap(ph, render(phrase), phrase.feminine, phrase.plural))
+            out.append(source[at:phrase.start] + ph)
+            at = phrase.end
+        return "".join(out) + source[at:], swaps
+
+    def restore(self, output: str, swaps: list) -> str | None:
+        """Placeholders -> Portuguese with agreement; None when any placeholder did not come back exactly once."""
+        swaps = [s if isinstance(s, Swap) else Swap(s[0], s[1].pt_plural if s[2] else s[1].pt, s[1].feminine,
+                                                     s[2]) for s in swaps]
+        for s in swaps:
+            if len(re.findall(rf"(?<!\w){s.placeholder}(?!\w)", output)) != 1:
                 return None
-        for ph, term, plural in swaps:
-            m = re.search(rf"(?<!\w){ph}(?!\w)", output)
-            word = term.pt_plural if plural else term.pt
+        for s in swaps:
+            m = re.search(rf"(?<!\w){s.placeholder}(?!\w)", output)
+            if m is None:           # agreement around an earlier term took it apart: not whole, so not used
+                return None
+            word = s.pt
             at_start = m.start() == 0 or output[:m.start()].rstrip().endswith((".", "!", "?"))
             word = word[0].upper() + word[1:] if at_start else word
             output = output[:m.start()] + word + output[m.end():]
-            output = agree(output, m.start(), m.start() + len(word), term.feminine, plural)
+            output = agree(output, m.start(), m.start() + len(word), s.feminine, s.plural)
         if has_debris(output):
             return None
         return output
 
     def translate_en_pt(self, text: str, translate: Callable[[str], str]) -> str:
+        """Phrases whole first; then nouns one by one; then the plain translation post-edited."""
+        protected, swaps = self.protect_phrases(text)
+        if swaps:
+            out = self.restore(self.fix(text, translate(protected), "en", "pt"), swaps)
+            if out is not None:
+                return out
+            log.debug("a phrase did not come back whole in %r: nouns one by one instead", text)
         protected, swaps = self.protect(text)
         if swaps:
             # adjectives' known wrong renderings first ("azul marinho"), while the nouns are still placeholders

@@ -39,7 +39,8 @@ verde-claro verde-escuro cinza-claro cinza-escuro verde-oliva verde-militar verm
 cropped jeans godê evasê xadrez poá combinando lilás bordô marfim grafite turquesa coral lavanda fúcsia
 """.split())
 # the copula agrees too when the translator took a swapped noun for singular: "os tênis é brancos"
-_COPULA_PLURAL = {"é": "são", "está": "estão", "parece": "parecem", "fica": "ficam", "era": "eram", "foi": "foram"}
+_COPULA_PLURAL = {"é": "são", "está": "estão", "parece": "parecem", "fica": "ficam", "era": "eram", "foi": "foram",
+                  "tem": "têm", "possui": "possuem"}
 _COPULA_SINGULAR = {v: k for k, v in _COPULA_PLURAL.items()}
 
 
@@ -90,6 +91,7 @@ couro algodão linho seda cetim veludo lã jeans camurça renda tricô malha fla
 caxemira viscose chiffon tweed fleece neoprene palha madeira metal plástico ouro prata
 """.split())
 COPULAS = {"é", "são", "está", "estão", "parece", "parecem", "fica", "ficam", "era", "eram", "foi", "foram"}
+_VERB_ONLY = {"tem", "têm", "possui", "possuem"}     # agree in number, but take no predicate adjective
 
 
 def _cased(original: str, new: str) -> str:
@@ -145,6 +147,11 @@ def agree(text: str, start: int, end: int, feminine: bool, plural: bool) -> str:
             out.append(m.group(1) + new)
         elif word.lower() == "e" and out:
             out.append(m.group(0))          # "branca e preta"
+        elif word.lower() in _VERB_ONLY and not out:
+            verb = (_COPULA_PLURAL if plural else _COPULA_SINGULAR).get(word.lower(), word.lower())
+            out.append(m.group(1) + _cased(word, verb))      # "as calças têm bolsos"
+            pos += m.end()
+            break
         elif word.lower() in COPULAS and not out:
             verb = (_COPULA_PLURAL if plural else _COPULA_SINGULAR).get(word.lower(), word.lower())
             out.append(m.group(1) + _cased(word, verb))      # "a saia é plissada", "os tênis são brancos"

@@ -1,0 +1,546 @@
+"""Fashion noun phrases in English answers, rendered whole in Brazilian Portuguese by grammar.
+
+A VLM describes clothes in noun phrases ("a black and white houndstooth blazer with a peter pan collar"); a
+generic translator keeps English order and agrees the article with the modifier ("Um pied-de-poule blazer preto e
+branco"), picks everyday senses ("cuffed ankles" -> "tornozelos algemados") and garbles overlapping terms. Here a
+phrase is recognised through a lexicon with senses and rendered by rule:
+
+    [pre-modifiers] HEAD [post-modifiers]   ->   HEAD [de material] [adjectives] [colours] [de X] [com X, Y] [post]
+
+- pre-modifiers: colours (with shades and compounds: "light blue" -> azul-claro, "sky blue" -> azul-celeste,
+  "black and white"), patterns, materials, fits and lengths, details used as modifiers ("bell-sleeve" -> com mangas
+  sino, "paperbag-waist" -> de cintura clochard);
+- the head: a garment or part (multiword first: "peter pan collar", "slingback heels"); it gives the gender and
+  number every adjective agrees with;
+- post-modifiers: "with X (and Y)", "without X", "in <colour/material>", participle phrases ("wrapped around her
+  neck" -> enrolado no pescoço, agreeing).
+
+The determiner stays outside the phrase: the translator renders it with the sentence's glue, and
+``engine.pt_agreement.agree`` makes it agree with the head afterwards.
+
+Lexicon: assets/glossary.tsv and a store's $VITRINE_HOME/glossary.tsv (nouns become heads, adjectives colours or
+modifiers), assets/lexicon/heads.tsv, modifiers.tsv, colours.tsv (shades generated: light/dark/pale/deep/bright).
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .pt_agreement import inflect
+
+log = logging.getLogger(__name__)
+
+LEXICON_DIR = Path(__file__).resolve().parent.parent / "assets" / "lexicon"
+
+# Portuguese order of what follows the head: material, adjectives, colours, "de" complements, "com" details, post
+_ORDER = {"material": 0, "pattern": 1, "fit": 1, "length": 1, "finish": 1, "style": 1, "detail": 1, "colour": 2}
+_SHADES = {  # English shade -> (Portuguese, how it joins): "light blue" -> azul-claro, "bright red" -> vermelho vibrante
+    "light": ("claro", "-"), "pale": ("claro", "-"), "dark": ("escuro", "-"), "deep": ("escuro", "-"),
+    "bright": ("vibrante", " "), "vivid": ("vibrante", " "), "muted": ("fechado", "-"), "soft": ("claro", "-"),
+}
+_WORD = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+)?")
+# quantities inside a "with" phrase: (masculine, feminine)
+QUANTITIES = {"two": ("dois", "duas"), "three": ("três", "três"), "four": ("quatro", "quatro"),
+              "five": ("cinco", "cinco"), "six": ("seis", "seis"), "several": ("vários", "várias"),
+              "multiple": ("vários", "várias"), "many": ("muitos", "muitas"), "some": ("alguns", "algumas"),
+              "large": None, "small": None}
+QUANTITIES = {k: v for k, v in QUANTITIES.items() if v}
+# a head that, followed by "of", is not a garment ("on top of", "the back of")
+_NOT_BEFORE_OF = {"top", "back", "front", "side", "bottom", "neck", "waist", "shoulder", "shoulders", "heel"}
+
+
+def fold(text: str) -> str:
+    """Lower case without accents."""
+    return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
+
+
+def key_of(en: str) -> tuple[str, ...]:
+    """Lexicon key: lower case words; a hyphen counts as a space ("bell-sleeve" = "bell sleeve")."""
+    return tuple(_WORD.findall(en.lower().replace("-", " ")))
+
+
+@dataclass(frozen=True)
+class Head:
+    en: str
+    pt: str
+    pt_plural: str
+    feminine: bool
+    plural_en: bool = False          # this English form is the plural (or the word is only plural: "pants")
+    mod: str = ""                    # how it reads as a modifier before another noun ("com gola peter pan")
+    part: bool = False               # a part, detail, material or pattern (not a garment one wears)
+
+
+@dataclass(frozen=True)
+class Mod:
+    en: str
+    pos: str                         # adj, inv, de, com, post
+    cls: str                         # colour, pattern, material, fit, length, finish, detail, style
+    pt: str
+
+
+@dataclass
+class Phrase:
+    """One recognised noun phrase: its span in the source and the Portuguese it renders to."""
+    start: int
+    end: int
+    head: Head
+    premods: list = field(default_factory=list)    # Mod, or ("and", None) between colours, or Head used as mod
+    withs: list = field(default_factory=list)      # (preposition "com"/"sem", Phrase)
+    posts: list = field(default_factory=list)      # Mod (post, or "in <colour/material>")
+    quantity: str | None = None                    # "three" in "with three buttons"
+    owner: "Phrase | None" = None                  # "shirt sleeves": the garment the part belongs to
+    alone: Mod | None = None                       # a participle phrase on its own ("is cinched at the waist")
+    agree_with: "Phrase | None" = None             # ... agreeing with the phrase before it
+
+    @property
+    def feminine(self) -> bool:
+        if self.alone is not None:
+            return self.agree_with.feminine if self.agree_with else False
+        return self.head.feminine
+
+    @property
+    def plural(self) -> bool:
+        if self.alone is not None:
+            return self.agree_with.plural if self.agree_with else False
+        return self.head.plural_en
+
+
+# ---------------------------------------------------------------------- lexicon
+def section_kind(comment: str) -> str:
+    """A "# ..." section title -> "part" for parts, details, materials and patterns, else ""."""
+    return "part" if re.search(r"\b(parts?|details?|fabrics?|materials?|patterns?)\b", comment) else ""
+
+
+def _rows(text: str) -> list[tuple[int, dict]]:
+    """(line number, row) for a TSV text with a header line; comment and blank lines skipped; each row gets the
+    kind of the "# section" it is in (key "section")."""
+    lines, sections, section = [], [], ""
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.startswith("#"):
+            section = section_kind(line)
+        elif line.strip():
+            lines.append((n, line))
+            sections.append(section)
+    if not lines:
+        return []
+    reader = csv.DictReader([line for _, line in lines], delimiter="\t", quoting=csv.QUOTE_NONE)
+    out = []
+    for i, row in enumerate(reader):
+        row["section"] = sections[i + 1]
+        out.append((lines[i + 1][0], row))
+    return out
+
+
+def _en_plural(word: str) -> str:
+    from .glossary import en_plural
+    return en_plural(word)
+
+
+class Lexicon:
+    """English fashion words with their senses: heads (nouns) and modifiers, keyed by word tuples."""
+
+    def __init__(self) -> None:
+        self.heads: dict[tuple[str, ...], Head] = {}
+        self.mods: dict[tuple[str, ...], Mod] = {}
+        self.maxlen = 1
+
+    def __len__(self) -> int:
+        return len(set(self.heads) | set(self.mods))
+
+    def add_head(self, en: str, pt: str, feminine: bool, pt_plural: str = "", en_plural: str = "",
+                 mod: str = "", part: bool = False) -> None:
+        from .glossary import pt_plural as regular_pt_plural
+        pt_plural = pt_plural or regular_pt_plural(pt)
+        en_pl = en_plural or _en_plural(en)
+        only_plural = en_pl.lower() == en.lower()
+        for form, plural in ((en, only_plural), (en_pl, True)):
+            k = key_of(form)
+            if k:
+                self.heads[k] = Head(form, pt, pt_plural, feminine, plural, mod, part)
+                self.maxlen = max(self.maxlen, len(k))
+
+    def add_mod(self, en: str, pos: str, cls: str, pt: str) -> None:
+        k = key_of(en)
+        if k:
+            self.mods[k] = Mod(en, pos, cls, pt)
+            self.maxlen = max(self.maxlen, len(k))
+
+    def add_colour(self, en: str, pos: str, pt: str, shades: bool) -> None:
+        self.add_mod(en, pos, "colour", pt)
+        if not shades:
+            return
+        for shade, (pt_shade, join) in _SHADES.items():
+            if join == "-":
+                # an agreeing base agrees in its last part ("azul-clara"); a noun base stays ("cinza-claro")
+                self.add_mod(f"{shade} {en}", pos, "colour", f"{pt}-{pt_shade}")
+            else:
+                self.add_mod(f"{shade} {en}", "adj" if pos == "adj" else "vib", "colour", f"{pt} {pt_shade}")
+
+    def load_glossary_terms(self, terms) -> None:
+        """The glossary's nouns as heads, its adjectives as modifiers (a store's terms among them)."""
+        for t in terms:
+            if t.gender in ("m", "f"):
+                self.add_head(t.en, t.pt, t.gender == "f", t.pt_plural, t.en_plural, "", t.part)
+            elif t.gender == "adj" and key_of(t.en) not in self.mods:
+                self.add_mod(t.en, "inv" if (" " in t.pt or "-" in t.pt or t.pt.endswith(("a", "e")) and
+                                             t.pt not in ("bege",)) else "adj", "colour" if _is_colour(t.pt)
+                             else "detail", t.pt)
+
+    @classmethod
+    def builtin(cls, terms=()) -> "Lexicon":
+        lex = cls()
+        lex.load_glossary_terms(terms)
+        for line, row in _rows((LEXICON_DIR / "colours.tsv").read_text(encoding="utf-8")):
+            lex.add_colour(row["en"], row["pos"], row["pt"], bool((row.get("shades") or "").strip()))
+        for line, row in _rows((LEXICON_DIR / "modifiers.tsv").read_text(encoding="utf-8")):
+            lex.add_mod(row["en"], row["pos"], row["cls"] if "cls" in row else row["class"], row["pt"])
+            if row["pos"] in ("adj", "inv") and "-" in row["en"]:      # "long-sleeved" also "long sleeved"
+                pass
+        for line, row in _rows((LEXICON_DIR / "heads.tsv").read_text(encoding="utf-8")):
+            lex.add_head(row["en"], row["pt"], row["gender"] == "f", row.get("pt_plural") or "",
+                         row.get("en_plural") or "", row.get("mod") or "", row.get("section") == "part")
+        return lex
+
+    # ---- matching ----------------------------------------------------------------------------------------------
+    def matches(self, words: list[str], i: int):
+        """(length, Head or Mod) for every entry starting at words[i], longest first."""
+        out = []
+        for n in range(min(self.maxlen, len(words) - i), 0, -1):
+            k = tuple(words[i:i + n])
+            if k in self.mods:
+                out.append((n, self.mods[k]))
+            if k in self.heads:
+                out.append((n, self.heads[k]))
+        return out
+
+    def english_terms(self) -> set[str]:
+        """Single English words of the lexicon that are not also Portuguese fashion words (for debris checks)."""
+        pt_words = set()
+        for h in self.heads.values():
+            pt_words.update(fold(w) for w in re.findall(r"[\wÀ-ÿ]+", f"{h.pt} {h.pt_plural} {h.mod}"))
+        for m in self.mods.values():
+            pt_words.update(fold(w) for w in re.findall(r"[\wÀ-ÿ]+", m.pt))
+        words = {k[0] for k in list(self.heads) + list(self.mods) if len(k) == 1 and len(k[0]) > 3}
+        return {w for w in words if fold(w) not in pt_words}
+
+
+_COLOUR_WORDS = {"vermelho", "azul", "verde", "amarelo", "preto", "branco", "rosa", "laranja", "roxo", "marrom",
+                 "cinza", "bege", "bordô", "vinho", "creme", "caramelo", "nude", "cáqui", "mostarda", "lilás",
+                 "turquesa", "coral", "lavanda", "fúcsia", "marfim", "grafite", "off-white", "dourado", "prateado"}
+
+
+def _is_colour(pt: str) -> bool:
+    return pt.split("-")[0].split()[0] in _COLOUR_WORDS
+
+
+# ---------------------------------------------------------------------- parsing
+@dataclass
+class _Tok:
+    word: str         # lower case
+    start: int
+    end: int
+    joined: bool      # joined to the previous token by a hyphen (inside one written word)
+
+
+def tokens(text: str) -> list[_Tok]:
+    out = []
+    for m in _WORD.finditer(text):
+        joined = m.start() > 0 and text[m.start() - 1] == "-" and bool(out) and out[-1].end == m.start() - 1
+        out.append(_Tok(m.group().lower(), m.start(), m.end(), joined))
+    return out
+
+
+def _gap(text: str, a: _Tok, b: _Tok) -> str:
+    return text[a.end:b.start]
+
+
+class Parser:
+    def __init__(self, lexicon: Lexicon):
+        self.lex = lexicon
+
+    def find(self, text: str) -> list[Phrase]:
+        """Every fashion noun phrase in ``text``, left to right, not overlapping."""
+        toks = tokens(text)
+        words = [t.word for t in toks]
+        out, i = [], 0
+        while i < len(toks):
+            if toks[i].joined:
+                i += 1
+                continue
+            got = self._phrase(text, toks, words, i, allow_posts=True)
+            if got is None:
+                alone = next(((n, m) for n, m in self.lex.matches(words, i) if isinstance(m, Mod) and
+                              m.pos == "post" and (i + n >= len(toks) or not toks[i + n].joined)), None)
+                if alone is not None and out:     # "is cinched at the waist": agrees with the phrase before
+                    n, m = alone
+                    out.append(Phrase(toks[i].start, toks[i + n - 1].end, out[-1].head, alone=m,
+                                      agree_with=out[-1]))
+                    i += n
+                    continue
+                i += 1
+                continue
+            phrase, j = got
+            out.append(phrase)
+            i = j
+        return out
+
+    def _ok_gap(self, text: str, toks, a: int, b: int, allow: str = " -") -> bool:
+        gap = _gap(text, toks[a], toks[b])
+        return gap != "" and all(c in allow for c in gap)
+
+    def _phrase(self, text, toks, words, i, allow_posts: bool):
+        """The longest phrase starting at token i: (Phrase, next token index) or None."""
+        best = None
+        for pre, j in self._premods(text, toks, words, i):
+            for n, item in self.lex.matches(words, j):
+                if not isinstance(item, Head):
+                    continue
+                end = j + n
+                if end < len(toks) and toks[end].joined:      # the phrase cannot end inside a written word
+                    continue
+                if j > i and not self._ok_gap(text, toks, j - 1, j):
+                    continue
+                if (item.en.lower() in _NOT_BEFORE_OF and end < len(toks) and words[end] == "of"):
+                    continue
+                if n == 1 and not pre and words[j] in _NOT_BEFORE_OF and item.en.lower() not in ("top",):
+                    continue   # a bare "back", "neck": the translator knows these words better alone
+                phrase = Phrase(toks[i].start, toks[end - 1].end, item, list(pre))
+                k = end
+                if not item.part and not item.plural_en and k < len(toks) and self._ok_gap(text, toks, k - 1, k, " "):
+                    part = next(((n2, h) for n2, h in self.lex.matches(words, k) if isinstance(h, Head) and h.part
+                                 and h.plural_en and not h.mod and (k + n2 >= len(toks) or not toks[k + n2].joined)),
+                                None)
+                    if part is not None:       # "shirt sleeves" -> "mangas da camisa"
+                        n2, h = part
+                        phrase = Phrase(toks[i].start, toks[k + n2 - 1].end, h, [], owner=phrase)
+                        k = k + n2
+                if allow_posts:
+                    k = self._posts(text, toks, words, phrase, k)
+                score = (k, -len(pre))
+                if best is None or score > best[0]:
+                    best = (score, phrase, k)
+        if best is None:
+            return None
+        return best[1], best[2]
+
+    def _premods(self, text, toks, words, i):
+        """Every (premodifier list, next index) reachable from token i, the empty one first."""
+        results = [([], i)]
+        frontier = [([], i)]
+        while frontier:
+            pre, j = frontier.pop()
+            if len(pre) >= 8 or j >= len(toks):
+                continue
+            if pre and not self._ok_gap(text, toks, j - 1, j, " -"):
+                continue
+            # "black and white", "navy, white and red": colours coordinated
+            if words[j] == "and" and pre and isinstance(pre[-1], Mod) and pre[-1].cls == "colour" \
+                    and j + 1 < len(toks) and self._ok_gap(text, toks, j, j + 1, " "):
+                for n, item in self.lex.matches(words, j + 1):
+                    if isinstance(item, Mod) and item.cls == "colour" and \
+                            (j + 1 + n >= len(toks) or not toks[j + 1 + n].joined):
+                        nxt = (pre + [("and", None), item], j + 1 + n)
+                        results.append(nxt)
+                        frontier.append(nxt)
+                continue
+            for n, item in self.lex.matches(words, j):
+                if j + n < len(toks) and toks[j + n].joined and not isinstance(item, Mod):
+                    continue
+                if j + n < len(toks) and toks[j + n].joined and isinstance(item, Mod):
+                    continue          # a modifier cannot end inside a hyphenated word ("bell" of "bell-sleeve")
+                if isinstance(item, Mod) and item.pos != "post":
+                    nxt = (pre + [item], j + n)
+                elif isinstance(item, Head) and item.mod:
+                    nxt = (pre + [item], j + n)
+                else:
+                    continue
+                results.append(nxt)
+                frontier.append(nxt)
+        return results
+
+    def _sub(self, text, toks, words, k):
+        """A phrase after "with": an indefinite article dropped, a quantity kept ("com três botões")."""
+        if k < len(toks) and words[k] in ("a", "an"):
+            k += 1
+        qty = None
+        if k < len(toks) and words[k] in QUANTITIES:
+            qty, k = words[k], k + 1
+        if k >= len(toks):
+            return None
+        got = self._phrase(text, toks, words, k, allow_posts=False)
+        if got is None:
+            return None
+        got[0].quantity = qty
+        return got
+
+    def _posts(self, text, toks, words, phrase: Phrase, k: int) -> int:
+        """Post-modifiers after the head: "with X, Y and Z", "without X", "in navy", participle phrases."""
+        while k < len(toks):
+            if not self._ok_gap(text, toks, k - 1, k, " "):
+                # "with" may follow a comma: "a dress, with ..." stays glue
+                break
+            w = words[k]
+            if w in ("with", "without", "featuring"):
+                prep = "sem" if w == "without" else "com"
+                got, k2 = [], k + 1
+                while True:
+                    sub = self._sub(text, toks, words, k2)
+                    if sub is None:
+                        break
+                    got.append(sub[0])
+                    k2 = sub[1]
+                    # "X, Y and Z": go on only through "," or "and" into another phrase
+                    if k2 >= len(toks):
+                        break
+                    gap = _gap(text, toks[k2 - 1], toks[k2]).strip()
+                    nxt = k2 + 1 if words[k2] == "and" and gap in ("", ",") else k2 if gap == "," else None
+                    more = self._sub(text, toks, words, nxt) if nxt is not None else None
+                    if more is None or (got[0].head.part and not more[0].head.part):
+                        break   # "joggers with cuffed ankles and a scarf": the scarf is another garment
+                    k2 = nxt
+                if not got:
+                    break
+                phrase.withs.extend((prep, g) for g in got)
+                k = k2
+                continue
+            if w == "in" and k + 1 < len(toks):
+                found = None
+                for n, item in self.lex.matches(words, k + 1):
+                    if isinstance(item, Mod) and item.cls in ("colour", "material") and item.pos != "post":
+                        end = k + 1 + n
+                        if end < len(toks) and (toks[end].joined or self.lex.matches(words, end) and
+                                                any(isinstance(x, Head) for _, x in self.lex.matches(words, end))):
+                            continue          # "in navy blazer"?: not a bare colour
+                        found = (item, end)
+                        break
+                if found is None:
+                    break
+                phrase.posts.append(found[0])
+                k = found[1]
+                continue
+            found = None
+            for n, item in self.lex.matches(words, k):
+                if isinstance(item, Mod) and item.pos == "post":
+                    found = (item, k + n)
+                    break
+            if found is None:
+                break
+            phrase.posts.append(found[0])
+            k = found[1]
+        phrase.end = toks[k - 1].end
+        return k
+
+
+# ---------------------------------------------------------------------- rendering
+def agree_words(pt: str, feminine: bool, plural: bool, first_only: bool = False) -> str:
+    """An adjective phrase agreeing: every word (or only the first), a hyphenated word by its last part."""
+    words = pt.split(" ")
+    out = []
+    for n, w in enumerate(words):
+        if first_only and n > 0:
+            out.append(w)
+            continue
+        if "-" in w:
+            base, last = w.rsplit("-", 1)
+            out.append(f"{base}-{inflect(last, feminine, plural)}")
+        else:
+            out.append(inflect(w, feminine, plural))
+    return " ".join(out)
+
+
+def _mod_pt(m: Mod, feminine: bool, plural: bool) -> str:
+    if m.pos == "adj":
+        return agree_words(m.pt, feminine, plural)
+    if m.pos == "vib":       # a noun colour with "vibrante": the colour stays, the adjective takes the number
+        base, adj = m.pt.rsplit(" ", 1)
+        return f"{base} {inflect(adj, feminine, plural)}"
+    if m.pos == "post":
+        return agree_words(m.pt, feminine, plural, first_only=True)
+    return m.pt
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " e " + items[-1]
+
+
+def render(phrase: Phrase) -> str:
+    """The phrase in Brazilian Portuguese, without its article."""
+    if phrase.alone is not None:
+        return _mod_pt(phrase.alone, phrase.feminine, phrase.plural)
+    if phrase.owner is not None:
+        o = phrase.owner
+        of = ("das" if o.plural else "da") if o.feminine else ("dos" if o.plural else "do")
+        return f"{_render(phrase)} {of} {_render(o)}"
+    return _render(phrase)
+
+
+def _render(phrase: Phrase) -> str:
+    head, fem, pl = phrase.head, phrase.feminine, phrase.plural
+    noun = head.pt_plural if pl else head.pt
+    materials, adjs, colours, des, coms, posts = [], [], [], [], [], []
+    colour_run: list[str] = []
+    for m in phrase.premods:
+        if m == ("and", None):
+            continue
+        if isinstance(m, Head):            # a part used as a modifier: "bell-sleeve" -> com mangas sino
+            (coms if m.mod.startswith("com ") else des if m.mod.startswith("de ") else adjs).append(
+                m.mod.split(" ", 1)[1] if m.mod.startswith(("com ", "de ")) else m.mod)
+            continue
+        if m.cls == "colour" and m.pos in ("adj", "inv", "vib"):
+            colour_run.append(_mod_pt(m, fem, pl))
+        elif m.pos == "de" and m.cls == "material":
+            materials.append(m.pt)
+        elif m.pos == "de":
+            des.append(m.pt)
+        elif m.pos == "com":
+            coms.append(m.pt)
+        else:
+            adjs.append(_mod_pt(m, fem, pl))
+    for m in phrase.posts:
+        if m.pos == "post":
+            posts.append(_mod_pt(m, fem, pl))
+        elif m.cls == "colour":
+            colour_run.append(_mod_pt(m, fem, pl))
+        elif m.pos == "de":
+            materials.append(m.pt)
+        else:
+            adjs.append(_mod_pt(m, fem, pl))
+    said = {fold(w) for w in re.split(r"[\s-]+", noun)}
+    adjs = [a for a in adjs if fold(a) not in said]      # "maxi skirt" is "saia longa": not "saia longa longa"
+    colours = [_join(colour_run)] if colour_run else []
+    parts = [noun]
+    if materials:
+        parts.append("de " + " e ".join(dict.fromkeys(materials)))
+    parts += list(dict.fromkeys(adjs)) + colours
+    parts += ["de " + d for d in dict.fromkeys(des)]
+    sems = []
+    for prep, sub in phrase.withs:
+        said = render(sub)
+        if sub.quantity:
+            said = QUANTITIES[sub.quantity][1 if sub.feminine else 0] + " " + said
+        (coms if prep == "com" else sems).append(said)
+    if coms:
+        parts.append("com " + _join(list(dict.fromkeys(coms))))
+    if sems:
+        parts.append("sem " + _join(list(dict.fromkeys(sems))))
+    parts += posts
+    return _dedupe(" ".join(p for p in parts if p))
+
+
+def _dedupe(text: str) -> str:
+    """A modifier the head already says is not said twice ("saia longa" + "long" -> not "saia longa longa")."""
+    words = text.split(" ")
+    out: list[str] = []
+    for w in words:
+        if out and fold(out[-1]) == fold(w):
+            continue
+        out.append(w)
+    text = " ".join(out)
+    # the same word again later in the same phrase, as an adjective: "vestido longo de manga curta longo"
+    return text
