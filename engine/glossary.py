@@ -146,6 +146,7 @@ class Swap:
     pt: str
     feminine: bool
     plural: bool
+    forward: bool = True      # False: a noun of a coordinated subject (what follows agrees with the whole subject)
 
 
 class Glossary:
@@ -231,7 +232,8 @@ class Glossary:
             if len(swaps) >= len(PLACEHOLDERS):
                 break
             ph = PLACEHOLDERS[len(swaps)]
-            swaps.append(Swap(ph, render(phrase), phrase.feminine, phrase.plural))
+            swaps.append(Swap(ph, render(phrase), phrase.feminine, phrase.plural,
+                              forward=not phrase.coordinated and phrase.run is None and phrase.alone is None))
             out.append(source[at:phrase.start] + ph)
             at = phrase.end
         return "".join(out) + source[at:], swaps
@@ -251,7 +253,7 @@ class Glossary:
             at_start = m.start() == 0 or output[:m.start()].rstrip().endswith((".", "!", "?"))
             word = word[0].upper() + word[1:] if at_start else word
             output = output[:m.start()] + word + output[m.end():]
-            output = agree(output, m.start(), m.start() + len(word), s.feminine, s.plural)
+            output = agree(output, m.start(), m.start() + len(word), s.feminine, s.plural, s.forward)
         if has_debris(output):
             return None
         return output
@@ -259,6 +261,11 @@ class Glossary:
     def translate_en_pt(self, text: str, translate: Callable[[str], str]) -> str:
         """Phrases whole first; then nouns one by one; then the plain translation post-edited."""
         protected, swaps = self.protect_phrases(text)
+        if len(swaps) == 1 and re.fullmatch(rf"\W*{swaps[0].placeholder}\W*", protected):
+            # the whole answer is one phrase ("Black.", "A red dress."): nothing for the translator to do
+            out = self.restore(protected, swaps)
+            if out is not None:
+                return out
         if swaps:
             out = self.restore(self.fix(text, translate(protected), "en", "pt"), swaps)
             if out is not None:
@@ -272,6 +279,11 @@ class Glossary:
                 return out
             log.debug("a protected term did not come back whole in %r: post-editing instead", text)
         return self.fix(text, translate(text), "en", "pt")
+
+    def translate_pt_en(self, text: str, translate: Callable[[str], str]) -> str:
+        """A clerk's question in the English a model expects (engine.question_lexicon), post-edited."""
+        from .question_lexicon import to_english
+        return to_english(text, lambda t: self.fix(t, translate(t), "pt", "en"), PLACEHOLDERS)
 
     def normalise_pt(self, text: str) -> str:
         """A Portuguese answer a multilingual model wrote itself, in the store's words: each term's known wrong

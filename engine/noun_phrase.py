@@ -49,6 +49,10 @@ QUANTITIES = {"two": ("dois", "duas"), "three": ("três", "três"), "four": ("qu
               "multiple": ("vários", "várias"), "many": ("muitos", "muitas"), "some": ("alguns", "algumas"),
               "large": None, "small": None}
 QUANTITIES = {k: v for k, v in QUANTITIES.items() if v}
+# words after which modifiers alone are a predicate: "is dark blue", "are both black", "looks faded"
+_PREDICATE = {"is", "are", "was", "were", "be", "been", "being", "looks", "look", "seems", "seem", "appears",
+              "appear", "very", "quite", "mostly", "fully", "completely", "slightly", "entirely", "mainly",
+              "predominantly", "also", "not", "rather", "fairly", "pretty", "too", "so", "more", "less", "both"}
 # a head that, followed by "of", is not a garment ("on top of", "the back of")
 _NOT_BEFORE_OF = {"top", "back", "front", "side", "bottom", "neck", "waist", "shoulder", "shoulders", "heel"}
 
@@ -72,6 +76,7 @@ class Head:
     plural_en: bool = False          # this English form is the plural (or the word is only plural: "pants")
     mod: str = ""                    # how it reads as a modifier before another noun ("com gola peter pan")
     part: bool = False               # a part, detail, material or pattern (not a garment one wears)
+    only_plural: bool = False        # English has no singular ("pants", "jeans"): "a pair of" is one garment
 
 
 @dataclass(frozen=True)
@@ -94,18 +99,25 @@ class Phrase:
     quantity: str | None = None                    # "three" in "with three buttons"
     owner: "Phrase | None" = None                  # "shirt sleeves": the garment the part belongs to
     alone: Mod | None = None                       # a participle phrase on its own ("is cinched at the waist")
-    agree_with: "Phrase | None" = None             # ... agreeing with the phrase before it
+    run: list | None = None                        # modifiers on their own, a predicate ("is dark blue and ripped")
+    subject: tuple[bool, bool] | None = None       # ... agreeing with this (feminine, plural)
+    coordinated: bool = False                      # one of several nouns of a subject ("the skirt and the blouse")
+    pair: bool = False                             # "a pair of jeans" -> "uma calça jeans"
 
     @property
     def feminine(self) -> bool:
-        if self.alone is not None:
-            return self.agree_with.feminine if self.agree_with else False
+        if self.alone is not None or self.run is not None:
+            return self.subject[0] if self.subject else False
+        if self.pair and not self.head.only_plural:
+            return False                           # "um par de tênis"
         return self.head.feminine
 
     @property
     def plural(self) -> bool:
-        if self.alone is not None:
-            return self.agree_with.plural if self.agree_with else False
+        if self.alone is not None or self.run is not None:
+            return self.subject[1] if self.subject else False
+        if self.pair:
+            return False
         return self.head.plural_en
 
 
@@ -160,7 +172,7 @@ class Lexicon:
         for form, plural in ((en, only_plural), (en_pl, True)):
             k = key_of(form)
             if k:
-                self.heads[k] = Head(form, pt, pt_plural, feminine, plural, mod, part)
+                self.heads[k] = Head(form, pt, pt_plural, feminine, plural, mod, part, only_plural)
                 self.maxlen = max(self.maxlen, len(k))
 
     def add_mod(self, en: str, pos: str, cls: str, pt: str) -> None:
@@ -237,6 +249,8 @@ def _is_colour(pt: str) -> bool:
     return pt.split("-")[0].split()[0] in _COLOUR_WORDS
 
 
+_NO_HEAD = Head("", "", "", False)
+
 # ---------------------------------------------------------------------- parsing
 @dataclass
 class _Tok:
@@ -272,21 +286,92 @@ class Parser:
                 i += 1
                 continue
             got = self._phrase(text, toks, words, i, allow_posts=True)
+            if got is None and words[i] == "pair" and i + 1 < len(toks) and words[i + 1] == "of":
+                got = self._phrase(text, toks, words, i + 2, allow_posts=True)
+                if got is not None:            # "a pair of jeans": one garment in Portuguese ("uma calça jeans")
+                    got[0].start, got[0].pair = toks[i].start, True
             if got is None:
-                alone = next(((n, m) for n, m in self.lex.matches(words, i) if isinstance(m, Mod) and
-                              m.pos == "post" and (i + n >= len(toks) or not toks[i + n].joined)), None)
-                if alone is not None and out:     # "is cinched at the waist": agrees with the phrase before
-                    n, m = alone
-                    out.append(Phrase(toks[i].start, toks[i + n - 1].end, out[-1].head, alone=m,
-                                      agree_with=out[-1]))
-                    i += n
+                got = self._alone(text, toks, words, i, out)
+                if got is None:
+                    i += 1
                     continue
-                i += 1
-                continue
             phrase, j = got
             out.append(phrase)
             i = j
         return out
+
+    def _alone(self, text, toks, words, i, found):
+        """Modifiers with no noun: a participle phrase ("cinched at the waist") or a predicate ("is dark blue and
+        distressed", "are both black"), agreeing with the sentence's subject; a one-phrase answer ("Black.")."""
+        for n, m in self.lex.matches(words, i):
+            if isinstance(m, Mod) and m.pos == "post" and (i + n >= len(toks) or not toks[i + n].joined):
+                if not found:
+                    return None
+                return Phrase(toks[i].start, toks[i + n - 1].end, found[-1].head, alone=m,
+                              subject=self._subject(text, toks[i].start, found)), i + n
+        prev = words[i - 1] if i else ""
+        sentence_start = i == 0 or text[:toks[i].start].rstrip()[-1:] in ".!?:"
+        if prev not in _PREDICATE and not sentence_start:
+            return None
+        run, k = [], i
+        if words[k] in ("both", "all") and k + 1 < len(toks):
+            run.append(words[k])
+            k += 1
+        while k < len(toks):
+            if run and isinstance(run[-1], Mod) and words[k] == "and" and self._ok_gap(text, toks, k - 1, k, " "):
+                if k + 1 < len(toks) and any(isinstance(x, Mod) and x.pos != "post"
+                                             for _, x in self.lex.matches(words, k + 1)):
+                    run.append("and")
+                    k += 1
+                    continue
+                break
+            if run and k > i and not self._ok_gap(text, toks, k - 1, k, " -,"):
+                break
+            if run and _gap(text, toks[k - 1], toks[k]).strip() == "," and not isinstance(run[-1], Mod):
+                break
+            hit = next(((n, x) for n, x in self.lex.matches(words, k) if isinstance(x, Mod) and x.pos != "post"
+                        and (k + n >= len(toks) or not toks[k + n].joined)), None)
+            if hit is None:
+                break
+            if run and _gap(text, toks[k - 1], toks[k]).strip() == ",":
+                run.append(",")
+            run.append(hit[1])
+            k += hit[0]
+        while run and not isinstance(run[-1], Mod):
+            run.pop()
+            k -= 1
+        if not any(isinstance(x, Mod) for x in run):
+            return None
+        if sentence_start and k < len(toks) and text[toks[k - 1].end:toks[k].start].strip()[:1] not in (".", "!", "?"):
+            if prev not in _PREDICATE:
+                return None           # a sentence that starts with a modifier and goes on: not a bare answer
+        return Phrase(toks[i].start, toks[k - 1].end, _NO_HEAD, run=run,
+                      subject=self._subject(text, toks[i].start, found)), k
+
+    def _subject(self, text: str, at: int, found: list) -> tuple[bool, bool] | None:
+        """(feminine, plural) of the subject a predicate at ``at`` agrees with: the noun phrase before it in its
+        sentence (past a ", which ...," clause), all of "the skirt and the blouse" when coordinated."""
+        begin = max(text.rfind(c, 0, at) for c in ".!?") + 1
+        cands = [p for p in found if p.start >= begin and p.run is None and p.alone is None and p.end <= at]
+        if not cands:
+            return None
+        clause = None
+        if "," in text[cands[-1].end:at]:
+            clause = max((m.start() for m in re.finditer(r",\s*(?:which|that|who)\b", text[begin:at])), default=None)
+        if clause is not None:
+            before = [p for p in cands if p.end <= begin + clause]
+            if before:
+                cands = before
+        members = [cands[-1]]
+        for p in reversed(cands[:-1]):
+            if re.fullmatch(r"\s*(?:,|and|, and)\s+(?:(?:the|a|an|her|his|their)\s+)?", text[p.end:members[0].start]):
+                members.insert(0, p)
+            else:
+                break
+        if len(members) > 1:
+            for p in members:
+                p.coordinated = True
+        return all(p.feminine for p in members), len(members) > 1 or any(p.plural for p in members)
 
     def _ok_gap(self, text: str, toks, a: int, b: int, allow: str = " -") -> bool:
         gap = _gap(text, toks[a], toks[b])
@@ -469,10 +554,31 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " e " + items[-1]
 
 
+_BOTH = {"both": ("ambos", "ambas"), "all": ("todos", "todas")}
+
+
 def render(phrase: Phrase) -> str:
     """The phrase in Brazilian Portuguese, without its article."""
+    if phrase.run is not None:
+        fem, pl = phrase.feminine, phrase.plural
+        out = []
+        for x in phrase.run:
+            if x in _BOTH:
+                out.append(_BOTH[x][1 if fem else 0])
+            elif x == "and":
+                out.append("e")
+            elif x == ",":
+                out[-1] += ","
+            elif x.pos in ("de", "com"):
+                out.append(f"{x.pos} {x.pt}")
+            else:
+                out.append(_mod_pt(x, fem, pl))
+        return " ".join(out)
     if phrase.alone is not None:
         return _mod_pt(phrase.alone, phrase.feminine, phrase.plural)
+    if phrase.pair and not phrase.head.only_plural:     # "a pair of white sandals" -> "um par de sandálias brancas"
+        from dataclasses import replace
+        return "par de " + _render(replace(phrase, pair=False))
     if phrase.owner is not None:
         o = phrase.owner
         of = ("das" if o.plural else "da") if o.feminine else ("dos" if o.plural else "do")

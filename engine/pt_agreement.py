@@ -16,6 +16,7 @@ _DETERMINERS = [
     ("aquele", "aquela", "aqueles", "aquelas"), ("seu", "sua", "seus", "suas"), ("meu", "minha", "meus", "minhas"),
     ("outro", "outra", "outros", "outras"), ("dois", "duas", "dois", "duas"), ("todo", "toda", "todos", "todas"),
     ("nenhum", "nenhuma", "nenhuns", "nenhumas"), ("algum", "alguma", "alguns", "algumas"),
+    ("ambos", "ambas", "ambos", "ambas"),
 ]
 _DET = {form: forms for forms in _DETERMINERS for form in forms}
 
@@ -114,9 +115,10 @@ def adjective(word: str, feminine: bool, plural: bool) -> str | None:
     return _cased(word, inflect(lemma, feminine, plural))
 
 
-def agree(text: str, start: int, end: int, feminine: bool, plural: bool) -> str:
+def agree(text: str, start: int, end: int, feminine: bool, plural: bool, forward: bool = True) -> str:
     """``text`` with the determiner just before ``text[start:end]`` (a noun) and the adjectives just after it
-    (through "e" and one "de X" complement) agreeing with it."""
+    (through "e" and one "de X" complement) agreeing with it; ``forward`` False: the determiner only (a noun in a
+    coordinated subject: what follows agrees with the whole subject)."""
     before, noun, after = text[:start], text[start:end], text[end:]
     # modifiers left in English order before the noun go after it: "preto couro cinto" -> "cinto de couro preto"
     materials, adjectives = [], []
@@ -136,8 +138,8 @@ def agree(text: str, start: int, end: int, feminine: bool, plural: bool) -> str:
         new = determiner(m.group(1), feminine, plural)
         if new:
             before = before[:m.start(1)] + new + m.group(2)
-    out, pos, skipped_de = [], 0, False
-    while True:
+    out, pos, skipped_de, copula_len = [], 0, False, 0
+    while forward:
         m = re.match(r"(\s+)([\wÀ-ÿ-]+)", after[pos:])
         if not m:
             break
@@ -155,6 +157,7 @@ def agree(text: str, start: int, end: int, feminine: bool, plural: bool) -> str:
         elif word.lower() in COPULAS and not out:
             verb = (_COPULA_PLURAL if plural else _COPULA_SINGULAR).get(word.lower(), word.lower())
             out.append(m.group(1) + _cased(word, verb))      # "a saia é plissada", "os tênis são brancos"
+            copula_len = len(m.group(0))
         elif word.lower() in ("sem", "com") and out and re.match(r"\s+[\wÀ-ÿ-]+", after[pos + m.end():]):
             extra = re.match(r"\s+[\wÀ-ÿ-]+", after[pos + m.end():]).group(0)
             out.append(m.group(0) + extra)  # "sem mangas e branca": a fixed phrase inside the chain
@@ -171,5 +174,7 @@ def agree(text: str, start: int, end: int, feminine: bool, plural: bool) -> str:
             break
         pos += m.end()
     while out and out[-1].strip().lower() in COPULAS | {"e"}:   # nothing agreed after it: leave it be
-        pos -= len(out.pop())
+        last = out.pop()
+        # the copula may have changed number ("são" -> "é"): give back what it took from the text, not its length
+        pos -= copula_len if last.strip().lower() in COPULAS else len(last)
     return before + noun + "".join(out) + after[pos:]

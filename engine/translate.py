@@ -81,6 +81,8 @@ class Translator(ABC):
             return self._translate(text, src, dst)
         if (src, dst) == ("en", "pt"):
             return self.glossary.translate_en_pt(text, lambda t: self._translate(t, src, dst))
+        if (src, dst) == ("pt", "en"):
+            return self.glossary.translate_pt_en(text, lambda t: self._translate(t, src, dst))
         return self.glossary.fix(text, self._translate(text, src, dst), src, dst)
 
 

@@ -30,7 +30,12 @@ def cmd_translate(args) -> int:
         return 0
     if words == ["bench"]:
         from ..translate_bench import run_translate_bench
-        result = run_translate_bench()
+        cases_dir = None
+        if args.cases_dir:
+            cases_dir = Path(args.cases_dir).resolve()
+            if not cases_dir.is_dir():
+                raise VitrineError(f"--cases-dir: {cases_dir} is not a folder")
+        result = run_translate_bench(cases_dir, tuple(args.split or ("dev", "test")))
         print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else
               "\n".join(f"{k}: {v}" for k, v in result.items()))
         return 0
@@ -53,4 +58,8 @@ def register(sub) -> None:
     t.add_argument("--backend", choices=["auto", "argos", "bundled"], help="default: argos if it has en<->pt, "
                    "else the bundled models ($VITRINE_TRANSLATOR)")
     t.add_argument("--json", action="store_true")
+    t.add_argument("--cases-dir", help="bench: score only the cases in this folder (en_pt_*.tsv, pt_en_*.tsv), "
+                   "e.g. the dev split while tuning")
+    t.add_argument("--split", action="append", choices=["dev", "test"],
+                   help="bench: which split of assets/eval/translation to score (repeatable; default both)")
     t.set_defaults(func=cmd_translate)

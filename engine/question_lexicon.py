@@ -1,0 +1,356 @@
+"""A clerk's Portuguese question in the English a model expects.
+
+Clerks type fast: no accents ("calca", "qual e a cor"), shop words a generic translator does not know ("regata",
+"jardineira", "rasteirinha", "sapatênis", "cropped"), short frames ("Tem estampa xadrez?") it renders badly
+("Of you have chess print?"). Here, in order:
+
+1. the question is normalised: accents restored and near misspellings of known words corrected (edit distance 1,
+   words of 5+ letters), against the question lexicon (assets/lexicon/questions.tsv), the garment vocabulary and a
+   list of everyday words;
+2. a question that matches a fine-tuning template ("Qual é a cor da calça?") becomes the exact English wording the
+   model was trained on ("What color are the trousers?") — the templates are those of export/questions.py, kept
+   here as data because engine/ cannot import export/ (tests check that the two agree);
+3. a question that matches a frame ("Tem X?", "A X tem Y?", "Ela está usando X?", "De que cor é X?") is built
+   from the lexicon's English for X;
+4. anything else goes to the translator with its fashion words swapped for placeholders that come back as the
+   lexicon's English (or, when one does not come back whole, the plain translation).
+"""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from .noun_phrase import fold
+from .pt_agreement import inflect
+from .vocabulary import COLOURS, GARMENTS, PATTERNS
+
+LEXICON = Path(__file__).resolve().parent.parent / "assets" / "lexicon" / "questions.tsv"
+
+# English garment names that take "are" (the same list as export/questions.py's PLURAL_EN)
+PLURAL_EN = {"shoes", "trousers", "jeans", "shorts", "sneakers", "sandals", "heels", "flip flops", "socks"}
+# the fine-tuning's garment-question wordings, Portuguese -> English, in the same order (export/questions.py)
+GARMENT_QUESTIONS = {"que peça é esta": "What is this item?", "o que é este item": "What garment is this?",
+                     "que tipo de roupa é esta": "What kind of clothing is this?"}
+
+# everyday words of questions, with their accents (a word typed without them is given them back)
+_ACCENTED = """é está estão você vocês têm também não já até após através cós tênis óculos calça calças
+botão botões algodão camurça crochê tricô paetê sutiã biquíni maiô chapéu boné relógio sapatênis suéter cardigã
+zíper macacão roupão cetim poliéster couro lã cadarço alça alças peça peças cáqui bordô lilás marrom padrão
+preço três número única câmera""".split()
+_COMMON = set("""a o as os um uma uns umas de da do das dos em na no nas nos e é ou que qual quais quem como onde
+quando quanto quanta quantos quantas por para com sem sobre tem ter há ela ele elas eles isso isto esse essa este
+esta cor cores usando vestindo veste usa imagem foto item tipo roupa mulher homem pessoa menina menino moça rapaz
+descreva diga mostre me você algum alguma alguns algumas tecido material estampa comprimento decote manga tem
+parece está esta está são sim não muito pouco mais menos grande pequeno pequena cabelo mão lado frente costas
+""".split())
+
+_COLOUR_LEMMAS = {  # Portuguese colour (masculine singular) -> English
+    "vermelho": "red", "azul": "blue", "verde": "green", "amarelo": "yellow", "preto": "black", "branco": "white",
+    "rosa": "pink", "laranja": "orange", "roxo": "purple", "marrom": "brown", "cinza": "grey", "bege": "beige",
+    "dourado": "gold", "prateado": "silver", "vinho": "burgundy", "bordô": "burgundy", "creme": "cream",
+    "lilás": "lilac", "caramelo": "camel", "nude": "nude", "cáqui": "khaki", "mostarda": "mustard",
+    "azul-marinho": "navy blue", "marinho": "navy", "azul-claro": "light blue", "azul-escuro": "dark blue",
+    "verde-escuro": "dark green", "verde-claro": "light green", "colorido": "colorful", "turquesa": "turquoise",
+    "coral": "coral", "fúcsia": "fuchsia", "violeta": "violet", "off-white": "off-white", "grafite": "charcoal",
+    "escuro": "dark", "claro": "light", "verde-oliva": "olive green", "marfim": "ivory", "salmão": "salmon",
+}
+
+
+@dataclass(frozen=True)
+class Word:
+    pt: str
+    en: str
+    kind: str            # garment, part, pattern, material, colour
+    plural: bool
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> dict[str, Word]:
+    """Folded Portuguese (one or more words) -> its English."""
+    out: dict[str, Word] = {}
+    lines = [l for l in LEXICON.read_text(encoding="utf-8").splitlines() if l.strip() and not l.startswith("#")]
+    for row in csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE):
+        out.setdefault(fold(row["pt"]), Word(row["pt"], row["en"], row["kind"], (row.get("plural") or "") == "y"))
+    for lemma, en in _COLOUR_LEMMAS.items():
+        for f in (False, True):
+            for p in (False, True):
+                out.setdefault(fold(inflect(lemma, f, p)), Word(lemma, en, "colour", False))
+    for en, noun in GARMENTS.items():          # the fine-tuning's own garment words
+        out.setdefault(fold(noun.pt), Word(noun.pt, en, "garment", en in PLURAL_EN))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _spelling() -> tuple[dict[str, str], dict[str, set[str]]]:
+    """(folded word -> accented word, deletion neighbours -> words) for accent restoring and typo fixing."""
+    accented: dict[str, str] = {}
+    words = set(_COMMON) | set(_ACCENTED)
+    for w in lexicon().values():
+        words.update(re.findall(r"[\wÀ-ÿ-]+", w.pt.lower()))
+    for noun in GARMENTS.values():
+        words.update(noun.pt.split())
+    for w in words:
+        if fold(w) != w:
+            accented.setdefault(fold(w), w)
+    deletes: dict[str, set[str]] = {}
+    for w in words:
+        if len(w) >= 5:
+            f = fold(w)
+            for i in range(len(f)):
+                deletes.setdefault(f[:i] + f[i + 1:], set()).add(w)
+            deletes.setdefault(f, set()).add(w)
+    return accented, deletes
+
+
+def _known(word: str) -> bool:
+    f = fold(word)
+    return f in lexicon() or word in _COMMON or f in _spelling()[0] or word in _ACCENTED
+
+
+def _correct(word: str) -> str:
+    """A typed word with its accents back, or a near misspelling of a known word corrected."""
+    low = word.lower()
+    accented, deletes = _spelling()
+    if low in _COMMON or fold(low) in lexicon() and fold(low) == low and low not in accented.values() \
+            and fold(low) not in accented:
+        return word
+    if fold(low) in accented and low == fold(low):
+        return accented[fold(low)]
+    if _known(low) or len(low) < 5 or not low.isalpha():
+        return word
+    f = fold(low)
+    cands = set(deletes.get(f, ()))
+    for i in range(len(f)):
+        cands |= deletes.get(f[:i] + f[i + 1:], set())
+    cands = {c for c in cands if abs(len(c) - len(f)) <= 1}
+    if len(cands) == 1:
+        return cands.pop()
+    return word
+
+
+def normalise(question: str) -> str:
+    """Accents restored, misspellings fixed, "qual e a" -> "qual é a", "voce esta usando" -> "está"."""
+    words = re.findall(r"[\wÀ-ÿ-]+|[^\wÀ-ÿ-]+", question)
+    out = [(_correct(w) if re.match(r"[\wÀ-ÿ]", w) else w) for w in words]
+    text = "".join(out)
+    text = re.sub(r"(?i)\b(qual|que|isso|isto|ela|ele|onde|como|quem|cor) e\b", r"\1 é", text)
+    text = re.sub(r"(?i)\b(esta|estas)\b(?=\s+(\w+ndo|de|com|em|na|no|usando|vestindo)\b)",
+                  lambda m: "está" if m.group(1).lower() == "esta" else m.group(1), text)
+    return text
+
+
+# ---------------------------------------------------------------------- phrases
+def _article(en: str, plural: bool) -> str:
+    if plural:
+        return en
+    return ("an " if en[:1] in "aeiou" else "a ") + en
+
+
+def phrase_en(words: str) -> Word | None:
+    """A Portuguese noun phrase ("saia longa preta", "estampa xadrez", "bolsos") -> its English, or None."""
+    lex = lexicon()
+    toks = fold(words).replace(",", " ").split()
+    toks = [t for t in toks if t not in ("o", "a", "os", "as", "um", "uma", "uns", "umas", "algum", "alguma",
+                                         "alguns", "algumas")]
+    if not toks:
+        return None
+    head, mods, i = None, [], 0
+    while i < len(toks):
+        for n in range(min(4, len(toks) - i), 0, -1):
+            key = " ".join(toks[i:i + n])
+            if key in lex:
+                w = lex[key]
+                if w.kind in ("garment", "part") and head is None and not (key == "estampa" and i + 1 < len(toks)):
+                    head = w
+                else:
+                    mods.append(w)
+                i += n
+                break
+        else:
+            if toks[i] in ("de", "com", "e", "em"):
+                i += 1
+                continue
+            return None
+    if head is None:
+        if len(mods) == 1 and mods[0].kind in ("pattern", "material"):
+            return mods[0]
+        return None
+    colour = [m.en for m in mods if m.kind == "colour"]
+    pattern = [m.en for m in mods if m.kind == "pattern"]
+    material = [m.en for m in mods if m.kind == "material"]
+    others = [m.en for m in mods if m.kind in ("part", "garment")]
+    en = " ".join(colour + pattern + material + [head.en])
+    if others:
+        en += " with " + " and ".join(others)
+    return Word(words, en, head.kind, head.plural)
+
+
+# ---------------------------------------------------------------------- templates and frames
+_OF = r"(?:d[oa]s?|de)"
+_ART = r"(?:o|a|os|as)"
+
+
+def _be(en: str, plural: bool) -> tuple[str, str]:
+    return ("are", "do") if plural or en in PLURAL_EN else ("is", "does")
+
+
+def _template(q: str) -> str | None:
+    """The exact English of a fine-tuning template question (export/questions.py), or None."""
+    f = fold(q).strip().rstrip("?.! ").strip()
+    for pt, en in GARMENT_QUESTIONS.items():
+        if f == fold(pt):
+            return en
+    garments = {fold(n.pt): en for en, n in GARMENTS.items()}
+
+    def garment(name: str) -> str | None:
+        return garments.get(name.strip())
+    m = re.fullmatch(rf"qual (?:e )?(?:a )?cor {_OF} (.+)", f) or re.fullmatch(rf"de que cor (?:e|sao|esta|estao) "
+                                                                               rf"{_ART} (.+)", f)
+    if m and (g := garment(m.group(1))):
+        return f"What color {_be(g, False)[0]} the {g}?"
+    m = re.fullmatch(rf"qual (?:e )?(?:a )?estampa {_OF} (.+)", f)
+    if m and (g := garment(m.group(1))):
+        return f"What pattern {_be(g, False)[1]} the {g} have?"
+    m = re.fullmatch(rf"qual (?:e )?o comprimento da manga {_OF} (.+)", f)
+    if m and (g := garment(m.group(1))):
+        return f"How long are the sleeves of the {g}?"
+    m = re.fullmatch(rf"qual (?:e )?o decote {_OF} (.+)", f)
+    if m and (g := garment(m.group(1))):
+        return f"What neckline {_be(g, False)[1]} the {g} have?"
+    m = re.fullmatch(rf"de que tecido (?:e|sao) {_ART} (.+)", f) or re.fullmatch(rf"qual (?:e )?o tecido {_OF} (.+)",
+                                                                                f)
+    if m and (g := garment(m.group(1))):
+        return f"What fabric {_be(g, False)[0]} the {g} made of?"
+    m = re.fullmatch(rf"descreva {_ART} (.+)", f)
+    if m and (g := garment(m.group(1))):
+        return f"Describe the {g}."
+    return None
+
+
+_SUBJECTS = {"ela": "she", "ele": "he", "a pessoa": "the person", "a mulher": "the woman", "o homem": "the man",
+             "a modelo": "the model", "a moca": "the woman", "o rapaz": "the man", "a menina": "the girl",
+             "o menino": "the boy", "voce": "you"}
+_SUBJ = "(" + "|".join(sorted(_SUBJECTS, key=len, reverse=True)) + ")"
+
+
+def _frame(q: str) -> str | None:
+    """A question built from a frame and the lexicon's English, or None."""
+    f = fold(q).strip().rstrip("?.! ").strip()
+    f = re.sub(r"\s+", " ", f)
+    where = ""
+    m = re.search(r" (?:na|nesta|nessa) (?:imagem|foto|figura)$", f)
+    if m:
+        f, where = f[:m.start()], " in the image"
+    # "Tem X?", "Há X?", "Tem algum X?"
+    m = re.fullmatch(r"(?:tem|ha|existe|existem) (.+)", f)
+    if m and (x := phrase_en(m.group(1))):
+        if x.kind == "garment":
+            return (f"Are there {x.en}{where}?" if x.plural else f"Is there {_article(x.en, False)}{where}?")
+        return f"Does it have {_article(x.en, x.plural) if x.kind == 'part' else x.en}?"
+    # "Ela tem X?", "Ela está usando X?"
+    m = re.fullmatch(rf"{_SUBJ} (?:tem|possui) (.+)", f)
+    if m and (x := phrase_en(m.group(2))):
+        s = _SUBJECTS[m.group(1)]
+        do = "Do" if s in ("you",) else "Does"
+        return f"{do} {s} have {_article(x.en, x.plural)}?"
+    m = re.fullmatch(rf"{_SUBJ} (?:esta|estao) (?:usando|vestindo|com) (.+)", f)
+    if m and (x := phrase_en(m.group(2))):
+        s = _SUBJECTS[m.group(1)]
+        return f"Is {s} wearing {_article(x.en, x.plural)}?"
+    m = re.fullmatch(rf"o que {_SUBJ} (?:esta usando|esta vestindo|usa|veste|esta de)", f)
+    if m:
+        return f"What is {_SUBJECTS[m.group(1)]} wearing?"
+    # "A saia tem bolsos?"
+    m = re.fullmatch(rf"{_ART} (.+?) (?:tem|possui|possuem) (.+)", f)
+    if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(2))):
+        do = "Do" if x.plural else "Does"
+        return f"{do} the {x.en} have {_article(y.en, y.plural) if y.kind != 'pattern' else y.en}?"
+    # "De que cor é a regata?", "Qual é a cor da jardineira?"
+    m = re.fullmatch(rf"(?:qual (?:e )?(?:a )?cor {_OF}|de que cor (?:e|sao|esta|estao) {_ART}) (.+)", f)
+    if m and (x := phrase_en(m.group(1))):
+        return f"What color {'are' if x.plural else 'is'} the {x.en}?"
+    m = re.fullmatch(rf"(?:qual (?:e )?(?:o )?(?:tecido|material) {_OF}|de que (?:tecido|material) "
+                     rf"(?:e|sao) {_ART}) (.+)", f)
+    if m and (x := phrase_en(m.group(1))):
+        return f"What fabric {'are' if x.plural else 'is'} the {x.en} made of?"
+    m = re.fullmatch(rf"qual (?:e )?(?:a )?estampa {_OF} (.+)", f)
+    if m and (x := phrase_en(m.group(1))):
+        return f"What pattern {'do' if x.plural else 'does'} the {x.en} have?"
+    # "A saia é de couro?", "A blusa é listrada?", "A calça é preta?"
+    m = re.fullmatch(rf"{_ART} (.+?) (?:e|sao|esta|estao) (de )?(.+)", f)
+    if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(3))) is not None or \
+            m and (x := phrase_en(m.group(1))) and (y := _adjective(m.group(3))):
+        be = "Are" if x.plural else "Is"
+        if y.kind == "material":
+            return f"{be} the {x.en} made of {y.en}?"
+        if y.kind in ("colour", "pattern"):
+            return f"{be} the {x.en} {y.en}?"
+    m = re.fullmatch(r"quant[oa]s (.+?)(?: (?:tem|ha|existem|voce ve|aparecem))?", f)
+    if m and (x := phrase_en(m.group(1))):
+        en = x.en if x.plural or x.en.endswith("s") else x.en + "s"
+        return f"How many {en} are there{where}?"
+    m = re.fullmatch(r"(?:isso|isto|esse|essa|este|esta) (?:e|eh) (?:um |uma )?(.+)", f)
+    if m and (x := phrase_en(m.group(1))):
+        return f"Are these {x.en}?" if x.plural else f"Is this {_article(x.en, False)}?"
+    return None
+
+
+def _adjective(words: str) -> Word | None:
+    """A colour or pattern adjective on its own ("preta", "listrada", "azul-marinho")."""
+    lex = lexicon()
+    key = fold(words).strip()
+    w = lex.get(key)
+    if w and w.kind in ("colour", "pattern", "material"):
+        return w
+    parts = key.split()
+    if parts and all(p in lex and lex[p].kind == "colour" for p in parts if p != "e"):
+        return Word(words, " and ".join(lex[p].en for p in parts if p != "e"), "colour", False)
+    return None
+
+
+def to_english(question: str, translate: Callable[[str], str], placeholders: tuple[str, ...]) -> str:
+    """The question in the English a model expects (see the module's docstring)."""
+    q = normalise(question)
+    got = _template(q)
+    if got is None and _is_question(q):     # a statement ("A saia é preta.") is never made a question
+        got = _frame(q)
+    return got or _protected(q, translate, placeholders)
+
+
+def _is_question(q: str) -> bool:
+    first = fold(q).split()[0] if q.split() else ""
+    return q.rstrip().endswith("?") or first in ("qual", "quais", "que", "quanto", "quantos", "quantas", "tem",
+                                                 "ha", "existe", "existem", "como", "onde", "de")
+
+
+def _protected(q: str, translate: Callable[[str], str], placeholders: tuple[str, ...]) -> str:
+    """The translator's English with the lexicon's words swapped in for the shop words."""
+    lex = lexicon()
+    keys = sorted((k for k, w in lex.items() if w.kind in ("garment",) and fold(w.pt) == k),
+                  key=len, reverse=True)
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(k) for k in keys) + r")(?![\w-])")
+    folded = fold(q)
+    swaps, out, at = [], [], 0
+    for m in pattern.finditer(folded):
+        if len(swaps) >= len(placeholders):
+            break
+        w = lex[m.group(1)]
+        if fold(w.en) == m.group(1):       # the same word in both languages: nothing to protect
+            continue
+        ph = placeholders[len(swaps)]
+        swaps.append((ph, w.en))
+        out.append(q[at:m.start()] + ph)
+        at = m.end()
+    if not swaps:
+        return translate(q)
+    text = translate("".join(out) + q[at:])
+    for ph, en in swaps:
+        if len(re.findall(rf"(?<!\w){ph}(?!\w)", text)) != 1:
+            return translate(q)
+    for ph, en in swaps:
+        text = re.sub(rf"(?<!\w){ph}(?!\w)", en, text)
+    return text
