@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from .noun_phrase import fold
+from .noun_phrase import agree_words, fold
 from .pt_agreement import inflect
 from .vocabulary import COLOURS, GARMENTS, PATTERNS
 
@@ -46,6 +46,7 @@ quando quanto quanta quantos quantas por para com sem sobre tem ter há ela ele 
 esta cor cores usando vestindo veste usa imagem foto item tipo roupa mulher homem pessoa menina menino moça rapaz
 descreva diga mostre me você algum alguma alguns algumas tecido material estampa comprimento decote manga tem
 parece está esta está são sim não muito pouco mais menos grande pequeno pequena cabelo mão lado frente costas
+item itens coisa coisas escrita escrito acessório acessórios dela dele nela nele combina joelho acima abaixo
 """.split())
 
 _COLOUR_LEMMAS = {  # Portuguese colour (masculine singular) -> English
@@ -68,6 +69,18 @@ class Word:
     plural: bool
 
 
+def _modifiers() -> list[tuple[str, str, str]]:
+    """(English, Portuguese, pos) of the answer lexicon's modifiers, the first English for each Portuguese."""
+    from .noun_phrase import LEXICON_DIR, _rows
+    out = []
+    for _, row in _rows((LEXICON_DIR / "modifiers.tsv").read_text(encoding="utf-8")):
+        if row["pos"] == "post" or "-" in row["en"] and " " not in row["pt"] and row["pos"] != "adj":
+            continue
+        pos = "material" if row["class"] == "material" and row["pos"] == "de" else row["pos"]
+        out.append((row["en"], row["pt"], pos))
+    return out
+
+
 @lru_cache(maxsize=1)
 def lexicon() -> dict[str, Word]:
     """Folded Portuguese (one or more words) -> its English."""
@@ -79,8 +92,17 @@ def lexicon() -> dict[str, Word]:
         for f in (False, True):
             for p in (False, True):
                 out.setdefault(fold(inflect(lemma, f, p)), Word(lemma, en, "colour", False))
+    for en, pt, pos in _modifiers():            # "canelada" -> ribbed, "de cano alto" -> knee-high
+        for f in (False, True):
+            for p in (False, True):
+                form = agree_words(pt, f, p) if pos == "adj" else pt
+                out.setdefault(fold(form), Word(pt, en, "material" if pos == "material" else "adj", False))
     for en, noun in GARMENTS.items():          # the fine-tuning's own garment words
         out.setdefault(fold(noun.pt), Word(noun.pt, en, "garment", en in PLURAL_EN))
+    from .glossary import en_plural, pt_plural
+    for key, w in list(out.items()):           # "bolsas" -> bags, "botões" -> buttons
+        if w.kind in ("garment", "part") and not w.plural and fold(w.pt) == key:
+            out.setdefault(fold(pt_plural(w.pt)), Word(pt_plural(w.pt), en_plural(w.en), w.kind, True))
     return out
 
 
@@ -126,10 +148,24 @@ def _correct(word: str) -> str:
     cands = set(deletes.get(f, ()))
     for i in range(len(f)):
         cands |= deletes.get(f[:i] + f[i + 1:], set())
-    cands = {c for c in cands if abs(len(c) - len(f)) <= 1}
+    cands = {c for c in cands if _distance1(fold(c), f)}
     if len(cands) == 1:
         return cands.pop()
     return word
+
+
+def _distance1(a: str, b: str) -> bool:
+    """Whether a and b differ by one inserted, deleted or replaced letter (or two swapped neighbours)."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
 
 
 def normalise(question: str) -> str:
@@ -138,6 +174,9 @@ def normalise(question: str) -> str:
     out = [(_correct(w) if re.match(r"[\wÀ-ÿ]", w) else w) for w in words]
     text = "".join(out)
     text = re.sub(r"(?i)\b(qual|que|isso|isto|ela|ele|onde|como|quem|cor) e\b", r"\1 é", text)
+    # "E a calça, qual a cor?" -> "Qual a cor da calça?"
+    text = re.sub(r"(?i)^e (o|a|os|as) ([^,?]+), qual (?:é )?(a|o) (cor|estampa|tecido|tamanho|marca)\??$",
+                  lambda m: f"Qual {m.group(3)} {m.group(4)} d{m.group(1).lower()} {m.group(2)}?", text)
     text = re.sub(r"(?i)\b(esta|estas)\b(?=\s+(\w+ndo|de|com|em|na|no|usando|vestindo)\b)",
                   lambda m: "está" if m.group(1).lower() == "esta" else m.group(1), text)
     return text
@@ -164,7 +203,7 @@ def phrase_en(words: str) -> Word | None:
             key = " ".join(toks[i:i + n])
             if key in lex:
                 w = lex[key]
-                if w.kind in ("garment", "part") and head is None and not (key == "estampa" and i + 1 < len(toks)):
+                if w.kind in ("garment", "part") and head is None:
                     head = w
                 else:
                     mods.append(w)
@@ -179,7 +218,8 @@ def phrase_en(words: str) -> Word | None:
         if len(mods) == 1 and mods[0].kind in ("pattern", "material"):
             return mods[0]
         return None
-    colour = [m.en for m in mods if m.kind == "colour"]
+    adjs = [m.en for m in mods if m.kind == "adj"]
+    colour = adjs + [m.en for m in mods if m.kind == "colour"]
     pattern = [m.en for m in mods if m.kind == "pattern"]
     material = [m.en for m in mods if m.kind == "material"]
     others = [m.en for m in mods if m.kind in ("part", "garment")]
@@ -190,8 +230,16 @@ def phrase_en(words: str) -> Word | None:
 
 
 # ---------------------------------------------------------------------- templates and frames
-_OF = r"(?:d[oa]s?|de)"
-_ART = r"(?:o|a|os|as)"
+_OF = r"(?:d[oa]s?|de|dess[ea]s?|dest[ea]s?)"
+_ART = r"(?:o|a|os|as|ess[ea]s?|est[ea]s?|aquel[ea]s?)"
+_DET = r"(o|a|os|as|ess[ea]s?|est[ea]s?|aquel[ea]s?)"
+
+
+def _the(det: str, plural: bool) -> str:
+    """The English determiner for a Portuguese one: "the", or "this"/"these" for a demonstrative."""
+    if det.startswith(("ess", "est", "aquel")):
+        return "these" if plural else "this"
+    return "the"
 
 
 def _be(en: str, plural: bool) -> tuple[str, str]:
@@ -245,6 +293,55 @@ def _frame(q: str) -> str | None:
     m = re.search(r" (?:na|nesta|nessa) (?:imagem|foto|figura)$", f)
     if m:
         f, where = f[:m.start()], " in the image"
+    # "E o padrão?" -> "What about the pattern?"
+    m = re.fullmatch(rf"e {_ART} (.+)", f)
+    if m and (x := phrase_en(m.group(1))):
+        return f"What about the {x.en}?"
+    # "É listrada?", "É de algodão?"
+    m = re.fullmatch(r"(?:e|eh) (de )?(.+)", f)
+    if m and (y := _adjective(m.group(2)) or phrase_en(m.group(2))):
+        if y.kind == "material":
+            return f"Is it made of {y.en}?"
+        if y.kind in ("colour", "pattern", "adj"):
+            return f"Is it {y.en}?"
+        return f"Is it {_article(y.en, y.plural)}?"
+    # "Que tipo de decote tem a blusa?"
+    m = re.fullmatch(rf"(?:que|qual) tipo de (.+?) (?:tem|possui) {_ART} (.+)", f)
+    if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(2))):
+        return f"What kind of {x.en} {'do' if y.plural else 'does'} the {y.en} have?"
+    # "A camisa está por dentro da calça?"
+    m = re.fullmatch(rf"{_ART} (.+?) (?:esta|estao) (?:por dentro|para dentro) {_OF} (.+)", f)
+    if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(2))):
+        return f"{'Are' if x.plural else 'Is'} the {x.en} tucked into the {y.en}?"
+    # "A regata é de que cor?"
+    m = re.fullmatch(rf"{_DET} (.+?) (?:e|sao) de que cor", f)
+    if m and (x := phrase_en(m.group(2))):
+        return f"What color {'are' if x.plural else 'is'} {_the(m.group(1), x.plural)} {x.en}?"
+    # "O vestido é longo ou curto?", "A jaqueta é de couro ou sintética?"
+    m = re.fullmatch(rf"{_DET} (.+?) (?:e|sao|esta|estao) (?:de )?(.+?) ou (?:de )?(.+)", f)
+    if m and (x := phrase_en(m.group(2))) and (a := _adjective(m.group(3)) or phrase_en(m.group(3))) and \
+            (b := _adjective(m.group(4)) or phrase_en(m.group(4))):
+        return f"{'Are' if x.plural else 'Is'} {_the(m.group(1), x.plural)} {x.en} {a.en} or {b.en}?"
+    # "Ela está de saia ou de vestido?", "Ele está de gravata?", "Ela usa óculos?"
+    m = re.fullmatch(rf"{_SUBJ} (?:esta|estao) de (.+?)(?: ou (?:de )?(.+))?", f) or \
+        re.fullmatch(rf"{_SUBJ} (?:usa|veste|esta usando|esta vestindo|esta com) (.+?)(?: ou (?:um |uma )?(.+))?", f)
+    if m and (x := phrase_en(m.group(2))) and (m.group(3) is None or (y := phrase_en(m.group(3)))):
+        s = _SUBJECTS[m.group(1)]
+        what = _article(x.en, x.plural) + (f" or {_article(y.en, y.plural)}" if m.group(3) else "")
+        return f"Is {s} wearing {what}?"
+    # "É um macacão ou uma jardineira?"
+    m = re.fullmatch(r"(?:e|eh|isso e|isto e) (?:um |uma )?(.+?) ou (?:um |uma )?(.+)", f)
+    if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(2))):
+        return f"Is it {_article(x.en, x.plural)} or {_article(y.en, y.plural)}?"
+    # "Quantos botões tem o casaco?"
+    m = re.fullmatch(rf"quant[oa]s (.+?) (?:tem|possui|ha n) {_DET} (.+)", f)
+    if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(3))):
+        en = x.en if x.plural else x.en + "s"
+        return f"How many {en} {'do' if y.plural else 'does'} {_the(m.group(2), y.plural)} {y.en} have?"
+    # "Qual o tamanho da blusinha?" -> "What is the size of the top?"
+    m = re.fullmatch(rf"qual (?:e )?(?:o |a )?(.+?) {_OF} (.+)", f)
+    if m and (n := phrase_en(m.group(1))) and (x := phrase_en(m.group(2))) and n.kind == "part":
+        return f"What is the {n.en} of the {x.en}?"
     # "Tem X?", "Há X?", "Tem algum X?"
     m = re.fullmatch(r"(?:tem|ha|existe|existem) (.+)", f)
     if m and (x := phrase_en(m.group(1))):
@@ -265,10 +362,11 @@ def _frame(q: str) -> str | None:
     if m:
         return f"What is {_SUBJECTS[m.group(1)]} wearing?"
     # "A saia tem bolsos?"
-    m = re.fullmatch(rf"{_ART} (.+?) (?:tem|possui|possuem) (.+)", f)
-    if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(2))):
+    m = re.fullmatch(rf"{_DET} (.+?) (?:tem|possui|possuem) (.+)", f)
+    if m and (x := phrase_en(m.group(2))) and (y := phrase_en(m.group(3))):
         do = "Do" if x.plural else "Does"
-        return f"{do} the {x.en} have {_article(y.en, y.plural) if y.kind != 'pattern' else y.en}?"
+        return (f"{do} {_the(m.group(1), x.plural)} {x.en} have "
+                f"{_article(y.en, y.plural) if y.kind != 'pattern' else y.en}?")
     # "De que cor é a regata?", "Qual é a cor da jardineira?"
     m = re.fullmatch(rf"(?:qual (?:e )?(?:a )?cor {_OF}|de que cor (?:e|sao|esta|estao) {_ART}) (.+)", f)
     if m and (x := phrase_en(m.group(1))):
@@ -281,14 +379,17 @@ def _frame(q: str) -> str | None:
     if m and (x := phrase_en(m.group(1))):
         return f"What pattern {'do' if x.plural else 'does'} the {x.en} have?"
     # "A saia é de couro?", "A blusa é listrada?", "A calça é preta?"
-    m = re.fullmatch(rf"{_ART} (.+?) (?:e|sao|esta|estao) (de )?(.+)", f)
-    if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(3))) is not None or \
-            m and (x := phrase_en(m.group(1))) and (y := _adjective(m.group(3))):
+    m = re.fullmatch(rf"{_DET} (.+?) (?:e|sao|esta|estao) (de )?(.+)", f)
+    if m and (x := phrase_en(m.group(2))) and ((y := phrase_en(m.group(4))) is not None or
+                                               (y := _adjective(m.group(4))) is not None):
         be = "Are" if x.plural else "Is"
+        the = _the(m.group(1), x.plural)
+        if y.en == "jeans":           # "é jeans?": the fabric
+            y = Word(y.pt, "denim", "material", False)
         if y.kind == "material":
-            return f"{be} the {x.en} made of {y.en}?"
-        if y.kind in ("colour", "pattern"):
-            return f"{be} the {x.en} {y.en}?"
+            return f"{be} {the} {x.en} made of {y.en}?"
+        if y.kind in ("colour", "pattern", "adj"):
+            return f"{be} {the} {x.en} {y.en}?"
     m = re.fullmatch(r"quant[oa]s (.+?)(?: (?:tem|ha|existem|voce ve|aparecem))?", f)
     if m and (x := phrase_en(m.group(1))):
         en = x.en if x.plural or x.en.endswith("s") else x.en + "s"
@@ -304,7 +405,7 @@ def _adjective(words: str) -> Word | None:
     lex = lexicon()
     key = fold(words).strip()
     w = lex.get(key)
-    if w and w.kind in ("colour", "pattern", "material"):
+    if w and w.kind in ("colour", "pattern", "material", "adj"):
         return w
     parts = key.split()
     if parts and all(p in lex and lex[p].kind == "colour" for p in parts if p != "e"):
@@ -327,8 +428,13 @@ def _is_question(q: str) -> bool:
                                                  "ha", "existe", "existem", "como", "onde", "de")
 
 
+_DEFINITE = re.compile(r"(?:^|\s)(?:o|a|os|as|do|da|dos|das|no|na|nos|nas|pelo|pela|ao|à)\s+$", re.IGNORECASE)
+_HAS_DET = re.compile(r"(?:the|a|an|this|that|these|those|her|his|its|their|my|your|our|'s)\s+$", re.IGNORECASE)
+
+
 def _protected(q: str, translate: Callable[[str], str], placeholders: tuple[str, ...]) -> str:
     """The translator's English with the lexicon's words swapped in for the shop words."""
+    q = re.sub(r"(?i)^tem (?=\w)", "Há ", q) if q.rstrip().endswith("?") else q    # "Tem X?": "Is there X?"
     lex = lexicon()
     keys = sorted((k for k, w in lex.items() if w.kind in ("garment",) and fold(w.pt) == k),
                   key=len, reverse=True)
@@ -342,15 +448,20 @@ def _protected(q: str, translate: Callable[[str], str], placeholders: tuple[str,
         if fold(w.en) == m.group(1):       # the same word in both languages: nothing to protect
             continue
         ph = placeholders[len(swaps)]
-        swaps.append((ph, w.en))
+        swaps.append((ph, w.en, bool(_DEFINITE.search(q[:m.start()]))))
         out.append(q[at:m.start()] + ph)
         at = m.end()
     if not swaps:
         return translate(q)
     text = translate("".join(out) + q[at:])
-    for ph, en in swaps:
+    for ph, *_ in swaps:
         if len(re.findall(rf"(?<!\w){ph}(?!\w)", text)) != 1:
             return translate(q)
-    for ph, en in swaps:
-        text = re.sub(rf"(?<!\w){ph}(?!\w)", en, text)
+    for ph, en, definite in swaps:
+        m = re.search(rf"(?<!\w){ph}(?!\w)", text)
+        if definite and not _HAS_DET.search(text[:m.start()]):
+            en = "the " + en          # the translator drops the article of a word it does not know
+        if m.start() == 0:
+            en = en[0].upper() + en[1:]
+        text = text[:m.start()] + en + text[m.end():]
     return text
