@@ -53,6 +53,7 @@ QUANTITIES = {k: v for k, v in QUANTITIES.items() if v}
 _PREDICATE = {"is", "are", "was", "were", "be", "been", "being", "looks", "look", "seems", "seem", "appears",
               "appear", "very", "quite", "mostly", "fully", "completely", "slightly", "entirely", "mainly",
               "predominantly", "also", "not", "rather", "fairly", "pretty", "too", "so", "more", "less", "both"}
+_COPULA_EN = {"is", "are", "was", "were", "be", "been", "looks", "look", "seems", "seem", "appears", "appear"}
 # a head that, followed by "of", is not a garment ("on top of", "the back of")
 _NOT_BEFORE_OF = {"top", "back", "front", "side", "bottom", "neck", "waist", "shoulder", "shoulders", "heel"}
 
@@ -103,6 +104,7 @@ class Phrase:
     subject: tuple[bool, bool] | None = None       # ... agreeing with this (feminine, plural)
     coordinated: bool = False                      # one of several nouns of a subject ("the skirt and the blouse")
     pair: bool = False                             # "a pair of jeans" -> "uma calça jeans"
+    predicate: bool = False                        # a material after "is": "de couro"
 
     @property
     def feminine(self) -> bool:
@@ -229,6 +231,10 @@ class Lexicon:
                 out.append((n, self.heads[k]))
         return out
 
+    def is_material(self, head: Head) -> bool:
+        m = self.mods.get(key_of(head.en))
+        return m is not None and m.cls == "material"
+
     def english_terms(self) -> set[str]:
         """Single English words of the lexicon that are not also Portuguese fashion words (for debris checks)."""
         pt_words = set()
@@ -296,6 +302,9 @@ class Parser:
                     i += 1
                     continue
             phrase, j = got
+            if (i and words[i - 1] in _COPULA_EN and phrase.run is None and phrase.alone is None
+                    and self.lex.is_material(phrase.head)):
+                phrase.predicate = True        # "the boots are tan suede" -> "são de camurça caramelo"
             out.append(phrase)
             i = j
         return out
@@ -311,6 +320,9 @@ class Parser:
                               subject=self._subject(text, toks[i].start, found)), i + n
         prev = words[i - 1] if i else ""
         sentence_start = i == 0 or text[:toks[i].start].rstrip()[-1:] in ".!?:"
+        if prev in ("and", "") and found and (found[-1].run is not None or found[-1].predicate) and \
+                re.fullmatch(r"\s*,?\s*(?:and\s+)?", text[found[-1].end:toks[i].start]):
+            prev = "is"                # "are tan suede and knee-high": the predicate goes on
         if prev not in _PREDICATE and not sentence_start:
             return None
         run, k = [], i
@@ -437,8 +449,8 @@ class Parser:
                     continue
                 if j + n < len(toks) and toks[j + n].joined and isinstance(item, Mod):
                     continue          # a modifier cannot end inside a hyphenated word ("bell" of "bell-sleeve")
-                if isinstance(item, Mod) and item.pos != "post":
-                    nxt = (pre + [item], j + n)
+                if isinstance(item, Mod) and (item.pos != "post" or n > 1 and all(t.joined for t in toks[j + 1:j + n])):
+                    nxt = (pre + [item], j + n)      # "tucked-in": a participle written as one word
                 elif isinstance(item, Head) and item.mod:
                     nxt = (pre + [item], j + n)
                 else:
@@ -576,6 +588,9 @@ def render(phrase: Phrase) -> str:
         return " ".join(out)
     if phrase.alone is not None:
         return _mod_pt(phrase.alone, phrase.feminine, phrase.plural)
+    if phrase.predicate:
+        from dataclasses import replace
+        return "de " + render(replace(phrase, predicate=False))
     if phrase.pair and not phrase.head.only_plural:     # "a pair of white sandals" -> "um par de sandálias brancas"
         from dataclasses import replace
         return "par de " + _render(replace(phrase, pair=False))
@@ -598,7 +613,9 @@ def _render(phrase: Phrase) -> str:
             (coms if m.mod.startswith("com ") else des if m.mod.startswith("de ") else adjs).append(
                 m.mod.split(" ", 1)[1] if m.mod.startswith(("com ", "de ")) else m.mod)
             continue
-        if m.cls == "colour" and m.pos in ("adj", "inv", "vib"):
+        if m.pos == "post":
+            posts.append(_mod_pt(m, fem, pl))
+        elif m.cls == "colour" and m.pos in ("adj", "inv", "vib"):
             colour_run.append(_mod_pt(m, fem, pl))
         elif m.pos == "de" and m.cls == "material":
             materials.append(m.pt)
