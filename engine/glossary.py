@@ -111,7 +111,8 @@ def _parse_terms(text: str, name: str, problems: list[str], store: bool) -> list
     split = lambda v: tuple(w.strip() for w in (v or "").split("|") if w.strip())
     out = []
     rows = _rows(text)
-    if rows and ("en" not in rows[0][1] or "pt" not in rows[0][1]):
+    header = next((line for line in text.splitlines() if line.strip() and not line.startswith("#")), "")
+    if header and not {"en", "pt"} <= {c.strip().lower() for c in header.split("\t")}:
         problems.append(f"{name}: the first line must name the columns (en, pt, gender, ...): skipped")
         log.warning("%s", problems[-1])
         return []
@@ -271,8 +272,9 @@ class Glossary:
             if out is not None:
                 return out
             log.debug("a phrase did not come back whole in %r: nouns one by one instead", text)
+        phrase_protected = protected if swaps else None
         protected, swaps = self.protect(text)
-        if swaps:
+        if swaps and protected != phrase_protected:      # the same text again would fail the same way
             # adjectives' known wrong renderings first ("azul marinho"), while the nouns are still placeholders
             out = self.restore(self.fix(text, translate(protected), "en", "pt"), swaps)
             if out is not None:

@@ -185,6 +185,9 @@ class Lexicon:
 
     def add_colour(self, en: str, pos: str, pt: str, shades: bool) -> None:
         self.add_mod(en, pos, "colour", pt)
+        for suffix in ("colored", "coloured", "toned"):     # "wine-colored" is the colour wine
+            if len(key_of(en)) == 1:
+                self.add_mod(f"{en}-{suffix}", pos, "colour", pt)
         if not shades:
             return
         for shade, (pt_shade, join) in _SHADES.items():
@@ -217,7 +220,23 @@ class Lexicon:
         for line, row in _rows((LEXICON_DIR / "heads.tsv").read_text(encoding="utf-8")):
             lex.add_head(row["en"], row["pt"], row["gender"] == "f", row.get("pt_plural") or "",
                          row.get("en_plural") or "", row.get("mod") or "", row.get("section") == "part")
+            # a part with a modifier reading is also written as a participle: "bell sleeve" -> "bell-sleeved"
+            en, mod = row["en"], row.get("mod") or ""
+            if mod and en.endswith(("sleeve", "collar", "neck", "neckline", "pocket", "hem", "waist", "toe",
+                                    "lapel", "strap", "heel", "cuff", "shoulder", "sole")):
+                for form in (en + ("d" if en.endswith("e") else "ed"),):
+                    k = key_of(form)
+                    if k not in lex.mods and k not in lex.heads:
+                        head = Head(form, row["pt"], row.get("pt_plural") or "", row["gender"] == "f", False, mod,
+                                    True)
+                        lex.heads[k] = head
+                        lex.maxlen = max(lex.maxlen, len(k))
         return lex
+
+    def entries(self) -> int:
+        """Distinct entries, a noun's plural form not counted apart."""
+        singular = {(h.pt, h.mod, key_of(h.en)) for h in self.heads.values() if not h.plural_en or h.only_plural}
+        return len(singular) + len(self.mods)
 
     # ---- matching ----------------------------------------------------------------------------------------------
     def matches(self, words: list[str], i: int):
@@ -594,10 +613,13 @@ def render(phrase: Phrase) -> str:
     if phrase.pair and not phrase.head.only_plural:     # "a pair of white sandals" -> "um par de sandálias brancas"
         from dataclasses import replace
         return "par de " + _render(replace(phrase, pair=False))
-    if phrase.owner is not None:
+    if phrase.owner is not None:              # "mangas da camisa arregaçadas": the part's own words after
+        from dataclasses import replace
         o = phrase.owner
         of = ("das" if o.plural else "da") if o.feminine else ("dos" if o.plural else "do")
-        return f"{_render(phrase)} {of} {_render(o)}"
+        posts = " ".join(_mod_pt(m, phrase.feminine, phrase.plural) for m in phrase.posts if m.pos == "post")
+        part = _render(replace(phrase, owner=None, posts=[m for m in phrase.posts if m.pos != "post"]))
+        return " ".join(x for x in (part, of, _render(o), posts) if x)
     return _render(phrase)
 
 
