@@ -23,6 +23,7 @@ import csv
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -89,6 +90,13 @@ class Term:
 
 
 def _pattern(terms) -> re.Pattern:
+    return _compiled(tuple(terms))
+
+
+@lru_cache(maxsize=8192)
+def _compiled(terms: tuple[str, ...]) -> re.Pattern:
+    # cached here: fix() asks for two patterns per term per sentence, far more than re's own cache (512) holds,
+    # and recompiling them cost more than the translation itself
     alts = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
     return re.compile(rf"(?<![\w-])(?:{alts})(?![\w-])", re.IGNORECASE)
 
