@@ -105,6 +105,13 @@ def _cased(match: str, right: str) -> str:
     return right[0].upper() + right[1:] if match[:1].isupper() else right
 
 
+# "a logo on the left side" comes back "um logotipo não lado esquerdo": "on the" before a place, read as "não"
+_PLACES_M = "lado peito ombro bolso topo centro meio pescoço braço punho cotovelo joelho tornozelo cabelo pulso quadril"
+_FEMININE_PLACES = set("frente parte cintura gola manga barra mão cabeça altura".split())
+_ON_THE = re.compile(r"(?<=[\wÀ-ÿ]) não ((?:" + "|".join(_PLACES_M.split() + sorted(_FEMININE_PLACES)) + r")\b)",
+                     re.IGNORECASE)
+
+
 def has_debris(text: str) -> bool:
     """A fragment of a placeholder, or punctuation broken the way a mangled placeholder leaves it."""
     return bool(_FRAGMENT.search(text) or _BROKEN.search(text))
@@ -265,7 +272,8 @@ class Glossary:
             output = agree(output, m.start(), m.start() + len(word), s.feminine, s.plural, s.forward)
         if has_debris(output):
             return None
-        return output
+        return _ON_THE.sub(lambda m: (" na " if m.group(1).lower() in _FEMININE_PLACES else " no ") + m.group(1),
+                           output)
 
     def translate_en_pt(self, text: str, translate: Callable[[str], str]) -> str:
         """Phrases whole first; then nouns one by one; then the plain translation post-edited."""

@@ -105,6 +105,7 @@ class Phrase:
     coordinated: bool = False                      # one of several nouns of a subject ("the skirt and the blouse")
     pair: bool = False                             # "a pair of jeans" -> "uma calça jeans"
     predicate: bool = False                        # a material after "is": "de couro"
+    copula: bool = False                           # "is tucked in" -> "está por dentro"
 
     @property
     def feminine(self) -> bool:
@@ -335,7 +336,10 @@ class Parser:
             if isinstance(m, Mod) and m.pos == "post" and (i + n >= len(toks) or not toks[i + n].joined):
                 if not found:
                     return None
-                return Phrase(toks[i].start, toks[i + n - 1].end, found[-1].head, alone=m,
+                start, copula = toks[i].start, False
+                if i and words[i - 1] in ("is", "are") and self._ok_gap(text, toks, i - 1, i, " "):
+                    start, copula = toks[i - 1].start, True     # a state: "está por dentro", never "é"
+                return Phrase(start, toks[i + n - 1].end, found[-1].head, alone=m, copula=copula,
                               subject=self._subject(text, toks[i].start, found)), i + n
         prev = words[i - 1] if i else ""
         sentence_start = i == 0 or text[:toks[i].start].rstrip()[-1:] in ".!?:"
@@ -452,7 +456,10 @@ class Parser:
             if len(pre) >= 8 or j >= len(toks):
                 continue
             if pre and not self._ok_gap(text, toks, j - 1, j, " -"):
-                continue
+                # "a cropped, fitted tank top": a comma only between adjectives that are never nouns
+                if not (self._ok_gap(text, toks, j - 1, j, " ,") and isinstance(pre[-1], Mod) and
+                        pre[-1].pos in ("adj", "inv") and key_of(pre[-1].en) not in self.lex.heads):
+                    continue
             # "black and white", "navy, white and red": colours coordinated
             if words[j] == "and" and pre and isinstance(pre[-1], Mod) and pre[-1].cls == "colour" \
                     and j + 1 < len(toks) and self._ok_gap(text, toks, j, j + 1, " "):
@@ -557,7 +564,7 @@ def agree_words(pt: str, feminine: bool, plural: bool, first_only: bool = False)
     words = pt.split(" ")
     out = []
     for n, w in enumerate(words):
-        if first_only and n > 0:
+        if first_only and (n > 0 or not w.endswith("o")):    # "arregaçado até", never "por dentro"
             out.append(w)
             continue
         if "-" in w:
@@ -606,7 +613,8 @@ def render(phrase: Phrase) -> str:
                 out.append(_mod_pt(x, fem, pl))
         return " ".join(out)
     if phrase.alone is not None:
-        return _mod_pt(phrase.alone, phrase.feminine, phrase.plural)
+        said = _mod_pt(phrase.alone, phrase.feminine, phrase.plural)
+        return (("estão " if phrase.plural else "está ") + said) if phrase.copula else said
     if phrase.predicate:
         from dataclasses import replace
         return "de " + render(replace(phrase, predicate=False))

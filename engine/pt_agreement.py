@@ -154,6 +154,11 @@ def agree(text: str, start: int, end: int, feminine: bool, plural: bool, forward
             out.append(m.group(1) + _cased(word, verb))      # "as calças têm bolsos"
             pos += m.end()
             break
+        elif word.lower() == "se" and not out and (m2 := re.match(r"\s+(parecem?)\b", after[pos + m.end():])):
+            verb = "parecem" if plural else "parece"       # "as calças se parecem com"
+            out.append(m.group(0) + m2.group(0).replace(m2.group(1), verb))
+            pos += m.end() + m2.end()
+            break
         elif word.lower() in COPULAS and not out:
             verb = (_COPULA_PLURAL if plural else _COPULA_SINGULAR).get(word.lower(), word.lower())
             out.append(m.group(1) + _cased(word, verb))      # "a saia é plissada", "os tênis são brancos"
