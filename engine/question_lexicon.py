@@ -177,8 +177,8 @@ def normalise(question: str) -> str:
     # "E a calça, qual a cor?" -> "Qual a cor da calça?"
     text = re.sub(r"(?i)^e (o|a|os|as) ([^,?]+), qual (?:é )?(a|o) (cor|estampa|tecido|tamanho|marca)\??$",
                   lambda m: f"Qual {m.group(3)} {m.group(4)} d{m.group(1).lower()} {m.group(2)}?", text)
-    text = re.sub(r"(?i)\b(esta|estas)\b(?=\s+(\w+ndo|de|com|em|na|no|usando|vestindo)\b)",
-                  lambda m: "está" if m.group(1).lower() == "esta" else m.group(1), text)
+    text = re.sub(r"(?i)\b(esta|estas|ta|tá)\b(?=\s+(\w+ndo|de|com|em|na|no|usando|vestindo)\b)",
+                  lambda m: "estas" if m.group(1).lower() == "estas" else "está", text)
     return text
 
 
@@ -203,7 +203,7 @@ def phrase_en(words: str) -> Word | None:
             key = " ".join(toks[i:i + n])
             if key in lex:
                 w = lex[key]
-                if w.kind in ("garment", "part") and head is None:
+                if w.kind in ("garment", "part", "thing") and head is None:
                     head = w
                 else:
                     mods.append(w)
@@ -285,10 +285,33 @@ _SUBJECTS = {"ela": "she", "ele": "he", "a pessoa": "the person", "a mulher": "t
 _SUBJ = "(" + "|".join(sorted(_SUBJECTS, key=len, reverse=True)) + ")"
 
 
-def _frame(q: str) -> str | None:
+def _frame(q: str, translate: Callable[[str], str] | None = None) -> str | None:
     """A question built from a frame and the lexicon's English, or None."""
     f = fold(q).strip().rstrip("?.! ").strip()
     f = re.sub(r"\s+", " ", f)
+    owner = re.search(r" (dela|dele)$", f)
+    if owner:                  # "a cor da blusinha dela" -> "the color of her top"
+        got = _frame(q[:len(f) - 5] + "?", translate)
+        if got and " the " in got:
+            return got.replace(" the ", " her " if owner.group(1) == "dela" else " his ", 1)
+        return None
+    got = _frame_slots(f, translate)
+    return got
+
+
+def _slot(words: str, translate: Callable[[str], str] | None) -> Word | None:
+    """A frame's slot in English: from the lexicon, else (a short phrase) the translator's own words."""
+    got = phrase_en(words)
+    if got is not None or translate is None or len(words.split()) > 4:
+        return got
+    en = translate(words).strip().rstrip(".?!").lower()
+    en = re.sub(r"^(?:the|a|an|some|any) ", "", en)
+    if not en or re.search(r"[^\w\s'-]", en):
+        return None
+    return Word(words, en, "part", en.endswith("s") and not en.endswith("ss"))
+
+
+def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     where = ""
     m = re.search(r" (?:na|nesta|nessa) (?:imagem|foto|figura)$", f)
     if m:
@@ -333,6 +356,17 @@ def _frame(q: str) -> str | None:
     m = re.fullmatch(r"(?:e|eh|isso e|isto e) (?:um |uma )?(.+?) ou (?:um |uma )?(.+)", f)
     if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(2))):
         return f"Is it {_article(x.en, x.plural)} or {_article(y.en, y.plural)}?"
+    # "Como é o decote da blusa?"
+    m = re.fullmatch(rf"como (?:e|sao) {_DET} (.+?)(?: {_OF} (.+))?", f)
+    if m and (x := phrase_en(m.group(2))) and (m.group(3) is None or (y := phrase_en(m.group(3)))):
+        if m.group(3) is None:
+            return f"What {'are' if x.plural else 'is'} {_the(m.group(1), x.plural)} {x.en} like?"
+        return f"What {'are' if x.plural else 'is'} the {x.en} of the {y.en} like?"
+    # "Que tipo de sapato ela está usando?"
+    m = re.fullmatch(rf"(?:que|qual) tipo de (.+?) {_SUBJ} (?:esta usando|esta vestindo|usa|veste)", f)
+    if m and (x := phrase_en(m.group(1))):
+        subject = _SUBJECTS[m.group(2)]
+        return f"What kind of {x.en} {'are' if subject == 'you' else 'is'} {subject} wearing?"
     # "Quantos botões tem o casaco?"
     m = re.fullmatch(rf"quant[oa]s (.+?) (?:tem|possui|ha n) {_DET} (.+)", f)
     if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(3))):
@@ -344,7 +378,7 @@ def _frame(q: str) -> str | None:
         return f"What is the {n.en} of the {x.en}?"
     # "Tem X?", "Há X?", "Tem algum X?"
     m = re.fullmatch(r"(?:tem|ha|existe|existem) (.+)", f)
-    if m and (x := phrase_en(m.group(1))):
+    if m and (x := phrase_en(m.group(1))) or m and len(m.group(1).split()) <= 2 and (x := _slot(m.group(1), translate)):
         if x.kind == "garment":
             return (f"Are there {x.en}{where}?" if x.plural else f"Is there {_article(x.en, False)}{where}?")
         return f"Does it have {_article(x.en, x.plural) if x.kind == 'part' else x.en}?"
@@ -363,7 +397,7 @@ def _frame(q: str) -> str | None:
         return f"What is {_SUBJECTS[m.group(1)]} wearing?"
     # "A saia tem bolsos?"
     m = re.fullmatch(rf"{_DET} (.+?) (?:tem|possui|possuem) (.+)", f)
-    if m and (x := phrase_en(m.group(2))) and (y := phrase_en(m.group(3))):
+    if m and (x := phrase_en(m.group(2))) and (y := _slot(m.group(3), translate)):
         do = "Do" if x.plural else "Does"
         return (f"{do} {_the(m.group(1), x.plural)} {x.en} have "
                 f"{_article(y.en, y.plural) if y.kind != 'pattern' else y.en}?")
@@ -390,6 +424,9 @@ def _frame(q: str) -> str | None:
             return f"{be} {the} {x.en} made of {y.en}?"
         if y.kind in ("colour", "pattern", "adj"):
             return f"{be} {the} {x.en} {y.en}?"
+        if m.group(3):                # "O sapato é de salto alto?": has
+            return f"{'Do' if x.plural else 'Does'} {the} {x.en} have {_article(y.en, y.plural)}?"
+        return f"{be} {the} {x.en} {_article(y.en, y.plural)}?"
     m = re.fullmatch(r"quant[oa]s (.+?)(?: (?:tem|ha|existem|voce ve|aparecem))?", f)
     if m and (x := phrase_en(m.group(1))):
         en = x.en if x.plural or x.en.endswith("s") else x.en + "s"
@@ -418,7 +455,7 @@ def to_english(question: str, translate: Callable[[str], str], placeholders: tup
     q = normalise(question)
     got = _template(q)
     if got is None and _is_question(q):     # a statement ("A saia é preta.") is never made a question
-        got = _frame(q)
+        got = _frame(q, translate)
     return got or _protected(q, translate, placeholders)
 
 
@@ -434,7 +471,9 @@ _HAS_DET = re.compile(r"(?:the|a|an|this|that|these|those|her|his|its|their|my|y
 
 def _protected(q: str, translate: Callable[[str], str], placeholders: tuple[str, ...]) -> str:
     """The translator's English with the lexicon's words swapped in for the shop words."""
-    q = re.sub(r"(?i)^tem (?=\w)", "Há ", q) if q.rstrip().endswith("?") else q    # "Tem X?": "Is there X?"
+    if q.rstrip().endswith("?"):            # "Tem X?", "Quantas X tem na imagem?": "is there", "are there"
+        q = re.sub(r"(?i)^tem (?=\w)", "Há ", q)
+        q = re.sub(r"(?i)\btem (?=(?:na|nesta|nessa) (?:imagem|foto)\b)", "há ", q)
     lex = lexicon()
     keys = sorted((k for k, w in lex.items() if w.kind in ("garment",) and fold(w.pt) == k),
                   key=len, reverse=True)
