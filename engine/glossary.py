@@ -112,6 +112,14 @@ _ON_THE = re.compile(r"(?<=[\wÀ-ÿ]) não ((?:" + "|".join(_PLACES_M.split() + 
                      re.IGNORECASE)
 
 
+# the translator's own slips in the glue of VLM answers (measured): "Overall," -> "Não geral,"
+_GLUE_FIXES = {"não geral": "No geral"}
+_GLUE = re.compile("|".join(_GLUE_FIXES), re.IGNORECASE)
+
+# "a man in a grey suit": Bergamot says "em um terno", Portuguese says "com um terno" (or "de terno")
+_IN_A = re.compile(r"(?<![\wÀ-ÿ])(em) (?:um|uma|uns|umas) $")
+
+
 def has_debris(text: str) -> bool:
     """A fragment of a placeholder, or punctuation broken the way a mangled placeholder leaves it."""
     return bool(_FRAGMENT.search(text) or _BROKEN.search(text))
@@ -163,6 +171,8 @@ class Swap:
     feminine: bool
     plural: bool
     forward: bool = True      # False: a noun of a coordinated subject (what follows agrees with the whole subject)
+    phrase: bool = False      # a whole phrase (its modifiers are inside it: nothing before it is moved)
+    garment: bool = False     # a garment one wears ("in a grey suit" -> "com um terno cinza")
 
 
 class Glossary:
@@ -249,7 +259,9 @@ class Glossary:
                 break
             ph = PLACEHOLDERS[len(swaps)]
             swaps.append(Swap(ph, render(phrase), phrase.feminine, phrase.plural,
-                              forward=not phrase.coordinated and phrase.run is None and phrase.alone is None))
+                              forward=not phrase.coordinated and phrase.run is None and phrase.alone is None,
+                              phrase=True, garment=phrase.run is None and phrase.alone is None and
+                              not phrase.head.part and not phrase.predicate))
             out.append(source[at:phrase.start] + ph)
             at = phrase.end
         return "".join(out) + source[at:], swaps
@@ -268,8 +280,12 @@ class Glossary:
             word = s.pt
             at_start = m.start() == 0 or output[:m.start()].rstrip().endswith((".", "!", "?"))
             word = word[0].upper() + word[1:] if at_start else word
-            output = output[:m.start()] + word + output[m.end():]
-            output = agree(output, m.start(), m.start() + len(word), s.feminine, s.plural, s.forward)
+            start = m.start()
+            if s.garment and (w := _IN_A.search(output[:start])):      # "em um terno" -> "com um terno"
+                output = output[:w.start(1)] + "com" + output[w.end(1):]
+                start += 1
+            output = output[:start] + word + output[start + len(s.placeholder):]
+            output = agree(output, start, start + len(word), s.feminine, s.plural, s.forward, move=not s.phrase)
         if has_debris(output):
             return None
         return _ON_THE.sub(lambda m: (" na " if m.group(1).lower() in _FEMININE_PLACES else " no ") + m.group(1),
@@ -277,6 +293,9 @@ class Glossary:
 
     def translate_en_pt(self, text: str, translate: Callable[[str], str]) -> str:
         """Phrases whole first; then nouns one by one; then the plain translation post-edited."""
+        return _GLUE.sub(lambda m: _GLUE_FIXES[m.group().lower()], self._en_pt(text, translate))
+
+    def _en_pt(self, text: str, translate: Callable[[str], str]) -> str:
         protected, swaps = self.protect_phrases(text)
         if len(swaps) == 1 and re.fullmatch(rf"\W*{swaps[0].placeholder}\W*", protected):
             # the whole answer is one phrase ("Black.", "A red dress."): nothing for the translator to do

@@ -552,6 +552,15 @@ class Parser:
                     break
             if found is None:
                 break
+            if found[0].pt.endswith(" de"):      # "tucked into" + a phrase: "por dentro da calça jeans"
+                m = found[1] + (1 if found[1] < len(toks) and words[found[1]] in ("her", "his", "the", "their",
+                                                                                   "a", "an") else 0)
+                obj = self._phrase(text, toks, words, m, allow_posts=False) if m < len(toks) else None
+                if obj is None:
+                    break
+                phrase.posts.append((found[0], obj[0]))
+                k = obj[1]
+                continue
             phrase.posts.append(found[0])
             k = found[1]
         phrase.end = toks[k - 1].end
@@ -625,8 +634,10 @@ def render(phrase: Phrase) -> str:
         from dataclasses import replace
         o = phrase.owner
         of = ("das" if o.plural else "da") if o.feminine else ("dos" if o.plural else "do")
-        posts = " ".join(_mod_pt(m, phrase.feminine, phrase.plural) for m in phrase.posts if m.pos == "post")
-        part = _render(replace(phrase, owner=None, posts=[m for m in phrase.posts if m.pos != "post"]))
+        posts = " ".join(_mod_pt(m, phrase.feminine, phrase.plural) for m in phrase.posts
+                         if not isinstance(m, tuple) and m.pos == "post")
+        part = _render(replace(phrase, owner=None, posts=[m for m in phrase.posts
+                                                          if isinstance(m, tuple) or m.pos != "post"]))
         return " ".join(x for x in (part, of, _render(o), posts) if x)
     return _render(phrase)
 
@@ -656,7 +667,11 @@ def _render(phrase: Phrase) -> str:
         else:
             adjs.append(_mod_pt(m, fem, pl))
     for m in phrase.posts:
-        if m.pos == "post":
+        if isinstance(m, tuple):                  # a participle with its object: "por dentro da calça"
+            mod, obj = m
+            art = ("as" if obj.plural else "a") if obj.feminine else ("os" if obj.plural else "o")
+            posts.append(f"{_mod_pt(mod, fem, pl)[:-3]} d{art} {render(obj)}")
+        elif m.pos == "post":
             posts.append(_mod_pt(m, fem, pl))
         elif m.cls == "colour":
             colour_run.append(_mod_pt(m, fem, pl))
@@ -667,11 +682,15 @@ def _render(phrase: Phrase) -> str:
     said = {fold(w) for w in re.split(r"[\s-]+", noun)}
     adjs = [a for a in adjs if fold(a) not in said]      # "maxi skirt" is "saia longa": not "saia longa longa"
     colours = [_join(colour_run)] if colour_run else []
+    # a head with a place in it ("bolso no peito"): its adjectives before the place ("bolso pequeno no peito")
+    m = re.search(r" (?:no|na|nos|nas|com|em|até) ", noun)
+    noun, place = (noun[:m.start()], noun[m.start() + 1:]) if m else (noun, "")
     parts = [noun]
     if materials:
         parts.append("de " + " e ".join(dict.fromkeys(materials)))
     parts += list(dict.fromkeys(adjs)) + colours
     parts += ["de " + d for d in dict.fromkeys(des)]
+    parts.append(place)
     sems = []
     for prep, sub in phrase.withs:
         said = render(sub)

@@ -31,7 +31,8 @@ aveludado felpudo peludo perfurado vazado enrugado amassado franjado plissado ba
 cintilante lavado tingido bufante cavado ombro ajustável oversized cropped jeans cinza rosa laranja vinho creme
 caramelo nude cáqui mostarda lilás neon off-white azul-marinho azul-claro azul-escuro verde-claro verde-escuro
 cinza-claro cinza-escuro verde-oliva verde-militar vermelho-escuro rosa-claro amplo bordô marfim grafite turquesa
-coral lavanda fúcsia trespassado canelado rasgado
+coral lavanda fúcsia trespassado canelado rasgado feito usado coberto decorado combinado fechado dobrado enrolado
+amarrado arregaçado desabotoado abotoado preso pendurado jogado colocado posicionado visível ajustado marcado
 """.split()
 # the same in every gender and number (colour names that are nouns, loanwords, compounds)
 INVARIABLE = set("""
@@ -115,14 +116,15 @@ def adjective(word: str, feminine: bool, plural: bool) -> str | None:
     return _cased(word, inflect(lemma, feminine, plural))
 
 
-def agree(text: str, start: int, end: int, feminine: bool, plural: bool, forward: bool = True) -> str:
+def agree(text: str, start: int, end: int, feminine: bool, plural: bool, forward: bool = True,
+          move: bool = True) -> str:
     """``text`` with the determiner just before ``text[start:end]`` (a noun) and the adjectives just after it
     (through "e" and one "de X" complement) agreeing with it; ``forward`` False: the determiner only (a noun in a
     coordinated subject: what follows agrees with the whole subject)."""
     before, noun, after = text[:start], text[start:end], text[end:]
     # modifiers left in English order before the noun go after it: "preto couro cinto" -> "cinto de couro preto"
     materials, adjectives = [], []
-    while (m := re.search(r"([\wÀ-ÿ-]+)(\s+)$", before)) and (m.group(1).lower() in MATERIALS or
+    while move and (m := re.search(r"([\wÀ-ÿ-]+)(\s+)$", before)) and (m.group(1).lower() in MATERIALS or
                                                                 (m.group(1).lower() in _FORMS and
                                                                  _DET.get(m.group(1).lower()) is None)):
         word = m.group(1)
@@ -163,6 +165,10 @@ def agree(text: str, start: int, end: int, feminine: bool, plural: bool, forward
             verb = (_COPULA_PLURAL if plural else _COPULA_SINGULAR).get(word.lower(), word.lower())
             out.append(m.group(1) + _cased(word, verb))      # "a saia é plissada", "os tênis são brancos"
             copula_len = len(m.group(0))
+            if (m2 := re.match(r"\s+(?:ser|estar)(?=\s)", after[pos + m.end():])):   # "parece ser feita"
+                out[-1] += m2.group(0)
+                copula_len += len(m2.group(0))
+                pos += m2.end()
         elif word.lower() in ("sem", "com") and out and re.match(r"\s+[\wÀ-ÿ-]+", after[pos + m.end():]):
             extra = re.match(r"\s+[\wÀ-ÿ-]+", after[pos + m.end():]).group(0)
             out.append(m.group(0) + extra)  # "sem mangas e branca": a fixed phrase inside the chain
