@@ -683,7 +683,7 @@ def _render(phrase: Phrase) -> str:
     adjs = [a for a in adjs if fold(a) not in said]      # "maxi skirt" is "saia longa": not "saia longa longa"
     colours = [_join(colour_run)] if colour_run else []
     # a head with a place in it ("bolso no peito"): its adjectives before the place ("bolso pequeno no peito")
-    m = re.search(r" (?:no|na|nos|nas|com|em|até) ", noun)
+    m = re.search(r" (?:no|na|nos|nas|até) ", noun)
     noun, place = (noun[:m.start()], noun[m.start() + 1:]) if m else (noun, "")
     parts = [noun]
     if materials:
