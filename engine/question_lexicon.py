@@ -74,7 +74,7 @@ def _modifiers() -> list[tuple[str, str, str]]:
     from .noun_phrase import LEXICON_DIR, _rows
     out = []
     for _, row in _rows((LEXICON_DIR / "modifiers.tsv").read_text(encoding="utf-8")):
-        if row["pos"] == "post" or "-" in row["en"] and " " not in row["pt"] and row["pos"] != "adj":
+        if row["pos"] in ("post", "com"):     # "com decote canoa" is a part: the heads have it
             continue
         pos = "material" if row["class"] == "material" and row["pos"] == "de" else row["pos"]
         out.append((row["en"], row["pt"], pos))
@@ -99,7 +99,15 @@ def lexicon() -> dict[str, Word]:
                 out.setdefault(fold(form), Word(pt, en, "material" if pos == "material" else "adj", False))
     for en, noun in GARMENTS.items():          # the fine-tuning's own garment words
         out.setdefault(fold(noun.pt), Word(noun.pt, en, "garment", en in PLURAL_EN))
-    from .glossary import en_plural, pt_plural
+    from .glossary import Glossary, en_plural, pt_plural
+    # every garment and part of the answers' lexicon, the other way round ("saia lápis" -> pencil skirt)
+    heads = Glossary.load(LEXICON.parent.parent / "glossary.tsv").lexicon.heads.values()
+    for h in heads:
+        if h.en and not h.plural_en and h.en.replace("-", "").replace(" ", "").isalpha():
+            out.setdefault(fold(h.pt), Word(h.pt, h.en, "part" if h.part else "garment", False))
+    for h in heads:
+        if h.en and h.plural_en:
+            out.setdefault(fold(h.pt_plural), Word(h.pt_plural, h.en, "part" if h.part else "garment", True))
     for key, w in list(out.items()):           # "bolsas" -> bags, "botões" -> buttons
         if w.kind in ("garment", "part") and not w.plural and fold(w.pt) == key:
             out.setdefault(fold(pt_plural(w.pt)), Word(pt_plural(w.pt), en_plural(w.en), w.kind, True))
