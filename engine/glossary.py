@@ -303,7 +303,14 @@ class Glossary:
             if out is not None:
                 return out
         if swaps:
-            out = self.restore(self.fix(text, translate(protected), "en", "pt"), swaps)
+            got = self.fix(text, translate(protected), "en", "pt")
+            if re.search(r"(?i)\bon\b", protected):       # "a print on the Xavoq" came back "não Xavoq"
+                for s in swaps:
+                    got = re.sub(rf"(?<![\wÀ-ÿ])(?:não|Não) (?={s.placeholder}\b)",
+                                 lambda m: ("N" if m.group()[0] == "N" else "n")
+                                 + (("as" if s.plural else "a") if s.feminine else ("os" if s.plural else "o")) + " ",
+                                 got)
+            out = self.restore(got, swaps)
             if out is not None:
                 return out
             log.debug("a phrase did not come back whole in %r: nouns one by one instead", text)
