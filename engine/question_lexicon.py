@@ -87,7 +87,11 @@ def lexicon() -> dict[str, Word]:
     out: dict[str, Word] = {}
     lines = [l for l in LEXICON.read_text(encoding="utf-8").splitlines() if l.strip() and not l.startswith("#")]
     for row in csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE):
-        out.setdefault(fold(row["pt"]), Word(row["pt"], row["en"], row["kind"], (row.get("plural") or "") == "y"))
+        w = Word(row["pt"], row["en"], row["kind"], (row.get("plural") or "") == "y")
+        out.setdefault(fold(row["pt"]), w)
+        if w.kind in ("pattern", "adj", "colour") and re.fullmatch(r"[a-zà-ÿ]+[oa]", w.pt):   # lisa: liso, lisos, lisas
+            for form in (w.pt[:-1] + "o", w.pt[:-1] + "a", w.pt[:-1] + "os", w.pt[:-1] + "as"):
+                out.setdefault(fold(form), Word(form, w.en, w.kind, False))
     for lemma, en in _COLOUR_LEMMAS.items():
         for f in (False, True):
             for p in (False, True):
@@ -364,6 +368,15 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     m = re.fullmatch(r"(?:e|eh|isso e|isto e) (?:um |uma )?(.+?) ou (?:um |uma )?(.+)", f)
     if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(2))):
         return f"Is it {_article(x.en, x.plural)} or {_article(y.en, y.plural)}?"
+    # "Descreva o cropped."
+    m = re.fullmatch(rf"descreva {_DET} (.+)", f)
+    if m and (x := phrase_en(m.group(2))):
+        return f"Describe {_the(m.group(1), x.plural)} {x.en}."
+    # "O cinto combina com a bolsa?"
+    m = re.fullmatch(rf"{_DET} (.+?) combinam? com {_DET} (.+)", f)
+    if m and (x := phrase_en(m.group(2))) and (y := phrase_en(m.group(4))):
+        return (f"{'Do' if x.plural else 'Does'} {_the(m.group(1), x.plural)} {x.en} match "
+                f"{_the(m.group(3), y.plural)} {y.en}?")
     # "Como é o decote da blusa?"
     m = re.fullmatch(rf"como (?:e|sao) {_DET} (.+?)(?: {_OF} (.+))?", f)
     if m and (x := phrase_en(m.group(2))) and (m.group(3) is None or (y := phrase_en(m.group(3)))):
@@ -380,10 +393,6 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(3))):
         en = x.en if x.plural else x.en + "s"
         return f"How many {en} {'do' if y.plural else 'does'} {_the(m.group(2), y.plural)} {y.en} have?"
-    # "Qual o tamanho da blusinha?" -> "What is the size of the top?"
-    m = re.fullmatch(rf"qual (?:e )?(?:o |a )?(.+?) {_OF} (.+)", f)
-    if m and (n := phrase_en(m.group(1))) and (x := phrase_en(m.group(2))) and n.kind == "part":
-        return f"What is the {n.en} of the {x.en}?"
     # "Tem X?", "Há X?", "Tem algum X?"
     m = re.fullmatch(r"(?:tem|ha|existe|existem) (.+)", f)
     if m and (x := phrase_en(m.group(1))) or m and len(m.group(1).split()) <= 2 and (x := _slot(m.group(1), translate)):
@@ -435,6 +444,10 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
         if m.group(3):                # "O sapato é de salto alto?": has
             return f"{'Do' if x.plural else 'Does'} {the} {x.en} have {_article(y.en, y.plural)}?"
         return f"{be} {the} {x.en} {_article(y.en, y.plural)}?"
+    # "Qual o tamanho da blusinha?" -> "What is the size of the top?"
+    m = re.fullmatch(rf"qual (?:e )?(?:o |a )?(.+?) {_OF} (.+)", f)
+    if m and (n := phrase_en(m.group(1))) and (x := phrase_en(m.group(2))) and n.kind == "part":
+        return f"What is the {n.en} of the {x.en}?"
     m = re.fullmatch(r"quant[oa]s (.+?)(?: (?:tem|ha|existem|voce ve|aparecem))?", f)
     if m and (x := phrase_en(m.group(1))):
         en = x.en if x.plural or x.en.endswith("s") else x.en + "s"
@@ -470,7 +483,8 @@ def to_english(question: str, translate: Callable[[str], str], placeholders: tup
 def _is_question(q: str) -> bool:
     first = fold(q).split()[0] if q.split() else ""
     return q.rstrip().endswith("?") or first in ("qual", "quais", "que", "quanto", "quantos", "quantas", "tem",
-                                                 "ha", "existe", "existem", "como", "onde", "de")
+                                                 "ha", "existe", "existem", "como", "onde", "de", "descreva",
+                                                 "diga", "mostre")
 
 
 _DEFINITE = re.compile(r"(?:^|\s)(?:o|a|os|as|do|da|dos|das|no|na|nos|nas|pelo|pela|ao|à)\s+$", re.IGNORECASE)
