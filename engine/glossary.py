@@ -106,9 +106,10 @@ def _cased(match: str, right: str) -> str:
 
 
 # "a logo on the left side" comes back "um logotipo não lado esquerdo": "on the" before a place, read as "não"
-_PLACES_M = "lado peito ombro bolso topo centro meio pescoço braço punho cotovelo joelho tornozelo cabelo pulso quadril"
+_PLACES_M = ("lado peito ombro bolso topo centro meio pescoço braço punho cotovelo joelho tornozelo cabelo pulso quadril "
+             "fundo parque chão canto banco jardim espelho provador cabide manequim balcão carro sofá quarto rosto")
 _FEMININE_PLACES = set("frente parte cintura gola manga barra mão cabeça altura".split())
-_ON_THE = re.compile(r"(?<=[\wÀ-ÿ]) não ((?:" + "|".join(_PLACES_M.split() + sorted(_FEMININE_PLACES)) + r")\b)",
+_ON_THE = re.compile(r"(?<![\wÀ-ÿ])(não) ((?:" + "|".join(_PLACES_M.split() + sorted(_FEMININE_PLACES)) + r")\b)",
                      re.IGNORECASE)
 
 
@@ -117,7 +118,8 @@ _GLUE_FIXES = {"não geral": "No geral"}
 _GLUE = re.compile("|".join(_GLUE_FIXES), re.IGNORECASE)
 
 # "a man in a grey suit": Bergamot says "em um terno", Portuguese says "com um terno" (or "de terno")
-_IN_A = re.compile(r"(?<![\wÀ-ÿ])(em) (?:um|uma|uns|umas) $")
+_IN_A = re.compile(r"(?<![\wÀ-ÿ])(em|no|na|nos|nas) (?:(?:um|uma|uns|umas) )?$", re.IGNORECASE)
+_EN_IN = re.compile(r"(?<![\w-])in (?:(?:a|an|the|his|her|their|matching) )?$", re.IGNORECASE)
 
 
 def has_debris(text: str) -> bool:
@@ -173,6 +175,7 @@ class Swap:
     forward: bool = True      # False: a noun of a coordinated subject (what follows agrees with the whole subject)
     phrase: bool = False      # a whole phrase (its modifiers are inside it: nothing before it is moved)
     garment: bool = False     # a garment one wears ("in a grey suit" -> "com um terno cinza")
+    worn_in: bool = False     # the English said "in" before it: a person in a garment
 
 
 class Glossary:
@@ -261,7 +264,8 @@ class Glossary:
             swaps.append(Swap(ph, render(phrase), phrase.feminine, phrase.plural,
                               forward=not phrase.coordinated and phrase.run is None and phrase.alone is None,
                               phrase=True, garment=phrase.run is None and phrase.alone is None and
-                              not phrase.head.part and not phrase.predicate))
+                              not phrase.head.part and not phrase.predicate,
+                              worn_in=bool(_EN_IN.search(source[:phrase.start]))))
             out.append(source[at:phrase.start] + ph)
             at = phrase.end
         return "".join(out) + source[at:], swaps
@@ -281,19 +285,24 @@ class Glossary:
             at_start = m.start() == 0 or output[:m.start()].rstrip().endswith((".", "!", "?"))
             word = word[0].upper() + word[1:] if at_start else word
             start = m.start()
-            if s.garment and (w := _IN_A.search(output[:start])):      # "em um terno" -> "com um terno"
-                output = output[:w.start(1)] + "com" + output[w.end(1):]
-                start += 1
+            if s.garment and s.worn_in and (w := _IN_A.search(output[:start])):   # "em um terno" -> "com um terno"
+                with_ = "com" if w.group(1) == "em" else "com " + {"no": "o", "na": "a", "nos": "os",
+                                                                    "nas": "as"}[w.group(1).lower()]
+                if w.group(1)[0].isupper():
+                    with_ = with_.capitalize()
+                output = output[:w.start(1)] + with_ + output[w.end(1):]
+                start += len(with_) - len(w.group(1))
             output = output[:start] + word + output[start + len(s.placeholder):]
             output = agree(output, start, start + len(word), s.feminine, s.plural, s.forward, move=not s.phrase)
         if has_debris(output):
             return None
-        return _ON_THE.sub(lambda m: (" na " if m.group(1).lower() in _FEMININE_PLACES else " no ") + m.group(1),
-                           output)
+        return output
 
     def translate_en_pt(self, text: str, translate: Callable[[str], str]) -> str:
         """Phrases whole first; then nouns one by one; then the plain translation post-edited."""
-        return _GLUE.sub(lambda m: _GLUE_FIXES[m.group().lower()], self._en_pt(text, translate))
+        out = _GLUE.sub(lambda m: _GLUE_FIXES[m.group().lower()], self._en_pt(text, translate))
+        return _ON_THE.sub(lambda m: _cased(m.group(1), ("na " if m.group(2).lower() in _FEMININE_PLACES else "no "))
+                           + m.group(2), out)
 
     def _en_pt(self, text: str, translate: Callable[[str], str]) -> str:
         protected, swaps = self.protect_phrases(text)

@@ -654,7 +654,7 @@ def _render(phrase: Phrase) -> str:
             (coms if m.mod.startswith("com ") else des if m.mod.startswith("de ") else adjs).append(
                 m.mod.split(" ", 1)[1] if m.mod.startswith(("com ", "de ")) else m.mod)
             continue
-        if m.pos == "post":
+        if m.pos == "post" or m.cls == "after":      # "matching": after everything ("amarelas combinando")
             posts.append(_mod_pt(m, fem, pl))
         elif m.cls == "colour" and m.pos in ("adj", "inv", "vib"):
             colour_run.append(_mod_pt(m, fem, pl))
