@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import BadInput
-from .pt_agreement import agree, inflect
+from .pt_agreement import agree, agree_verb, inflect
 from .text_files import read_text
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,10 @@ _IN_A = re.compile(r"(?<![\wÀ-ÿ])(em|no|na|nos|nas) (?:(?:um|uma|uns|umas) )?$
 _EN_IN = re.compile(r"(?<![\w-])in (?:(?:a|an|the|his|her|their|matching) )?$", re.IGNORECASE)
 
 
+_VERB_BEFORE = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|fica|ficam)(?: (?:ser|estar))? $",
+                          re.IGNORECASE)
+
+
 def has_debris(text: str) -> bool:
     """A fragment of a placeholder, or punctuation broken the way a mangled placeholder leaves it."""
     return bool(_FRAGMENT.search(text) or _BROKEN.search(text))
@@ -176,6 +180,7 @@ class Swap:
     phrase: bool = False      # a whole phrase (its modifiers are inside it: nothing before it is moved)
     garment: bool = False     # a garment one wears ("in a grey suit" -> "com um terno cinza")
     worn_in: bool = False     # the English said "in" before it: a person in a garment
+    predicate: bool = False   # modifiers with no noun, agreeing with the subject: the verb before agrees too
 
 
 class Glossary:
@@ -265,7 +270,8 @@ class Glossary:
                               forward=not phrase.coordinated and phrase.run is None and phrase.alone is None,
                               phrase=True, garment=phrase.run is None and phrase.alone is None and
                               not phrase.head.part and not phrase.predicate,
-                              worn_in=bool(_EN_IN.search(source[:phrase.start]))))
+                              worn_in=bool(_EN_IN.search(source[:phrase.start])),
+                              predicate=phrase.run is not None or phrase.alone is not None))
             out.append(source[at:phrase.start] + ph)
             at = phrase.end
         return "".join(out) + source[at:], swaps
@@ -293,6 +299,10 @@ class Glossary:
                 output = output[:w.start(1)] + with_ + output[w.end(1):]
                 start += len(with_) - len(w.group(1))
             output = output[:start] + word + output[start + len(s.placeholder):]
+            if s.predicate and (v := _VERB_BEFORE.search(output[:start])):   # "parecem ser feitas de lã"
+                verb = agree_verb(v.group(1), s.plural)
+                output = output[:v.start(1)] + verb + output[v.end(1):]
+                start += len(verb) - len(v.group(1))
             output = agree(output, start, start + len(word), s.feminine, s.plural, s.forward, move=not s.phrase)
         if has_debris(output):
             return None

@@ -106,6 +106,7 @@ class Phrase:
     pair: bool = False                             # "a pair of jeans" -> "uma calça jeans"
     predicate: bool = False                        # a material after "is": "de couro"
     copula: bool = False                           # "is tucked in" -> "está por dentro"
+    alone_object: tuple | None = None              # (Phrase, determiner) of "made of wool"
 
     @property
     def feminine(self) -> bool:
@@ -339,8 +340,14 @@ class Parser:
                 start, copula = toks[i].start, False
                 if i and words[i - 1] in ("is", "are") and self._ok_gap(text, toks, i - 1, i, " "):
                     start, copula = toks[i - 1].start, True     # a state: "está por dentro", never "é"
-                return Phrase(start, toks[i + n - 1].end, found[-1].head, alone=m, copula=copula,
-                              subject=self._subject(text, toks[i].start, found)), i + n
+                end, obj = i + n, None
+                if m.pt.endswith(" de"):                        # "made of" + what: "feita de lã"
+                    got, det = self._object(text, toks, words, end)
+                    if got is None:
+                        continue
+                    obj, end = (got[0], det), got[1]
+                return Phrase(start, toks[end - 1].end, found[-1].head, alone=m, copula=copula, alone_object=obj,
+                              subject=self._subject(text, toks[i].start, found)), end
         prev = words[i - 1] if i else ""
         sentence_start = i == 0 or text[:toks[i].start].rstrip()[-1:] in ".!?:"
         if prev in ("and", "") and found and (found[-1].run is not None or found[-1].predicate) and \
@@ -380,7 +387,11 @@ class Parser:
         if sentence_start and k < len(toks) and text[toks[k - 1].end:toks[k].start].strip()[:1] not in (".", "!", "?"):
             if prev not in _PREDICATE:
                 return None           # a sentence that starts with a modifier and goes on: not a bare answer
-        return Phrase(toks[i].start, toks[k - 1].end, _NO_HEAD, run=run,
+        start, seems = toks[i].start, False
+        if prev in ("look", "looks", "seem", "seems", "appear", "appears") and i and \
+                self._ok_gap(text, toks, i - 1, i, " "):
+            start, seems = toks[i - 1].start, True      # "look worn": Bergamot says "olha"; "parecem gastos"
+        return Phrase(start, toks[k - 1].end, _NO_HEAD, run=run, copula=seems,
                       subject=self._subject(text, toks[i].start, found)), k
 
     def _subject(self, text: str, at: int, found: list) -> tuple[bool, bool] | None:
@@ -397,6 +408,9 @@ class Parser:
             before = [p for p in cands if p.end <= begin + clause]
             if before:
                 cands = before
+        elif re.match(r"\s+and\s+(?!(?:the|a|an|her|his|its|their)\b)[a-z]+", text[cands[-1].end:at]) and \
+                not re.match(r"\s*(?:the|a|an|her|his|its|their)?\s*$", text[begin:cands[0].start], re.I) is None:
+            cands = cands[:1]      # "the pants have a straight leg and appear to be made of wool": the subject
         members = [cands[-1]]
         for p in reversed(cands[:-1]):
             if re.fullmatch(r"\s*(?:,|and|, and)\s+(?:(?:the|a|an|her|his|their)\s+)?", text[p.end:members[0].start]):
@@ -500,6 +514,17 @@ class Parser:
         got[0].quantity = qty
         return got
 
+    def _object(self, text, toks, words, k):
+        """The phrase a participle takes ("tucked into her jeans", "made of wool"): ((Phrase, next), determiner)
+        with the determiner "the" (her, his, the), "a" or "" (none); (None, "") when there is none."""
+        det = ""
+        if k < len(toks) and words[k] in ("her", "his", "the", "their", "its"):
+            det, k = "the", k + 1
+        elif k < len(toks) and words[k] in ("a", "an"):
+            det, k = "a", k + 1
+        got = self._phrase(text, toks, words, k, allow_posts=False) if k < len(toks) else None
+        return (got, det) if got is not None else (None, "")
+
     def _posts(self, text, toks, words, phrase: Phrase, k: int) -> int:
         """Post-modifiers after the head: "with X, Y and Z", "without X", "in navy", participle phrases."""
         while k < len(toks):
@@ -553,13 +578,11 @@ class Parser:
             if found is None:
                 break
             if found[0].pt.endswith(" de"):      # "tucked into" + a phrase: "por dentro da calça jeans"
-                m = found[1] + (1 if found[1] < len(toks) and words[found[1]] in ("her", "his", "the", "their",
-                                                                                   "a", "an") else 0)
-                obj = self._phrase(text, toks, words, m, allow_posts=False) if m < len(toks) else None
-                if obj is None:
+                k2, det = self._object(text, toks, words, found[1])
+                if k2 is None:
                     break
-                phrase.posts.append((found[0], obj[0]))
-                k = obj[1]
+                phrase.posts.append((found[0], k2[0], det))
+                k = k2[1]
                 continue
             phrase.posts.append(found[0])
             k = found[1]
@@ -591,8 +614,21 @@ def _mod_pt(m: Mod, feminine: bool, plural: bool) -> str:
         base, adj = m.pt.rsplit(" ", 1)
         return f"{base} {inflect(adj, feminine, plural)}"
     if m.pos == "post":
+        if m.pt.startswith("ser "):         # "ser feito de": the participle agrees
+            return "ser " + agree_words(m.pt[4:], feminine, plural, first_only=True)
         return agree_words(m.pt, feminine, plural, first_only=True)
     return m.pt
+
+
+def _with_object(said: str, obj: Phrase, det: str) -> str:
+    """A participle ending in "de" and its object: "por dentro da calça", "feito de lã", "feito de um tecido"."""
+    said = said[:-3]
+    if det == "the":
+        art = ("as" if obj.plural else "a") if obj.feminine else ("os" if obj.plural else "o")
+        return f"{said} d{art} {render(obj)}"
+    if det == "a":
+        return f"{said} de {'uma' if obj.feminine else 'um'} {render(obj)}"
+    return f"{said} de {render(obj)}"
 
 
 def _join(items: list[str]) -> str:
@@ -620,9 +656,13 @@ def render(phrase: Phrase) -> str:
                 out.append(f"{x.pos} {x.pt}")
             else:
                 out.append(_mod_pt(x, fem, pl))
-        return " ".join(out)
+        return ("parecem " if pl else "parece ") * phrase.copula + " ".join(out)
     if phrase.alone is not None:
         said = _mod_pt(phrase.alone, phrase.feminine, phrase.plural)
+        if phrase.alone_object is not None:
+            said = _with_object(said, *phrase.alone_object)
+        if said.startswith("ser "):            # "made of": a property, "é feita de"; states are "está"
+            return (("são " if phrase.plural else "é ") if phrase.copula else "") + said[4:]
         return (("estão " if phrase.plural else "está ") + said) if phrase.copula else said
     if phrase.predicate:
         from dataclasses import replace
@@ -668,9 +708,9 @@ def _render(phrase: Phrase) -> str:
             adjs.append(_mod_pt(m, fem, pl))
     for m in phrase.posts:
         if isinstance(m, tuple):                  # a participle with its object: "por dentro da calça"
-            mod, obj = m
-            art = ("as" if obj.plural else "a") if obj.feminine else ("os" if obj.plural else "o")
-            posts.append(f"{_mod_pt(mod, fem, pl)[:-3]} d{art} {render(obj)}")
+            mod, obj, det = m
+            said = _with_object(_mod_pt(mod, fem, pl), obj, det)
+            posts.append(said[4:] if said.startswith("ser ") else said)
         elif m.pos == "post":
             posts.append(_mod_pt(m, fem, pl))
         elif m.cls == "colour":

@@ -46,6 +46,12 @@ _COPULA_PLURAL = {"é": "são", "está": "estão", "parece": "parecem", "fica": 
 _COPULA_SINGULAR = {v: k for k, v in _COPULA_PLURAL.items()}
 
 
+def agree_verb(verb: str, plural: bool) -> str:
+    """A copula in the number of its subject ("parece" -> "parecem")."""
+    low = verb.lower()
+    return _cased(verb, (_COPULA_PLURAL if plural else _COPULA_SINGULAR).get(low, low))
+
+
 def inflect(lemma: str, feminine: bool, plural: bool) -> str:
     """A masculine singular adjective in the wanted gender and number."""
     if lemma in INVARIABLE:
@@ -161,7 +167,11 @@ def agree(text: str, start: int, end: int, feminine: bool, plural: bool, forward
             out.append(m.group(0) + m2.group(0).replace(m2.group(1), verb))
             pos += m.end() + m2.end()
             break
-        elif word.lower() in COPULAS and not out:
+        elif word.lower() == "não" and not out and re.match(r"\s+(?:é|são|está|estão|parece|parecem)\b",
+                                                              after[pos + m.end():]):
+            out.append(m.group(0))          # "os sapatos não estão visíveis"
+        elif word.lower() in COPULAS and (not out or out == [m.group(1) + "não"] or
+                                          len(out) == 1 and out[0].strip().lower() == "não"):
             verb = (_COPULA_PLURAL if plural else _COPULA_SINGULAR).get(word.lower(), word.lower())
             out.append(m.group(1) + _cased(word, verb))      # "a saia é plissada", "os tênis são brancos"
             copula_len = len(m.group(0))
@@ -184,7 +194,7 @@ def agree(text: str, start: int, end: int, feminine: bool, plural: bool, forward
         else:
             break
         pos += m.end()
-    while out and out[-1].strip().lower() in COPULAS | {"e"}:   # nothing agreed after it: leave it be
+    while out and out[-1].strip().lower() in COPULAS | {"e", "não"}:   # nothing agreed after it: leave it be
         last = out.pop()
         # the copula may have changed number ("são" -> "é"): give back what it took from the text, not its length
         pos -= copula_len if last.strip().lower() in COPULAS else len(last)
