@@ -113,6 +113,9 @@ _ON_THE = re.compile(r"(?<![\wÀ-ÿ])(não) ((?:" + "|".join(_PLACES_M.split() +
                      re.IGNORECASE)
 
 
+# "1. ", "- ", "**Top:** ": kept out of the translator
+_MARKUP = re.compile(r"^(\s*(?:[-*•]|\d{1,2}[.)])\s+|\s*)(\*\*[^*]{1,40}?:?\*\*:?\s*)?(.*)$", re.DOTALL)
+
 # the translator's own slips in the glue of VLM answers (measured): "Overall," -> "Não geral,"
 _GLUE_FIXES = {"não geral": "No geral"}
 _GLUE = re.compile("|".join(_GLUE_FIXES), re.IGNORECASE)
@@ -309,8 +312,18 @@ class Glossary:
         return output
 
     def translate_en_pt(self, text: str, translate: Callable[[str], str]) -> str:
-        """Phrases whole first; then nouns one by one; then the plain translation post-edited."""
+        """Phrases whole first; then nouns one by one; then the plain translation post-edited. A list marker
+        ("1.", "-") and a bold label ("**Top:**") are kept out of the translator: they confuse it."""
+        m = _MARKUP.match(text)
+        if m and (m.group(1).strip() or m.group(2)) and m.group(3).strip():
+            label = m.group(2) or ""
+            core = re.sub(r"[*:\s]+", " ", label).strip()
+            if core:
+                label = label.replace(core, self._en_pt(core, translate).rstrip("."), 1)
+            return m.group(1) + label + self.translate_en_pt(m.group(3), translate)
         out = _GLUE.sub(lambda m: _GLUE_FIXES[m.group().lower()], self._en_pt(text, translate))
+        if "(em inglês)" in out and "english" not in text.lower():      # Bergamot's own addition
+            out = out.replace(" (em inglês)", "").replace("(em inglês)", "")
         return _ON_THE.sub(lambda m: _cased(m.group(1), ("na " if m.group(2).lower() in _FEMININE_PLACES else "no "))
                            + m.group(2), out)
 

@@ -255,3 +255,16 @@ def test_bench_cli_refuses_a_missing_cases_folder(tmp_path):
 def test_the_default_glossary_builds_its_parser_once():
     g = default_glossary()
     assert g.parser is g.parser
+
+
+def test_a_person_in_a_garment_and_what_it_is_made_of(glossary):
+    tr = Echo({"A man in a Xavoq.": "Um homem em um Xavoq.",
+               "The Xavoq Quenvik.": "O Xavoq Quenvik."})
+    assert glossary.translate_en_pt("A man in a grey suit.", tr) == "Um homem com um terno cinza."
+    assert glossary.translate_en_pt("The jacket is made of denim.", tr) == "A jaqueta é feita de jeans."
+
+
+def test_list_markers_and_bold_labels_stay_out_of_the_translator(glossary):
+    tr = Echo({"Xavoq": "Xavoq", "A Xavoq.": "Um Xavoq."})
+    assert glossary.translate_en_pt("**Top:** A white t-shirt.", tr) == "**Blusa:** Uma camiseta branca."
+    assert glossary.translate_en_pt("1. A navy blazer.", tr) == "1. Um blazer azul-marinho."
