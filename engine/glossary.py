@@ -270,7 +270,8 @@ class Glossary:
                 break
             ph = PLACEHOLDERS[len(swaps)]
             swaps.append(Swap(ph, render(phrase), phrase.feminine, phrase.plural,
-                              forward=not phrase.coordinated and phrase.run is None and phrase.alone is None,
+                              forward=not (phrase.coordinated or phrase.possessor) and phrase.run is None
+                              and phrase.alone is None,
                               phrase=True, garment=phrase.run is None and phrase.alone is None and
                               not phrase.head.part and not phrase.predicate,
                               worn_in=bool(_EN_IN.search(source[:phrase.start])),

@@ -42,7 +42,7 @@ _SHADES = {  # English shade -> (Portuguese, how it joins): "light blue" -> azul
     "light": ("claro", "-"), "pale": ("claro", "-"), "dark": ("escuro", "-"), "deep": ("escuro", "-"),
     "bright": ("vibrante", " "), "vivid": ("vibrante", " "), "muted": ("fechado", "-"), "soft": ("claro", "-"),
 }
-_WORD = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+)?")
+_WORD = re.compile(r"[A-Za-z0-9]+")
 # quantities inside a "with" phrase: (masculine, feminine)
 QUANTITIES = {"two": ("dois", "duas"), "three": ("três", "três"), "four": ("quatro", "quatro"),
               "five": ("cinco", "cinco"), "six": ("seis", "seis"), "several": ("vários", "várias"),
@@ -107,6 +107,8 @@ class Phrase:
     predicate: bool = False                        # a material after "is": "de couro"
     copula: bool = False                           # "is tucked in" -> "está por dentro"
     alone_object: tuple | None = None              # (Phrase, determiner) of "made of wool"
+    verb: str = ""                                 # a predicate's own verb: "parecer", "estar"
+    possessor: bool = False                        # "the jacket's sleeves": what follows is not about it
 
     @property
     def feminine(self) -> bool:
@@ -326,6 +328,13 @@ class Parser:
             if (i and words[i - 1] in _COPULA_EN and phrase.run is None and phrase.alone is None
                     and self.lex.is_material(phrase.head)):
                 phrase.predicate = True        # "the boots are tan suede" -> "são de camurça caramelo"
+            if text[phrase.end:phrase.end + 2] in ("'s", "’s"):
+                phrase.possessor = True
+            if (out and out[-1].possessor and phrase.run is None and phrase.alone is None and phrase.owner is None
+                    and re.fullmatch(r"['’]s\s+", text[out[-1].end:phrase.start])):
+                owner = out.pop()            # "the jacket's sleeves" -> "as mangas da jaqueta"
+                owner.possessor = False
+                phrase.owner, phrase.start = owner, owner.start
             out.append(phrase)
             i = j
         return out
@@ -387,11 +396,13 @@ class Parser:
         if sentence_start and k < len(toks) and text[toks[k - 1].end:toks[k].start].strip()[:1] not in (".", "!", "?"):
             if prev not in _PREDICATE:
                 return None           # a sentence that starts with a modifier and goes on: not a bare answer
-        start, seems = toks[i].start, False
-        if prev in ("look", "looks", "seem", "seems", "appear", "appears") and i and \
-                self._ok_gap(text, toks, i - 1, i, " "):
-            start, seems = toks[i - 1].start, True      # "look worn": Bergamot says "olha"; "parecem gastos"
-        return Phrase(start, toks[k - 1].end, _NO_HEAD, run=run, copula=seems,
+        start, verb = toks[i].start, ""
+        if i and self._ok_gap(text, toks, i - 1, i, " "):
+            if prev in ("look", "looks", "seem", "seems", "appear", "appears"):
+                start, verb = toks[i - 1].start, "parecer"    # "look worn": Bergamot says "olha"; "parecem gastos"
+            elif prev in ("is", "are") and all(x.pos == "com" for x in run if isinstance(x, Mod)):
+                start, verb = toks[i - 1].start, "estar"      # "are cuffed": "estão com barra dobrada"
+        return Phrase(start, toks[k - 1].end, _NO_HEAD, run=run, verb=verb,
                       subject=self._subject(text, toks[i].start, found)), k
 
     def _subject(self, text: str, at: int, found: list) -> tuple[bool, bool] | None:
@@ -656,7 +667,8 @@ def render(phrase: Phrase) -> str:
                 out.append(f"{x.pos} {x.pt}")
             else:
                 out.append(_mod_pt(x, fem, pl))
-        return ("parecem " if pl else "parece ") * phrase.copula + " ".join(out)
+        verb = {"parecer": ("parece ", "parecem "), "estar": ("está ", "estão ")}.get(phrase.verb, ("", ""))
+        return verb[pl] + " ".join(out)
     if phrase.alone is not None:
         said = _mod_pt(phrase.alone, phrase.feminine, phrase.plural)
         if phrase.alone_object is not None:
