@@ -209,6 +209,18 @@ def phrase_en(words: str) -> Word | None:
                                          "alguns", "algumas")]
     if not toks:
         return None
+    where = ""
+    loc = re.search(r" (?:na|no|nas|nos|em) (frente|costas|lateral|lado|manga|mangas|gola|peito|barra|cintura|"
+                    r"ombro|ombros|cos|bolso|punho|punhos|parte de tras|parte da frente)$", " " + " ".join(toks))
+    if loc:                    # "bolso na frente" -> "a pocket on the front"
+        places = {"frente": "front", "costas": "back", "lateral": "side", "lado": "side", "manga": "sleeve",
+                  "mangas": "sleeves", "gola": "collar", "peito": "chest", "barra": "hem", "cintura": "waist",
+                  "ombro": "shoulder", "ombros": "shoulders", "cos": "waistband", "bolso": "pocket",
+                  "punho": "cuff", "punhos": "cuffs", "parte de tras": "back", "parte da frente": "front"}
+        where = " on the " + places[loc.group(1)]
+        toks = " ".join(toks)[:loc.start()].split()
+        if not toks:
+            return None
     head, mods, i = None, [], 0
     while i < len(toks):
         for n in range(min(4, len(toks) - i), 0, -1):
@@ -235,10 +247,12 @@ def phrase_en(words: str) -> Word | None:
     pattern = [m.en for m in mods if m.kind == "pattern"]
     material = [m.en for m in mods if m.kind == "material"]
     others = [m.en for m in mods if m.kind in ("part", "garment")]
+    if pattern and head.en in ("print", "pattern") and pattern[-1].endswith(head.en):
+        pattern[-1] = pattern[-1][:-len(head.en)].strip()          # "leopard print" + "print"
     en = " ".join(colour + pattern + material + [head.en])
     if others:
         en += " with " + " and ".join(others)
-    return Word(words, en, head.kind, head.plural)
+    return Word(words, en + where, head.kind, head.plural)
 
 
 # ---------------------------------------------------------------------- templates and frames
@@ -348,6 +362,18 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     m = re.fullmatch(rf"{_ART} (.+?) (?:esta|estao) (?:por dentro|para dentro) {_OF} (.+)", f)
     if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(2))):
         return f"{'Are' if x.plural else 'Is'} the {x.en} tucked into the {y.en}?"
+    # "Quais as cores da blusa?", "Que cor é o sapato?"
+    m = re.fullmatch(rf"quais (?:sao )?as cores {_OF} (.+)", f)
+    if m and (x := phrase_en(m.group(1))):
+        return f"What are the colors of the {x.en}?"
+    m = re.fullmatch(rf"(?:que|qual) cor (?:e|sao|tem) {_DET} (.+)", f)
+    if m and (x := phrase_en(m.group(2))):
+        return f"What color {'are' if x.plural else 'is'} {_the(m.group(1), x.plural)} {x.en}?"
+    # "É manga longa ou curta?"
+    m = re.fullmatch(r"(?:e|eh) (?:de )?(.+?) ou (?:de )?(.+)", f)
+    if m and (a := _adjective(m.group(1)) or phrase_en(m.group(1))) and \
+            (b := _adjective(m.group(2)) or phrase_en(m.group(2))):
+        return f"Is it {a.en} or {b.en}?"
     # "A regata é de que cor?"
     m = re.fullmatch(rf"{_DET} (.+?) (?:e|sao) de que cor", f)
     if m and (x := phrase_en(m.group(2))):
