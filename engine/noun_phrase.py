@@ -16,7 +16,10 @@ phrase is recognised through a lexicon with senses and rendered by rule:
   neck" -> enrolado no pescoço, agreeing).
 
 The determiner stays outside the phrase: the translator renders it with the sentence's glue, and
-``engine.pt_agreement.agree`` makes it agree with the head afterwards.
+``engine.pt_agreement.agree`` makes it agree with the head afterwards. Modifiers with no noun are a predicate ("is
+dark blue and distressed", "looks worn", "is tucked in", "is made of wool") and agree with the sentence's subject
+(coordinated: "the skirt and the blouse are both black" -> "ambas pretas"; past ", which ...,"); "a pair of jeans"
+is one garment ("uma calça jeans"); "the jacket's sleeves" -> "as mangas da jaqueta".
 
 Lexicon: assets/glossary.tsv and a store's $VITRINE_HOME/glossary.tsv (nouns become heads, adjectives colours or
 modifiers), assets/lexicon/heads.tsv, modifiers.tsv, colours.tsv (shades generated: light/dark/pale/deep/bright).
@@ -36,8 +39,6 @@ log = logging.getLogger(__name__)
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "assets" / "lexicon"
 
-# Portuguese order of what follows the head: material, adjectives, colours, "de" complements, "com" details, post
-_ORDER = {"material": 0, "pattern": 1, "fit": 1, "length": 1, "finish": 1, "style": 1, "detail": 1, "colour": 2}
 _SHADES = {  # English shade -> (Portuguese, how it joins): "light blue" -> azul-claro, "bright red" -> vermelho vibrante
     "light": ("claro", "-"), "pale": ("claro", "-"), "dark": ("escuro", "-"), "deep": ("escuro", "-"),
     "bright": ("vibrante", " "), "vivid": ("vibrante", " "), "muted": ("fechado", "-"), "soft": ("claro", "-"),
@@ -46,9 +47,7 @@ _WORD = re.compile(r"[A-Za-z0-9]+")
 # quantities inside a "with" phrase: (masculine, feminine)
 QUANTITIES = {"two": ("dois", "duas"), "three": ("três", "três"), "four": ("quatro", "quatro"),
               "five": ("cinco", "cinco"), "six": ("seis", "seis"), "several": ("vários", "várias"),
-              "multiple": ("vários", "várias"), "many": ("muitos", "muitas"), "some": ("alguns", "algumas"),
-              "large": None, "small": None}
-QUANTITIES = {k: v for k, v in QUANTITIES.items() if v}
+              "multiple": ("vários", "várias"), "many": ("muitos", "muitas"), "some": ("alguns", "algumas")}
 # words after which modifiers alone are a predicate: "is dark blue", "are both black", "looks faded"
 _PREDICATE = {"is", "are", "was", "were", "be", "been", "being", "looks", "look", "seems", "seem", "appears",
               "appear", "very", "quite", "mostly", "fully", "completely", "slightly", "entirely", "mainly",
@@ -218,9 +217,7 @@ class Lexicon:
         for line, row in _rows((LEXICON_DIR / "colours.tsv").read_text(encoding="utf-8")):
             lex.add_colour(row["en"], row["pos"], row["pt"], bool((row.get("shades") or "").strip()))
         for line, row in _rows((LEXICON_DIR / "modifiers.tsv").read_text(encoding="utf-8")):
-            lex.add_mod(row["en"], row["pos"], row["cls"] if "cls" in row else row["class"], row["pt"])
-            if row["pos"] in ("adj", "inv") and "-" in row["en"]:      # "long-sleeved" also "long sleeved"
-                pass
+            lex.add_mod(row["en"], row["pos"], row["class"], row["pt"])
         for line, row in _rows((LEXICON_DIR / "heads.tsv").read_text(encoding="utf-8")):
             lex.add_head(row["en"], row["pt"], row["gender"] == "f", row.get("pt_plural") or "",
                          row.get("en_plural") or "", row.get("mod") or "", row.get("section") == "part")
@@ -758,13 +755,9 @@ def _render(phrase: Phrase) -> str:
 
 
 def _dedupe(text: str) -> str:
-    """A modifier the head already says is not said twice ("saia longa" + "long" -> not "saia longa longa")."""
-    words = text.split(" ")
+    """A word never said twice in a row ("saia longa" + "long" -> not "saia longa longa")."""
     out: list[str] = []
-    for w in words:
-        if out and fold(out[-1]) == fold(w):
-            continue
-        out.append(w)
-    text = " ".join(out)
-    # the same word again later in the same phrase, as an adjective: "vestido longo de manga curta longo"
-    return text
+    for w in text.split(" "):
+        if not (out and fold(out[-1]) == fold(w)):
+            out.append(w)
+    return " ".join(out)
