@@ -51,7 +51,9 @@ QUANTITIES = {"two": ("dois", "duas"), "three": ("três", "três"), "four": ("qu
 # words after which modifiers alone are a predicate: "is dark blue", "are both black", "looks faded"
 _PREDICATE = {"is", "are", "was", "were", "be", "been", "being", "looks", "look", "seems", "seem", "appears",
               "appear", "very", "quite", "mostly", "fully", "completely", "slightly", "entirely", "mainly",
-              "predominantly", "also", "not", "rather", "fairly", "pretty", "too", "so", "more", "less", "both"}
+              "predominantly", "also", "not", "rather", "fairly", "pretty", "too", "so", "more", "less", "both",
+              "neither", "either"}
+_CONNECT = {"and": "e", "or": "ou", "nor": "nem"}      # between the modifiers of a predicate
 _COPULA_EN = {"is", "are", "was", "were", "be", "been", "looks", "look", "seems", "seem", "appears", "appear"}
 # a head that, followed by "of", is not a garment ("on top of", "the back of")
 _NOT_BEFORE_OF = {"top", "back", "front", "side", "bottom", "neck", "waist", "shoulder", "shoulders", "heel"}
@@ -366,10 +368,10 @@ class Parser:
             run.append(words[k])
             k += 1
         while k < len(toks):
-            if run and isinstance(run[-1], Mod) and words[k] == "and" and self._ok_gap(text, toks, k - 1, k, " "):
+            if run and isinstance(run[-1], Mod) and words[k] in _CONNECT and self._ok_gap(text, toks, k - 1, k, " "):
                 if k + 1 < len(toks) and any(isinstance(x, Mod) and x.pos != "post"
                                              for _, x in self.lex.matches(words, k + 1)):
-                    run.append("and")
+                    run.append(words[k])
                     k += 1
                     continue
                 break
@@ -531,6 +533,12 @@ class Parser:
         elif k < len(toks) and words[k] in ("a", "an"):
             det, k = "a", k + 1
         got = self._phrase(text, toks, words, k, allow_posts=False) if k < len(toks) else None
+        if got is None and k < len(toks) and not det:       # "made of straw": a material with no noun
+            hit = next(((n, m) for n, m in self.lex.matches(words, k) if isinstance(m, Mod) and m.cls == "material"
+                        and m.pos == "de" and (k + n >= len(toks) or not toks[k + n].joined)), None)
+            if hit is not None:
+                n, m = hit
+                got = (Phrase(toks[k].start, toks[k + n - 1].end, Head(m.en, m.pt, m.pt, False, False)), k + n)
         return (got, det) if got is not None else (None, "")
 
     def _posts(self, text, toks, words, phrase: Phrase, k: int) -> int:
@@ -656,8 +664,8 @@ def render(phrase: Phrase) -> str:
         for x in phrase.run:
             if x in _BOTH:
                 out.append(_BOTH[x][1 if fem else 0])
-            elif x == "and":
-                out.append("e")
+            elif x in _CONNECT:
+                out.append(_CONNECT[x])
             elif x == ",":
                 out[-1] += ","
             elif x.pos in ("de", "com"):
