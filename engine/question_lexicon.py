@@ -47,6 +47,13 @@ esta cor cores usando vestindo veste usa imagem foto item tipo roupa mulher home
 descreva diga mostre me você algum alguma alguns algumas tecido material estampa comprimento decote manga tem
 parece está esta está são sim não muito pouco mais menos grande pequeno pequena cabelo mão lado frente costas
 item itens coisa coisas escrita escrito acessório acessórios dela dele nela nele combina joelho acima abaixo
+nesta neste nessa nesse desta deste dessa desse naquela naquele daquela daquele aquela aquele aquilo outra outro
+outras outros mesma mesmo mesmas mesmos cada todo toda todos todas tudo nada algo alguém ninguém sempre nunca
+também apenas só somente ainda agora aqui ali lá então porque pois mas porém qual quais qualquer quanto
+imagem imagens foto fotos vídeo cena loja cliente vendedora tamanho preço marca modelo tipo jeito forma parte
+lado frente costas cima baixo dentro fora perto longe direita esquerda meio centro fundo primeira primeiro
+segunda segundo última último vem vêm fica ficam combina combinam serve servem veste vestem usa usam dá tem
+pode podem posso consegue ver vejo vê mostra mostrar existe existem aparece aparecem
 """.split())
 
 _COLOUR_LEMMAS = {  # Portuguese colour (masculine singular) -> English
@@ -131,7 +138,11 @@ def _spelling() -> tuple[dict[str, str], dict[str, set[str]]]:
         if fold(w) != w:
             accented.setdefault(fold(w), w)
     deletes: dict[str, set[str]] = {}
-    for w in words:
+    # a misspelling is corrected only to a shop word of one word ("vestdo" -> vestido), never to a word that
+    # only occurs inside a longer term ("nesta" is not "festa" of "vestido de festa")
+    targets = {w.pt.lower() for k, w in lexicon().items() if " " not in k} | {n.pt for n in GARMENTS.values()
+                                                                              if " " not in n.pt}
+    for w in targets:
         if len(w) >= 5:
             f = fold(w)
             for i in range(len(f)):
@@ -186,6 +197,10 @@ def normalise(question: str) -> str:
     out = [(_correct(w) if re.match(r"[\wÀ-ÿ]", w) else w) for w in words]
     text = "".join(out)
     text = re.sub(r"(?i)\b(qual|que|isso|isto|ela|ele|onde|como|quem|cor) e\b", r"\1 é", text)
+    text = re.sub(r"(?i)\b(que|qual) (\w+) e (esse|essa|isso|este|esta|isto|aquele|aquela)\b", r"\1 \2 é \3", text)
+    m = re.match(r"(?i)^(o|a|os|as|esse|essa|este|esta) (.+?) e (?!(?:o|a|os|as|um|uma|uns|umas)\b)", text)
+    if m and phrase_en(m.group(2)) is not None:       # "a bolsa e grande" -> "a bolsa é grande"
+        text = text[:m.end() - 2] + "é " + text[m.end():]
     # "E a calça, qual a cor?" -> "Qual a cor da calça?"
     text = re.sub(r"(?i)^e (o|a|os|as) ([^,?]+), qual (?:é )?(a|o) (cor|estampa|tecido|tamanho|marca)\??$",
                   lambda m: f"Qual {m.group(3)} {m.group(4)} d{m.group(1).lower()} {m.group(2)}?", text)
@@ -507,8 +522,9 @@ def to_english(question: str, translate: Callable[[str], str], placeholders: tup
 
 
 def _is_question(q: str) -> bool:
+    """A question mark, a question word first, or (clerks skip the "?") no full stop at the end."""
     first = fold(q).split()[0] if q.split() else ""
-    return q.rstrip().endswith("?") or first in ("qual", "quais", "que", "quanto", "quantos", "quantas", "tem",
+    return q.rstrip().endswith("?") or not q.rstrip().endswith((".", "!")) or first in ("qual", "quais", "que", "quanto", "quantos", "quantas", "tem",
                                                  "ha", "existe", "existem", "como", "onde", "de", "descreva",
                                                  "diga", "mostre")
 
@@ -519,7 +535,7 @@ _HAS_DET = re.compile(r"(?:the|a|an|this|that|these|those|her|his|its|their|my|y
 
 def _protected(q: str, translate: Callable[[str], str], placeholders: tuple[str, ...]) -> str:
     """The translator's English with the lexicon's words swapped in for the shop words."""
-    if q.rstrip().endswith("?"):            # "Tem X?", "Quantas X tem na imagem?": "is there", "are there"
+    if _is_question(q):                     # "Tem X?", "Quantas X tem na imagem?": "is there", "are there"
         q = re.sub(r"(?i)^tem (?=\w)", "Há ", q)
         q = re.sub(r"(?i)\btem (?=(?:na|nesta|nessa) (?:imagem|foto)\b)", "há ", q)
     lex = lexicon()
