@@ -536,6 +536,7 @@ _HAS_DET = re.compile(r"(?:the|a|an|this|that|these|those|her|his|its|their|my|y
 def _protected(q: str, translate: Callable[[str], str], placeholders: tuple[str, ...]) -> str:
     """The translator's English with the lexicon's words swapped in for the shop words."""
     if _is_question(q):                     # "Tem X?", "Quantas X tem na imagem?": "is there", "are there"
+        q = q.rstrip() if q.rstrip().endswith("?") else q.rstrip() + "?"     # the translator needs the "?"
         q = re.sub(r"(?i)^tem (?=\w)", "Há ", q)
         q = re.sub(r"(?i)\btem (?=(?:na|nesta|nessa) (?:imagem|foto)\b)", "há ", q)
     lex = lexicon()
