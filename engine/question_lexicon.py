@@ -518,7 +518,8 @@ def to_english(question: str, translate: Callable[[str], str], placeholders: tup
     got = _template(q)
     if got is None and _is_question(q):     # a statement ("A saia é preta.") is never made a question
         got = _frame(q, translate)
-    return got or _protected(q, translate, placeholders)
+    got = got or _protected(q, translate, placeholders)
+    return got[:1].upper() + got[1:]
 
 
 def _is_question(q: str) -> bool:

@@ -162,6 +162,9 @@ def no_translator(text):
     ("Quantos botões tem o casaco?", "How many buttons does the coat have?"),
     ("É listrada?", "Is it striped?"),
     ("Ele está de bermuda ou calça?", "Is he wearing shorts or trousers?"),
+    ("a bolsa e grande ou pequena", "Is the bag big or small?"),          # no accent, no "?"
+    ("E a calça, qual a cor?", "What color are the trousers?"),
+    ("Tem bolso na frente?", "Does it have a pocket on the front?"),
 ])
 def test_question_frames_need_no_translator(pt, en):
     from engine.question_lexicon import to_english
