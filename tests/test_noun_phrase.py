@@ -271,3 +271,14 @@ def test_list_markers_and_bold_labels_stay_out_of_the_translator(glossary):
     tr = Echo({"Xavoq": "Xavoq", "A Xavoq.": "Um Xavoq."})
     assert glossary.translate_en_pt("**Top:** A white t-shirt.", tr) == "**Blusa:** Uma camiseta branca."
     assert glossary.translate_en_pt("1. A navy blazer.", tr) == "1. Um blazer azul-marinho."
+
+
+@pytest.mark.parametrize("answer,question,pt", [
+    ("Light blue.", "Qual é a cor da camisa?", "azul-clara"),
+    ("navy and white", "Qual é a cor dos sapatos?", "azul-marinho e brancos"),
+    ("dark green", "De que cor é a calça?", "verde-escura"),
+    ("houndstooth", "Qual é a estampa do blazer?", "pied-de-poule"),
+])
+def test_a_short_answer_agrees_with_the_garment_the_question_names(answer, question, pt):
+    from engine.answer_terms import to_portuguese
+    assert to_portuguese(answer, question) == pt
