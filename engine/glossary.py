@@ -187,9 +187,8 @@ class Swap:
 
 
 class Glossary:
-    problems: list[str] = []
-
     def __init__(self, terms: list[Term]):
+        self.problems: list[str] = []         # a store file's bad rows, one line each (file:line: column ...)
         self.terms = sorted(terms, key=lambda t: -len(t.en))      # longest first: "crossbody bag" before "bag"
         self._forms: dict[str, tuple[Term, bool]] = {}
         for t in self.terms:
@@ -296,8 +295,8 @@ class Glossary:
             word = word[0].upper() + word[1:] if at_start else word
             start = m.start()
             if s.garment and s.worn_in and (w := _IN_A.search(output[:start])):   # "em um terno" -> "com um terno"
-                with_ = "com" if w.group(1) == "em" else "com " + {"no": "o", "na": "a", "nos": "os",
-                                                                    "nas": "as"}[w.group(1).lower()]
+                with_ = "com" if w.group(1).lower() == "em" else "com " + {"no": "o", "na": "a", "nos": "os",
+                                                                            "nas": "as"}[w.group(1).lower()]
                 if w.group(1)[0].isupper():
                     with_ = with_.capitalize()
                 output = output[:w.start(1)] + with_ + output[w.end(1):]
