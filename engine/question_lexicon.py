@@ -119,6 +119,9 @@ def lexicon() -> dict[str, Word]:
     for h in heads:
         if h.en and h.plural_en:
             out.setdefault(fold(h.pt_plural), Word(h.pt_plural, h.en, "part" if h.part else "garment", True))
+    for key, w in list(out.items()):           # "off white" as "off-white", "meia calça" as "meia-calça"
+        if "-" in key:
+            out.setdefault(key.replace("-", " "), w)
     for key, w in list(out.items()):           # "bolsas" -> bags, "botões" -> buttons
         if w.kind in ("garment", "part") and not w.plural and fold(w.pt) == key:
             out.setdefault(fold(pt_plural(w.pt)), Word(pt_plural(w.pt), en_plural(w.en), w.kind, True))
@@ -210,8 +213,11 @@ def normalise(question: str) -> str:
 
 
 # ---------------------------------------------------------------------- phrases
+_UNCOUNTABLE = {"embroidery", "lace", "fringe", "lining", "padding", "elastic", "denim", "leather", "ruffles"}
+
+
 def _article(en: str, plural: bool) -> str:
-    if plural:
+    if plural or en in _UNCOUNTABLE:
         return en
     return ("an " if en[:1] in "aeiou" else "a ") + en
 
@@ -225,14 +231,14 @@ def phrase_en(words: str) -> Word | None:
     if not toks:
         return None
     where = ""
-    loc = re.search(r" (?:na|no|nas|nos|em) (frente|costas|lateral|lado|manga|mangas|gola|peito|barra|cintura|"
-                    r"ombro|ombros|cos|bolso|punho|punhos|parte de tras|parte da frente)$", " " + " ".join(toks))
+    loc = re.search(r" (?:(?:na|no|nas|nos|em) (frente|costas|lateral|lado|manga|mangas|gola|peito|barra|cintura|"
+                    r"ombro|ombros|cos|bolso|punho|punhos|parte de tras|parte da frente)|(atras))$", " " + " ".join(toks))
     if loc:                    # "bolso na frente" -> "a pocket on the front"
         places = {"frente": "front", "costas": "back", "lateral": "side", "lado": "side", "manga": "sleeve",
                   "mangas": "sleeves", "gola": "collar", "peito": "chest", "barra": "hem", "cintura": "waist",
                   "ombro": "shoulder", "ombros": "shoulders", "cos": "waistband", "bolso": "pocket",
                   "punho": "cuff", "punhos": "cuffs", "parte de tras": "back", "parte da frente": "front"}
-        where = " on the " + places[loc.group(1)]
+        where = " on the " + places[loc.group(1) or "costas"]
         toks = " ".join(toks)[:loc.start()].split()
         if not toks:
             return None
@@ -397,7 +403,8 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     m = re.fullmatch(rf"{_DET} (.+?) (?:e|sao|esta|estao) (?:de )?(.+?) ou (?:de )?(.+)", f)
     if m and (x := phrase_en(m.group(2))) and (a := _adjective(m.group(3)) or phrase_en(m.group(3))) and \
             (b := _adjective(m.group(4)) or phrase_en(m.group(4))):
-        return f"{'Are' if x.plural else 'Is'} {_the(m.group(1), x.plural)} {x.en} {a.en} or {b.en}?"
+        a_en, b_en = ("denim" if w.en == "jeans" else w.en for w in (a, b))     # "é jeans ou couro": fabrics
+        return f"{'Are' if x.plural else 'Is'} {_the(m.group(1), x.plural)} {x.en} {a_en} or {b_en}?"
     # "Ela está de saia ou de vestido?", "Ele está de gravata?", "Ela usa óculos?"
     m = re.fullmatch(rf"{_SUBJ} (?:esta|estao) de (.+?)(?: ou (?:de )?(.+))?", f) or \
         re.fullmatch(rf"{_SUBJ} (?:usa|veste|esta usando|esta vestindo|esta com) (.+?)(?: ou (?:um |uma )?(.+))?", f)
