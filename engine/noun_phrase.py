@@ -43,7 +43,7 @@ _SHADES = {  # English shade -> (Portuguese, how it joins): "light blue" -> azul
     "light": ("claro", "-"), "pale": ("claro", "-"), "dark": ("escuro", "-"), "deep": ("escuro", "-"),
     "bright": ("vibrante", " "), "vivid": ("vibrante", " "), "muted": ("fechado", "-"), "soft": ("claro", "-"),
 }
-_WORD = re.compile(r"[A-Za-z0-9]+")
+_WORD = re.compile(r"[A-Za-zÀ-ÿ0-9]+")
 # quantities inside a "with" phrase: (masculine, feminine)
 QUANTITIES = {"two": ("dois", "duas"), "three": ("três", "três"), "four": ("quatro", "quatro"),
               "five": ("cinco", "cinco"), "six": ("seis", "seis"), "several": ("vários", "várias"),
