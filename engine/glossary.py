@@ -129,6 +129,9 @@ _VERB_BEFORE = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|f
                           re.IGNORECASE)
 
 
+_VERB_AFTER = re.compile(r" e (tem|têm|possui|possuem|parece|parecem|fica|ficam)\b", re.IGNORECASE)
+
+
 def has_debris(text: str) -> bool:
     """A fragment of a placeholder, or punctuation broken the way a mangled placeholder leaves it."""
     return bool(_FRAGMENT.search(text) or _BROKEN.search(text))
@@ -306,6 +309,9 @@ class Glossary:
                 verb = agree_verb(v.group(1), s.plural)
                 output = output[:v.start(1)] + verb + output[v.end(1):]
                 start += len(verb) - len(v.group(1))
+            if s.predicate and (v := _VERB_AFTER.match(output, start + len(word))):   # "... e têm uma barra"
+                verb = agree_verb(v.group(1), s.plural)
+                output = output[:v.start(1)] + verb + output[v.end(1):]
             output = agree(output, start, start + len(word), s.feminine, s.plural, s.forward, move=not s.phrase)
         if has_debris(output):
             return None

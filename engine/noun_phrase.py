@@ -54,6 +54,11 @@ _PREDICATE = {"is", "are", "was", "were", "be", "been", "being", "looks", "look"
               "predominantly", "also", "not", "rather", "fairly", "pretty", "too", "so", "more", "less", "both",
               "neither", "either"}
 _CONNECT = {"and": "e", "or": "ou", "nor": "nem"}      # between the modifiers of a predicate
+_SEEM = {"look", "looks", "seem", "seems", "appear", "appears"}
+_INTENSIFIERS = {"slightly": "um pouco", "very": "muito", "quite": "bem", "rather": "bastante", "fairly": "bem",
+                 "pretty": "bem", "completely": "completamente", "mostly": "principalmente", "fully": "totalmente",
+                 "too": "muito", "somewhat": "um pouco", "a bit": "um pouco", "really": "muito", "extremely":
+                 "extremamente", "relatively": "relativamente"}
 _COPULA_EN = {"is", "are", "was", "were", "be", "been", "looks", "look", "seems", "seem", "appears", "appear"}
 # a head that, followed by "of", is not a garment ("on top of", "the back of")
 _NOT_BEFORE_OF = {"top", "back", "front", "side", "bottom", "neck", "waist", "shoulder", "shoulders", "heel"}
@@ -396,8 +401,11 @@ class Parser:
             if prev not in _PREDICATE:
                 return None           # a sentence that starts with a modifier and goes on: not a bare answer
         start, verb = toks[i].start, ""
-        if i and self._ok_gap(text, toks, i - 1, i, " "):
-            if prev in ("look", "looks", "seem", "seems", "appear", "appears"):
+        if prev in _INTENSIFIERS and i >= 2 and words[i - 2] in _SEEM and self._ok_gap(text, toks, i - 2, i - 1, " "):
+            run.insert(0, prev)                               # "look slightly faded": "parecem um pouco desbotadas"
+            start, verb = toks[i - 2].start, "parecer"
+        elif i and self._ok_gap(text, toks, i - 1, i, " "):
+            if prev in _SEEM:
                 start, verb = toks[i - 1].start, "parecer"    # "look worn": Bergamot says "olha"; "parecem gastos"
             elif prev in ("is", "are") and all(x.pos == "com" for x in run if isinstance(x, Mod)):
                 start, verb = toks[i - 1].start, "estar"      # "are cuffed": "estão com barra dobrada"
@@ -664,6 +672,8 @@ def render(phrase: Phrase) -> str:
         for x in phrase.run:
             if x in _BOTH:
                 out.append(_BOTH[x][1 if fem else 0])
+            elif x in _INTENSIFIERS:
+                out.append(_INTENSIFIERS[x])
             elif x in _CONNECT:
                 out.append(_CONNECT[x])
             elif x == ",":
