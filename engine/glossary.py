@@ -113,6 +113,8 @@ _ON_THE = re.compile(r"(?<![\wÀ-ÿ])(não) ((?:" + "|".join(_PLACES_M.split() +
                      re.IGNORECASE)
 
 
+_SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+
 # "1. ", "- ", "**Top:** ": kept out of the translator
 _MARKUP = re.compile(r"^(\s*(?:[-*•]|\d{1,2}[.)])\s+|\s*)(\*\*[^*]{1,40}?:?\*\*:?\s*)?(.*)$", re.DOTALL)
 
@@ -334,6 +336,9 @@ class Glossary:
                            + m.group(2), out)
 
     def _en_pt(self, text: str, translate: Callable[[str], str]) -> str:
+        sentences = _SENTENCES.split(text.strip())
+        if len(sentences) > 1:        # one at a time, as the answer streams: Bergamot joins sentences with commas
+            return " ".join(self._en_pt(s, translate) for s in sentences if s.strip())
         protected, swaps = self.protect_phrases(text)
         if len(swaps) == 1 and re.fullmatch(rf"\W*{swaps[0].placeholder}\W*", protected):
             # the whole answer is one phrase ("Black.", "A red dress."): nothing for the translator to do

@@ -373,7 +373,7 @@ class Parser:
             run.append(words[k])
             k += 1
         while k < len(toks):
-            if run and isinstance(run[-1], Mod) and words[k] in _CONNECT and self._ok_gap(text, toks, k - 1, k, " "):
+            if run and isinstance(run[-1], Mod) and words[k] in _CONNECT and self._ok_gap(text, toks, k - 1, k, " ,"):
                 if k + 1 < len(toks) and any(isinstance(x, Mod) and x.pos != "post"
                                              for _, x in self.lex.matches(words, k + 1)):
                     run.append(words[k])
@@ -395,6 +395,9 @@ class Parser:
         while run and not isinstance(run[-1], Mod):
             run.pop()
             k -= 1
+        if run and k + 1 < len(toks) and words[k] == "in" and words[k + 1] in ("color", "colour", "tone"):
+            k += 2                   # "is cream in color": the colour says it
+        
         if not any(isinstance(x, Mod) for x in run):
             return None
         if sentence_start and k < len(toks) and text[toks[k - 1].end:toks[k].start].strip()[:1] not in (".", "!", "?"):
@@ -412,7 +415,7 @@ class Parser:
         return Phrase(start, toks[k - 1].end, _NO_HEAD, run=run, verb=verb,
                       subject=self._subject(text, toks[i].start, found)), k
 
-    def _subject(self, text: str, at: int, found: list) -> tuple[bool, bool] | None:
+    def _subject(self, text: str, at: int, found: list) -> tuple | None:
         """(feminine, plural) of the subject a predicate at ``at`` agrees with: the noun phrase before it in its
         sentence (past a ", which ...," clause), all of "the skirt and the blouse" when coordinated."""
         begin = max(text.rfind(c, 0, at) for c in ".!?") + 1
@@ -438,6 +441,8 @@ class Parser:
         if len(members) > 1:
             for p in members:
                 p.coordinated = True
+        if members[-1].head.pt in ("cor", "tom") and members[-1].owner is None and len(members) == 1:
+            return False, members[-1].plural, True   # "the colors are white and tan": named, "branco e caramelo"
         return all(p.feminine for p in members), len(members) > 1 or any(p.plural for p in members)
 
     def _ok_gap(self, text: str, toks, a: int, b: int, allow: str = " -") -> bool:
@@ -668,6 +673,8 @@ def render(phrase: Phrase) -> str:
     """The phrase in Brazilian Portuguese, without its article."""
     if phrase.run is not None:
         fem, pl = phrase.feminine, phrase.plural
+        if phrase.subject and len(phrase.subject) > 2:      # colours named, not describing: "branco e caramelo"
+            fem, pl = False, False
         out = []
         for x in phrase.run:
             if x in _BOTH:
@@ -675,6 +682,8 @@ def render(phrase: Phrase) -> str:
             elif x in _INTENSIFIERS:
                 out.append(_INTENSIFIERS[x])
             elif x in _CONNECT:
+                if out:
+                    out[-1] = out[-1].rstrip(",")       # no comma before "e" in Portuguese
                 out.append(_CONNECT[x])
             elif x == ",":
                 out[-1] += ","
@@ -683,7 +692,7 @@ def render(phrase: Phrase) -> str:
             else:
                 out.append(_mod_pt(x, fem, pl))
         verb = {"parecer": ("parece ", "parecem "), "estar": ("está ", "estão ")}.get(phrase.verb, ("", ""))
-        return verb[pl] + " ".join(out)
+        return verb[phrase.plural] + " ".join(out)
     if phrase.alone is not None:
         said = _mod_pt(phrase.alone, phrase.feminine, phrase.plural)
         if phrase.alone_object is not None:
