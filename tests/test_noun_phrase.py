@@ -282,3 +282,16 @@ def test_list_markers_and_bold_labels_stay_out_of_the_translator(glossary):
 def test_a_short_answer_agrees_with_the_garment_the_question_names(answer, question, pt):
     from engine.answer_terms import to_portuguese
     assert to_portuguese(answer, question) == pt
+
+
+@pytest.mark.parametrize("en,last", [
+    ("The jacket's sleeves are rolled up to the elbow.", "mangas da jaqueta"),
+    ("The jeans look slightly faded.", "parecem um pouco desbotadas"),
+    ("The colors are black, white, and red.", "preto, branco e vermelho"),
+    ("The skirt is neither long nor short.", "longa nem curta"),      # "não é nem": the translator's
+    ("The jeans are cuffed.", "estão com barra dobrada"),
+    ("The shirt is tucked into her jeans.", "está por dentro da calça jeans"),
+    ("The bag is made of straw.", "é feita de palha"),
+])
+def test_predicates_possessives_and_states(glossary, en, last):
+    assert last in [r[1] for r in rendered(glossary, en)]
