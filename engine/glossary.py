@@ -113,7 +113,7 @@ _ON_THE = re.compile(r"(?<![\wÀ-ÿ])(não) ((?:" + "|".join(_PLACES_M.split() +
                      re.IGNORECASE)
 
 
-_SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+_SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 # "1. ", "- ", "**Top:** ": kept out of the translator
 _MARKUP = re.compile(r"^(\s*(?:[-*•]|\d{1,2}[.)])\s+|\s*)(\*\*[^*]{1,40}?:?\*\*:?\s*)?(.*)$", re.DOTALL)

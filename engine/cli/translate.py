@@ -42,8 +42,7 @@ def cmd_translate(args) -> int:
             if not cases_dir.is_dir():
                 raise VitrineError(f"--cases-dir: {cases_dir} is not a folder")
         result = run_translate_bench(cases_dir, tuple(args.split or ("dev", "test")))
-        print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else
-              "\n".join(f"{k}: {v}" for k, v in result.items()))
+        print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else _bench_text(result))
         return 0
     from ..language import detect_language
     text = " ".join(check_text(" ".join(words), "the text to translate").split())
@@ -53,6 +52,29 @@ def cmd_translate(args) -> int:
     dst = args.to or ("en" if src == "pt" else "pt")
     print(load_translator(args.backend).translate(text, src, dst))
     return 0
+
+
+def _bench_text(result: dict) -> str:
+    """The bench in a few lines: latency, then each case set's pass count (the failures are in --json)."""
+    lines = []
+    for backend, got in result.items():
+        if not isinstance(got, dict):
+            lines.append(f"{backend}: {got}")
+            continue
+        lines.append(f"{backend}: first call {got.get('first_call_s')} s, warm {got.get('warm_answers_per_s')} "
+                     f"answers/s ({got.get('translator', got.get('error', ''))})")
+        for name, cases in got.items():
+            if name == "tuned_cases":
+                cases = {"en_pt": cases}
+            elif not isinstance(cases, dict) or name in ("translator",):
+                if isinstance(cases, str) and name not in ("translator", "error"):
+                    lines.append(f"  {name}: {cases}")
+                continue
+            for direction, s in cases.items():
+                if isinstance(s, dict) and "cases" in s:
+                    ms = f", {s['ms_per_sentence']} ms/sentence" if "ms_per_sentence" in s else ""
+                    lines.append(f"  {name} {direction}: {s['passed']}/{s['cases']} pass, debris {s['debris']}{ms}")
+    return "\n".join(lines)
 
 
 def register(sub) -> None:
