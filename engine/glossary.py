@@ -144,10 +144,10 @@ _GENDERS = ("m", "f", "adj")
 
 def _parse_terms(text: str, name: str, problems: list[str], store: bool) -> list[Term]:
     """The rows of a glossary file; a bad row is one problem line (file:line: column ...) and is skipped."""
-    from .noun_phrase import _rows
+    from .noun_phrase import tsv_rows
     split = lambda v: tuple(w.strip() for w in (v or "").split("|") if w.strip())
     out = []
-    rows = _rows(text)
+    rows = tsv_rows(text)
     header = next((line for line in text.splitlines() if line.strip() and not line.startswith("#")), "")
     if header and not {"en", "pt"} <= {c.strip().lower() for c in header.split("\t")}:
         problems.append(f"{name}: the first line must name the columns (en, pt, gender, ...): skipped")

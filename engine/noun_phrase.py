@@ -139,7 +139,7 @@ def section_kind(comment: str) -> str:
     return "part" if re.search(r"\b(parts?|details?|fabrics?|materials?|patterns?)\b", comment) else ""
 
 
-def _rows(text: str) -> list[tuple[int, dict]]:
+def tsv_rows(text: str) -> list[tuple[int, dict]]:
     """(line number, row) for a TSV text with a header line; comment and blank lines skipped; each row gets the
     kind of the "# section" it is in (key "section")."""
     lines, sections, section = [], [], ""
@@ -221,11 +221,11 @@ class Lexicon:
     def builtin(cls, terms=()) -> "Lexicon":
         lex = cls()
         lex.load_glossary_terms(terms)
-        for line, row in _rows((LEXICON_DIR / "colours.tsv").read_text(encoding="utf-8")):
+        for line, row in tsv_rows((LEXICON_DIR / "colours.tsv").read_text(encoding="utf-8")):
             lex.add_colour(row["en"], row["pos"], row["pt"], bool((row.get("shades") or "").strip()))
-        for line, row in _rows((LEXICON_DIR / "modifiers.tsv").read_text(encoding="utf-8")):
+        for line, row in tsv_rows((LEXICON_DIR / "modifiers.tsv").read_text(encoding="utf-8")):
             lex.add_mod(row["en"], row["pos"], row["class"], row["pt"])
-        for line, row in _rows((LEXICON_DIR / "heads.tsv").read_text(encoding="utf-8")):
+        for line, row in tsv_rows((LEXICON_DIR / "heads.tsv").read_text(encoding="utf-8")):
             lex.add_head(row["en"], row["pt"], row["gender"] == "f", row.get("pt_plural") or "",
                          row.get("en_plural") or "", row.get("mod") or "", row.get("section") == "part")
             # a part with a modifier reading is also written as a participle: "bell sleeve" -> "bell-sleeved"

@@ -78,9 +78,9 @@ class Word:
 
 def _modifiers() -> list[tuple[str, str, str]]:
     """(English, Portuguese, pos) of the answer lexicon's modifiers, the first English for each Portuguese."""
-    from .noun_phrase import LEXICON_DIR, _rows
+    from .noun_phrase import LEXICON_DIR, tsv_rows
     out = []
-    for _, row in _rows((LEXICON_DIR / "modifiers.tsv").read_text(encoding="utf-8")):
+    for _, row in tsv_rows((LEXICON_DIR / "modifiers.tsv").read_text(encoding="utf-8")):
         if row["pos"] in ("post", "com"):     # "com decote canoa" is a part: the heads have it
             continue
         pos = "material" if row["class"] == "material" and row["pos"] == "de" else row["pos"]
