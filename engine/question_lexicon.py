@@ -477,6 +477,13 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     m = re.fullmatch(rf"qual (?:e )?(?:a )?estampa {_OF} (.+)", f)
     if m and (x := phrase_en(m.group(1))):
         return f"What pattern {'do' if x.plural else 'does'} the {x.en} have?"
+    # the fine-tuning's other templates, for garments beyond its vocabulary ("da regata", "da jardineira")
+    m = re.fullmatch(rf"qual (?:e )?o comprimento da manga {_OF} (.+)", f)
+    if m and (x := phrase_en(m.group(1))):
+        return f"How long are the sleeves of the {x.en}?"
+    m = re.fullmatch(rf"qual (?:e )?o (?:tipo de )?decote {_OF} (.+)", f)
+    if m and (x := phrase_en(m.group(1))):
+        return f"What neckline {'do' if x.plural else 'does'} the {x.en} have?"
     # "A saia é de couro?", "A blusa é listrada?", "A calça é preta?"
     m = re.fullmatch(rf"{_DET} (.+?) (?:e|sao|esta|estao) (de )?(.+)", f)
     if m and (x := phrase_en(m.group(2))) and ((y := phrase_en(m.group(4))) is not None or
