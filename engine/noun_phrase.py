@@ -212,7 +212,7 @@ class Lexicon:
         for t in terms:
             if t.gender in ("m", "f"):
                 self.add_head(t.en, t.pt, t.gender == "f", t.pt_plural, t.en_plural, "", t.part)
-            elif t.gender == "adj" and key_of(t.en) not in self.mods:
+            elif t.gender == "adj":          # the lexicon files, read after the built-in glossary, win over it
                 self.add_mod(t.en, "inv" if (" " in t.pt or "-" in t.pt or t.pt.endswith(("a", "e")) and
                                              t.pt not in ("bege",)) else "adj", "colour" if _is_colour(t.pt)
                              else "detail", t.pt)
