@@ -47,6 +47,7 @@ esta cor cores usando vestindo veste usa imagem foto item tipo roupa mulher home
 descreva diga mostre me você algum alguma alguns algumas tecido material estampa comprimento decote manga tem
 parece está esta está são sim não muito pouco mais menos grande pequeno pequena cabelo mão lado frente costas
 item itens coisa coisas escrita escrito acessório acessórios dela dele nela nele combina joelho acima abaixo
+vestida vestidas usada usado usadas usados arrumada arrumado bonita bonito bonitas bonitos calçada calçado
 nesta neste nessa nesse desta deste dessa desse naquela naquele daquela daquele aquela aquele aquilo outra outro
 outras outros mesma mesmo mesmas mesmos cada todo toda todos todas tudo nada algo alguém ninguém sempre nunca
 também apenas só somente ainda agora aqui ali lá então porque pois mas porém qual quais qualquer quanto
@@ -296,6 +297,7 @@ def _be(en: str, plural: bool) -> tuple[str, str]:
 def _template(q: str) -> str | None:
     """The exact English of a fine-tuning template question (export/questions.py), or None."""
     f = fold(q).strip().rstrip("?.! ").strip()
+    f = re.sub(r"\b(?:essa|esta)$", "esta", re.sub(r"\besse item$", "este item", f))    # "essa" = "esta"
     for pt, en in GARMENT_QUESTIONS.items():
         if f == fold(pt):
             return en
@@ -363,6 +365,15 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     m = re.search(r" (?:na|nesta|nessa) (?:imagem|foto|figura)$", f)
     if m:
         f, where = f[:m.start()], " in the image"
+    # "O que é isso?", "Que roupa é essa?"
+    if re.fullmatch(r"o que (?:e|eh) (?:isso|isto|aquilo)", f):
+        return "What is this?"
+    if re.fullmatch(r"(?:que|qual) (?:roupa|peca) (?:e|eh) (?:essa|esta|esse|este)", f):
+        return "What garment is this?"
+    m = re.fullmatch(rf"quant[oa]s (.+?) {_SUBJ} (?:esta usando|esta vestindo|usa|veste)", f)
+    if m and (x := phrase_en(m.group(1))):
+        en = x.en if x.plural else x.en + "s"
+        return f"How many {en} {'are' if _SUBJECTS[m.group(2)] == 'you' else 'is'} {_SUBJECTS[m.group(2)]} wearing?"
     # "E o padrão?" -> "What about the pattern?"
     m = re.fullmatch(rf"e {_ART} (.+)", f)
     if m and (x := phrase_en(m.group(1))):
@@ -545,7 +556,8 @@ def _is_question(q: str) -> bool:
 
 
 _DEFINITE = re.compile(r"(?:^|\s)(?:o|a|os|as|do|da|dos|das|no|na|nos|nas|pelo|pela|ao|à)\s+$", re.IGNORECASE)
-_HAS_DET = re.compile(r"(?:the|a|an|this|that|these|those|her|his|its|their|my|your|our|'s)\s+$", re.IGNORECASE)
+_HAS_DET = re.compile(r"\b(?:the|a|an|this|that|these|those|her|his|its|their|my|your|our|'s)\s+(?:[\w-]+\s+){0,2}$",
+                      re.IGNORECASE)
 
 
 def _protected(q: str, translate: Callable[[str], str], placeholders: tuple[str, ...]) -> str:
