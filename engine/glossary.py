@@ -5,8 +5,8 @@ collar") is recognised and rendered whole in Portuguese by grammar (engine.noun_
 translator as ONE placeholder; the translator renders only the glue (verbs, prepositions). Every placeholder must
 come back once and whole, or that attempt is thrown away and the noun-by-noun way below is tried.
 
-en->pt, noun by noun: each glossary noun in the English sentence is swapped for an invented word the translator copies as it
-is (a placeholder, like a brand name); after translation every placeholder must come back exactly once and whole,
+en->pt, noun by noun: each glossary noun in the English sentence is swapped for an invented word the translator
+copies as it is (a placeholder, like a brand name); after translation every placeholder must come back exactly once and whole,
 or the protected attempt is thrown away and the plain translation is post-edited instead (known wrong renderings
 replaced) — so a term comes out whole or not at all, and no fragment of a placeholder can reach the user. Each
 placeholder becomes the term in Portuguese, and the article and adjectives around it are made to agree with the
@@ -19,7 +19,6 @@ the regular rules.
 """
 from __future__ import annotations
 
-import csv
 import logging
 import re
 from dataclasses import dataclass
@@ -106,7 +105,8 @@ def _cased(match: str, right: str) -> str:
 
 
 # "a logo on the left side" comes back "um logotipo não lado esquerdo": "on the" before a place, read as "não"
-_PLACES_M = ("lado peito ombro bolso topo centro meio pescoço braço punho cotovelo joelho tornozelo cabelo pulso quadril "
+_PLACES_M = ("lado peito ombro bolso topo centro meio pescoço braço punho cotovelo joelho tornozelo cabelo pulso "
+             "quadril "
              "fundo parque chão canto banco jardim espelho provador cabide manequim balcão carro sofá quarto rosto")
 _FEMININE_PLACES = set("frente parte cintura gola manga barra mão cabeça altura".split())
 _ON_THE = re.compile(r"(?<![\wÀ-ÿ])(não) ((?:" + "|".join(_PLACES_M.split() + sorted(_FEMININE_PLACES)) + r")\b)",

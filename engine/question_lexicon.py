@@ -26,7 +26,7 @@ from typing import Callable
 
 from .noun_phrase import agree_words, fold
 from .pt_agreement import inflect
-from .vocabulary import COLOURS, GARMENTS, PATTERNS
+from .vocabulary import GARMENTS
 
 LEXICON = Path(__file__).resolve().parent.parent / "assets" / "lexicon" / "questions.tsv"
 
@@ -233,7 +233,8 @@ def phrase_en(words: str) -> Word | None:
         return None
     where = ""
     loc = re.search(r" (?:(?:na|no|nas|nos|em) (frente|costas|lateral|lado|manga|mangas|gola|peito|barra|cintura|"
-                    r"ombro|ombros|cos|bolso|punho|punhos|parte de tras|parte da frente)|(atras))$", " " + " ".join(toks))
+                    r"ombro|ombros|cos|bolso|punho|punhos|parte de tras|parte da frente)|(atras))$",
+                    " " + " ".join(toks))
     if loc:                    # "bolso na frente" -> "a pocket on the front"
         places = {"frente": "front", "costas": "back", "lateral": "side", "lado": "side", "manga": "sleeve",
                   "mangas": "sleeves", "gola": "collar", "peito": "chest", "barra": "hem", "cintura": "waist",
@@ -547,12 +548,14 @@ def to_english(question: str, translate: Callable[[str], str], placeholders: tup
     return got[:1].upper() + got[1:]
 
 
+_QUESTION_WORDS = ("qual", "quais", "que", "quanto", "quantos", "quantas", "tem", "ha", "existe", "existem", "como",
+                   "onde", "de", "descreva", "diga", "mostre")
+
+
 def _is_question(q: str) -> bool:
     """A question mark, a question word first, or (clerks skip the "?") no full stop at the end."""
     first = fold(q).split()[0] if q.split() else ""
-    return q.rstrip().endswith("?") or not q.rstrip().endswith((".", "!")) or first in ("qual", "quais", "que", "quanto", "quantos", "quantas", "tem",
-                                                 "ha", "existe", "existem", "como", "onde", "de", "descreva",
-                                                 "diga", "mostre")
+    return q.rstrip().endswith("?") or not q.rstrip().endswith((".", "!")) or first in _QUESTION_WORDS
 
 
 _DEFINITE = re.compile(r"(?:^|\s)(?:o|a|os|as|do|da|dos|das|no|na|nos|nas|pelo|pela|ao|à)\s+$", re.IGNORECASE)
