@@ -6,8 +6,8 @@ translator as ONE placeholder; the translator renders only the glue (verbs, prep
 come back once and whole, or that attempt is thrown away and the noun-by-noun way below is tried.
 
 en->pt, noun by noun: each glossary noun in the English sentence is swapped for an invented word the translator
-copies as it is (a placeholder, like a brand name); after translation every placeholder must come back exactly once and whole,
-or the protected attempt is thrown away and the plain translation is post-edited instead (known wrong renderings
+copies as it is (a placeholder, like a brand name); after translation every placeholder must come back exactly once
+and whole, or the protected attempt is thrown away and the plain translation is post-edited instead (known wrong renderings
 replaced) — so a term comes out whole or not at all, and no fragment of a placeholder can reach the user. Each
 placeholder becomes the term in Portuguese, and the article and adjectives around it are made to agree with the
 term's gender and number (engine.pt_agreement). pt->en: post-editing only.
