@@ -5,12 +5,12 @@ collar") is recognised and rendered whole in Portuguese by grammar (engine.noun_
 translator as ONE placeholder; the translator renders only the glue (verbs, prepositions). Every placeholder must
 come back once and whole, or that attempt is thrown away and the noun-by-noun way below is tried.
 
-en->pt, noun by noun: each glossary noun in the English sentence is swapped for an invented word the translator
-copies as it is (a placeholder, like a brand name); after translation every placeholder must come back exactly once
-and whole, or the protected attempt is thrown away and the plain translation is post-edited instead (known wrong renderings
-replaced) — so a term comes out whole or not at all, and no fragment of a placeholder can reach the user. Each
-placeholder becomes the term in Portuguese, and the article and adjectives around it are made to agree with the
-term's gender and number (engine.pt_agreement). pt->en: post-editing only.
+en->pt, noun by noun: each glossary noun is swapped for an invented word the translator copies as it is (a
+placeholder, like a brand name); after translation every placeholder must come back exactly once and whole, or the
+protected attempt is thrown away and the plain translation is post-edited instead (known wrong renderings replaced)
+- so a term comes out whole or not at all, and no fragment of a placeholder can reach the user. Each placeholder
+becomes the term in Portuguese, and the article and adjectives around it are made to agree with the term's gender
+and number (engine.pt_agreement). pt->en: a clerk's question through engine.question_lexicon, post-edited.
 
 Files: assets/glossary.tsv, then $VITRINE_HOME/glossary.tsv (a store's own terms win; UTF-8 or Windows/Latin-1;
 a bad row is reported by file, line and column and skipped, the rest still used). Columns: en, pt, gender (m/f;
