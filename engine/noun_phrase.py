@@ -335,6 +335,9 @@ class Parser:
                 phrase.predicate = True        # "the boots are tan suede" -> "são de camurça caramelo"
             if text[phrase.end:phrase.end + 2] in ("'s", "’s"):
                 phrase.possessor = True
+            if phrase.run is None and phrase.alone is None and phrase.head.only_plural and \
+                    i and words[i - 1] in ("a", "an"):
+                phrase.pair = True             # "a jeans", "a shorts": one garment ("uma calça jeans", "um short")
             if (out and out[-1].possessor and phrase.run is None and phrase.alone is None and phrase.owner is None
                     and re.fullmatch(r"['’]s\s+", text[out[-1].end:phrase.start])):
                 owner = out.pop()            # "the jacket's sleeves" -> "as mangas da jaqueta"

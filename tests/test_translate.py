@@ -166,7 +166,8 @@ def test_every_glossary_term_comes_out_whole_once_and_leaves_no_debris(bundled, 
             continue
         src = frame.format(s=t.en, p=t.en_plural)
         out = bundled.translate(src, "en", "pt")
-        want = t.pt_plural if "{p}" in frame or t.en_plural.lower() == t.en.lower() else t.pt
+        # "a jeans", "a swimming trunks": one garment, singular in Portuguese ("uma calça jeans", "uma sunga")
+        want = t.pt_plural if "{p}" in frame else t.pt
         if has_debris(out) or out.lower().count(want.lower()) != 1:
             failures.append((src, out))
     assert not failures, failures[:10]
