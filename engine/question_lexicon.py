@@ -482,6 +482,9 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     m = re.fullmatch(rf"(?:qual (?:e )?(?:a )?cor {_OF}|de que cor (?:e|sao|esta|estao) {_ART}) (.+)", f)
     if m and (x := phrase_en(m.group(1))):
         return f"What color {'are' if x.plural else 'is'} the {x.en}?"
+    if m and (two := re.fullmatch(r"(.+?) e (?:d[oa]s?|[oa]s?) (.+)", m.group(1))) and \
+            (x := phrase_en(two.group(1))) and (y := phrase_en(two.group(2))):
+        return f"What color are the {x.en} and the {y.en}?"       # "a cor do vestido e da bolsa"
     m = re.fullmatch(rf"(?:qual (?:e )?(?:o )?(?:tecido|material) {_OF}|de que (?:tecido|material) "
                      rf"(?:e|sao) {_ART}) (.+)", f)
     if m and (x := phrase_en(m.group(1))):
