@@ -257,6 +257,10 @@ def phrase_en(words: str) -> Word | None:
                 i += n
                 break
         else:
+            if toks[i] == "e" and i + 1 < len(toks) and any(
+                    lex.get(" ".join(toks[i + 1:i + 1 + n]), Word("", "", "", False)).kind in ("garment", "thing")
+                    for n in range(1, 4)):
+                return None       # "a saia e a blusa": two garments, not one ("skirt with blouse")
             if toks[i] in ("de", "com", "e", "em"):
                 i += 1
                 continue
@@ -266,7 +270,8 @@ def phrase_en(words: str) -> Word | None:
             return mods[0]
         return None
     adjs = [m.en for m in mods if m.kind == "adj"]
-    colour = adjs + [m.en for m in mods if m.kind == "colour"]
+    colours = [m.en for m in mods if m.kind == "colour"]
+    colour = adjs + ([" and ".join(colours)] if colours else [])       # "preta e branca": black and white
     pattern = [m.en for m in mods if m.kind == "pattern"]
     material = [m.en for m in mods if m.kind == "material"]
     others = [m.en for m in mods if m.kind in ("part", "garment")]
