@@ -552,8 +552,10 @@ def to_english(question: str, translate: Callable[[str], str], placeholders: tup
     got = _template(q)
     if got is None and _is_question(q):     # a statement ("A saia é preta.") is never made a question
         got = _frame(q, translate)
-    got = got or _protected(q, translate, placeholders)
-    return got[:1].upper() + got[1:]
+    if got:
+        return got
+    got = _protected(q, translate, placeholders)
+    return got[:1].upper() + got[1:] if question.lstrip()[:1].isupper() else got
 
 
 _QUESTION_WORDS = ("qual", "quais", "que", "quanto", "quantos", "quantas", "tem", "ha", "existe", "existem", "como",
@@ -561,9 +563,11 @@ _QUESTION_WORDS = ("qual", "quais", "que", "quanto", "quantos", "quantas", "tem"
 
 
 def _is_question(q: str) -> bool:
-    """A question mark, a question word first, or (clerks skip the "?") no full stop at the end."""
-    first = fold(q).split()[0] if q.split() else ""
-    return q.rstrip().endswith("?") or not q.rstrip().endswith((".", "!")) or first in _QUESTION_WORDS
+    """A question mark, a question word first, or an either-or ("a bolsa e grande ou pequena": clerks skip the
+    "?"); "a camisa é azul" with no "?" stays a statement."""
+    f = fold(q).split()
+    return q.rstrip().endswith("?") or bool(f) and (f[0] in _QUESTION_WORDS or f[:2] == ["o", "que"] or
+                                                     "ou" in f and not q.rstrip().endswith((".", "!")))
 
 
 _DEFINITE = re.compile(r"(?:^|\s)(?:o|a|os|as|do|da|dos|das|no|na|nos|nas|pelo|pela|ao|à)\s+$", re.IGNORECASE)
