@@ -91,7 +91,7 @@ class Head:
 class Mod:
     en: str
     pos: str                         # adj, inv, de, com, post
-    cls: str                         # colour, pattern, material, fit, length, finish, detail, style
+    cls: str                         # colour, pattern, material, fit, length, finish, detail, style, after
     pt: str
 
 
@@ -103,12 +103,12 @@ class Phrase:
     head: Head
     premods: list = field(default_factory=list)    # Mod, or ("and", None) between colours, or Head used as mod
     withs: list = field(default_factory=list)      # (preposition "com"/"sem", Phrase)
-    posts: list = field(default_factory=list)      # Mod (post, or "in <colour/material>")
+    posts: list = field(default_factory=list)      # Mod (post, or "in <colour/material>"), or (Mod, Phrase, det)
     quantity: str | None = None                    # "three" in "with three buttons"
     owner: "Phrase | None" = None                  # "shirt sleeves": the garment the part belongs to
     alone: Mod | None = None                       # a participle phrase on its own ("is cinched at the waist")
     run: list | None = None                        # modifiers on their own, a predicate ("is dark blue and ripped")
-    subject: tuple[bool, bool] | None = None       # ... agreeing with this (feminine, plural)
+    subject: tuple | None = None                   # ... agreeing with (feminine, plural[, colours named])
     coordinated: bool = False                      # one of several nouns of a subject ("the skirt and the blouse")
     pair: bool = False                             # "a pair of jeans" -> "uma calça jeans"
     predicate: bool = False                        # a material after "is": "de couro"
