@@ -320,6 +320,9 @@ class Parser:
                 i += 1
                 continue
             got = self._phrase(text, toks, words, i, allow_posts=True)
+            if got is not None and i and words[i - 1] in _COPULA_EN and not got[0].premods and \
+                    not got[0].withs and not got[0].posts and key_of(got[0].head.en) in self.lex.mods:
+                got = self._alone(text, toks, words, i, out) or got    # "are flat": a predicate, not "sapatilha"
             if got is None and words[i] == "pair" and i + 1 < len(toks) and words[i + 1] == "of":
                 got = self._phrase(text, toks, words, i + 2, allow_posts=True)
                 if got is not None:            # "a pair of jeans": one garment in Portuguese ("uma calça jeans")
