@@ -3,8 +3,9 @@
 A one-word English answer is where generic translation fails most ("red" -> "vermelho" for "a camisa", "plain"
 -> "simples", "pink" -> "cor de rosa"): when the whole answer is a term of the fashion vocabulary, it is rendered
 from the vocabulary instead, in the gender and number of the garment the Portuguese question asks about
-("Qual é a cor da camisa?" + "red" -> "vermelha"; "dos sapatos?" -> "vermelhos"). Anything longer goes to the
-translator.
+("Qual é a cor da camisa?" + "red" -> "vermelha"; "dos sapatos?" -> "vermelhos"). Modifiers the vocabulary
+lacks ("light blue", "navy and white") come from the answers' lexicon, agreeing the same way (engine.noun_phrase).
+Anything longer goes to the translator.
 """
 from __future__ import annotations
 
@@ -60,4 +61,27 @@ def to_portuguese(answer_en: str, question_pt: str) -> str | None:
     if sleeve in SLEEVES:
         return SLEEVES[sleeve]
     fabric = _canonical("fabric", word)
-    return FABRICS.get(fabric)
+    if fabric in FABRICS:
+        return FABRICS[fabric]
+    return _modifiers(word, noun)
+
+
+_PARSER = None
+
+
+def _modifiers(text: str, noun: Noun) -> str | None:
+    """Modifiers with no noun in the answers' lexicon ("light blue", "navy and white", "striped"), agreeing with
+    the garment the question names ("azul-clara" for "a camisa")."""
+    global _PARSER
+    if _PARSER is None:
+        from .glossary import Glossary
+        from .translate import ASSETS
+        _PARSER = Glossary.load(ASSETS / "glossary.tsv").parser
+    phrases = _PARSER.find(text)
+    if len(phrases) != 1 or (phrases[0].start, phrases[0].end) != (0, len(text)) or \
+            phrases[0].run is None and not (phrases[0].head.part and not phrases[0].premods):
+        return None             # a pattern or fabric named as a noun ("houndstooth") is fine too
+    from .noun_phrase import render
+    phrase = phrases[0]
+    phrase.subject = (noun.feminine, noun.plural)
+    return render(phrase)

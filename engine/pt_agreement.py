@@ -16,6 +16,7 @@ _DETERMINERS = [
     ("aquele", "aquela", "aqueles", "aquelas"), ("seu", "sua", "seus", "suas"), ("meu", "minha", "meus", "minhas"),
     ("outro", "outra", "outros", "outras"), ("dois", "duas", "dois", "duas"), ("todo", "toda", "todos", "todas"),
     ("nenhum", "nenhuma", "nenhuns", "nenhumas"), ("algum", "alguma", "alguns", "algumas"),
+    ("ambos", "ambas", "ambos", "ambas"),
 ]
 _DET = {form: forms for forms in _DETERMINERS for form in forms}
 
@@ -30,7 +31,8 @@ aveludado felpudo peludo perfurado vazado enrugado amassado franjado plissado ba
 cintilante lavado tingido bufante cavado ombro ajustável oversized cropped jeans cinza rosa laranja vinho creme
 caramelo nude cáqui mostarda lilás neon off-white azul-marinho azul-claro azul-escuro verde-claro verde-escuro
 cinza-claro cinza-escuro verde-oliva verde-militar vermelho-escuro rosa-claro amplo bordô marfim grafite turquesa
-coral lavanda fúcsia trespassado canelado rasgado
+coral lavanda fúcsia trespassado canelado rasgado feito usado coberto decorado combinado fechado dobrado enrolado
+amarrado arregaçado desabotoado abotoado preso pendurado jogado colocado posicionado visível ajustado marcado
 """.split()
 # the same in every gender and number (colour names that are nouns, loanwords, compounds)
 INVARIABLE = set("""
@@ -39,8 +41,15 @@ verde-claro verde-escuro cinza-claro cinza-escuro verde-oliva verde-militar verm
 cropped jeans godê evasê xadrez poá combinando lilás bordô marfim grafite turquesa coral lavanda fúcsia
 """.split())
 # the copula agrees too when the translator took a swapped noun for singular: "os tênis é brancos"
-_COPULA_PLURAL = {"é": "são", "está": "estão", "parece": "parecem", "fica": "ficam", "era": "eram", "foi": "foram"}
+_COPULA_PLURAL = {"é": "são", "está": "estão", "parece": "parecem", "fica": "ficam", "era": "eram", "foi": "foram",
+                  "tem": "têm", "possui": "possuem"}
 _COPULA_SINGULAR = {v: k for k, v in _COPULA_PLURAL.items()}
+
+
+def agree_verb(verb: str, plural: bool) -> str:
+    """A copula in the number of its subject ("parece" -> "parecem")."""
+    low = verb.lower()
+    return _cased(verb, (_COPULA_PLURAL if plural else _COPULA_SINGULAR).get(low, low))
 
 
 def inflect(lemma: str, feminine: bool, plural: bool) -> str:
@@ -90,6 +99,7 @@ couro algodão linho seda cetim veludo lã jeans camurça renda tricô malha fla
 caxemira viscose chiffon tweed fleece neoprene palha madeira metal plástico ouro prata
 """.split())
 COPULAS = {"é", "são", "está", "estão", "parece", "parecem", "fica", "ficam", "era", "eram", "foi", "foram"}
+_VERB_ONLY = {"tem", "têm", "possui", "possuem"}     # agree in number, but take no predicate adjective
 
 
 def _cased(original: str, new: str) -> str:
@@ -112,13 +122,15 @@ def adjective(word: str, feminine: bool, plural: bool) -> str | None:
     return _cased(word, inflect(lemma, feminine, plural))
 
 
-def agree(text: str, start: int, end: int, feminine: bool, plural: bool) -> str:
+def agree(text: str, start: int, end: int, feminine: bool, plural: bool, forward: bool = True,
+          move: bool = True) -> str:
     """``text`` with the determiner just before ``text[start:end]`` (a noun) and the adjectives just after it
-    (through "e" and one "de X" complement) agreeing with it."""
+    (through "e" and one "de X" complement) agreeing with it; ``forward`` False: the determiner only (a noun in a
+    coordinated subject: what follows agrees with the whole subject)."""
     before, noun, after = text[:start], text[start:end], text[end:]
     # modifiers left in English order before the noun go after it: "preto couro cinto" -> "cinto de couro preto"
     materials, adjectives = [], []
-    while (m := re.search(r"([\wÀ-ÿ-]+)(\s+)$", before)) and (m.group(1).lower() in MATERIALS or
+    while move and (m := re.search(r"([\wÀ-ÿ-]+)(\s+)$", before)) and (m.group(1).lower() in MATERIALS or
                                                                 (m.group(1).lower() in _FORMS and
                                                                  _DET.get(m.group(1).lower()) is None)):
         word = m.group(1)
@@ -134,8 +146,8 @@ def agree(text: str, start: int, end: int, feminine: bool, plural: bool) -> str:
         new = determiner(m.group(1), feminine, plural)
         if new:
             before = before[:m.start(1)] + new + m.group(2)
-    out, pos, skipped_de = [], 0, False
-    while True:
+    out, pos, skipped_de, copula_len = [], 0, False, 0
+    while forward:
         m = re.match(r"(\s+)([\wÀ-ÿ-]+)", after[pos:])
         if not m:
             break
@@ -145,9 +157,28 @@ def agree(text: str, start: int, end: int, feminine: bool, plural: bool) -> str:
             out.append(m.group(1) + new)
         elif word.lower() == "e" and out:
             out.append(m.group(0))          # "branca e preta"
-        elif word.lower() in COPULAS and not out:
+        elif word.lower() in _VERB_ONLY and not out:
+            verb = (_COPULA_PLURAL if plural else _COPULA_SINGULAR).get(word.lower(), word.lower())
+            out.append(m.group(1) + _cased(word, verb))      # "as calças têm bolsos"
+            pos += m.end()
+            break
+        elif word.lower() == "se" and not out and (m2 := re.match(r"\s+(parecem?)\b", after[pos + m.end():])):
+            verb = "parecem" if plural else "parece"       # "as calças se parecem com"
+            out.append(m.group(0) + m2.group(0).replace(m2.group(1), verb))
+            pos += m.end() + m2.end()
+            break
+        elif word.lower() == "não" and not out and re.match(r"\s+(?:é|são|está|estão|parece|parecem)\b",
+                                                              after[pos + m.end():]):
+            out.append(m.group(0))          # "os sapatos não estão visíveis"
+        elif word.lower() in COPULAS and (not out or out == [m.group(1) + "não"] or
+                                          len(out) == 1 and out[0].strip().lower() == "não"):
             verb = (_COPULA_PLURAL if plural else _COPULA_SINGULAR).get(word.lower(), word.lower())
             out.append(m.group(1) + _cased(word, verb))      # "a saia é plissada", "os tênis são brancos"
+            copula_len = len(m.group(0))
+            if (m2 := re.match(r"\s+(?:ser|estar)(?=\s)", after[pos + m.end():])):   # "parece ser feita"
+                out[-1] += m2.group(0)
+                copula_len += len(m2.group(0))
+                pos += m2.end()
         elif word.lower() in ("sem", "com") and out and re.match(r"\s+[\wÀ-ÿ-]+", after[pos + m.end():]):
             extra = re.match(r"\s+[\wÀ-ÿ-]+", after[pos + m.end():]).group(0)
             out.append(m.group(0) + extra)  # "sem mangas e branca": a fixed phrase inside the chain
@@ -163,6 +194,8 @@ def agree(text: str, start: int, end: int, feminine: bool, plural: bool) -> str:
         else:
             break
         pos += m.end()
-    while out and out[-1].strip().lower() in COPULAS | {"e"}:   # nothing agreed after it: leave it be
-        pos -= len(out.pop())
+    while out and out[-1].strip().lower() in COPULAS | {"e", "não"}:   # nothing agreed after it: leave it be
+        last = out.pop()
+        # the copula may have changed number ("são" -> "é"): give back what it took from the text, not its length
+        pos -= copula_len if last.strip().lower() in COPULAS else len(last)
     return before + noun + "".join(out) + after[pos:]

