@@ -53,6 +53,7 @@ class OutputKind(str, Enum):
     MODEL = "model"                            # an installed model in the model store
     CONVERTER = "converter"                    # llama.cpp's converter, extracted into the cache
     BUNDLE = "bundle"                          # vitrine bundle --out
+    APP = "app"                                # vitrine package --out (the PyInstaller app)
 
     @property
     def label(self) -> str:
@@ -64,7 +65,7 @@ _LABELS = {OutputKind.DATASET: "question set", OutputKind.EVAL_RUN: "evaluation 
            OutputKind.MERGED: "merged checkpoint", OutputKind.EXPORT: "model export",
            OutputKind.CHECKPOINT: "random checkpoint", OutputKind.PROOF: "fine-tuning proof",
            OutputKind.MODEL: "installed model", OutputKind.CONVERTER: "llama.cpp converter",
-           OutputKind.BUNDLE: "install bundle"}
+           OutputKind.BUNDLE: "install bundle", OutputKind.APP: "packaged app"}
 # Folders Vitrine wrote before the marker existed, known by files only Vitrine writes there (all of them present).
 _LEGACY: dict[OutputKind, tuple[str, ...]] = {
     OutputKind.DATASET: ("set.json", "summary.json", "train.jsonl"),

@@ -1,4 +1,5 @@
-"""`vitrine bundle`: registered into the `vitrine` command through the "vitrine.commands" entry point (studio)."""
+"""`vitrine bundle` and `vitrine package`: getting onto a store workstation (studio commands, registered through the
+"vitrine.commands" entry point)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,6 +30,19 @@ def cmd_bundle(args) -> int:
     return 0
 
 
+def cmd_package(args) -> int:
+    from .package import build_app
+    bar, step = steps(2, "package")
+    try:
+        result = build_app(args.out, on_step=step)
+    finally:
+        bar.close()
+    print(f"app {result.folder}: {', '.join(result.programs)}, {result.bytes / 1e6:.0f} MB, built in "
+          f"{result.seconds:.0f} s")
+    print(f"Linux menu entry: cp {result.folder / 'vitrine.desktop'} ~/.local/share/applications/")
+    return 0
+
+
 def register(sub) -> None:
     b = sub.add_parser("bundle", help="an offline install bundle for store workstations (wheels, models, catalog)")
     b.add_argument("--out", required=True, help="the bundle folder (a .tar.gz of it is written beside it)")
@@ -38,3 +52,6 @@ def register(sub) -> None:
     b.add_argument("--prompts", help="the store's prompts.json (the app's quick questions)")
     b.add_argument("--no-archive", action="store_true", help="only the folder, no .tar.gz")
     b.set_defaults(func=cmd_bundle)
+    k = sub.add_parser("package", help="the runtime as a one-folder app (PyInstaller): vitrine-app and vitrine")
+    k.add_argument("--out", required=True, help="the app folder")
+    k.set_defaults(func=cmd_package)
