@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
                                QProgressBar, QPushButton, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout,
                                QWidget)
 
@@ -25,11 +23,12 @@ from .ask_panel import AskPanel
 from .describe_panel import DescribePanel
 from .first_run import FirstRunPage
 from .history_panel import HistoryPanel
-from .live_dialog import LiveDialog
-from .live_mode import LiveMode
-from .models_dialog import ModelsDialog, StoreWatcher
+from .live_control import LiveControl
+from .menus import RecentFiles, build_menus, retranslate_menus
+from .model_chooser import ModelChooser
+from .models_dialog import ModelsDialog
 from .player_panel import PlayerPanel
-from .settings_store import open_settings, read_bytes, read_list
+from .settings_store import open_settings, read_bytes
 from .similar_panel import SimilarPanel
 from .strings import Texts, install_qt_translation
 from .style import STYLE
@@ -65,21 +64,20 @@ class MainWindow(QMainWindow):
         self.model_ready = False
         self.last_error = ""             # the last message shown to the user (tests read it)
         self._answer_text = ""
-        self._live_pending: tuple | None = None   # (spec, question, interval): live starts once the source opens
         self._asked = None               # the frame (or crop) the running question is about
         self._describing_key: str | None = None
 
         install_qt_translation(self.t.lang)     # Qt's own dialogs ("Look in", "Cancel") in the same language
         self._build_ui()
-        self._build_menus()
+        build_menus(self)
+        self.recent = RecentFiles(self.recent_menu, self.settings, self.open_source)
         self._start_workers()
         self.setStyleSheet(STYLE)
         self.retranslate()
         geometry = read_bytes(self.settings, "geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        self.store_watcher = StoreWatcher(self.store, self)
-        self.store_watcher.changed.connect(self.refresh_models)
+        self.model_chooser = ModelChooser(self)
         self.refresh_models()
         if history_problem:
             QTimer.singleShot(0, lambda: self.show_error(self.t("not_saved"), history_problem))
@@ -171,8 +169,6 @@ class MainWindow(QMainWindow):
         split.setChildrenCollapsible(False)
         self.first_run = FirstRunPage()
         self.first_run.openModels.connect(self.show_models)
-        self.first_run.importFolder.connect(self._first_import_folder)
-        self.first_run.importFiles.connect(self._first_import_files)
         self.pages = QStackedWidget()          # the first-run page while the store is empty, else the app
         self.pages.addWidget(split)
         self.pages.addWidget(self.first_run)
@@ -184,9 +180,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
         self.resize(1280, 760)
 
-        self.live = LiveMode(lambda: self.frame, lambda: not self.busy and self.model_ready, self)
-        self.live.askDue.connect(self._ask_about)
-        self.live.prepareDue.connect(lambda frame: self.engine.prepare(frame))
+        self.live_control = LiveControl(self)
+        self.live = self.live_control.mode
         self.live_timer = self.live.timer
         p = self.player
         # Space/arrows: while a text box has focus it keeps them (the question box hands them over when empty);
@@ -197,76 +192,25 @@ class MainWindow(QMainWindow):
                         ("Alt+Right", lambda: p.step(1))):
             QShortcut(QKeySequence(key), self, activated=fn)
 
-    def _build_menus(self) -> None:
-        mb = self.menuBar()
-        self.file_menu = mb.addMenu("")
-        self.open_action = QAction(self, shortcut=QKeySequence.StandardKey.Open, triggered=self.choose_file)
-        self.recent_menu = self.file_menu.addMenu("")
-        self.export_csv_action = QAction(self, triggered=lambda: self.export_history("csv"))
-        self.export_json_action = QAction(self, triggered=lambda: self.export_history("json"))
-        self.quit_action = QAction(self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.close)
-        self.file_menu.insertAction(self.recent_menu.menuAction(), self.open_action)
-        self.models_action = QAction(self, triggered=self.show_models)
-        self.file_menu.addAction(self.models_action)
-        self.file_menu.addSeparator()
-        self.file_menu.addActions([self.export_csv_action, self.export_json_action])
-        self.file_menu.addSeparator()
-        self.file_menu.addAction(self.quit_action)
-        self.live_menu = mb.addMenu("")
-        self.live_start_action = QAction(self, triggered=self.choose_live)
-        self.live_stop_action = QAction(self, triggered=self.stop_live, enabled=False)
-        self.live_menu.addActions([self.live_start_action, self.live_stop_action])
-        self.catalog_menu = mb.addMenu("")
-        self.catalog_add_action = QAction(self, triggered=self.similar_panel.choose_csv)
-        self.catalog_menu.addAction(self.catalog_add_action)
-        self.view_menu = mb.addMenu("")
-        self.ui_lang_menu = self.view_menu.addMenu("")
-        group = QActionGroup(self)
-        for code, label in (("pt", "Português"), ("en", "English")):
-            a = QAction(label, self, checkable=True, checked=self.t.lang == code)
-            a.triggered.connect(lambda _c=False, code=code: self.set_ui_lang(code))
-            group.addAction(a)
-            self.ui_lang_menu.addAction(a)
-        self.help_menu = mb.addMenu("")
-        self.shortcuts_action = QAction(self, shortcut=QKeySequence("F1"), triggered=self.show_shortcuts)
-        self.about_action = QAction(self, triggered=self.show_about)
-        self.help_menu.addActions([self.shortcuts_action, self.about_action])
-
     def retranslate(self) -> None:
         t = self.t
         info = self.player.source_info
         self.setWindowTitle(t("title") + (f" — {Path(info['spec']).name}" if info else ""))
         self.player.retranslate(t)
-        self.file_menu.setTitle(t("file"))
-        self.open_action.setText(t("open"))
-        self.models_action.setText(t("models"))
+        retranslate_menus(self, t)
         self.models_button.setText(t("models").replace("&", ""))
         self.first_run.retranslate(t, self.store.root)
         for i, key in enumerate(("tab_similar", "tab_history", "tab_card")):
             self.tabs.setTabText(i, t(key))
         self.answer_panel.retranslate(t)
-        self.recent_menu.setTitle(t("recent"))
-        self.export_csv_action.setText(t("export_csv"))
-        self.export_json_action.setText(t("export_json"))
-        self.quit_action.setText(t("quit"))
-        self.live_menu.setTitle(t("live"))
-        self.live_start_action.setText(t("live_start"))
-        self.live_stop_action.setText(t("live_stop"))
-        self.catalog_menu.setTitle(t("catalog"))
-        self.catalog_add_action.setText(t("catalog_add"))
         self.similar_panel.retranslate(t)
         self.describe_panel.retranslate(t)
-        self.view_menu.setTitle(t("view"))
-        self.ui_lang_menu.setTitle(t("ui_lang"))
-        self.help_menu.setTitle(t("help"))
-        self.shortcuts_action.setText(t("shortcuts"))
-        self.about_action.setText(t("about"))
         self.model_label.setText(t("model"))
         self.lang_label.setText(t("answer_lang"))
         self.lang_combo.setCurrentIndex(0 if t.lang == "pt" else 1)
         self.ask_panel.retranslate(t, self.prompts.get(t.lang, []))
         self.history_panel.retranslate(t)
-        self._rebuild_recent()
+        self.recent.rebuild()
 
     def set_ui_lang(self, code: str) -> None:
         self.t = Texts(code)
@@ -346,55 +290,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ models
     def refresh_models(self) -> None:
-        """The store's models in the list; called at start and whenever the store changes on disk (a model
-        imported from a terminal or the Modelos dialog appears without a restart)."""
-        names = [m.name for m in self.store.vlms()]
-        loaded = self.engine.model_name if self.model_ready else ""
-        current = self.model_combo.currentText()
-        self.pages.setCurrentWidget(self.first_run if not names else self.pages.widget(0))
-        if names and names == [self.model_combo.itemText(i) for i in range(self.model_combo.count())] \
-                and current in names:
-            return                      # nothing that concerns the list changed
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        self.model_combo.addItems(names)
-        self.model_combo.blockSignals(False)
-        if not names:
-            self.model_ready = False
-            self.answer.setPlainText(self.t("no_model"))
-            self.last_error = self.t("no_model")
-            self._update_buttons()
-            return
-        keep = loaded if loaded in names else (current if current in names else "")
-        if keep:
-            self.model_combo.setCurrentText(keep)
-            if keep == loaded:
-                return
-        preferred = os.environ.get("VITRINE_MODEL") or str(self.settings.value("model", names[0]))
-        self.model_combo.setCurrentText(keep or (preferred if preferred in names else names[0]))
-        if self.answer.toPlainText() == self.t("no_model"):
-            self.answer.clear()
-        self.load_model(self.model_combo.currentText())
+        self.model_chooser.refresh()
 
     def show_models(self) -> ModelsDialog:
-        dlg = ModelsDialog(self.store, self.t, str(self.settings.value("model", "")), self)
-        dlg.defaultChosen.connect(self._on_default_model)
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.open()
-        self.models_dialog = dlg
-        return dlg
-
-    def _first_import_folder(self) -> None:
-        self.show_models().choose_folder()
-
-    def _first_import_files(self) -> None:
-        self.show_models().choose_files()
-
-    def _on_default_model(self, name: str) -> None:
-        self.settings.setValue("model", name)
-        if name != self.model_combo.currentText() or not self.model_ready:
-            self.model_combo.setCurrentText(name)
-            self.load_model(name)
+        return self.model_chooser.show_dialog()
 
     def load_model(self, name: str) -> None:
         if not name:
@@ -430,24 +329,11 @@ class MainWindow(QMainWindow):
         self.stop_live()
         self.player.open(spec)
 
-    def _remember(self, spec: str) -> None:
-        if spec.startswith("camera:") or "://" in spec:
-            return
-        recent = [r for r in read_list(self.settings, "recent") if r != spec]
-        self.settings.setValue("recent", [spec] + recent[:7])
-        self._rebuild_recent()
-
-    def _rebuild_recent(self) -> None:
-        self.recent_menu.clear()
-        for spec in read_list(self.settings, "recent"):
-            self.recent_menu.addAction(Path(spec).name, lambda s=spec: self.open_source(s))
-
     def _on_opened(self, info: dict) -> None:
-        self._remember(info["spec"])
+        self.recent.remember(info["spec"])
         self.retranslate()
         self.describe_panel.picture_changed(None)
-        if self._live_pending and self._live_pending[0] == info["spec"]:
-            self._begin_live(*self._live_pending)
+        self.live_control.on_opened(info)
 
     def _on_settled(self) -> None:
         """Paused, stepped, sought or a region drawn: this picture's thread, encoded ahead, similar products."""
@@ -464,10 +350,7 @@ class MainWindow(QMainWindow):
             self.player.step(-1 if key == Qt.Key.Key_Left else 1)
 
     def _on_reader_failed(self, message: str) -> None:
-        if self._live_pending:          # the camera did not start: the player stays as it was
-            self._live_pending = None
-        elif self.live.active:
-            self.stop_live()
+        self.live_control.on_failed()         # a camera that did not start leaves the player as it was
         self.show_error(self.t("cannot_open"), message)
 
     # ------------------------------------------------------------------ asking
@@ -559,12 +442,7 @@ class MainWindow(QMainWindow):
                                        total=t.number(tm.total_s, 1)))
         if answer.colors:
             self.similar_panel.show_colors(answer.colors)
-        if self.live_timer.isActive():
-            self.player.view.overlay = f"{time.strftime('%H:%M:%S')} · {answer.question}\n{answer.text}"
-            self.player.view.update()
-            if self._asked is not None:       # the card and the products follow the live picture
-                self.similar_panel.request(self._asked)
-                self.describe_panel.picture_changed(self._asked.key)
+        self.live_control.on_answered(answer, self._asked)
         self.refresh_history()
 
     def _on_ask_failed(self, message: str) -> None:
@@ -627,35 +505,14 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(self.t("exported", n=n, path=path), 8000)
         return n
 
-    # ------------------------------------------------------------------ live
+    # ------------------------------------------------------------------ live (desktop/live_control.py)
     def choose_live(self) -> None:
-        dlg = LiveDialog(self.t, self.prompts.get(self.t.lang, []), self)
-        if dlg.exec() == QDialog.DialogCode.Accepted:
-            self.start_live(dlg.spec(), dlg.question.currentText(), dlg.interval.value())
+        self.live_control.choose()
 
     def start_live(self, source: str, question: str, interval_s: float) -> None:
-        """Ask ``question`` about the camera picture every ``interval_s`` (skipped while an answer runs). Live
-        begins once the camera (or file) opens; if it does not, the player stays as it was."""
-        spec = f"camera:{source}" if source.isdigit() else source
-        self._live_pending = (spec, question, interval_s)
-        self.player.open(spec, loop=True)
-
-    def _begin_live(self, spec: str, question: str, interval_s: float) -> None:
-        self._live_pending = None
-        self.live.start(question, interval_s)
-        self.live_stop_action.setEnabled(True)
-        self.player.set_live(True)
-        self.describe_panel.picture_changed(None)
-        self.statusBar().showMessage(self.t("live_on", src=spec))
-        self.player.source_info.setdefault("fps", 15)
-        self.player.play()
-        self.live.resume()
+        """Ask ``question`` about the camera picture every ``interval_s`` (skipped while an answer runs); it begins
+        once the camera (or file) opens."""
+        self.live_control.start(source, question, interval_s)
 
     def stop_live(self) -> None:
-        self._live_pending = None
-        self.live.stop()
-        self.live_stop_action.setEnabled(False)
-        self.player.set_loop(False)
-        self.player.set_live(False)
-        self.player.view.overlay = ""
-        self.player.view.update()
+        self.live_control.stop()

@@ -192,7 +192,7 @@ def test_a_one_item_recent_list_reads_back_as_one_file(qtbot, vitrine_home, tmp_
     w = make_window(qtbot, vitrine_home, tmp_path, wait_model=False)
     try:
         assert [a.text() for a in w.recent_menu.actions()] == ["foto1.jpg"]
-        w._remember("/loja/loja.mp4")
+        w.recent.remember("/loja/loja.mp4")
         assert [a.text() for a in w.recent_menu.actions()] == ["loja.mp4", "foto1.jpg"]
     finally:
         w.close()
