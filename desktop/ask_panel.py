@@ -37,8 +37,9 @@ class AskPanel(QWidget):
         self.thread_label.setObjectName("muted")
         # its text comes and goes: it must not widen the column (that shrank the video by 160 px) nor reflow it
         self.thread_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.thread_label.setFixedHeight(self.thread_label.sizeHint().height() + 2)   # its own line, always there
         row = QHBoxLayout()
-        row.addWidget(self.thread_label, 1)
+        row.addStretch(1)
         row.addWidget(self.new_button)
         row.addWidget(self.ask_button)
         row.addWidget(self.stop_button)
@@ -47,6 +48,7 @@ class AskPanel(QWidget):
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
         v.addWidget(self.question)
+        v.addWidget(self.thread_label)
         v.addLayout(row)
         v.addLayout(self.prompt_box)
         self._t = None

@@ -5,8 +5,6 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from PySide6.QtCore import QSettings  # noqa: E402
-
 from engine.models import ModelStore  # noqa: E402
 from tests.test_desktop import make_window  # noqa: E402
 
