@@ -212,6 +212,9 @@ ENGINE_ERRORS: list[tuple[str, re.Pattern, str]] = [(key, re.compile(pattern, re
     ("question_empty", r"^the question is empty", "A pergunta está vazia: escreva o que quer saber sobre a imagem."),
     ("question_long", r"^the question is too long \((?P<n>\d+) characters, at most (?P<max>\d+)\)",
      "A pergunta é longa demais ({n} caracteres; no máximo {max})."),
+    ("model_damaged", r"^model '(?P<model>[^']+)' is damaged",
+     "O modelo {model} está danificado (um arquivo está incompleto ou foi alterado): importe-o de novo em Modelos "
+     "(ou rode: vitrine models verify)."),
     ("truncated", r"^(?P<name>\S+) is truncated",
      "O arquivo do modelo {name} está incompleto: copie ou importe o modelo de novo."),
     ("no_model", r"^no model loaded", "Nenhum modelo carregado: escolha um em Modelos."),

@@ -8,7 +8,7 @@ QPushButton#ask { background: #1f6feb; color: white; border: none; font-weight: 
 QPushButton#ask:disabled { background: #9db8e6; }
 QPushButton#stop { background: #d1242f; color: white; border: none; }
 QPushButton#stop:disabled { background: #e8a3a8; }
-QPushButton.prompt { background: #f6f8fa; font-size: 10pt; text-align: left; }
+QPushButton.prompt { background: #f6f8fa; font-size: 10pt; text-align: left; padding: 6px 8px; }
 QLineEdit, QTextEdit, QListWidget, QComboBox { border: 1px solid #c9d0d8; border-radius: 6px; padding: 4px; }
 QLineEdit { padding: 7px; font-size: 12pt; }
 QTextEdit#answer { font-size: 13pt; background: #fbfcfd; }

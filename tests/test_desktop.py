@@ -209,7 +209,7 @@ def test_model_that_fails_to_load(qtbot, vitrine_home, tmp_path, tiny_gguf, medi
     data = m.path("model").read_bytes()
     m.path("model").write_bytes(data[: len(data) // 2])
     w = make_window(qtbot, vitrine_home, tmp_path, wait_model=False)
-    qtbot.waitUntil(lambda: "incompleto" in w.last_error, timeout=30_000)
+    qtbot.waitUntil(lambda: "O modelo broken está danificado" in w.last_error, timeout=30_000)
     open_and_wait(qtbot, w, media_dir / "look.png")      # still usable
     w.close()
 
