@@ -163,14 +163,19 @@ class PlayerPanel(QWidget):
             self.settled.emit()
 
     def _on_failed(self, message: str) -> None:
-        """A frame could not be read: stop there."""
-        self._pending_frame = False
-        self.pause()
+        """A frame could not be read: stop there. A source that did not open: the one on screen stays, as it was
+        (playing or not)."""
+        if self._open_failed:
+            self._open_failed = False
+        else:
+            self._pending_frame = False
+            self.pause()
         self.failed.emit(message)
 
-    def _on_open_failed(self, message: str) -> None:
-        """A source did not open: the one on screen stays, as it was (playing or not)."""
-        self.failed.emit(message)
+    _open_failed = False
+
+    def _on_open_failed(self, _message: str) -> None:
+        self._open_failed = True          # the ``failed`` that follows is about the open
 
     def _on_ended(self) -> None:
         self._pending_frame = False

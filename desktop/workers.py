@@ -30,8 +30,8 @@ class FrameReader(QObject):
     """Decodes frames with the engine's FrameSource (OpenCV): what is shown is exactly what is asked about."""
     opened = Signal(dict)         # {"spec", "kind", "frame_count", "fps", "duration"}
     frame = Signal(object)        # engine.frames.Frame
-    failed = Signal(str)          # a frame could not be read
-    open_failed = Signal(str)     # a source did not open (the one before stays open)
+    failed = Signal(str)          # a source did not open or a frame could not be read
+    open_failed = Signal(str)     # sent just before ``failed`` when a source did not open (the one before stays)
     ended = Signal()
 
     def __init__(self):
@@ -45,7 +45,9 @@ class FrameReader(QObject):
         try:
             src = FrameSource(spec)
         except BaseException as e:       # noqa: BLE001 - the GUI shows every failure
-            self.open_failed.emit(_message(e))
+            message = _message(e)
+            self.open_failed.emit(message)
+            self.failed.emit(message)
             return
         if self.source is not None:
             self.source.close()

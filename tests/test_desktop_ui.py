@@ -326,3 +326,13 @@ def test_settings_live_under_vitrine_home(qtbot, vitrine_home, tmp_path):
         assert "ui_lang=en" in (vitrine_home / "settings.ini").read_text()
     finally:
         w.close()
+
+
+def test_a_source_that_does_not_open_leaves_the_playing_video_alone(w, qtbot, media_dir, tmp_path):
+    open_and_wait(qtbot, w, media_dir / "clip.mp4")
+    w.player.source_info["fps"] = 5
+    assert w.player.play()
+    w.open_source(str(tmp_path / "nope.mp4"))
+    qtbot.waitUntil(lambda: "Arquivo não encontrado" in w.last_error, timeout=10_000)
+    assert w.playing and w.player.source_info["spec"] == str(media_dir / "clip.mp4")
+    w.player.pause()
