@@ -60,7 +60,7 @@ def encoder_text(m: InstalledModel, t) -> str:
     if runtime == "hybrid":
         vision = m.manifest.extra.get("vision")
         if isinstance(vision, dict) and vision.get("choice"):
-            return t("encoder_hybrid", choice=vision["choice"], why=vision.get("why", ""))
+            return t("encoder_hybrid", choice=vision["choice"], why=t.error(str(vision.get("why", ""))))
         return t("encoder_hybrid_untimed", choice="mmproj")
     return t("encoder_onnx") if runtime == "onnx" else t("encoder_gguf")
 

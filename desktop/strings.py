@@ -232,7 +232,17 @@ ENGINE_ERRORS: list[tuple[str, re.Pattern, str]] = [(key, re.compile(pattern, re
      "A resposta do modelo ficou incompleta: tente de novo ou use um modelo maior."),
     ("csv_columns", r"no id or image column", "O CSV não tem coluna de código (id) ou de imagem: confira o cabeçalho."),
     ("cancelled", r"^cancelled", "Cancelado: nada foi alterado pela etapa interrompida."),
+    # not errors: why a hybrid model runs the image encoder it runs (timed when it was pulled), for Modelos
+    ("encoder_disagree", r"^(?P<a>.+?) encodes a frame in (?P<ta>[\d.]+) ms, (?P<b>.+?) in (?P<tb>[\d.]+) ms here; "
+     r"but the two disagree \(cosine (?P<cos>[\d.]+)\)",
+     "{a} codifica um quadro em {ta} ms e {b} em {tb} ms neste computador, mas os dois discordam (cosseno {cos}): "
+     "usa-se o do projetor."),
+    ("encoder_timed", r"^(?P<a>.+?) encodes a frame in (?P<ta>[\d.]+) ms, (?P<b>.+?) in (?P<tb>[\d.]+) ms here",
+     "{a} codifica um quadro em {ta} ms e {b} em {tb} ms neste computador: usa-se o mais rápido."),
 ]]
+
+
+_WORDS = {"the f16 projector": "o projetor f16"}     # the engine's names inside a sentence
 
 
 def engine_error_key(message: str) -> str | None:
@@ -251,7 +261,7 @@ def user_message(message: str, lang: str) -> str:
     for _key, pattern, pt in ENGINE_ERRORS:
         m = pattern.search(message.strip())
         if m:
-            groups = {k: v for k, v in m.groupdict().items() if v is not None}
+            groups = {k: _WORDS.get(v, v) for k, v in m.groupdict().items() if v is not None}
             if "path" in groups:
                 groups.setdefault("name", Path(groups["path"]).name or groups["path"])
             return pt.format(**groups)

@@ -18,8 +18,8 @@ def fake_model(store: ModelStore, name: str, runtime: str = "hybrid", size: int 
         files.update(vision="onnx/vision.onnx", config="config.json")
     manifest = {"name": name, "runtime": runtime, "family": "idefics3", "languages": ["en"], "quant": "Q8_0",
                 "files": {role: {"path": p, "sha256": SHA, "size": size // len(files)} for role, p in files.items()},
-                "extra": {"vision": {"choice": "onnx", "why": "onnx encodes a frame in 180.0 ms, mmproj in 420.0 ms "
-                                     "here"}} if runtime == "hybrid" else {}}
+                "extra": {"vision": {"choice": "onnx", "why": "ONNX int8 encodes a frame in 180.0 ms, the f16 projector in "
+                                     "420.0 ms here"}} if runtime == "hybrid" else {}}
     store.root.mkdir(parents=True, exist_ok=True)
     staging = store.root / f".{name}.partial"
     staging.mkdir()
@@ -42,7 +42,8 @@ def test_the_models_dialog_lists_what_is_installed_and_follows_the_store(qtbot, 
         dlg = w.show_models()
         (row,) = cells(dlg)
         assert row[0] == "loja" and row[1] == "180,0 MB" and "hybrid" in row[2] and "Q8_0" in row[2]
-        assert row[3] == "en" and row[4].startswith("onnx — onnx encodes a frame in 180.0 ms")
+        assert row[3] == "en" and row[4] == ("onnx — ONNX int8 codifica um quadro em 180.0 ms e o projetor f16 em "
+                                             "420.0 ms neste computador: usa-se o mais rápido.")
 
         fake_model(store, "vitrine-fashion", runtime="gguf", size=90_000_000)      # imported from a terminal
         qtbot.waitUntil(lambda: len(cells(dlg)) == 2, timeout=5000)
