@@ -243,6 +243,7 @@ ENGINE_ERRORS: list[tuple[str, re.Pattern, str]] = [(key, re.compile(pattern, re
 
 
 _WORDS = {"the f16 projector": "o projetor f16"}     # the engine's names inside a sentence
+_DECIMAL = re.compile(r"\d+\.\d+")                   # 180.0 -> 180,0
 
 
 def engine_error_key(message: str) -> str | None:
@@ -261,7 +262,8 @@ def user_message(message: str, lang: str) -> str:
     for _key, pattern, pt in ENGINE_ERRORS:
         m = pattern.search(message.strip())
         if m:
-            groups = {k: _WORDS.get(v, v) for k, v in m.groupdict().items() if v is not None}
+            groups = {k: _WORDS.get(v, v.replace(".", ",") if _DECIMAL.fullmatch(v) else v)
+                      for k, v in m.groupdict().items() if v is not None}
             if "path" in groups:
                 groups.setdefault("name", Path(groups["path"]).name or groups["path"])
             return pt.format(**groups)

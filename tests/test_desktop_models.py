@@ -42,8 +42,8 @@ def test_the_models_dialog_lists_what_is_installed_and_follows_the_store(qtbot, 
         dlg = w.show_models()
         (row,) = cells(dlg)
         assert row[0] == "loja" and row[1] == "180,0 MB" and "hybrid" in row[2] and "Q8_0" in row[2]
-        assert row[3] == "en" and row[4] == ("onnx — ONNX int8 codifica um quadro em 180.0 ms e o projetor f16 em "
-                                             "420.0 ms neste computador: usa-se o mais rápido.")
+        assert row[3] == "en" and row[4] == ("onnx — ONNX int8 codifica um quadro em 180,0 ms e o projetor f16 em "
+                                             "420,0 ms neste computador: usa-se o mais rápido.")
 
         fake_model(store, "vitrine-fashion", runtime="gguf", size=90_000_000)      # imported from a terminal
         qtbot.waitUntil(lambda: len(cells(dlg)) == 2, timeout=5000)
