@@ -111,6 +111,7 @@ class ModelsDialog(QDialog):
         self.resize(900, 420)
         self.last_error = ""
         self._pending = ""                # what the running job does, for its status line
+        self.busy = False                 # an import or removal is running
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels([t("col_name"), t("col_size"), t("col_type"), t("col_langs"),
                                               t("col_encoder")])
@@ -201,7 +202,7 @@ class ModelsDialog(QDialog):
         return self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole) if rows else ""
 
     def _update_buttons(self) -> None:
-        busy = self.progress.isVisible()
+        busy = self.busy
         has = bool(self.selected())
         self.default_button.setEnabled(has and not busy)
         self.remove_button.setEnabled(has and not busy)
@@ -266,6 +267,7 @@ class ModelsDialog(QDialog):
 
     def _start(self, job: dict, text: str) -> None:
         self._pending = "removed" if job["kind"] == "remove" else "imported"
+        self.busy = True
         self.progress.setRange(0, 0)
         self.progress.show()
         self.status.setText(text)
@@ -278,21 +280,31 @@ class ModelsDialog(QDialog):
             self.progress.setValue(int(1000 * done / total))
 
     def _on_done(self, name: str) -> None:
+        self.busy = False
         self.progress.hide()
         self.refresh()
         self.status.setText(self.t(self._pending, name=name))
         self._update_buttons()
 
     def _on_failed(self, title_key: str, message: str) -> None:
+        self.busy = False
         self.progress.hide()
         self.last_error = self.t.error(message)
         self.status.setText(f"{self.t(title_key)}: {self.last_error}")
         self._update_buttons()
 
+    def done(self, result: int) -> None:
+        if self.busy:          # a copy is running: closing would have to wait for it on the GUI thread
+            return
+        super().done(result)
+
     def _stop_worker(self, *_args) -> None:
         self.thread.quit()
-        self.thread.wait(60_000)
+        self.thread.wait(10_000)
 
     def closeEvent(self, event) -> None:
+        if self.busy:
+            event.ignore()
+            return
         self._stop_worker()
         super().closeEvent(event)
