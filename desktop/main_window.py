@@ -439,7 +439,7 @@ class MainWindow(QMainWindow):
         if not answer.reused_image:
             self.live.encode_s = tm.image_encode_s
         self.statusBar().showMessage(t("timings", model=answer.model, image=image, ttft=t.number(tm.ttft_s),
-                                       total=t.number(tm.total_s, 1)))
+                                       total=t.number(tm.total_s, 2 if tm.total_s < 1 else 1)))
         if answer.colors:
             self.similar_panel.show_colors(answer.colors)
         self.live_control.on_answered(answer, self._asked)
