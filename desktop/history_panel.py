@@ -1,5 +1,5 @@
 """This frame's earlier questions and answers, newest conversation first, each conversation in the order it was
-asked (follow-ups indented under the question they followed); clicking one brings it back."""
+asked (follow-ups indented under the question they followed); clicking one brings it back, box included."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -10,7 +10,7 @@ from engine.history import History
 
 
 class HistoryPanel(QWidget):
-    entryChosen = Signal(str, str)          # question, answer
+    entryChosen = Signal(object)            # engine.history.Entry
 
     def __init__(self, history: History, parent=None):
         super().__init__(parent)
@@ -22,6 +22,7 @@ class HistoryPanel(QWidget):
         self.list.setWordWrap(True)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemClicked.connect(self._on_item)
+        self._shown: tuple = ()            # (frame key, entry ids) on screen: rebuilt only when that changes
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
         v.addWidget(self.label)
@@ -31,11 +32,14 @@ class HistoryPanel(QWidget):
         self.label.setText(t("history"))
 
     def show_frame(self, frame_key: str | None) -> None:
+        entries = self.history.for_frame(frame_key) if frame_key is not None else []
+        shown = (frame_key, tuple(e.id for e in entries))
+        if shown == self._shown:
+            return          # e.g. a history item's box given back: the list (and the clicked row) stays
+        self._shown = shown
         self.list.clear()
-        if frame_key is None:
-            return
         threads: list[list] = []
-        for e in self.history.for_frame(frame_key):
+        for e in entries:
             if e.turn == 0 or not threads:
                 threads.append([])
             threads[-1].append(e)
@@ -53,4 +57,4 @@ class HistoryPanel(QWidget):
     def _on_item(self, item: QListWidgetItem) -> None:
         entry = self.history.get(item.data(Qt.ItemDataRole.UserRole))
         if entry is not None:
-            self.entryChosen.emit(entry.question, entry.answer)
+            self.entryChosen.emit(entry)

@@ -1,28 +1,36 @@
-"""The main window: the frame large on the left; question, answer and this frame's history on the right."""
+"""The main window: the frame large on the left; question and answer on the right, with similar products, this
+frame's history and the product card in tabs below (each gets the column's height). It composes the panels; each
+panel is its own module with its own signals."""
 from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-                               QProgressBar, QSplitter, QTextEdit, QVBoxLayout, QWidget)
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+                               QProgressBar, QPushButton, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from engine.errors import VitrineError
+from engine.frames import Region
 from engine.history import History
 from engine.models import ModelStore
 
+from .answer_panel import AnswerPanel
 from .ask_panel import AskPanel
 from .describe_panel import DescribePanel
+from .first_run import FirstRunPage
 from .history_panel import HistoryPanel
-from .live_dialog import LiveDialog
-from .live_mode import LiveMode
+from .live_control import LiveControl
+from .menus import RecentFiles, build_menus, retranslate_menus
+from .model_chooser import ModelChooser
+from .models_dialog import ModelsDialog
 from .player_panel import PlayerPanel
+from .settings_store import open_settings, read_bytes
 from .similar_panel import SimilarPanel
-from .strings import Texts
+from .strings import Texts, install_qt_translation
 from .style import STYLE
 from .workers import EngineWorker, start_in_thread
 
@@ -43,7 +51,7 @@ class MainWindow(QMainWindow):
                  settings: QSettings | None = None, catalog_folder: Path | None = None):
         super().__init__()
         self.catalog_folder = catalog_folder     # None: $VITRINE_HOME/catalog
-        self.settings = settings or QSettings("Vitrine", "Vitrine")
+        self.settings = settings or open_settings()      # an INI file under $VITRINE_HOME
         self.t = Texts(ui_lang or str(self.settings.value("ui_lang", "pt")))
         self.store = store or ModelStore.default()
         history_problem = ""
@@ -56,12 +64,20 @@ class MainWindow(QMainWindow):
         self.model_ready = False
         self.last_error = ""             # the last message shown to the user (tests read it)
         self._answer_text = ""
+        self._asked = None               # the frame (or crop) the running question is about
+        self._describing_key: str | None = None
 
+        install_qt_translation(self.t.lang)     # Qt's own dialogs ("Look in", "Cancel") in the same language
         self._build_ui()
-        self._build_menus()
+        build_menus(self)
+        self.recent = RecentFiles(self.recent_menu, self.settings, self.open_source)
         self._start_workers()
         self.setStyleSheet(STYLE)
         self.retranslate()
+        geometry = read_bytes(self.settings, "geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        self.model_chooser = ModelChooser(self)
         self.refresh_models()
         if history_problem:
             QTimer.singleShot(0, lambda: self.show_error(self.t("not_saved"), history_problem))
@@ -91,6 +107,8 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel()
         self.model_combo = QComboBox()
         self.model_combo.activated.connect(lambda _i: self.load_model(self.model_combo.currentText()))
+        self.models_button = QPushButton()
+        self.models_button.clicked.connect(self.show_models)
         self.lang_label = QLabel()
         self.lang_combo = QComboBox()
         self.lang_combo.addItem("Português", "pt")
@@ -98,17 +116,19 @@ class MainWindow(QMainWindow):
         top = QHBoxLayout()
         top.addWidget(self.model_label)
         top.addWidget(self.model_combo, 1)
+        top.addWidget(self.models_button)
         top.addWidget(self.lang_label)
         top.addWidget(self.lang_combo)
         self.ask_panel = AskPanel()
         self.ask_panel.asked.connect(lambda q: self.ask(q or None))
         self.ask_panel.stopRequested.connect(self.stop)
         self.ask_panel.newConversation.connect(self.new_conversation)
+        self.ask_panel.mediaKey.connect(self._on_media_key)
         self.question, self.ask_button, self.stop_button = (self.ask_panel.question, self.ask_panel.ask_button,
                                                             self.ask_panel.stop_button)
-        self.answer = QTextEdit()
-        self.answer.setObjectName("answer")
-        self.answer.setReadOnly(True)
+        self.answer_panel = AnswerPanel()
+        self.answer_panel.resend.connect(self.resend)
+        self.answer = self.answer_panel.answer
         self.history_panel = HistoryPanel(self.history)
         self.history_panel.entryChosen.connect(self._on_history_entry)
         self.history_list = self.history_panel.list
@@ -120,9 +140,20 @@ class MainWindow(QMainWindow):
         self.similar_timer.timeout.connect(self.request_similar)
         self.describe_panel = DescribePanel()
         self.describe_panel.requested.connect(self.describe_frame)
+        self.describe_panel.message.connect(self._status)
+        # one tab each: at 1280x720 four stacked panels left similar products and history one row each
+        self.tabs = QTabWidget()
+        for w in (self.similar_panel, self.history_panel, self.describe_panel):
+            self.tabs.addTab(w, "")
+        self.similar_panel.title.hide()        # the tab says it
+        self.history_panel.label.hide()
         below = QSplitter(Qt.Orientation.Vertical)
-        for w in (self.answer, self.describe_panel, self.similar_panel, self.history_panel):
-            below.addWidget(w)
+        below.addWidget(self.answer_panel)
+        below.addWidget(self.tabs)
+        below.setStretchFactor(0, 2)
+        below.setStretchFactor(1, 5)
+        below.setSizes([170, 420])
+        below.setChildrenCollapsible(False)
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.addLayout(top)
@@ -135,7 +166,13 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([760, 500])
-        self.setCentralWidget(split)
+        split.setChildrenCollapsible(False)
+        self.first_run = FirstRunPage()
+        self.first_run.openModels.connect(self.show_models)
+        self.pages = QStackedWidget()          # the first-run page while the store is empty, else the app
+        self.pages.addWidget(split)
+        self.pages.addWidget(self.first_run)
+        self.setCentralWidget(self.pages)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(180)
         self.progress.setRange(0, 0)
@@ -143,80 +180,41 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
         self.resize(1280, 760)
 
-        self.live = LiveMode(lambda: self.frame, lambda: not self.busy and self.model_ready, self)
-        self.live.askDue.connect(self._ask_about)
-        self.live.prepareDue.connect(lambda frame: self.engine.prepare(frame))
+        self.live_control = LiveControl(self)
+        self.live = self.live_control.mode
         self.live_timer = self.live.timer
         p = self.player
+        # Space/arrows: while a text box has focus it keeps them (the question box hands them over when empty);
+        # Ctrl+Space and Alt+arrows drive the video whatever has focus
         for key, fn in ((Qt.Key.Key_Space, p.toggle_play), (Qt.Key.Key_Left, lambda: p.step(-1)),
-                        (Qt.Key.Key_Right, lambda: p.step(1)), (Qt.Key.Key_Escape, self.stop)):
+                        (Qt.Key.Key_Right, lambda: p.step(1)), (Qt.Key.Key_Escape, self.stop),
+                        ("Ctrl+Space", p.toggle_play), ("Alt+Left", lambda: p.step(-1)),
+                        ("Alt+Right", lambda: p.step(1))):
             QShortcut(QKeySequence(key), self, activated=fn)
-
-    def _build_menus(self) -> None:
-        mb = self.menuBar()
-        self.file_menu = mb.addMenu("")
-        self.open_action = QAction(self, shortcut=QKeySequence.StandardKey.Open, triggered=self.choose_file)
-        self.recent_menu = self.file_menu.addMenu("")
-        self.export_csv_action = QAction(self, triggered=lambda: self.export_history("csv"))
-        self.export_json_action = QAction(self, triggered=lambda: self.export_history("json"))
-        self.quit_action = QAction(self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.close)
-        self.file_menu.insertAction(self.recent_menu.menuAction(), self.open_action)
-        self.file_menu.addSeparator()
-        self.file_menu.addActions([self.export_csv_action, self.export_json_action])
-        self.file_menu.addSeparator()
-        self.file_menu.addAction(self.quit_action)
-        self.live_menu = mb.addMenu("")
-        self.live_start_action = QAction(self, triggered=self.choose_live)
-        self.live_stop_action = QAction(self, triggered=self.stop_live, enabled=False)
-        self.live_menu.addActions([self.live_start_action, self.live_stop_action])
-        self.catalog_menu = mb.addMenu("")
-        self.catalog_add_action = QAction(self, triggered=self.similar_panel.choose_csv)
-        self.catalog_menu.addAction(self.catalog_add_action)
-        self.view_menu = mb.addMenu("")
-        self.ui_lang_menu = self.view_menu.addMenu("")
-        group = QActionGroup(self)
-        for code, label in (("pt", "Português"), ("en", "English")):
-            a = QAction(label, self, checkable=True, checked=self.t.lang == code)
-            a.triggered.connect(lambda _c=False, code=code: self.set_ui_lang(code))
-            group.addAction(a)
-            self.ui_lang_menu.addAction(a)
-        self.help_menu = mb.addMenu("")
-        self.shortcuts_action = QAction(self, shortcut=QKeySequence("F1"), triggered=self.show_shortcuts)
-        self.about_action = QAction(self, triggered=self.show_about)
-        self.help_menu.addActions([self.shortcuts_action, self.about_action])
 
     def retranslate(self) -> None:
         t = self.t
         info = self.player.source_info
         self.setWindowTitle(t("title") + (f" — {Path(info['spec']).name}" if info else ""))
         self.player.retranslate(t)
-        self.file_menu.setTitle(t("file"))
-        self.open_action.setText(t("open"))
-        self.recent_menu.setTitle(t("recent"))
-        self.export_csv_action.setText(t("export_csv"))
-        self.export_json_action.setText(t("export_json"))
-        self.quit_action.setText(t("quit"))
-        self.live_menu.setTitle(t("live"))
-        self.live_start_action.setText(t("live_start"))
-        self.live_stop_action.setText(t("live_stop"))
-        self.catalog_menu.setTitle(t("catalog"))
-        self.catalog_add_action.setText(t("catalog_add"))
+        retranslate_menus(self, t)
+        self.models_button.setText(t("models").replace("&", ""))
+        self.first_run.retranslate(t, self.store.root)
+        for i, key in enumerate(("tab_similar", "tab_history", "tab_card")):
+            self.tabs.setTabText(i, t(key))
+        self.answer_panel.retranslate(t)
         self.similar_panel.retranslate(t)
         self.describe_panel.retranslate(t)
-        self.view_menu.setTitle(t("view"))
-        self.ui_lang_menu.setTitle(t("ui_lang"))
-        self.help_menu.setTitle(t("help"))
-        self.shortcuts_action.setText(t("shortcuts"))
-        self.about_action.setText(t("about"))
         self.model_label.setText(t("model"))
         self.lang_label.setText(t("answer_lang"))
         self.lang_combo.setCurrentIndex(0 if t.lang == "pt" else 1)
         self.ask_panel.retranslate(t, self.prompts.get(t.lang, []))
         self.history_panel.retranslate(t)
-        self._rebuild_recent()
+        self.recent.rebuild()
 
     def set_ui_lang(self, code: str) -> None:
         self.t = Texts(code)
+        install_qt_translation(code)
         self.settings.setValue("ui_lang", code)
         self.retranslate()
 
@@ -245,7 +243,7 @@ class MainWindow(QMainWindow):
         self._describe.connect(self.engine.describe)
         self._new_conversation.connect(self.engine.new_conversation)
         self.engine.prepared.connect(self._on_prepared)
-        self.engine.described.connect(self.describe_panel.show_description)
+        self.engine.described.connect(self._on_described)
         self.engine.describe_failed.connect(self._on_describe_failed)
 
     def _on_save_failed(self, message: str) -> None:
@@ -255,6 +253,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(self.t("frame_ready"), 4000)
 
     def closeEvent(self, event) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.sync()
         self.live_timer.stop()
         self.engine.cancel.set()
         self.similar_panel.shutdown()
@@ -267,12 +267,18 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ messages
     def show_error(self, title: str, message: str) -> None:
-        """Non-blocking message box: the app keeps working behind it."""
+        """Non-blocking message box: the app keeps working behind it. The engine's common errors are said in the
+        interface's language (desktop/strings.py's catalogue)."""
+        self.last_engine_error = message
+        message = self.t.error(message)
         self.last_error = message
         self.statusBar().showMessage(f"{title}: {message}", 15_000)
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+    def _status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 6000)
 
     def show_shortcuts(self) -> None:
         QMessageBox(QMessageBox.Icon.Information, self.t("shortcuts").replace("&", ""), self.t("shortcuts_text"),
@@ -284,18 +290,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ models
     def refresh_models(self) -> None:
-        names = [m.name for m in self.store.vlms()]
-        self.model_combo.clear()
-        self.model_combo.addItems(names)
-        if not names:
-            self.model_ready = False
-            self.answer.setPlainText(self.t("no_model"))
-            self.last_error = self.t("no_model")
-            self._update_buttons()
-            return
-        preferred = os.environ.get("VITRINE_MODEL") or str(self.settings.value("model", names[0]))
-        self.model_combo.setCurrentText(preferred if preferred in names else names[0])
-        self.load_model(self.model_combo.currentText())
+        self.model_chooser.refresh()
+
+    def show_models(self) -> ModelsDialog:
+        return self.model_chooser.show_dialog()
 
     def load_model(self, name: str) -> None:
         if not name:
@@ -331,50 +329,57 @@ class MainWindow(QMainWindow):
         self.stop_live()
         self.player.open(spec)
 
-    def _remember(self, spec: str) -> None:
-        if spec.startswith("camera:") or "://" in spec:
-            return
-        recent = [r for r in (self.settings.value("recent", []) or []) if r != spec]
-        self.settings.setValue("recent", [spec] + recent[:7])
-        self._rebuild_recent()
-
-    def _rebuild_recent(self) -> None:
-        self.recent_menu.clear()
-        for spec in self.settings.value("recent", []) or []:
-            self.recent_menu.addAction(Path(spec).name, lambda s=spec: self.open_source(s))
-
     def _on_opened(self, info: dict) -> None:
-        self._remember(info["spec"])
+        self.recent.remember(info["spec"])
         self.retranslate()
+        self.describe_panel.picture_changed(None)
+        self.live_control.on_opened(info)
 
     def _on_settled(self) -> None:
         """Paused, stepped, sought or a region drawn: this picture's thread, encoded ahead, similar products."""
         self.refresh_history()
         self.similar_timer.start()
+        frame = self.asked_frame()
+        self.describe_panel.picture_changed(frame.key if frame is not None else None)
+
+    def _on_media_key(self, key: int) -> None:
+        """Space / arrows from the empty question box."""
+        if key == Qt.Key.Key_Space:
+            self.player.toggle_play()
+        else:
+            self.player.step(-1 if key == Qt.Key.Key_Left else 1)
 
     def _on_reader_failed(self, message: str) -> None:
+        self.live_control.on_failed()         # a camera that did not start leaves the player as it was
         self.show_error(self.t("cannot_open"), message)
-        if self.live.active:
-            self.stop_live()
 
     # ------------------------------------------------------------------ asking
     def _update_buttons(self) -> None:
         self.ask_panel.set_state(self.model_ready, self.busy)
 
     def ask(self, question: str | None = None) -> bool:
-        """Send a question about the frame on screen (cropped to the region, if any). False if not sent."""
+        """Send a question about the frame on screen (cropped to the region, if any). False if not sent; once
+        sent, the question box is cleared (the question stays above the answer)."""
         question = (question if isinstance(question, str) else self.question.text()).strip()
-        if isinstance(question, str) and question and question != self.question.text().strip():
-            self.question.setText(question)
         if self.busy or not self.model_ready:
             return False
         if self.frame is None:
             self.statusBar().showMessage(self.t("open_first"), 5000)
             self.last_error = self.t("open_first")
             return False
-        return self._ask_about(self.frame, question)
+        sent = self._ask_about(self.frame, question)
+        if sent:
+            self.question.clear()
+        return sent
 
-    def _ask_about(self, shown, question: str) -> bool:
+    def resend(self, english: str) -> bool:
+        """The clerk corrected what the model was asked: send that English as it is, answer in the chosen
+        language."""
+        if self.frame is None:
+            return False
+        return self._ask_about(self.frame, english, lang="en")
+
+    def _ask_about(self, shown, question: str, lang: str = "auto") -> bool:
         """``question`` about the frame ``shown`` (cropped to the region, if any), off the GUI thread."""
         from engine.session import check_question
         if self.busy or not self.model_ready:
@@ -388,22 +393,32 @@ class MainWindow(QMainWindow):
         self.busy = True
         self._update_buttons()
         self._answer_text = ""
+        self._asked = frame
+        self.answer_panel.show_sent("", question)
         self.answer.setPlainText(self.t("thinking"))
-        self._ask.emit({"frame": frame, "question": question, "frame_key": shown.key,
+        self._ask.emit({"frame": frame, "question": question, "frame_key": shown.key, "lang": lang,
                         "answer_lang": self.lang_combo.currentData()})
         return True
 
     def describe_frame(self) -> None:
         """The garment's attributes and description for the frame on screen (or its region), off the GUI thread."""
-        if self.frame is None or not self.model_ready:
+        frame = self.asked_frame()
+        if frame is None or not self.model_ready:
             self.statusBar().showMessage(self.t("open_first" if self.frame is None else "no_model"), 5000)
             return
+        self.tabs.setCurrentWidget(self.describe_panel)
         self.describe_panel.set_busy(True)
-        self._describe.emit(self.frame.crop(self.region) if self.region else self.frame)
+        self._describing_key = frame.key
+        self._describe.emit(frame)
+
+    def _on_described(self, description) -> None:
+        self.describe_panel.show_description(description, self._describing_key)
+        frame = self.asked_frame()
+        self.describe_panel.picture_changed(frame.key if frame is not None else None)
 
     def _on_describe_failed(self, message: str) -> None:
         self.describe_panel.set_busy(False)
-        self.describe_panel.card.setPlainText("")
+        self.describe_panel.clear()
         self.show_error(self.t("describe_failed"), message)
 
     def stop(self) -> None:
@@ -418,23 +433,24 @@ class MainWindow(QMainWindow):
         self.busy = False
         self._update_buttons()
         self.answer.setPlainText(answer.text + (" …" if answer.stopped else ""))
-        t = answer.timings
-        image = self.t("image_reused") if answer.reused_image else f"{t.image_encode_s:.2f}s"
+        self.answer_panel.show_sent(answer.question_model, answer.question)
+        t, tm = self.t, answer.timings
+        image = t("image_reused") if answer.reused_image else t("image_encoded", s=t.number(tm.image_encode_s))
         if not answer.reused_image:
-            self.live.encode_s = t.image_encode_s
-        self.statusBar().showMessage(self.t("timings", model=answer.model, image=image, ttft=t.ttft_s,
-                                            tps=t.decode_tok_s))
+            self.live.encode_s = tm.image_encode_s
+        self.statusBar().showMessage(t("timings", model=answer.model, image=image, ttft=t.number(tm.ttft_s),
+                                       total=t.number(tm.total_s, 2 if tm.total_s < 1 else 1)))
         if answer.colors:
             self.similar_panel.show_colors(answer.colors)
-        if self.live_timer.isActive():
-            self.player.view.overlay = f"{answer.question}\n{answer.text}"
-            self.player.view.update()
+        self.live_control.on_answered(answer, self._asked)
         self.refresh_history()
 
     def _on_ask_failed(self, message: str) -> None:
         self.busy = False
         self._update_buttons()
         self.answer.setPlainText("")
+        if not self.question.text() and self.answer_panel._asked:     # nothing typed since: give it back
+            self.question.setText(self.answer_panel._asked)
         self.show_error(self.t("ask_failed"), message)
 
     # ------------------------------------------------------------------ history
@@ -456,17 +472,22 @@ class MainWindow(QMainWindow):
         self._new_conversation.emit(self.asked_frame())
         self.statusBar().showMessage(self.t("conversation_new"), 4000)
 
-    def _on_history_entry(self, question: str, answer: str) -> None:
-        self.question.setText(question)
-        self.answer.setPlainText(answer)
+    def _on_history_entry(self, entry) -> None:
+        """An earlier exchange comes back: its question, answer, what the model was asked, and its box."""
+        self.question.setText(entry.question)
+        self.answer.setPlainText(entry.answer)
+        self.answer_panel.show_sent(entry.question_model, entry.question)
+        try:
+            region = Region.parse(entry.region) if entry.region else None
+        except VitrineError:
+            region = None
+        if region != self.region:
+            self.player.set_region(region)
 
     def request_similar(self) -> None:
         """The picture settled (pause, step, seek, a box drawn): encode it ahead and find similar products."""
-        if self.frame is not None:
-            try:
-                frame = self.frame.crop(self.region) if self.region else self.frame
-            except VitrineError:
-                return
+        frame = self.asked_frame()
+        if frame is not None:
             self.engine.prepare(frame)
             self.similar_panel.request(frame)
 
@@ -484,32 +505,14 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(self.t("exported", n=n, path=path), 8000)
         return n
 
-    # ------------------------------------------------------------------ live
+    # ------------------------------------------------------------------ live (desktop/live_control.py)
     def choose_live(self) -> None:
-        dlg = LiveDialog(self.t, self.prompts.get(self.t.lang, []), self)
-        if dlg.exec() == QDialog.DialogCode.Accepted:
-            self.start_live(dlg.source.text().strip(), dlg.question.currentText(), dlg.interval.value())
+        self.live_control.choose()
 
     def start_live(self, source: str, question: str, interval_s: float) -> None:
-        """Ask ``question`` about the camera picture every ``interval_s`` (skipped while an answer runs)."""
-        spec = f"camera:{source}" if source.isdigit() else source
-        self.player.open(spec, loop=True)
-        self.live.start(question, interval_s)
-        self.live_stop_action.setEnabled(True)
-        self.statusBar().showMessage(self.t("live_on", src=spec))
-        QTimer.singleShot(0, self._start_live_playback)
-
-    def _start_live_playback(self) -> None:
-        if not self.player.source_info:
-            QTimer.singleShot(50, self._start_live_playback)
-            return
-        self.player.source_info.setdefault("fps", 15)
-        self.player.play()
-        self.live.resume()
+        """Ask ``question`` about the camera picture every ``interval_s`` (skipped while an answer runs); it begins
+        once the camera (or file) opens."""
+        self.live_control.start(source, question, interval_s)
 
     def stop_live(self) -> None:
-        self.live.stop()
-        self.live_stop_action.setEnabled(False)
-        self.player.set_loop(False)
-        self.player.view.overlay = ""
-        self.player.view.update()
+        self.live_control.stop()

@@ -3,10 +3,24 @@ a region drawn on it. What it shows is exactly what a question is about."""
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer, Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QStyle, QVBoxLayout, QWidget
 
 from .video_view import VideoView, fmt_time
 from .workers import FrameReader, start_in_thread
+
+
+class SeekSlider(QSlider):
+    """A click on the groove jumps to that point (a plain QSlider pages by one step towards it)."""
+
+    def mousePressEvent(self, e) -> None:
+        if e.button() == Qt.MouseButton.LeftButton and self.maximum() > self.minimum():
+            handle = self.style().pixelMetric(QStyle.PixelMetric.PM_SliderLength, None, self)
+            span = max(1, self.width() - handle)
+            x = int(e.position().x()) - handle // 2
+            value = QStyle.sliderValueFromPosition(self.minimum(), self.maximum(), x, span, self.invertedAppearance())
+            self.setValue(value)          # valueChanged seeks
+            e.accept()
+        super().mousePressEvent(e)        # and the handle follows a drag from there
 
 
 class PlayerPanel(QWidget):
@@ -34,25 +48,40 @@ class PlayerPanel(QWidget):
         self.view = VideoView()
         self.view.regionSelected.connect(self._on_region)
         self.view.fileDropped.connect(self.fileDropped.emit)
-        self.play_button = QPushButton("▶")
+        # the style's own icons: the glyphs (⏸) were empty boxes with the fonts a bare Linux installs
+        style = self.style()
+        self.play_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
+        self.pause_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPause)
+        self.play_button = QPushButton()
+        self.play_button.setIcon(self.play_icon)
         self.play_button.setFixedWidth(48)
         self.play_button.clicked.connect(self.toggle_play)
-        self.prev_button = QPushButton("◀|")
+        self.prev_button = QPushButton()
+        self.prev_button.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaSkipBackward))
         self.prev_button.clicked.connect(lambda: self.step(-1))
-        self.next_button = QPushButton("|▶")
+        self.next_button = QPushButton()
+        self.next_button.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaSkipForward))
         self.next_button.clicked.connect(lambda: self.step(1))
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.live_badge = QLabel()          # AO VIVO, while live mode runs
+        self.live_badge.setObjectName("live")
+        policy = self.live_badge.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.live_badge.setSizePolicy(policy)
+        self.live_badge.hide()
+        self.slider = SeekSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
         self.slider.sliderMoved.connect(self._on_slider)
         self.slider.valueChanged.connect(self._on_slider_value)
         self.timecode = QLabel("--:--")
         self.timecode.setMinimumWidth(190)
         self.region_label = QLabel()
+        self.region_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         transport = QHBoxLayout()
         for w in (self.prev_button, self.play_button, self.next_button):
             transport.addWidget(w)
         transport.addWidget(self.slider, 1)
         transport.addWidget(self.timecode)
+        transport.addWidget(self.live_badge)
         v = QVBoxLayout(self)
         v.addWidget(self.view, 1)
         v.addLayout(transport)
@@ -69,11 +98,13 @@ class PlayerPanel(QWidget):
         self.reader.opened.connect(self._on_opened)
         self.reader.frame.connect(self._on_frame)
         self.reader.failed.connect(self._on_failed)
+        self.reader.open_failed.connect(self._on_open_failed)
         self.reader.ended.connect(self._on_ended)
 
     def retranslate(self, t) -> None:
         self._t = t
         self.view.placeholder = t("drop")
+        self.live_badge.setText(t("on_air"))
         self._show_region()
         self.view.update()
 
@@ -86,15 +117,21 @@ class PlayerPanel(QWidget):
     # ------------------------------------------------------------------ source
     def open(self, spec: str, loop: bool = False) -> None:
         """Open a file, a camera ("camera:0") or a stream; ``loop``: a video file standing in for a camera plays
-        forever."""
-        self.pause()
-        self.reader.loop = loop
+        forever. Until the source opens, the picture on screen stays as it was (a failed open changes nothing)."""
+        self._pending_loop = loop
         self._open.emit(str(spec))
+
+    _pending_loop = False
+
+    def set_live(self, on: bool) -> None:
+        self.live_badge.setVisible(on)
 
     def set_loop(self, loop: bool) -> None:
         self.reader.loop = loop
 
     def _on_opened(self, info: dict) -> None:
+        self.pause()
+        self.reader.loop = self._pending_loop
         self.source_info = info
         self.region = None
         self.view.region = None
@@ -126,9 +163,19 @@ class PlayerPanel(QWidget):
             self.settled.emit()
 
     def _on_failed(self, message: str) -> None:
-        self._pending_frame = False
-        self.pause()
+        """A frame could not be read: stop there. A source that did not open: the one on screen stays, as it was
+        (playing or not)."""
+        if self._open_failed:
+            self._open_failed = False
+        else:
+            self._pending_frame = False
+            self.pause()
         self.failed.emit(message)
+
+    _open_failed = False
+
+    def _on_open_failed(self, _message: str) -> None:
+        self._open_failed = True          # the ``failed`` that follows is about the open
 
     def _on_ended(self) -> None:
         self._pending_frame = False
@@ -152,7 +199,7 @@ class PlayerPanel(QWidget):
         if self.source_info.get("kind") not in ("video", "camera"):
             return False
         self.playing = True
-        self.play_button.setText("⏸")
+        self.play_button.setIcon(self.pause_icon)
         fps = self.source_info.get("fps") or 25
         self.play_timer.start(max(5, int(1000 / fps)))
         return True
@@ -161,7 +208,7 @@ class PlayerPanel(QWidget):
         was_playing = self.playing
         self.playing = False
         self.play_timer.stop()
-        self.play_button.setText("▶")
+        self.play_button.setIcon(self.play_icon)
         if was_playing:
             self.settled.emit()
 
@@ -186,6 +233,12 @@ class PlayerPanel(QWidget):
             self._on_slider(value)
 
     # ------------------------------------------------------------------ region
+    def set_region(self, region) -> None:
+        """A region given back (a history entry's box): drawn, and the picture settles on it."""
+        self.view.region = region
+        self.view.update()
+        self._on_region(region)
+
     def _on_region(self, region) -> None:
         self.region = region
         self._show_region()
@@ -194,4 +247,6 @@ class PlayerPanel(QWidget):
 
     def _show_region(self) -> None:
         if self._t is not None:
-            self.region_label.setText(self._t("region", r=str(self.region)) if self.region else self._t("no_region"))
+            self.region_label.setText(self._t("region", w=self.region.w, h=self.region.h) if self.region
+                                      else self._t("no_region"))
+            self.region_label.setToolTip(str(self.region) if self.region else "")

@@ -3,6 +3,8 @@ most similar products (thumbnail, title, score); a click opens the product's det
 worker thread: searches and CSV imports never run on the GUI thread."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
@@ -55,6 +57,7 @@ class SimilarPanel(QWidget):
         v.addWidget(self.list, 1)
         self.hits: list = []
         self.colors: list = []
+        self.frame_key: str | None = None     # the picture the newest request is about
 
     def retranslate(self, t) -> None:
         self.t = t
@@ -63,7 +66,7 @@ class SimilarPanel(QWidget):
         self.show_colors(self.colors)
 
     def _on_search_failed(self, _request: int, text: str) -> None:
-        self.set_message(text)
+        self.set_message(self.t.error(text))
 
     def set_message(self, text: str) -> None:
         self.status.setText(text)
@@ -97,6 +100,7 @@ class SimilarPanel(QWidget):
                 item.setIcon(QIcon(pm))
             item.setData(Qt.ItemDataRole.UserRole, self.list.count())
             self.list.addItem(item)
+        self.list.scrollToTop()        # new results: the best match is the first row seen, whatever was scrolled
 
     def _on_item(self, item: QListWidgetItem) -> None:
         self.productChosen.emit(self.hits[item.data(Qt.ItemDataRole.UserRole)].product)
@@ -105,6 +109,7 @@ class SimilarPanel(QWidget):
     def request(self, frame) -> None:
         """Search for ``frame`` (the frame on screen or its region); only the newest request is answered."""
         self.worker.latest += 1
+        self.frame_key = frame.key
         self._search.emit({"id": self.worker.latest, "rgb": frame.rgb})
 
     def _on_results(self, request_id: int, hits, colors) -> None:
@@ -168,8 +173,10 @@ class ProductDialog(QDialog):
         form.addRow(t("product_id"), QLabel(product.id))
         form.addRow(t("product_title"), QLabel(product.title))
         for k, v in product.attributes.items():
-            form.addRow(f"{k}:", QLabel(v))
-        path = QLabel(product.image)
+            form.addRow(f"{t.field(k)}:", QLabel(v))
+        # the file's name, not its full path (the path is in the tooltip, for whoever maintains the catalog)
+        path = QLabel(Path(product.image).name if product.image else "")
+        path.setToolTip(str(product.image))
         path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow(t("product_image"), path)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

@@ -25,6 +25,8 @@ class VideoView(QWidget):
         self.setMinimumSize(320, 240)
         self.setAcceptDrops(True)
         self.setMouseTracking(False)
+        # a click takes the keyboard from the question box: Space and the arrows then drive the video
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.frame: Frame | None = None
         self._image: QImage | None = None
         self.region: Region | None = None
@@ -96,6 +98,7 @@ class VideoView(QWidget):
 
     # selection --------------------------------------------------------------
     def mousePressEvent(self, e) -> None:
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
         if e.button() == Qt.MouseButton.RightButton:
             self.clear_region()
             return

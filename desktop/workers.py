@@ -30,7 +30,8 @@ class FrameReader(QObject):
     """Decodes frames with the engine's FrameSource (OpenCV): what is shown is exactly what is asked about."""
     opened = Signal(dict)         # {"spec", "kind", "frame_count", "fps", "duration"}
     frame = Signal(object)        # engine.frames.Frame
-    failed = Signal(str)
+    failed = Signal(str)          # a source did not open or a frame could not be read
+    open_failed = Signal(str)     # sent just before ``failed`` when a source did not open (the one before stays)
     ended = Signal()
 
     def __init__(self):
@@ -44,7 +45,9 @@ class FrameReader(QObject):
         try:
             src = FrameSource(spec)
         except BaseException as e:       # noqa: BLE001 - the GUI shows every failure
-            self.failed.emit(_message(e))
+            message = _message(e)
+            self.open_failed.emit(message)
+            self.failed.emit(message)
             return
         if self.source is not None:
             self.source.close()
@@ -152,10 +155,11 @@ class EngineWorker(QObject):
             return
         self.cancel.clear()
         try:
+            # lang "en": a question the clerk corrected in English goes to the model as it is
             answer = self.session.ask(request["frame"], request["question"],
                                       GenerationOptions(max_tokens=request.get("max_tokens", 256)),
                                       on_token=self.token.emit, cancel=self.cancel,
-                                      answer_lang=request.get("answer_lang"))
+                                      lang=request.get("lang", "auto"), answer_lang=request.get("answer_lang"))
         except BaseException as e:       # noqa: BLE001
             self.ask_failed.emit(_message(e))
             return

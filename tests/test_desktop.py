@@ -1,6 +1,7 @@
 """The desktop app, offscreen, on the tiny model: open, step, pick, select, ask, stream, stop, export, live."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def test_open_step_pick_region_ask_stream_export(window, qtbot, media_dir, tmp_p
     assert w.busy and not w.ask_button.isEnabled() and w.stop_button.isEnabled()
     qtbot.waitUntil(lambda: not w.busy, timeout=30_000)
     assert tokens and w.answer.toPlainText().strip()
-    assert "primeiro token" in w.statusBar().currentMessage()
+    assert "resposta começou em" in w.statusBar().currentMessage()
     assert w.history_list.count() == 1              # the crop's answer is in this frame's history
     entry = w.history.all()[0]
     assert entry.region == str(w.region) and entry.frame_key == w.frame.key
@@ -131,7 +132,7 @@ def test_live_mode_on_a_video_file(window, qtbot, media_dir):
     w._ask.connect(sent.append)                     # what went to the engine
     w.start_live(str(media_dir / "clip.mp4"), "What is this?", 0.05)
     qtbot.waitUntil(lambda: len(w.history) >= 3, timeout=30_000)
-    assert w.playing and w.player.view.overlay.startswith("What is this?")
+    assert w.playing and re.match(r"\d\d:\d\d:\d\d · What is this\?", w.player.view.overlay)   # with its time
     qtbot.keyClick(w.player.view, Qt.Key.Key_Space)        # pause
     assert not w.playing and not w.live_timer.isActive()
     w.stop_live()
@@ -156,15 +157,15 @@ def test_errors_show_a_message_and_the_app_keeps_working(case, window, qtbot, me
     w = window
     if case == "missing":
         w.open_source(str(tmp_path / "nope.mp4"))
-        needle = "file not found"
+        needle = "Arquivo não encontrado"
     elif case == "bad_video":
         bad = tmp_path / "bad.mp4"
         bad.write_bytes(b"\x00" * 4000)
         w.open_source(str(bad))
-        needle = "cannot read video"
+        needle = "Não foi possível ler o vídeo"
     else:
         w.start_live("9", "What is this?", 1.0)
-        needle = "no camera"
+        needle = "Nenhuma câmera"
     qtbot.waitUntil(lambda: needle in w.last_error, timeout=10_000)
     open_and_wait(qtbot, w, media_dir / "look.png")
     assert w.ask("What is this?")
@@ -208,7 +209,7 @@ def test_model_that_fails_to_load(qtbot, vitrine_home, tmp_path, tiny_gguf, medi
     data = m.path("model").read_bytes()
     m.path("model").write_bytes(data[: len(data) // 2])
     w = make_window(qtbot, vitrine_home, tmp_path, wait_model=False)
-    qtbot.waitUntil(lambda: "truncated" in w.last_error, timeout=30_000)
+    qtbot.waitUntil(lambda: "O modelo broken está danificado" in w.last_error, timeout=30_000)
     open_and_wait(qtbot, w, media_dir / "look.png")      # still usable
     w.close()
 
@@ -316,6 +317,6 @@ def test_similar_products_panel_with_colours_and_details_and_a_csv_added_from_th
         bad.write_text("name,price\nx,1\n")
         with qtbot.waitSignal(w.similar_panel.failed, timeout=30_000):
             w.similar_panel.add_csv(str(bad))
-        assert "no id or image column" in w.last_error
+        assert "não tem coluna de código" in w.last_error
     finally:
         w.close()
