@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="vitrine-app", description="Vitrine desktop app")
     p.add_argument("file", nargs="?", help="video or image to open")
     p.add_argument("--lang", choices=["pt", "en"], help="interface language (default: last used, else pt)")
+    p.add_argument("--smoke", action="store_true", help="show the window, print how long the start took (from the "
+                   "process's start), and quit: an install's check")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     problem = display_problem()
@@ -52,7 +54,20 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.file:
         window.open_source(args.file)
+    if args.smoke:
+        from PySide6.QtCore import QTimer
+        QTimer.singleShot(0, lambda: _report_shown(window, app))
     return app.exec()
+
+
+def _report_shown(window, app) -> None:
+    """The window is on screen once the event loop runs: say after how long, counted from the process's start."""
+    import time
+
+    import psutil
+    since = time.time() - psutil.Process().create_time()
+    print(f"shown {window.isVisible()} after {since:.2f} s", flush=True)
+    app.quit()
 
 
 if __name__ == "__main__":
