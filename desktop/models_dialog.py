@@ -70,6 +70,13 @@ def suggested_name(path: Path) -> str:
     return name[:64] or "modelo"
 
 
+def bundle_models(folder: Path) -> list[Path]:
+    """The model folders of an install bundle (`vitrine bundle`: bundle.json and models/NAME/), else []."""
+    if not (folder / "bundle.json").is_file() or not (folder / "models").is_dir():
+        return []
+    return sorted(p for p in (folder / "models").iterdir() if (p / "vitrine-model.json").is_file())
+
+
 class ImportWorker(QObject):
     """Copies (and hashes) a model into the store, or removes one: seconds to minutes for a real model."""
     done = Signal(str)                    # a status line
@@ -86,6 +93,14 @@ class ImportWorker(QObject):
     @Slot(object)
     def run(self, job: dict) -> None:
         try:
+            if job["kind"] == "bundle":              # a store's install bundle: every model it carries
+                names = []
+                for folder in bundle_models(Path(job["folder"])):
+                    if (self.store.root / folder.name).exists():
+                        continue                       # installed already (by the bundle's own installer)
+                    names.append(self.store.import_folder(folder.name, folder, self._progress).name)
+                self.done.emit(", ".join(names) or "-")
+                return
             if job["kind"] == "folder":
                 m = self.store.import_folder(job["name"], Path(job["folder"]), self._progress)
             elif job["kind"] == "files":
@@ -212,7 +227,9 @@ class ModelsDialog(QDialog):
     # ---- actions ------------------------------------------------------------------------------------------------
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, self.t("import_folder"))
-        if folder:
+        if folder and bundle_models(Path(folder)):
+            self._start({"kind": "bundle", "folder": folder}, self.t("importing", name=Path(folder).name))
+        elif folder:
             name, ok = QInputDialog.getText(self, self.t("import_folder"), self.t("model_name"),
                                             text=suggested_name(Path(folder)))
             if ok and name.strip():

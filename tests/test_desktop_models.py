@@ -109,3 +109,24 @@ def test_importing_a_model_folder_from_the_dialog(qtbot, vitrine_home, tmp_path,
         dlg.close()
     finally:
         w.close()
+
+
+def test_importing_an_install_bundle_from_the_dialog_takes_every_model_it_carries(qtbot, vitrine_home, tmp_path,
+                                                                                    tiny_gguf, monkeypatch):
+    import shutil
+
+    from PySide6.QtWidgets import QFileDialog
+    bundle = tmp_path / "loja-bundle"
+    (bundle / "models").mkdir(parents=True)
+    (bundle / "bundle.json").write_text(json.dumps({"models": ["tiny", "tiny2"]}))
+    for name in ("tiny", "tiny2"):
+        shutil.copytree(tiny_gguf, bundle / "models" / name)
+    w = make_window(qtbot, vitrine_home, tmp_path, wait_model=False)
+    try:
+        dlg = w.show_models()
+        monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(bundle))
+        dlg.choose_folder()                       # no name asked: a bundle's models keep their own names
+        qtbot.waitUntil(lambda: dlg.names() == ["tiny", "tiny2"], timeout=120_000)
+        dlg.close()
+    finally:
+        w.close()
