@@ -309,3 +309,183 @@ def test_descriptions_say_only_what_the_attributes_hold():
     bag = dict(attrs, category="bag", colours=["black"], pattern="plain")
     text = render_pt(bag, schema, templates)
     assert text.startswith("Bolsa preta.") and "manga" not in text
+
+
+# ------------------------------------------------------------------ the API's own rules, no model behind it
+class FakeSession:
+    """Answers by the question's words: "fail <kind>" raises that error kind, "crash" a bug."""
+
+    def __init__(self):
+        self.asked = 0
+
+    def ask(self, frame, question, options, on_token=None, cancel=None, answer_lang=None, schema=None,
+            history=None):
+        from engine import errors
+        from engine.answer import Answer, Timings
+        self.asked += 1
+        if question.startswith("fail "):
+            if on_token:
+                on_token("par")          # a stream has begun when the error comes
+            raise getattr(errors, question.split()[1])("the model says no")
+        if question == "crash":
+            raise ZeroDivisionError("a bug")
+        text = "tudo bem"
+        for word in text.split(" "):
+            if on_token:
+                on_token(word)
+        return Answer(question=question, text=text, model="fake", frame="f", frame_key=frame.key,
+                      timings=Timings(n_tokens=2))
+
+    def is_prepared(self, frame):
+        return False
+
+    def prepare(self, frame):
+        pass
+
+
+@pytest.fixture(scope="module")
+def fake_api():
+    """The app around a FakeSession, served by uvicorn on 127.0.0.1 in this process (real chunked bodies)."""
+    import uvicorn
+
+    from engine.serve import ServeLimits, create_app
+    app = create_app(FakeSession(), "fashion-tiny", ServeLimits(max_body_bytes=1 << 20))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def small_url():
+    from PIL import Image
+    return _data_url(Image.new("RGB", (32, 32), (200, 10, 10)))
+
+
+def _rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_a_body_over_the_limit_is_refused_while_it_is_read(fake_api, small_url, chunked):
+    """A 300 MB body against a 1 MB limit: 413 JSON, and the server never holds the body (a chunked body has no
+    Content-Length to refuse it by)."""
+    sent = 0
+
+    def body():
+        nonlocal sent
+        piece = b'{"pad": "' + b"x" * ((1 << 20) - 9)
+        for _ in range(300):
+            sent += len(piece)
+            yield piece
+            piece = b"x" * (1 << 20)
+    before = _rss_kb()
+    headers = {"Content-Type": "application/json"}
+    if not chunked:
+        headers["Content-Length"] = str(300 << 20)
+    try:
+        r = httpx.post(fake_api + "/v1/chat/completions", content=body(), headers=headers, timeout=60)
+    except httpx.HTTPError:         # the server answered and closed while the client was still sending
+        pytest.fail(f"no answer before the connection closed (sent {sent >> 20} MB)")
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "body_too_large"
+    assert _rss_kb() - before < 60_000, f"the process grew by {(_rss_kb() - before) >> 10} MB"
+
+
+@pytest.mark.parametrize("kind,status,etype", [
+    ("BadInput", 400, "invalid_request_error"), ("NotFound", 404, "not_found_error"),
+    ("Busy", 429, "rate_limit_error"), ("ModelFault", 500, "server_error"), ("VitrineError", 400, None)])
+def test_each_error_kind_gets_its_status_as_json_and_in_a_stream(fake_api, small_url, kind, status, etype):
+    r = httpx.post(fake_api + "/v1/chat/completions", json=_body(small_url, f"fail {kind}"), timeout=30)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["message"] == "the model says no" and (etype is None or err["type"] == etype)
+    if status == 429:
+        assert int(r.headers["Retry-After"]) >= 1
+    events = _events(httpx.post(fake_api + "/v1/chat/completions",
+                                json=_body(small_url, f"fail {kind}", stream=True), timeout=30))
+    assert events[-1] == "[DONE]"                       # ended as a stream ends, not cut off
+    assert json.loads(events[-2])["error"]["message"] == "the model says no"
+
+
+def _events(r) -> list[str]:
+    assert r.status_code == 200, r.text
+    return [line[len("data: "):] for line in r.text.splitlines() if line.startswith("data: ")]
+
+
+def test_an_unexpected_exception_is_a_500_json_and_logged_with_its_traceback(fake_api, small_url, caplog):
+    with caplog.at_level("INFO"):
+        r = httpx.post(fake_api + "/v1/chat/completions", json=_body(small_url, "crash"), timeout=30)
+        assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+        assert "ZeroDivisionError" not in r.text                    # the client gets no traceback
+        events = _events(httpx.post(fake_api + "/v1/chat/completions", json=_body(small_url, "crash", stream=True),
+                                    timeout=30))
+        assert json.loads(events[-2])["error"]["code"] == "internal_error" and events[-1] == "[DONE]"
+        ok = httpx.post(fake_api + "/v1/chat/completions", json=_body(small_url, "hello"), timeout=30)
+        assert ok.status_code == 200 and ok.json()["choices"][0]["message"]["content"] == "tudo bem"
+        r404 = httpx.get(fake_api + "/v1/nothing", timeout=30)
+        assert r404.status_code == 404 and r404.json()["error"]["type"] == "not_found_error"
+    tracebacks = [rec for rec in caplog.records if rec.exc_info and rec.exc_info[0] is ZeroDivisionError]
+    assert len(tracebacks) == 2
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "engine.serve.requests"]
+    assert any(line.startswith("POST /v1/chat/completions 500 ") and "model=fashion-tiny" in line for line in lines)
+    assert any(line.startswith("POST /v1/chat/completions 200 ") for line in lines)
+    assert any(line.startswith("GET /v1/nothing 404 ") for line in lines)
+
+
+BAD_SCHEMAS = [
+    ({"type": "object", "properties": {"s": {"type": "string", "maxLength": "30"}}}, "properties.s.maxLength"),
+    ({"type": "object", "properties": {"s": {"type": "string", "maxLength": 10 ** 9}}}, "properties.s.maxLength"),
+    ({"type": "object", "properties": {"s": {"type": "string", "maxLength": True}}}, "properties.s.maxLength"),
+    ({"type": "object", "properties": {"s": {"type": "string", "maxLength": -1}}}, "properties.s.maxLength"),
+    ({"type": "object", "properties": {"c": {"enum": [{"a": 1}]}}}, "properties.c.enum"),
+    ({"type": "object", "properties": {"c": {"enum": []}}}, "properties.c.enum"),
+    ({"type": "object", "properties": {"c": {"enum": "red"}}}, "properties.c.enum"),
+    ({"type": "object", "properties": {"c": {"type": "string", "enum": [1, 2]}}}, "properties.c.enum"),
+    ({"type": "object", "properties": {"c": {"type": "string", "pattern": "^a"}}}, "properties.c.pattern"),
+    ({"type": "object", "properties": {"n": {"type": "integer", "minimum": 3}}}, "properties.n.minimum"),
+    ({"type": "object", "properties": {}}, "properties"),
+    ({"type": "object", "properties": {f"p{i}": {"type": "boolean"} for i in range(65)}}, "properties"),
+    ({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["b"]}, "required"),
+    ({"type": "array", "items": {"type": "string"}, "maxItems": 1000}, "maxItems"),
+    ({"type": "array", "items": {"type": "string"}, "minItems": 3, "maxItems": 2}, "maxItems"),
+    ({"type": "array", "items": [{"type": "string"}]}, "items"),
+    ({"type": "array", "items": {"type": "string"}, "uniqueItems": True}, "uniqueItems"),
+    ({"type": "tuple"}, "type"),
+    ({"anyOf": [{"type": "string"}]}, "anyOf"),
+    ({"$ref": "#/x"}, "$ref"),
+    ({"type": ["string", "integer"]}, "type"),
+]
+
+
+@pytest.mark.parametrize("schema,field", BAD_SCHEMAS)
+def test_a_schema_the_decoder_cannot_follow_is_a_400_naming_the_field(fake_api, small_url, schema, field):
+    r = httpx.post(fake_api + "/v1/chat/completions", timeout=30, json=_body(small_url, response_format={
+        "type": "json_schema", "json_schema": {"name": "x", "schema": schema}}))
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert err["code"] == "invalid_schema" and err["param"] == "response_format.json_schema.schema." + field, err
+    assert err["message"].startswith(err["param"] + ": ")
+
+
+def test_a_schema_nested_too_deeply_or_a_bad_response_format_is_a_400(fake_api, small_url):
+    deep: dict = {"type": "string"}
+    for _ in range(12):
+        deep = {"type": "object", "properties": {"a": deep}}
+    for fmt in ({"type": "json_schema", "json_schema": {"schema": deep}}, "json", {"type": "json_object"},
+                {"type": "json_schema", "json_schema": {"schema": 3}}, {"type": "json_schema"}):
+        r = httpx.post(fake_api + "/v1/chat/completions", json=_body(small_url, response_format=fmt), timeout=30)
+        assert r.status_code == 400 and r.json()["error"]["param"].startswith("response_format"), r.text
+    raw = b"[" * 100_000 + b"]" * 100_000              # deeper than Python's JSON reader recurses
+    r = httpx.post(fake_api + "/v1/chat/completions", content=raw, timeout=30)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
