@@ -438,7 +438,7 @@ class TokenConstraint(ABC):
         self.budget: int | None = None
         self.plan: list[int] | None = None         # the closing tokens still to write, once closing started
         self.closed_on_budget = False
-        self._growth = growth(node)
+        self._growth = growth(node) + 4         # + the bytes of one character written a byte at a time
         self._watch = len(min_text(node)) + 2 * self._growth + 8   # below this many tokens left, look each step
 
     def begin(self, budget: int) -> None:
@@ -459,7 +459,7 @@ class TokenConstraint(ABC):
 
     def mask(self, logits: np.ndarray) -> np.ndarray:
         """Logits with every token the constraint forbids at -inf (end-of-answer allowed only when complete)."""
-        if self.plan is None and self.budget is not None and self.budget <= self._watch:
+        if self.plan is None and self.budget is not None and self.budget <= self._watch and not self._pending():
             rest = shortest_completion(self.node, self.text)
             if rest is not None and len(rest) + self._growth >= self.budget:
                 self._close(rest)
@@ -475,8 +475,15 @@ class TokenConstraint(ABC):
         if self.plan:
             self.plan.pop(0)
         if token_id not in self.stop_ids:
-            self.text += self.token_texts[token_id]
+            self.text += self._piece(token_id)
         self._advance(token_id)
+
+    def _piece(self, token_id: int) -> str:
+        return self.token_texts[token_id]
+
+    def _pending(self) -> bool:
+        """Part of a character is written (a byte token): closing waits for the rest."""
+        return False
 
     @property
     def finished(self) -> bool:
@@ -539,14 +546,19 @@ class RegexConstraint(TokenConstraint):
 
 
 class LlamaGrammarConstraint(TokenConstraint):
-    """llama.cpp's grammar sampler over the same language (GBNF from the same tree). ``blocked``: tokens the
-    answer's text cannot be followed through (part of a UTF-8 character, control tokens), never offered."""
+    """llama.cpp's grammar sampler over the same language (GBNF from the same tree). ``token_bytes``: each
+    token as the answer is decoded; ``blocked``: tokens that spell nothing there (control tokens), never offered."""
 
     def __init__(self, node: Node, llama_cpp, vocab, n_vocab: int, eog, trie: VocabularyTrie,
-                 token_texts: Sequence[str], eog_ids: Sequence[int], blocked: np.ndarray):
+                 token_texts: Sequence[str], eog_ids: Sequence[int], blocked: np.ndarray,
+                 token_bytes: Sequence[bytes]):
+        import codecs
+
         from llama_cpp._internals import LlamaTokenDataArray
         super().__init__(node, trie, token_texts, eog_ids)
         self.L, self.n_vocab, self.eog, self.blocked = llama_cpp, n_vocab, eog, blocked
+        self.token_bytes = token_bytes
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.grammar = to_gbnf(node)
         self.sampler = llama_cpp.llama_sampler_init_grammar(vocab, self.grammar.encode(), b"root")
         if not self.sampler:
@@ -574,6 +586,12 @@ class LlamaGrammarConstraint(TokenConstraint):
 
     def _finished(self) -> bool:
         return self._done
+
+    def _piece(self, token_id: int) -> str:
+        return self._utf8.decode(self.token_bytes[token_id])
+
+    def _pending(self) -> bool:
+        return bool(self._utf8.getstate()[0])
 
     def close(self) -> None:
         if self.sampler:

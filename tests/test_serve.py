@@ -334,7 +334,7 @@ class FakeSession:
             if on_token:
                 on_token(word)
         return Answer(question=question, text=text, model="fake", frame="f", frame_key=frame.key,
-                      timings=Timings(n_tokens=2))
+                      timings=Timings(n_tokens=2), truncated=question == "cut")     # closed early, on the budget
 
     def is_prepared(self, frame):
         return False
@@ -489,3 +489,118 @@ def test_a_schema_nested_too_deeply_or_a_bad_response_format_is_a_400(fake_api, 
     raw = b"[" * 100_000 + b"]" * 100_000              # deeper than Python's JSON reader recurses
     r = httpx.post(fake_api + "/v1/chat/completions", content=raw, timeout=30)
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+
+
+# ------------------------------------------------------------------ constrained answers: valid for every schema
+def _schemas():
+    """Schemas of every shape the decoder follows: string enums and consts (quotes and backslashes included),
+    free strings (maxLength 1..60), integers, numbers, booleans, null, arrays, nested objects."""
+    from hypothesis import strategies as st
+    text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
+    leaf = st.one_of(
+        st.lists(text, min_size=1, max_size=5).map(lambda v: {"type": "string", "enum": v}),
+        st.integers(1, 60).map(lambda n: {"type": "string", "maxLength": n}),
+        st.sampled_from([{"type": "integer"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]),
+        text.map(lambda v: {"const": v}))
+
+    def arrays(item):
+        return st.tuples(item, st.integers(0, 2), st.integers(0, 3)).map(
+            lambda t: {"type": "array", "items": t[0], "minItems": t[1], "maxItems": t[1] + t[2]})
+
+    def objects(child):
+        return st.dictionaries(st.text(alphabet="abcxyz_", min_size=1, max_size=6), child, min_size=1,
+                               max_size=4).map(lambda p: {"type": "object", "properties": p, "required": list(p)})
+    return objects(st.recursive(leaf, lambda inner: st.one_of(arrays(inner), objects(inner)), max_leaves=8))
+
+
+@pytest.mark.parametrize("runtime", ["gguf", "onnx"])
+def test_every_schema_accepted_gives_valid_json_whatever_the_budget(runtime, tiny_gguf, tiny_onnx_int8):
+    """Random weights: the constraint alone must make the answer valid, and a budget that runs out closes it
+    (truncated: finish_reason "length"), never a cut string such as {"s": "."""
+    import jsonschema
+    import numpy as np
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from engine.backends import GenerationOptions, load_backend
+    from engine.constrained import compile_schema, min_text
+    from engine.errors import BadInput
+    from engine.frames import Frame
+    from engine.session import Session
+    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2))
+    frames = [Frame(np.random.RandomState(i).randint(0, 255, (64, 64, 3), np.uint8), f"random-{i}") for i in range(3)]
+    seen = {"valid": 0, "truncated": 0, "too small": 0}
+
+    @settings(max_examples=60, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(schema=_schemas(), room=st.integers(-8, 150), which=st.integers(0, 2))
+    def check(schema, room, which):
+        # a budget around what the shortest valid answer needs (these tiny tokenizers spell JSON nearly a
+        # character a token): some too small, some cut, some roomy
+        max_tokens = max(1, len(min_text(compile_schema(schema))) + room)
+        try:
+            a = session.ask(frames[which], "Describe it", GenerationOptions(max_tokens=max_tokens), schema=schema,
+                            translate=False)
+        except BadInput as e:          # even the shortest valid answer does not fit: said before decoding
+            assert "too small" in str(e)
+            seen["too small"] += 1
+            return
+        jsonschema.validate(json.loads(a.text), schema)
+        assert a.timings.n_tokens <= max_tokens
+        assert a.truncated or a.timings.n_tokens < max_tokens
+        seen["valid"] += 1
+        seen["truncated"] += a.truncated
+    try:
+        check()
+        # free strings up to maxLength 60 with a short and a long budget, on every frame
+        for n in (1, 29, 30, 45, 60):
+            for max_tokens in (16, 256):
+                schema = {"type": "object", "properties": {"s": {"type": "string", "maxLength": n}}}
+                for frame in frames:
+                    a = session.ask(frame, "Describe it", GenerationOptions(max_tokens=max_tokens), schema=schema,
+                                    translate=False)
+                    jsonschema.validate(json.loads(a.text), schema)
+    finally:
+        session.close()
+    assert seen["valid"] >= 25 and seen["truncated"] >= 5 and seen["too small"] >= 1, seen
+
+
+def test_an_answer_cut_by_max_tokens_says_length(fake_api, small_url):
+    r = httpx.post(fake_api + "/v1/chat/completions", json=_body(small_url, "cut"), timeout=30)
+    assert r.status_code == 200 and r.json()["choices"][0]["finish_reason"] == "length"
+    events = _events(httpx.post(fake_api + "/v1/chat/completions", json=_body(small_url, "cut", stream=True),
+                                timeout=30))
+    assert json.loads(events[-2])["choices"][0]["finish_reason"] == "length" and events[-1] == "[DONE]"
+
+
+def test_an_onnx_model_eager_to_stop_still_closes_its_strings(tiny_onnx_int8, monkeypatch):
+    """A trained model wants its end-of-utterance token (and the other special tokens) everywhere: in a free
+    string those must not pass for text ("<end_of_utterance>" ended answers as {"s": " with finish "stop")."""
+    import jsonschema
+    import numpy as np
+
+    from engine.backends import GenerationOptions, load_backend
+    from engine.frames import Frame
+    from engine.session import Session
+    backend = load_backend(str(tiny_onnx_int8), threads=2)
+    special = sorted(backend._special_ids())
+    assert set(backend.eos_ids) <= set(special) and len(special) > len(backend.eos_ids)
+    decode = backend._decode
+
+    def eager(*args, **kw):
+        logits, past = decode(*args, **kw)
+        logits = logits.copy()
+        logits[..., special] += 100.0
+        return logits, past
+    monkeypatch.setattr(backend, "_decode", eager)
+    session = Session(backend)
+    frame = Frame(np.random.RandomState(0).randint(0, 255, (64, 64, 3), np.uint8), "random")
+    try:
+        for n in (5, 18, 30, 60):
+            schema = {"type": "object", "properties": {"s": {"type": "string", "maxLength": n},
+                                                       "c": {"enum": ["red", "blue"]}}}
+            a = session.ask(frame, "Describe it", GenerationOptions(max_tokens=200), schema=schema, translate=False)
+            jsonschema.validate(json.loads(a.text), schema)
+            assert not a.truncated
+    finally:
+        session.close()

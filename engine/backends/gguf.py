@@ -452,22 +452,25 @@ class GgufBackend(Backend):
         from ..constrained import LlamaGrammarConstraint, VocabularyTrie
         L = self._llama_cpp
         if getattr(self, "_token_texts", None) is None:     # built once per model: the vocabulary as text
-            texts, eog = [], []
-            for tok in range(self._n_vocab):
-                if L.llama_vocab_is_eog(self._vocab, tok):
-                    eog.append(tok)
-                try:        # as the answer is decoded: a token that is part of a UTF-8 character spells nothing
-                    texts.append(self._llm.detokenize([tok]).decode("utf-8"))
+            pieces = [self._llm.detokenize([tok]) for tok in range(self._n_vocab)]    # as answers are decoded
+            eog = [tok for tok in range(self._n_vocab) if L.llama_vocab_is_eog(self._vocab, tok)]
+            texts = []
+            for piece in pieces:
+                try:
+                    texts.append(piece.decode("utf-8"))
                 except UnicodeDecodeError:
                     texts.append("")
-            self._token_texts, self._eog_ids = texts, eog
+            self._token_bytes, self._token_texts, self._eog_ids = pieces, texts, eog
             self._trie = VocabularyTrie(texts)
+            # never offered: control tokens (they spell nothing in the answer) and parts of UTF-8 characters
+            # (llama.cpp's grammar let byte tokens write invalid UTF-8, decoded as several U+FFFD: a string past
+            # its maxLength); the ONNX path's trie holds whole characters only, likewise
             blocked = np.array([not t for t in texts])
             blocked[eog] = False
             self._blocked = np.flatnonzero(blocked)
         return LlamaGrammarConstraint(node, L, self._vocab, self._n_vocab,
                                       lambda tok: bool(L.llama_vocab_is_eog(self._vocab, tok)), self._trie,
-                                      self._token_texts, self._eog_ids, self._blocked)
+                                      self._token_texts, self._eog_ids, self._blocked, self._token_bytes)
 
     # ------------------------------------------------------------------ parity checks
     def _logits(self) -> np.ndarray:
