@@ -141,8 +141,8 @@ def parse_request(body: Any, model_name: str, limits: ServeLimits) -> ChatReques
         raise ApiError(400, "the body must be a JSON object with model and messages")
     model = body.get("model")
     if model not in (None, model_name):
-        raise ApiError(404, f"unknown model {model!r}: this server has {model_name!r} (GET /v1/models)",
-                       code="model_not_found")
+        raise ApiError(404, f"unknown model {str(model)[:80]!r}: this server has {model_name!r} (GET /v1/models)",
+                       code="model_not_found", param="model")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ApiError(400, "messages must be a non-empty list")
@@ -182,12 +182,18 @@ def parse_request(body: Any, model_name: str, limits: ServeLimits) -> ChatReques
     if len(question) > limits.max_question_chars:
         raise ApiError(400, f"the question is too long ({len(question)} characters, at most "
                        f"{limits.max_question_chars})")
-    max_tokens = body.get("max_tokens", body.get("max_completion_tokens", 256))
+    max_tokens = body.get("max_tokens")
+    if max_tokens is None:
+        max_tokens = body.get("max_completion_tokens")
+    if max_tokens is None:          # OpenAI's null: the default
+        max_tokens = min(256, limits.max_tokens)
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or not 1 <= max_tokens <= limits.max_tokens:
-        raise ApiError(400, f"max_tokens must be a whole number from 1 to {limits.max_tokens}")
+        raise ApiError(400, f"max_tokens must be a whole number from 1 to {limits.max_tokens}", param="max_tokens")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool) and stream is not None:
+        raise ApiError(400, "stream must be true or false", param="stream")
     schema = parse_response_format(body.get("response_format"))
-    return ChatRequest(decode_image(image_url, limits), question, max_tokens, bool(body.get("stream")), schema,
-                       history)
+    return ChatRequest(decode_image(image_url, limits), question, max_tokens, bool(stream), schema, history)
 
 
 def parse_response_format(fmt: Any) -> dict | None:

@@ -611,3 +611,18 @@ def test_an_onnx_model_eager_to_stop_still_closes_its_strings(tiny_onnx_int8, mo
             assert not a.truncated
     finally:
         session.close()
+
+
+@pytest.mark.parametrize("edit", [
+    lambda b: b.update(stream="yes"), lambda b: b.update(max_tokens="10"), lambda b: b.update(max_tokens=1.5),
+    lambda b: b.update(model=["x"] * 1000), lambda b: b.update(messages="hi"), lambda b: b.update(messages=[]),
+    lambda b: b["messages"][0].update(content=5), lambda b: b["messages"][0].update(content=[3]),
+    lambda b: b["messages"][0]["content"].append({"type": "audio"}),
+    lambda b: b.update(response_format=[1]), lambda b: b.update(response_format={"type": 7}),
+])
+def test_a_value_of_the_wrong_kind_anywhere_is_a_json_4xx(fake_api, small_url, edit):
+    body = _body(small_url)
+    edit(body)
+    r = httpx.post(fake_api + "/v1/chat/completions", json=body, timeout=30)
+    assert 400 <= r.status_code < 500 and r.json()["error"]["message"], r.text
+    assert len(r.json()["error"]["message"]) < 300
