@@ -626,3 +626,34 @@ def test_a_value_of_the_wrong_kind_anywhere_is_a_json_4xx(fake_api, small_url, e
     r = httpx.post(fake_api + "/v1/chat/completions", json=body, timeout=30)
     assert 400 <= r.status_code < 500 and r.json()["error"]["message"], r.text
     assert len(r.json()["error"]["message"]) < 300
+
+
+def test_a_gguf_constraint_never_offers_control_tokens(tiny_gguf):
+    """llama.cpp's grammar reads a control token (<row_1_col_3>...) as its text: inside a free string it was
+    accepted, counted against maxLength, and written as nothing. Made the likeliest tokens, they are never chosen."""
+    import numpy as np
+
+    from engine.backends import load_backend
+    from engine.constrained import compile_schema
+    backend = load_backend(str(tiny_gguf), threads=2)
+    try:
+        c = backend.constraint_for(compile_schema({"type": "object", "properties": {
+            "s": {"type": "string", "maxLength": 40}}}))
+        control = [t for t, piece in enumerate(backend._token_bytes) if not piece and t not in backend._eog_ids]
+        assert control
+        c.begin(100)
+        rng, ids = np.random.RandomState(0), []
+        while not c.finished and len(ids) < 100:
+            logits = rng.randn(backend._n_vocab).astype(np.float32)
+            logits[control] += 100.0
+            tok = int(np.argmax(c.mask(logits)))
+            if tok in backend._eog_ids:
+                break
+            c.advance(tok)
+            ids.append(tok)
+        assert not set(ids) & set(control)
+        text = b"".join(backend._token_bytes[t] for t in ids).decode("utf-8")
+        assert len(json.loads(text)["s"]) <= 40
+        c.close()
+    finally:
+        backend.close()
