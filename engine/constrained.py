@@ -382,6 +382,19 @@ def shortest_completion(node: Node, text: str) -> str | None:
     return best
 
 
+def _literals(node: Node) -> set[str]:
+    """The fixed texts an answer may have to write: punctuation, names, enum values, the digits of numbers."""
+    if node.kind == "object":
+        out = {"{", "}", ", "} | {json.dumps(k, ensure_ascii=False) + ": " for k, _ in node.children}
+        return out.union(*(_literals(v) for _, v in node.children))
+    if node.kind == "array":
+        return {"[", "]", ", "} | _literals(node.children[0])
+    if node.kind == "enum":
+        return set(node.values)
+    return {"string": {'"'}, "integer": {"0"}, "number": {"0"}, "boolean": {"true", "false"},
+            "null": {"null"}}[node.kind]
+
+
 def growth(node: Node) -> int:
     """At most how many characters one token can add to the shortest completion (a new array item, a longer enum
     value, a digit after a minus or a point): how early closing must start to stay within the budget."""
@@ -442,7 +455,13 @@ class TokenConstraint(ABC):
         self._watch = len(min_text(node)) + 2 * self._growth + 8   # below this many tokens left, look each step
 
     def begin(self, budget: int) -> None:
-        """The answer may have at most ``budget`` tokens; BadInput when even the shortest valid one needs more."""
+        """The answer may have at most ``budget`` tokens; BadInput when even the shortest valid one needs more,
+        or when the vocabulary has no whole-character tokens for a fixed part (an enum value in a script the
+        tokenizer only spells byte by byte): the decoder could start it and never finish it."""
+        for text in _literals(self.node):
+            if self.trie.tokens_for(text) is None:
+                raise BadInput(f"this model cannot write {text[:40]!r} from the JSON schema (its vocabulary has no "
+                               "whole-character tokens for it): use plainer characters in enum values and names")
         need = self.trie.tokens_for(shortest_completion(self.node, self.text) or "")
         if need is not None and len(need) > budget:
             raise BadInput(f"max_tokens {budget} is too small for this JSON schema: its shortest valid answer "

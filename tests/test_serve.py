@@ -657,3 +657,32 @@ def test_a_gguf_constraint_never_offers_control_tokens(tiny_gguf):
         c.close()
     finally:
         backend.close()
+
+
+@pytest.mark.parametrize("runtime", ["gguf", "onnx"])
+def test_a_value_the_vocabulary_cannot_spell_is_refused_not_cut(runtime, tiny_gguf, tiny_onnx_int8):
+    """The tiny tokenizers have no token for "ծ" (it is written byte by byte, which the constraint never offers):
+    the answer is refused in one line before decoding, never begun and left unfinished."""
+    import jsonschema
+    import numpy as np
+
+    from engine.backends import GenerationOptions, load_backend
+    from engine.errors import BadInput
+    from engine.frames import Frame
+    from engine.session import Session
+    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2))
+    frame = Frame(np.random.RandomState(0).randint(0, 255, (64, 64, 3), np.uint8), "random")
+    try:
+        schema = {"type": "object", "properties": {"c": {"enum": ["ծ", "ծա"]}}}
+        with pytest.raises(BadInput, match="cannot write"):
+            session.ask(frame, "Describe it", GenerationOptions(max_tokens=64), schema=schema, translate=False)
+        # one value it can start ("a") but not finish; before, both runtimes wrote {"c": "a and stopped
+        for values in (["aծ", "b"], ["ծ", "red"]):
+            schema = {"type": "object", "properties": {"c": {"enum": values}}}
+            with pytest.raises(BadInput, match="cannot write"):
+                session.ask(frame, "Describe it", GenerationOptions(max_tokens=64), schema=schema, translate=False)
+        schema = {"type": "object", "properties": {"c": {"enum": ["red", "blue"]}}}
+        a = session.ask(frame, "Describe it", GenerationOptions(max_tokens=64), schema=schema, translate=False)
+        jsonschema.validate(json.loads(a.text), schema)
+    finally:
+        session.close()
