@@ -503,6 +503,7 @@ def _schemas():
     """Schemas of every shape the decoder follows: string enums and consts (quotes and backslashes included),
     free strings (maxLength 1..60), integers, numbers, booleans, null, arrays, nested objects."""
     from hypothesis import strategies as st
+    # printable ASCII (quotes and backslashes included): letters the tiny tokenizers lack are refused, a test below
     text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
     leaf = st.one_of(
         st.lists(text, min_size=1, max_size=5).map(lambda v: {"type": "string", "enum": v}),
@@ -538,9 +539,9 @@ def test_every_schema_accepted_gives_valid_json_whatever_the_budget(runtime, tin
     frames = [Frame(np.random.RandomState(i).randint(0, 255, (64, 64, 3), np.uint8), f"random-{i}") for i in range(3)]
     seen = {"valid": 0, "truncated": 0, "too small": 0}
 
-    @settings(max_examples=60, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=100, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
-    @given(schema=_schemas(), room=st.integers(-8, 150), which=st.integers(0, 2))
+    @given(schema=_schemas(), room=st.sampled_from([-3, 0, 1, 4, 12, 40, 120, 600]), which=st.integers(0, 2))
     def check(schema, room, which):
         # a budget around what the shortest valid answer needs (these tiny tokenizers spell JSON nearly a
         # character a token): some too small, some cut, some roomy
@@ -569,7 +570,7 @@ def test_every_schema_accepted_gives_valid_json_whatever_the_budget(runtime, tin
                     jsonschema.validate(json.loads(a.text), schema)
     finally:
         session.close()
-    assert seen["valid"] >= 25 and seen["truncated"] >= 5 and seen["too small"] >= 1, seen
+    assert seen["valid"] >= 40 and 10 <= seen["truncated"] <= seen["valid"] - 10 and seen["too small"] >= 1, seen
 
 
 def test_an_answer_cut_by_max_tokens_says_length(fake_api, small_url):
