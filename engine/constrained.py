@@ -173,8 +173,8 @@ def _compile_enum(schema: dict, kind: str | None, path: str) -> Node:
     for v in values:
         if not isinstance(v, (str, int, float, bool, type(None))) or \
                 (isinstance(v, float) and not math.isfinite(v)):
-            raise SchemaError(where, f"a {type(v).__name__} value is not supported: enum values must be strings, numbers, "
-                           "booleans or null")
+            raise SchemaError(where, f"a {type(v).__name__} value is not supported: enum values must be strings, "
+                              "numbers, booleans or null")
         if isinstance(v, str) and len(v) > MAX_ENUM_TEXT:
             raise SchemaError(where, f"a value is longer than {MAX_ENUM_TEXT} characters")
         if kind is not None and not (isinstance(v, _JSON_TYPES[kind]) and not (kind in ("integer", "number")
