@@ -32,6 +32,7 @@ class Answer:
     text_model: str = ""           # the model's own answer before translation ("" when not translated)
     colors: list[NamedColor] = field(default_factory=list)   # measured from the pixels, for colour questions
     turn: int = 0                  # earlier exchanges about the frame the model saw (0: the conversation's first)
+    truncated: bool = False        # max_tokens ended it (an API's finish_reason "length")
 
     def to_dict(self) -> dict:
         return asdict(self)

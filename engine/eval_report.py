@@ -59,6 +59,7 @@ class RunMetrics:
     semantic_threshold: float
     semantic_calibration: str
     models: list[ModelMetrics]
+    semantic_near_chance: bool = False      # the threshold barely beats always answering "same": the headline says
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -133,8 +134,9 @@ def write(folder: Path, info: dict, records: list, progress: Progress | None = N
     run = RunMetrics(folder=str(folder), data=info["data"], rows=info["rows"],
                      semantic_threshold=calibration.threshold,
                      semantic_calibration=f"e5 cosine >= {calibration.threshold:.3f} separates {calibration.pairs} "
-                     f"labelled paraphrase pairs (en/pt) with {calibration.accuracy:.0%} accuracy",
-                     models=results)
+                     f"labelled paraphrase pairs (en/pt) with {calibration.accuracy:.0%} accuracy (always the "
+                     f"commoner label: {calibration.chance:.0%})",
+                     models=results, semantic_near_chance=calibration.accuracy - calibration.chance < 0.10)
     _write_csv(folder / "answers.csv", [r for m in rows.values() for r in m])
     write_text_atomic(folder / METRICS_FILE, json.dumps(asdict(run), indent=2, ensure_ascii=False))
     plots = write_plots(folder / "plots", results, {_label(m): [r.total_s for r in recs if not r.error]
@@ -223,6 +225,9 @@ def to_markdown(run: RunMetrics, plots: list[str]) -> str:
     ms = run.models
     lines = [f"# Evaluation: {Path(run.data).name}", "",
              f"{run.rows} questions from `{run.data}`; run folder `{run.folder}`.", ""]
+    if run.semantic_near_chance:
+        lines += [f"**Semantic match is near chance, not a figure to trust**: {run.semantic_calibration}. Read VQA "
+                  "accuracy and \"contains\".", ""]
     lines += _table(["model", "answered", "errors", "VQA acc", "contains", "exact", "token F1", "ANLS",
                      "e5 cosine", "semantic match"],
                     [[m.model, m.answered, m.errors, f"{m.vqa:.3f}", f"{m.contains:.3f}", f"{m.exact:.3f}",

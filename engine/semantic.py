@@ -24,6 +24,7 @@ class Calibration:
     threshold: float          # cosine at or above which two answers count as the same meaning
     accuracy: float           # how often that threshold is right on the calibration pairs
     pairs: int
+    chance: float = 0.0       # how often always saying the commoner label is right: what accuracy must beat
 
 
 class Similarity:
@@ -70,4 +71,5 @@ class Similarity:
             if acc > best_acc:
                 best_acc, best_t = acc, float(t)
         log.info("semantic threshold %.3f (%.0f%% of %d pairs)", best_t, 100 * best_acc, len(y))
-        return Calibration(threshold=round(best_t, 4), accuracy=best_acc, pairs=len(y))
+        return Calibration(threshold=round(best_t, 4), accuracy=best_acc, pairs=len(y),
+                           chance=float(max(y.mean(), 1 - y.mean())) if len(y) else 0.0)

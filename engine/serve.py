@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from fastapi import Request      # at module level: FastAPI reads the handlers' (string) annotations here
 
+from .constrained import SchemaError, compile_schema
 from .errors import VitrineError
 from .frames import Frame
 
@@ -43,12 +44,30 @@ class ServeLimits:
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str, kind: str = "invalid_request_error", code: str | None = None,
-                 headers: dict | None = None):
+                 headers: dict | None = None, param: str | None = None):
         super().__init__(message)
         self.status, self.message, self.kind, self.code, self.headers = status, message, kind, code, headers or {}
+        self.param = param
 
     def body(self) -> dict:
-        return {"error": {"message": self.message, "type": self.kind, "code": self.code, "param": None}}
+        return {"error": {"message": self.message, "type": self.kind, "code": self.code, "param": self.param}}
+
+    @classmethod
+    def of(cls, e: VitrineError) -> "ApiError":
+        """A VitrineError as the answer its kind names: a client's mistake 400, not found 404, busy 429, the
+        model's own fault 500."""
+        status = getattr(e, "http_status", 400)
+        kind = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error"}.get(
+            status, "server_error" if status >= 500 else "invalid_request_error")
+        code = {404: "not_found", 429: "busy"}.get(status, "model_fault" if status >= 500 else None)
+        if isinstance(e, SchemaError):
+            return cls(400, str(e), code="invalid_schema", param=e.field)
+        return cls(status, str(e), kind, code, headers={"Retry-After": "1"} if status == 429 else None)
+
+    @classmethod
+    def internal(cls) -> "ApiError":
+        return cls(500, "internal error: the server failed on this request (its log has the details); try again "
+                   "or report it", kind="server_error", code="internal_error")
 
 
 def is_local(host: str) -> bool:
@@ -115,8 +134,8 @@ def parse_request(body: Any, model_name: str, limits: ServeLimits) -> ChatReques
         raise ApiError(400, "the body must be a JSON object with model and messages")
     model = body.get("model")
     if model not in (None, model_name):
-        raise ApiError(404, f"unknown model {model!r}: this server has {model_name!r} (GET /v1/models)",
-                       code="model_not_found")
+        raise ApiError(404, f"unknown model {str(model)[:80]!r}: this server has {model_name!r} (GET /v1/models)",
+                       code="model_not_found", param="model")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ApiError(400, "messages must be a non-empty list")
@@ -156,20 +175,44 @@ def parse_request(body: Any, model_name: str, limits: ServeLimits) -> ChatReques
     if len(question) > limits.max_question_chars:
         raise ApiError(400, f"the question is too long ({len(question)} characters, at most "
                        f"{limits.max_question_chars})")
-    max_tokens = body.get("max_tokens", body.get("max_completion_tokens", 256))
+    max_tokens = body.get("max_tokens")
+    if max_tokens is None:
+        max_tokens = body.get("max_completion_tokens")
+    if max_tokens is None:          # OpenAI's null: the default
+        max_tokens = min(256, limits.max_tokens)
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or not 1 <= max_tokens <= limits.max_tokens:
-        raise ApiError(400, f"max_tokens must be a whole number from 1 to {limits.max_tokens}")
-    schema = None
-    fmt = body.get("response_format")
-    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-        js = fmt.get("json_schema")
-        schema = js.get("schema") if isinstance(js, dict) else None
-        if not isinstance(schema, dict):
-            raise ApiError(400, "response_format json_schema needs a schema object")
-    elif isinstance(fmt, dict) and fmt.get("type") not in (None, "text"):
-        raise ApiError(400, f"response_format {fmt.get('type')!r} is not supported: use text or json_schema")
-    return ChatRequest(decode_image(image_url, limits), question, max_tokens, bool(body.get("stream")), schema,
-                       history)
+        raise ApiError(400, f"max_tokens must be a whole number from 1 to {limits.max_tokens}", param="max_tokens")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool) and stream is not None:
+        raise ApiError(400, "stream must be true or false", param="stream")
+    schema = parse_response_format(body.get("response_format"))
+    return ChatRequest(decode_image(image_url, limits), question, max_tokens, bool(stream), schema, history)
+
+
+def parse_response_format(fmt: Any) -> dict | None:
+    """The json_schema a response must follow (None for text), checked now: a schema outside what the decoder
+    can follow is a 400 that names the field, never a failure in the middle of an answer."""
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict):
+        raise ApiError(400, 'response_format must be an object: {"type": "json_schema", "json_schema": {"schema": '
+                       '{...}}} or {"type": "text"}', param="response_format")
+    kind = fmt.get("type")
+    if kind in (None, "text"):
+        return None
+    if kind != "json_schema":
+        raise ApiError(400, f"response_format type {str(kind)[:40]!r} is not supported: use text or json_schema",
+                       param="response_format.type")
+    js = fmt.get("json_schema")
+    schema = js.get("schema") if isinstance(js, dict) else None
+    if not isinstance(schema, dict):
+        raise ApiError(400, "response_format json_schema needs a schema object", code="invalid_schema",
+                       param="response_format.json_schema.schema")
+    try:
+        compile_schema(schema, "response_format.json_schema.schema")
+    except SchemaError as e:
+        raise ApiError.of(e) from None
+    return schema
 
 
 class ModelSlot:
@@ -199,11 +242,40 @@ def _completion_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex[:24]
 
 
+class RequestLog:
+    """ASGI middleware: one log line per request (method, path, status, duration, model), when its response has
+    been sent (a stream's when it ends)."""
+
+    def __init__(self, app, model_name: str):
+        self.app, self.model_name = app, model_name
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0, status = time.perf_counter(), 500
+
+        async def send_noting_status(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            requests_log.info("%s %s %d %.3fs model=%s", scope.get("method", ""), scope.get("path", ""), status,
+                              time.perf_counter() - t0, self.model_name)
+
+
+requests_log = logging.getLogger(__name__ + ".requests")
+
+
 def create_app(session, model_name: str, limits: ServeLimits | None = None, api_key: str | None = None,
                answer_lang: str | None = None):
-    """The ASGI app around a loaded ``engine.session.Session``."""
+    """The ASGI app around a loaded ``engine.session.Session``. Every answer that is not a success is JSON in the
+    OpenAI error shape, a stream's included (an error event, then the stream's normal end)."""
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse, StreamingResponse
+    from starlette.exceptions import HTTPException
 
     from .backends import GenerationOptions
 
@@ -211,9 +283,30 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
     slot = ModelSlot(session, model_name, limits)
     app = FastAPI(title="Vitrine", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.slot = slot
+    app.add_middleware(RequestLog, model_name=model_name)
 
     def error(e: ApiError) -> JSONResponse:
         return JSONResponse(e.body(), status_code=e.status, headers=e.headers)
+
+    def failed(e: BaseException) -> ApiError:
+        """Any exception as the error a client gets: a VitrineError by its kind, anything else a 500 whose
+        traceback goes to the server's log."""
+        if isinstance(e, ApiError):
+            return e
+        if isinstance(e, VitrineError):
+            return ApiError.of(e)
+        log.error("unexpected error answering a request", exc_info=e)
+        return ApiError.internal()
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, e: HTTPException):      # unknown paths, wrong methods
+        kind = {401: "authentication_error", 404: "not_found_error"}.get(e.status_code, "invalid_request_error")
+        return error(ApiError(e.status_code, f"{request.method} {request.url.path}: {e.detail}", kind=kind,
+                              headers=getattr(e, "headers", None)))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, e: Exception):
+        return error(failed(e))
 
     def authorised(request: Request) -> None:
         if api_key and request.headers.get("authorization", "") != f"Bearer {api_key}":
@@ -239,19 +332,37 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
                            on_token=on_token, cancel=cancel, answer_lang=answer_lang, schema=req.schema,
                            history=req.history)
 
+    def too_large(n: int | None = None) -> ApiError:
+        size = f"{n} bytes, " if n is not None else ""
+        return ApiError(413, f"the request is too large ({size}at most {limits.max_body_bytes} bytes): send a "
+                        "smaller image", code="body_too_large")
+
     async def read_body(request: Request) -> Any:
+        """The JSON body, read piece by piece and refused as soon as it passes the limit: a chunked body (no
+        Content-Length) is held to the same bound, and nothing larger than it is ever kept."""
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limits.max_body_bytes:
-            raise ApiError(413, f"the request is too large ({int(length)} bytes, at most "
-                           f"{limits.max_body_bytes}): send a smaller image", code="body_too_large")
-        raw = await request.body()
-        if len(raw) > limits.max_body_bytes:
-            raise ApiError(413, f"the request is too large (at most {limits.max_body_bytes} bytes)",
-                           code="body_too_large")
+        if length is not None:
+            if not length.strip().isdigit():
+                raise ApiError(400, "the Content-Length header is not a number", code="invalid_content_length")
+            if int(length) > limits.max_body_bytes:
+                raise too_large(int(length))
+        from starlette.requests import ClientDisconnect
+        raw = bytearray()
         try:
-            return json.loads(raw)
+            async for piece in request.stream():
+                if len(raw) + len(piece) > limits.max_body_bytes:
+                    raw.clear()
+                    raise too_large()
+                raw += piece
+        except ClientDisconnect:
+            raise ApiError(400, "the client closed the connection before the body ended",
+                           code="body_incomplete") from None
+        try:
+            return json.loads(bytes(raw))
         except (ValueError, UnicodeDecodeError):
             raise ApiError(400, "the body is not valid JSON", code="invalid_json") from None
+        except RecursionError:
+            raise ApiError(400, "the body's JSON nests too deeply", code="invalid_json") from None
 
     @app.post("/v1/vitrine/prepare")
     async def prepare(request: Request):
@@ -264,11 +375,11 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
             if not isinstance(url, str):
                 raise ApiError(400, 'send {"image_url": {"url": "data:image/jpeg;base64,..."}}', code="no_image")
             frame = await asyncio.to_thread(decode_image, url, limits)
-        except ApiError as e:
-            return error(e)
-        ready = session.is_prepared(frame)
-        if not ready:
-            session.prepare(frame)
+            ready = session.is_prepared(frame)
+            if not ready:
+                session.prepare(frame)
+        except Exception as e:
+            return error(failed(e))
         return JSONResponse({"status": "ready" if ready else "preparing", "image": frame.key},
                             status_code=200 if ready else 202)
 
@@ -278,8 +389,8 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
             authorised(request)
             req = parse_request(await read_body(request), model_name, limits)
             slot.admit()
-        except ApiError as e:
-            return error(e)
+        except Exception as e:
+            return error(failed(e))
         slot.waiting += 1
         if req.stream:
             return StreamingResponse(_stream(req), media_type="text/event-stream",
@@ -290,11 +401,11 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
                 cancel = threading.Event()
                 try:
                     answer = await slot.run(run_ask, req, None, cancel)
-                except VitrineError as e:
-                    return error(ApiError(400, str(e)))
                 except asyncio.CancelledError:
                     cancel.set()
                     raise
+                except Exception as e:
+                    return error(failed(e))
                 slot.last_s = time.perf_counter() - t0
                 slot.served += 1
         finally:
@@ -320,29 +431,30 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
                 yield chunk({"role": "assistant", "content": ""})
                 while (piece := await queue.get()) is not None:
                     yield chunk({"content": piece})
-                try:
-                    answer = task.result()
-                except VitrineError as e:
-                    yield "data: " + json.dumps(ApiError(400, str(e)).body()) + "\n\n"
-                    return
+                answer = task.result()
                 slot.last_s = time.perf_counter() - t0
                 slot.served += 1
-                yield chunk({}, "length" if answer.timings.n_tokens >= req.max_tokens else "stop")
-                yield "data: [DONE]\n\n"
+                yield chunk({}, _finish(answer, req.max_tokens))
         except (asyncio.CancelledError, GeneratorExit):
             cancel.set()            # the client left: stop decoding for nobody
             raise
+        except Exception as e:      # said in the stream, and the stream ends as streams end: never cut off
+            yield "data: " + json.dumps(failed(e).body(), ensure_ascii=False) + "\n\n"
         finally:
             slot.waiting -= 1
+        yield "data: [DONE]\n\n"
 
     return app
 
 
+def _finish(answer, max_tokens: int) -> str:
+    return "length" if getattr(answer, "truncated", False) or answer.timings.n_tokens >= max_tokens else "stop"
+
+
 def _completion(answer, model_name: str, max_tokens: int) -> dict:
-    finish = "length" if answer.timings.n_tokens >= max_tokens else "stop"
     return {"id": _completion_id(), "object": "chat.completion", "created": int(time.time()), "model": model_name,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
-                         "finish_reason": finish}],
+                         "finish_reason": _finish(answer, max_tokens)}],
             "usage": {"prompt_tokens": 0, "completion_tokens": answer.timings.n_tokens,
                       "total_tokens": answer.timings.n_tokens},
             "vitrine": {"reused_image": answer.reused_image, "ttft_s": answer.timings.ttft_s, "turn": answer.turn,

@@ -252,7 +252,7 @@ class Session:
                       frame_key=frame.key, timings=timings, reused_image=reused, stopped=stats.stopped,
                       question_lang=q_lang, answer_lang=a_lang if stream else model_lang, question_model=to_model,
                       text_model=stats.text.strip() if stream and model_lang != a_lang else "", colors=colors,
-                      turn=stats.history_used)
+                      turn=stats.history_used, truncated=stats.truncated)
 
     def _answer_in(self, sentence: str, question: str, src: str, dst: str) -> str:
         """One sentence of the answer in the user's language: a one-term answer in the vocabulary's words,

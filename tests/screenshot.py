@@ -35,9 +35,11 @@ def poll():
 def shot():
     app.processEvents()
     pm = app.primaryScreen().grabWindow(0)       # the X server's root window: what a person would see
-    pm.save(out)
+    saved = not pm.isNull() and pm.save(out, "PNG")
+    if not saved:
+        print(f"screenshot: could not save {out} (grabbed {pm.width()}x{pm.height()})", file=sys.stderr)
     w.close()
-    app.exit(0)
+    app.exit(0 if saved else 4)                 # a run that saved nothing must not pass for one that did
 
 
 QTimer.singleShot(100, poll)

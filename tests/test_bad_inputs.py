@@ -482,26 +482,40 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
-@pytest.fixture
-def read_only_home(small_disk):
-    (small_disk / "models").mkdir()
-    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    return small_disk
+def _home_with_work(home: Path, tmp_path: Path) -> None:
+    """What each command needs besides a writable home: a model to remove, a valid translation package."""
+    (home / "models" / "x").mkdir(parents=True)
+    (home / "models" / "x" / "vitrine-model.json").write_text("{}")
+    _zip(tmp_path / "en_pt.argosmodel", {"en_pt/metadata.json": b'{"from_code": "en", "to_code": "pt"}',
+                                         "en_pt/model/x": b""})
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["models", "import", "x", "--from", "{g}"], "read-only"),
-    (["models", "remove", "x"], "unknown model"),
-    (["models", "pull", "smolvlm-256m", "--hub", "http://127.0.0.1:9"], "read-only"),
-    (["translate", "install", "{g}/text-Q8_0.gguf"], ""),
-    (["models", "list"], None),
+@pytest.mark.parametrize("args,needle,in_a_writable_home", [
+    (["models", "import", "y", "--from", "{g}"], "read-only", "ok"),
+    (["models", "remove", "x"], "read-only", "ok"),
+    (["models", "pull", "smolvlm-256m", "--hub", "http://127.0.0.1:9"], "read-only", "fails otherwise"),
+    (["translate", "install", "{t}/en_pt.argosmodel"], "read-only", "ok"),
+    (["models", "list"], None, "ok"),
 ])
-def test_a_read_only_home(args, needle, read_only_home, tiny_gguf):
-    r = run_cli(*[a.replace("{g}", str(tiny_gguf)) for a in args], env={"VITRINE_HOME": str(read_only_home)})
+def test_a_read_only_home(args, needle, in_a_writable_home, small_disk, tiny_gguf, tmp_path):
+    """Each command fails on the read-only disk and for that reason alone: the same command with the same
+    inputs succeeds in a writable home (or, for the pull with no hub, fails for another reason there)."""
+    argv = [a.replace("{g}", str(tiny_gguf)).replace("{t}", str(tmp_path)) for a in args]
+    writable = tmp_path / "writable-home"
+    _home_with_work(writable, tmp_path)
+    control = run_cli(*argv, env={"VITRINE_HOME": str(writable)})
+    if in_a_writable_home == "ok":
+        succeeded(control)
+    else:
+        assert control.returncode != 0 and "read-only" not in control.stderr, control.stderr
+    _home_with_work(small_disk, tmp_path)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    r = run_cli(*argv, env={"VITRINE_HOME": str(small_disk)})
     if needle is None:
         succeeded(r)
     else:
         one_line(r, needle)
+        assert (small_disk / "models" / "x" / "vitrine-model.json").is_file()
 
 
 def test_a_full_home(small_disk, tiny_gguf):
@@ -639,7 +653,10 @@ def _zip(path: Path, members: dict[str, bytes]) -> Path:
     ({"pkg/metadata.json": b"\xff\xfe", "pkg/model/x": b""}, "damaged metadata.json"),
     ({"pkg/metadata.json": b"[1]", "pkg/model/x": b""}, "damaged metadata.json"),
     ({"pkg/metadata.json": b'{"from_code": "../en", "to_code": "pt"}', "pkg/model/x": b""}, "no valid language pair"),
-    ({"../../escape/metadata.json": b'{"from_code": "en", "to_code": "pt"}', "../../escape/model/x": b""}, ""),
+    # names that climb out of the staging folder (home/translate/argos/.installing-x/): two levels land in
+    # home/translate, four in the test's own folder, an absolute name anywhere
+    ({"../../escape/metadata.json": b'{"from_code": "en", "to_code": "pt"}', "../../escape/model/x": b"",
+      "../../../../escape4/x": b"", "/tmp/vitrine-zip-slip-escape/x": b""}, ""),
 ])
 def test_translation_packages_from_files(members, needle, tmp_path, vitrine_home):
     f = tmp_path / "pkg.argosmodel"
@@ -647,10 +664,13 @@ def test_translation_packages_from_files(members, needle, tmp_path, vitrine_home
         f.write_bytes(b"not a zip at all" * 10)
     else:
         _zip(f, members)
+    shutil.rmtree("/tmp/vitrine-zip-slip-escape", ignore_errors=True)
     r = run_cli("translate", "install", f)
     if needle:
         one_line(r, needle)
-    assert not (tmp_path / "escape").exists() and not (vitrine_home / "escape").exists()
+    packages = vitrine_home / "translate" / "argos"      # a name cleaned of its '..' is a package in there
+    escaped = [p for p in tmp_path.rglob("escape*") if not p.is_relative_to(packages)]
+    assert escaped == [] and not Path("/tmp/vitrine-zip-slip-escape").exists(), escaped
     leftovers = [p for p in (vitrine_home / "translate" / "argos").glob(".installing-*")] \
         if (vitrine_home / "translate" / "argos").exists() else []
     assert leftovers == []

@@ -220,8 +220,14 @@ def test_an_index_built_with_another_embedder_is_not_mixed(tmp_path):
     cat.close()
     out = _cli("catalog", "--catalog", folder, "search", read.products[0].image)
     assert out.returncode == 2 and "indexed with other-embedder-123" in out.stderr and "--reindex" in out.stderr
-    out = _cli("catalog", "--catalog", folder, "add", read.products[0].image.replace(".png", ".csv"))
-    assert out.returncode == 2
+    # a CSV of new products (it exists, and its rows are good): refused for the embedder, nothing added
+    more = _small_csv(tmp_path / "more", n=8)
+    lines = more.read_text().splitlines()
+    more.write_text("\n".join(lines[:1] + lines[6:]) + "\n")
+    out = _cli("catalog", "--catalog", folder, "add", more)
+    assert out.returncode == 2 and "indexed with other-embedder-123" in out.stderr and "--reindex" in out.stderr, \
+        out.stderr
+    assert json.loads(_cli("catalog", "--catalog", folder, "show", "--json").stdout)["products"] == 5
     out = _cli("catalog", "--catalog", folder, "index", "--reindex")
     assert out.returncode == 0, out.stderr
     out = _cli("catalog", "--catalog", folder, "search", read.products[0].image, "--json")

@@ -253,6 +253,7 @@ def test_screenshot_under_xvfb(installed_tiny, vitrine_home, tmp_path):
         pytest.skip("Xvfb is not installed (.ci/run installs it)")
     out = ROOT / "test-artifacts" / "main-window.png"
     out.parent.mkdir(exist_ok=True)
+    out.unlink(missing_ok=True)          # a PNG an earlier run left must not pass for this run's
     display = f":{90 + os.getpid() % 9}"
     xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -267,6 +268,11 @@ def test_screenshot_under_xvfb(installed_tiny, vitrine_home, tmp_path):
         xvfb.terminate()
         xvfb.wait()
     assert out.stat().st_size > 20_000
+    from PIL import Image
+    with Image.open(out) as shot:           # the screen, and the window drawn on it (not one flat colour)
+        assert shot.size == (1280, 800)
+        colours = shot.convert("RGB").resize((160, 100)).getcolors(160 * 100)
+        assert colours is not None and len(colours) > 50
 
 
 def test_qt_binding_does_not_leak_references_to_none(qtbot):
@@ -305,7 +311,8 @@ def test_similar_products_panel_with_colours_and_details_and_a_csv_added_from_th
         assert "adicionados" in w.statusBar().currentMessage()
         qtbot.waitUntil(lambda: w.similar_panel.list.count() > 0, timeout=60_000)
         assert w.similar_panel.hits[0].product.id == product.id
-        assert w.similar_panel.list.item(0).icon() is not None
+        icon = w.similar_panel.list.item(0).icon()
+        assert not icon.isNull() and not icon.pixmap(64, 64).isNull()      # the product's thumbnail is shown
         colour = product.attributes["colour"]
         assert w.similar_panel.colors[0].en == colour
         chip = w.similar_panel.swatches.itemAt(0).widget()

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from engine.answer import Answer, Timings
 from engine.frames import Frame, Region
@@ -56,15 +57,56 @@ def test_a_crash_mid_write_loses_nothing_saved(tmp_path):
     assert [e.question for e in h.all()] == ["Qual é a cor 1?"]
 
 
-def test_export_never_leaves_a_half_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["json", "csv"])
+def test_export_never_leaves_a_half_file(tmp_path, monkeypatch, kind):
+    """The disk fills half-way through the export's writing: the previous export is still whole, no temporary
+    file is left, and the error reaches the caller."""
+    import builtins
+    import errno
+    import io
+
+    from engine.errors import VitrineError
     h = History(tmp_path / "h.sqlite3")
-    h.add(*make(1))
-    dest = tmp_path / "out.json"
+    for i in range(40):
+        h.add(*make(i))
+    dest = tmp_path / f"out.{kind}"
     dest.write_text("previous export")
-    monkeypatch.setattr("json.dumps", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
-    try:
-        h.export_json(dest)
-    except OSError:
-        pass
+    real_open = io.open
+    written = []
+
+    class HalfFull:
+        """A file whose disk fills after some text: part of it is on disk, then ENOSPC."""
+
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, text):
+            if sum(written) + len(text) > 300:
+                self.f.write(text[:10])
+                self.f.flush()
+                written.append(10)
+                raise OSError(errno.ENOSPC, "No space left on device")
+            written.append(len(text))
+            return self.f.write(text)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    def filling_open(file, mode="r", *a, **k):
+        f = real_open(file, mode, *a, **k)
+        inside = str(file).startswith(str(tmp_path)) and not str(file).endswith(".sqlite3")
+        return HalfFull(f) if inside and ("w" in mode or "a" in mode) else f
+    monkeypatch.setattr(io, "open", filling_open)           # Path.open and Path.write_text come here
+    monkeypatch.setattr(builtins, "open", filling_open)
+    with pytest.raises((OSError, VitrineError)):
+        h.export_json(dest) if kind == "json" else h.export_csv(dest)
+    monkeypatch.undo()
+    assert sum(written) >= 10, "the export never began writing: the test did not test anything"
     assert dest.read_text() == "previous export"
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.json")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(f".out.{kind}")] == []

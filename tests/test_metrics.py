@@ -54,9 +54,31 @@ def test_contains_f1_levenshtein_anls():
     assert metrics.exact_match(" Red ", ["red"]) == 1.0 and metrics.exact_match("red.", ["red"]) == 0.0
 
 
-def test_semantic_threshold_is_calibrated_and_stated():
-    from engine.semantic import Similarity
+def test_semantic_threshold_is_calibrated_and_stated(tmp_path):
+    from engine.eval_report import RunMetrics, to_markdown
+    from engine.semantic import PAIRS_FILE, Similarity
     sim = Similarity()
+    # pairs a working threshold separates completely: the same words (1) and unrelated sentences (0), half each;
+    # "always the same" would be right on half
+    clear = tmp_path / "pairs.tsv"
+    clear.write_text("\n".join([
+        "1\tred shirt\tred shirt", "1\tblue striped dress\tblue striped dress", "1\tlong sleeves\tlong sleeves",
+        "0\tred shirt\tthe train to the airport leaves at noon from platform four",
+        "0\tblue striped dress\tcompile the kernel module before rebooting the server",
+        "0\tlong sleeves\tthe recipe needs two eggs, flour and a pinch of salt"]) + "\n", encoding="utf-8")
+    c = sim.calibrate(clear)
+    assert c.pairs == 6 and c.accuracy == 1.0 and c.chance == 0.5
+    # the bundled pairs: the threshold must beat always saying the commoner label (counted here from the file)
+    labels = [int(line.split("\t")[0]) for line in PAIRS_FILE.read_text(encoding="utf-8").splitlines()
+              if line.strip() and not line.startswith("#")]
+    chance = max(sum(labels), len(labels) - sum(labels)) / len(labels)
     cal = sim.calibrate()
-    assert cal.pairs >= 50 and 0.5 < cal.accuracy <= 1.0 and 0.0 < cal.threshold < 1.0
+    assert cal.pairs == len(labels) >= 50 and cal.chance == pytest.approx(chance)
+    assert chance < cal.accuracy <= 1.0 and 0.0 < cal.threshold < 1.0
     assert sim.cosine("vermelho", ["red"]) > sim.cosine("", ["red"])
+    # and when it beats chance by little, the report's headline says so (not only the README)
+    run = RunMetrics(folder="f", data="d.jsonl", rows=1, semantic_threshold=cal.threshold,
+                     semantic_calibration="e5 cosine >= 0.815 ... 60% accuracy (always the commoner label: 58%)",
+                     models=[], semantic_near_chance=True)
+    head = to_markdown(run, []).split("## ")[0]
+    assert "near chance" in head and "58%" in head

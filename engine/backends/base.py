@@ -37,6 +37,7 @@ class GenerationStats:
     stopped: bool = False
     token_ids: list[int] = field(default_factory=list)   # the answer's tokens, for parity checks
     history_used: int = 0          # earlier exchanges about the frame the model saw with the question
+    truncated: bool = False        # the token budget ended it (a schema answer was closed early to stay valid)
 
 
 @dataclass(frozen=True)

@@ -396,6 +396,8 @@ class GgufBackend(Backend):
         stopped, t_first = False, None
         constraint = options.constraint
         limit = min(options.max_tokens, room - 1)
+        if constraint is not None:
+            constraint.begin(limit)     # a cut answer is closed, still valid JSON
         policy = self._threads_policy
         if policy is not None:
             self._use_decode_threads(policy.start())
@@ -441,13 +443,34 @@ class GgufBackend(Backend):
                 on_token(tail)
         end = time.perf_counter()
         t_first = t_first or end
+        truncated = len(ids) >= limit or bool(constraint is not None and constraint.closed_on_budget)
         return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
-                               text="".join(pieces), stopped=stopped, token_ids=ids, history_used=used)
+                               text="".join(pieces), stopped=stopped, token_ids=ids, history_used=used,
+                               truncated=truncated)
 
     def constraint_for(self, node):
-        from ..constrained import LlamaGrammarConstraint
-        return LlamaGrammarConstraint(node, self._llama_cpp, self._vocab, self._n_vocab,
-                                      lambda tok: bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, tok)))
+        from ..constrained import LlamaGrammarConstraint, VocabularyTrie
+        L = self._llama_cpp
+        if getattr(self, "_token_texts", None) is None:     # built once per model: the vocabulary as text
+            pieces = [self._llm.detokenize([tok]) for tok in range(self._n_vocab)]    # as answers are decoded
+            eog = [tok for tok in range(self._n_vocab) if L.llama_vocab_is_eog(self._vocab, tok)]
+            texts = []
+            for piece in pieces:
+                try:
+                    texts.append(piece.decode("utf-8"))
+                except UnicodeDecodeError:
+                    texts.append("")
+            self._token_bytes, self._token_texts, self._eog_ids = pieces, texts, eog
+            self._trie = VocabularyTrie(texts)
+            # never offered: control tokens (they spell nothing in the answer) and parts of UTF-8 characters
+            # (llama.cpp's grammar let byte tokens write invalid UTF-8, decoded as several U+FFFD: a string past
+            # its maxLength); the ONNX path's trie holds whole characters only, likewise
+            blocked = np.array([not t for t in texts])
+            blocked[eog] = False
+            self._blocked = np.flatnonzero(blocked)
+        return LlamaGrammarConstraint(node, L, self._vocab, self._n_vocab,
+                                      lambda tok: bool(L.llama_vocab_is_eog(self._vocab, tok)), self._trie,
+                                      self._token_texts, self._eog_ids, self._blocked, self._token_bytes)
 
     # ------------------------------------------------------------------ parity checks
     def _logits(self) -> np.ndarray:

@@ -238,6 +238,8 @@ class OnnxBackend(Backend):
         ids: list[int] = []
         text, stopped, t_first = "", False, None
         constraint = options.constraint
+        if constraint is not None:
+            constraint.begin(options.max_tokens)     # a cut answer is closed, still valid JSON
         for _ in range(options.max_tokens):
             if constraint is not None:
                 if constraint.finished:
@@ -273,8 +275,9 @@ class OnnxBackend(Backend):
             on_token(full[len(text):])
         end = time.perf_counter()
         t_first = t_first or end
+        truncated = len(ids) >= options.max_tokens or bool(constraint is not None and constraint.closed_on_budget)
         return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
-                               text=full, stopped=stopped, token_ids=ids, history_used=used)
+                               text=full, stopped=stopped, token_ids=ids, history_used=used, truncated=truncated)
 
     def constraint_for(self, node):
         from ..constrained import RegexConstraint, VocabularyTrie
@@ -285,8 +288,18 @@ class OnnxBackend(Backend):
             head = self.tokenizer.decode(anchor, skip_special_tokens=False)
             self._token_texts = [self.tokenizer.decode(anchor + [i], skip_special_tokens=False)[len(head):]
                                  for i in range(self.tokenizer.get_vocab_size())]
+            # special tokens (end of utterance, <image>...) spell markup, not text: in a free string their
+            # "<end_of_utterance>" passed as characters and ended the answer inside it ({"s": ")
+            for i in self._special_ids():
+                if i < len(self._token_texts):
+                    self._token_texts[i] = ""
             self._trie = VocabularyTrie(self._token_texts)
         return RegexConstraint(node, self._trie, self._token_texts, sorted(self.eos_ids))
+
+    def _special_ids(self) -> set[int]:
+        added = getattr(self.tokenizer, "get_added_tokens_decoder", None)
+        ids = {i for i, t in added().items() if getattr(t, "special", True)} if added else set()
+        return ids | set(self.eos_ids) | ({self.image_token_id} if self.image_token_id is not None else set())
 
     def close(self) -> None:
         self.sessions = {}

@@ -1,6 +1,7 @@
 """`vitrine serve`: the model behind an OpenAI-compatible API on this machine (engine/serve.py)."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -32,6 +33,8 @@ def cmd_serve(args) -> int:
         finally:
             session.close()
         return 0
+    # one line per request on stderr (method, path, status, duration, model), whatever -v says
+    logging.getLogger("engine.serve.requests").setLevel(logging.INFO)
     app = create_app(session, backend.model_id, limits, api_key=api_key, answer_lang=args.answer_lang)
     print(f"serving {backend.model_id} on http://{args.host}:{args.port}/v1 (Ctrl-C stops)", file=sys.stderr,
           flush=True)
