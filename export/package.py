@@ -30,6 +30,13 @@ APP_NAME = "vitrine"
 MIME_TYPES = ("video/mp4", "video/x-msvideo", "video/quicktime", "video/x-matroska", "video/webm", "image/jpeg",
               "image/png", "image/webp", "image/bmp")
 
+# Not in the packaged runtime: the argostranslate translator and what it pulls (spacy, stanza, CTranslate2, boto:
+# ~600 MB; the bundled Bergamot translator is the app's), tools and test packages a function may import.
+OPTIONAL_PACKAGES = {"argostranslate", "spacy", "stanza", "ctranslate2", "sacremoses", "thinc", "blis", "srsly",
+                     "preshed", "cymem", "wasabi", "weasel", "confection", "boto3", "botocore", "s3transfer",
+                     "hf_xet", "huggingface_hub", "sentencepiece", "minisbd", "tkinter", "IPython", "pytest",
+                     "scipy", "jax", "jaxlib", "sounddevice", "openai", "hypothesis", "skimage", "pandas"}
+
 ENTRY = '''import sys
 from pathlib import Path
 
@@ -114,8 +121,7 @@ def build_app(out: Path | str, work: Path | str | None = None, on_step=None) -> 
         hidden = list(ENGINE_GROUPS) + ["desktop.commands"]
         spec = work / "vitrine.spec"
         spec.write_text(SPEC.format(hidden=hidden, entry=str(entry), root=str(ROOT), excludes=sorted(
-            STUDIO_PACKAGES | {"tkinter", "IPython", "pytest", "scipy", "jax", "jaxlib", "sounddevice",
-                               "openai", "hypothesis", "skimage", "pandas"}),
+            STUDIO_PACKAGES | OPTIONAL_PACKAGES),
             icon=str(ico if os.name == "nt" else png)), encoding="utf-8")
         step("PyInstaller: analysing and collecting the runtime (minutes)")
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
