@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 VISIBLE = 0.5                 # landmark visibility under this: the body part is hidden or out of the frame
 MIN_PERSON_SHARE = 0.02       # the person mask must cover this much of the frame to refine a region with it
+MIN_SILHOUETTE_SHARE = 0.05   # without a pose, a person mask this large is a person (engine.focus's threshold)
 MIN_GARMENT_SHARE = 0.2       # a region whose garment pixels fill less than this of it holds nothing
 
 # which garments each region can hold (engine.vocabulary's canonical names): matches and text queries use it
@@ -117,6 +118,15 @@ class PoseFinder:
                 outputs=["pose_landmarks", "segmentation_mask"])
         self._lock = threading.Lock()
         self._warm = False
+        self._segmenter = None
+
+    def person(self, rgb: np.ndarray) -> np.ndarray:
+        """The selfie segmenter's person mask, for frames where the pose model found no one (a busy
+        background, a person seen from an odd angle)."""
+        if self._segmenter is None:
+            from ..focus import PersonSegmenter
+            self._segmenter = PersonSegmenter()
+        return self._segmenter.mask(rgb)
 
     def find(self, rgb: np.ndarray) -> Pose | None:
         h, w = rgb.shape[:2]
@@ -136,6 +146,8 @@ class PoseFinder:
     def close(self) -> None:
         with self._lock:
             self._graph.close()
+            if self._segmenter is not None:
+                self._segmenter.close()
 
 
 def skin(rgb: np.ndarray) -> np.ndarray:
@@ -164,8 +176,18 @@ def _refine(region: GarmentRegion, rgb: np.ndarray, person: np.ndarray | None) -
     return GarmentRegion(region.name, b, garment, region.kinds, region.extra)
 
 
-def pose_regions(pose: Pose, width: int, height: int) -> list[GarmentRegion]:
-    """Named boxes from the landmarks (before the mask refines them)."""
+def _lowest_row(person: np.ndarray | None, x0: float, x1: float) -> int | None:
+    """The lowest row of the person mask between columns x0 and x1 (the soles, when the ankles are hidden)."""
+    if person is None:
+        return None
+    cols = person[:, max(0, int(x0)):max(int(x0) + 1, int(x1))] > 0.5
+    rows = np.nonzero(cols.any(axis=1))[0]
+    return int(rows.max()) + 1 if rows.size else None
+
+
+def pose_regions(pose: Pose, width: int, height: int, person: np.ndarray | None = None) -> list[GarmentRegion]:
+    """Named boxes from the landmarks (before the mask refines them); ``person`` finds the soles when the
+    ankles are hidden under a long skirt or out of the pose model's reach."""
     out: list[GarmentRegion] = []
     if not pose.seen(L_SHOULDER, R_SHOULDER):
         return out
@@ -180,17 +202,27 @@ def pose_regions(pose: Pose, width: int, height: int) -> list[GarmentRegion]:
                        hip_y + 0.08 * torso, width, height)
     if upper:
         out.append(GarmentRegion("upper", upper, kinds=KINDS["upper"]))
+    soles = None
     if hips and hip_y < height - 8:
         legs = [i for i in (L_ANKLE, R_ANKLE, L_KNEE, R_KNEE) if pose.seen(i)]
-        bottom = max([pose.xy(i)[1] for i in (L_ANKLE, R_ANKLE) if pose.seen(i)] or
-                     [min(height, hip_y + 1.1 * torso)])
         lx = [pose.xy(L_HIP)[0], pose.xy(R_HIP)[0]] + [pose.xy(i)[0] for i in legs]
         pad = 0.35 * abs(pose.xy(L_HIP)[0] - pose.xy(R_HIP)[0]) + 0.05 * torso
+        ankles = [pose.xy(i)[1] for i in (L_ANKLE, R_ANKLE) if pose.seen(i)]
+        low = _lowest_row(person, min(lx) - pad, max(lx) + pad)
+        if low is not None and low > hip_y + 0.8 * torso:
+            soles = low
+        bottom = max(ankles) if ankles else soles - 0.1 * torso if soles else min(height, hip_y + 1.1 * torso)
         lower = Box.around(min(lx) - pad, hip_y - 0.05 * torso, max(lx) + pad, bottom, width, height)
         if lower:
             out.append(GarmentRegion("lower", lower, kinds=KINDS["lower"]))
     feet = [i for i in (L_ANKLE, R_ANKLE, L_HEEL, R_HEEL, L_FOOT, R_FOOT) if pose.seen(i)]
-    if len(feet) >= 2:
+    if len(feet) < 2 and soles is not None and out and out[-1].name == "lower":
+        b = out[-1].box
+        box = Box.around(b.x - 0.1 * torso, soles - 0.3 * torso, b.x + b.w + 0.1 * torso, soles + 0.05 * torso,
+                         width, height)
+        if box:
+            out.append(GarmentRegion("feet", box, kinds=KINDS["feet"]))
+    elif len(feet) >= 2:
         fx, fy = [pose.xy(i)[0] for i in feet], [pose.xy(i)[1] for i in feet]
         pad = 0.18 * torso
         box = Box.around(min(fx) - pad, min(fy) - 0.5 * pad, max(fx) + pad, max(fy) + pad, width, height)
@@ -232,31 +264,69 @@ def _same_colour(a: list, b: list) -> bool:
     return bool(a and b) and a[0].en == b[0].en and a[0].share >= 0.5 and b[0].share >= 0.5
 
 
+def _merge_same_colour(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarray | None) \
+        -> list[GarmentRegion]:
+    """Upper and lower body of one colour are one full-length garment (a dress)."""
+    from ..colors import dominant_colors
+    upper = next((r for r in regions if r.name == "upper"), None)
+    lower = next((r for r in regions if r.name == "lower"), None)
+    if not (upper and lower and _same_colour(dominant_colors(upper.crop(rgb), upper.mask, max_colors=1),
+                                             dominant_colors(lower.crop(rgb), lower.mask, max_colors=1))):
+        return regions
+    b0, b1 = upper.box, lower.box
+    x0, y0 = min(b0.x, b1.x), b0.y
+    box = Box(x0, y0, max(b0.x + b0.w, b1.x + b1.w) - x0, b1.y + b1.h - y0)
+    mask = None
+    if person is not None:
+        mask = (person[box.y:box.y + box.h, box.x:box.x + box.w] > 0.5) & \
+            ~skin(rgb[box.y:box.y + box.h, box.x:box.x + box.w])
+    return [GarmentRegion("full", box, mask, KINDS["full"])] + \
+        [r for r in regions if r.name not in ("upper", "lower")]
+
+
 def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | None = None) -> \
         tuple[str, list[GarmentRegion]]:
-    """(how, regions): "box" for the clerk's boxes, "pose" for a person's garments, else "frame"."""
-    from ..colors import dominant_colors
+    """(how, regions): "box" for the clerk's boxes, "pose" for a person's garments found by their pose,
+    "person" for a person the pose model missed (cut by the body's proportions), else "frame"."""
     h, w = rgb.shape[:2]
     if boxes:
         return "box", [GarmentRegion("box", b) for b in boxes]
     pose = finder.find(rgb) if finder is not None else None
     if pose is not None:
         person = pose.mask if pose.mask is not None and (pose.mask > 0.5).mean() >= MIN_PERSON_SHARE else None
-        regions = [r for r in (_refine(r, rgb, person) for r in pose_regions(pose, w, h)) if r is not None]
-        regions = _hands_apart(regions, person)
-        upper = next((r for r in regions if r.name == "upper"), None)
-        lower = next((r for r in regions if r.name == "lower"), None)
-        if upper and lower and _same_colour(dominant_colors(upper.crop(rgb), upper.mask, max_colors=1),
-                                            dominant_colors(lower.crop(rgb), lower.mask, max_colors=1)):
-            b0, b1 = upper.box, lower.box
-            x0, y0 = min(b0.x, b1.x), b0.y
-            box = Box(x0, y0, max(b0.x + b0.w, b1.x + b1.w) - x0, b1.y + b1.h - y0)
-            mask = None
-            if person is not None:
-                mask = (person[box.y:box.y + box.h, box.x:box.x + box.w] > 0.5) & \
-                    ~skin(rgb[box.y:box.y + box.h, box.x:box.x + box.w])
-            regions = [GarmentRegion("full", box, mask, KINDS["full"])] + \
-                [r for r in regions if r.name not in ("upper", "lower")]
+        regions = [r for r in (_refine(r, rgb, person) for r in pose_regions(pose, w, h, person)) if r is not None]
+        regions = _merge_same_colour(rgb, _hands_apart(regions, person), person)
         if regions:
             return "pose", regions
+    if finder is not None:
+        person = finder.person(rgb)
+        if (person > 0.5).mean() >= MIN_SILHOUETTE_SHARE:
+            regions = [r for r in (_refine(r, rgb, person) for r in silhouette_regions(person)) if r is not None]
+            regions = _merge_same_colour(rgb, regions, person)
+            if regions:
+                return "person", regions
     return "frame", [GarmentRegion("frame", Box(0, 0, w, h))]
+
+
+def silhouette_regions(person: np.ndarray) -> list[GarmentRegion]:
+    """Regions by the body's usual proportions inside the person mask's box: a standing figure (taller than
+    1.8 widths) has its head in the top 14%, the upper body to 52%, the lower body to 93%, the feet below; a
+    shorter silhouette (a bust, a seated person) is an upper body below its head."""
+    h, w = person.shape
+    on = person > 0.5
+    ys, xs = np.nonzero(on)
+    y0, y1 = ys.min(), ys.max() + 1
+    height = y1 - y0
+    standing = height > 1.8 * (xs.max() + 1 - xs.min())
+    bands = [("upper", 0.14, 0.52), ("lower", 0.48, 0.93), ("feet", 0.9, 1.0)] if standing else \
+        [("upper", 0.3, 1.0)]
+    out = []
+    for name, a, b in bands:
+        top, bottom = y0 + int(a * height), y0 + int(b * height)
+        cols = np.nonzero(on[top:bottom].any(axis=0))[0]
+        if cols.size == 0:
+            continue
+        box = Box.around(cols.min(), top, cols.max() + 1, bottom, w, h)
+        if box:
+            out.append(GarmentRegion(name, box, kinds=KINDS[name]))
+    return out
