@@ -169,8 +169,10 @@ def _refine(region: GarmentRegion, rgb: np.ndarray, person: np.ndarray | None) -
     garment = keep & ~bare
     share = garment.mean()
     if share < MIN_GARMENT_SHARE * (0.5 if region.name != "hand" else 1.0):
-        if region.name in ("hand", "feet"):
+        if region.name == "hand":
             return None
+        if region.name == "feet":       # shoes are thin: the mask often misses them; the box's ring tells the floor
+            return GarmentRegion(region.name, b, None, region.kinds, region.extra)
         # the mask missed (a loose garment, an odd pose): keep the box, not the holes
         return GarmentRegion(region.name, b, keep if keep.mean() > MIN_GARMENT_SHARE else None, region.kinds)
     return GarmentRegion(region.name, b, garment, region.kinds, region.extra)
@@ -284,6 +286,26 @@ def _merge_same_colour(rgb: np.ndarray, regions: list[GarmentRegion], person: np
         [r for r in regions if r.name not in ("upper", "lower")]
 
 
+def plausible(pose: Pose, height: int) -> bool:
+    """A pose worth cutting regions from: nose above the shoulders above the hips (when seen), and the shoulders
+    and hips on the person mask (the pose model sometimes "finds" a body in a busy background)."""
+    if not pose.seen(L_SHOULDER, R_SHOULDER):
+        return False
+    sh_y = (pose.xy(L_SHOULDER)[1] + pose.xy(R_SHOULDER)[1]) / 2
+    if pose.seen(NOSE) and pose.xy(NOSE)[1] >= sh_y:
+        return False
+    if pose.seen(L_HIP, R_HIP) and (pose.xy(L_HIP)[1] + pose.xy(R_HIP)[1]) / 2 <= sh_y:
+        return False
+    if pose.mask is not None:
+        mh, mw = pose.mask.shape
+        ids = [i for i in (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP) if pose.seen(i)]
+        on = [pose.mask[min(mh - 1, max(0, int(pose.xy(i)[1]))), min(mw - 1, max(0, int(pose.xy(i)[0])))] > 0.5
+              for i in ids]
+        if sum(on) < max(1, len(ids) - 1):
+            return False
+    return True
+
+
 def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | None = None) -> \
         tuple[str, list[GarmentRegion]]:
     """(how, regions): "box" for the clerk's boxes, "pose" for a person's garments found by their pose,
@@ -292,6 +314,9 @@ def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | 
     if boxes:
         return "box", [GarmentRegion("box", b) for b in boxes]
     pose = finder.find(rgb) if finder is not None else None
+    if pose is not None and not plausible(pose, h):
+        log.debug("the pose found is not a standing body: using the person mask")
+        pose = None
     if pose is not None:
         person = pose.mask if pose.mask is not None and (pose.mask > 0.5).mean() >= MIN_PERSON_SHARE else None
         regions = [r for r in (_refine(r, rgb, person) for r in pose_regions(pose, w, h, person)) if r is not None]
