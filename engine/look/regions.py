@@ -340,6 +340,8 @@ def silhouette_regions(person: np.ndarray) -> list[GarmentRegion]:
     h, w = person.shape
     on = person > 0.5
     ys, xs = np.nonzero(on)
+    if ys.size == 0:
+        return []
     y0, y1 = ys.min(), ys.max() + 1
     height = y1 - y0
     standing = height > 1.8 * (xs.max() + 1 - xs.min())
