@@ -122,7 +122,7 @@ def draw_scene(scene: Scene, rows: dict[str, dict], width: int = 1280, height: i
         cv2.line(frame, P(side * 42, 530), P(side * 44, 680), skin, S(38))
     boxes = {"upper": (P(-135, 118), P(135, 375)), "lower": (P(-85, 350), P(85, 685)),
              "full": (P(-135, 118), P(135, 600)), "feet": (P(-95, 668), P(95, 718)),
-             "hand": (P(98, 360), P(218, 500)), "skirt": (P(-95, 350), P(95, 545))}
+             "hand": (P(50, 372), P(170, 500)), "skirt": (P(-95, 350), P(95, 545))}
     order = {"lower": 0, "feet": 1, "upper": 2, "full": 2, "hand": 3}
     for k, w in sorted(enumerate(scene.worn), key=lambda kw: order[kw[1].region]):
         (x0, y0), (x1, y1) = boxes["skirt" if w.garment == "skirt" else w.region]

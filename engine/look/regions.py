@@ -21,6 +21,7 @@ from ..focus import _protobuf_shim, _quiet_stderr
 log = logging.getLogger(__name__)
 
 VISIBLE = 0.5                 # landmark visibility under this: the body part is hidden or out of the frame
+HAND_VISIBLE = 0.4            # a hand holding something is partly hidden by it
 MIN_PERSON_SHARE = 0.02       # the person mask must cover this much of the frame to refine a region with it
 MIN_SILHOUETTE_SHARE = 0.05   # without a pose, a person mask this large is a person (engine.focus's threshold)
 MIN_GARMENT_SHARE = 0.2       # a region whose garment pixels fill less than this of it holds nothing
@@ -40,6 +41,7 @@ NAMES_PT = {"upper": "parte de cima", "lower": "parte de baixo", "full": "peça 
 # mediapipe pose landmark indices
 NOSE, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 0, 11, 12, 13, 14, 15, 16
 L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 23, 24, 25, 26, 27, 28
+L_PINKY, R_PINKY, L_INDEX, R_INDEX = 17, 18, 19, 20
 L_HEEL, R_HEEL, L_FOOT, R_FOOT = 29, 30, 31, 32
 
 
@@ -230,13 +232,20 @@ def pose_regions(pose: Pose, width: int, height: int, person: np.ndarray | None 
         box = Box.around(min(fx) - pad, min(fy) - 0.5 * pad, max(fx) + pad, max(fy) + pad, width, height)
         if box:
             out.append(GarmentRegion("feet", box, kinds=KINDS["feet"]))
-    for side, wrist in (("left", L_WRIST), ("right", R_WRIST)):
-        if pose.seen(wrist):
-            x, y = pose.xy(wrist)
-            r = 0.3 * torso
-            box = Box.around(x - r, y - 0.4 * r, x + r, y + 1.6 * r, width, height)
-            if box:
-                out.append(GarmentRegion("hand", box, kinds=KINDS["hand"], extra={"side": side}))
+    outward = 1.0 if sh_l[0] >= sh_r[0] else -1.0          # the person's left is the picture's right when facing us
+    for side, points, shoulder, sign in (("left", (L_WRIST, L_PINKY, L_INDEX), sh_l, outward),
+                                         ("right", (R_WRIST, R_PINKY, R_INDEX), sh_r, -outward)):
+        seen = [i for i in points if pose.points[i, 2] >= HAND_VISIBLE]
+        x, y = pose.points[seen, :2].mean(axis=0) if seen else (None, None)
+        if x is None or y < top_y + 0.6 * torso:
+            # a bag hides the hand that holds it (the model loses or misplaces it): where a hanging hand is
+            if not hips:
+                continue
+            x, y = shoulder[0] + sign * 0.3 * shoulder_w, hip_y
+        r = 0.3 * torso         # a bag hangs from the hand: the box reaches below it
+        box = Box.around(x - 0.8 * r, y - 0.3 * r, x + 0.8 * r, y + 2.2 * r, width, height)
+        if box:
+            out.append(GarmentRegion("hand", box, kinds=KINDS["hand"], extra={"side": side}))
     return out
 
 
