@@ -281,7 +281,7 @@ def precision_at_5(index, at: dict[float, Scene], catalog=None) -> tuple[float, 
     return float(np.mean([q["p5"] for q in out])) if out else 0.0, out, max(times) if times else 0.0
 
 
-def run(work: Path | None = None, seconds: float = 60.0, on_stage=None) -> dict:
+def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: str | None = None) -> dict:
     import os
 
     from engine.catalog import SqliteCatalog
@@ -324,12 +324,25 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None) -> dict:
         start = time.perf_counter()
         look_at(frame, cat, None, finder)
         look_s = time.perf_counter() - start
+        model_look = None
+        if model:                       # the look as `vitrine look` runs it: the model reads each region
+            from engine.backends import load_backend
+            from engine.session import Session
+            session = Session(load_backend(model))
+            try:
+                start = time.perf_counter()
+                look = look_at(frame, cat, session, finder)
+                model_look = {"model": look.model, "seconds": time.perf_counter() - start,
+                              "regions": len(look.items)}
+            finally:
+                session.close()
         finder.close()
         index.close()
         cat.close()
         return {**looks, "precision_at_5": p5, "queries": queries, "frames_indexed": n,
                 "index_s_per_minute": index_s * 60.0 / max(seconds, 1e-9), "query_s_max": query_s,
-                "look_720p_s_no_model": look_s, "threads": Settings.from_env().threads}
+                "look_720p_s_no_model": look_s, "look_720p_with_model": model_look,
+                "threads": Settings.from_env().threads}
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -343,6 +356,9 @@ def format_result(r: dict) -> str:
              f"index a minute of 720p       {r['index_s_per_minute']:.1f} s  (target <= 60 s; {r['threads']} threads)",
              f"slowest query                {r['query_s_max'] * 1000:.1f} ms (target <= 200 ms)",
              f"look, 720p, no model         {r['look_720p_s_no_model']:.2f} s"]
+    m = r.get("look_720p_with_model")
+    if m:
+        lines.append(f"look, 720p, {m['model']:16s} {m['seconds']:.2f} s for {m['regions']} region(s) (target <= 3 s)")
     lines += [f"  {name:6s} {n} garments, {f} found, {t3} right in the top 3" for name, (n, f, t3)
               in r["by_region"].items()]
     lines += [f"  {q['query']:24s} p@5 {q['p5']:.2f} ({q['relevant']} relevant)" for q in r["queries"]]
@@ -351,7 +367,7 @@ def format_result(r: dict) -> str:
 
 def cmd_look_bench(args) -> int:
     import json
-    r = run(Path(args.work) if args.work else None, args.seconds)
+    r = run(Path(args.work) if args.work else None, args.seconds, model=args.model)
     print(json.dumps(r, indent=2) if args.json else format_result(r))
     return 0
 
@@ -360,6 +376,7 @@ def register(sub) -> None:
     b = sub.add_parser("look-bench", help="the look's and find-in-video's figures on a generated test video")
     b.add_argument("--seconds", type=float, default=60.0, help="length of the test video (default 60)")
     b.add_argument("--work", help="keep the catalog, video and index in this folder")
+    b.add_argument("--model", help="also time `vitrine look` with this model reading each region")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_look_bench)
 
@@ -368,6 +385,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(prog="python -m export.look_bench")
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--work")
+    p.add_argument("--model")
     p.add_argument("--json", action="store_true")
     logging.basicConfig(level=logging.WARNING)
     raise SystemExit(cmd_look_bench(p.parse_args()))
