@@ -44,7 +44,8 @@ def cmd_look(args) -> int:
     session = None
     try:
         session = None if args.no_attributes else _session(args)
-        look = look_at(frame, catalog, session, boxes=boxes, k=args.k, max_tokens=args.max_tokens)
+        look = look_at(frame, catalog, session, boxes=boxes, k=args.k, max_tokens=args.max_tokens,
+                       crops=args.crops)
     finally:
         if session is not None:
             session.close()
@@ -140,6 +141,8 @@ def register(sub) -> None:
     k.add_argument("--threads", help="CPU threads (default: $VITRINE_THREADS, else all cores)")
     k.add_argument("--max-tokens", type=int, default=300)
     k.add_argument("--no-attributes", action="store_true", help="regions, colours and matches only: no model")
+    k.add_argument("--crops", action="store_true", help="the model reads each region's crop (an image encode "
+                   "each: slower, sharper) instead of the whole frame, encoded once, with the region named")
     k.add_argument("--json", action="store_true")
     k.set_defaults(func=cmd_look)
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import vocabulary as voc
 from ..colors import NamedColor, dominant_colors
+from ..describe import AttributeSchema
 from ..errors import BadInput
 from ..frames import Frame, Region
 from .regions import ALL_GARMENTS, NAMES_PT, Box, GarmentRegion, PoseFinder, find_regions
@@ -120,29 +121,52 @@ def rank(hits, colors: list[NamedColor], kinds: tuple[str, ...], category: str |
     return out[:k]
 
 
-def _schema_for(schema, kinds: tuple[str, ...]):
-    """The attribute schema with the category limited to what the region can hold, plus "nothing"."""
-    from ..describe import AttributeSchema
+# how a question about the whole frame names the region (the model sees the frame once, encoded once)
+WHERE = {"upper": "on the person's upper body", "lower": "on the person's lower body (trousers, skirt)",
+         "full": "the person wears from the shoulders down", "feet": "on the person's feet",
+         "hand": "the person holds or carries"}
+
+
+class RegionSchema(AttributeSchema):
+    """The schema asked about one region of the whole frame: its prompt names the region."""
+
+    def __init__(self, schema: dict, path, where: str):
+        super().__init__(schema, path)
+        self.where = where
+
+    def prompt(self) -> str:
+        return super().prompt().replace("the main garment in the picture", f"the garment {self.where}")
+
+
+def _schema_for(schema: AttributeSchema, kinds: tuple[str, ...], where: str = "") -> AttributeSchema:
+    """The attribute schema with the category limited to what the region can hold, plus "nothing"; ``where``
+    names the region in the prompt when the model sees the whole frame."""
     s = copy.deepcopy(schema.schema)
     cat = s["properties"].get("category")
     if isinstance(cat, dict) and isinstance(cat.get("enum"), list):
         allowed = [c for c in cat["enum"] if c in kinds] or list(cat["enum"])
         cat["enum"] = allowed + [NOTHING]
-    return AttributeSchema(s, schema.path)
+    return RegionSchema(s, schema.path, where) if where else AttributeSchema(s, schema.path)
 
 
-def _ask(session, frame: Frame, region: GarmentRegion, schema, templates, max_tokens: int):
+def _ask(session, frame: Frame, region: GarmentRegion, schema, templates, max_tokens: int, crops: bool):
+    """The model's attributes for one region: about its crop (``crops``, and always for the clerk's boxes), else
+    about the whole frame with the region named in the prompt, so every region reuses one encoded image."""
     from ..describe import describe
-    crop = frame.crop(Region(region.box.x, region.box.y, region.box.w, region.box.h))
-    return describe(session, crop, _schema_for(schema, region.kinds), templates, max_tokens=max_tokens)
+    if crops or region.name not in WHERE:
+        crop = frame.crop(Region(region.box.x, region.box.y, region.box.w, region.box.h))
+        return describe(session, crop, _schema_for(schema, region.kinds), templates, max_tokens=max_tokens)
+    return describe(session, frame, _schema_for(schema, region.kinds, WHERE[region.name]), templates,
+                    max_tokens=max_tokens)
 
 
 def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None = None,
             boxes: list[Box] | None = None, k: int = 3, schema=None, templates=None,
-            max_tokens: int = 300) -> Look:
+            max_tokens: int = 300, crops: bool = False) -> Look:
     """The garments in ``frame``. ``catalog``: an engine.catalog.Catalog for matches (None: no matches);
     ``session``: an engine.session.Session for the attributes (None: regions, colours and matches only);
-    ``finder``: a PoseFinder to reuse (None: one is made for this call); ``boxes``: the clerk's boxes."""
+    ``finder``: a PoseFinder to reuse (None: one is made for this call); ``boxes``: the clerk's boxes;
+    ``crops``: the model reads each region's crop (one image encode each) instead of the frame named by region."""
     if not 1 <= k <= 50:
         raise BadInput("k must be between 1 and 50 matches per garment")
     if boxes and len(boxes) > MAX_BOXES:
@@ -161,12 +185,12 @@ def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None 
     items = [Item(r.name, r.box, dominant_colors(r.crop(rgb), r.mask), r.kinds) for r in regions]
     model = ""
     if session is not None:
-        from ..describe import AttributeSchema, load_templates
+        from ..describe import load_templates
         schema = schema or AttributeSchema.load()
         templates = templates if templates is not None else load_templates()
         kept_items, kept_regions = [], []
         for item, region in zip(items, regions):
-            d = _ask(session, frame, region, schema, templates, max_tokens)
+            d = _ask(session, frame, region, schema, templates, max_tokens, crops)
             model = d.model
             if d.attributes.get("category") == NOTHING:
                 log.info("the model sees nothing in the %s region: dropped", region.name)
