@@ -236,7 +236,8 @@ def test_an_interrupted_index_resumes_where_it_stopped(video, shop, tmp_path):
         cat.close()
 
 
-def test_a_catalog_sku_finds_its_moments(video, shop, cli):
+def test_a_catalog_sku_or_its_picture_finds_its_moments(video, shop, cli):
+    from engine.catalog import SqliteCatalog
     path, dress_query, _ = video
     rows, folder = shop
     dress = next(pid for pid, r in rows.items() if r["garment"] == "dress")
@@ -244,6 +245,13 @@ def test_a_catalog_sku_finds_its_moments(video, shop, cli):
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["query"] == f"product {dress}" and {m["time"] for m in d["moments"]} <= {3.0, 4.0, 5.0}
+    cat = SqliteCatalog(folder)
+    picture = cat.get(dress).image
+    cat.close()
+    r = cli("find", path, picture, "--catalog", folder, "--json", "-n", "1")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["query"].startswith("picture ") and d["moments"][0]["time"] in (3.0, 4.0, 5.0)
 
 
 def test_text_queries_read_portuguese_and_english():
