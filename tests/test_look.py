@@ -137,17 +137,22 @@ def test_look_json_has_the_items_shape(cli, tmp_path, shop):
     assert len(item["matches"]) == 3 and {"id", "title", "score"} <= set(item["matches"][0])
 
 
-def test_look_with_the_model_adds_schema_attributes(cli, tmp_path, installed_tiny):
+@pytest.mark.parametrize("crops", [False, True])
+def test_look_with_the_model_adds_schema_attributes(cli, tmp_path, installed_tiny, shop, crops):
     import cv2
-    path = tmp_path / "shirt.png"
-    rgb = np.full((240, 320, 3), 180, np.uint8)
-    rgb[60:180, 100:220] = (200, 30, 30)
-    cv2.imwrite(str(path), rgb[:, :, ::-1])
-    r = cli("look", path, "--json", "--model", "tiny", "--max-tokens", "400")
+    from engine.look.regions import KINDS
+    rows, _ = shop
+    scene = lb.Scene([lb.Worn("upper", _pick(rows, "shirt"), "shirt", ""),
+                      lb.Worn("lower", _pick(rows, "trousers"), "trousers", "")], "")
+    path = tmp_path / "figure.png"
+    cv2.imwrite(str(path), lb.draw_scene(scene, rows, 960, 540, seed=2)[:, :, ::-1])
+    r = cli("look", path, "--json", "--model", "tiny", "--max-tokens", "400", *(["--crops"] if crops else []))
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    for item in d["items"]:                     # a region the model calls empty is dropped; the others hold valid JSON
+    assert d["how"] == "pose" and d["items"] and d["model"] == "tiny"
+    for item in d["items"]:     # a region the model calls empty is dropped; the others hold what the region can
         assert item["category"] == item["attributes"]["category"] != "nothing"
+        assert item["category"] in KINDS[item["region"]]
         assert set(item["attributes_pt"]) == set(item["attributes"])
 
 
