@@ -472,6 +472,12 @@ class SqliteCatalog(Catalog):
             vec = self.signature.vectors([rgb], [mask])[0]
             return self._hits(self._index_for("image").search(vec, k))
 
+    def search_vector(self, vec: np.ndarray, k: int = 5) -> list[Hit]:
+        """Products nearest a vector made with ``self.signature`` (the look embeds its regions once, in a batch)."""
+        with self._lock, self._sql("searching the catalog"):
+            self._check_embedder(reindex=False)
+            return self._hits(self._index_for("image").search(np.asarray(vec, np.float32), k))
+
     def search_text(self, query: str, k: int = 5) -> list[Hit]:
         query = " ".join((query or "").split())
         if not query:

@@ -73,6 +73,8 @@ def register(sub) -> None:
     register_bench(sub)
     register_dataset(sub)
     register_finetune(sub)
+    from .look_bench import register as register_look_bench
+    register_look_bench(sub)
     if "catalog" in sub.choices:                        # engine's catalog group: `vitrine catalog bench`
         from engine.cli import actions_of
 

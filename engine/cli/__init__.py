@@ -21,7 +21,7 @@ log = logging.getLogger("vitrine")
 # engine's own command groups; other packages add theirs under the "vitrine.commands" entry point group
 # (export: export gguf|onnx, parity, bench; desktop: app), so engine never imports them until they are run.
 ENGINE_GROUPS = ("engine.cli.ask", "engine.cli.translate", "engine.cli.models", "engine.cli.evaluate",
-                 "engine.cli.catalog", "engine.cli.describe", "engine.cli.serve")
+                 "engine.cli.catalog", "engine.cli.describe", "engine.cli.serve", "engine.cli.look")
 ENTRY_POINT_GROUP = "vitrine.commands"
 # What `pip install 'vitrine[studio]'` adds to a store workstation's runtime (pyproject.toml): a command that
 # reaches one of these without it is studio work (export, fine-tuning, evaluation, benchmarks) and says so.

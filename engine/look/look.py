@@ -1,0 +1,242 @@
+"""The look: every garment in a frame, each with its region, measured colours, attributes and catalog matches.
+
+Regions come from engine.look.regions (pose + person mask, else the whole frame, or the clerk's boxes). For each
+region: colours from the pixels (engine.colors), one image vector (the catalog's signature, all regions in one
+batch) and the catalog's nearest products re-ranked by what the region can hold and by colour; with a session, the
+VLM reads the schema's attributes of each region's crop (constrained decoding, engine.describe) with the category
+limited to what the region can hold plus "nothing", and regions it calls empty are dropped.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import vocabulary as voc
+from ..colors import NamedColor, dominant_colors
+from ..describe import AttributeSchema
+from ..errors import BadInput
+from ..frames import Frame, Region
+from .regions import ALL_GARMENTS, NAMES_PT, Box, GarmentRegion, PoseFinder, find_regions
+
+log = logging.getLogger(__name__)
+
+NOTHING = "nothing"          # the category a region gets when the VLM sees no garment in it
+CANDIDATES = 40              # nearest products looked at before re-ranking
+COLOUR_BONUS = 0.15          # a product whose colour the region shows, weighted by that colour's share
+KIND_BONUS = 0.15            # a product the region can hold (a skirt in the lower body, not on the feet)
+MAX_BOXES = 16
+
+
+@dataclass
+class Match:
+    id: str
+    title: str
+    attributes: dict
+    score: float             # the ranking score: similarity + colour and kind agreement
+    similarity: float        # the image vectors' cosine
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "title": self.title, "attributes": self.attributes, "score": round(self.score, 4),
+                "similarity": round(self.similarity, 4)}
+
+
+@dataclass
+class Item:
+    region: str                               # upper, lower, full, feet, hand, frame, box
+    box: Box
+    colors: list[NamedColor]
+    kinds: tuple[str, ...]                    # the garments this region can hold
+    category: str | None = None               # the VLM's, when it was asked
+    attributes: dict | None = None
+    attributes_pt: dict | None = None
+    matches: list[Match] = field(default_factory=list)
+    vector: np.ndarray | None = None          # the catalog signature of the region (the video index keeps it)
+
+    @property
+    def garment(self) -> str | None:
+        """The VLM's category, else the best match's garment when the region can hold it."""
+        if self.category:
+            return self.category
+        for m in self.matches:
+            g = _garment_of(m.attributes, m.title)
+            if g and g in self.kinds:
+                return g
+        return None
+
+    def to_dict(self) -> dict:
+        g = self.garment
+        noun = voc.GARMENTS.get(g or "")
+        return {"region": self.region, "region_pt": NAMES_PT.get(self.region, self.region), "box": self.box.to_list(),
+                "garment": g, "garment_pt": noun.pt if noun else g, "category": self.category,
+                "colors": [c.to_dict() for c in self.colors], "attributes": self.attributes,
+                "attributes_pt": self.attributes_pt, "matches": [m.to_dict() for m in self.matches]}
+
+
+@dataclass
+class Look:
+    frame: str                                # where the frame came from (engine.frames.Frame.describe)
+    width: int
+    height: int
+    how: str                                  # pose, frame or box
+    items: list[Item]
+    seconds: float = 0.0
+    model: str = ""
+
+    def to_dict(self) -> dict:
+        return {"frame": self.frame, "width": self.width, "height": self.height, "how": self.how,
+                "items": [i.to_dict() for i in self.items], "seconds": round(self.seconds, 3), "model": self.model}
+
+
+def _garment_of(attributes: dict, title: str = "") -> str:
+    canon = {voc.canonical_attribute(k): v for k, v in (attributes or {}).items()}
+    g = voc.normalise_value("garment", canon.get("garment", ""))
+    if not g and title:
+        words = title.lower().split()
+        g = next((w for w in reversed(words) if voc.normalise_value("garment", w) in voc.GARMENTS), "")
+        g = voc.normalise_value("garment", g) if g else ""
+    return g
+
+
+def _colour_of(attributes: dict) -> str:
+    canon = {voc.canonical_attribute(k): v for k, v in (attributes or {}).items()}
+    return voc.normalise_value("colour", canon.get("colour", ""))
+
+
+def rank(hits, colors: list[NamedColor], kinds: tuple[str, ...], category: str | None, k: int) -> list[Match]:
+    """The catalog's nearest products re-ranked: the image similarity, plus agreement with the measured colours
+    and with what the region can hold (ImageNet features alone confuse a red shirt with a red skirt)."""
+    shares = {c.en: c.share for c in colors}
+    out = []
+    for h in hits:
+        p = h.product
+        garment, colour = _garment_of(p.attributes, p.title), _colour_of(p.attributes)
+        kind = 0.5 if not garment else 1.0 if (garment == category if category else garment in kinds) else 0.0
+        score = h.score + COLOUR_BONUS * shares.get(colour, 0.0) + KIND_BONUS * kind
+        out.append(Match(p.id, p.title, p.attributes, score, h.score))
+    out.sort(key=lambda m: -m.score)
+    return out[:k]
+
+
+# how a question about the whole frame names the region (the model sees the frame once, encoded once)
+WHERE = {"upper": "on the person's upper body", "lower": "on the person's lower body (trousers, skirt)",
+         "full": "the person wears from the shoulders down", "feet": "on the person's feet",
+         "hand": "the person holds or carries"}
+
+
+class RegionSchema(AttributeSchema):
+    """The schema asked about one region of the whole frame: its prompt names the region."""
+
+    def __init__(self, schema: dict, path, where: str):
+        super().__init__(schema, path)
+        self.where = where
+
+    def prompt(self) -> str:
+        return super().prompt().replace("the main garment in the picture", f"the garment {self.where}")
+
+
+def _schema_for(schema: AttributeSchema, kinds: tuple[str, ...], where: str = "") -> AttributeSchema:
+    """The attribute schema with the category limited to what the region can hold, plus "nothing"; ``where``
+    names the region in the prompt when the model sees the whole frame."""
+    s = copy.deepcopy(schema.schema)
+    cat = s["properties"].get("category")
+    if isinstance(cat, dict) and isinstance(cat.get("enum"), list):
+        allowed = [c for c in cat["enum"] if c in kinds] or list(cat["enum"])
+        cat["enum"] = allowed + [NOTHING]
+    return RegionSchema(s, schema.path, where) if where else AttributeSchema(s, schema.path)
+
+
+def _ask(session, frame: Frame, region: GarmentRegion, schema, templates, max_tokens: int, crops: bool):
+    """The model's attributes for one region: about its crop (``crops``, and always for the clerk's boxes), else
+    about the whole frame with the region named in the prompt, so every region reuses one encoded image."""
+    from ..describe import describe
+    if crops or region.name not in WHERE:
+        crop = frame.crop(Region(region.box.x, region.box.y, region.box.w, region.box.h))
+        return describe(session, crop, _schema_for(schema, region.kinds), templates, max_tokens=max_tokens)
+    return describe(session, frame, _schema_for(schema, region.kinds, WHERE[region.name]), templates,
+                    max_tokens=max_tokens)
+
+
+def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None = None,
+            boxes: list[Box] | None = None, k: int = 3, schema=None, templates=None,
+            max_tokens: int = 300, crops: bool = False) -> Look:
+    """The garments in ``frame``. ``catalog``: an engine.catalog.Catalog for matches (None: no matches);
+    ``session``: an engine.session.Session for the attributes (None: regions, colours and matches only);
+    ``finder``: a PoseFinder to reuse (None: one is made for this call); ``boxes``: the clerk's boxes;
+    ``crops``: the model reads each region's crop (one image encode each) instead of the frame named by region."""
+    if not 1 <= k <= 50:
+        raise BadInput("k must be between 1 and 50 matches per garment")
+    if boxes and len(boxes) > MAX_BOXES:
+        raise BadInput(f"at most {MAX_BOXES} boxes per frame")
+    start = time.perf_counter()
+    rgb = frame.rgb
+    boxes = clip_boxes(boxes, frame.width, frame.height)
+    own = finder is None and not boxes
+    if own:
+        finder = PoseFinder()
+    try:
+        how, regions = find_regions(rgb, finder, boxes)
+    finally:
+        if own:
+            finder.close()
+    items = [Item(r.name, r.box, dominant_colors(r.crop(rgb), r.mask), r.kinds) for r in regions]
+    model = ""
+    if session is not None:
+        from ..describe import load_templates
+        schema = schema or AttributeSchema.load()
+        templates = templates if templates is not None else load_templates()
+        kept_items, kept_regions = [], []
+        for item, region in zip(items, regions):
+            d = _ask(session, frame, region, schema, templates, max_tokens, crops)
+            model = d.model
+            if d.attributes.get("category") == NOTHING:
+                log.info("the model sees nothing in the %s region: dropped", region.name)
+                continue
+            item.category = d.attributes.get("category")
+            item.attributes, item.attributes_pt = d.attributes, d.attributes_pt
+            kept_items.append(item)
+            kept_regions.append(region)
+        items, regions = kept_items, kept_regions
+    if catalog is not None and items:
+        vectors = catalog.signature.vectors([r.cut_out(rgb) for r in regions], [r.mask for r in regions])
+        searchable = catalog.info().indexed > 0
+        for item, vec in zip(items, vectors):
+            item.vector = vec
+            if searchable:
+                hits = catalog.search_vector(vec, CANDIDATES)
+                item.matches = rank(hits, item.colors, item.kinds, item.category, k)
+    return Look(frame.describe(), frame.width, frame.height, how, items, time.perf_counter() - start, model)
+
+
+def look_dict(frame: Frame, catalog=None, session=None, **kw) -> dict:
+    """``look_at`` as JSON-ready data: what the API's route returns."""
+    return look_at(frame, catalog, session, **kw).to_dict()
+
+
+def parse_boxes(texts: list[str] | None) -> list[Box] | None:
+    """``--box x,y,w,h`` given one or more times."""
+    if not texts:
+        return None
+    out = []
+    for t in texts:
+        r = Region.parse(t)
+        out.append(Box(r.x, r.y, r.w, r.h))
+    return out
+
+
+def clip_boxes(boxes: list[Box] | None, width: int, height: int) -> list[Box] | None:
+    if not boxes:
+        return boxes
+    out = []
+    for b in boxes:
+        c = Box.around(b.x, b.y, b.x + b.w, b.y + b.h, width, height)
+        if c is None:
+            raise BadInput(f"box {b.x},{b.y},{b.w},{b.h} lies outside the {width}x{height} frame or is under 8 px")
+        out.append(c)
+    return out
+
+
+__all__ = ["ALL_GARMENTS", "Item", "Look", "Match", "look_at", "look_dict", "parse_boxes", "clip_boxes"]

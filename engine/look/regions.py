@@ -1,0 +1,368 @@
+"""Where the garments are: the person's pose split into named regions, refined by the person mask.
+
+mediapipe's pose graph (``pose_landmark_full.tflite`` ships in the mediapipe==0.10.21 wheel; the lite and heavy
+models would download and fail offline) gives 33 landmarks and a person mask in one pass (~0.1 s for 720p on one
+core). Regions: the upper body (shoulders to hips), the lower body (hips to ankles), the two merged into one
+full-length region when they hold the same colour (a dress), the feet, and each hand's reach (a bag). A frame with
+no person (a product on a table, a shelf) is one region, the whole picture; boxes the clerk drew replace all of it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import VitrineError
+from ..focus import _protobuf_shim, _quiet_stderr
+
+log = logging.getLogger(__name__)
+
+VISIBLE = 0.5                 # landmark visibility under this: the body part is hidden or out of the frame
+HAND_VISIBLE = 0.4            # a hand holding something is partly hidden by it
+MIN_PERSON_SHARE = 0.02       # the person mask must cover this much of the frame to refine a region with it
+MIN_SILHOUETTE_SHARE = 0.05   # without a pose, a person mask this large is a person (engine.focus's threshold)
+MIN_GARMENT_SHARE = 0.2       # a region whose garment pixels fill less than this of it holds nothing
+
+# which garments each region can hold (engine.vocabulary's canonical names): matches and text queries use it
+KINDS: dict[str, tuple[str, ...]] = {
+    "upper": ("shirt", "t-shirt", "top", "blouse", "jacket", "coat", "sweater", "sweatshirt", "kurta"),
+    "lower": ("trousers", "jeans", "shorts", "skirt"),
+    "full": ("dress", "coat", "kurta"),
+    "feet": ("shoes", "sneakers", "sandals", "heels", "flip flops", "socks"),
+    "hand": ("bag", "backpack", "wallet", "watch"),
+}
+ALL_GARMENTS = tuple(dict.fromkeys(g for kinds in KINDS.values() for g in kinds))
+NAMES_PT = {"upper": "parte de cima", "lower": "parte de baixo", "full": "peça inteira", "feet": "pés",
+            "hand": "mão", "frame": "imagem inteira", "box": "caixa"}
+
+# mediapipe pose landmark indices
+NOSE, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 0, 11, 12, 13, 14, 15, 16
+L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 23, 24, 25, 26, 27, 28
+L_PINKY, R_PINKY, L_INDEX, R_INDEX = 17, 18, 19, 20
+L_HEEL, R_HEEL, L_FOOT, R_FOOT = 29, 30, 31, 32
+
+
+@dataclass(frozen=True)
+class Box:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def to_list(self) -> list[int]:
+        return [self.x, self.y, self.w, self.h]
+
+    @classmethod
+    def around(cls, x0: float, y0: float, x1: float, y1: float, width: int, height: int) -> "Box | None":
+        """The box clipped to the frame, or None when too little of it is inside."""
+        x0, y0 = max(0, int(round(x0))), max(0, int(round(y0)))
+        x1, y1 = min(width, int(round(x1))), min(height, int(round(y1)))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        return cls(x0, y0, x1 - x0, y1 - y0)
+
+
+@dataclass
+class GarmentRegion:
+    name: str                         # upper, lower, full, feet, hand, frame or box
+    box: Box
+    mask: np.ndarray | None = None    # the garment's pixels inside the box (bool), None: all of it
+    kinds: tuple[str, ...] = ALL_GARMENTS
+    extra: dict = field(default_factory=dict)
+
+    def crop(self, rgb: np.ndarray) -> np.ndarray:
+        b = self.box
+        return np.ascontiguousarray(rgb[b.y:b.y + b.h, b.x:b.x + b.w])
+
+    def cut_out(self, rgb: np.ndarray) -> np.ndarray:
+        """The crop with everything but the garment grey, as the embedder should see it (engine.focus does the
+        same for a whole person)."""
+        crop = self.crop(rgb).copy()
+        if self.mask is not None:
+            crop[~self.mask] = 128
+        return crop
+
+
+@dataclass
+class Pose:
+    points: np.ndarray                # (33, 3): x, y in pixels, visibility 0..1
+    mask: np.ndarray | None           # person probability per pixel (H, W)
+
+    def seen(self, *ids: int) -> bool:
+        return all(self.points[i, 2] >= VISIBLE for i in ids)
+
+    def xy(self, i: int) -> np.ndarray:
+        return self.points[i, :2]
+
+
+class PoseFinder:
+    """One mediapipe pose graph (static images, with its segmentation), used by one thread at a time."""
+
+    def __init__(self):
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        _protobuf_shim()
+        with _quiet_stderr():
+            try:
+                from mediapipe.python.solution_base import SolutionBase
+                from mediapipe.python.solutions import pose
+            except ImportError:
+                raise VitrineError("finding the garments on a person needs mediapipe: pip install --no-deps "
+                                   "mediapipe==0.10.21 (`bash .ci/install` does), or draw boxes") from None
+            # SolutionBase, not solutions.Pose: Pose sets two thresholds through a protobuf field API that
+            # protobuf 6 removed (FieldDescriptor.label); the graph's own defaults are the same 0.5
+            self._graph = SolutionBase(
+                binary_graph_path=pose._BINARYPB_FILE_PATH,
+                side_inputs={"model_complexity": 1, "smooth_landmarks": False, "enable_segmentation": True,
+                             "smooth_segmentation": False, "use_prev_landmarks": False},
+                outputs=["pose_landmarks", "segmentation_mask"])
+        self._lock = threading.Lock()
+        self._warm = False
+        self._segmenter = None
+
+    def person(self, rgb: np.ndarray) -> np.ndarray:
+        """The selfie segmenter's person mask, for frames where the pose model found no one (a busy
+        background, a person seen from an odd angle)."""
+        if self._segmenter is None:
+            from ..focus import PersonSegmenter
+            self._segmenter = PersonSegmenter()
+        return self._segmenter.mask(rgb)
+
+    def find(self, rgb: np.ndarray) -> Pose | None:
+        h, w = rgb.shape[:2]
+        with self._lock:
+            if not self._warm:          # the first run prints TensorFlow Lite's banners
+                with _quiet_stderr():
+                    result = self._graph.process({"image": np.ascontiguousarray(rgb)})
+                self._warm = True
+            else:
+                result = self._graph.process({"image": np.ascontiguousarray(rgb)})
+        if result.pose_landmarks is None:
+            return None
+        pts = np.array([(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark], np.float32)
+        mask = None if result.segmentation_mask is None else np.asarray(result.segmentation_mask, np.float32)
+        return Pose(pts, mask)
+
+    def close(self) -> None:
+        with self._lock:
+            self._graph.close()
+            if self._segmenter is not None:
+                self._segmenter.close()
+
+
+def skin(rgb: np.ndarray) -> np.ndarray:
+    """Pixels that look like skin (YCrCb box; the usual one, loose on purpose): arms and necks are not the
+    garment's colour."""
+    import cv2
+    ycc = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YCrCb)
+    y, cr, cb = ycc[..., 0], ycc[..., 1], ycc[..., 2]
+    return (cr >= 135) & (cr <= 172) & (cb >= 80) & (cb <= 127) & (y > 60)
+
+
+def _refine(region: GarmentRegion, rgb: np.ndarray, person: np.ndarray | None) -> GarmentRegion | None:
+    """The region's garment pixels: the person's, minus skin. None when almost nothing is left (an empty hand)."""
+    if person is None:
+        return region
+    b = region.box
+    keep = person[b.y:b.y + b.h, b.x:b.x + b.w] > 0.5
+    bare = skin(region.crop(rgb))
+    garment = keep & ~bare
+    share = garment.mean()
+    if share < MIN_GARMENT_SHARE * (0.5 if region.name != "hand" else 1.0):
+        if region.name == "hand":
+            return None
+        if region.name == "feet":       # shoes are thin: the mask often misses them; the box's ring tells the floor
+            return GarmentRegion(region.name, b, None, region.kinds, region.extra)
+        # the mask missed (a loose garment, an odd pose): keep the box, not the holes
+        return GarmentRegion(region.name, b, keep if keep.mean() > MIN_GARMENT_SHARE else None, region.kinds)
+    return GarmentRegion(region.name, b, garment, region.kinds, region.extra)
+
+
+def _lowest_row(person: np.ndarray | None, x0: float, x1: float) -> int | None:
+    """The lowest row of the person mask between columns x0 and x1 (the soles, when the ankles are hidden)."""
+    if person is None:
+        return None
+    cols = person[:, max(0, int(x0)):max(int(x0) + 1, int(x1))] > 0.5
+    rows = np.nonzero(cols.any(axis=1))[0]
+    return int(rows.max()) + 1 if rows.size else None
+
+
+def pose_regions(pose: Pose, width: int, height: int, person: np.ndarray | None = None) -> list[GarmentRegion]:
+    """Named boxes from the landmarks (before the mask refines them); ``person`` finds the soles when the
+    ankles are hidden under a long skirt or out of the pose model's reach."""
+    out: list[GarmentRegion] = []
+    if not pose.seen(L_SHOULDER, R_SHOULDER):
+        return out
+    sh_l, sh_r = pose.xy(L_SHOULDER), pose.xy(R_SHOULDER)
+    shoulder_w = max(abs(sh_l[0] - sh_r[0]), 8.0)
+    hips = pose.seen(L_HIP, R_HIP)
+    hip_y = (pose.xy(L_HIP)[1] + pose.xy(R_HIP)[1]) / 2 if hips else min(height, sh_l[1] + 1.6 * shoulder_w)
+    top_y = min(sh_l[1], sh_r[1])
+    torso = max(hip_y - top_y, 8.0)
+    xs = [sh_l[0], sh_r[0]] + [pose.xy(i)[0] for i in (L_ELBOW, R_ELBOW) if pose.seen(i)]
+    upper = Box.around(min(xs) - 0.12 * shoulder_w, top_y - 0.12 * torso, max(xs) + 0.12 * shoulder_w,
+                       hip_y + 0.08 * torso, width, height)
+    if upper:
+        out.append(GarmentRegion("upper", upper, kinds=KINDS["upper"]))
+    soles = None
+    if hips and hip_y < height - 8:
+        legs = [i for i in (L_ANKLE, R_ANKLE, L_KNEE, R_KNEE) if pose.seen(i)]
+        lx = [pose.xy(L_HIP)[0], pose.xy(R_HIP)[0]] + [pose.xy(i)[0] for i in legs]
+        pad = 0.35 * abs(pose.xy(L_HIP)[0] - pose.xy(R_HIP)[0]) + 0.05 * torso
+        ankles = [pose.xy(i)[1] for i in (L_ANKLE, R_ANKLE) if pose.seen(i)]
+        low = _lowest_row(person, min(lx) - pad, max(lx) + pad)
+        if low is not None and low > hip_y + 0.8 * torso:
+            soles = low
+        bottom = max(ankles) if ankles else soles - 0.1 * torso if soles else min(height, hip_y + 1.1 * torso)
+        lower = Box.around(min(lx) - pad, hip_y - 0.05 * torso, max(lx) + pad, bottom, width, height)
+        if lower:
+            out.append(GarmentRegion("lower", lower, kinds=KINDS["lower"]))
+    feet = [i for i in (L_ANKLE, R_ANKLE, L_HEEL, R_HEEL, L_FOOT, R_FOOT) if pose.seen(i)]
+    if len(feet) < 2 and soles is not None and out and out[-1].name == "lower":
+        b = out[-1].box
+        box = Box.around(b.x - 0.1 * torso, soles - 0.3 * torso, b.x + b.w + 0.1 * torso, soles + 0.05 * torso,
+                         width, height)
+        if box:
+            out.append(GarmentRegion("feet", box, kinds=KINDS["feet"]))
+    elif len(feet) >= 2:
+        fx, fy = [pose.xy(i)[0] for i in feet], [pose.xy(i)[1] for i in feet]
+        pad = 0.18 * torso
+        box = Box.around(min(fx) - pad, min(fy) - 0.5 * pad, max(fx) + pad, max(fy) + pad, width, height)
+        if box:
+            out.append(GarmentRegion("feet", box, kinds=KINDS["feet"]))
+    outward = 1.0 if sh_l[0] >= sh_r[0] else -1.0          # the person's left is the picture's right when facing us
+    for side, points, shoulder, sign in (("left", (L_WRIST, L_PINKY, L_INDEX), sh_l, outward),
+                                         ("right", (R_WRIST, R_PINKY, R_INDEX), sh_r, -outward)):
+        seen = [i for i in points if pose.points[i, 2] >= HAND_VISIBLE]
+        x, y = pose.points[seen, :2].mean(axis=0) if seen else (None, None)
+        if x is None or y < top_y + 0.6 * torso:
+            # a bag hides the hand that holds it (the model loses or misplaces it): where a hanging hand is
+            if not hips:
+                continue
+            x, y = shoulder[0] + sign * 0.3 * shoulder_w, hip_y
+        r = 0.3 * torso         # a bag hangs from the hand: the box reaches below it
+        box = Box.around(x - 0.8 * r, y - 0.3 * r, x + 0.8 * r, y + 2.2 * r, width, height)
+        if box:
+            out.append(GarmentRegion("hand", box, kinds=KINDS["hand"], extra={"side": side}))
+    return out
+
+
+def _hands_apart(regions: list[GarmentRegion], person: np.ndarray | None) -> list[GarmentRegion]:
+    """A hand's region keeps only what lies outside the body's regions (an arm hangs over the shirt; a bag hangs
+    beside it); without a person mask nothing tells a bag from the background, so the hands are left out."""
+    body = [r.box for r in regions if r.name in ("upper", "lower")]
+    out = []
+    for r in regions:
+        if r.name != "hand":
+            out.append(r)
+            continue
+        if person is None or r.mask is None:
+            continue
+        mask = r.mask.copy()
+        for b in body:
+            x0, y0 = max(b.x - r.box.x, 0), max(b.y - r.box.y, 0)
+            x1, y1 = min(b.x + b.w - r.box.x, r.box.w), min(b.y + b.h - r.box.y, r.box.h)
+            if x1 > x0 and y1 > y0:
+                mask[y0:y1, x0:x1] = False
+        if mask.mean() >= MIN_GARMENT_SHARE:
+            out.append(GarmentRegion(r.name, r.box, mask, r.kinds, r.extra))
+    return out
+
+
+def _same_colour(a: list, b: list) -> bool:
+    return bool(a and b) and a[0].en == b[0].en and a[0].share >= 0.5 and b[0].share >= 0.5
+
+
+def _merge_same_colour(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarray | None) \
+        -> list[GarmentRegion]:
+    """Upper and lower body of one colour are one full-length garment (a dress)."""
+    from ..colors import dominant_colors
+    upper = next((r for r in regions if r.name == "upper"), None)
+    lower = next((r for r in regions if r.name == "lower"), None)
+    if not (upper and lower and _same_colour(dominant_colors(upper.crop(rgb), upper.mask, max_colors=1),
+                                             dominant_colors(lower.crop(rgb), lower.mask, max_colors=1))):
+        return regions
+    b0, b1 = upper.box, lower.box
+    x0, y0 = min(b0.x, b1.x), b0.y
+    box = Box(x0, y0, max(b0.x + b0.w, b1.x + b1.w) - x0, b1.y + b1.h - y0)
+    mask = None
+    if person is not None:
+        mask = (person[box.y:box.y + box.h, box.x:box.x + box.w] > 0.5) & \
+            ~skin(rgb[box.y:box.y + box.h, box.x:box.x + box.w])
+    return [GarmentRegion("full", box, mask, KINDS["full"])] + \
+        [r for r in regions if r.name not in ("upper", "lower")]
+
+
+def plausible(pose: Pose, height: int) -> bool:
+    """A pose worth cutting regions from: nose above the shoulders above the hips (when seen), and the shoulders
+    and hips on the person mask (the pose model sometimes "finds" a body in a busy background)."""
+    if not pose.seen(L_SHOULDER, R_SHOULDER):
+        return False
+    sh_y = (pose.xy(L_SHOULDER)[1] + pose.xy(R_SHOULDER)[1]) / 2
+    if pose.seen(NOSE) and pose.xy(NOSE)[1] >= sh_y:
+        return False
+    if pose.seen(L_HIP, R_HIP) and (pose.xy(L_HIP)[1] + pose.xy(R_HIP)[1]) / 2 <= sh_y:
+        return False
+    if pose.mask is not None:
+        mh, mw = pose.mask.shape
+        ids = [i for i in (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP) if pose.seen(i)]
+        on = [pose.mask[min(mh - 1, max(0, int(pose.xy(i)[1]))), min(mw - 1, max(0, int(pose.xy(i)[0])))] > 0.5
+              for i in ids]
+        if sum(on) < max(1, len(ids) - 1):
+            return False
+    return True
+
+
+def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | None = None) -> \
+        tuple[str, list[GarmentRegion]]:
+    """(how, regions): "box" for the clerk's boxes, "pose" for a person's garments found by their pose,
+    "person" for a person the pose model missed (cut by the body's proportions), else "frame"."""
+    h, w = rgb.shape[:2]
+    if boxes:
+        return "box", [GarmentRegion("box", b) for b in boxes]
+    pose = finder.find(rgb) if finder is not None else None
+    if pose is not None and not plausible(pose, h):
+        log.debug("the pose found is not a standing body: using the person mask")
+        pose = None
+    if pose is not None:
+        person = pose.mask if pose.mask is not None and (pose.mask > 0.5).mean() >= MIN_PERSON_SHARE else None
+        regions = [r for r in (_refine(r, rgb, person) for r in pose_regions(pose, w, h, person)) if r is not None]
+        regions = _merge_same_colour(rgb, _hands_apart(regions, person), person)
+        if regions:
+            return "pose", regions
+    if finder is not None:
+        person = finder.person(rgb)
+        if (person > 0.5).mean() >= MIN_SILHOUETTE_SHARE:
+            regions = [r for r in (_refine(r, rgb, person) for r in silhouette_regions(person)) if r is not None]
+            regions = _merge_same_colour(rgb, regions, person)
+            if regions:
+                return "person", regions
+    return "frame", [GarmentRegion("frame", Box(0, 0, w, h))]
+
+
+def silhouette_regions(person: np.ndarray) -> list[GarmentRegion]:
+    """Regions by the body's usual proportions inside the person mask's box: a standing figure (taller than
+    1.8 widths) has its head in the top 14%, the upper body to 52%, the lower body to 93%, the feet below; a
+    shorter silhouette (a bust, a seated person) is an upper body below its head."""
+    h, w = person.shape
+    on = person > 0.5
+    ys, xs = np.nonzero(on)
+    if ys.size == 0:
+        return []
+    y0, y1 = ys.min(), ys.max() + 1
+    height = y1 - y0
+    standing = height > 1.8 * (xs.max() + 1 - xs.min())
+    bands = [("upper", 0.14, 0.52), ("lower", 0.48, 0.93), ("feet", 0.9, 1.0)] if standing else \
+        [("upper", 0.3, 1.0)]
+    out = []
+    for name, a, b in bands:
+        top, bottom = y0 + int(a * height), y0 + int(b * height)
+        cols = np.nonzero(on[top:bottom].any(axis=0))[0]
+        if cols.size == 0:
+            continue
+        box = Box.around(cols.min(), top, cols.max() + 1, bottom, w, h)
+        if box:
+            out.append(GarmentRegion(name, box, kinds=KINDS[name]))
+    return out

@@ -1,0 +1,270 @@
+"""The look (every garment in a frame, with colours and catalog matches) and "find it in this video": regions from
+a real photo and from dressed figures, the no-person fallback, the CLI's JSON and one-line errors, and a video
+index that finds the right moments, is reused, and resumes after an interruption."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import BadInput, Cancelled
+from engine.frames import Frame
+from export import look_bench as lb
+from export.catalog_bench import write_catalog
+
+pytest.importorskip("mediapipe")
+
+
+@pytest.fixture(scope="module")
+def finder():
+    from engine.look.regions import PoseFinder
+    f = PoseFinder()
+    yield f
+    f.close()
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    """A small synthetic catalog, indexed (rows by id, and the catalog folder)."""
+    from engine.catalog import SqliteCatalog
+    from engine.catalog_csv import read_products_csv
+    folder = tmp_path_factory.mktemp("shop")
+    csv_path, rows = lb.build_catalog(folder / "csv", n=80)
+    cat = SqliteCatalog(folder / "catalog")
+    cat.add(read_products_csv(csv_path).products)
+    cat.close()
+    return rows, folder / "catalog"
+
+
+def _pick(rows: dict, garment: str, avoid: set[str] = frozenset()) -> str:
+    return next(pid for pid, r in rows.items() if r["garment"] == garment and r["colour"] not in avoid)
+
+
+def _query(rows: dict, pid: str) -> str:
+    from engine import vocabulary as voc
+    g, c = rows[pid]["garment"], rows[pid]["colour"]
+    noun = voc.GARMENTS[g]
+    return f"{noun.pt} {voc.COLOURS[c].agree(noun)}"
+
+
+# ---- regions ------------------------------------------------------------------------------------------------------
+def test_a_real_photo_of_a_person_gets_an_upper_body_box_over_the_chest(finder):
+    import skimage.data
+    from engine.look.regions import find_regions
+    rgb = skimage.data.astronaut()            # a bust: shoulders at y~250, the hips at the bottom edge
+    how, regions = find_regions(rgb, finder)
+    assert how == "pose"
+    upper = next(r for r in regions if r.name == "upper")
+    b = upper.box
+    assert b.y < 250 < 450 < b.y + b.h and b.x < 120 and b.x + b.w > 300        # shoulder to shoulder, to the waist
+    assert upper.mask is not None and 0.3 < upper.mask.mean() < 1.0             # the suit, not the background
+    assert not any(r.name in ("lower", "feet") for r in regions)                # no legs in the picture
+
+
+def test_a_dressed_figure_gets_upper_above_lower_above_feet(finder, shop):
+    from engine.look.regions import find_regions
+    rows, _ = shop
+    scene = lb.Scene([lb.Worn("upper", _pick(rows, "shirt"), "shirt", ""),
+                      lb.Worn("lower", _pick(rows, "trousers"), "trousers", ""),
+                      lb.Worn("feet", _pick(rows, "shoes"), "shoes", "")], "", cx=0.5)
+    rgb = lb.draw_scene(scene, rows, 960, 540, seed=2)
+    how, regions = find_regions(rgb, finder)
+    by = {r.name: r.box for r in regions}
+    assert how in ("pose", "person") and {"upper", "lower", "feet"} <= set(by)
+    assert by["upper"].y < by["lower"].y < by["feet"].y
+    for w in scene.worn:                        # each drawn garment lies mostly inside its region
+        assert lb._cover(by[w.region].to_list(), w.box) >= 0.5, w.region
+
+
+def test_a_frame_with_no_person_is_taken_whole(finder):
+    from engine.look.regions import find_regions
+    rgb = np.full((300, 400, 3), 200, np.uint8)
+    rgb[100:200, 150:250] = (200, 30, 30)       # a product on a table
+    how, regions = find_regions(rgb, finder)
+    assert how == "frame" and len(regions) == 1 and regions[0].box.to_list() == [0, 0, 400, 300]
+
+
+def test_the_clerks_boxes_replace_the_regions_and_are_checked(finder):
+    from engine.look.look import look_at, parse_boxes
+    rgb = np.full((300, 400, 3), 200, np.uint8)
+    rgb[100:200, 150:250] = (30, 60, 210)
+    look = look_at(Frame(rgb, "t.png"), finder=finder, boxes=parse_boxes(["150,100,100,100", "0,0,50,50"]))
+    assert look.how == "box" and [i.box.to_list() for i in look.items] == [[150, 100, 100, 100], [0, 0, 50, 50]]
+    assert look.items[0].colors[0].en == "blue"
+    with pytest.raises(BadInput, match="outside"):
+        look_at(Frame(rgb, "t.png"), finder=finder, boxes=parse_boxes(["500,500,20,20"]))
+
+
+def test_the_look_finds_each_garment_and_its_product_in_the_top_3(finder, shop):
+    from engine.catalog import SqliteCatalog
+    from engine.look.look import look_at
+    rows, folder = shop
+    shirt = _pick(rows, "shirt")
+    trousers = _pick(rows, "trousers", {rows[shirt]["colour"]})
+    scene = lb.Scene([lb.Worn("upper", shirt, "shirt", ""), lb.Worn("lower", trousers, "trousers", "")], "")
+    rgb = lb.draw_scene(scene, rows, 1280, 720, seed=4)
+    cat = SqliteCatalog(folder)
+    try:
+        look = look_at(Frame(rgb, "scene.png"), cat, None, finder, k=3)
+    finally:
+        cat.close()
+    d = look.to_dict()
+    by = {i["region"]: i for i in d["items"]}
+    assert by["upper"]["colors"][0]["en"] == rows[shirt]["colour"]
+    assert shirt in [m["id"] for m in by["upper"]["matches"]]
+    assert trousers in [m["id"] for m in by["lower"]["matches"]]
+    assert by["lower"]["garment"] == "trousers" and by["lower"]["garment_pt"] == "calça"
+    json.dumps(d)                               # what the API returns: plain JSON
+
+
+# ---- the CLI ------------------------------------------------------------------------------------------------------
+def test_look_json_has_the_items_shape(cli, tmp_path, shop):
+    import cv2
+    import skimage.data
+    _, folder = shop
+    path = tmp_path / "astronaut.png"
+    cv2.imwrite(str(path), skimage.data.astronaut()[:, :, ::-1])
+    r = cli("look", path, "--json", "--no-attributes", "--catalog", folder)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["how"] == "pose" and d["width"] == 512 and d["items"]
+    item = d["items"][0]
+    assert {"region", "region_pt", "box", "garment", "garment_pt", "colors", "attributes", "matches"} <= set(item)
+    assert item["colors"][0]["en"] == "orange" and item["colors"][0]["pt"] == "laranja"     # her launch suit
+    assert len(item["matches"]) == 3 and {"id", "title", "score"} <= set(item["matches"][0])
+
+
+@pytest.mark.parametrize("crops", [False, True])
+def test_look_with_the_model_adds_schema_attributes(cli, tmp_path, installed_tiny, shop, crops):
+    import cv2
+    from engine.look.regions import KINDS
+    rows, _ = shop
+    scene = lb.Scene([lb.Worn("upper", _pick(rows, "shirt"), "shirt", ""),
+                      lb.Worn("lower", _pick(rows, "trousers"), "trousers", "")], "")
+    path = tmp_path / "figure.png"
+    cv2.imwrite(str(path), lb.draw_scene(scene, rows, 960, 540, seed=2)[:, :, ::-1])
+    r = cli("look", path, "--json", "--model", "tiny", "--max-tokens", "400", *(["--crops"] if crops else []))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["how"] == "pose" and d["items"] and d["model"] == "tiny"
+    for item in d["items"]:     # a region the model calls empty is dropped; the others hold what the region can
+        assert item["category"] == item["attributes"]["category"] != "nothing"
+        assert item["category"] in KINDS[item["region"]]
+        assert set(item["attributes_pt"]) == set(item["attributes"])
+
+
+@pytest.mark.parametrize("args, words", [
+    (("look", "missing.png"), "file not found"),
+    (("look", "{img}", "--box", "1,2,3"), "4 numbers"),
+    (("look", "{img}", "--box", "900,900,10,10", "--no-attributes"), "outside"),
+    (("look", "{img}", "-k", "0"), "-k must be"),
+    (("look", "{img}", "--catalog", "{tmp}/none", "--no-attributes"), "no catalog in"),
+    (("find", "{img}", "vestido vermelho"), "is not a video"),
+    (("find", "missing.mp4", "vestido vermelho"), "video not found"),
+    (("find", "{video}", "xyz"), "no colour or garment"),
+    (("find", "{video}", "vestido", "--every", "0"), "--every must be"),
+])
+def test_bad_input_gets_one_line(cli, tmp_path, media_dir, args, words):
+    args = [a.format(img=media_dir / "look.png", video=media_dir / "clip.mp4", tmp=tmp_path) for a in args]
+    r = cli(*args)
+    assert r.returncode == 2 and words in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+# ---- find in a video ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def video(tmp_path_factory, shop):
+    """Six seconds at 5 fps, 640x360: seconds 0-2 a shirt and trousers, 3-5 a dress of another colour."""
+    rows, _ = shop
+    dress = _pick(rows, "dress")
+    shirt = _pick(rows, "shirt", {rows[dress]["colour"]})
+    trousers = _pick(rows, "trousers", {rows[dress]["colour"], rows[shirt]["colour"]})
+    scenes = [lb.Scene([lb.Worn("upper", shirt, "shirt", ""), lb.Worn("lower", trousers, "trousers", "")], "",
+                       cx=0.4),
+              lb.Scene([lb.Worn("full", dress, "dress", "")], "", cx=0.6)]
+    path = tmp_path_factory.mktemp("video") / "clip.mp4"
+    lb.write_video(path, scenes, rows, scene_s=3.0, fps=5.0, size=(640, 360))
+    return path, _query(rows, dress), _query(rows, shirt)
+
+
+def test_find_returns_the_right_moments_first_and_reuses_its_index(cli, video, shop):
+    path, dress_query, shirt_query = video
+    _, folder = shop
+    r = cli("find", path, dress_query, "--catalog", folder, "--json", "-n", "3")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["indexed_now"] == d["frames"] == 6
+    assert [m["time"] for m in d["moments"]] and {m["time"] for m in d["moments"]} <= {3.0, 4.0, 5.0}
+    assert d["moments"][0]["garment"] == "dress"
+    r = cli("find", path, shirt_query, "--catalog", folder, "--json", "-n", "3", "--thumbs", path.parent / "thumbs")
+    d = json.loads(r.stdout)
+    assert d["indexed_now"] == 0                        # the index from the first search
+    assert {m["time"] for m in d["moments"]} <= {0.0, 1.0, 2.0}
+    assert all(Path(m["thumbnail"]).read_bytes()[:2] == b"\xff\xd8" for m in d["moments"])
+
+
+def test_an_interrupted_index_resumes_where_it_stopped(video, shop, tmp_path):
+    from engine.catalog import SqliteCatalog
+    from engine.look.find import Query, find
+    from engine.look.query import parse
+    from engine.look.video_index import VideoIndex
+    from engine.settings import Settings
+    path, dress_query, _ = video
+    _, folder = shop
+    cat = SqliteCatalog(folder)
+    stop = threading.Event()
+    seen = []
+
+    def progress(stage, done, total):
+        seen.append(done)
+        if done >= 2:
+            stop.set()                                  # Ctrl-C after the second frame
+    index = VideoIndex(path, 1.0, cat.signature.info.id, False, Settings.from_env())
+    try:
+        with pytest.raises(Cancelled, match="2 of 6"):
+            index.build(cat, progress=progress, cancel=stop)
+        assert index.frame_count() == 2 and not index.is_complete()
+        index.close()
+        index = VideoIndex(path, 1.0, cat.signature.info.id, False, Settings.from_env())
+        assert index.build(cat) == 4 and index.is_complete()      # only the four it had not done
+        assert index.build(cat) == 0
+        moments, seconds = find(index, Query(parse(dress_query)), 3)
+        assert moments and {m.t for m in moments} <= {3.0, 4.0, 5.0} and seconds < 0.2
+        index.close()
+        index = VideoIndex(path, 2.0, cat.signature.info.id, False, Settings.from_env())
+        assert index.frame_count() == 0                 # another step: built again, never mixed
+    finally:
+        index.close()
+        cat.close()
+
+
+def test_a_catalog_sku_or_its_picture_finds_its_moments(video, shop, cli):
+    from engine.catalog import SqliteCatalog
+    path, dress_query, _ = video
+    rows, folder = shop
+    dress = next(pid for pid, r in rows.items() if r["garment"] == "dress")
+    r = cli("find", path, dress, "--catalog", folder, "--json", "-n", "2")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["query"] == f"product {dress}" and {m["time"] for m in d["moments"]} <= {3.0, 4.0, 5.0}
+    cat = SqliteCatalog(folder)
+    picture = cat.get(dress).image
+    cat.close()
+    r = cli("find", path, picture, "--catalog", folder, "--json", "-n", "1")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["query"].startswith("picture ") and d["moments"][0]["time"] in (3.0, 4.0, 5.0)
+
+
+def test_text_queries_read_portuguese_and_english():
+    from engine.look.query import parse
+    for text, colours, garments in [("vestido vermelho", ["red"], ["dress"]), ("red dress", ["red"], ["dress"]),
+                                    ("Tênis Brancos", ["white"], ["sneakers"]), ("calca jeans", [], ["jeans"]),
+                                    ("saia azul-marinho", ["navy"], ["skirt"]), ("bolsa preta", ["black"], ["bag"])]:
+        q = parse(text)
+        assert (q.colours, q.garments) == (colours, garments), text
+    with pytest.raises(BadInput):
+        parse("   ")
