@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import BadInput
-from .pt_agreement import agree, agree_verb, inflect
+from .pt_agreement import agree, agree_verb, en_plural, pt_plural
 from .text_files import read_text
 
 log = logging.getLogger(__name__)
@@ -38,37 +38,6 @@ PLACEHOLDERS = ("Xavoq", "Quenvik", "Brixel", "Jexum", "Vrandel", "Zorblat", "Wu
 # a placeholder's start anywhere in a word: 5 letters, so no Portuguese word matches ("pequeno" has "quen")
 _FRAGMENT = re.compile("|".join(p[:5] for p in PLACEHOLDERS), re.IGNORECASE)
 _BROKEN = re.compile(r"(?<![\d.])\.\s*[a-zà-ÿ]{1,2}\.|\s[.,;:]|\.\.(?!\.)|,\s*,")
-
-
-def en_plural(word: str) -> str:
-    last = word.split()[-1]
-    head = word[: len(word) - len(last)]
-    if last.endswith(("ss", "x", "ch", "sh")):
-        return head + last + "es"
-    if last.endswith("s"):                      # already plural: "jeans", "sneakers"
-        return word
-    if last.endswith("y") and last[-2:-1] not in "aeiou":
-        return head + last[:-1] + "ies"
-    return head + last + "s"
-
-
-def pt_plural(term: str) -> str:
-    """The regular plural of a Portuguese noun phrase: the head noun and its adjectives; "de X" stays."""
-    words = term.split()
-    out, in_complement = [], False
-    for w in words:
-        if w in ("de", "do", "da", "com", "sem", "em"):
-            in_complement = True
-        if in_complement:
-            out.append(w)
-            continue
-        if w.endswith("ão"):
-            out.append(w[:-2] + "ões")
-        elif w.endswith("s"):                   # already plural, or invariable (tênis, óculos, cós)
-            out.append(w)
-        else:
-            out.append(inflect(w, False, True))
-    return " ".join(out)
 
 
 @dataclass(frozen=True)
@@ -366,11 +335,6 @@ class Glossary:
                 return out
             log.debug("a protected term did not come back whole in %r: post-editing instead", text)
         return self.fix(text, translate(text), "en", "pt")
-
-    def translate_pt_en(self, text: str, translate: Callable[[str], str]) -> str:
-        """A clerk's question in the English a model expects (engine.question_lexicon), post-edited."""
-        from .question_lexicon import to_english
-        return to_english(text, lambda t: self.fix(t, translate(t), "pt", "en"), PLACEHOLDERS)
 
     def normalise_pt(self, text: str) -> str:
         """A Portuguese answer a multilingual model wrote itself, in the store's words: each term's known wrong

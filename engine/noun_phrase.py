@@ -33,7 +33,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .pt_agreement import inflect
+from .pt_agreement import en_plural, inflect
+from .pt_agreement import pt_plural as regular_pt_plural
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,6 @@ def tsv_rows(text: str) -> list[tuple[int, dict]]:
 
 
 def _en_plural(word: str) -> str:
-    from .glossary import en_plural
     return en_plural(word)
 
 
@@ -178,7 +178,6 @@ class Lexicon:
 
     def add_head(self, en: str, pt: str, feminine: bool, pt_plural: str = "", en_plural: str = "",
                  mod: str = "", part: bool = False) -> None:
-        from .glossary import pt_plural as regular_pt_plural
         pt_plural = pt_plural or regular_pt_plural(pt)
         en_pl = en_plural or _en_plural(en)
         only_plural = en_pl.lower() == en.lower()

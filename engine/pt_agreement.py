@@ -199,3 +199,34 @@ def agree(text: str, start: int, end: int, feminine: bool, plural: bool, forward
         # the copula may have changed number ("são" -> "é"): give back what it took from the text, not its length
         pos -= copula_len if last.strip().lower() in COPULAS else len(last)
     return before + noun + "".join(out) + after[pos:]
+
+
+def en_plural(word: str) -> str:
+    last = word.split()[-1]
+    head = word[: len(word) - len(last)]
+    if last.endswith(("ss", "x", "ch", "sh")):
+        return head + last + "es"
+    if last.endswith("s"):                      # already plural: "jeans", "sneakers"
+        return word
+    if last.endswith("y") and last[-2:-1] not in "aeiou":
+        return head + last[:-1] + "ies"
+    return head + last + "s"
+
+
+def pt_plural(term: str) -> str:
+    """The regular plural of a Portuguese noun phrase: the head noun and its adjectives; "de X" stays."""
+    words = term.split()
+    out, in_complement = [], False
+    for w in words:
+        if w in ("de", "do", "da", "com", "sem", "em"):
+            in_complement = True
+        if in_complement:
+            out.append(w)
+            continue
+        if w.endswith("ão"):
+            out.append(w[:-2] + "ões")
+        elif w.endswith("s"):                   # already plural, or invariable (tênis, óculos, cós)
+            out.append(w)
+        else:
+            out.append(inflect(w, False, True))
+    return " ".join(out)

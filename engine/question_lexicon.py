@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from .noun_phrase import agree_words, fold
-from .pt_agreement import inflect
+from .pt_agreement import en_plural, inflect, pt_plural
 from .vocabulary import GARMENTS
 
 LEXICON = Path(__file__).resolve().parent.parent / "assets" / "lexicon" / "questions.tsv"
@@ -111,7 +111,7 @@ def lexicon() -> dict[str, Word]:
                 out.setdefault(fold(form), Word(pt, en, "material" if pos == "material" else "adj", False))
     for en, noun in GARMENTS.items():          # the fine-tuning's own garment words
         out.setdefault(fold(noun.pt), Word(noun.pt, en, "garment", en in PLURAL_EN))
-    from .glossary import Glossary, en_plural, pt_plural
+    from .glossary import Glossary    # the answers' lexicon, read the other way round (loaded on first use)
     # every garment and part of the answers' lexicon, the other way round ("saia lápis" -> pencil skirt)
     heads = Glossary.load(LEXICON.parent.parent / "glossary.tsv").lexicon.heads.values()
     for h in heads:

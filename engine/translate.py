@@ -30,7 +30,8 @@ from typing import Callable
 
 from .errors import VitrineError
 from .files import store_lock
-from .glossary import Glossary
+from .glossary import PLACEHOLDERS, Glossary
+from .question_lexicon import to_english
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,9 @@ class Translator(ABC):
         if (src, dst) == ("en", "pt"):
             return self.glossary.translate_en_pt(text, lambda t: self._translate(t, src, dst))
         if (src, dst) == ("pt", "en"):
-            return self.glossary.translate_pt_en(text, lambda t: self._translate(t, src, dst))
+            # a clerk's question in the English a model expects, each piece post-edited by the glossary
+            return to_english(text, lambda t: self.glossary.fix(t, self._translate(t, src, dst), "pt", "en"),
+                              PLACEHOLDERS)
         return self.glossary.fix(text, self._translate(text, src, dst), src, dst)
 
 

@@ -10,7 +10,7 @@ from engine.errors import VitrineError
 
 from .gguf import export_gguf
 from .onnx import export_onnx
-from .parity import ParityResult, compare
+from .parity import N_TOKENS, ParityResult, compare
 
 
 VARIANTS = {"onnx-fp32": ("onnx", "fp32"), "onnx-int8": ("onnx", "int8"), "onnx-int4": ("onnx", "int4"),
