@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from .errors import BadInput, os_error_message
 
@@ -65,3 +66,113 @@ def _undecodable(name: str, data: bytes, offset: int) -> str:
     line = data.count(b"\n", 0, offset) + 1
     return (f"{name}, line {line}: the text is neither UTF-8 nor Windows/Latin-1: open it in a spreadsheet or "
             "editor and save it as UTF-8 (\"CSV UTF-8\"), then try again")
+
+
+def note(decoded: DecodedText, name: str) -> str:
+    """The one sentence a command's summary says when a file was read in the fallback encoding ("" otherwise)."""
+    return f"{name} is not UTF-8: read it as Windows/Latin-1 (cp1252)" if decoded.guessed else ""
+
+
+def csv_rows(decoded: DecodedText, name: str, **reader_options) -> Iterator[tuple[int, list[str]]]:
+    """The rows of a decoded CSV with the line each starts on (a quoted field may span lines): errors name it."""
+    import csv
+    import io
+    reader = csv.reader(io.StringIO(decoded.text, newline=""), **reader_options)
+    start = 1
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise BadInput(f"{name}, line {reader.line_num}: not readable as CSV ({e}): save it again as CSV "
+                           "(\"CSV UTF-8\") and try again") from None
+        yield start, fields
+        start = reader.line_num + 1
+
+
+MAX_JSON_BYTES = 64 << 20        # a store's JSON file or one JSONL line; more is not a file Vitrine wrote
+MAX_JSON_DEPTH = 32
+
+
+def _depth(value: object, limit: int) -> int:
+    """Nesting depth of parsed JSON, stopping once past ``limit``."""
+    depth, level = 0, [value]
+    while level and depth <= limit:
+        depth += 1
+        nxt = []
+        for v in level:
+            if isinstance(v, dict):
+                nxt.extend(v.values())
+            elif isinstance(v, list):
+                nxt.extend(v)
+        level = nxt
+    return depth
+
+
+def parse_json(text: str, where: str, fix: str) -> object:
+    """JSON text from a file (``where`` names it and the line); one line with ``fix`` when it is not JSON or
+    nests deeper than anything Vitrine writes."""
+    import json
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise BadInput(f"{where}: the JSON nests too deeply: {fix}") from None
+    except ValueError as e:
+        line = f" (line {e.lineno}, column {e.colno})" if isinstance(e, json.JSONDecodeError) else ""
+        msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
+        raise BadInput(f"{where} is not valid JSON: {msg}{line}: {fix}") from None
+    if _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise BadInput(f"{where}: the JSON nests more than {MAX_JSON_DEPTH} levels: {fix}")
+    return value
+
+
+def read_json(path: Path | str, fix: str, kind: type = dict) -> object:
+    """A store's JSON file (any of the encodings above), its top level of ``kind``; every problem one line
+    naming the file and ending in ``fix``."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise BadInput(os_error_message(e, f"reading {path.name}")) from None
+    if size > MAX_JSON_BYTES:
+        raise BadInput(f"{path} is {size >> 20} MB: too big for a Vitrine JSON file: {fix}")
+    value = parse_json(read_text(path).text, str(path), fix)
+    if not isinstance(value, kind):
+        raise BadInput(f"{path} must hold a JSON {_JSON_KIND.get(kind, kind.__name__)}, not "
+                       f"{json_kind(value)}: {fix}")
+    return value
+
+
+def iter_jsonl(path: Path | str, fix: str) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-empty line of a JSONL file; a line that is not a JSON object is one
+    line naming the file, the line and ``fix``."""
+    path = Path(path)
+    decoded = read_text(path)
+    if decoded.guessed:
+        log.warning("%s", note(decoded, path.name))
+    for n, line in enumerate(decoded.text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path.name} line {n}"
+        if len(line) > MAX_JSON_BYTES:
+            raise BadInput(f"{where} is longer than {MAX_JSON_BYTES >> 20} MB: {fix}")
+        value = parse_json(line, where, fix)
+        if not isinstance(value, dict):
+            raise BadInput(f"{where} is {json_kind(value)}, not a JSON object: {fix}")
+        yield n, value
+
+
+_JSON_KIND = {dict: "object", list: "list", str: "text", int: "whole number", float: "number", bool: "true/false"}
+
+
+def json_kind(value: object) -> str:
+    """How a JSON value is called in a message ("a list", "a number"...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    for t, name in _JSON_KIND.items():
+        if isinstance(value, t):
+            return ("an " if name[0] in "aeiou" else "a ") + name
+    return type(value).__name__
