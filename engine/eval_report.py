@@ -19,6 +19,7 @@ import numpy as np
 from . import metrics
 from .errors import VitrineError
 from .files import atomic_path, write_text_atomic
+from .text_files import csv_cell
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +153,11 @@ def _write_csv(path: Path, records: list) -> None:
     w.writerow(cols)
     for r in records:
         s = r.scores
-        w.writerow([_label(r.model), r.row, r.attribute, r.lang, r.question, " | ".join(r.answers), r.prediction,
+        w.writerow([csv_cell(c) for c in [_label(r.model), r.row, r.attribute, r.lang, r.question, " | ".join(r.answers), r.prediction,
                     r.error] + [round(s[k], 4) if k in s else "" for k in ("vqa", "exact", "contains", "f1")] +
                    [s.get("levenshtein", ""), round(s.get("anls", 0), 4) if s else "",
                     round(s.get("cosine", 0), 4) if s else "", round(r.total_s, 4), round(r.ttft_s, 4),
-                    round(r.tok_s, 2), r.n_tokens, int(r.reused_image)])
+                    round(r.tok_s, 2), r.n_tokens, int(r.reused_image)]])     # a model's answer is no formula
     write_text_atomic(path, buf.getvalue())
 
 

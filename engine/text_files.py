@@ -91,6 +91,18 @@ def csv_rows(decoded: DecodedText, name: str, **reader_options) -> Iterator[tupl
         start = reader.line_num + 1
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell for a CSV a person opens in a spreadsheet: text that a spreadsheet would run as a formula
+    (=HYPERLINK(...), +, -, @, a tab or CR first) gets a leading apostrophe (OWASP's CSV-injection rule).
+    Numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 MAX_JSON_BYTES = 64 << 20        # a store's JSON file or one JSONL line; more is not a file Vitrine wrote
 MAX_JSON_DEPTH = 32
 
