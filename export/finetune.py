@@ -212,8 +212,8 @@ def _save_checkpoint(folder: Path, name: str, model, optimizer, state: dict) -> 
     from engine.files import atomic_folder
     try:
         with atomic_folder(folder / "checkpoints" / name) as staging:
-            # every byte through Python's own file writes: a full disk is then OSError(ENOSPC). Given a path,
-            # torch.save fails with a bare RuntimeError and safetensors' save_file reported nothing at all
+            # every byte through Python's own file writes: a full disk is then OSError(ENOSPC) for both files
+            # (given a path, torch.save reports it as a bare RuntimeError: "unexpected pos")
             with open(staging / TRAINABLE, "wb") as f:
                 f.write(save(trainable_state(model)))
             with open(staging / "optimizer.pt", "wb") as f:
