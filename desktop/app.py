@@ -40,7 +40,8 @@ def platform_problem() -> str | None:
         return None
     # "xcb:option=value", or a fallback list "wayland;xcb": one installed name is enough
     names = [part.split(":")[0].strip() for part in wanted.split(";") if part.strip()]
-    if names and not any(n in available for n in names):
+    # a plugin may answer to several keys: libqwayland serves wayland-egl and wayland-brcm too
+    if names and not any(n in available or n.split("-")[0] in available for n in names):
         return (f"QT_QPA_PLATFORM={wanted!r} names no Qt platform plugin installed here (available: "
                 f"{', '.join(sorted(available))}): unset it, or set it to one of those (offscreen: no window)")
     return None

@@ -239,8 +239,9 @@ def test_eval_answers_csv_neutralises_formulas(tmp_path):
 
 
 # ---- a full disk while fine-tuning ------------------------------------------------------------------------------
-def test_a_full_disk_during_a_checkpoint_is_the_documented_line(tmp_path, monkeypatch):
-    """The checkpoint's files lead to /dev/full, so the real torch.save and safetensors writers meet ENOSPC."""
+@pytest.mark.parametrize("full", ["trainable.safetensors", "optimizer.pt", "state.json"])
+def test_a_full_disk_during_a_checkpoint_is_the_documented_line(tmp_path, monkeypatch, full):
+    """A checkpoint file leads to /dev/full, so the real torch.save and safetensors writers meet ENOSPC."""
     import contextlib
 
     import torch
@@ -257,8 +258,7 @@ def test_a_full_disk_during_a_checkpoint_is_the_documented_line(tmp_path, monkey
     @contextlib.contextmanager
     def full_disk(dest):
         with real(dest) as staging:
-            for name in (finetune.TRAINABLE, "optimizer.pt", "state.json"):
-                os.symlink("/dev/full", staging / name)
+            os.symlink("/dev/full", staging / full)
             yield staging
 
     monkeypatch.setattr(engine.files, "atomic_folder", full_disk)
