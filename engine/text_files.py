@@ -43,8 +43,9 @@ def decode_text(data: bytes, name: str = "the file") -> DecodedText:
         utf8_error = e.start
     try:
         text = data.decode(_FALLBACK)
-    except UnicodeDecodeError:
-        raise BadInput(_undecodable(name, data, utf8_error)) from None
+    except UnicodeDecodeError as e:
+        # the file is mostly in one of the two: the bad spot is where the one that read further stopped
+        raise BadInput(_undecodable(name, data, max(utf8_error, e.start))) from None
     if "\x00" in text:       # UTF-16 or a binary file: cp1252 "reads" it as text with NULs
         raise BadInput(f"{name} is not a text file (or is UTF-16): save it as UTF-8 (\"CSV UTF-8\" in a "
                        "spreadsheet) and try again")

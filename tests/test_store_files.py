@@ -79,6 +79,15 @@ def test_bytes_no_encoding_reads_are_one_line_with_the_line_number(tmp_path, lay
     assert "line 3" in message and target.name in message and "UTF-8" in message and "\n" not in message
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_the_line_named_is_where_the_file_stops_reading(encoding):
+    """Mostly UTF-8 (Á is C3 81, which cp1252 cannot read) or mostly cp1252 (ç is no UTF-8): the bad byte's line."""
+    from engine.text_files import decode_text
+    data = "id,nome\n1,Ásia\n2,Calça\n".encode(encoding) + b"3,x\xc3(\x81\n"
+    with pytest.raises(VitrineError, match="f.csv, line 4: the text is neither UTF-8 nor Windows/Latin-1"):
+        decode_text(data, "f.csv")
+
+
 def test_a_cp1252_question_set_and_mix_file_read(tmp_path):
     from engine.qa_set import read_set
     line = {"image": "a.png", "question": "Qual é a cor da calça?", "answers": ["azul"], "lang": "pt"}
