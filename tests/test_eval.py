@@ -197,3 +197,17 @@ def test_a_run_that_answered_nothing_fails_in_one_line(tmp_path, monkeypatch, ca
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert code != 0 and len(err) == 1, err
     assert "fake answered none of the 5 questions" in err[0] and "image not found" in err[0]
+
+
+def test_a_run_file_of_the_wrong_shape_is_one_line(tmp_path, monkeypatch):
+    from engine.errors import VitrineError
+    data, run = _question_set(tmp_path / "set", n=3), tmp_path / "run"
+    _fake_answers(monkeypatch)
+    evaluate(str(data), ["fake"], run, EvalOptions())
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps(dict(info, models="fake")))
+    with pytest.raises(VitrineError, match='run.json: "models" is a text, not a list'):
+        evaluate(str(data), ["fake"], run, EvalOptions())
+    (run / "run.json").write_text("[]")
+    with pytest.raises(VitrineError, match="must hold a JSON object"):
+        evaluate(str(data), ["fake"], run, EvalOptions())
