@@ -1,7 +1,6 @@
 """The main window: the frame large on the left; question, answer and this frame's history on the right."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -14,6 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QLa
 from engine.errors import VitrineError
 from engine.history import History
 from engine.models import ModelStore
+from engine.store_files import load_prompts
 
 from .ask_panel import AskPanel
 from .describe_panel import DescribePanel
@@ -51,7 +51,7 @@ class MainWindow(QMainWindow):
             self.history = history or History.default()
         except VitrineError as e:   # read-only or full user folder: answers still work, kept while the app runs
             self.history, history_problem = History.in_memory(), str(e)
-        self.prompts = json.loads((ASSETS / "prompts.json").read_text(encoding="utf-8"))
+        self.prompts = load_prompts()[0]     # the store's own copy when it is right (store_file_warnings says why not)
         self.busy = False
         self.model_ready = False
         self.last_error = ""             # the last message shown to the user (tests read it)
