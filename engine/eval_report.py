@@ -19,7 +19,7 @@ import numpy as np
 from . import metrics
 from .errors import VitrineError
 from .files import atomic_path, write_text_atomic
-from .text_files import csv_cell
+from .text_files import check_fields, csv_cell, json_kind, read_json
 
 log = logging.getLogger(__name__)
 
@@ -261,12 +261,14 @@ def load_metrics(folder: Path) -> RunMetrics:
     if not path.is_file():
         raise VitrineError(f"{folder} has no {METRICS_FILE}: it is not a finished `vitrine eval` run (run it again "
                            "to finish it)")
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-        d["models"] = [ModelMetrics(**m) for m in d["models"]]
-        return RunMetrics(**d)
-    except (json.JSONDecodeError, TypeError, KeyError):
-        raise VitrineError(f"{path} is damaged: run the evaluation again") from None
+    fix = "the file is damaged: run the evaluation again"
+    d = check_fields(read_json(path, fix), RunMetrics, str(path), fix)
+    models = []
+    for m in d["models"]:
+        if not isinstance(m, dict):
+            raise VitrineError(f"{path}: a model's metrics are {json_kind(m)}, not a JSON object: {fix}")
+        models.append(ModelMetrics(**check_fields(m, ModelMetrics, str(path), fix)))
+    return RunMetrics(**{**d, "models": models})
 
 
 def compare(folders: list[Path], out: Path | None = None) -> str:

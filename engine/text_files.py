@@ -176,6 +176,28 @@ def iter_jsonl(path: Path | str, fix: str) -> Iterator[tuple[int, dict]]:
         yield n, value
 
 
+_TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "dict": dict, "list": list}
+
+
+def check_fields(data: dict, cls: type, where: str, fix: str) -> dict:
+    """``data`` fits dataclass ``cls`` (names and the simple types of its fields: str, int, float, bool, dict,
+    list); else one line naming ``where``, the field and ``fix``. A file Vitrine wrote, edited or from another
+    version, would otherwise fail later as a TypeError far from the file."""
+    import dataclasses
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in data.items():
+        if key not in fields:
+            raise BadInput(f"{where}: \"{key}\" is not a field of this file: {fix}")
+        want = _TYPES.get(str(fields[key].type).split(" ")[0].split("[")[0])
+        if want is not None and (not isinstance(value, want) or (want is not bool and isinstance(value, bool))):
+            raise BadInput(f"{where}: \"{key}\" is {json_kind(value)}: {fix}")
+    missing = [n for n, f in fields.items() if n not in data and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise BadInput(f"{where}: no \"{missing[0]}\": {fix}")
+    return data
+
+
 _JSON_KIND = {dict: "object", list: "list", str: "text", int: "whole number", float: "number", bool: "true/false"}
 
 

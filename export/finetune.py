@@ -23,13 +23,13 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from engine.errors import VitrineError, os_error_message
 from engine.files import write_text_atomic
-from engine.text_files import json_kind, read_json
+from engine.text_files import check_fields, read_json
 
 from .families import ExportFamily, for_checkpoint
 from .finetune_data import Encoder, Example, batches, conversations, examples, read_split
@@ -132,18 +132,7 @@ def read_run(folder: Path) -> RunInfo:
     data = read_json(path, fix)
     if data.get("kind") != KIND:
         raise VitrineError(f"{path} is not a Vitrine fine-tuning run (no \"kind\": \"{KIND}\"): {fix}")
-    types = {f.name: f.type for f in fields(RunInfo)}
-    for key, value in data.items():
-        want = {"str": str, "int": int, "float": (int, float), "dict": dict, "list": list}.get(
-            str(types.get(key, "")).split(" ")[0])
-        if key not in types or (want and not isinstance(value, want)) or isinstance(
-                value, bool):
-            raise VitrineError(f"{path}: \"{key}\" is {json_kind(value) if key in types else 'not a run field'}"
-                               f": the run file is damaged: {fix}")
-    try:
-        return RunInfo(**data)
-    except TypeError:                   # a field missing
-        raise VitrineError(f"{path} is damaged (a field is missing): {fix}") from None
+    return RunInfo(**check_fields(data, RunInfo, str(path), f"the run file is damaged: {fix}"))
 
 
 def _write_run(folder: Path, info: RunInfo) -> None:

@@ -211,3 +211,16 @@ def test_a_run_file_of_the_wrong_shape_is_one_line(tmp_path, monkeypatch):
     (run / "run.json").write_text("[]")
     with pytest.raises(VitrineError, match="must hold a JSON object"):
         evaluate(str(data), ["fake"], run, EvalOptions())
+
+
+def test_a_damaged_metrics_file_is_one_line_in_compare(tmp_path, monkeypatch):
+    data, run = _question_set(tmp_path / "set", n=3), tmp_path / "run"
+    _fake_answers(monkeypatch)
+    evaluate(str(data), ["fake"], run, EvalOptions())
+    assert run_cli("eval", "compare", run).returncode == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    for damage, needle in ((dict(metrics, models=["x"]), "a model's metrics are a text"),
+                           (dict(metrics, models=[dict(metrics["models"][0], vqa="high")]), '"vqa" is a text'),
+                           (dict(metrics, rows=None), '"rows" is null')):
+        (run / "metrics.json").write_text(json.dumps(damage))
+        assert_one_line_error(run_cli("eval", "compare", run), "metrics.json", needle, "run the evaluation again")
