@@ -132,7 +132,8 @@ def parse_json(text: str, where: str, fix: str) -> object:
     except RecursionError:
         raise BadInput(f"{where}: the JSON nests too deeply: {fix}") from None
     except ValueError as e:
-        line = f" (line {e.lineno}, column {e.colno})" if isinstance(e, json.JSONDecodeError) else ""
+        line = "" if not isinstance(e, json.JSONDecodeError) else f" (column {e.colno})" if "\n" not in text \
+            else f" (line {e.lineno}, column {e.colno})"
         msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
         raise BadInput(f"{where} is not valid JSON: {msg}{line}: {fix}") from None
     if _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
