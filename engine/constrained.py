@@ -56,16 +56,26 @@ def compile_schema(schema: dict, depth: int = 0) -> Node:
         return Node("object", children=tuple((k, compile_schema(v, depth + 1)) for k, v in props.items()))
     if kind == "array":
         item = compile_schema(schema.get("items") or {"type": "string"}, depth + 1)
-        lo = int(schema.get("minItems", 0))
-        hi = int(schema.get("maxItems", max(lo, 8)))
+        lo = _whole(schema, "minItems", 0)
+        hi = _whole(schema, "maxItems", max(lo, 8))
         if hi < lo or hi > 64:
             raise VitrineError("a schema array needs minItems <= maxItems <= 64")
         return Node("array", children=(item,), min_items=lo, max_items=hi)
     if kind == "string":
-        return Node("string", max_length=min(int(schema.get("maxLength", MAX_FREE_STRING)), 500))
+        return Node("string", max_length=min(_whole(schema, "maxLength", MAX_FREE_STRING), 500))
     if kind in ("integer", "number", "boolean", "null"):
         return Node(kind)
     raise VitrineError(f"the JSON schema type {kind!r} is not supported for constrained answers")
+
+
+def _whole(schema: dict, key: str, default: int) -> int:
+    """A count keyword (maxLength, minItems, maxItems): a whole number from 0, not "long" or 2.5."""
+    value = schema.get(key, default)
+    if isinstance(value, float) and value.is_integer():       # JSON Schema counts 2.0 as an integer too
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise VitrineError(f"the JSON schema's {key} must be a whole number from 0, not {value!r}")
+    return value
 
 
 # ---- the tree as a regular expression and as a GBNF grammar ------------------------------------------------------

@@ -291,3 +291,15 @@ def test_a_hub_url_with_control_characters_is_one_line():
     assert_one_line_error(r, "--hub", "control character")
     r = run_cli("models", "pull", "smolvlm-256m", env={"VITRINE_HUB_URL": "file:///etc"})
     assert_one_line_error(r, "VITRINE_HUB_URL", "http")
+
+
+@pytest.mark.parametrize("schema, needle", [({"type": "string", "maxLength": "long"}, "maxLength"),
+                                            ({"type": "array", "items": {"type": "string"}, "maxItems": 2.5},
+                                             "maxItems"),
+                                            ({"type": "array", "minItems": -1}, "minItems")])
+def test_the_decoder_refuses_counts_that_are_not_whole_numbers(schema, needle):
+    """What a client's response_format may send: one line, not a ValueError from int()."""
+    from engine.constrained import compile_schema
+    with pytest.raises(VitrineError, match=f"{needle} must be a whole number"):
+        compile_schema(schema)
+    assert compile_schema({"type": "string", "maxLength": 10.0}).max_length == 10
