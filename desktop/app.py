@@ -5,14 +5,53 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 NO_DISPLAY = ("no display to open a window on: run `vitrine app` in a desktop session (or over ssh -X), or set "
               "QT_QPA_PLATFORM=offscreen to run it without a window")
 
 
+def platform_plugins() -> set[str] | None:
+    """The Qt platform plugins this install has (PySide6's Qt/plugins/platforms, and the folders Qt's variables
+    add), by the names QT_QPA_PLATFORM takes; None when they cannot be listed."""
+    import importlib.util
+    spec = importlib.util.find_spec("PySide6")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folders = [Path(p) / "Qt" / "plugins" / "platforms" for p in spec.submodule_search_locations]
+    folders += [Path(p) for p in os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "").split(os.pathsep) if p]
+    folders += [Path(p) / "platforms" for p in os.environ.get("QT_PLUGIN_PATH", "").split(os.pathsep) if p]
+    names = set()
+    for folder in folders:
+        if folder.is_dir():
+            for f in folder.iterdir():
+                stem = f.name.split(".")[0]
+                stem = stem[3:] if stem.startswith("lib") else stem
+                if f.suffix in (".so", ".dll", ".dylib") and stem.startswith("q"):
+                    names.add(stem[1:])
+    return names or None
+
+
+def platform_problem() -> str | None:
+    """QT_QPA_PLATFORM naming no installed plugin makes Qt abort the process: say it first, in one line."""
+    wanted = os.environ.get("QT_QPA_PLATFORM", "")
+    available = platform_plugins() if wanted else None
+    if not available:
+        return None
+    # "xcb:option=value", or a fallback list "wayland;xcb": one installed name is enough
+    names = [part.split(":")[0].strip() for part in wanted.split(";") if part.strip()]
+    # a plugin may answer to several keys: libqwayland serves wayland-egl and wayland-brcm too
+    if names and not any(n in available or n.split("-")[0] in available for n in names):
+        return (f"QT_QPA_PLATFORM={wanted!r} names no Qt platform plugin installed here (available: "
+                f"{', '.join(sorted(available))}): unset it, or set it to one of those (offscreen: no window)")
+    return None
+
+
 def display_problem() -> str | None:
     """Qt aborts the process with its own lines when it has no display: say it first, in one line."""
-    if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM"):
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return platform_problem()
+    if sys.platform != "linux":
         return None
     if os.environ.get("WAYLAND_DISPLAY"):
         return None

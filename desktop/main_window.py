@@ -3,7 +3,6 @@ frame's history and the product card in tabs below (each gets the column's heigh
 panel is its own module with its own signals."""
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from engine.errors import VitrineError
 from engine.frames import Region
 from engine.history import History
 from engine.models import ModelStore
+from engine.store_files import load_prompts
 
 from .answer_panel import AnswerPanel
 from .ask_panel import AskPanel
@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
             self.history = history or History.default()
         except VitrineError as e:   # read-only or full user folder: answers still work, kept while the app runs
             self.history, history_problem = History.in_memory(), str(e)
-        self.prompts = json.loads((ASSETS / "prompts.json").read_text(encoding="utf-8"))
+        self.prompts = load_prompts()[0]     # the store's own copy when it is right (store_file_warnings says why not)
         self.busy = False
         self.model_ready = False
         self.last_error = ""             # the last message shown to the user (tests read it)

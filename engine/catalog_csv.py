@@ -6,16 +6,19 @@ and reported (the rest are added); a file without id or image columns, or with a
 from __future__ import annotations
 
 import csv
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import VitrineError
 from .qa_set import resolve_inside
+from .text_files import csv_rows, note, read_text
 
 ID_COLUMNS = ("id", "sku", "product_id", "codigo", "código")
 IMAGE_COLUMNS = ("image", "image_path", "imagem", "foto")
 TITLE_COLUMNS = ("title", "name", "nome", "titulo", "título", "productdisplayname")
 MAX_FIELD = 2000
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,6 +33,7 @@ class CatalogProduct:
 class CsvRead:
     products: list[CatalogProduct]
     skipped: list[tuple[str, str]]               # (id or row, why)
+    note: str = ""                                # "read as Windows/Latin-1" when the file was not UTF-8
 
 
 def _column(header: list[str], names: tuple[str, ...]) -> str | None:
@@ -41,19 +45,16 @@ def read_products_csv(path: Path | str) -> CsvRead:
     path = Path(path)
     if not path.is_file():
         raise VitrineError(f"{path} is not a file: give the catalog CSV (columns id, image, title, attributes...)")
+    decoded = read_text(path)
+    if decoded.guessed:
+        log.warning("%s", note(decoded, path.name))
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            sample = f.read(4096)
-            f.seek(0)
-            try:
-                dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-            except csv.Error:
-                dialect = csv.excel
-            rows = list(csv.reader(f, dialect))
-    except UnicodeDecodeError:
-        raise VitrineError(f"{path.name} is not UTF-8 text: save the catalog as CSV UTF-8") from None
-    except csv.Error as e:
-        raise VitrineError(f"{path.name} is not a readable CSV ({e}): save it again as CSV") from None
+        dialect = csv.Sniffer().sniff(decoded.text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    numbered = list(csv_rows(decoded, path.name, dialect=dialect))
+    lines = [n for n, _ in numbered]
+    rows = [fields for _, fields in numbered]
     if not rows:
         raise VitrineError(f"{path.name} is empty: the first line names the columns (id, image, title, ...)")
     header = [h.strip() for h in rows[0]]
@@ -65,7 +66,7 @@ def read_products_csv(path: Path | str) -> CsvRead:
     title_col = _column(header, TITLE_COLUMNS)
     root = path.parent
     products, skipped, seen = [], [], {}
-    for n, fields in enumerate(rows[1:], start=2):
+    for n, fields in zip(lines[1:], rows[1:]):
         if not any(x.strip() for x in fields):
             continue
         rec = {h: (fields[i].strip() if i < len(fields) else "") for i, h in enumerate(header)}
@@ -90,4 +91,4 @@ def read_products_csv(path: Path | str) -> CsvRead:
             continue
         attrs = {h: v for h, v in rec.items() if h not in (id_col, image_col, title_col) and v}
         products.append(CatalogProduct(pid, rec[title_col] if title_col else "", str(image), attrs))
-    return CsvRead(products, skipped)
+    return CsvRead(products, skipped, note(decoded, path.name))

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .colors import NamedColor, dominant_colors
-from .errors import VitrineError
+from .errors import BadInput, VitrineError
 from .frames import Frame
 from .settings import Settings
+from .text_files import json_kind, read_json
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SCHEMA_NAME = "attributes.schema.json"
@@ -27,16 +28,119 @@ MAX_TOKENS = 400
 
 
 def _read_json(path: Path, what: str) -> dict:
+    """A store's JSON file (UTF-8 or Windows/Latin-1, a bad line named), an object, or one line saying why."""
+    return read_json(path, f"fix the {what} or delete it to use the bundled one")
+
+
+# What the decoder constrains (constrained.py) and the description uses: a keyword outside this set would be
+# silently ignored while decoding, and the answer then fail validation, so it is refused when the file is read.
+_KEYWORDS = {"type", "enum", "const", "items", "minItems", "maxItems", "maxLength", "title", "description",
+             "default", "examples", "$comment"}
+_PT_NAMES = ("x-pt", "x-pt-f", "x-pt-plural", "x-pt-f-plural")
+GENDERS = ("m", "f", "mp", "fp")
+
+
+def _say(where: str, field: str, problem: str) -> BadInput:
+    return BadInput(f"{where}: {field}: {problem}: fix it (the bundled assets/{SCHEMA_NAME} shows the layout) or "
+                    "delete it to use the bundled one")
+
+
+def _check_value_schema(prop: dict, where: str, field: str, array_item: bool = False) -> None:
+    unknown = sorted(k for k in prop if k not in _KEYWORDS and not k.startswith("x-"))
+    if unknown:
+        raise _say(where, field, f"{', '.join(unknown)} cannot be constrained while decoding (supported: type, enum, "
+                   "const, items, minItems, maxItems, maxLength)")
+    kind = prop.get("type", "string" if "enum" in prop or "const" in prop else None)
+    allowed = ("string", "integer", "number", "boolean") if array_item else \
+        ("string", "array", "integer", "number", "boolean")
+    if kind not in allowed:
+        raise _say(where, field, f"type {kind!r} is not supported here (use {' or '.join(allowed)})")
+    if "enum" in prop:
+        values = prop["enum"]
+        if not isinstance(values, list) or not values:
+            raise _say(where, field + ".enum", "must be a non-empty list of texts")
+        bad = [v for v in values if not isinstance(v, str) or not v.strip()]
+        if bad:
+            raise _say(where, field + ".enum", f"{bad[0]!r} is {json_kind(bad[0])}: every value must be a text "
+                       "(the model's English word)")
+        if len(set(values)) != len(values):
+            raise _say(where, field + ".enum", "a value is listed twice")
+    if kind == "array":
+        items = prop.get("items")
+        if not isinstance(items, dict):
+            raise _say(where, field + ".items", "an array needs \"items\" (e.g. {\"type\": \"string\", \"enum\": "
+                       "[...]})")
+        _check_value_schema(items, where, field + ".items", array_item=True)
+        lo, hi = prop.get("minItems", 0), prop.get("maxItems", max(prop.get("minItems", 0), 8))
+        if not (isinstance(lo, int) and isinstance(hi, int)) or not 0 <= lo <= hi <= 64:
+            raise _say(where, field, "needs whole numbers 0 <= minItems <= maxItems <= 64")
+    if "maxLength" in prop and not 1 <= prop["maxLength"] <= 500:
+        raise _say(where, field + ".maxLength", "must be from 1 to 500")
+    for key in _PT_NAMES:
+        names = prop.get(key)
+        if names is not None and (not isinstance(names, dict) or
+                                  not all(isinstance(v, str) for v in names.values())):
+            raise _say(where, f"{field}.{key}", "must map each English value to its Portuguese name (texts)")
+    genders = prop.get("x-pt-gender")
+    if genders is not None:
+        if not isinstance(genders, dict):
+            raise _say(where, field + ".x-pt-gender", f"must map each value to one of {', '.join(GENDERS)}")
+        bad = next((k for k, v in genders.items() if v not in GENDERS), None)
+        if bad is not None:
+            raise _say(where, f"{field}.x-pt-gender.{bad}", f"{genders[bad]!r} is not one of {', '.join(GENDERS)} "
+                       "(masculine, feminine, and their plurals)")
+
+
+def check_schema(schema: dict, where: str) -> None:
+    """A store's attribute schema: a valid JSON Schema (Draft 2020-12) within what constrained decoding and the
+    descriptions support; one line naming the file, the field and the fix otherwise."""
+    import jsonschema
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise VitrineError(f"cannot read the {what} {path}: {e.strerror or e}") from None
-    except ValueError as e:
-        raise VitrineError(f"the {what} {path} is not valid JSON ({e}): fix it or delete it to use the bundled "
-                           "one") from None
-    if not isinstance(data, dict):
-        raise VitrineError(f"the {what} {path} must be a JSON object")
-    return data
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as e:
+        field = ".".join(str(p) for p in e.absolute_path) or "the top level"
+        message = e.message if len(e.message) <= 160 else e.message[:157] + "..."
+        raise _say(where, field, message) from None
+    props = schema.get("properties")
+    if schema.get("type") != "object" or not isinstance(props, dict) or not props:
+        raise _say(where, "the top level", "must be {\"type\": \"object\", \"properties\": {...}}")
+    for name, prop in props.items():
+        if not re.fullmatch(r"\w+", name):
+            raise _say(where, f"properties.{name}", "a property name is letters, digits and _ (templates name it)")
+        if not isinstance(prop, dict):
+            raise _say(where, f"properties.{name}", f"is {json_kind(prop)}, not a schema object")
+        _check_value_schema(prop, where, f"properties.{name}")
+    from .constrained import compile_schema
+    compile_schema(schema)                 # the decoder's own check, last
+
+
+_TEMPLATE_VALUES = ("noun", "Noun", "o", "colours")        # what render_pt adds to the schema's properties
+
+
+def check_templates(templates: dict, schema: dict, where: str) -> None:
+    """Description templates: lists of sentences per category whose {fields} the schema (or render_pt) has."""
+    import string
+    known = set(schema.get("properties") or {}) | set(_TEMPLATE_VALUES)
+    fix = f"fix it (the bundled assets/{TEMPLATES_NAME} shows the layout) or delete it to use the bundled one"
+    for category, sentences in templates.items():
+        if category.startswith("_"):                      # "_about" and other notes
+            continue
+        if not isinstance(sentences, list) or not all(isinstance(t, str) for t in sentences):
+            raise BadInput(f"{where}: {category}: must be a list of sentences (texts): {fix}")
+        for i, template in enumerate(sentences, 1):
+            try:
+                fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(template)
+                          if name is not None]
+            except ValueError as e:
+                raise BadInput(f"{where}: {category}, sentence {i}: {e} (a literal brace is written {{{{ or }}}}): "
+                               f"{fix}") from None
+            for name, spec, conv in fields:
+                if not re.fullmatch(r"\w+", name) or spec or conv:
+                    raise BadInput(f"{where}: {category}, sentence {i}: {{{name}{'!' + conv if conv else ''}"
+                                   f"{':' + spec if spec else ''}}} is not a plain {{field}}: {fix}")
+                if name not in known:
+                    raise BadInput(f"{where}: {category}, sentence {i}: {{{name}}} is not a field of the schema "
+                                   f"(fields: {', '.join(sorted(known))}): {fix}")
 
 
 @dataclass
@@ -50,11 +154,7 @@ class AttributeSchema:
         own = (settings or Settings.from_env()).home / SCHEMA_NAME
         path = own if own.is_file() else ASSETS / SCHEMA_NAME
         schema = _read_json(path, "attribute schema")
-        props = schema.get("properties")
-        if schema.get("type") != "object" or not isinstance(props, dict) or not props:
-            raise VitrineError(f"{path} must describe an object with properties (see the bundled {SCHEMA_NAME})")
-        from .constrained import compile_schema
-        compile_schema(schema)                 # every property must be one the decoder can constrain
+        check_schema(schema, str(path))        # every property one the decoder can constrain and render
         return cls(schema, path)
 
     @property
@@ -109,9 +209,17 @@ def _join_pt(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " e " + words[-1]
 
 
-def load_templates(settings: Settings | None = None) -> dict:
-    own = (settings or Settings.from_env()).home / TEMPLATES_NAME
-    return _read_json(own if own.is_file() else ASSETS / TEMPLATES_NAME, "description templates")
+def load_templates(settings: Settings | None = None, schema: AttributeSchema | None = None) -> dict:
+    """The store's templates ($VITRINE_HOME/descriptions.json) or the bundled ones, checked against the schema in
+    use (``schema``, else the store's): a sentence naming a field the schema lacks is one line, not a sentence
+    silently left out of every description."""
+    settings = settings or Settings.from_env()
+    own = settings.home / TEMPLATES_NAME
+    path = own if own.is_file() else ASSETS / TEMPLATES_NAME
+    templates = _read_json(path, "description templates")
+    if path == own:              # the bundled templates are written for any schema: a missing field is left out
+        check_templates(templates, (schema or AttributeSchema.load(settings)).schema, str(path))
+    return templates
 
 
 def render_pt(attrs: dict, schema: AttributeSchema, templates: dict) -> str:

@@ -19,6 +19,7 @@ import numpy as np
 from . import metrics
 from .errors import VitrineError
 from .files import atomic_path, write_text_atomic
+from .text_files import check_fields, csv_cell, json_kind, read_json
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +155,11 @@ def _write_csv(path: Path, records: list) -> None:
     w.writerow(cols)
     for r in records:
         s = r.scores
-        w.writerow([_label(r.model), r.row, r.attribute, r.lang, r.question, " | ".join(r.answers), r.prediction,
+        w.writerow([csv_cell(c) for c in [_label(r.model), r.row, r.attribute, r.lang, r.question, " | ".join(r.answers), r.prediction,
                     r.error] + [round(s[k], 4) if k in s else "" for k in ("vqa", "exact", "contains", "f1")] +
                    [s.get("levenshtein", ""), round(s.get("anls", 0), 4) if s else "",
                     round(s.get("cosine", 0), 4) if s else "", round(r.total_s, 4), round(r.ttft_s, 4),
-                    round(r.tok_s, 2), r.n_tokens, int(r.reused_image)])
+                    round(r.tok_s, 2), r.n_tokens, int(r.reused_image)]])     # a model's answer is no formula
     write_text_atomic(path, buf.getvalue())
 
 
@@ -265,12 +266,14 @@ def load_metrics(folder: Path) -> RunMetrics:
     if not path.is_file():
         raise VitrineError(f"{folder} has no {METRICS_FILE}: it is not a finished `vitrine eval` run (run it again "
                            "to finish it)")
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-        d["models"] = [ModelMetrics(**m) for m in d["models"]]
-        return RunMetrics(**d)
-    except (json.JSONDecodeError, TypeError, KeyError):
-        raise VitrineError(f"{path} is damaged: run the evaluation again") from None
+    fix = "the file is damaged: run the evaluation again"
+    d = check_fields(read_json(path, fix), RunMetrics, str(path), fix)
+    models = []
+    for m in d["models"]:
+        if not isinstance(m, dict):
+            raise VitrineError(f"{path}: a model's metrics are {json_kind(m)}, not a JSON object: {fix}")
+        models.append(ModelMetrics(**check_fields(m, ModelMetrics, str(path), fix)))
+    return RunMetrics(**{**d, "models": models})
 
 
 def compare(folders: list[Path], out: Path | None = None) -> str:

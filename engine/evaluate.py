@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .errors import VitrineError
-from .qa_set import QARow, QASet, iter_answers, read_set
+from .errors import ModelFault, VitrineError
+from .qa_set import QARow, QASet, iter_answers, read_set, repair_log
+from .text_files import json_kind, read_json
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +115,11 @@ class Run:
         check_output(self.folder, OutputKind.EVAL_RUN)     # new, empty or a run: never a file or others' folder
         run_file = self.folder / RUN_FILE
         if run_file.is_file():
-            try:
-                old = json.loads(run_file.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
-                raise VitrineError(f"{run_file} is damaged: use a new --out folder") from None
+            old = read_json(run_file, "use a new --out folder (this one's run file is damaged)")
+            if not isinstance(old.get("models", []), list):
+                raise VitrineError(f"{run_file}: \"models\" is {json_kind(old['models'])}, not a list: use a new "
+                                   "--out folder (this one's run file is damaged)")
+            repair_log(self.folder / ANSWERS_FILE)       # a half-written last line: asked again, not glued onto
             if old.get("set") != info["set"] or old.get("options") != info["options"]:
                 raise VitrineError(f"{self.folder} holds a run on another question set or with other options: use a "
                                    "new --out folder (or the same set and options to continue it)")
@@ -208,4 +210,12 @@ def evaluate(data: str, models: list[str], out: Path, opts: EvalOptions = EvalOp
                     log.warning("%s: continuing, %d of %d questions left", model, len(todo), len(qa.rows))
                 _ask_all(run, model, todo, progress, f)
             os.fsync(f.fileno())
-    return eval_report.write(run.folder, run.info, [rec for rec in run.done().values()], progress=progress)
+    records = list(run.done().values())
+    metrics = eval_report.write(run.folder, run.info, records, progress=progress)
+    silent = [m for m in run.info["models"] if not any(r.model == m and not r.error for r in records)]
+    if silent:
+        # a report of zeros is not a result: say why, and fail, so a script does not take it for one
+        first = next((r.error for r in records if r.model == silent[0] and r.error), "no answer was recorded")
+        raise ModelFault(f"{', '.join(silent)} answered none of the {len(qa.rows)} questions (first error: {first})"
+                         f"; the errors are in {run.folder / 'answers.csv'}")
+    return metrics

@@ -18,6 +18,7 @@ from .database import open_database
 from .errors import VitrineError, sqlite_error_message
 from .files import atomic_path
 from .frames import Frame
+from .text_files import csv_cell
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -160,7 +161,7 @@ class History:
                 w = csv.DictWriter(f, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
                 w.writeheader()
                 for e in rows:
-                    w.writerow(asdict(e))
+                    w.writerow({k: csv_cell(v) for k, v in asdict(e).items()})   # an answer is no formula
         return len(rows)
 
     def export_json(self, dest: Path) -> int:

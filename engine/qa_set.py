@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +18,7 @@ import numpy as np
 
 from .errors import VitrineError
 from .files import atomic_path
+from .text_files import iter_jsonl, json_kind, read_json
 from .translate import LANGS
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,10 @@ def resolve_inside(root: Path, relpath: str) -> Path:
     return path
 
 
+_ROW_FIX = "each line is one JSON object with image, question and answers (a list of texts)"
+_TEXT_FIELDS = ("id", "image", "question", "lang", "attribute", "product")
+
+
 def _row_from_json(d: object, where: str) -> QARow:
     if not isinstance(d, dict):
         raise VitrineError(f"{where}: each line must be a JSON object with image, question and answers")
@@ -85,35 +91,31 @@ def _row_from_json(d: object, where: str) -> QARow:
     if missing:
         raise VitrineError(f"{where}: no {', '.join(missing)}: each line needs image, question and answers "
                            "(a list of acceptable answers)")
+    for key in _TEXT_FIELDS:
+        value = d.get(key)
+        # ids and products may be numbers in sets other tools wrote; anything else must be text
+        if (value is not None or key in ("image", "question")) and not isinstance(value, str) and not (
+                key in ("id", "product") and isinstance(value, int) and not isinstance(value, bool)):
+            raise VitrineError(f"{where}: \"{key}\" is {json_kind(value)}, not a text: {_ROW_FIX}")
     answers = d["answers"]
     if isinstance(answers, str):
         answers = [answers]
     if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers) or \
             not [a for a in answers if a.strip()]:
         raise VitrineError(f"{where}: \"answers\" must be a non-empty list of texts")
-    if not isinstance(d["question"], str) or not d["question"].strip():
+    if not d["question"].strip():
         raise VitrineError(f"{where}: the question is empty")
     lang = str(d.get("lang") or "en")
     if lang not in LANGS:
         raise VitrineError(f"{where}: unknown language {lang!r}: use one of {', '.join(LANGS)}")
-    return QARow(id=str(d.get("id") or where), image=str(d["image"]), question=d["question"].strip(),
+    return QARow(id=str(d.get("id") or where), image=d["image"], question=d["question"].strip(),
                  answers=tuple(a.strip() for a in answers if a.strip()), lang=lang,
                  attribute=str(d.get("attribute") or ""), product=str(d.get("product") or ""))
 
 
 def read_jsonl(path: Path) -> QASet:
     """Every row of a JSONL question set; a malformed line is an error naming its line number."""
-    rows: list[QARow] = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise VitrineError(f"{path.name} line {n} is not JSON ({e.msg}): each line must be one JSON "
-                                   "object") from None
-            rows.append(_row_from_json(d, f"{path.name} line {n}"))
+    rows = [_row_from_json(d, f"{path.name} line {n}") for n, d in iter_jsonl(path, _ROW_FIX)]
     return QASet(rows=rows, root=_image_root(path), source=path)
 
 
@@ -122,10 +124,11 @@ def _image_root(path: Path) -> Path:
     info = path.parent / SET_FILE
     if not info.is_file():
         return path.parent
-    try:
-        images = json.loads(info.read_text(encoding="utf-8")).get("images") or "."
-    except (json.JSONDecodeError, AttributeError):
-        raise VitrineError(f"{info} is damaged: build the question set again") from None
+    images = read_json(info, "build the question set again (or delete set.json if the images are beside it)"
+                       ).get("images") or "."
+    if not isinstance(images, str):
+        raise VitrineError(f"{info}: \"images\" is {json_kind(images)}, not a folder path: build the question "
+                           "set again")
     root = (path.parent / images).resolve()
     if not root.is_dir():
         raise VitrineError(f"the images of {path.name} were in {root}, which is gone: move the catalog back or "
@@ -151,15 +154,25 @@ def read_lnqa_parquet(path: Path) -> QASet:
         raise VitrineError(f"{path.name} has columns {sorted(cols)}: an LNQA-layout file needs \"image\" and "
                            "\"qa\" (or \"question\" and \"answer\")")
     rows: list[QARow] = []
+    fix = "an LNQA-layout file has \"image\" (a struct with bytes) and \"qa\" (a list of {question, answer} texts)"
     for i, rec in enumerate(table.to_pylist()):
         img = rec["image"]
         data = img.get("bytes") if isinstance(img, dict) else img if isinstance(img, bytes) else None
         if not data:
             raise VitrineError(f"{path.name} row {i}: the image has no bytes (only images stored inside the "
                                "file are read)")
+        if not isinstance(data, bytes):
+            raise VitrineError(f"{path.name} row {i}: the image's bytes are {json_kind(data)}: {fix}")
         pairs = rec["qa"] if "qa" in rec else [{"question": rec["question"], "answer": rec["answer"]}]
+        if pairs is not None and not isinstance(pairs, list):
+            raise VitrineError(f"{path.name} row {i}: \"qa\" is {json_kind(pairs)}, not a list: {fix}")
         for j, qa in enumerate(pairs or []):
+            if qa is not None and not isinstance(qa, dict):
+                raise VitrineError(f"{path.name} row {i}: a \"qa\" entry is {json_kind(qa)}: {fix}")
             q, a = (qa or {}).get("question") or "", (qa or {}).get("answer") or ""
+            if not isinstance(q, str) or not isinstance(a, str):
+                raise VitrineError(f"{path.name} row {i}: a question or answer is "
+                                   f"{json_kind(q if not isinstance(q, str) else a)}, not a text: {fix}")
             if not q.strip() or not a.strip():
                 continue
             rows.append(QARow(id=f"{i}.{j}", image="", question=q.strip(), answers=(a.strip(),), lang="en",
@@ -196,13 +209,50 @@ def write_jsonl(path: Path, rows: list[QARow]) -> None:
                 f.write(row.to_json() + "\n")
 
 
+def repair_log(path: Path) -> bool:
+    """Cut an append-only JSONL log back to its last whole line. A crash or a full disk can leave the last line
+    half-written; appending after it would glue the next answer onto it and lose both. Returns whether a
+    partial line was dropped (its question is then asked again)."""
+    try:
+        with open(path, "rb+") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return False
+            f.seek(max(0, size - 1))
+            if f.read(1) == b"\n":
+                return False
+            # the last newline: read backwards in blocks (a log may be large; a line is small)
+            end, block = size, 1 << 16
+            keep = 0
+            while end > 0:
+                start = max(0, end - block)
+                f.seek(start)
+                chunk = f.read(end - start)
+                at = chunk.rfind(b"\n")
+                if at >= 0:
+                    keep = start + at + 1
+                    break
+                end = start
+            f.truncate(keep)
+            f.flush()
+            os.fsync(f.fileno())
+    except FileNotFoundError:
+        return False
+    log.warning("%s: dropped a half-written last line (an interrupted run); its question is asked again",
+                path.name)
+    return True
+
+
 def iter_answers(path: Path) -> Iterator[dict]:
-    """Lines of an append-only JSONL log, skipping a last line cut short by a crash."""
+    """Lines of an append-only JSONL log, skipping a line cut short by a crash (see repair_log)."""
     if not path.is_file():
         return
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:
         for line in f:
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
+                d = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
                 log.info("%s: skipped a partial line (an interrupted run)", path.name)
+                continue
+            if isinstance(d, dict):
+                yield d

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import VitrineError
+from .errors import BadInput, VitrineError
 
 log = logging.getLogger(__name__)
 DEFAULT_HUB = "https://huggingface.co"
@@ -49,6 +49,24 @@ def check_turns(value: int | str, what: str = "--turns") -> int:
     if not 0 <= n <= 32:
         raise VitrineError(f"{what} must be from 0 (each question on its own) to 32, not {n}")
     return n
+
+
+def check_hub_url(url: str, what: str = "--hub") -> str:
+    """A hub base URL a person gave (--hub, VITRINE_HUB_URL): http(s), a host, no control characters or spaces
+    (urllib refuses those deep inside a download, as an internal error)."""
+    from urllib.parse import urlsplit
+    bad = next((ch for ch in url if ord(ch) < 0x20 or ord(ch) == 0x7f or ch.isspace()), None)
+    if bad is not None:
+        raise BadInput(f"{what} {url!r} holds a control character or space ({bad!r}): give the hub's address, "
+                       f"like {DEFAULT_HUB}")
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:          # a malformed port or IPv6 address
+        ok = False
+    if not ok:
+        raise BadInput(f"{what} {url!r} is not an http(s) address: give the hub's address, like {DEFAULT_HUB}")
+    return url.rstrip("/")
 
 
 def cache_dir() -> Path:

@@ -9,17 +9,19 @@
 """
 from __future__ import annotations
 
-import csv
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import VitrineError
 from engine.qa_set import resolve_inside
+from engine.text_files import DecodedText, csv_rows, note, read_text
 
 from .questions import Item, Product
 from engine.vocabulary import canonical_attribute
 
+log = logging.getLogger(__name__)
 STYLES_COLUMNS = ("id", "gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "year",
                   "usage", "productDisplayName")
 
@@ -29,6 +31,14 @@ class CatalogRead:
     products: list[Product]
     layout: str
     missing_images: int = 0           # rows whose image file is not there (skipped, counted)
+
+
+def _read(path: Path) -> DecodedText:
+    """A catalog's text file in the encodings spreadsheets export (UTF-8, else Windows/Latin-1: said once)."""
+    decoded = read_text(path)
+    if decoded.guessed:
+        log.warning("%s", note(decoded, path.name))
+    return decoded
 
 
 def _image_ok(root: Path, relpath: str) -> bool:
@@ -41,31 +51,30 @@ def _image_ok(root: Path, relpath: str) -> bool:
 def read_styles_csv(path: Path) -> CatalogRead:
     root = path.parent
     products, missing = [], 0
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            raise VitrineError(f"{path.name} is empty: a styles.csv starts with the header "
-                               f"{','.join(STYLES_COLUMNS)}")
-        cols = [h.strip() for h in header]
-        need = [c for c in ("id", "articleType", "baseColour") if c not in cols]
-        if need:
-            raise VitrineError(f"{path.name} has no {', '.join(need)} column: it is not the Fashion Product Images "
-                               "layout (use --layout csv --image-column ... --attributes ... for other catalogs)")
-        width = len(cols)
-        for fields in reader:
-            if not fields:
-                continue
-            if len(fields) > width:                  # "Puma Men Grey, Black T-shirt": commas in the last column
-                fields = fields[:width - 1] + [",".join(fields[width - 1:])]
-            rec = dict(zip(cols, fields))
-            pid = rec.get("id", "").strip()
-            image = f"images/{pid}.jpg"
-            if not pid or not _image_ok(root, image):
-                missing += 1
-                continue
-            attrs = {"colour": rec.get("baseColour", "")}
-            products.append(Product(id=pid, image=image, items=[Item(rec.get("articleType", ""), attrs)]))
+    rows = csv_rows(_read(path), path.name)
+    header = next(rows, (0, None))[1]
+    if header is None:
+        raise VitrineError(f"{path.name} is empty: a styles.csv starts with the header "
+                           f"{','.join(STYLES_COLUMNS)}")
+    cols = [h.strip() for h in header]
+    need = [c for c in ("id", "articleType", "baseColour") if c not in cols]
+    if need:
+        raise VitrineError(f"{path.name} has no {', '.join(need)} column: it is not the Fashion Product Images "
+                           "layout (use --layout csv --image-column ... --attributes ... for other catalogs)")
+    width = len(cols)
+    for _, fields in rows:
+        if not fields:
+            continue
+        if len(fields) > width:                  # "Puma Men Grey, Black T-shirt": commas in the last column
+            fields = fields[:width - 1] + [",".join(fields[width - 1:])]
+        rec = dict(zip(cols, fields))
+        pid = rec.get("id", "").strip()
+        image = f"images/{pid}.jpg"
+        if not pid or not _image_ok(root, image):
+            missing += 1
+            continue
+        attrs = {"colour": rec.get("baseColour", "")}
+        products.append(Product(id=pid, image=image, items=[Item(rec.get("articleType", ""), attrs)]))
     return CatalogRead(products, "fashion-product-images", missing)
 
 
@@ -81,7 +90,7 @@ def _codes(path: Path) -> dict[str, list[int]]:
     out = {}
     if not path.is_file():
         return out
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(_read(path).text.splitlines(), 1):
         parts = line.split()
         if not parts:
             continue
@@ -131,26 +140,28 @@ def read_deepfashion_mm(root: Path) -> CatalogRead:
 def read_generic_csv(path: Path, image_column: str, attributes: list[str], id_column: str = "",
                      garment_column: str = "") -> CatalogRead:
     root = path.parent
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        cols = [c.strip() for c in reader.fieldnames or []]
-        wanted = [image_column] + attributes + [c for c in (id_column, garment_column) if c]
-        need = [c for c in wanted if c not in cols]
-        if need:
-            raise VitrineError(f"{path.name} has no column {', '.join(repr(c) for c in need)} (it has: "
-                               f"{', '.join(cols) or 'none'})")
-        products, missing = [], 0
-        for n, rec in enumerate(reader, 2):
-            rec = {(k or "").strip(): (v or "") for k, v in rec.items()}
-            image = rec[image_column].strip()
-            if not image or not _image_ok(root, image):
-                missing += 1
-                continue
-            attrs = {canonical_attribute(a): rec[a] for a in attributes if canonical_attribute(a) != "garment"}
-            garment = rec[garment_column] if garment_column else next(
-                (rec[a] for a in attributes if canonical_attribute(a) == "garment"), "item")
-            products.append(Product(id=rec[id_column].strip() if id_column else Path(image).stem, image=image,
-                                    items=[Item(garment, attrs)]))
+    rows = csv_rows(_read(path), path.name)
+    header = next(rows, (0, []))[1]
+    cols = [c.strip() for c in header]
+    wanted = [image_column] + attributes + [c for c in (id_column, garment_column) if c]
+    need = [c for c in wanted if c not in cols]
+    if need:
+        raise VitrineError(f"{path.name} has no column {', '.join(repr(c) for c in need)} (it has: "
+                           f"{', '.join(cols) or 'none'})")
+    products, missing = [], 0
+    for _, fields in rows:
+        if not fields:
+            continue
+        rec = {c: (fields[i] if i < len(fields) else "") for i, c in enumerate(cols)}   # short rows: empty cells
+        image = rec[image_column].strip()
+        if not image or not _image_ok(root, image):
+            missing += 1
+            continue
+        attrs = {canonical_attribute(a): rec[a] for a in attributes if canonical_attribute(a) != "garment"}
+        garment = rec[garment_column] if garment_column else next(
+            (rec[a] for a in attributes if canonical_attribute(a) == "garment"), "item")
+        products.append(Product(id=rec[id_column].strip() if id_column else Path(image).stem, image=image,
+                                items=[Item(garment, attrs)]))
     return CatalogRead(products, "csv", missing)
 
 

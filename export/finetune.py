@@ -27,8 +27,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from engine.errors import VitrineError
+from engine.errors import VitrineError, os_error_message
 from engine.files import write_text_atomic
+from engine.text_files import check_fields, read_json
 
 from .families import ExportFamily, for_checkpoint
 from .finetune_data import Encoder, Example, batches, conversations, examples, read_split
@@ -70,8 +71,11 @@ class FinetuneOptions:
     @classmethod
     def from_dict(cls, d: dict, **override) -> "FinetuneOptions":
         """Options as run.json keeps them (lists back to tuples), with ``override`` applied."""
-        return cls(**{**d, "attributes": tuple(d.get("attributes", ())), "langs": tuple(d.get("langs", ())),
-                      **override})
+        try:
+            return cls(**{**d, "attributes": tuple(d.get("attributes", ())), "langs": tuple(d.get("langs", ())),
+                          **override})
+        except TypeError as e:          # run.json edited or from another version: a field this one lacks
+            raise VitrineError(f"the run's options do not fit this Vitrine ({e}): start a new run") from None
 
     def check(self) -> "FinetuneOptions":
         if self.train not in ("lora", "full"):
@@ -124,13 +128,11 @@ def read_run(folder: Path) -> RunInfo:
     if not path.is_file():
         raise VitrineError(f"{folder} is not a fine-tuning run (no {RUN_FILE}): give the --out folder of "
                            "`vitrine finetune`")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("kind") != KIND:
-            raise ValueError
-        return RunInfo(**data)
-    except (ValueError, TypeError):
-        raise VitrineError(f"{path} is not a Vitrine fine-tuning run (or is damaged)") from None
+    fix = "give the --out folder of a `vitrine finetune` run, or start a new one"
+    data = read_json(path, fix)
+    if data.get("kind") != KIND:
+        raise VitrineError(f"{path} is not a Vitrine fine-tuning run (no \"kind\": \"{KIND}\"): {fix}")
+    return RunInfo(**check_fields(data, RunInfo, str(path), f"the run file is damaged: {fix}"))
 
 
 def _write_run(folder: Path, info: RunInfo) -> None:
@@ -194,19 +196,33 @@ def _save_checkpoint(folder: Path, name: str, model, optimizer, state: dict) -> 
     import errno
 
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from engine.files import OutputKind, atomic_folder
     try:
         with atomic_folder(folder / "checkpoints" / name, OutputKind.TRAINING_CHECKPOINT) as staging:
-            save_file(trainable_state(model), str(staging / TRAINABLE))
-            torch.save(optimizer.state_dict(), staging / "optimizer.pt")
-            (staging / "state.json").write_text(json.dumps(state))
+            # every byte through Python's own file writes: a full disk is then OSError(ENOSPC) for both files
+            # (given a path, torch.save reports it as a bare RuntimeError: "unexpected pos")
+            with open(staging / TRAINABLE, "wb") as f:
+                f.write(save(trainable_state(model)))
+            with open(staging / "optimizer.pt", "wb") as f:
+                torch.save(optimizer.state_dict(), f)
+            (staging / "state.json").write_text(json.dumps(state), encoding="utf-8")
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise VitrineError(f"the disk is full: checkpoint {name} was not saved (the previous one is intact); "
                                f"free some space and continue with --resume") from None
-        raise
+        raise VitrineError(f"{os_error_message(e, f'saving checkpoint {name}')} (checkpoint not saved; the "
+                           "previous one is intact)") from None
+
+
+def _read_state(checkpoint: Path) -> dict:
+    state = read_json(checkpoint / "state.json", "the checkpoint is damaged: start a new run")
+    if not all(isinstance(state.get(k), int) and not isinstance(state.get(k), bool) and state[k] >= 0
+               for k in ("step", "since_best")):
+        raise VitrineError(f"{checkpoint / 'state.json'}: \"step\" and \"since_best\" must be whole numbers: the "
+                           "checkpoint is damaged: start a new run")
+    return state
 
 
 def _prune(folder: Path, keep: set[str]) -> None:
@@ -347,8 +363,8 @@ def finetune(data: Path, base: Path, out: Path, opts: FinetuneOptions = Finetune
         ck = out / "checkpoints" / info.last
         load_trainable(model, ck / TRAINABLE)
         optimizer.load_state_dict(torch.load(ck / "optimizer.pt", map_location=device))
-        scheduler = _schedule(optimizer, total, last_step=json.loads((ck / "state.json").read_text())["step"])
-        state = json.loads((ck / "state.json").read_text())
+        state = _read_state(ck)
+        scheduler = _schedule(optimizer, total, last_step=state["step"])
         log.info("resuming %s from %s (step %d of %d)", out.name, info.last, state["step"], total)
     else:
         from engine.files import OutputKind, mark_output

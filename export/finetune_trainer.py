@@ -46,4 +46,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from engine.errors import VitrineError
+    try:
+        main()
+    except VitrineError as e:       # a set of the wrong shape, an unreadable file: one line, as `vitrine` says it
+        sys.exit(f"vitrine: {e}")

@@ -106,3 +106,18 @@ def test_catalog_mistakes_get_one_line(tmp_path):
     cat = write_styles_catalog(tmp_path / "few", n=6, missing=0)
     assert_one_line_error(run_cli("dataset", "build", cat, "--out", tmp_path / "o"), "too few for a train/val/test split")
     assert not (tmp_path / "o").exists()                        # nothing half-written
+
+
+def test_a_cp1252_styles_csv_builds_and_says_so_once(tmp_path):
+    """What a spreadsheet in Brazil saves: Windows/Latin-1, accents in the names."""
+    cat = write_styles_catalog(tmp_path / "fashion")
+    text = (cat / "styles.csv").read_text(encoding="utf-8").replace("Brand Men", "Calça jeans Masculina")
+    (cat / "styles.csv").write_bytes(text.encode("cp1252"))
+    r = run_cli("dataset", "build", cat / "styles.csv", "--out", tmp_path / "set", "--min-count", "5")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("not UTF-8") == 1 and "cp1252" in r.stderr
+    assert read_set(tmp_path / "set" / "train.jsonl").rows
+    # bytes no encoding reads: one line naming the file and the line
+    (cat / "styles.csv").write_bytes(text.encode("cp1252") + b"9999,Men,\x81\xc3(\n")
+    assert_one_line_error(run_cli("dataset", "build", cat / "styles.csv", "--out", tmp_path / "o"),
+                          "styles.csv, line 92", "UTF-8")

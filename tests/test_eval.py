@@ -146,3 +146,99 @@ def test_missing_images_are_skipped_and_counted(tiny_gguf, synth_set, tmp_path):
     with open(tmp_path / "run" / "answers.csv", newline="") as f:
         errors = {r["row"]: r["error"] for r in csv.DictReader(f) if r["error"]}
     assert "image not found" in errors["gone"] and "outside" in errors["outside"]
+
+
+# ---- runs that go wrong say so (no model needed: the model's side is faked) ----------------------------------------
+def _question_set(folder, n=150):
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"id": f"q{i}", "image": f"images/{i}.png", "question": "What colour is the shirt?",
+                         "answers": ["red"], "attribute": "colour"}) for i in range(n)]
+    (folder / "test.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / "test.jsonl"
+
+
+def _fake_answers(monkeypatch, disk_full_at=None):
+    """Answers every row "red"; with ``disk_full_at``, that row's line is half-written and the disk is full."""
+    import errno
+    from dataclasses import asdict
+
+    import engine.evaluate as ev
+    asked = []
+
+    def ask_all(run, model, todo, progress, f):
+        asked.append([r.id for r in todo])
+        for i, row in enumerate(todo):
+            rec = ev.Record(model=model, row=row.id, attribute=row.attribute, lang=row.lang, question=row.question,
+                            answers=list(row.answers), prediction="red", total_s=0.01)
+            if i == disk_full_at:
+                line = json.dumps(asdict(rec)) + "\n"
+                f.write(line[:len(line) // 2])
+                f.flush()
+                raise OSError(errno.ENOSPC, "No space left on device")
+            run.append(f, rec)
+
+    monkeypatch.setattr(ev, "check_model", lambda name: None)
+    monkeypatch.setattr(ev, "_ask_all", ask_all)
+    return asked
+
+
+def test_a_run_resumed_after_a_full_disk_reports_every_row(tmp_path, monkeypatch):
+    data, run = _question_set(tmp_path / "set"), tmp_path / "run"
+    opts = EvalOptions(max_tokens=2, translate=False)
+    _fake_answers(monkeypatch, disk_full_at=149)
+    with pytest.raises(OSError):
+        evaluate(str(data), ["fake"], run, opts)
+    assert not (run / ANSWERS_FILE).read_bytes().endswith(b"\n")        # a half-written last line
+    asked = _fake_answers(monkeypatch)
+    result = evaluate(str(data), ["fake"], run, opts)
+    assert asked == [["q149"]]                                            # the cut question, asked again
+    assert result.models[0].answered == 150 and result.models[0].vqa == 1.0
+    lines = (run / ANSWERS_FILE).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 150 and all(json.loads(line)["prediction"] == "red" for line in lines)
+
+
+def test_a_run_that_answered_nothing_fails_in_one_line(tmp_path, monkeypatch, capsys):
+    """Every image missing: no answer at all is not a report of zeros with exit 0."""
+    import engine.evaluate as ev
+    from engine.cli import main
+
+    class NoModel:
+        model_id = "fake"
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(ev, "check_model", lambda name: None)
+    monkeypatch.setattr(ev, "open_model", lambda name, threads=None: NoModel())
+    data = _question_set(tmp_path / "set", n=5)
+    code = main(["eval", str(data), "--model", "fake", "--out", str(tmp_path / "run")])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code != 0 and len(err) == 1, err
+    assert "fake answered none of the 5 questions" in err[0] and "image not found" in err[0]
+
+
+def test_a_run_file_of_the_wrong_shape_is_one_line(tmp_path, monkeypatch):
+    from engine.errors import VitrineError
+    data, run = _question_set(tmp_path / "set", n=3), tmp_path / "run"
+    _fake_answers(monkeypatch)
+    evaluate(str(data), ["fake"], run, EvalOptions())
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps(dict(info, models="fake")))
+    with pytest.raises(VitrineError, match='run.json: "models" is a text, not a list'):
+        evaluate(str(data), ["fake"], run, EvalOptions())
+    (run / "run.json").write_text("[]")
+    with pytest.raises(VitrineError, match="must hold a JSON object"):
+        evaluate(str(data), ["fake"], run, EvalOptions())
+
+
+def test_a_damaged_metrics_file_is_one_line_in_compare(tmp_path, monkeypatch):
+    data, run = _question_set(tmp_path / "set", n=3), tmp_path / "run"
+    _fake_answers(monkeypatch)
+    evaluate(str(data), ["fake"], run, EvalOptions())
+    assert run_cli("eval", "compare", run).returncode == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    for damage, needle in ((dict(metrics, models=["x"]), "a model's metrics are a text"),
+                           (dict(metrics, models=[dict(metrics["models"][0], vqa="high")]), '"vqa" is a text'),
+                           (dict(metrics, rows=None), '"rows" is null')):
+        (run / "metrics.json").write_text(json.dumps(damage))
+        assert_one_line_error(run_cli("eval", "compare", run), "metrics.json", needle, "run the evaluation again")

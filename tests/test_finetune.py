@@ -135,22 +135,20 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tiny_checkpoint,
 
     from engine.errors import VitrineError
     run = tmp_path / "run"
-    real = safetensors.torch.save_file
+    real = safetensors.torch.save          # the checkpoint's weights go through it, then Python's own write
     saved = {"n": 0}
 
-    def full_on_second(tensors, path, *a, **k):
+    def full_on_second(tensors, *a, **k):
         saved["n"] += 1
         if saved["n"] == 2:
-            with open(path, "wb") as f:
-                f.write(b"half a file")
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(tensors, path, *a, **k)
-    monkeypatch.setattr(safetensors.torch, "save_file", full_on_second)
+        return real(tensors, *a, **k)
+    monkeypatch.setattr(safetensors.torch, "save", full_on_second)
     with pytest.raises(VitrineError, match="disk is full"):
         finetune(small_set, tiny_checkpoint, run, FinetuneOptions(**{**QUICK.__dict__, "evals_per_epoch": 100}))
     kept = [d.name for d in (run / "checkpoints").iterdir()]
     assert kept == [read_run(run).last] == ["step-000001"]     # the first checkpoint, whole; no staging left
-    monkeypatch.setattr(safetensors.torch, "save_file", real)
+    monkeypatch.setattr(safetensors.torch, "save", real)
     assert merge(run).is_dir()
 
 
@@ -163,7 +161,7 @@ def test_save_checkpoint_turns_a_full_disk_into_one_line(tiny_checkpoint, tmp_pa
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    monkeypatch.setattr(safetensors.torch, "save", full)
     model = torch.nn.Linear(2, 2)
     opt = torch.optim.AdamW(model.parameters())
     with pytest.raises(VitrineError, match="disk is full.*--resume"):

@@ -118,7 +118,21 @@ def main(argv: list[str] | None = None) -> int:
             return 130
 
 
+def _undecodable_argument(argv: list[str]) -> str | None:
+    """An argument whose bytes were not UTF-8 (Python keeps them as lone surrogates: they would fail later, in
+    a path or a print, as an internal error)."""
+    for arg in argv:
+        if any("\udc80" <= ch <= "\udcff" for ch in arg):
+            return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return None
+
+
 def _run(argv: list[str] | None, stdout_ok: bool) -> int:
+    bad = _undecodable_argument(sys.argv[1:] if argv is None else argv)
+    if bad is not None:
+        _say(f"the argument {bad!r} is not UTF-8 text: set the terminal to UTF-8 (LANG=pt_BR.UTF-8) or rename the "
+             "file with UTF-8 characters, and try again")
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG

@@ -67,8 +67,8 @@ def _gguf_converter():
 
 
 def cmd_models_pull(args) -> int:
-    from ..settings import Settings
-    hub = args.hub or Settings.from_env().hub_url
+    from ..settings import Settings, check_hub_url
+    hub = check_hub_url(args.hub) if args.hub else check_hub_url(Settings.from_env().hub_url, "VITRINE_HUB_URL")
     with TqdmProgress() as progress:
         from ..backends.hybrid import measure_vision_encoders
         m = _store().pull(args.name, hub, progress, convert=_gguf_converter(),
