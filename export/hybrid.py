@@ -34,7 +34,9 @@ class HybridExport:
 
 
 def export_hybrid(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", name: str | None = None,
-                  on_step: StepFn | None = None, threads: int | None = None) -> HybridExport:
+                  on_step: StepFn | None = None, threads: int | None = None, keep_float: bool = False) -> HybridExport:
+    """``keep_float``: keep the float vision graph even when the chosen encoder does not run it (`vitrine bench`
+    times OpenVINO on it every time)."""
     from .families import families, for_checkpoint
     from .gguf import export_gguf
     from .onnx import _quantize_int8, export_onnx
@@ -69,7 +71,7 @@ def export_hybrid(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", 
         files = {role: file_entry(staging, str(gguf[role].as_posix())) for role in ("model", "mmproj")}
         kept = [("vision", "vision_encoder.onnx"), ("config", "config.json"),
                 ("preprocessor", "preprocessor_config.json")]
-        if vision["graph"] == "vision_float":
+        if vision["graph"] == "vision_float" or keep_float:
             kept.append(("vision_float", FLOAT_VISION))
         else:       # the chosen encoder does not run it: not worth its disk space
             (onnx_dir / FLOAT_VISION).unlink()
