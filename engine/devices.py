@@ -125,6 +125,8 @@ class Placement:
 def resolve(device: Device | str | None, have: Present | None = None) -> Placement:
     """The placement for a device word; an absent device is a BadInput naming what is present."""
     device = check_device(device) or Device.AUTO
+    if device is Device.CPU:        # today's path: nothing to ask of OpenVINO or the GPU builds
+        return Placement(device)
     have = have or present()
     if not have.has(device):
         what = {Device.GPU: "an OpenVINO GPU (Intel iGPU/Arc with its driver, and `pip install vitrine[openvino]`)",
@@ -133,19 +135,19 @@ def resolve(device: Device | str | None, have: Present | None = None) -> Placeme
                              "VITRINE_ACCEL=cuda bash .ci/install)"}[device]
         raise BadInput(f"--device {device.value}: this machine has no {what}; present: {', '.join(have.names())}")
     cuda_providers = ("CUDAExecutionProvider", "CPUExecutionProvider")
-    if device is Device.CPU:
-        return Placement(device)
     if device is Device.CUDA:
         notes = []
         if not have.ort_cuda:
             notes.append("onnxruntime has no CUDA provider: ONNX graphs on the CPU")
         if not have.llama_gpu:
             notes.append("llama.cpp has no GPU backend: its layers on the CPU")
+        for note in notes:
+            log.info("--device cuda: %s", note)
         return Placement(device, None, cuda_providers if have.ort_cuda else ("CPUExecutionProvider",),
                          -1 if have.llama_gpu else 0, tuple(notes))
     if device in (Device.GPU, Device.NPU):
         return Placement(device, device.value.upper())
-    # auto: CUDA where present; else the measured choice (the model's own record, or encoder_choice below)
+    # auto: CUDA where present; else the measured choice (a hybrid's record, onnx_vision.measured_encoder)
     return Placement(device, None, cuda_providers if have.ort_cuda else ("CPUExecutionProvider",),
                      -1 if have.llama_gpu else 0)
 

@@ -52,9 +52,12 @@ class HybridBackend(GgufBackend):
             role = "vision_float" if self.vision_choice == ONNX_FP32_VISION else "vision"
             if _openvino_device(self.vision_choice) and recorded.get("graph") in manifest.files:
                 role = recorded["graph"]          # the graph OpenVINO was timed on (the float one, when kept)
+            if role not in manifest.files:        # an older export without the float graph
+                role = "vision"
             need_mb = manifest.files[role].size * 3 / 1e6      # weights + activations, measured ~2.5x
             free_mb = _available_mb()
-            if free_mb is not None and free_mb < need_mb + 256:
+            # a device asked for (gpu, npu) is never swapped for another: it fails in one line if it must
+            if free_mb is not None and free_mb < need_mb + 256 and not placement.encoder:
                 self.vision_choice = MMPROJ_VISION
                 log.info("%s: %.0f MB free, the ONNX vision encoder needs about %.0f: using the projector's own",
                          self.model_id, free_mb, need_mb)
@@ -65,7 +68,7 @@ class HybridBackend(GgufBackend):
                                                providers=placement.ort_providers)
         self.device_note = (self._vision.describe() if self._vision else
                             "libmtmd " + ("GPU" if self.n_gpu_layers else "CPU")) + \
-            (f", llama.cpp GPU ({self.n_gpu_layers} layers)" if self.n_gpu_layers else "")
+            (", llama.cpp on the GPU" if self.n_gpu_layers else "")
         log.info("%s: vision encoder %s (%s)", self.model_id, self.vision_choice, self.device_note)
 
     @staticmethod
