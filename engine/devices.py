@@ -129,8 +129,8 @@ def resolve(device: Device | str | None, have: Present | None = None) -> Placeme
         return Placement(device)
     have = have or present()
     if not have.has(device):
-        what = {Device.GPU: "an OpenVINO GPU (Intel iGPU/Arc with its driver, and `pip install vitrine[openvino]`)",
-                Device.NPU: "an OpenVINO NPU (Intel Core Ultra with its driver, and `pip install vitrine[openvino]`)",
+        what = {Device.GPU: "OpenVINO GPU (an Intel iGPU/Arc with its driver, and `pip install vitrine[openvino]`)",
+                Device.NPU: "OpenVINO NPU (an Intel Core Ultra with its driver, and `pip install vitrine[openvino]`)",
                 Device.CUDA: "CUDA (onnxruntime-gpu or a llama.cpp built with -DGGML_CUDA=ON: "
                              "VITRINE_ACCEL=cuda bash .ci/install)"}[device]
         raise BadInput(f"--device {device.value}: this machine has no {what}; present: {', '.join(have.names())}")
