@@ -243,3 +243,19 @@ def test_bench_names_the_cpu_and_lists_every_encoder_with_the_chosen_one():
     listed = text.split("image encoders here")[1].splitlines()[1:4]
     assert [ln.split()[0] for ln in listed] == ["openvino-cpu", "onnx-int8", "mmproj"]      # fastest first
     assert "<- chosen" in next(ln for ln in text.splitlines() if ln.strip().startswith("openvino-cpu"))
+
+
+def test_the_app_and_serve_get_their_device_from_vitrine_device(tiny_onnx_fp32, tiny_gguf, monkeypatch):
+    # they call load_backend without a device: VITRINE_DEVICE (Settings) decides, through the same checks
+    monkeypatch.setenv("VITRINE_DEVICE", "cpu")
+    with load_backend(str(tiny_onnx_fp32), threads=2) as b:
+        assert b.device_note == "onnxruntime CPU"
+    from engine import devices
+    monkeypatch.setattr(devices, "present", lambda: CPU_ONLY)
+    monkeypatch.setenv("VITRINE_DEVICE", "npu")
+    with pytest.raises(BadInput, match="present: cpu"):
+        load_backend(str(tiny_onnx_fp32), threads=2)
+    # a GGUF model's encoder is libmtmd's: OpenVINO's GPU cannot take it, said in one line
+    monkeypatch.setattr(devices, "present", lambda: Present(openvino=("CPU", "GPU")))
+    with pytest.raises(BadInput, match="GGUF model"):
+        load_backend(str(tiny_gguf / "text-Q8_0.gguf"), device="gpu", threads=2)
