@@ -86,15 +86,24 @@ def load_text_embedder(name: str = DEFAULT_TEXT_EMBEDDER, settings: Settings | N
     return _module(TEXT_EMBEDDERS, name, "text").text_embedder(settings, threads or settings.threads)
 
 
+def settings_device() -> str:
+    return Settings.from_env().device
+
+
 def onnx_session(path, threads: int):
-    """An onnxruntime CPU session, or one line saying the file is not a model."""
+    """An onnxruntime session (the CPU, or CUDA first where the device placement says so: engine/devices.py),
+    or one line saying the file is not a model. OpenVINO's gpu/npu are for the VLM's image encoder; the
+    embedder stays on onnxruntime's CPU there."""
     import onnxruntime as ort
+    providers = ["CPUExecutionProvider"]
+    if settings_device() in ("auto", "cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), so, providers=providers)
     except Exception as e:          # onnxruntime raises its own Fail/InvalidProtobuf/... types
         raise VitrineError(f"{path} is not a usable ONNX model ({type(e).__name__}): remove it and try again, "
                            "or reinstall the embedder") from None

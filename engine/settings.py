@@ -74,12 +74,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get("VITRINE_CACHE") or platformdirs.user_cache_dir("vitrine")).expanduser()
 
 
+def _device_from_env() -> str:
+    from .devices import Device, check_device
+    return (check_device(os.environ.get("VITRINE_DEVICE"), "VITRINE_DEVICE") or Device.AUTO).value
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path      # VITRINE_HOME: models, history, catalog live under it
     threads: int    # VITRINE_THREADS: CPU threads for text and image encoder (default: all cores usable)
     hub_url: str    # VITRINE_HUB_URL (or HF_ENDPOINT): where `models pull` downloads from
     conversation_turns: int = 4   # VITRINE_CONVERSATION_TURNS: earlier exchanges a follow-up sees (0: none)
+    device: str = "auto"          # VITRINE_DEVICE: auto, cpu, gpu, npu or cuda (engine/devices.py)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -88,7 +94,8 @@ class Settings:
         threads = check_threads(os.environ.get("VITRINE_THREADS"), "VITRINE_THREADS") or cpu_cores()
         return cls(home=Path(home).expanduser(), threads=threads, hub_url=hub.rstrip("/"),
                    conversation_turns=check_turns(os.environ.get("VITRINE_CONVERSATION_TURNS", "4"),
-                                                  "VITRINE_CONVERSATION_TURNS"))
+                                                  "VITRINE_CONVERSATION_TURNS"),
+                   device=_device_from_env())
 
     def threads_for(self, requested: int | None) -> int:
         """``--threads`` when given (checked), else VITRINE_THREADS, else every usable core."""

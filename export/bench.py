@@ -1,4 +1,6 @@
-"""`vitrine bench`: speed and memory of the exported model against the transformers fp32 reference.
+"""`vitrine bench`: speed and memory of the exported model against the transformers reference (fp32, and bf16
+where the CPU computes bf16 natively), and every image encoder this machine can run (libmtmd, onnxruntime,
+OpenVINO on each of its devices), with the CPU's name: encoder speed differs more between machines than anything.
 
 Both run on the same random-weight model with a family's real dimensions (built here once and cached: no
 weights are downloaded), the same 512 px frame and the same questions, each in its own process (so peak RSS is
@@ -73,9 +75,10 @@ def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: s
         from .hybrid import export_hybrid
         out = base / "hybrid"
         if not (out / "vitrine-model.json").is_file():
-            print("bench: exporting it as a hybrid model (once; times both vision encoders)", file=sys.stderr,
+            print("bench: exporting it as a hybrid model (once; times the vision encoders)", file=sys.stderr,
                   flush=True)
-            export_hybrid(ckpt, out, quant="Q8_0", name=f"random-smolvlm-{size}-hybrid")
+            # the float graph too, whichever encoder wins: the bench times OpenVINO on it every time
+            export_hybrid(ckpt, out, quant="Q8_0", name=f"random-smolvlm-{size}-hybrid", keep_float=True)
         return ckpt, out
     from .gguf import export_gguf
     out = base / (f"gguf-{quant}" if mmproj_type == "f16" else f"gguf-{quant}-mmproj-{mmproj_type}")
@@ -112,6 +115,8 @@ def peak_rss_mb() -> float:
 def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, peer: Path | None = None) -> dict:
     from engine.backends.base import GenerationOptions
     from engine.session import Session
+    if kind == "encoders":
+        return _encoders(folder, runs, threads)
     t0 = time.perf_counter()
     if kind.startswith(("gguf", "onnx", "hybrid")):
         from engine.backends import load_backend
@@ -119,6 +124,8 @@ def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, p
     else:
         from engine.backends.torch import TorchBackend
         backend = TorchBackend(folder, threads=threads)
+        if kind == "torch-bf16":
+            _to_bf16(backend)
     load_s = time.perf_counter() - t0
     session = Session(backend)
     opts = GenerationOptions(max_tokens=max_tokens, ban_eos=True)   # random weights: fixed-length answers
@@ -157,7 +164,54 @@ def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, p
             "peak_rss_mb": round(peak_rss_mb(), 1),
             "image_encode_s": round(statistics.median(encode), 3), "load_s": round(load_s, 2),
             "decode_threads": getattr(backend, "decode_threads", threads),
-            "runs": runs, "tokens_per_answer": max_tokens}
+            "device": _where(backend, kind), "runs": runs, "tokens_per_answer": max_tokens}
+
+
+def _where(backend, kind: str) -> str:
+    """What ran where (as `vitrine ask`'s status line says it)."""
+    if kind.startswith("torch"):
+        return f"torch CPU {'bf16' if kind == 'torch-bf16' else 'fp32'}"
+    note = getattr(backend, "device_note", None)
+    return note or ("llama.cpp GPU" if getattr(backend, "n_gpu_layers", 0) else "llama.cpp CPU")
+
+
+def _to_bf16(backend) -> None:
+    """The transformers reference in bf16 (what a CPU with AMX or AVX512-BF16 computes natively): the weights cast
+    and the float inputs with them (the reference's processor makes fp32 pixel values)."""
+    import torch
+    backend.model.to(torch.bfloat16)
+    make = backend.inputs
+
+    def inputs(image, question):
+        return {k: v.to(torch.bfloat16) if torch.is_tensor(v) and v.is_floating_point() else v
+                for k, v in make(image, question).items()}
+    backend.inputs = inputs
+
+
+def _encoders(folder: Path, runs: int, threads: int) -> dict:
+    """Every image encoder this machine can run on the hybrid model's files, timed on the same frames."""
+    from engine.backends.hybrid import measure_vision_encoders
+    from engine.manifest import Manifest
+    m = Manifest.load(folder)
+    path = {role: folder / e.path for role, e in m.files.items()}
+    return measure_vision_encoders(path["model"], path["mmproj"], path["vision"], threads, runs=max(runs, 3),
+                                   vision_float=path.get("vision_float"))
+
+
+def cpu_name() -> str:
+    """The CPU's model name and what it computes bf16 with (AMX, AVX512-BF16 or neither)."""
+    name, flags = "unknown CPU", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.startswith("model name") and name == "unknown CPU":
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        import platform
+        name = platform.processor() or name
+    bf16 = "AMX" if "amx_bf16" in flags else "AVX512-BF16" if "avx512_bf16" in flags else "no native bf16"
+    return f"{name} ({bf16}, {'AVX-512' if 'avx512f' in flags else 'no AVX-512'})"
 
 
 def _versus_peer(session, peer: Path, text: Path | None, opts, threads: int, runs: int) -> dict:
@@ -192,7 +246,7 @@ def _run_worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: in
 
 
 BACKENDS = {"gguf": "gguf Q8_0 + f16 mmproj, 1 tile", "onnx": "onnx int8 (vision + decoder), 1 tile",
-            "hybrid": "hybrid: gguf Q8_0 text + the faster vision encoder measured at export, 1 tile"}
+            "hybrid": "hybrid: gguf Q8_0 text + the fastest vision encoder measured at export, 1 tile"}
 
 
 def peer_decode(llama_bench: Path, model: Path, threads: list[int], tokens: int = 32, reps: int = 5,
@@ -252,7 +306,7 @@ def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: 
     else:
         kinds = [f"gguf-{q.lower()}" for q in quants]
     label = f"SmolVLM-{size}" if fam == "idefics3" else family
-    head = {"model": f"random {label} (real dimensions)", "frame_px": 512, "threads": threads}
+    head = {"model": f"random {label} (real dimensions)", "frame_px": 512, "threads": threads, "cpu": cpu_name()}
     results = {}
     ckpt = None
     for kind in kinds:
@@ -267,49 +321,82 @@ def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: 
         if peer and _text_model(folder) is not None:
             print("bench: and llama-bench on the same text model, in turns with ours", file=sys.stderr, flush=True)
         results[kind] = {"backend": described, **_run_worker(kind, folder, runs, max_tokens, threads, peer)}
-    ref = None
+    encoders = None
+    if "hybrid" in kinds:
+        print("bench: every image encoder this machine runs, on the hybrid's files", file=sys.stderr, flush=True)
+        encoders = _run_worker("encoders", prepare(size, "hybrid")[1], runs, max_tokens, threads)
+    ref, refs = None, {}
     if reference:
-        print("bench: transformers fp32 reference", file=sys.stderr, flush=True)
-        ref = _run_worker("torch", ckpt, runs, max_tokens, threads)
-        ref["note"] = "transformers fp32, like model.generate: the vision tower runs for every question"
+        from engine.devices import present
+        for dtype in ("fp32", "bf16") if present().cpu_bf16 else ("fp32",):
+            print(f"bench: transformers {dtype} reference", file=sys.stderr, flush=True)
+            r = _run_worker("torch" if dtype == "fp32" else "torch-bf16", ckpt, runs, max_tokens, threads)
+            r["note"] = f"transformers {dtype}, like model.generate: the vision tower runs for every question"
+            refs[dtype] = r
+        # speedups against the faster reference: bf16 where the CPU has it is the honest yardstick
+        faster = min(refs, key=lambda d: refs[d]["new_frame_ttft_s"])
+        ref = refs[faster]
+        head["reference_for_speedup"] = f"transformers {faster}"
+    extra = {"encoders": encoders} if encoders else {}
+    if "bf16" in refs:
+        extra["reference_bf16"] = refs["bf16"]
     if len(kinds) == 1:
-        out = {**head, **results[kinds[0]]}
+        out = {**head, **results[kinds[0]], **extra}
         if ref:
-            out["reference"] = ref
+            out["reference"] = refs["fp32"]
             out["speedup"] = _speedup(results[kinds[0]], ref)
         return out
-    out = {**head, **results}
+    out = {**head, **results, **extra}
     if ref:
-        out["reference"] = ref
+        out["reference"] = refs["fp32"]
         out["speedup"] = {k: _speedup(v, ref) for k, v in results.items()}
     return out
 
 
+def _encoder_lines(r: dict) -> list[str]:
+    enc = r.get("encoders")
+    if not enc:
+        return []
+    lines = ["", "image encoders here (ms per 512 px frame; agreement: cosine to onnxruntime on the same graph and "
+             "to libmtmd, the lower):"]
+    for name, sec in sorted(enc["encoders"].items(), key=lambda kv: kv[1]):
+        mark = "  <- chosen" if name == enc["choice"] else ""
+        lines.append(f"  {name:14}{sec * 1000:9.1f}   {enc['cosines'].get(name, 1.0):.5f}{mark}")
+    return lines + [f"  ({enc['why']})"]
+
+
+def _speedup_against(r: dict) -> str:
+    return f" (against {r['reference_for_speedup']})" if "reference_for_speedup" in r else ""
+
+
 def format_bench(r: dict) -> str:
-    several = [k for k, v in r.items() if isinstance(v, dict) and "new_frame_ttft_s" in v and k != "reference"]
+    refs = ([("transformers", r["reference"])] if "reference" in r else []) + \
+        ([("transf. bf16", r["reference_bf16"])] if "reference_bf16" in r else [])
+    title = f"{r['model']}, {r['frame_px']} px frame, {r['threads']} threads" + (f", {r['cpu']}" if "cpu" in r else "")
+    several = [k for k, v in r.items() if isinstance(v, dict) and "new_frame_ttft_s" in v
+               and k not in ("reference", "reference_bf16")]
     if several:                              # --backend all, or a family's quantizations
-        cols = [(k, r[k]) for k in several] + ([("transformers", r["reference"])] if "reference" in r else [])
-        lines = [f"{r['model']}, {r['frame_px']} px frame, {r['threads']} threads", "",
-                 f"{'':22}" + "".join(f"{c[0]:>16}" for c in cols)]
-        for k in SHOWN:
-            lines.append(f"{k:22}" + "".join(f"{c[1].get(k, '-'):>16}" for c in cols))
+        cols = [(k, r[k]) for k in several] + refs
+        lines = [title, "", f"{'':22}" + "".join(f"{c[0]:>16}" for c in cols)]
+        for k in SHOWN + ("device",):
+            lines.append(f"{k:22}" + "".join(f"{str(c[1].get(k, '-'))[:15]:>16}" for c in cols))
         for k, s in r.get("speedup", {}).items():
-            lines.append(f"speedup {k}: new frame {s['new_frame_ttft']}x, follow-up {s['followup_ttft']}x, "
-                         f"decode {s['decode']}x")
-        return "\n".join(lines)
-    lines = [f"{r['model']}, {r['frame_px']} px frame, {r['threads']} threads", ""]
-    cols = [("", f"ours ({r['backend'].split()[0]})")] + ([("", "transformers fp32")] if "reference" in r else [])
-    lines.append(f"{'':22}" + "".join(f"{c[1]:>20}" for c in cols))
+            lines.append(f"speedup {k}{_speedup_against(r)}: new frame {s['new_frame_ttft']}x, follow-up "
+                         f"{s['followup_ttft']}x, decode {s['decode']}x")
+        return "\n".join(lines + _encoder_lines(r))
+    lines = [title, ""]
+    cols = [f"ours ({r['backend'].split()[0].rstrip(':')})"] + [f"{n} {'fp32' if n == 'transformers' else ''}".strip()
+                                                       for n, _ in refs]
+    lines.append(f"{'':22}" + "".join(f"{c:>20}" for c in cols))
     for k in SHOWN:
-        row = f"{k:22}{r.get(k, '-'):>20}"
-        if "reference" in r:
-            row += f"{r['reference'].get(k, '-'):>20}"
-        lines.append(row)
+        lines.append(f"{k:22}{r.get(k, '-'):>20}" + "".join(f"{ref.get(k, '-'):>20}" for _, ref in refs))
+    if "device" in r:
+        lines.append(f"ran on: {r['device']}")
     if "speedup" in r:
         s = r["speedup"]
-        lines += ["", f"speedup: new frame {s['new_frame_ttft']}x, follow-up {s['followup_ttft']}x, "
-                      f"decode {s['decode']}x"]
-    return "\n".join(lines)
+        lines += ["", f"speedup{_speedup_against(r)}: new frame {s['new_frame_ttft']}x, follow-up "
+                      f"{s['followup_ttft']}x, decode {s['decode']}x"]
+    return "\n".join(lines + _encoder_lines(r))
 
 
 if __name__ == "__main__":     # worker process
@@ -337,7 +424,8 @@ def cmd_bench(args) -> int:
 
 
 def register(sub) -> None:
-    b = sub.add_parser("bench", help="speed and memory of exported models vs the transformers reference")
+    b = sub.add_parser("bench", help="speed and memory of exported models vs the transformers reference, and "
+                       "every image encoder this machine runs")
     b.add_argument("--family", default="smolvlm", choices=list(FAMILIES),
                    help="smolvlm (default), minicpm-v-4.6 or tinyllava (GGUF Q4_K_M and Q8_0), at the real "
                    "dimensions with random weights")

@@ -74,7 +74,7 @@ def test_the_default_pull_is_a_hybrid_whose_vision_encoder_was_timed_here(store,
     assert {p.split("/resolve/")[0].strip("/") for p, _ in hub.requests} == {PROFILE.repo, onnx_repo}
     assert m.manifest.files["vision"].path == "onnx/vision_encoder.onnx"
     vision = m.manifest.extra["vision"]
-    assert vision["choice"] in ("onnx-int8", "mmproj") and "ms here" in vision["why"] and vision["cosine"] > 0.9
+    assert vision["choice"] in ("onnx-int8", "onnx-fp32", "mmproj", "openvino-cpu") and "ms here" in vision["why"] and vision["cosine"] > 0.9
     assert store.verify("smolvlm-256m") == {"smolvlm-256m": []}
     from tests.conftest import run_cli
     listed = next(line for line in run_cli("models", "list").stdout.splitlines() if line.startswith("smolvlm-256m "))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import NotFound, VitrineError
+from ..errors import BadInput, NotFound, VitrineError
 from ..manifest import MANIFEST_NAME, Manifest
 from ..models import ModelStore
 from .base import Backend, EncodedImage, GenerationOptions, GenerationStats
@@ -29,19 +29,21 @@ def default_model(store: ModelStore) -> str:
     return installed[0].name
 
 
-def _from_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles: int) -> Backend:
+def _from_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles: int, placement) -> Backend:
     bad = manifest.size_problems(folder)      # a truncated or missing file says so here, not inside llama.cpp
     if bad:
         raise VitrineError(f"model {manifest.name!r} is damaged ({bad[0]}): run `vitrine models verify`, then pull "
                            "or import it again")
     if manifest.runtime == "gguf":
         from .gguf import GgufBackend
+        _gguf_device(manifest.name, placement)
         return GgufBackend(folder / manifest.files["model"].path, folder / manifest.files["mmproj"].path,
                            model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
-                           threads=threads, tiles=tiles, languages=tuple(manifest.languages))
+                           threads=threads, tiles=tiles, languages=tuple(manifest.languages),
+                           n_gpu_layers=placement.n_gpu_layers)
     if manifest.runtime == "hybrid":
         from .hybrid import HybridBackend
-        return HybridBackend(folder, manifest, threads=threads)
+        return HybridBackend(folder, manifest, threads=threads, placement=placement)
     if manifest.runtime == "embedder":
         raise VitrineError(f"{manifest.name!r} is the catalog's image embedder, not a model that answers questions: "
                            "choose another --model (`vitrine models list`)")
@@ -49,16 +51,29 @@ def _from_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles:
         from .onnx import OnnxBackend
         return OnnxBackend(folder, model_id=manifest.name, threads=threads,
                            files={r: e.path for r, e in manifest.files.items() if r in ("vision", "embed", "decoder")},
-                           languages=tuple(manifest.languages), family=manifest.family)
+                           languages=tuple(manifest.languages), family=manifest.family, placement=placement)
     raise VitrineError(f"model {manifest.name!r} needs the {manifest.runtime!r} runtime, which this version of "
                        "Vitrine does not have")
 
 
+def _gguf_device(name: str, placement) -> None:
+    """A GGUF model's image encoder is libmtmd's: OpenVINO's gpu/npu cannot run it."""
+    if placement.encoder:
+        raise BadInput(f"--device {placement.device.value}: {name} is a GGUF model, whose image encoder only "
+                       "llama.cpp runs; use a hybrid or ONNX model on that device, or --device cpu/auto")
+
+
 def load_backend(model: str | None = None, *, mmproj: str | None = None, store: ModelStore | None = None,
-                 threads: int | None = None, tiles: int = 1) -> Backend:
-    """``model``: an installed model's name, a folder with a vitrine-model.json, or a text .gguf file."""
+                 threads: int | None = None, tiles: int = 1, device: str | None = None) -> Backend:
+    """``model``: an installed model's name, a folder with a vitrine-model.json, or a text .gguf file.
+    ``device``: auto, cpu, gpu, npu or cuda (engine/devices.py); None: VITRINE_DEVICE, else auto (the app and
+    `serve` get theirs this way)."""
+    from ..devices import check_device, resolve
     from ..settings import Settings
-    threads = Settings.from_env().threads_for(threads)     # --threads, else VITRINE_THREADS, else the cores
+    settings = Settings.from_env()
+    threads = settings.threads_for(threads)                 # --threads, else VITRINE_THREADS, else the cores
+    # --device, else VITRINE_DEVICE, else auto; an absent device is refused here, before any loading
+    placement = resolve(check_device(device) or settings.device)
     store = store or ModelStore.default()
     model = model or default_model(store)
     path = Path(model)
@@ -69,11 +84,12 @@ def load_backend(model: str | None = None, *, mmproj: str | None = None, store: 
         if mmproj is None:
             found = sorted(p for p in path.parent.glob("*.gguf") if "mmproj" in p.name.lower())
             mmproj = str(found[0]) if len(found) == 1 else None
-        return GgufBackend(path, mmproj, threads=threads, tiles=tiles)
+        _gguf_device(path.name, placement)
+        return GgufBackend(path, mmproj, threads=threads, tiles=tiles, n_gpu_layers=placement.n_gpu_layers)
     if (path / MANIFEST_NAME).is_file():
-        return _from_manifest(Manifest.load(path), path, threads, tiles)
+        return _from_manifest(Manifest.load(path), path, threads, tiles, placement)
     if os.sep in model or model.startswith("."):
         raise VitrineError(f"model not found: {model} (expected an installed model name, a .gguf file or an "
                            "exported folder)")
     installed = store.get(model)
-    return _from_manifest(installed.manifest, installed.folder, threads, tiles)
+    return _from_manifest(installed.manifest, installed.folder, threads, tiles, placement)

@@ -63,8 +63,9 @@ class GgufBackend(Backend):
     def __init__(self, model_path: Path | str, mmproj_path: Path | str | None, *, model_id: str = "",
                  family: str = "", chat_handler: str = "mtmd", threads: int | None = None,
                  decode_threads: int | None = None, tiles: int = 1,
-                 n_ctx: int | None = None, languages: tuple[str, ...] = ("en",)):
+                 n_ctx: int | None = None, languages: tuple[str, ...] = ("en",), n_gpu_layers: int = 0):
         model_path = Path(model_path)
+        self.n_gpu_layers = n_gpu_layers        # layers offloaded to a GPU build's device (engine/devices.py)
         if mmproj_path is None:
             raise VitrineError(f"{model_path.name} has no vision projector: pass its mmproj-*.gguf with --mmproj "
                                "(or import both with `vitrine models import`)")
@@ -97,7 +98,8 @@ class GgufBackend(Backend):
             # flash attention: what llama.cpp resolves "auto" to on CPU (llama-bench's default); off, our decode
             # ran at 0.92x (111 vs 122 tok/s, 20 paired answers, SmolVLM-256M Q8_0, 2 threads)
             self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=self.decode_threads,
-                              n_threads_batch=self.threads, n_batch=512, n_ubatch=512, flash_attn=True, verbose=False)
+                              n_threads_batch=self.threads, n_batch=512, n_ubatch=512, flash_attn=True, verbose=False,
+                              n_gpu_layers=n_gpu_layers)
         except (ValueError, RuntimeError) as e:
             raise VitrineError(f"llama.cpp could not load {model_path.name} ({e}): the file may be damaged or from "
                                "a newer llama.cpp; run `vitrine models verify`") from None
@@ -198,7 +200,7 @@ class GgufBackend(Backend):
     def _init_mtmd(self, mmproj: Path):
         m = self._mtmd
         params = m.mtmd_context_params_default()
-        params.use_gpu = False
+        params.use_gpu = self.n_gpu_layers != 0    # the projector where the layers are
         params.print_timings = False
         params.n_threads = self.threads         # libmtmd's default is 4 threads, whatever the machine has
         # mtmd sizes the image grid from this: one tile's worth makes a 1x1 grid (+ overview).

@@ -44,6 +44,21 @@ class _Prefix:
     image_features: np.ndarray
 
 
+def _vision_device(placement, vision: Path, folder: Path, threads: int) -> str | None:
+    """The OpenVINO device for the vision graph, or None for onnxruntime: the one asked for (gpu, npu), under
+    auto the one measured faster here (timed once, kept in the cache), under cpu and cuda none."""
+    from ..devices import Device
+    if placement is None or placement.device in (Device.CPU, Device.CUDA):
+        return None
+    if placement.encoder:
+        return placement.encoder
+    if "CUDAExecutionProvider" in placement.ort_providers:
+        return None
+    from .onnx_vision import measured_encoder
+    choice = measured_encoder(vision, folder, threads)
+    return None if choice == "onnx" else choice
+
+
 def _find(folder: Path, name: str, suffix: str = "") -> Path:
     for cand in (folder / name.replace(".onnx", f"{suffix}.onnx"), folder / "onnx" / name.replace(".onnx", f"{suffix}.onnx")):
         if cand.is_file():
@@ -55,7 +70,7 @@ def _find(folder: Path, name: str, suffix: str = "") -> Path:
 class OnnxBackend(Backend):
     def __init__(self, folder: Path | str, *, model_id: str = "", threads: int | None = None,
                  files: dict[str, str] | None = None, variant: str = "", languages: tuple[str, ...] = ("en",),
-                 family: str = "idefics3"):
+                 family: str = "idefics3", placement=None):
         from tokenizers import Tokenizer
 
         folder = Path(folder)
@@ -86,9 +101,16 @@ class OnnxBackend(Backend):
         template = self._chat_template(folder)
 
         t0 = time.perf_counter()
-        self.sessions = {role: open_session(path, self.threads, spin_within_run=role == "vision")
-                         for role, path in paths.items()}
-        self.vision = OnnxVision(self.sessions["vision"], cfg, image_processor_config(folder))
+        providers = placement.ort_providers if placement else ("CPUExecutionProvider",)
+        encoder = _vision_device(placement, paths["vision"], folder, self.threads)
+        self.sessions = {role: open_session(path, self.threads, spin_within_run=role == "vision", providers=providers)
+                         for role, path in paths.items() if role != "vision" or not encoder}
+        if encoder:     # OpenVINO (engine/devices.py): the vision graph only; the decoder stays on onnxruntime
+            self.vision = OnnxVision.open(paths["vision"], folder, self.threads, openvino=encoder)
+            self.sessions["vision"] = self.vision.session
+        else:
+            self.vision = OnnxVision(self.sessions["vision"], cfg, image_processor_config(folder))
+        self.device_note = self.vision.describe()
         self.load_s = time.perf_counter() - t0
         self._check_inputs()
 

@@ -9,6 +9,7 @@ from ..errors import VitrineError
 
 def cmd_ask(args) -> int:
     from ..backends import GenerationOptions, load_backend
+    from ..devices import check_device
     from ..frames import load_frame
     from ..session import Session, check_question
     from ..settings import Settings, check_turns
@@ -21,8 +22,10 @@ def cmd_ask(args) -> int:
     if args.max_tokens < 1 or args.max_tokens > 8192:
         raise VitrineError("--max-tokens must be between 1 and 8192")
     threads = Settings.from_env().threads_for(args.threads)
+    check_device(args.device)
     frame = load_frame(args.source, box=args.box)
-    backend = load_backend(args.model, mmproj=args.mmproj, threads=threads, tiles=args.tiles)
+    backend = load_backend(args.model, mmproj=args.mmproj, threads=threads, tiles=args.tiles, device=args.device)
+    where = device_note(backend)
     session = Session(backend, conversation_turns=turns)
     results = []
     try:
@@ -41,7 +44,7 @@ def cmd_ask(args) -> int:
                         c.label("pt" if pt else "en") for c in answer.colors) + "]", file=sys.stderr, flush=True)
                 t = answer.timings
                 enc = "image reused" if answer.reused_image else f"image {t.image_encode_s:.2f}s"
-                print(f"[{answer.model} · {enc} · first token {t.ttft_s:.2f}s · {t.decode_tok_s:.1f} tok/s · "
+                print(f"[{answer.model} · {where} · {enc} · first token {t.ttft_s:.2f}s · {t.decode_tok_s:.1f} tok/s · "
                       f"{t.n_tokens} tokens]", file=sys.stderr, flush=True)
     finally:
         session.close()
@@ -49,6 +52,14 @@ def cmd_ask(args) -> int:
         out = [a.to_dict() for a in results]
         print(json.dumps(out[0] if len(out) == 1 else out, ensure_ascii=False, indent=2))
     return 0
+
+
+def device_note(backend) -> str:
+    """What ran where, for the status line: the image encoder's runtime and device, llama.cpp's layers."""
+    note = getattr(backend, "device_note", None)
+    if note:
+        return note
+    return "llama.cpp GPU" if getattr(backend, "n_gpu_layers", 0) else "CPU"
 
 
 def register(sub) -> None:
@@ -62,6 +73,9 @@ def register(sub) -> None:
     a.add_argument("--box", help="crop to x,y,w,h (pixels) before asking")
     a.add_argument("--tiles", type=int, default=1, help="image detail: 1 tile (fast, default) or more")
     a.add_argument("--threads", help="CPU threads (default: $VITRINE_THREADS, else all cores)")
+    a.add_argument("--device", help="auto (default, or $VITRINE_DEVICE): the fastest present and measured; cpu: "
+                   "onnxruntime and llama.cpp on the CPU only; gpu/npu: the image encoder on OpenVINO's Intel "
+                   "GPU/NPU; cuda: onnxruntime-gpu and llama.cpp's CUDA build")
     a.add_argument("--max-tokens", type=int, default=256)
     a.add_argument("--lang", default="auto", help="language of the question: auto (default), pt or en")
     a.add_argument("--answer-lang", help="language of the answer (default: the question's)")

@@ -193,11 +193,22 @@ def _picture_args(p, optional: bool = False) -> None:
                    help="auto (default): the box, else the person cut out, else the whole frame")
 
 
+def _with_device(cmd):
+    """--device for the catalog's embedder: checked (absent: one line) and made this process's VITRINE_DEVICE."""
+    def run(args) -> int:
+        from ..devices import use_device_for_command
+        use_device_for_command(getattr(args, "device", None))
+        return cmd(args)
+    return run
+
+
 def register(sub) -> None:
     c = sub.add_parser("catalog", help="the store's products: add a CSV, find similar products",
                        description="Index the store's catalog and find products similar to a frame, a region of "
                        "it, or words in Portuguese or English.")
     c.add_argument("--catalog", help="catalog folder (default: $VITRINE_HOME/catalog)")
+    c.add_argument("--device", help="auto, cpu or cuda for the image embedder (default: $VITRINE_DEVICE, else "
+                   "auto; gpu/npu are for a model's image encoder: the embedder stays on the CPU there)")
     cs = c.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
     a = cs.add_parser("add", help="add or update products from a CSV (id, image, title, attribute columns)",
                       description="Add or update products from a CSV. Exit status 0: every product is indexed; 1: "
@@ -207,20 +218,20 @@ def register(sub) -> None:
     a.add_argument("--embedder", help="image embedder: efficientnet-lite0 (bundled, default) or fashion-siglip "
                    "(`vitrine models pull fashion-siglip`)")
     a.add_argument("--json", action="store_true")
-    a.set_defaults(func=cmd_add)
+    a.set_defaults(func=_with_device(cmd_add))
     x = cs.add_parser("index", help="finish an interrupted indexing run, or --reindex with another embedder",
                       description="Embed the pending products (--reindex: all of them, failed ones included). "
                       "Exit status 1 when some images could not be read (`catalog show --failed`).")
     x.add_argument("--reindex", action="store_true", help="rebuild every vector (after changing the embedder)")
     x.add_argument("--embedder")
-    x.set_defaults(func=cmd_index)
+    x.set_defaults(func=_with_device(cmd_index))
     s = cs.add_parser("search", help="products similar to a picture or a region, or matching words")
     _picture_args(s, optional=True)
     s.add_argument("--text", help="search by words (\"vestido vermelho\", \"red dress\")")
     s.add_argument("-k", type=int, default=5, help="how many products (default 5)")
     s.add_argument("--embedder")
     s.add_argument("--json", action="store_true")
-    s.set_defaults(func=cmd_search)
+    s.set_defaults(func=_with_device(cmd_search))
     r = cs.add_parser("remove", help="remove products by id")
     r.add_argument("ids", nargs="+")
     r.set_defaults(func=cmd_remove)

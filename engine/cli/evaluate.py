@@ -9,6 +9,7 @@ from ..errors import VitrineError
 def cmd_eval(args) -> int:
     from ..eval_report import compare
     from ..evaluate import EvalOptions, evaluate
+    from ..devices import use_device_for_command
     from ..settings import Settings
     from .progress import TqdmProgress
 
@@ -20,6 +21,7 @@ def cmd_eval(args) -> int:
     if not args.out:
         raise VitrineError("give --out RUN_DIR: the folder for the answers, report and plots (run it again to "
                            "continue an interrupted run)")
+    use_device_for_command(args.device)       # every model this run opens, placed alike
     opts = EvalOptions(max_tokens=args.max_tokens, translate=not args.no_translate,
                        threads=Settings.from_env().threads_for(args.threads), limit=args.limit)
     with TqdmProgress() as progress:
@@ -49,4 +51,6 @@ def register(sub) -> None:
                    help="ask Portuguese questions as they are (default: as the app does, translated for "
                    "English-only models and the answer translated back)")
     e.add_argument("--threads", help="CPU threads (default: $VITRINE_THREADS, else all cores)")
+    e.add_argument("--device", help="auto, cpu, gpu, npu or cuda (default: $VITRINE_DEVICE, else auto); "
+                   "see `vitrine ask --help`")
     e.set_defaults(func=cmd_eval)

@@ -1,0 +1,261 @@
+"""Devices: which runtime and device run the image encoder, llama.cpp's layers and the ONNX graphs (engine/devices.py),
+and OpenVINO as an encoder runtime (engine/backends/openvino_vision.py). CPU only: nothing here needs a GPU."""
+import shutil
+
+import numpy as np
+import pytest
+
+from engine.backends import GenerationOptions, load_backend
+from engine.devices import Device, Placement, Present, check_device, resolve
+from engine.errors import BadInput, VitrineError
+from engine.frames import Frame
+from engine.manifest import Manifest, file_entry
+from tests.conftest import run_cli
+
+openvino = pytest.importorskip("openvino")      # the dev extra installs it; the CPU device is always there
+
+CPU_ONLY = Present(openvino=("CPU",), ort_providers=("CPUExecutionProvider",))
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    """OpenVINO's compiled models and the encoder timings in this test's own cache folder."""
+    monkeypatch.setenv("VITRINE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("VITRINE_DEVICE", raising=False)
+    return tmp_path / "cache"
+
+
+def frame(seed=0, size=64):
+    return Frame(np.random.RandomState(seed).randint(0, 255, (size, size, 3), dtype=np.uint8), f"f{seed}")
+
+
+def answer(backend, f, question="What is this?", n=12):
+    image = backend.encode(f)
+    return backend.generate(image, question, GenerationOptions(max_tokens=n, ban_eos=True)).text
+
+
+# Frames whose greedy answers differ on the tiny random models (12 tokens): were the answers the same whatever the
+# image, "the same answer" would prove nothing about the encoder.
+PROBES = [frame(s) for s in range(4)] + [Frame(np.full((64, 64, 3), v, np.uint8), f"flat{v}") for v in (0, 255)]
+
+
+def same_answers(a, b):
+    ours, theirs = [answer(a, f) for f in PROBES], [answer(b, f) for f in PROBES]
+    assert len(set(theirs)) > 1, "the answers do not depend on the image: this comparison cannot fail"
+    assert ours == theirs
+
+
+# ---------------------------------------------------------------------------------------------- choosing a device
+
+def test_auto_picks_what_is_present():
+    plain = resolve("auto", CPU_ONLY)
+    assert plain.ort_providers == ("CPUExecutionProvider",) and plain.n_gpu_layers == 0 and plain.encoder is None
+    cuda = Present(openvino=("CPU",), ort_providers=("CUDAExecutionProvider", "CPUExecutionProvider"),
+                   llama_gpu=True)
+    auto = resolve(None, cuda)
+    assert auto.device is Device.AUTO
+    assert auto.ort_providers[0] == "CUDAExecutionProvider" and auto.n_gpu_layers == -1
+    igpu = Present(openvino=("CPU", "GPU.0", "NPU"))
+    assert resolve("gpu", igpu).encoder == "GPU" and resolve("NPU", igpu).encoder == "NPU"
+    assert igpu.names() == ["cpu", "gpu", "npu"]
+    # half a CUDA install is used for the half it has, and says so
+    ort_only = resolve("cuda", Present(ort_providers=("CUDAExecutionProvider", "CPUExecutionProvider")))
+    assert ort_only.n_gpu_layers == 0 and "llama.cpp has no GPU backend" in ort_only.notes[0]
+
+
+def test_cpu_is_the_cpu_only_placement_whatever_is_present():
+    everything = Present(openvino=("CPU", "GPU", "NPU"), llama_gpu=True,
+                         ort_providers=("CUDAExecutionProvider", "CPUExecutionProvider"))
+    cpu = resolve("cpu", everything)
+    assert cpu == Placement(Device.CPU) and cpu.ort_providers == ("CPUExecutionProvider",)
+    assert cpu.n_gpu_layers == 0 and cpu.encoder is None
+
+
+def test_an_absent_device_is_refused_in_one_line_naming_what_is_present():
+    for word in ("gpu", "npu", "cuda"):
+        with pytest.raises(BadInput) as e:
+            resolve(word, CPU_ONLY)
+        msg = str(e.value)
+        assert "\n" not in msg and f"--device {word}" in msg and msg.endswith("present: cpu")
+    with pytest.raises(BadInput, match="one of auto, cpu, gpu, npu, cuda"):
+        check_device("tpu")
+
+
+def test_the_cli_refuses_an_absent_device_before_loading_anything(media_dir):
+    # no model is installed: the device is refused first, in one line, with exit status 2
+    present = {d for d in ("gpu", "npu") if resolve_ok(d)}
+    absent = next(d for d in ("npu", "gpu", "cuda") if d not in present and not resolve_ok(d))
+    r = run_cli("ask", media_dir / "look.png", "What is this?", "--device", absent)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "present: cpu" in r.stderr
+    r = run_cli("ask", media_dir / "look.png", "What is this?", env={"VITRINE_DEVICE": "quantum"})
+    assert r.returncode == 2 and "VITRINE_DEVICE must be one of" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("eval", "x.jsonl", "--model", "m", "--out", "run", "--device", absent)
+    assert r.returncode == 2 and "present: cpu" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("catalog", "--device", absent, "search", "--text", "vestido")
+    assert r.returncode == 2 and "present: cpu" in r.stderr and "Traceback" not in r.stderr
+
+
+def resolve_ok(word):
+    try:
+        resolve(word)
+        return True
+    except BadInput:
+        return False
+
+
+# ------------------------------------------------------------------------------------------- OpenVINO as encoder
+
+def test_openvino_on_the_cpu_gives_onnxruntimes_features_and_answer(tiny_onnx_fp32, tiny_onnx_int8):
+    from engine.backends.onnx import OnnxBackend
+    from engine.backends.onnx_vision import SAME_GRAPH_COSINE, OnnxVision, cosine
+    for folder in (tiny_onnx_fp32, tiny_onnx_int8):
+        ort = OnnxVision.open(folder / "vision_encoder.onnx", folder, 2)
+        ov = OnnxVision.open(folder / "vision_encoder.onnx", folder, 2, openvino="CPU")
+        assert ov.describe().startswith("OpenVINO CPU")
+        for seed in range(3):
+            assert cosine(ov.features(frame(seed)), ort.features(frame(seed))) >= SAME_GRAPH_COSINE
+    manifest = Manifest.load(tiny_onnx_fp32)
+    files = {r: e.path for r, e in manifest.files.items() if r in ("vision", "embed", "decoder")}
+    with OnnxBackend(tiny_onnx_fp32, files=files, threads=2) as before, \
+            OnnxBackend(tiny_onnx_fp32, files=files, threads=2,
+                        placement=Placement(Device.AUTO, encoder="CPU")) as on_openvino:
+        assert on_openvino.device_note.startswith("OpenVINO CPU")
+        same_answers(on_openvino, before)
+
+
+def test_the_compiled_model_is_kept_and_used_on_the_second_load(tiny_onnx_fp32, own_cache):
+    from engine.backends.openvino_vision import open_openvino, openvino_cache
+    first = open_openvino(tiny_onnx_fp32 / "vision_encoder.onnx", 2)
+    assert not first.loaded_from_cache and openvino_cache() == own_cache / "openvino"
+    assert any(p.is_file() for p in openvino_cache().rglob("*"))
+    second = open_openvino(tiny_onnx_fp32 / "vision_encoder.onnx", 2)
+    assert second.loaded_from_cache
+
+
+def test_a_graph_openvino_cannot_read_is_one_line(tmp_path):
+    from engine.backends.openvino_vision import open_openvino
+    bad = tmp_path / "vision_encoder.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(VitrineError) as e:
+        open_openvino(bad, 2)
+    assert "\n" not in str(e.value) and "--device cpu" in str(e.value)
+
+
+# ------------------------------------------------------------------------------------------------- hybrid model
+
+@pytest.fixture
+def tiny_hybrid(tmp_path, tiny_gguf, tiny_onnx_int8, tiny_onnx_fp32):
+    """A hybrid folder made by hand from the tiny model's GGUF pair and its ONNX vision graphs (one checkpoint)."""
+    out = tmp_path / "tiny-hybrid"
+    (out / "gguf").mkdir(parents=True)
+    (out / "onnx").mkdir()
+    for f in ("text-Q8_0.gguf", "mmproj-f16.gguf"):
+        shutil.copy(tiny_gguf / f, out / "gguf" / f)
+    for f in ("vision_encoder.onnx", "config.json", "preprocessor_config.json"):
+        shutil.copy(tiny_onnx_int8 / f, out / "onnx" / f)
+    shutil.copy(tiny_onnx_fp32 / "vision_encoder.onnx", out / "onnx" / "vision_encoder_fp32.onnx")
+    files = {"model": "gguf/text-Q8_0.gguf", "mmproj": "gguf/mmproj-f16.gguf", "vision": "onnx/vision_encoder.onnx",
+             "vision_float": "onnx/vision_encoder_fp32.onnx", "config": "onnx/config.json",
+             "preprocessor": "onnx/preprocessor_config.json"}
+    gguf = Manifest.load(tiny_gguf)
+    from engine.backends.hybrid import measure_vision_encoders
+    vision = measure_vision_encoders(out / files["model"], out / files["mmproj"], out / files["vision"], 2,
+                                     runs=2, vision_float=out / files["vision_float"])
+    m = Manifest(name="tiny-hybrid", runtime="hybrid", family="idefics3",
+                 files={r: file_entry(out, p) for r, p in files.items()}, chat_handler=gguf.chat_handler,
+                 languages=["en"], quant="Q8_0", source="test", extra={"vision": vision})
+    m.save(out)
+    return out
+
+
+def test_every_encoder_here_is_timed_and_the_fastest_that_agrees_is_chosen(tiny_hybrid):
+    vision = Manifest.load(tiny_hybrid).extra["vision"]
+    assert {"mmproj", "onnx-int8", "onnx-fp32", "openvino-cpu"} <= set(vision["encoders"])
+    agreeing = {n: s for n, s in vision["encoders"].items() if vision["cosines"][n] >= 0.9}
+    assert vision["choice"] == min(agreeing, key=agreeing.get)
+    assert vision["cpu_choice"] in ("onnx-int8", "mmproj") and " ms here" in vision["why"]
+    assert "OpenVINO CPU" in vision["why"]
+
+
+def test_the_hybrid_answers_alike_on_openvino_and_cpu_is_todays_path(tiny_hybrid):
+    from engine.backends.hybrid import HybridBackend
+    m = Manifest.load(tiny_hybrid)
+    with HybridBackend(tiny_hybrid, m, threads=2, vision="onnx-int8") as today, \
+            HybridBackend(tiny_hybrid, m, threads=2, vision="openvino-cpu") as ov:
+        assert ov.device_note.startswith("OpenVINO CPU") and today.device_note == "onnxruntime CPU"
+        same_answers(ov, today)
+    # --device cpu: onnxruntime or libmtmd as measured without OpenVINO, whatever the record chose
+    recorded = dict(m.extra["vision"], choice="openvino-cpu", graph="vision_float")
+    m.extra["vision"] = recorded
+    m.save(tiny_hybrid)
+    with load_backend(str(tiny_hybrid), device="cpu") as b:
+        assert b.vision_choice == recorded["cpu_choice"] and "OpenVINO" not in b.device_note
+    with load_backend(str(tiny_hybrid), device="auto") as b:
+        assert b.vision_choice == "openvino-cpu"
+
+
+def test_auto_falls_back_when_the_recorded_device_is_gone(monkeypatch):
+    from engine.backends import hybrid
+    monkeypatch.setattr(hybrid, "present", lambda: Present(openvino=("CPU",)))
+    rec = {"choice": "openvino-gpu", "cpu_choice": "mmproj"}
+    assert hybrid.HybridBackend._choose(rec, Placement(Device.AUTO)) == "mmproj"
+    assert hybrid.HybridBackend._choose({"choice": "onnx-int8"}, Placement(Device.CPU)) == "onnx-int8"
+    assert hybrid.HybridBackend._choose({}, Placement(Device.GPU, encoder="GPU")) == "openvino-gpu"
+
+
+# ----------------------------------------------------------------------------------------------- today's path
+
+def test_device_cpu_is_todays_onnx_path_with_the_same_answer(tiny_onnx_fp32):
+    from engine.backends.onnx import OnnxBackend
+    manifest = Manifest.load(tiny_onnx_fp32)
+    files = {r: e.path for r, e in manifest.files.items() if r in ("vision", "embed", "decoder")}
+    with OnnxBackend(tiny_onnx_fp32, files=files, threads=2) as before, \
+            load_backend(str(tiny_onnx_fp32), device="cpu", threads=2) as cpu:
+        assert all(s.get_providers() == ["CPUExecutionProvider"] for s in cpu.sessions.values())
+        assert cpu.device_note == "onnxruntime CPU"
+        same_answers(cpu, before)
+
+
+def test_ask_says_where_it_ran_and_cpu_answers_as_before(installed_tiny, media_dir):
+    args = ("ask", media_dir / "look.png", "What is this?", "--max-tokens", "4")
+    plain, cpu = run_cli(*args), run_cli(*args, "--device", "cpu")
+    assert plain.returncode == 0 and cpu.returncode == 0, plain.stderr + cpu.stderr
+    assert cpu.stdout == plain.stdout
+    assert "· CPU ·" in cpu.stderr
+
+
+def test_bench_names_the_cpu_and_lists_every_encoder_with_the_chosen_one():
+    from export.bench import cpu_name, format_bench
+    assert "(" in cpu_name() and "AVX-512" in cpu_name()
+    row = {"new_frame_ttft_s": 1.0, "followup_ttft_s": 0.1, "decode_tok_s": 50.0, "peak_rss_mb": 300.0}
+    r = {"model": "random SmolVLM-256m", "frame_px": 512, "threads": 2, "cpu": "Some CPU (AMX, AVX-512)",
+         "backend": "hybrid: ...", **row, "device": "OpenVINO CPU bf16",
+         "reference": dict(row, new_frame_ttft_s=3.0), "reference_bf16": dict(row, new_frame_ttft_s=2.0),
+         "reference_for_speedup": "transformers bf16", "speedup": {"new_frame_ttft": 2.0, "followup_ttft": 1.0,
+                                                                   "decode": 1.0},
+         "encoders": {"choice": "openvino-cpu", "why": "OpenVINO CPU bf16 encodes a frame in 158.0 ms ...",
+                      "encoders": {"mmproj": 1.68, "onnx-int8": 0.34, "openvino-cpu": 0.158},
+                      "cosines": {"mmproj": 1.0, "onnx-int8": 0.995, "openvino-cpu": 0.99995}}}
+    text = format_bench(r)
+    assert "Some CPU (AMX, AVX-512)" in text and "transf. bf16" in text and "ran on: OpenVINO CPU bf16" in text
+    assert "against transformers bf16" in text
+    listed = text.split("image encoders here")[1].splitlines()[1:4]
+    assert [ln.split()[0] for ln in listed] == ["openvino-cpu", "onnx-int8", "mmproj"]      # fastest first
+    assert "<- chosen" in next(ln for ln in text.splitlines() if ln.strip().startswith("openvino-cpu"))
+
+
+def test_the_app_and_serve_get_their_device_from_vitrine_device(tiny_onnx_fp32, tiny_gguf, monkeypatch):
+    # they call load_backend without a device: VITRINE_DEVICE (Settings) decides, through the same checks
+    monkeypatch.setenv("VITRINE_DEVICE", "cpu")
+    with load_backend(str(tiny_onnx_fp32), threads=2) as b:
+        assert b.device_note == "onnxruntime CPU"
+    from engine import devices
+    monkeypatch.setattr(devices, "present", lambda: CPU_ONLY)
+    monkeypatch.setenv("VITRINE_DEVICE", "npu")
+    with pytest.raises(BadInput, match="present: cpu"):
+        load_backend(str(tiny_onnx_fp32), threads=2)
+    # a GGUF model's encoder is libmtmd's: OpenVINO's GPU cannot take it, said in one line
+    monkeypatch.setattr(devices, "present", lambda: Present(openvino=("CPU", "GPU")))
+    with pytest.raises(BadInput, match="GGUF model"):
+        load_backend(str(tiny_gguf / "text-Q8_0.gguf"), device="gpu", threads=2)
