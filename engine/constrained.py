@@ -43,7 +43,8 @@ _JSON_TYPES = {"string": (str,), "integer": (int,), "number": (int, float), "boo
 
 
 def _whole(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    """A count as JSON may write it: 10, or 10.0 (a number with no fraction is an integer to JSON Schema)."""
+    return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
 
 
 class SchemaError(BadInput):
@@ -131,13 +132,13 @@ def compile_schema(schema: dict, path: str = "schema", depth: int = 0, _count: _
         hi = schema.get("maxItems", max(lo, 8))
         if not _whole(hi) or not lo <= hi <= MAX_ITEMS:
             raise SchemaError(path + ".maxItems", f"must be a whole number from minItems ({lo}) to {MAX_ITEMS}")
-        return Node("array", children=(item,), min_items=lo, max_items=hi)
+        return Node("array", children=(item,), min_items=int(lo), max_items=int(hi))
     if kind == "string":
         _check_keywords(schema, "string", path)
         n = schema.get("maxLength", MAX_FREE_STRING)
         if not _whole(n) or not 0 <= n <= MAX_STRING:
             raise SchemaError(path + ".maxLength", f"must be a whole number from 0 to {MAX_STRING}")
-        return Node("string", max_length=n)
+        return Node("string", max_length=int(n))
     if kind in ("integer", "number", "boolean", "null"):
         _check_keywords(schema, kind, path)
         return Node(kind)

@@ -29,11 +29,13 @@ def _child(job: dict) -> dict:
 
     import numpy as np
 
+    from ..devices import Device, resolve
     from ..frames import Frame
     from . import GenerationOptions, _from_manifest
     t0 = time.perf_counter()
     manifest = Manifest.from_dict(job["manifest"], "the model under trial")
-    backend = _from_manifest(manifest, Path(job["folder"]), threads=1, tiles=1)
+    # on the CPU, where every runtime's encoder can run: the check is of the model's files, not of a device
+    backend = _from_manifest(manifest, Path(job["folder"]), threads=1, tiles=1, placement=resolve(Device.CPU))
     try:
         pixels = np.random.RandomState(0).randint(0, 255, (48, 64, 3), dtype=np.uint8)
         image = backend.encode(Frame(pixels, "trial"))
