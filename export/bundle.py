@@ -58,12 +58,15 @@ class BundleResult:
 
 
 def runtime_requirements() -> list[str]:
-    """What `pip install vitrine` installs (no extras): read from the installed project's metadata."""
+    """What `pip install vitrine` installs (no extras): the project's own pyproject.toml, which the wheel in the
+    bundle is built from (an installed copy's metadata may be older than the tree)."""
+    import tomllib
     try:
-        reqs = importlib.metadata.requires("vitrine") or []
-    except importlib.metadata.PackageNotFoundError:
-        raise VitrineError("vitrine is not installed as a package here: run `bash .ci/install` first") from None
-    return [r for r in reqs if "extra ==" not in r]
+        with open(ROOT / "pyproject.toml", "rb") as f:
+            return list(tomllib.load(f)["project"]["dependencies"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        raise VitrineError(f"{ROOT / 'pyproject.toml'} is missing or damaged: a bundle is made from Vitrine's "
+                           "source tree (a clone)") from None
 
 
 def _name(requirement: str) -> str:
