@@ -250,7 +250,7 @@ def build_from_products(products: list[Product], out: Path, images: Path, layout
         products = kept
     if not products:
         raise VitrineError("no product with a readable image: check that the images folder sits next to the catalog")
-    if len(products) < MIN_PRODUCTS:
+    if write_images is None and len(products) < MIN_PRODUCTS:        # a catalog (synth checks its own --n)
         raise VitrineError(f"only {len(products)} products with a readable image: too few for a train/val/test "
                            f"split (at least {MIN_PRODUCTS}); add products to the catalog")
     note = ""

@@ -828,3 +828,15 @@ def test_the_vitrine_endpoints_refuse_a_bad_image_a_bad_box_and_a_missing_key(tw
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
     r = _api(client, path, {"image_url": "https://example.com/a.jpg"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "image_not_data_url"
+
+
+def test_stop_holds_in_a_stream_too(two_models, small_url):
+    client, _, _ = two_models
+    text = _api(client, "/v1/chat/completions", _body(small_url, model="tiny", max_tokens=16)).json()[
+        "choices"][0]["message"]["content"]
+    stop = text[2:4]
+    with client.stream("POST", "/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
+                       json=_body(small_url, model="tiny", max_tokens=16, stop=stop, stream=True)) as r:
+        events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+    streamed = "".join(e["choices"][0]["delta"].get("content", "") for e in events)
+    assert streamed == text[:text.find(stop)] and events[-1]["choices"][0]["finish_reason"] == "stop"
