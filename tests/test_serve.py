@@ -840,3 +840,17 @@ def test_stop_holds_in_a_stream_too(two_models, small_url):
         events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
     streamed = "".join(e["choices"][0]["delta"].get("content", "") for e in events)
     assert streamed == text[:text.find(stop)] and events[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_look_finds_the_garments_with_one_shared_pose_finder_and_the_models_attributes(two_models, red_shirt_url):
+    import importlib.util
+    if importlib.util.find_spec("mediapipe") is None:      # not importorskip: the import wants its shim first
+        pytest.skip("mediapipe is not installed")
+    client, slot, _ = two_models
+    body = {"image_url": {"url": red_shirt_url}, "k": 2, "model": "tiny"}
+    first = _api(client, "/v1/vitrine/look", body).json()
+    finder = client.app.state.tools._finder
+    assert first["items"] and first["items"][0]["box"] and first["items"][0]["colors"], first
+    assert "attributes" in first["items"][0] and first["model"] == "tiny"
+    assert _api(client, "/v1/vitrine/look", body).status_code == 200
+    assert finder is not None and client.app.state.tools._finder is finder     # made once, shared
