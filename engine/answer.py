@@ -14,6 +14,7 @@ class Timings:
     decode_tok_s: float = 0.0      # answer tokens per second after the first
     n_tokens: int = 0
     total_s: float = 0.0
+    prompt_tokens: int = 0         # image + conversation + question as the runtime counted them (see Session.ask)
 
 
 @dataclass

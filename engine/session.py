@@ -243,7 +243,9 @@ class Session:
                 constraint.close()
         decode_rate = (stats.n_tokens - 1) / stats.decode_s if stats.n_tokens > 1 and stats.decode_s > 0 else 0.0
         timings = Timings(image_encode_s=encode_s, prefill_s=stats.prefill_s, ttft_s=(t0 - t_asked) + encode_s + stats.ttft_s,
-                          decode_tok_s=decode_rate, n_tokens=stats.n_tokens, total_s=total)
+                          decode_tok_s=decode_rate, n_tokens=stats.n_tokens, total_s=total,
+                          # a runtime that cannot count its prompt (the reference backends): the image's tokens
+                          prompt_tokens=stats.prompt_tokens or image.n_tokens)
         # small models name colours badly: a colour question also gets the colours the pixels have
         colors = dominant_colors(frame.rgb) if asks_about_color(question) or asks_about_color(to_model) else []
         log.info("answered in %.2fs (encode %.2fs%s, ttft %.2fs, %.1f tok/s)", total, encode_s,

@@ -19,11 +19,28 @@ from engine.qa_set import resolve_inside
 from engine.text_files import DecodedText, csv_rows, note, read_text
 
 from .questions import Item, Product
-from engine.vocabulary import canonical_attribute
+from engine.vocabulary import canonical_attribute as _english_attribute
 
 log = logging.getLogger(__name__)
 STYLES_COLUMNS = ("id", "gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "year",
                   "usage", "productDisplayName")
+
+
+# how Brazilian store catalogs name the attribute columns (vocabulary.ATTRIBUTE_ALIASES has the English names)
+PT_COLUMNS = {"cor": "colour", "cores": "colour", "estampa": "pattern", "padrao": "pattern", "padronagem": "pattern",
+              "tecido": "fabric", "material": "fabric", "manga": "sleeve", "mangas": "sleeve",
+              "comprimento da manga": "sleeve", "tipo de manga": "sleeve", "categoria": "garment", "tipo": "garment",
+              "produto": "garment", "peca": "garment", "gola": "neckline", "decote": "neckline",
+              "comprimento": "length"}
+
+
+def canonical_attribute(column: str) -> str:
+    """A catalog column's attribute: English or Portuguese names ("cor", "estampa", "padrão") -> the canonical
+    attribute; accents and case do not matter."""
+    import unicodedata
+    key = " ".join(column.replace("_", " ").split()).lower()
+    folded = "".join(c for c in unicodedata.normalize("NFKD", key) if not unicodedata.combining(c))
+    return PT_COLUMNS.get(folded) or _english_attribute(column)
 
 
 @dataclass

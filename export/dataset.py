@@ -22,17 +22,22 @@ from engine.qa_set import SET_FILE, QARow, resolve_inside, write_jsonl
 
 from .catalogs import CatalogRead, read_catalog
 from .questions import REGIONS, Product, questions
+from engine import vocabulary as voc
 from engine.vocabulary import normalise_value
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+MIN_COUNT = 20                     # --min-count for a catalog of MIN_COUNT_FULL products or more
+MIN_COUNT_FULL = 500
+MIN_PRODUCTS = 20                  # fewer cannot fill train, val and test with anything to learn or measure
 Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass
 class BuildOptions:
-    min_count: int = 20            # values seen fewer times are dropped (a colour on 3 images teaches nothing)
+    # values seen fewer times are dropped (a colour on 3 images teaches nothing); None: scaled to the catalog
+    min_count: int | None = None
     balance: float = 3.0           # no answer more than this many times the median answer of its attribute
     val: float = 0.1
     test: float = 0.1
@@ -54,10 +59,27 @@ class Summary:
     capped: dict[str, int] = field(default_factory=dict)              # attribute -> questions removed
     missing_images: int = 0
     unreadable_images: int = 0
+    questions: dict[str, dict[str, int]] = field(default_factory=dict)  # attribute -> language -> rows (all splits)
+    min_count: int = MIN_COUNT
+    min_count_note: str = ""                                          # why min_count is not the one asked for
+
+    def questions_line(self) -> str:
+        """"colour en 24 pt 24; pattern en 24 pt 0": every attribute in every language, zeros said."""
+        langs = sorted({lang for c in self.questions.values() for lang in c})
+        return "; ".join(f"{a} " + " ".join(f"{lang} {c.get(lang, 0)}" for lang in langs)
+                         for a, c in sorted(self.questions.items()))
 
     def to_markdown(self) -> str:
         lines = [f"# Question set ({self.layout})", "",
-                 f"{self.products} products; rows: " + ", ".join(f"{s} {n}" for s, n in self.rows.items()), ""]
+                 f"{self.products} products; rows: " + ", ".join(f"{s} {n}" for s, n in self.rows.items()), "",
+                 f"Values on fewer than {self.min_count} products dropped"
+                 + (f" ({self.min_count_note})" if self.min_count_note else "") + ".", ""]
+        if self.questions:
+            langs = sorted({lang for c in self.questions.values() for lang in c})
+            lines += ["| attribute | " + " | ".join(langs) + " |", "|---" * (1 + len(langs)) + "|"]
+            lines += [f"| {a} | " + " | ".join(str(c.get(lang, 0)) for lang in langs) + " |"
+                      for a, c in sorted(self.questions.items())]
+            lines.append("")
         if self.missing_images or self.unreadable_images:
             lines += [f"Skipped: {self.missing_images} rows without their image file, {self.unreadable_images} "
                       "unreadable images.", ""]
@@ -81,17 +103,62 @@ class Summary:
         return "\n".join(lines) + "\n"
 
 
+def _fold(text: str) -> str:
+    import unicodedata
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _portuguese_values() -> dict[str, dict[str, str]]:
+    """attribute -> Portuguese form (every gender and number, accents folded) -> canonical value: the
+    vocabulary read backwards, so "vermelha", "listradas", "calça" reach "red", "striped", "trousers"."""
+    out: dict[str, dict[str, str]] = {a: {} for a in ("garment", "colour", "pattern", "sleeve", "neckline",
+                                                      "fabric")}
+    for value, noun in voc.GARMENTS.items():
+        for form in (noun.pt, noun.pt + "s"):
+            out["garment"].setdefault(_fold(form), value)
+    for attribute, table in (("colour", voc.COLOURS), ("pattern", voc.PATTERNS)):
+        for value, adj in table.items():
+            for form in (adj.m, adj.f, adj.mpl, adj.fpl):
+                out[attribute].setdefault(_fold(form), value)
+    for attribute, table in (("sleeve", voc.SLEEVES), ("neckline", voc.NECKLINES), ("fabric", voc.FABRICS)):
+        for value, pt in table.items():
+            out[attribute].setdefault(_fold(pt), value)
+    for pt, value in list(out["sleeve"].items()):       # "manga longa", "de manga curta"
+        out["sleeve"].setdefault("manga " + pt, value)
+        out["sleeve"].setdefault("de manga " + pt, value)
+    return out
+
+
+_PT_VALUES = _portuguese_values()
+_CANONICAL = {"garment": voc.GARMENTS, "colour": voc.COLOURS, "pattern": voc.PATTERNS, "sleeve": voc.SLEEVES,
+              "neckline": voc.NECKLINES, "fabric": voc.FABRICS}
+
+
+def canonical_value(attribute: str, raw: str) -> str:
+    """A catalog's value in English or Portuguese -> the vocabulary's canonical value (as spelled when unknown)."""
+    v = normalise_value(attribute, raw)
+    if not v or v in _CANONICAL.get(attribute, {v: None}):
+        return v
+    return _PT_VALUES.get(attribute, {}).get(_fold(v), v)
+
+
+def scaled_min_count(products: int) -> int:
+    """--min-count when it is not given: 20 for a catalog of 500 products or more, fewer for a smaller one (a
+    30-product store keeps values seen on 2 products instead of losing every one)."""
+    return max(2, min(MIN_COUNT, products * MIN_COUNT // MIN_COUNT_FULL))
+
+
 def _normalise(products: list[Product], opts: BuildOptions) -> tuple[list[Product], dict, dict]:
     merged: dict[str, Counter] = defaultdict(Counter)
     for p in products:
         for item in p.items:
             if item.garment not in REGIONS:
-                g = normalise_value("garment", item.garment)
+                g = canonical_value("garment", item.garment)
                 if g and g != item.garment.strip().lower():
                     merged["garment"][f"{item.garment.strip().lower()} -> {g}"] += 1
                 item.garment = g
             for attribute, raw in list(item.attributes.items()):
-                v = normalise_value(attribute, raw)
+                v = canonical_value(attribute, raw)
                 if v and v != str(raw).strip().lower():
                     merged[attribute][f"{str(raw).strip().lower()} -> {v}"] += 1
                 item.attributes[attribute] = v
@@ -183,10 +250,27 @@ def build_from_products(products: list[Product], out: Path, images: Path, layout
         products = kept
     if not products:
         raise VitrineError("no product with a readable image: check that the images folder sits next to the catalog")
+    if write_images is None and len(products) < MIN_PRODUCTS:        # a catalog (synth checks its own --n)
+        raise VitrineError(f"only {len(products)} products with a readable image: too few for a train/val/test "
+                           f"split (at least {MIN_PRODUCTS}); add products to the catalog")
+    note = ""
+    if opts.min_count is None:
+        opts = replace(opts, min_count=scaled_min_count(len(products)))
+        if opts.min_count < MIN_COUNT:
+            note = (f"scaled from {MIN_COUNT} for a catalog of {len(products)} products; give --min-count to "
+                    "choose")
+            log.info("a catalog of %d products: values on fewer than %d products are dropped (not %d; "
+                        "--min-count chooses)", len(products), opts.min_count, MIN_COUNT)
     products, merged, dropped = _normalise(products, opts)
     rows: list[QARow] = []
     for p in products:
         rows += questions(p, rng, opts.langs, with_describe=opts.describe)
+    # a garment the catalog does not name (or that was dropped as rare) is "the item": nothing to ask about it
+    rows = [r for r in rows if not (r.attribute == "garment" and r.answers[0] == "item")]
+    if not any(r.attribute != "describe" for r in rows):
+        every = ", ".join(f"{a} ({len(d)} values)" for a, d in sorted(dropped.items()))
+        raise VitrineError(f"no question left: every value was seen on fewer than {opts.min_count} products "
+                           f"({every or 'no labelled values'}); lower --min-count or add products")
     rows, capped = _balance(rows, opts, rng)
     splits = _split(rows, opts, rng)
     answers: dict[str, Counter] = defaultdict(Counter)
@@ -198,7 +282,8 @@ def build_from_products(products: list[Product], out: Path, images: Path, layout
         by_attribute={s: dict(Counter(r.attribute for r in v)) for s, v in splits.items()},
         by_lang={s: dict(Counter(r.lang for r in v)) for s, v in splits.items()},
         answers={a: dict(c) for a, c in answers.items()}, merged=merged, dropped=dropped, capped=capped,
-        missing_images=missing, unreadable_images=unreadable)
+        missing_images=missing, unreadable_images=unreadable, questions=_per_language(rows, opts.langs),
+        min_count=opts.min_count, min_count_note=note)
     out = Path(out)
     with atomic_folder(out, OutputKind.DATASET, inputs=() if write_images else (images,)) as staging:
         if write_images is not None:
@@ -214,6 +299,14 @@ def build_from_products(products: list[Product], out: Path, images: Path, layout
                                               encoding="utf-8")
         (staging / "summary.md").write_text(summary.to_markdown(), encoding="utf-8")
     return summary
+
+
+def _per_language(rows: list[QARow], langs: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """attribute -> language -> rows, every language named (a 0 says an attribute got no Portuguese form)."""
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        out.setdefault(r.attribute, dict.fromkeys(langs, 0))[r.lang] += 1
+    return out
 
 
 def check_out(out: Path, force: bool, inputs: tuple[Path, ...] = ()) -> Path:

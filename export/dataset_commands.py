@@ -17,8 +17,8 @@ def _options(args):
         v = getattr(args, name)
         if not 0 < v < 0.5:
             raise VitrineError(f"--{name} {v}: give the share of products as a number between 0 and 0.5")
-    min_count = getattr(args, "min_count", 1)          # synth: every drawn value is wanted
-    if min_count < 1 or args.balance < 1:
+    min_count = getattr(args, "min_count", 1)          # synth: every drawn value is wanted; None: scaled
+    if (min_count is not None and min_count < 1) or args.balance < 1:
         raise VitrineError("--min-count must be >= 1 and --balance >= 1")
     return BuildOptions(min_count=min_count, balance=args.balance, val=args.val, test=args.test, langs=langs,
                         seed=args.seed, describe=not args.no_describe)
@@ -30,6 +30,9 @@ def _report(summary, out: Path) -> None:
     print(f"wrote {out}: {summary.products} products, {rows} questions"
           + (f"; skipped {summary.missing_images} missing and {summary.unreadable_images} unreadable images"
              if skipped else ""))
+    if summary.min_count_note:
+        print(f"--min-count {summary.min_count} ({summary.min_count_note})")
+    print(f"questions per attribute and language: {summary.questions_line()}")
     dropped = sum(len(v) for v in summary.dropped.values())
     merged = sum(len(v) for v in summary.merged.values())
     if dropped or merged:
@@ -79,7 +82,8 @@ def register(sub) -> None:
     b.add_argument("--attributes", help="generic CSV: attribute columns, e.g. colour,pattern,sleeve")
     b.add_argument("--id-column", help="generic CSV: the product id column (default: the image's name)")
     b.add_argument("--garment-column", help="generic CSV: the column naming the garment")
-    b.add_argument("--min-count", type=int, default=20, help="drop answer values seen on fewer products")
+    b.add_argument("--min-count", type=int, help="drop answer values seen on fewer products (default 20 for a "
+                   "catalog of 500 products or more, scaled down for a smaller one, and said)")
     _common(b)
     b.set_defaults(func=cmd_build)
     s = ds.add_parser("synth", help="draw N garments with known colour, pattern and sleeves, and ask about them")

@@ -121,3 +121,63 @@ def test_a_cp1252_styles_csv_builds_and_says_so_once(tmp_path):
     (cat / "styles.csv").write_bytes(text.encode("cp1252") + b"9999,Men,\x81\xc3(\n")
     assert_one_line_error(run_cli("dataset", "build", cat / "styles.csv", "--out", tmp_path / "o"),
                           "styles.csv, line 92", "UTF-8")
+
+
+def write_store_csv(root, n=30):
+    """A Brazilian store's catalog: Portuguese columns and values, ``n`` products."""
+    import random as _random
+
+    from export.synth import draw
+    r = _random.Random(3)
+    (root / "fotos").mkdir(parents=True)
+    kinds = [("Camisa", "shirt"), ("Calça", "trousers"), ("Bolsa", "bag")]
+    colours = [("vermelha", "red"), ("Azul", "blue"), ("preta", "black")]
+    patterns = ["listrada", "lisa"]
+    lines = ["sku,foto,produto,cor,estampa"]
+    for i in range(n):
+        (pt, _), (cor, drawn) = kinds[i % 3], colours[(i // 3) % 3]
+        draw("shirt", drawn, "plain", "long", r, 48).save(root / "fotos" / f"{i}.jpg")
+        lines.append(f"P{i},fotos/{i}.jpg,{pt},{cor},{patterns[i % 2]}")
+    (root / "catalogo.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root / "catalogo.csv"
+
+
+def store_build(csv, out, *extra):
+    return run_cli("dataset", "build", csv, "--out", out, "--image-column", "foto", "--id-column", "sku",
+                   "--attributes", "produto,cor,estampa", *extra)
+
+
+def test_a_small_portuguese_store_catalog(tmp_path):
+    """30 products with the default --min-count: scaled down and said, never every value dropped in silence;
+    Portuguese columns and values reach the vocabulary, and both languages get their questions."""
+    csv = write_store_csv(tmp_path / "loja")
+    out = tmp_path / "set"
+    r = store_build(csv, out)
+    assert r.returncode == 0, r.stderr
+    assert "--min-count 2 (scaled from 20 for a catalog of 30 products" in r.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["min_count"] == 2 and summary["dropped"] == {}
+    every = [x for s in ("train", "val", "test") for x in rows(out, s)]
+    en = {(x["attribute"], x["answers"][0]) for x in every if x["lang"] == "en"}
+    assert {("colour", "red"), ("colour", "black"), ("pattern", "striped"), ("pattern", "plain"),
+            ("garment", "bag"), ("garment", "trousers")} <= en
+    assert not any("the item" in x["question"] for x in every)
+    pt = {x["question"]: x["answers"] for x in every if x["lang"] == "pt"}
+    assert pt["Qual é a cor da bolsa?"] and pt["Qual é a estampa da calça?"]
+    assert not any("cor of" in q or "estampa" in q for q in (x["question"] for x in every if x["lang"] == "en"))
+    red_bag = [x for x in every if x["lang"] == "pt" and x["question"] == "Qual é a cor da bolsa?"
+               and x["product"] in {f"P{i}" for i in range(30) if i % 3 == 2 and (i // 3) % 3 == 0}]
+    assert red_bag and all(x["answers"] == ["vermelha"] for x in red_bag)
+    for attribute in ("colour", "pattern", "garment"):     # counts per attribute and language, said and stored
+        n_en = sum(1 for x in every if x["attribute"] == attribute and x["lang"] == "en")
+        n_pt = sum(1 for x in every if x["attribute"] == attribute and x["lang"] == "pt")
+        assert summary["questions"][attribute] == {"en": n_en, "pt": n_pt} and n_pt > 0
+        assert f"{attribute} en {n_en} pt {n_pt}" in r.stdout
+    assert "| colour |" in (out / "summary.md").read_text()
+
+
+def test_a_min_count_that_drops_everything_is_an_error(tmp_path):
+    csv = write_store_csv(tmp_path / "loja")
+    assert_one_line_error(store_build(csv, tmp_path / "set", "--min-count", "20"),
+                          "every value was seen on fewer than 20 products", "lower --min-count")
+    assert not (tmp_path / "set").exists()

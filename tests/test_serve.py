@@ -687,3 +687,170 @@ def test_a_value_the_vocabulary_cannot_spell_is_refused_not_cut(runtime, tiny_gg
         jsonschema.validate(json.loads(a.text), schema)
     finally:
         session.close()
+
+
+# ------------------------------------------------------------------ models by name, sampling, the vitrine endpoints
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory, tiny_gguf, tiny_onnx_int8):
+    """A store with two installed models (a GGUF one and an ONNX one) and an app that starts with the first,
+    every session it made recorded; a small indexed catalog behind /similar and /look."""
+    from fastapi.testclient import TestClient
+
+    from engine.backends import load_backend
+    from engine.catalog import SqliteCatalog
+    from engine.catalog_csv import read_products_csv
+    from engine.models import ModelStore
+    from engine.serve import create_app
+    from engine.session import Session
+    from export.catalog_bench import write_catalog
+    root = tmp_path_factory.mktemp("two-models")
+    store = ModelStore(root / "models")
+    store.import_folder("tiny", tiny_gguf)
+    store.import_folder("tiny-onnx", tiny_onnx_int8)
+    made = []
+
+    def loader(name):
+        made.append(Session(load_backend(name, store=store, threads=2)))
+        return made[-1]
+    cat = SqliteCatalog(root / "catalog")
+    cat.add(read_products_csv(write_catalog(root / "shop", n_synthetic=12, size=96, photos=False)).products)
+    app = create_app(loader("tiny"), "tiny", api_key=KEY, loader=loader,
+                     installed=lambda: [m.name for m in store.vlms()], catalog=cat)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, app.state.slot, made
+    cat.close()
+    for s in made:
+        s.close()
+
+
+def _api(client, path, body, key=KEY):
+    return client.post(path, json=body, headers={"Authorization": f"Bearer {key}"} if key else {})
+
+
+def test_any_installed_model_by_name_is_loaded_on_demand_one_at_a_time(two_models, small_url):
+    client, slot, made = two_models
+    listed = client.get("/v1/models", headers={"Authorization": f"Bearer {KEY}"}).json()["data"]
+    assert {m["id"] for m in listed} == {"tiny", "tiny-onnx"}
+    r = _api(client, "/v1/chat/completions", _body(small_url, model="tiny-onnx"))
+    assert r.status_code == 200, r.text
+    assert r.json()["model"] == "tiny-onnx" and slot.name == "tiny-onnx"
+    assert made[-2]._closed and not made[-1]._closed          # the one before was closed first: one in memory
+    r = _api(client, "/v1/chat/completions", _body(small_url, model="tiny"))
+    assert r.status_code == 200 and r.json()["model"] == "tiny" and slot.name == "tiny"
+    loads = slot.loads
+    assert _api(client, "/v1/chat/completions", _body(small_url, model="tiny")).status_code == 200
+    assert slot.loads == loads                                 # the loaded one is not loaded again
+    r = _api(client, "/v1/chat/completions", _body(small_url, model="smolvlm-256m"))
+    assert r.status_code == 404
+    err = r.json()["error"]
+    assert err["code"] == "model_not_found" and "tiny, tiny-onnx" in err["message"] and err["param"] == "model"
+
+
+@pytest.mark.parametrize("model", ["tiny", "tiny-onnx"])
+def test_prompt_tokens_come_from_the_runtime(two_models, small_url, model):
+    client, _, _ = two_models
+    usage = _api(client, "/v1/chat/completions", _body(small_url, model=model)).json()["usage"]
+    assert usage["prompt_tokens"] > 10                          # the image's tokens and the question's
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    longer = _api(client, "/v1/chat/completions", _body(small_url, "What color is the shirt in this picture, "
+                                                        "and what is its pattern?", model=model)).json()["usage"]
+    assert longer["prompt_tokens"] > usage["prompt_tokens"]     # counted, not a constant
+
+
+@pytest.mark.parametrize("model", ["tiny", "tiny-onnx"])
+def test_temperature_and_seed_are_honoured(two_models, small_url, model):
+    client, _, _ = two_models
+
+    def text(**kw):
+        r = _api(client, "/v1/chat/completions", _body(small_url, model=model, max_tokens=12, **kw))
+        assert r.status_code == 200, r.text
+        return r.json()["choices"][0]["message"]["content"]
+    greedy = text()
+    assert text(temperature=0) == greedy
+    assert text(temperature=1.5, seed=7) == text(temperature=1.5, seed=7)          # the same seed, the same answer
+    assert any(text(temperature=1.5, seed=s) != greedy for s in (1, 2, 3))        # sampled, not greedy
+
+
+def test_stop_ends_the_answer_before_it(two_models, small_url):
+    client, _, _ = two_models
+    greedy = _api(client, "/v1/chat/completions", _body(small_url, model="tiny", max_tokens=16)).json()
+    text = greedy["choices"][0]["message"]["content"]
+    assert len(text) >= 4, text
+    stop = text[2:4]
+    r = _api(client, "/v1/chat/completions", _body(small_url, model="tiny", max_tokens=16, stop=[stop])).json()
+    assert r["choices"][0]["message"]["content"] == text[:text.find(stop)]
+    assert r["choices"][0]["finish_reason"] == "stop"
+
+
+@pytest.mark.parametrize("edit,param", [
+    ({"mirostat": 2}, "mirostat"), ({"frequency_penalty": 0.5}, "frequency_penalty"), ({"n": 3}, "n"),
+    ({"temperature": 5}, "temperature"), ({"top_p": 0}, "top_p"), ({"seed": "x"}, "seed"), ({"stop": [1]}, "stop"),
+])
+def test_a_sampling_parameter_not_followed_is_a_400_naming_it(fake_api, small_url, edit, param):
+    r = httpx.post(fake_api + "/v1/chat/completions", json=_body(small_url, **edit), timeout=30)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == param
+
+
+def test_temperature_on_a_greedy_only_runtime_is_refused(fake_api, small_url):
+    r = httpx.post(fake_api + "/v1/chat/completions", json=_body(small_url, temperature=0.7, seed=1), timeout=30)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "temperature"
+    ok = httpx.post(fake_api + "/v1/chat/completions", json=_body(small_url, temperature=0, seed=1), timeout=30)
+    assert ok.status_code == 200, ok.text                      # greedy is greedy whatever the seed
+
+
+def test_the_vitrine_endpoints_answer_in_their_shapes(two_models, red_shirt_url):
+    client, _, _ = two_models
+    body = {"image_url": {"url": red_shirt_url}}
+    colors = _api(client, "/v1/vitrine/colors", {**body, "focus": "frame"}).json()
+    assert colors["colors"] and {"en", "pt"} <= set(colors["colors"][0])
+    assert any(c["en"] == "red" for c in colors["colors"])
+    boxed = _api(client, "/v1/vitrine/colors", {**body, "box": [64, 64, 128, 128]}).json()
+    assert boxed["focus"] == "box" and boxed["colors"][0]["en"] == "red"
+    similar = _api(client, "/v1/vitrine/similar", {**body, "box": [32, 32, 192, 192], "k": 3}).json()
+    assert len(similar["results"]) == 3 and {"id", "title", "score", "attributes"} <= set(similar["results"][0])
+    d = _api(client, "/v1/vitrine/describe", {**body, "model": "tiny"}).json()
+    assert isinstance(d["attributes"], dict) and isinstance(d["description_pt"], str) and d["model"] == "tiny"
+    look = _api(client, "/v1/vitrine/look", {**body, "boxes": [[32, 32, 192, 192]], "k": 2,
+                                               "attributes": False}).json()
+    assert look["items"] and look["items"][0]["colors"] and len(look["items"][0]["matches"]) <= 2
+    assert "box" in look["items"][0] or "region" in json.dumps(look["items"][0])
+
+
+@pytest.mark.parametrize("path", ["/v1/vitrine/similar", "/v1/vitrine/describe", "/v1/vitrine/colors",
+                                  "/v1/vitrine/look"])
+def test_the_vitrine_endpoints_refuse_a_bad_image_a_bad_box_and_a_missing_key(two_models, path):
+    client, _, _ = two_models
+    bad = "data:image/png;base64," + base64.b64encode(b"this is not an image" * 50).decode()
+    r = _api(client, path, {"image_url": {"url": bad}})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "image_unreadable"
+    r = _api(client, path, {"image_url": {"url": bad}}, key=None)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+    r = _api(client, path, {"image_url": "https://example.com/a.jpg"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "image_not_data_url"
+
+
+def test_stop_holds_in_a_stream_too(two_models, small_url):
+    client, _, _ = two_models
+    text = _api(client, "/v1/chat/completions", _body(small_url, model="tiny", max_tokens=16)).json()[
+        "choices"][0]["message"]["content"]
+    stop = text[2:4]
+    with client.stream("POST", "/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
+                       json=_body(small_url, model="tiny", max_tokens=16, stop=stop, stream=True)) as r:
+        events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+    streamed = "".join(e["choices"][0]["delta"].get("content", "") for e in events)
+    assert streamed == text[:text.find(stop)] and events[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_look_finds_the_garments_with_one_shared_pose_finder_and_the_models_attributes(two_models, red_shirt_url):
+    import importlib.util
+    if importlib.util.find_spec("mediapipe") is None:      # not importorskip: the import wants its shim first
+        pytest.skip("mediapipe is not installed")
+    client, slot, _ = two_models
+    body = {"image_url": {"url": red_shirt_url}, "k": 2, "model": "tiny"}
+    first = _api(client, "/v1/vitrine/look", body).json()
+    finder = client.app.state.tools._finder
+    assert first["items"] and first["items"][0]["box"] and first["items"][0]["colors"], first
+    assert "attributes" in first["items"][0] and first["model"] == "tiny"
+    assert _api(client, "/v1/vitrine/look", body).status_code == 200
+    assert finder is not None and client.app.state.tools._finder is finder     # made once, shared

@@ -38,6 +38,7 @@ class GenerationStats:
     token_ids: list[int] = field(default_factory=list)   # the answer's tokens, for parity checks
     history_used: int = 0          # earlier exchanges about the frame the model saw with the question
     truncated: bool = False        # the token budget ended it (a schema answer was closed early to stay valid)
+    prompt_tokens: int = 0         # what the model read before answering: image + conversation + question (0: unknown)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,31 @@ class GenerationOptions:
     max_tokens: int = 256
     ban_eos: bool = False          # benchmarks on random weights: generate exactly max_tokens
     constraint: object = None      # an engine.constrained.TokenConstraint: only what a JSON schema allows
+    temperature: float = 0.0       # 0: greedy (the default everywhere); above 0 only on a backend whose
+    top_p: float = 1.0             # ``samples`` is True
+    seed: int | None = None        # the same seed, question and image: the same sampled answer
+
+    def picker(self) -> Callable[["np.ndarray"], int]:
+        """The next token from a step's logits: argmax, or a draw at ``temperature`` from the smallest set of
+        tokens holding ``top_p`` of the probability (a fresh generator from ``seed`` per answer)."""
+        import numpy as np
+        if self.temperature <= 0:
+            return lambda logits: int(np.argmax(logits))
+        rng = np.random.default_rng(self.seed)
+        t, top_p = self.temperature, self.top_p
+
+        def pick(logits) -> int:
+            z = np.asarray(logits, np.float64) / t
+            p = np.exp(z - np.max(z))           # masked tokens (-inf) stay at 0
+            p /= p.sum()
+            if top_p < 1.0:
+                order = np.argsort(-p, kind="stable")
+                keep = order[:int(np.searchsorted(np.cumsum(p[order]), top_p)) + 1]
+                q = np.zeros_like(p)
+                q[keep] = p[keep]
+                p = q / q.sum()
+            return int(rng.choice(len(p), p=p))
+        return pick
 
 
 class Backend(ABC):
@@ -52,6 +78,7 @@ class Backend(ABC):
 
     model_id: str = ""
     languages: tuple[str, ...] = ("en",)
+    samples: bool = False          # honours GenerationOptions' temperature/top_p/seed (else greedy only)
 
     @abstractmethod
     def encode(self, frame: Frame) -> EncodedImage:

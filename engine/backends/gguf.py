@@ -60,6 +60,8 @@ class _ImageState:
 
 
 class GgufBackend(Backend):
+    samples = True                 # temperature, top_p and seed (GenerationOptions.picker)
+
     def __init__(self, model_path: Path | str, mmproj_path: Path | str | None, *, model_id: str = "",
                  family: str = "", chat_handler: str = "mtmd", threads: int | None = None,
                  decode_threads: int | None = None, tiles: int = 1,
@@ -391,6 +393,8 @@ class GgufBackend(Backend):
         t0 = time.perf_counter()
         room, used = self._prefill(image, question, history, min(options.max_tokens, _ANSWER_ROOM))
         prefill_s = time.perf_counter() - t0
+        prompt_tokens = llm.n_tokens          # image + conversation + question, all in the cache now
+        pick = options.picker()
         eos = llm.token_eos()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pieces: list[str] = []
@@ -412,7 +416,7 @@ class GgufBackend(Backend):
             if options.ban_eos:
                 logits = logits.copy()
                 logits[eos] = -np.inf
-            tok = int(np.argmax(logits))
+            tok = pick(logits)
             if not options.ban_eos and L.llama_vocab_is_eog(self._vocab, tok):
                 break
             if constraint is not None:
@@ -448,7 +452,7 @@ class GgufBackend(Backend):
         truncated = len(ids) >= limit or bool(constraint is not None and constraint.closed_on_budget)
         return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
                                text="".join(pieces), stopped=stopped, token_ids=ids, history_used=used,
-                               truncated=truncated)
+                               truncated=truncated, prompt_tokens=prompt_tokens)
 
     def constraint_for(self, node):
         from ..constrained import LlamaGrammarConstraint, VocabularyTrie

@@ -68,6 +68,8 @@ def _find(folder: Path, name: str, suffix: str = "") -> Path:
 
 
 class OnnxBackend(Backend):
+    samples = True                 # temperature, top_p and seed (GenerationOptions.picker)
+
     def __init__(self, folder: Path | str, *, model_id: str = "", threads: int | None = None,
                  files: dict[str, str] | None = None, variant: str = "", languages: tuple[str, ...] = ("en",),
                  family: str = "idefics3", placement=None):
@@ -256,6 +258,8 @@ class OnnxBackend(Backend):
         logits, past, held, used = self._prefill(image, question, history, min(options.max_tokens, _ANSWER_ROOM),
                                                  conv)
         past_len = st.ids.shape[1] + len(held)
+        prompt_tokens = past_len              # image + conversation + question
+        pick = options.picker()
         prefill_s = time.perf_counter() - t0
         ids: list[int] = []
         text, stopped, t_first = "", False, None
@@ -270,7 +274,7 @@ class OnnxBackend(Backend):
             if options.ban_eos:
                 logits = logits.copy()
                 logits[list(self.eos_ids)] = -np.inf
-            tok = int(np.argmax(logits))
+            tok = pick(logits)
             if t_first is None:
                 t_first = time.perf_counter()
             if not options.ban_eos and tok in self.eos_ids:
@@ -299,7 +303,8 @@ class OnnxBackend(Backend):
         t_first = t_first or end
         truncated = len(ids) >= options.max_tokens or bool(constraint is not None and constraint.closed_on_budget)
         return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
-                               text=full, stopped=stopped, token_ids=ids, history_used=used, truncated=truncated)
+                               text=full, stopped=stopped, token_ids=ids, history_used=used, truncated=truncated,
+                               prompt_tokens=prompt_tokens)
 
     def constraint_for(self, node):
         from ..constrained import RegexConstraint, VocabularyTrie

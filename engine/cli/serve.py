@@ -4,11 +4,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 
 def cmd_serve(args) -> int:
     from ..backends import load_backend
-    from ..errors import VitrineError
+    from ..errors import NotFound, VitrineError
     from ..serve import ServeLimits, check_bind, create_app
     from ..session import Session
     from ..settings import Settings
@@ -20,8 +21,28 @@ def cmd_serve(args) -> int:
     if args.queue < 0 or args.max_tokens < 1 or args.max_body_mb <= 0 or args.max_pixels < 1024:
         raise VitrineError("--queue must be >= 0, --max-tokens >= 1, --max-body-mb > 0, --max-pixels >= 1024")
     import uvicorn
-    backend = load_backend(args.model, threads=Settings.from_env().threads_for(args.threads))
+
+    from ..models import ModelStore
+    threads = Settings.from_env().threads_for(args.threads)
+    backend = load_backend(args.model, threads=threads)
     session = Session(backend, cache_frames=args.cache_images)
+    first, store = backend.model_id, ModelStore.default()
+
+    def loader(name: str) -> Session:
+        """Another model a request names (the first by the --model it came from: a folder keeps working)."""
+        return Session(load_backend(args.model if name == first and args.model else name, threads=threads),
+                       cache_frames=args.cache_images)
+
+    def installed() -> list[str]:
+        return [m.name for m in store.vlms()]
+
+    def catalog():
+        from ..catalog import default_folder, open_catalog
+        folder = Path(args.catalog) if args.catalog else default_folder()
+        if not folder.is_dir():
+            raise NotFound(f"no catalog at {folder}: `vitrine catalog add products.csv` makes one (or start the "
+                           "server with --catalog FOLDER)")
+        return open_catalog(folder)
     limits = ServeLimits(max_body_bytes=int(args.max_body_mb * (1 << 20)), max_pixels=args.max_pixels,
                          max_tokens=args.max_tokens, queue=args.queue)
     if args.bench:
@@ -35,7 +56,8 @@ def cmd_serve(args) -> int:
         return 0
     # one line per request on stderr (method, path, status, duration, model), whatever -v says
     logging.getLogger("engine.serve.requests").setLevel(logging.INFO)
-    app = create_app(session, backend.model_id, limits, api_key=api_key, answer_lang=args.answer_lang)
+    app = create_app(session, backend.model_id, limits, api_key=api_key, answer_lang=args.answer_lang,
+                     loader=loader, installed=installed, catalog=catalog)
     print(f"serving {backend.model_id} on http://{args.host}:{args.port}/v1 (Ctrl-C stops)", file=sys.stderr,
           flush=True)
     try:
@@ -44,14 +66,17 @@ def cmd_serve(args) -> int:
         raise VitrineError(f"could not listen on {args.host}:{args.port}: is another server using the port?") \
             from e
     finally:
-        session.close()
+        if app.state.slot.session is not None:
+            app.state.slot.session.close()
     return 0
 
 
 def register(sub) -> None:
     s = sub.add_parser("serve", help="an OpenAI-compatible API for other programs on this machine",
                        description="POST /v1/chat/completions (image_url parts as data: URLs, streaming, "
-                       "max_tokens, response_format json_schema), GET /v1/models, GET /health.")
+                       "max_tokens, temperature/top_p/seed/stop, response_format json_schema; any installed model "
+                       "by name, loaded on demand), POST /v1/vitrine/similar|describe|colors|look|prepare, "
+                       "GET /v1/models, GET /health.")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; another address "
                    "needs an API key)")
     s.add_argument("--port", type=int, default=8765)
@@ -63,6 +88,7 @@ def register(sub) -> None:
     s.add_argument("--max-tokens", type=int, default=1024, help="the most a request may ask for")
     s.add_argument("--max-body-mb", type=float, default=20.0)
     s.add_argument("--max-pixels", type=int, default=4096 * 4096)
+    s.add_argument("--catalog", help="catalog folder for /v1/vitrine/similar and /look (default: the store's)")
     s.add_argument("--cache-images", type=int, default=8, help="encoded images kept for follow-up questions")
     s.add_argument("--bench", type=int, metavar="RUNS", help="measure instead of serving: a follow-up's first "
                    "token over HTTP vs in process (medians of RUNS)")
