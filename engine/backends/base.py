@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from ..frames import Frame
 from .chat_layout import Exchange
 
@@ -50,10 +52,9 @@ class GenerationOptions:
     top_p: float = 1.0             # ``samples`` is True
     seed: int | None = None        # the same seed, question and image: the same sampled answer
 
-    def picker(self) -> Callable[["np.ndarray"], int]:
+    def picker(self) -> Callable[[np.ndarray], int]:
         """The next token from a step's logits: argmax, or a draw at ``temperature`` from the smallest set of
         tokens holding ``top_p`` of the probability (a fresh generator from ``seed`` per answer)."""
-        import numpy as np
         if self.temperature <= 0:
             return lambda logits: int(np.argmax(logits))
         rng = np.random.default_rng(self.seed)
