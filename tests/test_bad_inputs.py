@@ -431,7 +431,7 @@ def test_a_repo_the_hub_does_not_have(hub, vitrine_home):
 
 
 def test_a_hub_address_that_is_not_a_url(vitrine_home):
-    one_line(run_cli("models", "pull", "smolvlm-256m", "--hub", "not a url"), "vitrine models import smolvlm-256m")
+    one_line(run_cli("models", "pull", "smolvlm-256m", "--hub", "not a url"), "give the hub's address")
 
 
 def test_a_full_disk_while_downloading(monkeypatch, hub, vitrine_home):

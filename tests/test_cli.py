@@ -19,7 +19,7 @@ def test_ask_an_image_streams_the_answer(installed_tiny, media_dir):
     r = run_cli("ask", media_dir / "look.jpg", "What color are the pants?", "--max-tokens", "8")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip()
-    assert "tiny · image" in r.stderr and "first token" in r.stderr
+    assert "tiny · CPU · image" in r.stderr and "first token" in r.stderr      # the status line says where it ran
 
 
 def test_ask_a_video_frame_with_box_and_follow_up(installed_tiny, media_dir):
