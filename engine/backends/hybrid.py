@@ -154,7 +154,8 @@ def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: in
             "cosine": round(projector_cos[ONNX_VISION], 5), "why": why,
             "graph": graph if _openvino_device(choice) or choice == ONNX_FP32_VISION else "vision",
             "encoders": {n: round(t.seconds, 4) for n, t in timings.items()},
-            "cosines": {n: round(min(t.cosine, projector_cos[n]), 5) for n, t in timings.items()}}
+            "cosines": {n: round(min(t.cosine, projector_cos[n]), 5) for n, t in timings.items()},
+            "agreeing": sorted(agree)}
 
 
 def _available_mb() -> float | None:
