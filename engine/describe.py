@@ -117,6 +117,13 @@ def check_schema(schema: dict, where: str) -> None:
 _TEMPLATE_VALUES = ("noun", "Noun", "o", "colours")        # what render_pt adds to the schema's properties
 
 
+def _agreeing_with(name: str) -> tuple[str, str | None]:
+    """``fit_f`` -> ("fit", "f"): a field that agrees with the sentence's own noun ("Modelagem {fit_f}": modelagem
+    is feminine whatever the garment), not with the garment's."""
+    base, _, gender = name.rpartition("_")
+    return (base, gender) if base and gender in ("m", "f") else (name, None)
+
+
 def check_templates(templates: dict, schema: dict, where: str) -> None:
     """Description templates: lists of sentences per category whose {fields} the schema (or render_pt) has."""
     import string
@@ -138,7 +145,7 @@ def check_templates(templates: dict, schema: dict, where: str) -> None:
                 if not re.fullmatch(r"\w+", name) or spec or conv:
                     raise BadInput(f"{where}: {category}, sentence {i}: {{{name}{'!' + conv if conv else ''}"
                                    f"{':' + spec if spec else ''}}} is not a plain {{field}}: {fix}")
-                if name not in known:
+                if name not in known and _agreeing_with(name)[0] not in known:
                     raise BadInput(f"{where}: {category}, sentence {i}: {{{name}}} is not a field of the schema "
                                    f"(fields: {', '.join(sorted(known))}): {fix}")
 
@@ -236,17 +243,24 @@ def render_pt(attrs: dict, schema: AttributeSchema, templates: dict) -> str:
     for name in schema.schema["properties"]:
         if name not in ("category", "colours") and isinstance(attrs.get(name), str):
             values[name] = schema.pt(name, attrs[name], g)
+            for own in ("m", "f"):                  # {fit_f}: agreeing with the sentence's own noun
+                values[f"{name}_{own}"] = schema.pt(name, attrs[name], own)
     sentences = []
     for template in templates.get(category) or templates.get("default") or []:
         fields = re.findall(r"\{(\w+)\}", template)
+        asked = [f if f in attrs else _agreeing_with(f)[0] for f in fields]
         if any(f in attrs and (attrs[f] in ([], "") or isinstance(attrs[f], str) and attrs[f] in UNKNOWN)
-               for f in fields):
+               for f in asked):
             continue
         if any(f not in values for f in fields):
             continue
         if "pattern" in fields and attrs.get("pattern") == "plain" and "colours" in fields:
             template = template.replace(" {pattern}", "")     # "vestido vermelho liso" says nothing more
-        sentences.append(" ".join(template.format(**values).split()))
+        sentence = " ".join(template.format(**values).split())
+        if sentence.startswith("Com sem "):         # "Com sem mangas e decote em V" -> "Sem mangas e com decote em V"
+            rest = sentence[len("Com sem "):]
+            sentence = "Sem " + (rest.replace(" e ", " e com ", 1) if " e sem " not in rest else rest)
+        sentences.append(sentence)
     return " ".join(sentences)
 
 

@@ -312,7 +312,9 @@ def test_descriptions_say_only_what_the_attributes_hold():
     text = render_pt(attrs, schema, templates)
     assert text.startswith("Vestido vermelho e branco listrado.")
     assert "Confeccionado" not in text and "Com manga longa e decote em V." in text
-    assert "Modelagem justo, fechamento: zíper." in text
+    assert "Modelagem justa, fechamento: zíper." in text         # agrees with "modelagem", not the dress
+    sleeveless = render_pt(dict(attrs, sleeve_length="sleeveless"), schema, templates)
+    assert "Sem mangas e com decote em V." in sleeveless and "Com sem" not in sleeveless
     bag = dict(attrs, category="bag", colours=["black"], pattern="plain")
     text = render_pt(bag, schema, templates)
     assert text.startswith("Bolsa preta.") and "manga" not in text
