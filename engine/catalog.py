@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -27,9 +26,9 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .catalog_csv import CatalogProduct
-from .database import is_damaged, open_database
+from .database import SqlErrors, open_database
 from .embed import TextEmbedder
-from .errors import VitrineError, os_error_message, sqlite_error_message
+from .errors import VitrineError
 from .files import store_lock
 from .settings import Settings
 from .similarity import ProductSignature
@@ -265,7 +264,7 @@ class SqliteCatalog(Catalog):
         return store_lock(self.folder, action, f"the catalog {self.folder}")
 
     def _sql(self, doing: str):
-        return _SqlErrors(self.path, doing)
+        return SqlErrors(self.path, doing, "catalog file", DAMAGED)
 
     # ---- writing ------------------------------------------------------------------------------------------------
     def _check_embedder(self, reindex: bool) -> None:
@@ -517,25 +516,6 @@ class SqliteCatalog(Catalog):
                 if e is not None:
                     e.close()
             self.db.close()
-
-
-class _SqlErrors:
-    """SQLite's errors as one line saying what was being done (the rows stay as the last commit left them)."""
-
-    def __init__(self, path: Path, doing: str):
-        self.path, self.doing = path, doing
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, e, tb):
-        if isinstance(e, sqlite3.DatabaseError) and is_damaged(e):
-            raise VitrineError(f"the catalog file {self.path} is damaged ({e}): {DAMAGED}") from None
-        if isinstance(e, sqlite3.Error):
-            raise VitrineError(sqlite_error_message(e, self.path, self.doing)) from None
-        if isinstance(e, OSError) and not isinstance(e, VitrineError):
-            raise VitrineError(os_error_message(e, self.doing)) from None
-        return False
 
 
 def _default_signature() -> ProductSignature:

@@ -7,6 +7,27 @@ from pathlib import Path
 from .errors import VitrineError, os_error_message, sqlite_error_message
 
 
+class SqlErrors:
+    """A context in which SQLite's (and the disk's) errors become one line saying what was being done; the rows
+    stay as the last commit left them. ``if_damaged``: what to do about a damaged file (the file is named as
+    ``what``)."""
+
+    def __init__(self, path: Path, doing: str, what: str = "file", if_damaged: str | None = None):
+        self.path, self.doing, self.what, self.if_damaged = path, doing, what, if_damaged
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if self.if_damaged and isinstance(e, sqlite3.DatabaseError) and is_damaged(e):
+            raise VitrineError(f"the {self.what} {self.path} is damaged ({e}): {self.if_damaged}") from None
+        if isinstance(e, sqlite3.Error):
+            raise VitrineError(sqlite_error_message(e, self.path, self.doing)) from None
+        if isinstance(e, OSError) and not isinstance(e, VitrineError):
+            raise VitrineError(os_error_message(e, self.doing)) from None
+        return False
+
+
 def is_damaged(e: sqlite3.DatabaseError) -> bool:
     return "not a database" in str(e) or "malformed" in str(e)
 

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import math
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -21,8 +20,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..database import open_database
-from ..errors import BadInput, Cancelled, VitrineError, sqlite_error_message
+from ..database import SqlErrors, open_database
+from ..errors import BadInput, Cancelled
 from ..settings import Settings
 from .regions import Box, PoseFinder
 
@@ -118,7 +117,7 @@ class VideoIndex:
                     self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (k, v))
 
     def _sql(self, doing: str):
-        return _SqlErrors(self.path, doing)
+        return SqlErrors(self.path, doing, "video index")
 
     def done_times(self) -> set[float]:
         with self._sql("reading the video index"):
@@ -212,16 +211,3 @@ class VideoIndex:
 
     def close(self) -> None:
         self.db.close()
-
-
-class _SqlErrors:
-    def __init__(self, path: Path, doing: str):
-        self.path, self.doing = path, doing
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, e, tb):
-        if isinstance(e, sqlite3.Error):
-            raise VitrineError(sqlite_error_message(e, self.path, self.doing)) from None
-        return False
