@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from PySide6.QtWidgets import QApplication
 
+    from desktop.main_window import MainWindow
     from engine.errors import VitrineError
-    from .main_window import MainWindow
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Vitrine")
     app.setOrganizationName("Vitrine")

@@ -5,14 +5,14 @@ import threading
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from .workers import _message
+from desktop.workers import _message
 
 
 class CatalogWorker(QObject):
     results = Signal(int, object, object)     # request id, list[Hit], list[NamedColor]
     search_failed = Signal(int, str)
     progress = Signal(int, int)               # done, total
-    added = Signal(object)                    # engine.catalog.AddReport
+    added = Signal(object)                    # engine.catalog.sqlite_catalog.AddReport
     add_failed = Signal(str)
 
     def __init__(self, folder=None, k: int = 6):
@@ -25,7 +25,7 @@ class CatalogWorker(QObject):
 
     def _open(self):
         if self.catalog is None:
-            from engine.catalog import open_catalog
+            from engine.catalog.sqlite_catalog import open_catalog
             self.catalog = open_catalog(self.folder)
         return self.catalog
 
@@ -33,7 +33,7 @@ class CatalogWorker(QObject):
     def search(self, request: dict) -> None:
         if request["id"] != self.latest:      # the clerk moved on while we were busy
             return
-        from engine.colors import dominant_colors
+        from engine.media.colors import dominant_colors
         try:
             rgb = request["rgb"]
             colors = dominant_colors(rgb)
@@ -46,7 +46,7 @@ class CatalogWorker(QObject):
 
     @Slot(str)
     def add_csv(self, path: str) -> None:
-        from engine.catalog_csv import read_products_csv
+        from engine.catalog.products_csv import read_products_csv
         self.cancel.clear()
         try:
             read = read_products_csv(path)

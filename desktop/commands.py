@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def cmd_app(args) -> int:
-    from .app import main as app_main
+    from desktop.app import main as app_main
     return app_main(([args.file] if args.file else []) + (["--lang", args.lang] if args.lang else []))
 
 

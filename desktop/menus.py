@@ -6,7 +6,7 @@ from pathlib import Path
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu
 
-from .settings_store import read_list
+from desktop.settings_store import read_list
 
 # attribute on the window -> the strings.py key of its title or text
 TEXTS = {"file_menu": "file", "open_action": "open", "recent_menu": "recent", "models_action": "models",

@@ -28,16 +28,17 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="vitrine-soak-"))
     os.environ["VITRINE_HOME"] = str(tmp / "home")
 
+    import subprocess
+
     import numpy as np
     import psutil
     from PySide6.QtCore import QEventLoop, QObject, QSettings, Slot
     from PySide6.QtWidgets import QApplication
 
-    import subprocess
-    from engine.history import History
-    from engine.models import ModelStore
+    from engine.models.store import ModelStore
+    from engine.runtime.history import History
     # build/export the model in another process: torch must not inflate this one's memory figures
-    r = subprocess.run([sys.executable, "-c", f"from export.bench import prepare; print(prepare({a.size!r})[1])"],
+    r = subprocess.run([sys.executable, "-c", f"from export.bench.backends import prepare; print(prepare({a.size!r})[1])"],
                        capture_output=True, text=True, check=True)
     gguf = Path(r.stdout.strip().splitlines()[-1])
     store = ModelStore(tmp / "home" / "models")

@@ -29,7 +29,7 @@ def _message(e: BaseException) -> str:
 class FrameReader(QObject):
     """Decodes frames with the engine's FrameSource (OpenCV): what is shown is exactly what is asked about."""
     opened = Signal(dict)         # {"spec", "kind", "frame_count", "fps", "duration"}
-    frame = Signal(object)        # engine.frames.Frame
+    frame = Signal(object)        # engine.media.frames.Frame
     failed = Signal(str)          # a source did not open or a frame could not be read
     open_failed = Signal(str)     # sent just before ``failed`` when a source did not open (the one before stays)
     ended = Signal()
@@ -41,7 +41,7 @@ class FrameReader(QObject):
 
     @Slot(str)
     def open(self, spec: str) -> None:
-        from engine.frames import FrameSource
+        from engine.media.frames import FrameSource
         try:
             src = FrameSource(spec)
         except BaseException as e:       # noqa: BLE001 - the GUI shows every failure
@@ -97,12 +97,12 @@ class EngineWorker(QObject):
     loaded = Signal(str)                  # model name
     load_failed = Signal(str)
     token = Signal(str)
-    answered = Signal(object, object)     # engine.answer.Answer, history entry id (None: not saved)
+    answered = Signal(object, object)     # engine.runtime.answer.Answer, history entry id (None: not saved)
     ask_failed = Signal(str)
     save_failed = Signal(str)             # the answer is shown all the same
     translator_ready = Signal()
     prepared = Signal(str)                # a picked frame's image is encoded: its question will be quick
-    described = Signal(object)            # engine.describe.Description
+    described = Signal(object)            # engine.runtime.describe.Description
     describe_failed = Signal(str)
 
     def __init__(self, history=None, translator=None):
@@ -115,8 +115,8 @@ class EngineWorker(QObject):
 
     @Slot(str)
     def load_model(self, name: str) -> None:
-        from engine.backends import load_backend
-        from engine.session import Session
+        from engine.runtime.backends import load_backend
+        from engine.runtime.session import Session
         self.loading.emit(name)
         try:
             if self.session is not None:
@@ -138,7 +138,7 @@ class EngineWorker(QObject):
         """Load the translator before the first question (argostranslate's import alone takes seconds)."""
         try:
             if self.translator is None:
-                from engine.translate import load_translator
+                from engine.language.translate import load_translator
                 self.translator = load_translator()
                 if self.session is not None:
                     self.session.translator = self.translator
@@ -149,7 +149,7 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def ask(self, request: dict) -> None:
-        from engine.backends import GenerationOptions
+        from engine.runtime.backends import GenerationOptions
         if self.session is None:
             self.ask_failed.emit("no model loaded")
             return
@@ -190,7 +190,7 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def describe(self, frame) -> None:
-        from engine.describe import describe
+        from engine.runtime.describe import describe
         if self.session is None:
             self.describe_failed.emit("no model loaded")
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from .errors import VitrineError, os_error_message, sqlite_error_message
+from engine.errors import VitrineError, os_error_message, sqlite_error_message
 
 
 class SqlErrors:

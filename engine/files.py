@@ -124,7 +124,7 @@ def check_output(dest: Path | str, kind: OutputKind, inputs: tuple[Path | str, .
     not write (a catalog, a home folder, a question set given to an export), the current folder or one above it,
     the home folder, the root, or a folder holding one of the command's ``inputs``. Cheap: call it before the work.
     """
-    from .errors import BadInput
+    from engine.errors import BadInput
     dest = _absolute(dest)
 
     def refusal(why: str, fix: str = f"choose another {flag}, or empty/remove it yourself") -> BadInput:
@@ -209,7 +209,7 @@ def store_lock(root: Path, action: str, what: str) -> Iterator[None]:
     """
     from filelock import FileLock, Timeout
 
-    from .errors import Busy
+    from engine.errors import Busy
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     info = root / ".lock.info"

@@ -10,16 +10,15 @@ every problem at once, for the app to show when it starts.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-from .errors import BadInput, VitrineError
-from .settings import Settings
-from .text_files import json_kind, read_json
-from .translate import LANGS
+from engine.errors import BadInput, VitrineError
+from engine.language.translate import LANGS
+from engine.paths import ASSETS
+from engine.settings import Settings
+from engine.text_files import json_kind, read_json
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PROMPTS_NAME = "prompts.json"
 MAX_PROMPTS, MAX_PROMPT_CHARS = 50, 300
 
@@ -59,7 +58,7 @@ def load_prompts(settings: Settings | None = None) -> tuple[dict[str, list[str]]
 
 def store_file_warnings(settings: Settings | None = None) -> list[str]:
     """Every problem with the store's own copies of the files above, one line each (empty: all fine)."""
-    from .describe import AttributeSchema, load_templates
+    from engine.runtime.describe import AttributeSchema, load_templates
     settings = settings or Settings.from_env()
     out = []
     try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .errors import BadInput, os_error_message
+from engine.errors import BadInput, os_error_message
 
 log = logging.getLogger(__name__)
 

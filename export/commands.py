@@ -9,7 +9,7 @@ from engine.cli.progress import steps
 
 
 def cmd_export_gguf(args) -> int:
-    from .gguf import export_gguf
+    from export.convert.gguf import export_gguf
     bar, step = steps(4 if args.quant.upper() != "F16" else 3, "export gguf")
     try:
         result = export_gguf(args.checkpoint, args.out, quant=args.quant, mmproj_type=args.mmproj_type,
@@ -23,7 +23,7 @@ def cmd_export_gguf(args) -> int:
 
 
 def cmd_export_onnx(args) -> int:
-    from .onnx import export_onnx
+    from export.convert.onnx import export_onnx
     bar, step = steps(5 + (args.quant != "fp32") + (not args.no_parity), "export onnx")
     try:
         result = export_onnx(args.checkpoint, args.out, quant=args.quant, name=args.name, on_step=step,
@@ -41,7 +41,7 @@ def cmd_export_onnx(args) -> int:
 
 
 def cmd_export_hybrid(args) -> int:
-    from .hybrid import export_hybrid
+    from export.convert.hybrid import export_hybrid
     bar, step = steps(3, "export hybrid")
     try:
         result = export_hybrid(args.checkpoint, args.out, quant=args.quant, name=args.name, on_step=step)
@@ -55,7 +55,7 @@ def cmd_export_hybrid(args) -> int:
 
 
 def cmd_parity(args) -> int:
-    from .parity_sweep import format_table, run_parity
+    from export.parity.sweep import format_table, run_parity
     variants = args.variants.split(",") if args.variants else None
     bar, step = steps(2 * len(variants or range(6)), "parity")
     try:
@@ -67,18 +67,17 @@ def cmd_parity(args) -> int:
 
 
 def register(sub) -> None:
-    from .bench import register as register_bench      # light: its heavy imports happen when it runs
-    from .dataset_commands import register as register_dataset
-    from .finetune_commands import register as register_finetune
+    from export.bench.backends import register as register_bench  # light: its heavy imports happen when it runs
+    from export.datasets.commands import register as register_dataset
+    from export.training.commands import register as register_finetune
     register_bench(sub)
     register_dataset(sub)
     register_finetune(sub)
-    from .look_bench import register as register_look_bench
+    from export.bench.look import register as register_look_bench
     register_look_bench(sub)
     if "catalog" in sub.choices:                        # engine's catalog group: `vitrine catalog bench`
         from engine.cli import actions_of
-
-        from .catalog_bench import register as register_catalog_bench
+        from export.bench.catalog import register as register_catalog_bench
         register_catalog_bench(actions_of(sub.choices["catalog"]))
     e = sub.add_parser("export", help="build model artefacts from a Hugging Face checkpoint")
     es = e.add_subparsers(dest="export_command", metavar="FORMAT", required=True)

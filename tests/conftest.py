@@ -12,7 +12,6 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fixtures import media, models  # noqa: E402
 
-
 # Tiers (`pytest -m "not slow"` is the fast one, under 4 minutes on 2 cores with the fixtures cached; `.ci/run`
 # runs all): unit (no model), integration (a tiny model), gui (Qt), and slow on top of any of them. Slow: each over
 # ~8 s a call on 2 cores (the figures are a busy machine's, December 2026), or a whole module that installs or trains.
@@ -95,7 +94,7 @@ def media_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def installed_tiny(tiny_gguf, vitrine_home):
-    from engine.models import ModelStore
+    from engine.models.store import ModelStore
     return ModelStore(vitrine_home / "models").import_folder("tiny", tiny_gguf)
 
 
@@ -132,7 +131,7 @@ def tiny_onnx_int8() -> Path:
 def hub(tmp_path, tiny_gguf, tiny_onnx_int8):
     """A fake hub on 127.0.0.1 serving smolvlm-256m's files from its two repos (the tiny model under the real
     names): the GGUF pair and the ONNX int8 vision encoder with its settings."""
-    from engine.models import PROFILES
+    from engine.models.store import PROFILES
     from tests.fixtures.hub import FakeHub
     profile = PROFILES["smolvlm-256m"]
     local = {"vision": "vision_encoder.onnx", "config": "config.json", "preprocessor": "preprocessor_config.json"}

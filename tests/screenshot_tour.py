@@ -58,7 +58,7 @@ def child(size: str, out: Path, model: Path, video: Path, catalog: Path) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop.main_window import MainWindow
-    from engine.frames import Region
+    from engine.media.frames import Region
     app = QApplication([])
     width, height = (int(x) for x in size.split("x"))
 
@@ -149,7 +149,7 @@ def main() -> int:
     else:
         from tests.fixtures import models
         model = models.fashion_export("gguf")
-    from export.catalog_bench import write_catalog
+    from export.bench.catalog import write_catalog
     tmp = Path(tempfile.mkdtemp(prefix="vitrine-tour-"))
     catalog = write_catalog(tmp / "shop", n_synthetic=50, size=96, photos=False)
     video = store_video(catalog, tmp / "loja.mp4")

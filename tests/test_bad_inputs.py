@@ -19,9 +19,8 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from engine.backends.hybrid import measure_vision_encoders
-
-from engine.models import PROFILES
+from engine.models.store import PROFILES
+from engine.runtime.backends.hybrid import measure_vision_encoders
 from tests.conftest import ROOT, run_cli
 from tests.fixtures import media
 
@@ -196,7 +195,7 @@ def test_image_sizes_are_refused_before_decoding(files):
     import time
 
     from engine.errors import VitrineError
-    from engine.frames import read_image
+    from engine.media.frames import read_image
     t0 = time.perf_counter()
     with pytest.raises(VitrineError, match="too large"):
         read_image(files / "huge.png")
@@ -438,9 +437,9 @@ def test_a_full_disk_while_downloading(monkeypatch, hub, vitrine_home):
     """ENOSPC mid-file: the partial file is removed (it only keeps the disk full) and the line says so."""
     import errno
 
-    import engine.download as dl
+    import engine.models.download as dl
     from engine.errors import VitrineError
-    from engine.models import ModelStore
+    from engine.models.store import ModelStore
     real_open = open
 
     class Full:
@@ -599,8 +598,8 @@ def test_ctrl_c_inside_a_native_callback_is_delivered_after_it(monkeypatch):
 def test_history_that_cannot_be_saved_keeps_the_answer(qtbot):
     """A full or read-only disk when the answer is saved: the answer is shown, and a line says it was not saved."""
     from desktop.workers import EngineWorker
-    from engine.answer import Answer, Timings
     from engine.errors import VitrineError
+    from engine.runtime.answer import Answer, Timings
 
     class FullHistory:
         def add(self, *a, **k):
@@ -625,8 +624,8 @@ def test_the_app_starts_with_a_history_it_cannot_write(qtbot, monkeypatch, tmp_p
 
     from desktop.main_window import MainWindow
     from engine.errors import VitrineError
-    from engine.history import History
-    from engine.models import ModelStore
+    from engine.models.store import ModelStore
+    from engine.runtime.history import History
 
     def refuse():
         raise VitrineError("opening the history failed: /x is on a read-only disk")

@@ -40,9 +40,9 @@ def _bare_path(tmp: Path) -> str:
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory, tiny_gguf):
-    from engine.models import ModelStore
+    from engine.models.store import ModelStore
     from engine.settings import Settings
-    from export.bundle import build_bundle
+    from export.release.bundle import build_bundle
     work = tmp_path_factory.mktemp("bundle")
     home = work / "studio-home"
     old = os.environ.get("VITRINE_HOME")

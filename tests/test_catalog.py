@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.catalog import SqliteCatalog
-from engine.catalog_csv import read_products_csv
+from engine.catalog.products_csv import read_products_csv
+from engine.catalog.sqlite_catalog import SqliteCatalog
 from engine.errors import VitrineError
-from export.catalog_bench import colour_accuracy, recall_at_1, write_catalog
+from export.bench.catalog import colour_accuracy, recall_at_1, write_catalog
 from tests.conftest import ROOT
 
 
@@ -56,7 +56,7 @@ def test_augmented_copies_find_their_original(built):
 
 def test_a_region_of_a_bigger_frame_finds_the_product(built):
     cat, read, _ = built
-    from engine.catalog import _load_rgb
+    from engine.catalog.sqlite_catalog import _load_rgb
     product = read.products[7]
     garment = _load_rgb(product.image)
     frame = np.full((480, 640, 3), 90, np.uint8)
@@ -78,7 +78,7 @@ def test_synthetic_colours_are_named_exactly_in_both_languages():
 
 
 def test_pure_colours_are_named_in_portuguese_with_gender():
-    from engine.colors import dominant_colors
+    from engine.media.colors import dominant_colors
     img = np.zeros((60, 60, 3), np.uint8)
     img[:] = (210, 30, 30)
     img[:, :20] = (245, 245, 245)
@@ -92,7 +92,7 @@ def test_a_removed_product_leaves_the_results_also_after_reopening(tmp_path):
     folder = tmp_path / "catalog"
     cat = SqliteCatalog(folder)
     cat.add(read.products)
-    from engine.catalog import _load_rgb
+    from engine.catalog.sqlite_catalog import _load_rgb
     gone = read.products[3]
     picture = _load_rgb(gone.image)
     assert cat.search_image(picture, k=1)[0].product.id == gone.id
@@ -256,8 +256,8 @@ def test_a_second_writer_is_told_to_wait(tmp_path):
 
 
 def test_the_person_is_cut_out_of_a_photo():
-    from engine.focus import PersonSegmenter, focus
-    from export.catalog_bench import sample_photos
+    from engine.media.focus import PersonSegmenter, focus
+    from export.bench.catalog import sample_photos
     astronaut = dict(sample_photos())["astronaut"]
     seg = PersonSegmenter()
     try:
@@ -272,9 +272,9 @@ def test_the_person_is_cut_out_of_a_photo():
 def test_fashion_siglip_loads_from_the_store_and_searches(tmp_path, vitrine_home, monkeypatch):
     """The pullable embedder's loading code on a tiny random ONNX of the published signature, pulled from a
     fake hub on 127.0.0.1 like a user's one-time download."""
-    from engine.embed import load_image_embedder, load_text_embedder
-    from engine.models import PROFILES, ModelStore
-    from engine.similarity import ProductSignature
+    from engine.catalog.embed import load_image_embedder, load_text_embedder
+    from engine.catalog.similarity import ProductSignature
+    from engine.models.store import PROFILES, ModelStore
     from tests.fixtures.embedders import tiny_fashion_siglip
     from tests.fixtures.hub import FakeHub
     files = tiny_fashion_siglip(tmp_path / "siglip")
@@ -293,19 +293,19 @@ def test_fashion_siglip_loads_from_the_store_and_searches(tmp_path, vitrine_home
     cat = SqliteCatalog(tmp_path / "c", signature=lambda: ProductSignature(image))
     cat.add(read.products)
     assert cat.info().image_embedder.startswith("fashion-siglip-")
-    from engine.catalog import _load_rgb
+    from engine.catalog.sqlite_catalog import _load_rgb
     assert cat.search_image(_load_rgb(read.products[2].image), k=1)[0].product.id == read.products[2].id
     cat.close()
 
 
 def test_fashion_siglip_not_installed_says_how_to_get_it():
-    from engine.embed import load_image_embedder
+    from engine.catalog.embed import load_image_embedder
     with pytest.raises(VitrineError, match="vitrine models pull fashion-siglip"):
         load_image_embedder("fashion-siglip")
 
 
 def test_colour_questions_are_recognised_in_both_languages():
-    from engine.colors import asks_about_color
+    from engine.media.colors import asks_about_color
     assert asks_about_color("Qual é a cor da calça?") and asks_about_color("What colour is the shirt?")
     assert asks_about_color("what color is it") and not asks_about_color("Que peça é esta?")
     assert not asks_about_color("Describe the collar")

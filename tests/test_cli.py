@@ -145,7 +145,7 @@ def test_ask_in_portuguese_answers_in_portuguese(installed_tiny, media_dir):
     assert r.returncode == 0, r.stderr
     a = json.loads(r.stdout)
     assert a["question_lang"] == "pt" and a["answer_lang"] == "pt"
-    # the fine-tuning templates word it "trousers" (engine.question_lexicon maps the clerk's question to them)
+    # the fine-tuning templates word it "trousers" (engine.language.question_lexicon maps the clerk's question to them)
     assert "trousers" in a["question_model"].lower() and a["text_model"]
     r = run_cli("ask", media_dir / "look.png", "Qual é a cor da calça?", "--answer-lang", "en", "--json",
                 "--max-tokens", "4")

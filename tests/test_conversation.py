@@ -4,10 +4,10 @@ exchange goes when the context fills."""
 import numpy as np
 import pytest
 
-from engine.backends import GenerationOptions, load_backend
-from engine.backends.chat_layout import Exchange, layout_from_template
-from engine.frames import Frame
-from engine.session import Session
+from engine.media.frames import Frame
+from engine.runtime.backends import GenerationOptions, load_backend
+from engine.runtime.backends.chat_layout import Exchange, layout_from_template
+from engine.runtime.session import Session
 from tests.fixtures import models
 
 OPTS = GenerationOptions(max_tokens=6, ban_eos=True)     # random weights: always 6 tokens
@@ -94,8 +94,8 @@ def test_new_conversation_and_turns_setting(gguf):
 
 
 def test_a_full_context_drops_the_oldest_exchange(tiny_gguf):
-    from engine.backends.gguf import GgufBackend
-    from engine.manifest import Manifest
+    from engine.models.manifest import Manifest
+    from engine.runtime.backends.gguf import GgufBackend
     m = Manifest.load(tiny_gguf)
     with GgufBackend(tiny_gguf / m.files["model"].path, tiny_gguf / m.files["mmproj"].path, threads=2,
                      n_ctx=256) as b:

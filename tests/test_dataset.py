@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from engine.qa_set import read_set
+from engine.evaluation.qa_set import read_set
 from tests.conftest import run_cli
 from tests.fixtures.catalogs import write_deepfashion, write_styles_catalog
 from tests.test_cli import assert_one_line_error
@@ -127,7 +127,7 @@ def write_store_csv(root, n=30):
     """A Brazilian store's catalog: Portuguese columns and values, ``n`` products."""
     import random as _random
 
-    from export.synth import draw
+    from export.datasets.synth import draw
     r = _random.Random(3)
     (root / "fotos").mkdir(parents=True)
     kinds = [("Camisa", "shirt"), ("Calça", "trousers"), ("Bolsa", "bag")]

@@ -1,6 +1,6 @@
 """The decode thread count follows the machine: two threads while they are faster, one as soon as they fall behind
 (another program took a core), and back when an occasional trial finds the machine quiet again."""
-from engine.backends.decode_threads import EXPLORE_EVERY, DecodeThreads
+from engine.runtime.backends.decode_threads import EXPLORE_EVERY, DecodeThreads
 
 IDLE = {1: 1 / 100, 2: 1 / 130}
 BUSY = {1: 1 / 97, 2: 1 / 10}           # a busy loop on the other core: measured here

@@ -14,8 +14,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QPoint, QSettings, Qt, QTimer  # noqa: E402
 
-from engine.history import History  # noqa: E402
-from engine.models import ModelStore  # noqa: E402
+from engine.models.store import ModelStore  # noqa: E402
+from engine.runtime.history import History  # noqa: E402
 from tests.fixtures.media import index_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -296,9 +296,9 @@ def test_similar_products_panel_with_colours_and_details_and_a_csv_added_from_th
     """No model needed: the catalog panel works on its own. A CSV added from the Catálogo menu (with progress)
     fills it; the frame on screen then lists its own product first, with its colours as swatches; a click opens
     the product's details."""
-    from desktop.similar_panel import ProductDialog
-    from engine.catalog_csv import read_products_csv
-    from export.catalog_bench import write_catalog
+    from desktop.panels.similar_panel import ProductDialog
+    from engine.catalog.products_csv import read_products_csv
+    from export.bench.catalog import write_catalog
     csv_path = write_catalog(tmp_path / "shop", n_synthetic=20, size=96, photos=False)
     product = read_products_csv(csv_path).products[3]
     w = make_window(qtbot, vitrine_home, tmp_path, wait_model=False)

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from engine.models import ModelStore  # noqa: E402
+from engine.models.store import ModelStore  # noqa: E402
 from tests.test_desktop import make_window  # noqa: E402
 
 SHA = "0" * 64
@@ -78,7 +78,7 @@ def test_the_window_leaves_the_first_run_page_when_a_model_lands(qtbot, vitrine_
 
 
 def test_a_damaged_model_is_listed_with_its_reason_and_gguf_pairs_are_told_apart(qtbot, vitrine_home, tmp_path):
-    from desktop.models_dialog import ModelsDialog
+    from desktop.dialogs.models_dialog import ModelsDialog
     from desktop.strings import Texts
     store = ModelStore(vitrine_home / "models")
     bad = store.root / "quebrado"

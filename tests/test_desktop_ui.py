@@ -11,10 +11,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QCoreApplication, QPoint, QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QStyle  # noqa: E402
 
-from engine.answer import Answer, Timings  # noqa: E402
-from engine.colors import NamedColor  # noqa: E402
-from engine.describe import Description  # noqa: E402
-from engine.frames import Region  # noqa: E402
+from engine.media.colors import NamedColor  # noqa: E402
+from engine.media.frames import Region  # noqa: E402
+from engine.runtime.answer import Answer, Timings  # noqa: E402
+from engine.runtime.describe import Description  # noqa: E402
 from tests.fixtures.media import index_of  # noqa: E402
 from tests.test_desktop import make_window, open_and_wait  # noqa: E402
 
@@ -212,7 +212,7 @@ def test_the_portuguese_interface_says_things_in_portuguese(w, qtbot, media_dir,
     w.player.set_region(Region(70, 11, 40, 30))
     assert w.player.region_label.text().startswith("Peça selecionada: 40 × 30 px")
     assert "70,11" not in w.player.region_label.text()
-    from desktop.similar_panel import ProductDialog
+    from desktop.panels.similar_panel import ProductDialog
     product = SimpleNamespace(id="SKU1", title="Camisa", image=str(tmp_path / "fotos" / "sku1.jpg"),
                               thumbnail=None, attributes={"colour": "yellow"})
     dlg = ProductDialog(product, w.t, w)
@@ -231,8 +231,8 @@ def test_engine_errors_have_one_catalogue_with_a_stable_key():
 
 # ---- 9. live start -------------------------------------------------------------------------------------------------
 def test_the_live_dialog_lists_the_cameras_found_and_takes_a_file(w, media_dir):
-    from desktop.cameras import Camera
-    from desktop.live_dialog import LiveDialog
+    from desktop.dialogs.live_dialog import LiveDialog
+    from desktop.live.cameras import Camera
     dlg = LiveDialog(w.t, ["Que peça é essa?"], w, cameras=[Camera(0, "HD Webcam"), Camera(2, "")])
     assert [dlg.source.itemText(i) for i in range(dlg.source.count())] == ["Câmera 0 — HD Webcam", "Câmera 2"]
     assert dlg.spec() == "camera:0"
@@ -247,7 +247,7 @@ def test_the_live_dialog_lists_the_cameras_found_and_takes_a_file(w, media_dir):
 def test_probing_cameras_on_a_machine_without_any_is_quick():
     import time
 
-    from desktop.cameras import probe_cameras
+    from desktop.live.cameras import probe_cameras
     t0 = time.perf_counter()
     cams = probe_cameras()
     assert isinstance(cams, list) and time.perf_counter() - t0 < 5
@@ -314,8 +314,8 @@ def test_the_window_size_is_remembered(qtbot, vitrine_home, tmp_path):
 
 def test_settings_live_under_vitrine_home(qtbot, vitrine_home, tmp_path):
     from desktop.main_window import MainWindow
-    from engine.history import History
-    from engine.models import ModelStore
+    from engine.models.store import ModelStore
+    from engine.runtime.history import History
     w = MainWindow(store=ModelStore(vitrine_home / "models"), history=History(tmp_path / "h.sqlite3"), ui_lang="pt")
     qtbot.addWidget(w)
     try:

@@ -1,15 +1,15 @@
-"""Devices: which runtime and device run the image encoder, llama.cpp's layers and the ONNX graphs (engine/devices.py),
-and OpenVINO as an encoder runtime (engine/backends/openvino_vision.py). CPU only: nothing here needs a GPU."""
+"""Devices: which runtime and device run the image encoder, llama.cpp's layers and the ONNX graphs (engine/runtime/devices.py),
+and OpenVINO as an encoder runtime (engine/runtime/backends/openvino_vision.py). CPU only: nothing here needs a GPU."""
 import shutil
 
 import numpy as np
 import pytest
 
-from engine.backends import GenerationOptions, load_backend
-from engine.devices import Device, Placement, Present, check_device, resolve
 from engine.errors import BadInput, VitrineError
-from engine.frames import Frame
-from engine.manifest import Manifest, file_entry
+from engine.media.frames import Frame
+from engine.models.manifest import Manifest, file_entry
+from engine.runtime.backends import GenerationOptions, load_backend
+from engine.runtime.devices import Device, Placement, Present, check_device, resolve
 from tests.conftest import run_cli
 
 openvino = pytest.importorskip("openvino")      # the dev extra installs it; the CPU device is always there
@@ -107,8 +107,8 @@ def resolve_ok(word):
 # ------------------------------------------------------------------------------------------- OpenVINO as encoder
 
 def test_openvino_on_the_cpu_gives_onnxruntimes_features_and_answer(tiny_onnx_fp32, tiny_onnx_int8):
-    from engine.backends.onnx import OnnxBackend
-    from engine.backends.onnx_vision import SAME_GRAPH_COSINE, OnnxVision, cosine
+    from engine.runtime.backends.onnx import OnnxBackend
+    from engine.runtime.backends.onnx_vision import SAME_GRAPH_COSINE, OnnxVision, cosine
     for folder in (tiny_onnx_fp32, tiny_onnx_int8):
         ort = OnnxVision.open(folder / "vision_encoder.onnx", folder, 2)
         ov = OnnxVision.open(folder / "vision_encoder.onnx", folder, 2, openvino="CPU")
@@ -125,7 +125,7 @@ def test_openvino_on_the_cpu_gives_onnxruntimes_features_and_answer(tiny_onnx_fp
 
 
 def test_the_compiled_model_is_kept_and_used_on_the_second_load(tiny_onnx_fp32, own_cache):
-    from engine.backends.openvino_vision import open_openvino, openvino_cache
+    from engine.runtime.backends.openvino_vision import open_openvino, openvino_cache
     first = open_openvino(tiny_onnx_fp32 / "vision_encoder.onnx", 2)
     assert not first.loaded_from_cache and openvino_cache() == own_cache / "openvino"
     assert any(p.is_file() for p in openvino_cache().rglob("*"))
@@ -134,7 +134,7 @@ def test_the_compiled_model_is_kept_and_used_on_the_second_load(tiny_onnx_fp32, 
 
 
 def test_a_graph_openvino_cannot_read_is_one_line(tmp_path):
-    from engine.backends.openvino_vision import open_openvino
+    from engine.runtime.backends.openvino_vision import open_openvino
     bad = tmp_path / "vision_encoder.onnx"
     bad.write_bytes(b"not a model")
     with pytest.raises(VitrineError) as e:
@@ -159,7 +159,7 @@ def tiny_hybrid(tmp_path, tiny_gguf, tiny_onnx_int8, tiny_onnx_fp32):
              "vision_float": "onnx/vision_encoder_fp32.onnx", "config": "onnx/config.json",
              "preprocessor": "onnx/preprocessor_config.json"}
     gguf = Manifest.load(tiny_gguf)
-    from engine.backends.hybrid import measure_vision_encoders
+    from engine.runtime.backends.hybrid import measure_vision_encoders
     vision = measure_vision_encoders(out / files["model"], out / files["mmproj"], out / files["vision"], 2,
                                      runs=2, vision_float=out / files["vision_float"])
     m = Manifest(name="tiny-hybrid", runtime="hybrid", family="idefics3",
@@ -182,7 +182,7 @@ def test_every_encoder_here_is_timed_and_the_fastest_that_agrees_is_chosen(tiny_
 
 
 def test_the_hybrid_answers_alike_on_openvino_and_cpu_is_todays_path(tiny_hybrid):
-    from engine.backends.hybrid import HybridBackend
+    from engine.runtime.backends.hybrid import HybridBackend
     m = Manifest.load(tiny_hybrid)
     with HybridBackend(tiny_hybrid, m, threads=2, vision="onnx-int8") as today, \
             HybridBackend(tiny_hybrid, m, threads=2, vision="openvino-cpu") as ov:
@@ -199,7 +199,7 @@ def test_the_hybrid_answers_alike_on_openvino_and_cpu_is_todays_path(tiny_hybrid
 
 
 def test_auto_falls_back_when_the_recorded_device_is_gone(monkeypatch):
-    from engine.backends import hybrid
+    from engine.runtime.backends import hybrid
     monkeypatch.setattr(hybrid, "present", lambda: Present(openvino=("CPU",)))
     rec = {"choice": "openvino-gpu", "cpu_choice": "mmproj"}
     assert hybrid.HybridBackend._choose(rec, Placement(Device.AUTO)) == "mmproj"
@@ -210,7 +210,7 @@ def test_auto_falls_back_when_the_recorded_device_is_gone(monkeypatch):
 # ----------------------------------------------------------------------------------------------- today's path
 
 def test_device_cpu_is_todays_onnx_path_with_the_same_answer(tiny_onnx_fp32):
-    from engine.backends.onnx import OnnxBackend
+    from engine.runtime.backends.onnx import OnnxBackend
     manifest = Manifest.load(tiny_onnx_fp32)
     files = {r: e.path for r, e in manifest.files.items() if r in ("vision", "embed", "decoder")}
     with OnnxBackend(tiny_onnx_fp32, files=files, threads=2) as before, \
@@ -229,7 +229,7 @@ def test_ask_says_where_it_ran_and_cpu_answers_as_before(installed_tiny, media_d
 
 
 def test_bench_names_the_cpu_and_lists_every_encoder_with_the_chosen_one():
-    from export.bench import cpu_name, format_bench
+    from export.bench.backends import cpu_name, format_bench
     assert "(" in cpu_name() and "AVX-512" in cpu_name()
     row = {"new_frame_ttft_s": 1.0, "followup_ttft_s": 0.1, "decode_tok_s": 50.0, "peak_rss_mb": 300.0}
     r = {"model": "random SmolVLM-256m", "frame_px": 512, "threads": 2, "cpu": "Some CPU (AMX, AVX-512)",
@@ -253,7 +253,7 @@ def test_the_app_and_serve_get_their_device_from_vitrine_device(tiny_onnx_fp32, 
     monkeypatch.setenv("VITRINE_DEVICE", "cpu")
     with load_backend(str(tiny_onnx_fp32), threads=2) as b:
         assert b.device_note == "onnxruntime CPU"
-    from engine import devices
+    from engine.runtime import devices
     monkeypatch.setattr(devices, "present", lambda: CPU_ONLY)
     monkeypatch.setenv("VITRINE_DEVICE", "npu")
     with pytest.raises(BadInput, match="present: cpu"):

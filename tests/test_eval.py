@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from engine.evaluate import ANSWERS_FILE, EvalOptions, evaluate
+from engine.evaluation.evaluate import ANSWERS_FILE, EvalOptions, evaluate
 from tests.conftest import run_cli
 from tests.fixtures.catalogs import write_lnqa_parquet
 from tests.test_cli import assert_one_line_error
@@ -13,7 +13,7 @@ from tests.test_cli import assert_one_line_error
 @pytest.fixture(scope="module")
 def synth_set(tmp_path_factory):
     out = tmp_path_factory.mktemp("evalsets") / "synth"
-    from export.dataset import BuildOptions, synth
+    from export.datasets.build import BuildOptions, synth
     synth(out, 80, BuildOptions(), size=64)
     return out
 
@@ -162,7 +162,7 @@ def _fake_answers(monkeypatch, disk_full_at=None):
     import errno
     from dataclasses import asdict
 
-    import engine.evaluate as ev
+    import engine.evaluation.evaluate as ev
     asked = []
 
     def ask_all(run, model, todo, progress, f):
@@ -199,7 +199,7 @@ def test_a_run_resumed_after_a_full_disk_reports_every_row(tmp_path, monkeypatch
 
 def test_a_run_that_answered_nothing_fails_in_one_line(tmp_path, monkeypatch, capsys):
     """Every image missing: no answer at all is not a report of zeros with exit 0."""
-    import engine.evaluate as ev
+    import engine.evaluation.evaluate as ev
     from engine.cli import main
 
     class NoModel:

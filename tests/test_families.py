@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from engine import families
-from engine.backends import GenerationOptions, load_backend
-from engine.frames import Frame
-from engine.models import ModelStore
-from engine.session import Session
+from engine.media.frames import Frame
+from engine.models.store import ModelStore
+from engine.runtime import families
+from engine.runtime.backends import GenerationOptions, load_backend
+from engine.runtime.session import Session
 from tests.fixtures import models
 
 OPTS = GenerationOptions(max_tokens=8, ban_eos=True)      # random weights: always generate 8 tokens
@@ -106,8 +106,8 @@ def test_a_multilingual_model_gets_portuguese_as_it_is(vitrine_home):
 @pytest.mark.parametrize("family", BUILT)
 def test_parity_with_transformers(family):
     """`vitrine parity` rows for each family: F16 >= 95% teacher-forced top-1 agreement, Q8_0 >= 90%."""
-    from engine.backends.torch import TorchBackend
-    from export.parity import compare
+    from engine.runtime.backends.torch import TorchBackend
+    from export.parity.compare import compare
     ckpt = models.tiny_checkpoint(family)
     ref = TorchBackend(ckpt, threads=2)
     f16 = compare(ckpt, "gguf", models.tiny_gguf("F16", "f16", family=family), reference=ref, variant="gguf-f16")
@@ -122,7 +122,7 @@ def test_parity_with_transformers(family):
 def test_tinyllava_profile_downloads_the_checkpoint_and_converts_it(tmp_path, vitrine_home, media_dir):
     """No GGUF of TinyLLaVA is published: `models pull` fetches the transformers checkpoint (here from a fake hub
     on 127.0.0.1 serving the tiny one under the real repo name) and converts it on this machine."""
-    from engine.models import PROFILES
+    from engine.models.store import PROFILES
     from tests.conftest import run_cli
     from tests.fixtures.hub import FakeHub
     profile = PROFILES["tinyllava-1.1b"]

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from engine.frames import Frame
+from engine.media.frames import Frame
 from tests.conftest import run_cli
 from tests.fixtures import models
 
@@ -24,7 +24,7 @@ def fashion_onnx():
 
 @pytest.fixture(scope="module")
 def red_shirt(tmp_path_factory):
-    from export.synth import draw
+    from export.datasets.synth import draw
     path = tmp_path_factory.mktemp("look") / "red-shirt.png"
     draw("shirt", "red", "plain", "long", random.Random(7), 256).save(path)
     return path
@@ -34,8 +34,8 @@ def ask(model_folder, image, question, **kw):
     import numpy as np
     from PIL import Image
 
-    from engine.backends import GenerationOptions, load_backend
-    from engine.session import Session
+    from engine.runtime.backends import GenerationOptions, load_backend
+    from engine.runtime.session import Session
     session = Session(load_backend(str(model_folder), threads=2))
     try:
         frame = Frame(rgb=np.asarray(Image.open(image).convert("RGB")), source=str(image))
@@ -59,12 +59,12 @@ def test_portuguese_question_gets_vermelha_through_translation(fashion_gguf, red
 
 
 def test_the_transformers_checkpoint_answers_red(red_shirt):
-    from engine.backends.reference import open_checkpoint
-    from engine.session import Session
     import numpy as np
     from PIL import Image
 
-    from engine.backends import GenerationOptions
+    from engine.runtime.backends import GenerationOptions
+    from engine.runtime.backends.reference import open_checkpoint
+    from engine.runtime.session import Session
     session = Session(open_checkpoint(models.fashion_checkpoint(), threads=2))
     frame = Frame(rgb=np.asarray(Image.open(red_shirt).convert("RGB")))
     assert session.ask(frame, EN, GenerationOptions(max_tokens=8)).text.strip().lower() == "red"
@@ -85,8 +85,8 @@ def test_colour_answers_carry_the_measured_colours_and_others_do_not(fashion_ggu
     import numpy as np
     from PIL import Image
 
-    from engine.backends import GenerationOptions, load_backend
-    from engine.session import Session
+    from engine.runtime.backends import GenerationOptions, load_backend
+    from engine.runtime.session import Session
     session = Session(load_backend(str(fashion_gguf), threads=2))
     try:
         frame = Frame(rgb=np.asarray(Image.open(red_shirt).convert("RGB")), source=str(red_shirt))
@@ -99,7 +99,7 @@ def test_colour_answers_carry_the_measured_colours_and_others_do_not(fashion_ggu
 
 
 def test_app_answers_vermelha(qtbot, fashion_gguf, red_shirt, vitrine_home, tmp_path):
-    from engine.models import ModelStore
+    from engine.models.store import ModelStore
     from tests.test_desktop import make_window, open_and_wait
     ModelStore(vitrine_home / "models").import_folder("fashion-tiny", fashion_gguf)
     w = make_window(qtbot, vitrine_home, tmp_path)
@@ -116,7 +116,7 @@ def test_app_answers_vermelha(qtbot, fashion_gguf, red_shirt, vitrine_home, tmp_
 def test_app_describe_fills_a_card_to_copy(qtbot, fashion_gguf, red_shirt, vitrine_home, tmp_path):
     from PySide6.QtGui import QGuiApplication
 
-    from engine.models import ModelStore
+    from engine.models.store import ModelStore
     from tests.test_desktop import make_window, open_and_wait
     ModelStore(vitrine_home / "models").import_folder("fashion-tiny", fashion_gguf)
     w = make_window(qtbot, vitrine_home, tmp_path)

@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from export.finetune import FinetuneOptions, finetune, merge, read_run
+from export.training.finetune import FinetuneOptions, finetune, merge, read_run
 from tests.conftest import run_cli
 from tests.test_cli import assert_one_line_error
 
 
 @pytest.fixture(scope="module")
 def small_set(tmp_path_factory):
-    from export.dataset import BuildOptions, synth
+    from export.datasets.build import BuildOptions, synth
     out = tmp_path_factory.mktemp("ftsets") / "synth"
     synth(out, 40, BuildOptions(describe=False), size=64)
     return out
@@ -21,8 +21,8 @@ QUICK = FinetuneOptions(epochs=1, batch_size=4, max_steps=6, attributes=("colour
 
 
 def test_loss_is_on_the_answer_and_stop_token_only(tiny_checkpoint, small_set):
-    from engine import families
-    from export.finetune_data import IGNORE, Encoder, examples, read_split
+    from engine.runtime import families
+    from export.training.data import IGNORE, Encoder, examples, read_split
     ref = families.get("idefics3").reference
     processor = ref.load_processor(tiny_checkpoint)
     enc = Encoder(ref, processor, 64)
@@ -46,10 +46,10 @@ def test_a_conversation_is_learned_as_the_runtime_asks_it(family, small_set):
     is exactly what the GGUF runtime appends for a follow-up, and every answer (with its stop token) is learned."""
     from transformers import AutoConfig
 
-    from engine import families
-    from engine.backends import load_backend
-    from engine.backends.chat_layout import Exchange
-    from export.finetune_data import IGNORE, Encoder, conversations, examples, read_split
+    from engine.runtime import families
+    from engine.runtime.backends import load_backend
+    from engine.runtime.backends.chat_layout import Exchange
+    from export.training.data import IGNORE, Encoder, conversations, examples, read_split
     from tests.fixtures import models
     ckpt = models.tiny_checkpoint(family)
     ref = families.get(family).reference
@@ -101,7 +101,7 @@ def test_lora_trains_adapters_only_and_merge_writes_a_plain_checkpoint(tiny_chec
     vision = [k for k in base if "vision_model" in k]
     assert all(torch.equal(base[k], tuned[k]) for k in vision)
     assert any(not torch.equal(base[k], tuned[k]) for k in base if "text_model.layers" in k)
-    from engine.backends.reference import open_checkpoint
+    from engine.runtime.backends.reference import open_checkpoint
     backend = open_checkpoint(merged, threads=1)                    # loads like any checkpoint
     assert backend is not None
 
@@ -156,7 +156,7 @@ def test_save_checkpoint_turns_a_full_disk_into_one_line(tiny_checkpoint, tmp_pa
     import safetensors.torch
     import torch
 
-    import export.finetune as ft
+    import export.training.finetune as ft
     from engine.errors import VitrineError
 
     def full(*a, **k):
@@ -215,8 +215,8 @@ def test_cli_trains_merges_and_the_export_takes_it(tiny_checkpoint, small_set, t
 
 
 def test_the_multi_gpu_path_runs_transformers_trainer_on_the_same_batches(tiny_checkpoint, small_set, tmp_path):
-    """`accelerate launch -m export.finetune_trainer` (here one CPU process) trains the same LoRA setup."""
-    from export.finetune_trainer import main
+    """`accelerate launch -m export.training.trainer` (here one CPU process) trains the same LoRA setup."""
+    from export.training.trainer import main
     main([str(small_set), str(tiny_checkpoint), str(tmp_path / "out"), "--max-steps", "2", "--batch-size", "4"])
     assert (tmp_path / "out" / "adapter" / "adapter_model.safetensors").is_file()
 
@@ -227,7 +227,7 @@ def test_lora_runs_and_merges_for_the_other_families(family, small_set, tmp_path
     checkpoint their family's reference loads."""
     from safetensors.torch import load_file
 
-    from engine.backends.reference import open_checkpoint
+    from engine.runtime.backends.reference import open_checkpoint
     from tests.fixtures.models import tiny_checkpoint
     run = tmp_path / "run"
     info = finetune(small_set, tiny_checkpoint(family), run, FinetuneOptions(**{**QUICK.__dict__, "max_steps": 2}))

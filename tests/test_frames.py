@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from engine.errors import VitrineError
-from engine.frames import FrameSource, Region, load_frame, parse_spec
+from engine.media.frames import FrameSource, Region, load_frame, parse_spec
 from tests.fixtures.media import index_of
 
 

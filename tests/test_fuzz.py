@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import VitrineError
-from engine.gguf_file import read_gguf
-from engine.manifest import MANIFEST_NAME, Manifest, contained
+from engine.models.gguf_file import read_gguf
+from engine.models.manifest import MANIFEST_NAME, Manifest, contained
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -107,7 +107,7 @@ def test_flipped_bytes_in_a_real_gguf_header(tiny_gguf, data):
 import math  # noqa: E402
 import shutil  # noqa: E402
 
-from engine.gguf_file import check_gguf  # noqa: E402
+from engine.models.gguf_file import check_gguf  # noqa: E402
 from tests.fixtures.gguf_edit import numeric_keys, set_number  # noqa: E402
 
 # the values a damaged file holds: not a number, infinite, zero, negative, huge, tiny
@@ -155,8 +155,8 @@ def test_a_model_with_damaged_numbers_answers_or_is_refused_in_one_line(tiny_ggu
     """The whole way: `models import` of the mutated pair, whose trial run loads it in a child process. Whatever
     the numbers, this process never crashes: the model answers (and is installed) or one line refuses it and
     nothing is installed."""
-    from engine import model_trial
-    from engine.models import ModelStore
+    from engine.models.store import ModelStore
+    from engine.models.store import trial as model_trial
     source = _family_gguf(tiny_gguf, data)
     file, raw, changes = _mutated(source, data)
     folder = Path(tempfile.mkdtemp())

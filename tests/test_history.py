@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from engine.answer import Answer, Timings
-from engine.frames import Frame, Region
-from engine.history import History
+from engine.media.frames import Frame, Region
+from engine.runtime.answer import Answer, Timings
+from engine.runtime.history import History
 
 
 def make(i: int, key="k1"):

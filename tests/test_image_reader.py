@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from engine.errors import BadInput
-from engine.frames import ImageTooLarge, decode_image_bytes, read_image
+from engine.media.frames import ImageTooLarge, decode_image_bytes, read_image
 
 
 def png_claiming(width: int, height: int) -> bytes:
@@ -92,7 +92,7 @@ def _url(data: bytes) -> str:
 def api():
     from fastapi.testclient import TestClient
 
-    from engine.serve import create_app
+    from engine.serve.server import create_app
     with TestClient(create_app(_NoModel(), "fashion-tiny"), raise_server_exceptions=False) as client:
         yield client
 

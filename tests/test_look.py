@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from engine.errors import BadInput, Cancelled
-from engine.frames import Frame
-from export import look_bench as lb
-from export.catalog_bench import write_catalog
+from engine.media.frames import Frame
+from export.bench.backends import look as lb
+from export.bench.catalog import write_catalog
 
 pytest.importorskip("mediapipe")
 
@@ -29,8 +29,8 @@ def finder():
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     """A small synthetic catalog, indexed (rows by id, and the catalog folder)."""
-    from engine.catalog import SqliteCatalog
-    from engine.catalog_csv import read_products_csv
+    from engine.catalog.products_csv import read_products_csv
+    from engine.catalog.sqlite_catalog import SqliteCatalog
     folder = tmp_path_factory.mktemp("shop")
     csv_path, rows = lb.build_catalog(folder / "csv", n=80)
     cat = SqliteCatalog(folder / "catalog")
@@ -44,7 +44,7 @@ def _pick(rows: dict, garment: str, avoid: set[str] = frozenset()) -> str:
 
 
 def _query(rows: dict, pid: str) -> str:
-    from engine import vocabulary as voc
+    from engine.language.detect import vocabulary as voc
     g, c = rows[pid]["garment"], rows[pid]["colour"]
     noun = voc.GARMENTS[g]
     return f"{noun.pt} {voc.COLOURS[c].agree(noun)}"
@@ -53,6 +53,7 @@ def _query(rows: dict, pid: str) -> str:
 # ---- regions ------------------------------------------------------------------------------------------------------
 def test_a_real_photo_of_a_person_gets_an_upper_body_box_over_the_chest(finder):
     import skimage.data
+
     from engine.look.regions import find_regions
     rgb = skimage.data.astronaut()            # a bust: shoulders at y~250, the hips at the bottom edge
     how, regions = find_regions(rgb, finder)
@@ -99,7 +100,7 @@ def test_the_clerks_boxes_replace_the_regions_and_are_checked(finder):
 
 
 def test_the_look_finds_each_garment_and_its_product_in_the_top_3(finder, shop):
-    from engine.catalog import SqliteCatalog
+    from engine.catalog.sqlite_catalog import SqliteCatalog
     from engine.look.look import look_at
     rows, folder = shop
     shirt = _pick(rows, "shirt")
@@ -140,6 +141,7 @@ def test_look_json_has_the_items_shape(cli, tmp_path, shop):
 @pytest.mark.parametrize("crops", [False, True])
 def test_look_with_the_model_adds_schema_attributes(cli, tmp_path, installed_tiny, shop, crops):
     import cv2
+
     from engine.look.regions import KINDS
     rows, _ = shop
     scene = lb.Scene([lb.Worn("upper", _pick(rows, "shirt"), "shirt", ""),
@@ -207,7 +209,7 @@ def test_find_returns_the_right_moments_first_and_reuses_its_index(cli, video, s
 
 
 def test_an_interrupted_index_resumes_where_it_stopped(video, shop, tmp_path):
-    from engine.catalog import SqliteCatalog
+    from engine.catalog.sqlite_catalog import SqliteCatalog
     from engine.look.find import Query, find
     from engine.look.query import parse
     from engine.look.video_index import VideoIndex
@@ -242,7 +244,7 @@ def test_an_interrupted_index_resumes_where_it_stopped(video, shop, tmp_path):
 
 
 def test_a_catalog_sku_or_its_picture_finds_its_moments(video, shop, cli):
-    from engine.catalog import SqliteCatalog
+    from engine.catalog.sqlite_catalog import SqliteCatalog
     path, dress_query, _ = video
     rows, folder = shop
     dress = next(pid for pid, r in rows.items() if r["garment"] == "dress")

@@ -1,7 +1,7 @@
 """Answer metrics: the official VQA normalisation on its documented cases, the Portuguese variant, the others."""
 import pytest
 
-from engine import metrics
+from engine.evaluation import metrics
 
 
 @pytest.mark.parametrize("raw,normalised", [
@@ -55,8 +55,8 @@ def test_contains_f1_levenshtein_anls():
 
 
 def test_semantic_threshold_is_calibrated_and_stated(tmp_path):
-    from engine.eval_report import RunMetrics, to_markdown
-    from engine.semantic import PAIRS_FILE, Similarity
+    from engine.evaluation.report import RunMetrics, to_markdown
+    from engine.evaluation.semantic import PAIRS_FILE, Similarity
     sim = Similarity()
     # pairs a working threshold separates completely: the same words (1) and unrelated sentences (0), half each;
     # "always the same" would be right on half

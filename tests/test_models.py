@@ -4,13 +4,12 @@ import socket
 import numpy as np
 import pytest
 
-from engine.backends.hybrid import measure_vision_encoders
-
-from engine.backends.base import GenerationOptions
 from engine.errors import VitrineError
-from engine.frames import Frame
-from engine.manifest import Manifest
-from engine.models import PROFILES, ModelStore
+from engine.media.frames import Frame
+from engine.models.manifest import Manifest
+from engine.models.store import PROFILES, ModelStore
+from engine.runtime.backends.base import GenerationOptions
+from engine.runtime.backends.hybrid import measure_vision_encoders
 
 PROFILE = PROFILES["smolvlm-256m"]
 
@@ -66,8 +65,8 @@ def test_pull_downloads_in_hub_layout_and_records_sha256(store, hub):
 
 
 def test_the_default_pull_is_a_hybrid_whose_vision_encoder_was_timed_here(store, hub):
-    from engine.backends import load_backend
-    from engine.backends.hybrid import HybridBackend
+    from engine.runtime.backends import load_backend
+    from engine.runtime.backends.hybrid import HybridBackend
     m = store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
     assert m.manifest.runtime == "hybrid"
     onnx_repo = PROFILE.more[0].repo
@@ -123,9 +122,10 @@ def test_pull_unknown_name(store, hub):
 import shutil  # noqa: E402
 import sys  # noqa: E402
 
-from engine import gguf_file, model_trial  # noqa: E402
 from engine.errors import ModelFault  # noqa: E402
-from engine.manifest import file_entry  # noqa: E402
+from engine.models.manifest import file_entry  # noqa: E402
+from engine.models.store import gguf_file  # noqa: E402
+from engine.models.store import trial as model_trial
 from tests.fixtures.gguf_edit import write_with  # noqa: E402
 
 # what made llama.cpp abort (exit 134) or Python divide by zero, as the issue found them
@@ -157,7 +157,7 @@ def test_a_damaged_value_is_refused_in_one_line_naming_file_key_and_value(store,
     assert "\n" not in msg and msg.startswith(f"{file} is damaged: {key} = {shown} ("), msg
     assert nothing_installed(store)
     # and loading the files directly says the same before llama.cpp sees them (a crash would end this test run)
-    from engine.backends import load_backend
+    from engine.runtime.backends import load_backend
     with pytest.raises(ModelFault, match=key.replace(".", r"\.")):
         load_backend(str(model), mmproj=str(mmproj), threads=1)
 
@@ -203,7 +203,7 @@ def test_memory_the_file_implies_is_compared_with_the_machine(tiny_gguf):
 def test_a_damaged_model_already_installed_is_damaged_in_list_and_verify_and_never_the_default(store, tiny_gguf):
     """Installed before these checks (or damaged since, hashes updated): it sorts first, yet the default is the
     good model, `models list` says damaged and `models verify` exits 1."""
-    from engine.backends import default_model, load_backend
+    from engine.runtime.backends import default_model, load_backend
     from tests.conftest import run_cli
     store.import_folder("zz-good", tiny_gguf)
     bad = store.root / "aa-bad"
@@ -250,7 +250,7 @@ def _child(monkeypatch, code: str) -> None:
     ("import time; time.sleep(30)", r"no answer within 3 s"),
     ("pass", r"exit code 0 and no answer"),
     ("print('VITRINE-TRIAL {\"tokens\": 0}')", r"answered nothing"),
-    ("import engine.backends.trial_child as t; t._child = lambda job: bytearray(3 << 30) and {'tokens': 1}; "
+    ("import engine.runtime.backends.trial_child as t; t._child = lambda job: bytearray(3 << 30) and {'tokens': 1}; "
      "raise SystemExit(t.main())", r"ran out of the memory allowed"),
 ], ids=["crash", "hang", "silent", "no-tokens", "memory"])
 def test_a_model_that_crashes_hangs_runs_out_of_memory_or_answers_nothing_is_refused(store, tiny_gguf, monkeypatch,
@@ -267,8 +267,8 @@ def test_a_model_that_crashes_hangs_runs_out_of_memory_or_answers_nothing_is_ref
 
 
 # the child with the hyperparameter checks switched off, as in a version without them
-UNCHECKED_CHILD = ("import engine.gguf_file as g; g.check_hyperparameters = lambda *a, **k: 0; "
-                   "import engine.backends.trial_child as t; raise SystemExit(t.main())")
+UNCHECKED_CHILD = ("import engine.models.gguf_file as g; g.check_hyperparameters = lambda *a, **k: 0; "
+                   "import engine.runtime.backends.trial_child as t; raise SystemExit(t.main())")
 
 
 @pytest.mark.parametrize("file,key,value,shown", DAMAGES, ids=DAMAGE_IDS)
@@ -291,7 +291,7 @@ def test_a_pulled_model_that_fails_its_trial_is_not_installed_and_its_download_i
 
 
 # ------------------------------------------------------------------ profiles against what the hub publishes (issue 28)
-from engine.download import download, hub_files  # noqa: E402
+from engine.models.download import download, hub_files  # noqa: E402
 from tests.fixtures.hub import PUBLISHED, RENAMED, FakeHub  # noqa: E402
 
 

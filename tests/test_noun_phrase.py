@@ -2,9 +2,9 @@
 the debris check: unit tests without the translator (a fake one where the mechanism needs one)."""
 import pytest
 
-from engine.glossary import PLACEHOLDERS, Glossary
-from engine.noun_phrase import render
-from engine.translate import ASSETS, default_glossary
+from engine.language.glossary import PLACEHOLDERS, Glossary
+from engine.language.noun_phrase import render
+from engine.language.translate import ASSETS, default_glossary
 
 
 @pytest.fixture(scope="module")
@@ -167,17 +167,17 @@ def no_translator(text):
     ("Tem bolso na frente?", "Does it have a pocket on the front?"),
 ])
 def test_question_frames_need_no_translator(pt, en):
-    from engine.question_lexicon import to_english
+    from engine.language.question_lexicon import to_english
     assert to_english(pt, no_translator, PLACEHOLDERS) == en
 
 
 def test_template_questions_get_the_fine_tuning_wording():
-    """Every Portuguese question export/questions.py makes becomes exactly its English twin."""
+    """Every Portuguese question export/datasets/questions.py makes becomes exactly its English twin."""
     import random
 
-    from engine.question_lexicon import to_english
-    from engine.vocabulary import COLOURS, FABRICS, GARMENTS, NECKLINES, PATTERNS, SLEEVES
-    from export.questions import Item, english, portuguese
+    from engine.language.question_lexicon import to_english
+    from engine.language.vocabulary import COLOURS, FABRICS, GARMENTS, NECKLINES, PATTERNS, SLEEVES
+    from export.datasets.questions import Item, english, portuguese
     values = {"colour": COLOURS, "pattern": PATTERNS, "sleeve": SLEEVES, "neckline": NECKLINES, "fabric": FABRICS}
     checked = 0
     shared = {n.pt for n in GARMENTS.values() if sum(m.pt == n.pt for m in GARMENTS.values()) > 1}
@@ -198,13 +198,13 @@ def test_template_questions_get_the_fine_tuning_wording():
 
 
 def test_a_statement_is_not_made_a_question():
-    from engine.question_lexicon import to_english
+    from engine.language.question_lexicon import to_english
     out = to_english("A saia é preta.", lambda t: "The skirt is black.", PLACEHOLDERS)
     assert out == "The skirt is black."
 
 
 def test_unknown_questions_go_to_the_translator_with_shop_words_protected():
-    from engine.question_lexicon import to_english
+    from engine.language.question_lexicon import to_english
     seen = []
 
     def translate(text):
@@ -220,19 +220,19 @@ def test_unknown_questions_go_to_the_translator_with_shop_words_protected():
     ("O vestido está cinched na cintura.", "English fashion words"), ("Um Xavoq preto.", "placeholder"),
 ])
 def test_debris_is_caught(glossary, text, reason):
-    from engine.translate_bench import debris
+    from engine.language.translate_bench import debris
     assert any(reason in r for r in debris(text, "pt", glossary))
 
 
 def test_clean_portuguese_has_no_debris(glossary):
-    from engine.translate_bench import debris
+    from engine.language.translate_bench import debris
     for text in ("Um blazer preto e branco com gola peter pan.", "Ela usa uma calça jeans e tênis brancos.",
                  "Um top cropped rosa e um short jeans."):
         assert debris(text, "pt", glossary) == [], text
 
 
 def test_bench_scores_a_cases_folder_by_direction(tmp_path, glossary):
-    from engine.translate_bench import run_split
+    from engine.language.translate_bench import run_split
     (tmp_path / "en_pt_a.tsv").write_text("en\tmust\tmust_not\treference\nA red dress.\tvestido|vermelho\t"
                                           "vermelha\tUm vestido vermelho.\nA skirt.\tsaia\t\tUma saia.\n")
     (tmp_path / "pt_en_a.tsv").write_text("pt\tmust\tmust_not\treference\nE a bolsa?\tbag\tstock\tAnd the bag?\n")
@@ -280,7 +280,7 @@ def test_list_markers_and_bold_labels_stay_out_of_the_translator(glossary):
     ("houndstooth", "Qual é a estampa do blazer?", "pied-de-poule"),
 ])
 def test_a_short_answer_agrees_with_the_garment_the_question_names(answer, question, pt):
-    from engine.answer_terms import to_portuguese
+    from engine.language.answer_terms import to_portuguese
     assert to_portuguese(answer, question) == pt
 
 

@@ -6,11 +6,11 @@ import sys
 import numpy as np
 import pytest
 
-from engine.backends import GenerationOptions, load_backend
 from engine.errors import VitrineError
-from engine.frames import Frame
-from engine.manifest import Manifest
-from engine.session import Session
+from engine.media.frames import Frame
+from engine.models.manifest import Manifest
+from engine.runtime.backends import GenerationOptions, load_backend
+from engine.runtime.session import Session
 from tests.conftest import ROOT, run_cli
 
 OPTS = GenerationOptions(max_tokens=12, ban_eos=True)
@@ -46,7 +46,7 @@ def test_int8_onnx_stays_close(tiny_onnx_int8):
 
 
 def test_gguf_variants_agree_with_transformers(tiny_checkpoint, tiny_gguf, tiny_gguf_f16):
-    from export.parity import compare
+    from export.parity.compare import compare
     # Measured: F16 teacher-forced 96.9%, max |diff| 0.007; Q8_0 93.8%, max |diff| 0.011.
     f16 = compare(tiny_checkpoint, "gguf", tiny_gguf_f16)
     q8 = compare(tiny_checkpoint, "gguf", tiny_gguf)
@@ -98,8 +98,8 @@ def test_cli_export_import_ask_without_torch(tiny_checkpoint, tmp_path, media_di
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["model"] == "shop-onnx"
     # onnxruntime alone at run time: neither torch nor transformers is imported
-    code = ("import sys, numpy as np; from engine.backends import load_backend; from engine.session import Session;"
-            "from engine.frames import Frame; from engine.backends.base import GenerationOptions;"
+    code = ("import sys, numpy as np; from engine.runtime.backends import load_backend; from engine.runtime.session import Session;"
+            "from engine.media.frames import Frame; from engine.runtime.backends.base import GenerationOptions;"
             f"b = load_backend({str(out)!r}); Session(b).ask(Frame(np.zeros((64, 64, 3), np.uint8)), 'Hi?',"
             " GenerationOptions(max_tokens=3), translate=False);"
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
@@ -118,7 +118,7 @@ def test_broken_onnx_folders_get_one_clear_line(tiny_onnx_fp32, tmp_path, media_
     missing = broken("missing", lambda d: (d / "decoder_model_merged.onnx").unlink())
     corrupt = broken("corrupt", lambda d: (d / "vision_encoder.onnx").write_bytes(b"\x08\x01garbage" * 100))
     wrong = broken("wrong", lambda d: shutil.copy(d / "embed_tokens.onnx", d / "vision_encoder.onnx"))
-    from engine.backends.onnx import OnnxBackend
+    from engine.runtime.backends.onnx import OnnxBackend
     with pytest.raises(VitrineError, match="has no decoder_model_merged.onnx"):
         OnnxBackend(missing)
     with pytest.raises(VitrineError, match="vision_encoder.onnx is damaged"):
@@ -126,7 +126,7 @@ def test_broken_onnx_folders_get_one_clear_line(tiny_onnx_fp32, tmp_path, media_
     with pytest.raises(VitrineError, match="does not take pixel_values"):
         OnnxBackend(wrong)
     # and through the CLI: one line, no traceback
-    from engine.manifest import file_entry
+    from engine.models.manifest import file_entry
     for d in (missing, corrupt):
         files = {r: file_entry(d, n) for r, n in (("vision", "vision_encoder.onnx"), ("embed", "embed_tokens.onnx"),
                                                   ("decoder", "decoder_model_merged.onnx")) if (d / n).exists()}
@@ -176,7 +176,7 @@ def test_a_hybrid_model_runs_the_faster_vision_encoder_and_says_why(tiny_checkpo
     first, second = json.loads(r.stdout)
     assert second["reused_image"] and second["turn"] == 1
     # the ONNX encoder really feeds llama.cpp, and a hybrid of one checkpoint answers like its GGUF otherwise
-    from engine.backends.hybrid import HybridBackend
+    from engine.runtime.backends.hybrid import HybridBackend
     b = load_backend(str(out))
     assert isinstance(b, HybridBackend)
     forced = HybridBackend(out, Manifest.load(out), vision="onnx-int8")
@@ -195,7 +195,7 @@ def models_checkpoint(family):
 
 
 def test_the_hubs_vision_layout_feeds_the_same_features(tiny_onnx_int8, tmp_path):
-    from engine.backends.onnx_vision import OnnxVision
+    from engine.runtime.backends.onnx_vision import OnnxVision
     from tests.fixtures import models
     for f in ("config.json", "preprocessor_config.json"):
         shutil.copy(tiny_onnx_int8 / f, tmp_path / f)

@@ -254,7 +254,7 @@ def test_leftovers_of_a_crash_are_cleared_only_when_ours(tmp_path):
 # ---------------------------------------------------------------------- Vitrine's own outputs, with a model
 def test_merge_and_export_replace_their_own_output_and_nothing_else(tiny_checkpoint, tmp_path):
     """A run, merged twice into one --out, exported twice into one --out; each refuses the other's folder."""
-    from export.dataset import BuildOptions, synth
+    from export.datasets.build import BuildOptions, synth
     data = tmp_path / "set"
     synth(data, 20, BuildOptions(describe=False), size=32)
     run = tmp_path / "run"

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     pytest.importorskip("PyInstaller")
-    from export.package import build_app
+    from export.release.package import build_app
     return build_app(tmp_path_factory.mktemp("pkg") / "vitrine-app")
 
 

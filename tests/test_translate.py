@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 
 from engine.errors import VitrineError
-from engine.language import detect_language
-from engine.translate import (ArgosTranslator, BundledTranslator, SentenceStream, argos_dir,
-                              default_glossary, load_translator)
+from engine.language.detect import detect_language
+from engine.language.translate import (
+    ArgosTranslator,
+    BundledTranslator,
+    SentenceStream,
+    argos_dir,
+    default_glossary,
+    load_translator,
+)
 from tests.conftest import run_cli
 
 
@@ -37,7 +43,7 @@ def test_bundled_translates_real_sentences_offline(bundled, no_network):
     out = bundled.translate("The pants are navy blue and the blouse is beige.", "en", "pt").lower()
     assert "calça" in out and "blusa" in out and "azul" in out
     q = bundled.translate("Qual é a cor da calça?", "pt", "en")
-    assert q == "What color are the trousers?"          # the fine-tuning's own wording (export/questions.py)
+    assert q == "What color are the trousers?"          # the fine-tuning's own wording (export/datasets/questions.py)
 
 
 def test_glossary_fixes_what_generic_models_get_wrong(bundled):
@@ -120,9 +126,9 @@ def test_sentence_stream_translates_complete_sentences_as_they_come():
 
 
 def test_portuguese_question_goes_to_the_model_in_english(tiny_gguf, no_network):
-    from engine.backends import GenerationOptions, load_backend
-    from engine.frames import Frame
-    from engine.session import Session
+    from engine.media.frames import Frame
+    from engine.runtime.backends import GenerationOptions, load_backend
+    from engine.runtime.session import Session
     b = load_backend(str(tiny_gguf))
     try:
         pieces = []
@@ -159,7 +165,7 @@ def test_the_glossary_has_300_terms_with_gender_and_plural():
 
 @pytest.mark.parametrize("frame", ["A white {s}.", "She wears a {s} at the party.", "The {p} are red."])
 def test_every_glossary_term_comes_out_whole_once_and_leaves_no_debris(bundled, frame):
-    from engine.glossary import has_debris
+    from engine.language.glossary import has_debris
     failures = []
     for t in bundled.glossary.terms:
         if t.gender not in ("m", "f"):
@@ -189,7 +195,7 @@ def test_the_issue_examples_read_right(bundled, en, must, must_not):
 
 
 def test_the_test_set_passes_and_no_translation_has_debris(bundled):
-    from engine.translate_bench import cases_summary, run_cases
+    from engine.language.translate_bench import cases_summary, run_cases
     results = run_cases(bundled)
     summary = cases_summary(results)
     assert summary["cases"] >= 100
@@ -213,9 +219,9 @@ def test_a_multilingual_model_answers_in_portuguese_with_the_stores_words():
 
     import numpy as np
 
-    from engine.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats
-    from engine.frames import Frame
-    from engine.session import Session
+    from engine.media.frames import Frame
+    from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats
+    from engine.runtime.session import Session
 
     class Multilingual(Backend):
         model_id, languages = "multi", ("en", "pt", "multi")

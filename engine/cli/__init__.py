@@ -13,8 +13,8 @@ import sqlite3
 import sys
 from importlib.metadata import entry_points
 
-from ..errors import VitrineError, os_error_message, sqlite_error_message
-from .interrupt import ctrl_c_stops
+from engine.cli.interrupt import ctrl_c_stops
+from engine.errors import VitrineError, os_error_message, sqlite_error_message
 
 log = logging.getLogger("vitrine")
 

@@ -1,7 +1,7 @@
 import sys
 
 try:
-    from . import main
+    from engine.cli import main
 except KeyboardInterrupt:          # Ctrl-C before the command's own handler is in place
     sys.exit(130)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 import json
 import sys
 
-from ..errors import VitrineError
+from engine.errors import VitrineError
 
 
 def cmd_ask(args) -> int:
-    from ..backends import GenerationOptions, load_backend
-    from ..devices import check_device
-    from ..frames import load_frame
-    from ..session import Session, check_question
-    from ..settings import Settings, check_turns
+    from engine.media.frames import load_frame
+    from engine.runtime.backends import GenerationOptions, load_backend
+    from engine.runtime.devices import check_device
+    from engine.runtime.session import Session, check_question
+    from engine.settings import Settings, check_turns
 
     # every cheap check before the slow model load
     questions = [check_question(q) for q in args.question]

@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import VitrineError
+from engine.errors import VitrineError
 
 # `catalog add` / `catalog index` finished, but some products are not in the catalog's vectors (a CSV row skipped,
 # an image that cannot be read): the good ones are saved; 2 stays "nothing was done"
@@ -13,7 +13,7 @@ PARTIAL = 1
 
 
 def _open(args):
-    from ..catalog import open_catalog
+    from engine.catalog.sqlite_catalog import open_catalog
     return open_catalog(args.catalog, getattr(args, "embedder", None))
 
 
@@ -33,8 +33,8 @@ def _colors_line(colors, lang: str = "both") -> str:
 
 
 def cmd_add(args) -> int:
-    from ..catalog_csv import read_products_csv
-    from .progress import TqdmProgress
+    from engine.catalog.products_csv import read_products_csv
+    from engine.cli.progress import TqdmProgress
     read = read_products_csv(Path(args.csv))
     cat = _open(args)
     try:
@@ -65,7 +65,7 @@ def _say_failed(failed: list[tuple[str, str]]) -> None:
 
 
 def cmd_index(args) -> int:
-    from .progress import TqdmProgress
+    from engine.cli.progress import TqdmProgress
     cat = _open(args)
     try:
         with TqdmProgress() as progress:
@@ -81,8 +81,8 @@ def cmd_index(args) -> int:
 
 def _query_frame(args):
     """The picture a search or colours command is about: (Focus, frame description)."""
-    from ..focus import PersonSegmenter, focus
-    from ..frames import load_frame
+    from engine.media.focus import PersonSegmenter, focus
+    from engine.media.frames import load_frame
     frame = load_frame(args.source, box=args.box)
     mode = args.focus
     segmenter = PersonSegmenter() if mode == "person" or (mode == "auto" and not args.box) else None
@@ -94,7 +94,7 @@ def _query_frame(args):
 
 
 def _is_picture(source: str) -> bool:
-    from ..frames import parse_spec
+    from engine.media.frames import parse_spec
     try:
         path = parse_spec(source)[0]
     except VitrineError:
@@ -117,7 +117,7 @@ def cmd_search(args) -> int:
         if text is not None:
             _print_hits(cat.search_text(text, args.k), args.json, {"query": text})
             return 0
-        from ..colors import dominant_colors
+        from engine.media.colors import dominant_colors
         region, where = _query_frame(args)
         hits = cat.search_image(region.rgb, args.k, region.mask)
         colors = dominant_colors(region.rgb, region.mask)
@@ -172,7 +172,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_colors(args) -> int:
-    from ..colors import dominant_colors
+    from engine.media.colors import dominant_colors
     region, where = _query_frame(args)
     colors = dominant_colors(region.rgb, region.mask)
     if args.json:
@@ -196,7 +196,7 @@ def _picture_args(p, optional: bool = False) -> None:
 def _with_device(cmd):
     """--device for the catalog's embedder: checked (absent: one line) and made this process's VITRINE_DEVICE."""
     def run(args) -> int:
-        from ..devices import use_device_for_command
+        from engine.runtime.devices import use_device_for_command
         use_device_for_command(getattr(args, "device", None))
         return cmd(args)
     return run

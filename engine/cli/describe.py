@@ -6,12 +6,12 @@ import json
 
 
 def cmd_describe(args) -> int:
-    from ..backends import load_backend
-    from ..describe import AttributeSchema, describe, load_templates
-    from ..errors import VitrineError
-    from ..frames import load_frame
-    from ..session import Session
-    from ..settings import Settings
+    from engine.errors import VitrineError
+    from engine.media.frames import load_frame
+    from engine.runtime.backends import load_backend
+    from engine.runtime.describe import AttributeSchema, describe, load_templates
+    from engine.runtime.session import Session
+    from engine.settings import Settings
 
     if not 16 <= args.max_tokens <= 4096:
         raise VitrineError("--max-tokens must be between 16 and 4096")

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import VitrineError
+from engine.errors import VitrineError
 
 
 def cmd_eval(args) -> int:
-    from ..eval_report import compare
-    from ..evaluate import EvalOptions, evaluate
-    from ..devices import use_device_for_command
-    from ..settings import Settings
-    from .progress import TqdmProgress
+    from engine.cli.progress import TqdmProgress
+    from engine.evaluation.evaluate import EvalOptions, evaluate
+    from engine.evaluation.report import compare
+    from engine.runtime.devices import use_device_for_command
+    from engine.settings import Settings
 
     if args.data == "compare":
         print(compare([Path(p) for p in args.runs], Path(args.out) if args.out else None), end="")

@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 
-from ..native import in_native_callback
+from engine.runtime.native import in_native_callback
 
 RETRY_S = 0.05
 

@@ -6,12 +6,12 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import BadInput
+from engine.errors import BadInput
 
 
 def _catalog(args):
     """The catalog when there is one (its folder exists): matches and image vectors need it."""
-    from ..catalog import DB_NAME, default_folder, open_catalog
+    from engine.catalog.sqlite_catalog import DB_NAME, default_folder, open_catalog
     folder = Path(args.catalog) if args.catalog else default_folder()
     if args.catalog and not (folder / DB_NAME).is_file():
         raise BadInput(f"no catalog in {folder}: add one with `vitrine catalog --catalog {folder} add products.csv`")
@@ -21,9 +21,9 @@ def _catalog(args):
 
 
 def _session(args):
-    from ..backends import load_backend
-    from ..session import Session
-    from ..settings import Settings
+    from engine.runtime.backends import load_backend
+    from engine.runtime.session import Session
+    from engine.settings import Settings
     return Session(load_backend(args.model, threads=Settings.from_env().threads_for(args.threads)))
 
 
@@ -32,8 +32,8 @@ def _colours(item: dict) -> str:
 
 
 def cmd_look(args) -> int:
-    from ..frames import load_frame
-    from ..look.look import look_at, parse_boxes
+    from engine.look.look import look_at, parse_boxes
+    from engine.media.frames import load_frame
     if not 1 <= args.k <= 50:
         raise BadInput("-k must be between 1 and 50")
     if not 16 <= args.max_tokens <= 4096:
@@ -71,11 +71,11 @@ def cmd_look(args) -> int:
 
 
 def cmd_find(args) -> int:
-    from ..files import atomic_path
-    from ..look.find import find, query_for
-    from ..look.video_index import VideoIndex
-    from ..settings import Settings
-    from .progress import TqdmProgress
+    from engine.cli.progress import TqdmProgress
+    from engine.files import atomic_path
+    from engine.look.find import find, query_for
+    from engine.look.video_index import VideoIndex
+    from engine.settings import Settings
     if not 1 <= args.n <= 500:
         raise BadInput("-n must be between 1 and 500")
     video = Path(args.video)

@@ -4,18 +4,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import VitrineError
-from .progress import TqdmProgress
+from engine.cli.progress import TqdmProgress
+from engine.errors import VitrineError
 
 
 def _store():
-    from ..models import ModelStore
+    from engine.models.store import ModelStore
     return ModelStore.default()
 
 
 def cmd_models_list(args) -> int:
-    from ..families import get as family
-    from ..models import PROFILES
+    from engine.models.store import PROFILES
+    from engine.runtime.families import get as family
     store = _store()
     good, broken = store.scan()
     installed = {m.name: m for m in good}
@@ -67,10 +67,10 @@ def _gguf_converter():
 
 
 def cmd_models_pull(args) -> int:
-    from ..settings import Settings, check_hub_url
+    from engine.settings import Settings, check_hub_url
     hub = check_hub_url(args.hub) if args.hub else check_hub_url(Settings.from_env().hub_url, "VITRINE_HUB_URL")
     with TqdmProgress() as progress:
-        from ..backends.hybrid import measure_vision_encoders
+        from engine.runtime.backends.hybrid import measure_vision_encoders
         m = _store().pull(args.name, hub, progress, convert=_gguf_converter(),
                           measure_encoders=measure_vision_encoders)
     print(f"installed {m.name} in {m.folder}")

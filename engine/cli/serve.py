@@ -1,4 +1,4 @@
-"""`vitrine serve`: the model behind an OpenAI-compatible API on this machine (engine/serve.py)."""
+"""`vitrine serve`: the model behind an OpenAI-compatible API on this machine (engine/serve/server.py)."""
 from __future__ import annotations
 
 import logging
@@ -8,11 +8,11 @@ from pathlib import Path
 
 
 def cmd_serve(args) -> int:
-    from ..backends import load_backend
-    from ..errors import NotFound, VitrineError
-    from ..serve import ServeLimits, check_bind, create_app
-    from ..session import Session
-    from ..settings import Settings
+    from engine.errors import NotFound, VitrineError
+    from engine.runtime.backends import load_backend
+    from engine.runtime.session import Session
+    from engine.serve.server import ServeLimits, check_bind, create_app
+    from engine.settings import Settings
 
     api_key = args.api_key or os.environ.get("VITRINE_API_KEY") or None
     check_bind(args.host, api_key)
@@ -22,7 +22,7 @@ def cmd_serve(args) -> int:
         raise VitrineError("--queue must be >= 0, --max-tokens >= 1, --max-body-mb > 0, --max-pixels >= 1024")
     import uvicorn
 
-    from ..models import ModelStore
+    from engine.models.store import ModelStore
     threads = Settings.from_env().threads_for(args.threads)
     backend = load_backend(args.model, threads=threads)
     session = Session(backend, cache_frames=args.cache_images)
@@ -37,7 +37,7 @@ def cmd_serve(args) -> int:
         return [m.name for m in store.vlms()]
 
     def catalog():
-        from ..catalog import default_folder, open_catalog
+        from engine.catalog.sqlite_catalog import default_folder, open_catalog
         folder = Path(args.catalog) if args.catalog else default_folder()
         if not folder.is_dir():
             raise NotFound(f"no catalog at {folder}: `vitrine catalog add products.csv` makes one (or start the "
@@ -48,14 +48,14 @@ def cmd_serve(args) -> int:
     if args.bench:
         import json
 
-        from ..serve_bench import run
+        from engine.serve.bench import run
         try:
             print(json.dumps(run(session, backend.model_id, runs=args.bench), indent=2))
         finally:
             session.close()
         return 0
     # one line per request on stderr (method, path, status, duration, model), whatever -v says
-    logging.getLogger("engine.serve.requests").setLevel(logging.INFO)
+    logging.getLogger("engine.serve.server.requests").setLevel(logging.INFO)
     app = create_app(session, backend.model_id, limits, api_key=api_key, answer_lang=args.answer_lang,
                      loader=loader, installed=installed, catalog=catalog)
     print(f"serving {backend.model_id} on http://{args.host}:{args.port}/v1 (Ctrl-C stops)", file=sys.stderr,

@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import VitrineError
+from engine.errors import VitrineError
 
 
 def cmd_translate(args) -> int:
-    from ..language import check_text
-    from ..translate import ArgosTranslator, argos_dir, load_translator
+    from engine.language.detect import check_text
+    from engine.language.translate import ArgosTranslator, argos_dir, load_translator
     words = args.words
     if words == ["list"]:
         chosen = load_translator(args.backend)
@@ -35,7 +35,7 @@ def cmd_translate(args) -> int:
             print(f"installed {a}->{b} from {Path(f).name}")
         return 0
     if words == ["bench"]:
-        from ..translate_bench import run_translate_bench
+        from engine.language.translate_bench import run_translate_bench
         cases_dir = None
         if args.cases_dir:
             cases_dir = Path(args.cases_dir).resolve()
@@ -44,7 +44,7 @@ def cmd_translate(args) -> int:
         result = run_translate_bench(cases_dir, tuple(args.split or ("dev", "test")))
         print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else _bench_text(result))
         return 0
-    from ..language import detect_language
+    from engine.language.detect import detect_language
     text = " ".join(check_text(" ".join(words), "the text to translate").split())
     if len(text) > 20_000:
         raise VitrineError(f"the text is too long ({len(text)} characters, at most 20000): translate it in parts")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadInput
-from .look import _colour_of, _garment_of
-from .query import TextQuery, parse
-from .video_index import IndexedItem, VideoIndex
+from engine.errors import BadInput
+from engine.look.look import _colour_of, _garment_of
+from engine.look.query import TextQuery, parse
+from engine.look.video_index import IndexedItem, VideoIndex
 
 MIN_SCORE = 0.2
 
@@ -68,8 +68,8 @@ class Query:
 
 def query_for(what: str, catalog=None) -> Query:
     """Words, a picture file, or a catalog SKU."""
-    from ..colors import dominant_colors
-    from ..frames import load_frame, parse_spec
+    from engine.media.colors import dominant_colors
+    from engine.media.frames import load_frame, parse_spec
     path = Path(parse_spec(what)[0]) if what.strip() else None
     if path is not None and path.is_file():
         if catalog is None:
@@ -80,7 +80,7 @@ def query_for(what: str, catalog=None) -> Query:
     if catalog is not None and what.strip() and " " not in what.strip():
         product = catalog.get(what.strip())
         if product is not None:
-            from ..catalog import _load_rgb
+            from engine.catalog.sqlite_catalog import _load_rgb
             rgb = _load_rgb(product.image)
             vec = catalog.signature.vectors([rgb])[0] if rgb is not None else None
             colour, garment = _colour_of(product.attributes), _garment_of(product.attributes, product.title)

@@ -1,9 +1,9 @@
 """The look: every garment in a frame, each with its region, measured colours, attributes and catalog matches.
 
 Regions come from engine.look.regions (pose + person mask, else the whole frame, or the clerk's boxes). For each
-region: colours from the pixels (engine.colors), one image vector (the catalog's signature, all regions in one
+region: colours from the pixels (engine.media.colors), one image vector (the catalog's signature, all regions in one
 batch) and the catalog's nearest products re-ranked by what the region can hold and by colour; with a session, the
-VLM reads the schema's attributes of each region's crop (constrained decoding, engine.describe) with the category
+VLM reads the schema's attributes of each region's crop (constrained decoding, engine.runtime.describe) with the category
 limited to what the region can hold plus "nothing", and regions it calls empty are dropped.
 """
 from __future__ import annotations
@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import vocabulary as voc
-from ..colors import NamedColor, dominant_colors
-from ..describe import AttributeSchema
-from ..errors import BadInput
-from ..frames import Frame, Region
-from .regions import ALL_GARMENTS, NAMES_PT, Box, GarmentRegion, PoseFinder, find_regions
+from engine.errors import BadInput
+from engine.language.detect import vocabulary as voc
+from engine.look.regions import ALL_GARMENTS, NAMES_PT, Box, GarmentRegion, PoseFinder, find_regions
+from engine.media.colors import NamedColor, dominant_colors
+from engine.media.frames import Frame, Region
+from engine.runtime.describe import AttributeSchema
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Item:
 
 @dataclass
 class Look:
-    frame: str                                # where the frame came from (engine.frames.Frame.describe)
+    frame: str                                # where the frame came from (engine.media.frames.Frame.describe)
     width: int
     height: int
     how: str                                  # pose, frame or box
@@ -152,7 +152,7 @@ def _schema_for(schema: AttributeSchema, kinds: tuple[str, ...], where: str = ""
 def _ask(session, frame: Frame, region: GarmentRegion, schema, templates, max_tokens: int, crops: bool):
     """The model's attributes for one region: about its crop (``crops``, and always for the clerk's boxes), else
     about the whole frame with the region named in the prompt, so every region reuses one encoded image."""
-    from ..describe import describe
+    from engine.runtime.describe import describe
     if crops or region.name not in WHERE:
         crop = frame.crop(Region(region.box.x, region.box.y, region.box.w, region.box.h))
         return describe(session, crop, _schema_for(schema, region.kinds), templates, max_tokens=max_tokens)
@@ -163,8 +163,8 @@ def _ask(session, frame: Frame, region: GarmentRegion, schema, templates, max_to
 def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None = None,
             boxes: list[Box] | None = None, k: int = 3, schema=None, templates=None,
             max_tokens: int = 300, crops: bool = False) -> Look:
-    """The garments in ``frame``. ``catalog``: an engine.catalog.Catalog for matches (None: no matches);
-    ``session``: an engine.session.Session for the attributes (None: regions, colours and matches only);
+    """The garments in ``frame``. ``catalog``: an engine.catalog.sqlite_catalog.Catalog for matches (None: no matches);
+    ``session``: an engine.runtime.session.Session for the attributes (None: regions, colours and matches only);
     ``finder``: a PoseFinder to reuse (None: one is made for this call); ``boxes``: the clerk's boxes;
     ``crops``: the model reads each region's crop (one image encode each) instead of the frame named by region."""
     if not 1 <= k <= 50:
@@ -185,7 +185,7 @@ def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None 
     items = [Item(r.name, r.box, dominant_colors(r.crop(rgb), r.mask), r.kinds) for r in regions]
     model = ""
     if session is not None:
-        from ..describe import load_templates
+        from engine.runtime.describe import load_templates
         schema = schema or AttributeSchema.load()
         templates = templates if templates is not None else load_templates()
         kept_items, kept_regions = [], []

@@ -1,7 +1,7 @@
 """What a clerk looks for in a video, as colours and garments: "vestido vermelho", "red dress", "tênis brancos".
 
-Words are read through the vocabulary the rest of the app uses (engine.vocabulary's garments, their catalog
-spellings and Portuguese nouns; engine.colors' table names and the vocabulary's adjectives in every gender and
+Words are read through the vocabulary the rest of the app uses (engine.language.vocabulary's garments, their catalog
+spellings and Portuguese nouns; engine.media.colors' table names and the vocabulary's adjectives in every gender and
 number), longest phrase first, so "calça jeans" is jeans and "azul-marinho" is navy.
 """
 from __future__ import annotations
@@ -11,9 +11,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .. import vocabulary as voc
-from ..colors import default_table
-from ..errors import BadInput
+from engine.errors import BadInput
+from engine.language.detect import vocabulary as voc
+from engine.media.colors import default_table
 
 STOP = {"de", "do", "da", "dos", "das", "com", "e", "a", "o", "as", "os", "um", "uma", "the", "an", "with", "and",
         "in", "em", "no", "na", "cor", "color", "colour"}

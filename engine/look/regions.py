@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import VitrineError
-from ..focus import _protobuf_shim, _quiet_stderr
+from engine.errors import VitrineError
+from engine.media.focus import _protobuf_shim, _quiet_stderr
 
 log = logging.getLogger(__name__)
 
 VISIBLE = 0.5                 # landmark visibility under this: the body part is hidden or out of the frame
 HAND_VISIBLE = 0.4            # a hand holding something is partly hidden by it
 MIN_PERSON_SHARE = 0.02       # the person mask must cover this much of the frame to refine a region with it
-MIN_SILHOUETTE_SHARE = 0.05   # without a pose, a person mask this large is a person (engine.focus's threshold)
+MIN_SILHOUETTE_SHARE = 0.05   # without a pose, a person mask this large is a person (engine.media.focus's threshold)
 MIN_GARMENT_SHARE = 0.2       # a region whose garment pixels fill less than this of it holds nothing
 
-# which garments each region can hold (engine.vocabulary's canonical names): matches and text queries use it
+# which garments each region can hold (engine.language.vocabulary's canonical names): matches and text queries use it
 KINDS: dict[str, tuple[str, ...]] = {
     "upper": ("shirt", "t-shirt", "top", "blouse", "jacket", "coat", "sweater", "sweatshirt", "kurta"),
     "lower": ("trousers", "jeans", "shorts", "skirt"),
@@ -78,7 +78,7 @@ class GarmentRegion:
         return np.ascontiguousarray(rgb[b.y:b.y + b.h, b.x:b.x + b.w])
 
     def cut_out(self, rgb: np.ndarray) -> np.ndarray:
-        """The crop with everything but the garment grey, as the embedder should see it (engine.focus does the
+        """The crop with everything but the garment grey, as the embedder should see it (engine.media.focus does the
         same for a whole person)."""
         crop = self.crop(rgb).copy()
         if self.mask is not None:
@@ -126,7 +126,7 @@ class PoseFinder:
         """The selfie segmenter's person mask, for frames where the pose model found no one (a busy
         background, a person seen from an odd angle)."""
         if self._segmenter is None:
-            from ..focus import PersonSegmenter
+            from engine.media.focus import PersonSegmenter
             self._segmenter = PersonSegmenter()
         return self._segmenter.mask(rgb)
 
@@ -278,7 +278,7 @@ def _same_colour(a: list, b: list) -> bool:
 def _merge_same_colour(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarray | None) \
         -> list[GarmentRegion]:
     """Upper and lower body of one colour are one full-length garment (a dress)."""
-    from ..colors import dominant_colors
+    from engine.media.colors import dominant_colors
     upper = next((r for r in regions if r.name == "upper"), None)
     lower = next((r for r in regions if r.name == "lower"), None)
     if not (upper and lower and _same_colour(dominant_colors(upper.crop(rgb), upper.mask, max_colors=1),

@@ -20,10 +20,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..database import SqlErrors, open_database
-from ..errors import BadInput, Cancelled
-from ..settings import Settings
-from .regions import Box, PoseFinder
+from engine.database import SqlErrors, open_database
+from engine.errors import BadInput, Cancelled
+from engine.look.regions import Box, PoseFinder
+from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +132,8 @@ class VideoIndex:
               cancel: threading.Event | None = None, limit: int | None = None) -> int:
         """Index every sampled frame not yet indexed; returns how many were indexed now. ``limit``: stop after that
         many (a resumable partial run)."""
-        from ..frames import FrameSource
-        from .look import look_at
+        from engine.look.look import look_at
+        from engine.media.frames import FrameSource
         own = finder is None
         indexed = 0
         with FrameSource(str(self.video)) as src:

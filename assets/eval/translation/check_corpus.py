@@ -1,6 +1,6 @@
 """Checks the translation corpus's files, never a translator: each file is a TSV with the right four columns, no row
 repeats another (in any batch, dev or test), and each row's reference passes the row's own checks, the way
-engine/translate_bench.py scores (must: case-insensitive substrings; must_not: whole words). A reference that fails
+engine/language/translate_bench.py scores (must: case-insensitive substrings; must_not: whole words). A reference that fails
 its own row means the row is unfair or the reference is wrong.
 
     python assets/eval/translation/check_corpus.py       # prints counts; exit 1 on any problem

@@ -1,6 +1,6 @@
 """Writes the template batches of the translation corpus (README.md here): English answers and Portuguese questions
-built from templates over the synthetic set's garments, colours, patterns and sleeves (export/synth.py), with the
-colours and patterns the catalog vocabulary adds (engine/vocabulary.py). The Portuguese forms below are written
+built from templates over the synthetic set's garments, colours, patterns and sleeves (export/datasets/synth.py), with the
+colours and patterns the catalog vocabulary adds (engine/language/vocabulary.py). The Portuguese forms below are written
 here on purpose, not imported: the corpus must not share tables with the mechanism it measures.
 
     python assets/eval/translation/make_template_batch.py      # rewrites the three files; same seed, same rows

@@ -1,0 +1,56 @@
+"""What makes two product pictures similar: the image embedder's features plus the garment's measured colours.
+
+ImageNet features see shape and texture well but are nearly blind to colour (on the synthetic catalog, 98 of
+107 misses were the same garment in another colour); a small colour signature (shares over the colour table's
+names, from engine.media.colors) fixes that: recall@1 of augmented copies 0.80 -> 0.94. The signature's weight is part
+of the signature's id, so vectors built with another weight are never mixed with these.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from engine.catalog.embed import ImageEmbedder, unit_rows
+from engine.media.colors import COLOR_TABLE, ColorTable, default_table, dominant_colors
+
+COLOUR_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class SignatureInfo:
+    id: str          # the image embedder's id + the colour signature's: what the catalog records
+    embedder: str    # the image embedder's name
+    dim: int
+
+
+class ProductSignature:
+    """Image -> one unit vector for nearest-neighbour search."""
+
+    def __init__(self, embedder: ImageEmbedder, table: ColorTable | None = None,
+                 colour_weight: float = COLOUR_WEIGHT):
+        self.embedder = embedder
+        self.table = table or default_table()
+        self.colour_names = sorted({n[0] for n in self.table.names})
+        self.colour_weight = colour_weight
+        table_id = hashlib.sha1(COLOR_TABLE.read_bytes() if table is None else repr(self.table.names).encode())
+        suffix = f"+colour{colour_weight:g}-{table_id.hexdigest()[:6]}" if colour_weight else ""
+        self.info = SignatureInfo(embedder.info.id + suffix, embedder.info.name,
+                                  embedder.info.dim + (len(self.colour_names) if colour_weight else 0))
+
+    def colour_vector(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        v = np.zeros(len(self.colour_names), np.float32)
+        for c in dominant_colors(rgb, mask, table=self.table):
+            v[self.colour_names.index(c.en)] = c.share
+        return v / max(float(np.linalg.norm(v)), 1e-9)
+
+    def vectors(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+        feats = self.embedder.embed_images(images)
+        if not self.colour_weight:
+            return feats
+        masks = masks or [None] * len(images)
+        colours = np.stack([self.colour_vector(im, m) for im, m in zip(images, masks)]) if len(images) else \
+            np.zeros((0, len(self.colour_names)), np.float32)
+        return unit_rows(np.concatenate([feats, self.colour_weight * colours], axis=1))

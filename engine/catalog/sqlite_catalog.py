@@ -1,0 +1,541 @@
+"""The store's catalog: products, their attributes, images and vectors, and similar-product search.
+
+``Catalog`` is the interface the app and the CLI use (a chain could later put a shared server behind it);
+``SqliteCatalog`` is the embedded default: one folder with one SQLite file (rows, attributes, thumbnails and
+vectors, written in transactions) and two derived usearch indexes (see engine.catalog.vector_index for why).
+
+Indexing is resumable: rows go in first (one transaction), then their vectors in committed batches; a killed run
+leaves rows marked pending and the next run carries on. The catalog records which embedder built its vectors and
+refuses to mix: a different embedder means `vitrine catalog index --reindex`.
+
+A product whose image cannot be read (damaged, too large, too small) is recorded as failed with its reason and
+left out of the vectors; the others are indexed, and later runs skip it until its image file changes
+(`vitrine catalog show --failed` lists them).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from engine.catalog.embed import TextEmbedder
+from engine.catalog.products_csv import CatalogProduct
+from engine.catalog.similarity import ProductSignature
+from engine.catalog.vector_index import VectorIndex
+from engine.database import SqlErrors, open_database
+from engine.errors import VitrineError
+from engine.files import store_lock
+from engine.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "catalog.sqlite3"
+DAMAGED = "nothing was changed; move the catalog folder away and add the CSV again"
+BATCH = 32
+THUMB = 160
+# (stage label, done, total or None)
+ProgressFn = Callable[[str, int, "int | None"], None]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS products (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT UNIQUE NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    attributes TEXT NOT NULL DEFAULT '{}',
+    image TEXT NOT NULL,
+    image_mtime REAL NOT NULL DEFAULT 0,
+    thumbnail BLOB,
+    image_vec BLOB,
+    image_sig TEXT NOT NULL DEFAULT '',
+    text_vec BLOB,
+    text_sig TEXT NOT NULL DEFAULT '',
+    added_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS products_image_sig ON products(image_sig);
+-- products whose image could not be read: retried when the image file changes (its mtime), or on --reindex
+CREATE TABLE IF NOT EXISTS failures (
+    product INTEGER PRIMARY KEY,            -- products.rowid
+    reason TEXT NOT NULL,
+    image_mtime REAL NOT NULL,
+    at REAL NOT NULL
+);
+"""
+
+
+@dataclass
+class Product:
+    id: str
+    title: str
+    attributes: dict[str, str]
+    image: str
+    thumbnail: bytes | None = None          # a small JPEG, so results show even when the image moved
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "title": self.title, "attributes": self.attributes, "image": self.image}
+
+
+@dataclass
+class Hit:
+    product: Product
+    score: float                            # cosine similarity, 1 = the same
+
+    def to_dict(self) -> dict:
+        return {**self.product.to_dict(), "score": round(self.score, 4)}
+
+
+@dataclass
+class AddReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    indexed: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)     # (id, why): rows of the CSV not added
+    failed: list[tuple[str, str]] = field(default_factory=list)      # (id, why): added, but its image unreadable
+
+    def to_dict(self) -> dict:
+        return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged, "indexed": self.indexed,
+                "skipped": [{"id": i, "why": w} for i, w in self.skipped],
+                "failed": [{"id": i, "why": w} for i, w in self.failed]}
+
+
+@dataclass
+class IndexReport:
+    indexed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)      # (id, why) of this run
+
+    def to_dict(self) -> dict:
+        return {"indexed": self.indexed, "failed": [{"id": i, "why": w} for i, w in self.failed]}
+
+
+@dataclass
+class FailedProduct:
+    id: str
+    image: str
+    reason: str
+    at: float                               # when it failed (seconds since the epoch)
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+@dataclass
+class CatalogInfo:
+    path: str
+    products: int
+    indexed: int
+    pending: int
+    failed: int                             # image unreadable: `vitrine catalog show --failed`
+    image_embedder: str
+    text_embedder: str
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+class Catalog(ABC):
+    @abstractmethod
+    def add(self, products: list[CatalogProduct], progress: ProgressFn | None = None,
+            cancel: threading.Event | None = None) -> AddReport: ...
+
+    @abstractmethod
+    def index(self, reindex: bool = False, progress: ProgressFn | None = None,
+              cancel: threading.Event | None = None) -> IndexReport: ...
+
+    @abstractmethod
+    def failed(self) -> list[FailedProduct]: ...
+
+    @abstractmethod
+    def remove(self, ids: Iterable[str]) -> int: ...
+
+    @abstractmethod
+    def get(self, product_id: str) -> Product | None: ...
+
+    @abstractmethod
+    def search_image(self, rgb: np.ndarray, k: int = 5, mask: np.ndarray | None = None) -> list[Hit]: ...
+
+    @abstractmethod
+    def search_text(self, query: str, k: int = 5) -> list[Hit]: ...
+
+    @abstractmethod
+    def info(self) -> CatalogInfo: ...
+
+    def close(self) -> None:
+        pass
+
+
+def searchable_text(title: str, attributes: dict[str, str]) -> str:
+    """The product as words for the text embedder: its title, its values, and Portuguese for the values the
+    vocabulary knows ("red dress" also reads "vestido vermelho"), so a query in either language finds it."""
+    from engine.language.detect import vocabulary as v
+    words = [title] + [val for val in attributes.values()]
+    canon = {v.canonical_attribute(k): v.normalise_value(v.canonical_attribute(k), val)
+             for k, val in attributes.items()}
+    garment = canon.get("garment") or next((g for g in v.GARMENTS if g in title.lower().split()), "")
+    noun = v.GARMENTS.get(garment)
+    if noun:
+        pt = [noun.pt]
+        for attr, table in (("colour", v.COLOURS), ("pattern", v.PATTERNS)):
+            adj = table.get(canon.get(attr, ""))
+            if adj:
+                pt.append(adj.agree(noun))
+        words.append(" ".join(pt))
+    return " | ".join(w for w in words if w)
+
+
+def _load_rgb(path: str, fit: int | None = None) -> np.ndarray:
+    """A product's image through the one image reader (header checked first), scaled down to ``fit`` as it is
+    decoded, so that a batch never holds full-size originals; ``BadInput`` in one line when it cannot be read."""
+    from engine.media.frames import read_image
+    return read_image(Path(path), fit=fit)
+
+
+def _mtime(path: str) -> float:
+    try:
+        return Path(path).stat().st_mtime
+    except OSError:                         # gone: indexing records it as failed, with the reason
+        return 0.0
+
+
+def _thumbnail(rgb: np.ndarray) -> bytes:
+    import cv2
+    h, w = rgb.shape[:2]
+    s = THUMB / max(h, w)
+    small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) \
+        if s < 1 else rgb
+    ok, buf = cv2.imencode(".jpg", small[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return buf.tobytes() if ok else b""
+
+
+class SqliteCatalog(Catalog):
+    """A catalog folder: ``catalog.sqlite3`` + ``image.usearch`` + ``text.usearch`` (+ their stamps)."""
+
+    def __init__(self, folder: Path | str, signature: Callable[[], ProductSignature] | None = None,
+                 text_embedder: Callable[[], TextEmbedder] | None = None):
+        self.folder = Path(folder)
+        self.path = self.folder / DB_NAME
+        self._signature_factory = signature or _default_signature
+        self._text_factory = text_embedder or _default_text_embedder
+        self._signature: ProductSignature | None = None
+        self._text: TextEmbedder | None = None
+        self._indexes: dict[str, VectorIndex] = {}
+        self._lock = threading.RLock()
+        if self.folder.exists() and not self.folder.is_dir():
+            raise VitrineError(f"{self.folder} is a file: a catalog is a folder (give a folder path)")
+        self.db = open_database(self.path, SCHEMA, "catalog", DAMAGED)
+
+    # ---- embedders, loaded on first need --------------------------------------------------------------------
+    @property
+    def signature(self) -> ProductSignature:
+        if self._signature is None:
+            self._signature = self._signature_factory()
+        return self._signature
+
+    @property
+    def text_embedder(self) -> TextEmbedder:
+        if self._text is None:
+            self._text = self._text_factory()
+        return self._text
+
+    # ---- small helpers ----------------------------------------------------------------------------------------
+    def _meta(self, key: str, default: str = "") -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+                        "excluded.value", (key, value))
+
+    def _bump(self) -> None:
+        self._set_meta("generation", str(int(self._meta("generation", "0")) + 1))
+
+    @staticmethod
+    def _product(row) -> Product:
+        return Product(row[0], row[1], json.loads(row[2]), row[3], row[4])
+
+    def _write(self, action: str):
+        return store_lock(self.folder, action, f"the catalog {self.folder}")
+
+    def _sql(self, doing: str):
+        return SqlErrors(self.path, doing, "catalog file", DAMAGED)
+
+    # ---- writing ------------------------------------------------------------------------------------------------
+    def _check_embedder(self, reindex: bool) -> None:
+        built = self._meta("image_signature")
+        current = self.signature.info.id
+        if built and built != current and not reindex:
+            n = self.db.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+            raise VitrineError(f"the catalog was indexed with {built}, not {current}: run `vitrine catalog index "
+                               f"--reindex` to rebuild its {n} vectors (nothing was changed)")
+
+    def add(self, products: list[CatalogProduct], progress: ProgressFn | None = None,
+            cancel: threading.Event | None = None) -> AddReport:
+        report = AddReport()
+        with self._write(f"catalog add ({len(products)} products)"), self._lock:
+            self._check_embedder(reindex=False)
+            with self._sql("adding products"):
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    if not self._meta("image_signature"):
+                        self._set_meta("image_signature", self.signature.info.id)
+                    for p in products:
+                        mtime = _mtime(p.image)
+                        attrs = json.dumps(p.attributes, ensure_ascii=False, sort_keys=True)
+                        old = self.db.execute("SELECT title, attributes, image, image_mtime FROM products WHERE "
+                                              "id = ?", (p.id,)).fetchone()
+                        if old is None:
+                            self.db.execute("INSERT INTO products(id, title, attributes, image, image_mtime, "
+                                            "added_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                            (p.id, p.title, attrs, p.image, mtime, time.time()))
+                            report.added += 1
+                        elif tuple(old) == (p.title, attrs, p.image, mtime):
+                            report.unchanged += 1
+                        else:
+                            image_changed = (old[2], old[3]) != (p.image, mtime)
+                            self.db.execute(
+                                "UPDATE products SET title = ?, attributes = ?, image = ?, image_mtime = ?, "
+                                "text_sig = '' " + (", image_sig = '', thumbnail = NULL " if image_changed else "")
+                                + "WHERE id = ?", (p.title, attrs, p.image, mtime, p.id))
+                            if image_changed:       # a new picture gets a new chance
+                                self.db.execute("DELETE FROM failures WHERE product = (SELECT rowid FROM products "
+                                                "WHERE id = ?)", (p.id,))
+                            report.updated += 1
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+            report.indexed, report.failed = self._index_pending(progress, cancel)
+        return report
+
+    def index(self, reindex: bool = False, progress: ProgressFn | None = None,
+              cancel: threading.Event | None = None) -> IndexReport:
+        """Embed every pending product (after a killed run, or all of them with ``reindex``, which also retries
+        the failed ones)."""
+        with self._write("catalog index"), self._lock:
+            self._check_embedder(reindex)
+            if reindex:
+                with self._sql("starting the re-index"):
+                    self._set_meta("image_signature", self.signature.info.id)
+                    self.db.execute("DELETE FROM failures")
+            return IndexReport(*self._index_pending(progress, cancel))
+
+    def _pending(self) -> list[tuple]:
+        """Rows whose vectors are missing or stale, except those that failed on the image file as it still is."""
+        sig = self.signature.info.id
+        text_sig = self.text_embedder.info.id
+        rows = self.db.execute("SELECT p.rowid, p.id, p.title, p.attributes, p.image, p.image_sig = ?, "
+                               "p.text_sig = ?, f.image_mtime FROM products p LEFT JOIN failures f ON f.product = "
+                               "p.rowid WHERE p.image_sig != ? OR p.text_sig != ? ORDER BY p.rowid",
+                               (sig, text_sig, sig, text_sig)).fetchall()
+        return [r[:7] for r in rows if r[7] is None or _mtime(r[4]) != r[7]]
+
+    def _index_pending(self, progress: ProgressFn | None, cancel: threading.Event | None) \
+            -> tuple[int, list[tuple[str, str]]]:
+        sig, text_sig = self.signature.info.id, self.text_embedder.info.id
+        pending = self._pending()
+        failed: list[tuple[str, str]] = []
+        done = indexed = 0
+        if progress:
+            progress("indexing", 0, len(pending))
+        for start in range(0, len(pending), BATCH):
+            if cancel is not None and cancel.is_set():
+                break
+            batch = pending[start:start + BATCH]
+            image_rows, images, bad = [], [], []
+            for row in batch:
+                if row[5]:
+                    continue
+                try:                        # one at a time, scaled down as decoded: a batch holds no originals
+                    rgb = _load_rgb(row[4], self.signature.embedder.decode_side)
+                except VitrineError as e:   # this product fails, with its reason; the others go on
+                    bad.append((row, str(e), _mtime(row[4])))
+                    continue
+                image_rows.append(row)
+                images.append(rgb)
+            vectors = self.signature.vectors(images) if images else None
+            failed_ids = {row[0] for row, _, _ in bad}
+            text_rows = [row for row in batch if not row[6] and row[0] not in failed_ids]
+            texts = self.text_embedder.embed_texts(
+                [searchable_text(r[2], json.loads(r[3])) for r in text_rows]) if text_rows else None
+            with self._sql("saving vectors"):
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    for row, rgb, vec in zip(image_rows, images, vectors if vectors is not None else []):
+                        self.db.execute("UPDATE products SET image_vec = ?, image_sig = ?, thumbnail = ? WHERE "
+                                        "rowid = ?", (vec.astype(np.float32).tobytes(), sig, _thumbnail(rgb),
+                                                      row[0]))
+                    for row, vec in zip(text_rows, texts if texts is not None else []):
+                        self.db.execute("UPDATE products SET text_vec = ?, text_sig = ? WHERE rowid = ?",
+                                        (vec.astype(np.float32).tobytes(), text_sig, row[0]))
+                    self.db.executemany("DELETE FROM failures WHERE product = ?", [(r[0],) for r in image_rows])
+                    self.db.executemany("INSERT OR REPLACE INTO failures(product, reason, image_mtime, at) VALUES "
+                                        "(?, ?, ?, ?)", [(r[0], why, m, time.time()) for r, why, m in bad])
+                    self._bump()
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+            self._update_indexes(image_rows, vectors, text_rows, texts)
+            for row, why, _ in bad:
+                log.info("product %s failed: %s", row[1], why)
+                failed.append((row[1], why))
+            del images, vectors
+            done += len(batch)
+            indexed += len(image_rows)
+            if progress:
+                progress("indexing", done, len(pending))
+        self._save_indexes()
+        return indexed, failed
+
+    def remove(self, ids: Iterable[str]) -> int:
+        ids = list(ids)
+        with self._write(f"catalog remove ({len(ids)})"), self._lock, self._sql("removing products"):
+            rows = [r[0] for i in ids for r in self.db.execute("SELECT rowid FROM products WHERE id = ?", (i,))]
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.executemany("DELETE FROM products WHERE rowid = ?", [(r,) for r in rows])
+                self.db.executemany("DELETE FROM failures WHERE product = ?", [(r,) for r in rows])
+                self._bump()
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            for idx in self._indexes.values():
+                idx.remove(rows)
+            self._save_indexes()
+            return len(rows)
+
+    # ---- vector indexes (derived from the rows) ------------------------------------------------------------
+    def _stamp(self, space: str) -> str:
+        sig = self.signature.info.id if space == "image" else self.text_embedder.info.id
+        return f"{sig}@{self._meta('generation', '0')}"
+
+    def _index_for(self, space: str) -> VectorIndex:
+        if space in self._indexes:
+            return self._indexes[space]
+        dim = self.signature.info.dim if space == "image" else self.text_embedder.info.dim
+        stamp = self._stamp(space)
+        path = self.folder / f"{space}.usearch"
+        idx = VectorIndex.load(path, dim, stamp)
+        if idx is None:
+            idx = VectorIndex.build(dim, self._vectors(space))
+            try:
+                idx.save(path, stamp)
+            except OSError as e:            # a read-only catalog still searches; it rebuilds next time
+                log.warning("could not save the %s index: %s", space, e)
+        self._indexes[space] = idx
+        return idx
+
+    def _vectors(self, space: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        sig = self.signature.info.id if space == "image" else self.text_embedder.info.id
+        col, sig_col = ("image_vec", "image_sig") if space == "image" else ("text_vec", "text_sig")
+        cur = self.db.execute(f"SELECT rowid, {col} FROM products WHERE {sig_col} = ?", (sig,))
+        while rows := cur.fetchmany(4096):
+            yield (np.array([r[0] for r in rows], np.uint64),
+                   np.stack([np.frombuffer(r[1], np.float32) for r in rows]))
+
+    def _update_indexes(self, image_rows, vectors, text_rows, texts) -> None:
+        if "image" in self._indexes and image_rows:
+            self._indexes["image"].add(np.array([r[0] for r in image_rows]), vectors)
+        if "text" in self._indexes and text_rows:
+            self._indexes["text"].add(np.array([r[0] for r in text_rows]), texts)
+
+    def _save_indexes(self) -> None:
+        for space in ("image", "text"):
+            if space in self._indexes:
+                try:
+                    self._indexes[space].save(self.folder / f"{space}.usearch", self._stamp(space))
+                except OSError as e:
+                    log.warning("could not save the %s index: %s", space, e)
+
+    # ---- reading ---------------------------------------------------------------------------------------------
+    def _hits(self, matches: list[tuple[int, float]]) -> list[Hit]:
+        hits = []
+        for rowid, score in matches:
+            row = self.db.execute("SELECT id, title, attributes, image, thumbnail FROM products WHERE rowid = ?",
+                                  (rowid,)).fetchone()
+            if row is not None:             # removed by another process since the index was loaded
+                hits.append(Hit(self._product(row), score))
+        return hits
+
+    def search_image(self, rgb: np.ndarray, k: int = 5, mask: np.ndarray | None = None) -> list[Hit]:
+        with self._lock, self._sql("searching the catalog"):
+            self._check_embedder(reindex=False)
+            vec = self.signature.vectors([rgb], [mask])[0]
+            return self._hits(self._index_for("image").search(vec, k))
+
+    def search_vector(self, vec: np.ndarray, k: int = 5) -> list[Hit]:
+        """Products nearest a vector made with ``self.signature`` (the look embeds its regions once, in a batch)."""
+        with self._lock, self._sql("searching the catalog"):
+            self._check_embedder(reindex=False)
+            return self._hits(self._index_for("image").search(np.asarray(vec, np.float32), k))
+
+    def search_text(self, query: str, k: int = 5) -> list[Hit]:
+        query = " ".join((query or "").split())
+        if not query:
+            raise VitrineError("the search text is empty: type what you are looking for (\"vestido vermelho\")")
+        with self._lock, self._sql("searching the catalog"):
+            vec = self.text_embedder.embed_texts([query], query=True)[0]
+            return self._hits(self._index_for("text").search(vec, k))
+
+    def get(self, product_id: str) -> Product | None:
+        with self._lock, self._sql("reading the catalog"):
+            row = self.db.execute("SELECT id, title, attributes, image, thumbnail FROM products WHERE id = ?",
+                                  (product_id,)).fetchone()
+        return self._product(row) if row else None
+
+    def failed(self) -> list[FailedProduct]:
+        """Products whose image could not be read, with the reason (oldest first)."""
+        with self._lock, self._sql("reading the catalog"):
+            rows = self.db.execute("SELECT p.id, p.image, f.reason, f.at FROM failures f JOIN products p ON "
+                                   "p.rowid = f.product ORDER BY p.rowid").fetchall()
+        return [FailedProduct(*r) for r in rows]
+
+    def info(self) -> CatalogInfo:
+        with self._lock, self._sql("reading the catalog"):
+            total = self.db.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+            built = self._meta("image_signature")
+            indexed = self.db.execute("SELECT COUNT(*) FROM products WHERE image_sig = ? AND image_sig != ''",
+                                      (built,)).fetchone()[0]
+            failed = self.db.execute("SELECT COUNT(*) FROM failures f JOIN products p ON p.rowid = f.product "
+                                     "WHERE p.image_sig != ? OR p.image_sig = ''", (built,)).fetchone()[0]
+            text = self.db.execute("SELECT text_sig FROM products WHERE text_sig != '' LIMIT 1").fetchone()
+        return CatalogInfo(str(self.folder), total, indexed, total - indexed - failed, failed, built,
+                           text[0] if text else "")
+
+    def close(self) -> None:
+        with self._lock:
+            for e in (self._signature.embedder if self._signature else None, self._text):
+                if e is not None:
+                    e.close()
+            self.db.close()
+
+
+def _default_signature() -> ProductSignature:
+    from engine.catalog.embed import load_image_embedder
+    return ProductSignature(load_image_embedder())
+
+
+def _default_text_embedder() -> TextEmbedder:
+    from engine.catalog.embed import load_text_embedder
+    return load_text_embedder()
+
+
+def default_folder(settings: Settings | None = None) -> Path:
+    return (settings or Settings.from_env()).home / "catalog"
+
+
+def open_catalog(folder: Path | str | None = None, image_embedder: str | None = None) -> SqliteCatalog:
+    """The catalog in ``folder`` (default: $VITRINE_HOME/catalog), with the named image embedder."""
+    folder = Path(folder) if folder else default_folder()
+    if image_embedder:
+        from engine.catalog.embed import load_image_embedder
+        return SqliteCatalog(folder, signature=lambda: ProductSignature(load_image_embedder(image_embedder)))
+    return SqliteCatalog(folder)

@@ -1,0 +1,373 @@
+"""The store's fashion terms, and how they go through a generic translator without breaking the sentence.
+
+en->pt, first: each fashion noun phrase of the English sentence ("a light blue bell-sleeve blouse with a peter pan
+collar") is recognised and rendered whole in Portuguese by grammar (engine.language.noun_phrase) and goes through the
+translator as ONE placeholder; the translator renders only the glue (verbs, prepositions). Every placeholder must
+come back once and whole, or that attempt is thrown away and the noun-by-noun way below is tried.
+
+en->pt, noun by noun: each glossary noun is swapped for an invented word the translator copies as it is (a
+placeholder, like a brand name); after translation every placeholder must come back exactly once and whole, or the
+protected attempt is thrown away and the plain translation is post-edited instead (known wrong renderings replaced)
+- so a term comes out whole or not at all, and no fragment of a placeholder can reach the user. Each placeholder
+becomes the term in Portuguese, and the article and adjectives around it are made to agree with the term's gender
+and number (engine.language.pt_agreement). pt->en: a clerk's question through engine.language.question_lexicon, post-edited.
+
+Files: assets/glossary.tsv, then $VITRINE_HOME/glossary.tsv (a store's own terms win; UTF-8 or Windows/Latin-1;
+a bad row is reported by file, line and column and skipped, the rest still used). Columns: en, pt, gender (m/f;
+adj for adjectives, which are post-edited only), pt_plural, en_plural, wrong_pt, wrong_en; empty plurals follow
+the regular rules.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from engine.errors import BadInput
+from engine.language.pt_agreement import agree, agree_verb, en_plural, pt_plural
+from engine.text_files import read_text
+
+log = logging.getLogger(__name__)
+
+# invented words Bergamot copies untouched in every position tried (measured; "Plinth" became "Plínio")
+PLACEHOLDERS = ("Xavoq", "Quenvik", "Brixel", "Jexum", "Vrandel", "Zorblat", "Wuzzle", "Kelvorn", "Trunzik",
+                "Dovrelk")
+# a placeholder's start anywhere in a word: 5 letters, so no Portuguese word matches ("pequeno" has "quen")
+_FRAGMENT = re.compile("|".join(p[:5] for p in PLACEHOLDERS), re.IGNORECASE)
+_BROKEN = re.compile(r"(?<![\d.])\.\s*[a-zà-ÿ]{1,2}\.|\s[.,;:]|\.\.(?!\.)|,\s*,")
+
+
+@dataclass(frozen=True)
+class Term:
+    en: str
+    pt: str
+    gender: str                       # "m" or "f": what the article and adjectives agree with
+    pt_plural: str
+    en_plural: str
+    wrong_pt: tuple[str, ...] = ()
+    wrong_en: tuple[str, ...] = ()
+    part: bool = False                # a garment part, material or pattern (its file section says so)
+    store: bool = False               # from the store's own glossary (wins over the built-in lexicon)
+
+    @property
+    def feminine(self) -> bool:
+        return self.gender == "f"
+
+
+def _pattern(terms) -> re.Pattern:
+    return _compiled(tuple(terms))
+
+
+@lru_cache(maxsize=8192)
+def _compiled(terms: tuple[str, ...]) -> re.Pattern:
+    # cached here: fix() asks for two patterns per term per sentence, far more than re's own cache (512) holds,
+    # and recompiling them cost more than the translation itself
+    alts = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alts})(?![\w-])", re.IGNORECASE)
+
+
+def _cased(match: str, right: str) -> str:
+    return right[0].upper() + right[1:] if match[:1].isupper() else right
+
+
+# "a logo on the left side" comes back "um logotipo não lado esquerdo": "on the" before a place, read as "não"
+_PLACES_M = ("lado peito ombro bolso topo centro meio pescoço braço punho cotovelo joelho tornozelo cabelo pulso "
+             "quadril "
+             "fundo parque chão canto banco jardim espelho provador cabide manequim balcão carro sofá quarto rosto")
+_FEMININE_PLACES = set("frente parte cintura gola manga barra mão cabeça altura".split())
+_ON_THE = re.compile(r"(?<![\wÀ-ÿ])(não) ((?:" + "|".join(_PLACES_M.split() + sorted(_FEMININE_PLACES)) + r")\b)",
+                     re.IGNORECASE)
+
+
+_SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+# "1. ", "- ", "**Top:** ": kept out of the translator
+_MARKUP = re.compile(r"^(\s*(?:[-*•]|\d{1,2}[.)])\s+|\s*)(\*\*[^*]{1,40}?:?\*\*:?\s*)?(.*)$", re.DOTALL)
+
+# the translator's own slips in the glue of VLM answers (measured): "Overall," -> "Não geral,"
+_GLUE_FIXES = {"não geral": "No geral"}
+_GLUE = re.compile("|".join(_GLUE_FIXES), re.IGNORECASE)
+
+# "a man in a grey suit": Bergamot says "em um terno", Portuguese says "com um terno" (or "de terno")
+_IN_A = re.compile(r"(?<![\wÀ-ÿ])(em|no|na|nos|nas) (?:(?:um|uma|uns|umas) )?$", re.IGNORECASE)
+_EN_IN = re.compile(r"(?<![\w-])in (?:(?:a|an|the|his|her|their|matching) )?$", re.IGNORECASE)
+
+
+_VERB_BEFORE = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|fica|ficam)(?: (?:ser|estar))? $",
+                          re.IGNORECASE)
+
+
+_VERB_AFTER = re.compile(r" e (tem|têm|possui|possuem|parece|parecem|fica|ficam)\b", re.IGNORECASE)
+
+
+def has_debris(text: str) -> bool:
+    """A fragment of a placeholder, or punctuation broken the way a mangled placeholder leaves it."""
+    return bool(_FRAGMENT.search(text) or _BROKEN.search(text))
+
+
+_GENDERS = ("m", "f", "adj")
+
+
+def _parse_terms(text: str, name: str, problems: list[str], store: bool) -> list[Term]:
+    """The rows of a glossary file; a bad row is one problem line (file:line: column ...) and is skipped."""
+    from engine.language.noun_phrase import tsv_rows
+    split = lambda v: tuple(w.strip() for w in (v or "").split("|") if w.strip())
+    out = []
+    rows = tsv_rows(text)
+    header = next((line for line in text.splitlines() if line.strip() and not line.startswith("#")), "")
+    if header and not {"en", "pt"} <= {c.strip().lower() for c in header.split("\t")}:
+        problems.append(f"{name}: the first line must name the columns (en, pt, gender, ...): skipped")
+        log.warning("%s", problems[-1])
+        return []
+    for line, row in rows:
+        en, pt = (row.get("en") or "").strip(), (row.get("pt") or "").strip()
+        gender = (row.get("gender") or "").strip().lower()
+        bad = None
+        if None in row:
+            bad = "more columns than the header names (a tab too many?)"
+        elif not en:
+            bad = "column en is empty"
+        elif not pt:
+            bad = "column pt is empty"
+        elif gender and gender not in _GENDERS:
+            bad = f"column gender is {gender!r}: write m, f or adj"
+        if bad:
+            problems.append(f"{name}:{line}: {bad}: row skipped")
+            log.warning("%s", problems[-1])
+            continue
+        gender = gender or ("f" if pt.split()[0].endswith("a") else "m")
+        out.append(Term(en, pt, gender, (row.get("pt_plural") or "").strip() or pt_plural(pt),
+                        (row.get("en_plural") or "").strip() or en_plural(en),
+                        split(row.get("wrong_pt")), split(row.get("wrong_en")),
+                        part=row.get("section") == "part", store=store))
+    return out
+
+
+@dataclass(frozen=True)
+class Swap:
+    """A placeholder and what replaces it: the Portuguese with the gender and number it agrees in."""
+    placeholder: str
+    pt: str
+    feminine: bool
+    plural: bool
+    forward: bool = True      # False: a noun of a coordinated subject (what follows agrees with the whole subject)
+    phrase: bool = False      # a whole phrase (its modifiers are inside it: nothing before it is moved)
+    garment: bool = False     # a garment one wears ("in a grey suit" -> "com um terno cinza")
+    worn_in: bool = False     # the English said "in" before it: a person in a garment
+    predicate: bool = False   # modifiers with no noun, agreeing with the subject: the verb before agrees too
+
+
+class Glossary:
+    def __init__(self, terms: list[Term]):
+        self.problems: list[str] = []         # a store file's bad rows, one line each (file:line: column ...)
+        self.terms = sorted(terms, key=lambda t: -len(t.en))      # longest first: "crossbody bag" before "bag"
+        self._forms: dict[str, tuple[Term, bool]] = {}
+        for t in self.terms:
+            if t.gender not in ("m", "f"):          # adjectives are post-edited, never swapped
+                continue
+            self._forms.setdefault(t.en.lower(), (t, t.en_plural.lower() == t.en.lower()))
+            self._forms.setdefault(t.en_plural.lower(), (t, True))
+        self._en = _pattern(self._forms) if self._forms else None
+        self._parser = None
+
+    @property
+    def parser(self):
+        """The noun-phrase parser over the lexicon (built on first use: the built-in lexicon files, then these
+        terms; a store's own terms last, so they win)."""
+        if self._parser is None:
+            from engine.language.noun_phrase import Lexicon, Parser
+            lexicon = Lexicon.builtin([t for t in self.terms if not t.store])
+            lexicon.load_glossary_terms([t for t in self.terms if t.store])
+            self._parser = Parser(lexicon)
+        return self._parser
+
+    @property
+    def lexicon(self):
+        return self.parser.lex
+
+    @property
+    def entries(self) -> list[Term]:          # the name earlier releases used
+        return self.terms
+
+    @classmethod
+    def load(cls, *paths: Path) -> "Glossary":
+        """The built-in glossary, then each further file (a store's own): its rows win. A store file that cannot
+        be read, or a bad row in it, is reported (``problems``, and the log) and the rest is used."""
+        terms: dict[str, Term] = {}
+        problems: list[str] = []
+        for n, path in enumerate(paths):
+            path = Path(path)
+            if not path.is_file():
+                continue
+            try:
+                text = read_text(path, "the glossary").text if n else path.read_text(encoding="utf-8")
+            except BadInput as e:
+                problems.append(f"{e}: using the built-in glossary")
+                log.warning("%s", problems[-1])
+                continue
+            for term in _parse_terms(text, str(path), problems, store=n > 0):
+                terms[term.en.lower()] = term
+        glossary = cls(list(terms.values()))
+        glossary.problems = problems
+        return glossary
+
+    def has(self, text: str, term: str) -> bool:
+        return _pattern([term]).search(text) is not None
+
+    # ---- en -> pt ------------------------------------------------------------------------------------------
+    def protect(self, source: str) -> tuple[str, list[tuple[str, Term, bool]]]:
+        """``source`` with glossary nouns swapped for placeholders; (placeholder, term, plural) per swap."""
+        if self._en is None:
+            return source, []
+        swaps: list[tuple[str, Term, bool]] = []
+
+        def swap(m: re.Match) -> str:
+            if len(swaps) >= len(PLACEHOLDERS):
+                return m.group()
+            term, plural = self._forms[m.group().lower()]
+            ph = PLACEHOLDERS[len(swaps)]
+            swaps.append((ph, term, plural))
+            return ph
+        return self._en.sub(swap, source), swaps
+
+    def protect_phrases(self, source: str) -> tuple[str, list[Swap]]:
+        """``source`` with each fashion noun phrase swapped for a placeholder, rendered whole in Portuguese."""
+        from engine.language.noun_phrase import render
+        swaps: list[Swap] = []
+        out, at = [], 0
+        for phrase in self.parser.find(source):
+            if len(swaps) >= len(PLACEHOLDERS):
+                break
+            ph = PLACEHOLDERS[len(swaps)]
+            swaps.append(Swap(ph, render(phrase), phrase.feminine, phrase.plural,
+                              forward=not (phrase.coordinated or phrase.possessor) and phrase.run is None
+                              and phrase.alone is None,
+                              phrase=True, garment=phrase.run is None and phrase.alone is None and
+                              not phrase.head.part and not phrase.predicate,
+                              worn_in=bool(_EN_IN.search(source[:phrase.start])),
+                              predicate=phrase.run is not None or phrase.alone is not None))
+            out.append(source[at:phrase.start] + ph)
+            at = phrase.end
+        return "".join(out) + source[at:], swaps
+
+    def restore(self, output: str, swaps: list) -> str | None:
+        """Placeholders -> Portuguese with agreement; None when any placeholder did not come back exactly once."""
+        swaps = [s if isinstance(s, Swap) else Swap(s[0], s[1].pt_plural if s[2] else s[1].pt, s[1].feminine,
+                                                     s[2]) for s in swaps]
+        for s in swaps:
+            if len(re.findall(rf"(?<!\w){s.placeholder}(?!\w)", output)) != 1:
+                return None
+        for s in swaps:
+            m = re.search(rf"(?<!\w){s.placeholder}(?!\w)", output)
+            if m is None:           # agreement around an earlier term took it apart: not whole, so not used
+                return None
+            word = s.pt
+            at_start = m.start() == 0 or output[:m.start()].rstrip().endswith((".", "!", "?"))
+            word = word[0].upper() + word[1:] if at_start else word
+            start = m.start()
+            if s.garment and s.worn_in and (w := _IN_A.search(output[:start])):   # "em um terno" -> "com um terno"
+                with_ = "com" if w.group(1).lower() == "em" else "com " + {"no": "o", "na": "a", "nos": "os",
+                                                                            "nas": "as"}[w.group(1).lower()]
+                if w.group(1)[0].isupper():
+                    with_ = with_.capitalize()
+                output = output[:w.start(1)] + with_ + output[w.end(1):]
+                start += len(with_) - len(w.group(1))
+            output = output[:start] + word + output[start + len(s.placeholder):]
+            if s.predicate and (v := _VERB_BEFORE.search(output[:start])):   # "parecem ser feitas de lã"
+                verb = agree_verb(v.group(1), s.plural)
+                output = output[:v.start(1)] + verb + output[v.end(1):]
+                start += len(verb) - len(v.group(1))
+            if s.predicate and (v := _VERB_AFTER.match(output, start + len(word))):   # "... e têm uma barra"
+                verb = agree_verb(v.group(1), s.plural)
+                output = output[:v.start(1)] + verb + output[v.end(1):]
+            output = agree(output, start, start + len(word), s.feminine, s.plural, s.forward, move=not s.phrase)
+        if has_debris(output):
+            return None
+        return output
+
+    def translate_en_pt(self, text: str, translate: Callable[[str], str]) -> str:
+        """Phrases whole first; then nouns one by one; then the plain translation post-edited. A list marker
+        ("1.", "-") and a bold label ("**Top:**") are kept out of the translator: they confuse it."""
+        m = _MARKUP.match(text)
+        if m and (m.group(1).strip() or m.group(2)) and m.group(3).strip():
+            label = m.group(2) or ""
+            core = re.sub(r"[*:\s]+", " ", label).strip()
+            if core:
+                label = label.replace(core, self._en_pt(core, translate).rstrip("."), 1)
+            return m.group(1) + label + self.translate_en_pt(m.group(3), translate)
+        out = _GLUE.sub(lambda m: _GLUE_FIXES[m.group().lower()], self._en_pt(text, translate))
+        if "(em inglês)" in out and "english" not in text.lower():      # Bergamot's own addition
+            out = out.replace(" (em inglês)", "").replace("(em inglês)", "")
+        return _ON_THE.sub(lambda m: _cased(m.group(1), ("na " if m.group(2).lower() in _FEMININE_PLACES else "no "))
+                           + m.group(2), out)
+
+    def _en_pt(self, text: str, translate: Callable[[str], str]) -> str:
+        sentences = _SENTENCES.split(text.strip())
+        if len(sentences) > 1:        # one at a time, as the answer streams: Bergamot joins sentences with commas
+            return " ".join(self._en_pt(s, translate) for s in sentences if s.strip())
+        protected, swaps = self.protect_phrases(text)
+        if len(swaps) == 1 and re.fullmatch(rf"\W*{swaps[0].placeholder}\W*", protected):
+            # the whole answer is one phrase ("Black.", "A red dress."): nothing for the translator to do
+            out = self.restore(protected, swaps)
+            if out is not None:
+                return out
+        if swaps:
+            got = self.fix(text, translate(protected), "en", "pt")
+            if re.search(r"(?i)\bon\b", protected):       # "a print on the Xavoq" came back "não Xavoq"
+                for s in swaps:
+                    got = re.sub(rf"(?<![\wÀ-ÿ])(?:não|Não) (?={s.placeholder}\b)",
+                                 lambda m: ("N" if m.group()[0] == "N" else "n")
+                                 + (("as" if s.plural else "a") if s.feminine else ("os" if s.plural else "o")) + " ",
+                                 got)
+            out = self.restore(got, swaps)
+            if out is not None:
+                return out
+            log.debug("a phrase did not come back whole in %r: nouns one by one instead", text)
+        phrase_protected = protected if swaps else None
+        protected, swaps = self.protect(text)
+        if swaps and protected != phrase_protected:      # the same text again would fail the same way
+            # adjectives' known wrong renderings first ("azul marinho"), while the nouns are still placeholders
+            out = self.restore(self.fix(text, translate(protected), "en", "pt"), swaps)
+            if out is not None:
+                return out
+            log.debug("a protected term did not come back whole in %r: post-editing instead", text)
+        return self.fix(text, translate(text), "en", "pt")
+
+    def normalise_pt(self, text: str) -> str:
+        """A Portuguese answer a multilingual model wrote itself, in the store's words: each term's known wrong
+        renderings replaced (with agreement), except those that are the right word for another term
+        ("camisola" is a nightgown in Brazil, so it is never replaced without an English source)."""
+        rights = {t.pt.lower() for t in self.terms} | {t.pt_plural.lower() for t in self.terms}
+        for t in self.terms:
+            wrong = tuple(w for w in t.wrong_pt if w.lower() not in rights)
+            if wrong and _pattern(wrong).search(text):
+                text = self._replace(text, wrong, t)
+        return text
+
+    def _replace(self, output: str, wrong: tuple[str, ...], t: Term, right: str | None = None) -> str:
+        """``wrong`` renderings -> ``right`` (default: the Portuguese term, then made to agree around it)."""
+        to_pt = right is None
+        right = t.pt if to_pt else right
+        keep = [m.group() for m in _pattern([right]).finditer(output)]
+        output = _pattern([right]).sub("\u0000", output)       # the right term stays as it is
+        output = _pattern(wrong).sub(lambda m: _cased(m.group(), right) + "\u0001", output)
+        for k in keep:
+            output = output.replace("\u0000", k, 1)
+        while to_pt and t.gender in ("m", "f") and (at := output.find("\u0001")) >= 0:   # "um saco" -> "uma bolsa"
+            output = output[:at] + output[at + 1:]
+            output = agree(output, at - len(right), at, t.feminine, False)
+        return output.replace("\u0001", "")
+
+    # ---- post-editing ----------------------------------------------------------------------------------------
+    def fix(self, source: str, output: str, src: str, dst: str) -> str:
+        """Replace known wrong renderings (in one pass per term, so a fix is never fixed again)."""
+        for t in self.terms:
+            if src == "en" and dst == "pt" and t.wrong_pt and (self.has(source, t.en) or
+                                                                self.has(source, t.en_plural)):
+                output = self._replace(output, t.wrong_pt, t)
+            elif src == "pt" and dst == "en" and t.wrong_en and self.has(source, t.pt):
+                output = self._replace(output, t.wrong_en, t, right=t.en)
+        return output

@@ -1,0 +1,174 @@
+"""A hybrid model: llama.cpp's text model fed by an ONNX int8 vision encoder of the same checkpoint.
+
+On the development machine onnxruntime's int8 vision encoder took 0.59 s where libmtmd's f16 projector took 0.73 s
+(SmolVLM-256M dimensions), while llama.cpp decodes faster than onnxruntime: `vitrine export hybrid` writes both,
+measures both encoders on the machine it runs on and records which one is faster (``extra["vision"]``, with its
+reason, shown by `vitrine models list`). libmtmd still lays out the prompt (its chunks); only the encoder's output
+is swapped. Single view (one tile) only. When the ONNX encoder is not the faster one, or the machine lacks the
+memory for it, the model runs libmtmd's own encoder and says why in the log.
+
+Where OpenVINO is installed its encoders are timed too (on the CPU, and the Intel iGPU/NPU it lists): on a Xeon
+with AMX, OpenVINO with bf16 precision on the float graph took 0.158 s a frame against onnxruntime int8's 0.34 s.
+Which one runs also depends on the device asked for (engine/runtime/devices.py).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import VitrineError
+from engine.media.frames import Frame
+from engine.runtime.backends.gguf import GgufBackend
+from engine.runtime.backends.onnx_vision import (
+    SAME_GRAPH_COSINE,
+    EncoderTiming,
+    OnnxVision,
+    cosine,
+    median_encode,
+    openvino_devices_here,
+    probe_frames,
+    time_graph_encoders,
+)
+from engine.runtime.devices import Device, Placement, present
+
+log = logging.getLogger(__name__)
+ONNX_VISION = "onnx-int8"          # onnxruntime on the int8 graph (files["vision"]), the CPU
+ONNX_FP32_VISION = "onnx-fp32"     # onnxruntime on the float graph (files["vision_float"])
+MMPROJ_VISION = "mmproj"           # libmtmd's f16 projector
+OPENVINO_PREFIX = "openvino-"      # "openvino-cpu", "openvino-gpu", "openvino-npu": OpenVINO on a graph
+
+
+def _openvino_device(choice: str) -> str | None:
+    return choice[len(OPENVINO_PREFIX):].upper() if choice.startswith(OPENVINO_PREFIX) else None
+
+
+class HybridBackend(GgufBackend):
+    def __init__(self, folder: Path, manifest, threads: int | None = None, vision: str | None = None,
+                 placement: Placement | None = None):
+        folder = Path(folder)
+        placement = placement or Placement(Device.AUTO)
+        super().__init__(folder / manifest.files["model"].path, folder / manifest.files["mmproj"].path,
+                         model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
+                         threads=threads, tiles=1, languages=tuple(manifest.languages),
+                         n_gpu_layers=placement.n_gpu_layers)
+        recorded = manifest.extra.get("vision", {})
+        self.vision_choice = vision or self._choose(recorded, placement)
+        self._vision: OnnxVision | None = None
+        if self.vision_choice != MMPROJ_VISION:
+            role = "vision_float" if self.vision_choice == ONNX_FP32_VISION else "vision"
+            if _openvino_device(self.vision_choice) and recorded.get("graph") in manifest.files:
+                role = recorded["graph"]          # the graph OpenVINO was timed on (the float one, when kept)
+            if role not in manifest.files:        # an older export without the float graph
+                role = "vision"
+            need_mb = manifest.files[role].size * 3 / 1e6      # weights + activations, measured ~2.5x
+            free_mb = _available_mb()
+            # a device asked for (gpu, npu) is never swapped for another: it fails in one line if it must
+            if free_mb is not None and free_mb < need_mb + 256 and not placement.encoder:
+                self.vision_choice = MMPROJ_VISION
+                log.info("%s: %.0f MB free, the ONNX vision encoder needs about %.0f: using the projector's own",
+                         self.model_id, free_mb, need_mb)
+            else:
+                vision_path = folder / manifest.files[role].path
+                self._vision = OnnxVision.open(vision_path, vision_path.parent, self.threads,
+                                               openvino=_openvino_device(self.vision_choice),
+                                               providers=placement.ort_providers)
+        self.device_note = (self._vision.describe() if self._vision else
+                            "libmtmd " + ("GPU" if self.n_gpu_layers else "CPU")) + \
+            (", llama.cpp on the GPU" if self.n_gpu_layers else "")
+        log.info("%s: vision encoder %s (%s)", self.model_id, self.vision_choice, self.device_note)
+
+    @staticmethod
+    def _choose(recorded: dict, placement: Placement) -> str:
+        """The encoder for this placement: cpu is what Vitrine ran before OpenVINO (onnxruntime or libmtmd, as
+        measured then); gpu/npu is OpenVINO there (asked for, so never swapped for another); auto is the fastest
+        measured at export/pull, unless its device is gone (the model was copied to another machine)."""
+        choice = recorded.get("choice", ONNX_VISION)
+        cpu_choice = recorded.get("cpu_choice", choice if choice in (ONNX_VISION, MMPROJ_VISION) else ONNX_VISION)
+        if placement.device is Device.CPU:
+            return cpu_choice
+        if placement.encoder:
+            return OPENVINO_PREFIX + placement.encoder.lower()
+        if placement.device is Device.CUDA:      # the projector runs with llama.cpp's layers; else onnxruntime's
+            return MMPROJ_VISION if placement.n_gpu_layers else ONNX_VISION
+        dev = _openvino_device(choice)
+        if dev and dev not in present().openvino:
+            log.info("the recorded encoder %s is not available here (OpenVINO devices: %s): using %s", choice,
+                     ", ".join(present().openvino) or "none", cpu_choice)
+            return cpu_choice
+        return choice
+
+    def _encode_chunk(self, chunk, frame: Frame) -> np.ndarray:
+        if self._vision is None:
+            return super()._encode_chunk(chunk, frame)
+        feats = self._vision.features(frame)
+        n_tok = self._mtmd.mtmd_input_chunk_get_n_tokens(chunk)
+        if feats.shape != (n_tok, self._n_embd):
+            raise VitrineError(f"ONNX vision gives {feats.shape}, llama.cpp expects {(n_tok, self._n_embd)}: the "
+                               "hybrid model's files do not belong together; export it again")
+        return np.ascontiguousarray(feats, np.float32).ravel()
+
+
+# Below this cosine the ONNX graph and libmtmd's projector do not describe the image alike: the files are not of
+# one checkpoint (or one was quantized too far), and the projector's own encoder is kept. (An encoder on another
+# runtime must agree with onnxruntime on its own graph far more closely: SAME_GRAPH_COSINE.)
+MIN_COSINE = 0.9
+
+
+def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: int | None = None,
+                            runs: int = 3, vision_float: Path | None = None) -> dict:
+    """Every encoder this machine can run, on the same frames: libmtmd's projector, onnxruntime on the int8 graph
+    (``vision``) and, where installed, OpenVINO on each of its devices (on ``vision_float``, the float graph, when
+    given: OpenVINO runs onnxruntime's int8 format slowly). Median seconds each, their agreement, and the fastest
+    that agrees, with its reason (what `vitrine models list` shows). ``cpu_choice`` is the same choice among
+    libmtmd and onnxruntime int8 alone: what `--device cpu` runs. ``vision``'s folder holds its config.json."""
+    from engine.runtime.backends.gguf import GgufBackend
+    frames = probe_frames(runs)
+    ov_devices = openvino_devices_here()
+    with GgufBackend(model, mmproj, threads=threads, tiles=1) as g:
+        mmproj_s = median_encode(g.encode, frames)
+        a = g.image_embedding(g.encode(frames[0])).ravel()
+        threads = g.threads
+    int8, b = time_graph_encoders(vision, vision.parent, threads, frames, ONNX_VISION,
+                                  () if vision_float else ov_devices)
+    if a.shape != b.ravel().shape:
+        raise VitrineError(f"the ONNX vision encoder gives {b.size} values where the projector gives {a.size}: "
+                           "they are not the same model")
+    timings = {t.name: t for t in int8}
+    projector_cos = {t.name: cosine(a, b) for t in int8}        # each graph against the projector
+    graph = "vision"
+    if vision_float:
+        flt, c = time_graph_encoders(vision_float, vision.parent, threads, frames, ONNX_FP32_VISION, ov_devices)
+        timings.update({t.name: t for t in flt})
+        projector_cos.update({t.name: cosine(a, c) for t in flt})
+        graph = "vision_float"
+    timings[MMPROJ_VISION] = EncoderTiming(MMPROJ_VISION, mmproj_s, 1.0, "the f16 projector")
+    projector_cos[MMPROJ_VISION] = 1.0
+    agree = {n: t for n, t in timings.items()
+             if t.cosine >= SAME_GRAPH_COSINE and projector_cos[n] >= MIN_COSINE}
+    choice = min(agree, key=lambda n: agree[n].seconds)
+    cpu_choice = ONNX_VISION if ONNX_VISION in agree and timings[ONNX_VISION].seconds < mmproj_s else MMPROJ_VISION
+    ranked = sorted(timings.values(), key=lambda t: t.seconds)
+    why = (f"{ranked[0].label} encodes a frame in {ranked[0].seconds * 1000:.1f} ms, "
+           + ", ".join(f"{t.label} in {t.seconds * 1000:.1f} ms" for t in ranked[1:]) + " here")
+    left_out = [n for n in timings if n not in agree]
+    if left_out:
+        why += "; " + ", ".join(
+            f"{timings[n].label} disagrees (cosine {min(timings[n].cosine, projector_cos[n]):.3f})"
+            for n in left_out) + f": {timings[choice].label} is used"
+    return {"choice": choice, "cpu_choice": cpu_choice,
+            "onnx_s": round(timings[ONNX_VISION].seconds, 4), "mmproj_s": round(mmproj_s, 4),
+            "cosine": round(projector_cos[ONNX_VISION], 5), "why": why,
+            "graph": graph if _openvino_device(choice) or choice == ONNX_FP32_VISION else "vision",
+            "encoders": {n: round(t.seconds, 4) for n, t in timings.items()},
+            "cosines": {n: round(min(t.cosine, projector_cos[n]), 5) for n, t in timings.items()},
+            "agreeing": sorted(agree)}
+
+
+def _available_mb() -> float | None:
+    try:
+        import psutil
+        return psutil.virtual_memory().available / 1e6
+    except (ImportError, OSError):
+        return None

@@ -1,0 +1,391 @@
+"""`vitrine look-bench` (or `python -m export.bench.look`): the look's figures on a test video built in code.
+
+The video: people-shaped figures (a head with a face, arms, legs: mediapipe's pose finds them) wearing the
+synthetic catalog's garments (export.datasets.synth draws them; the same garment, colour, pattern and sleeve as a catalog
+product, drawn again with other jitter), in front of scikit-image's sample photos or a plain wall, plus scenes with
+no person. Each scene holds still-ish for ``scene_s`` seconds (the figure sways).
+
+Figures: region recall (garments whose box the look covers), the right product in the top 3 per found garment,
+precision@5 of colour + garment queries in Portuguese, seconds to index a minute of 720p video at one frame a
+second, seconds per query, and seconds per look of a 720p frame (regions, colours and matches; with a model, add
+its attributes per region).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SKIN = [(224, 172, 140), (198, 134, 99), (141, 85, 56), (240, 200, 170)]
+HAIR = [(60, 40, 20), (20, 15, 10), (150, 100, 40)]
+BACKGROUNDS = ("chelsea", "coffee", "rocket", "motorcycle_left", "")
+
+
+@dataclass
+class Worn:
+    region: str              # upper, lower, full, feet, hand: where it is worn
+    product: str             # the catalog product's id
+    garment: str
+    colour: str
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)    # x, y, w, h in the frame (set when drawn)
+
+
+@dataclass
+class Scene:
+    worn: list[Worn]
+    background: str
+    person: bool = True
+    cx: float = 0.5           # the figure's centre, as a share of the width
+    scale: float = 0.9        # the figure's height, as a share of the frame's
+    times: list[float] = field(default_factory=list)
+
+
+def _garment_image(row: dict, seed: int, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """The product drawn again (new jitter): its pixels and its mask, cropped to the garment."""
+    from export.datasets import synth
+    bg = "green" if row["colour"] != "green" else "blue"
+    r = random.Random(seed)
+    img = np.asarray(synth.draw(row["garment"], row["colour"], row["pattern"], row.get("sleeve", ""), r, size,
+                                background=bg)).copy()
+    corner = img[:4, :4].reshape(-1, 3).mean(0)
+    mask = np.abs(img.astype(int) - corner).sum(-1) > 60
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    return img[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+
+
+def _paste(frame: np.ndarray, img: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    import cv2
+    x, y, w, h = box
+    im = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    m = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    H, W = frame.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+    sub = frame[y0:y1, x0:x1]
+    mm = m[y0 - y:y1 - y, x0 - x:x1 - x]
+    sub[mm] = im[y0 - y:y1 - y, x0 - x:x1 - x][mm]
+
+
+def _background(name: str, width: int, height: int) -> np.ndarray:
+    import cv2
+    if name:
+        from export.bench.catalog import sample_photos
+        photos = dict(sample_photos())
+        if name in photos:
+            return cv2.resize(photos[name], (width, height), interpolation=cv2.INTER_LINEAR)
+    out = np.zeros((height, width, 3), np.uint8)
+    out[:] = (185, 182, 172)
+    return out
+
+
+def draw_scene(scene: Scene, rows: dict[str, dict], width: int = 1280, height: int = 720, sway: float = 0.0,
+               seed: int = 0) -> np.ndarray:
+    """One frame of ``scene``; sets each worn garment's box."""
+    import cv2
+    frame = _background(scene.background, width, height).copy()
+    if not scene.person:
+        for k, w in enumerate(scene.worn):       # a product shot: one product on a table, filling the picture
+            img, mask = _garment_image(rows[w.product], seed + k)
+            bh = int(height * 0.6)
+            bw = min(int(bh * img.shape[1] / img.shape[0]), int(width * 0.6))
+            w.box = (int(width * scene.cx - bw / 2 + sway * 10), int(height * 0.2), bw, bh)
+            _paste(frame, img, mask, w.box)
+        return frame
+    r = random.Random(seed)
+    s = height / 720 * scene.scale
+    top = height * (1 - scene.scale) / 2 + 4
+    cx = int(width * scene.cx + sway * 20 * s)
+    skin, hair = SKIN[seed % len(SKIN)], HAIR[seed % len(HAIR)]
+    dark = tuple(int(c * 0.8) for c in skin)
+
+    def P(x, y):
+        return int(cx + x * s), int(top + y * s)
+
+    def S(v):
+        return max(1, int(v * s))
+    # human proportions (a 720-unit figure: head 0-95, shoulders 125, hips 365, knees 530, soles 705): the skin
+    # body first, the garments over it, then the head, forearms and hands
+    cv2.rectangle(frame, P(-15, 80), P(15, 135), skin, -1)
+    cv2.ellipse(frame, P(0, 140), (S(82), S(30)), 0, 180, 360, skin, -1)
+    for side in (-1, 1):
+        cv2.line(frame, P(side * 78, 135), P(side * 92, 250), skin, S(28))
+        cv2.line(frame, P(side * 92, 250), P(side * 104, 360), skin, S(24))
+        cv2.line(frame, P(side * 38, 370), P(side * 42, 530), skin, S(46))
+        cv2.line(frame, P(side * 42, 530), P(side * 44, 680), skin, S(38))
+    boxes = {"upper": (P(-135, 118), P(135, 375)), "lower": (P(-85, 350), P(85, 685)),
+             "full": (P(-135, 118), P(135, 600)), "feet": (P(-95, 668), P(95, 718)),
+             "hand": (P(50, 372), P(170, 500)), "skirt": (P(-95, 350), P(95, 545))}
+    order = {"lower": 0, "feet": 1, "upper": 2, "full": 2, "hand": 3}
+    for k, w in sorted(enumerate(scene.worn), key=lambda kw: order[kw[1].region]):
+        (x0, y0), (x1, y1) = boxes["skirt" if w.garment == "skirt" else w.region]
+        img, mask = _garment_image(rows[w.product], seed * 7 + k + r.randint(0, 3))
+        w.box = (x0, y0, x1 - x0, y1 - y0)
+        _paste(frame, img, mask, w.box)
+    if not any(w.region in ("upper", "full") for w in scene.worn):
+        cv2.rectangle(frame, P(-80, 128), P(80, 365), (235, 235, 230), -1)     # a plain vest
+    for side in (-1, 1):                                     # forearms and hands over the sleeves
+        cv2.line(frame, P(side * 98, 300), P(side * 106, 365), skin, S(20))
+        cv2.circle(frame, P(side * 107, 375), S(14), skin, -1)
+    cv2.ellipse(frame, P(0, 50), (S(36), S(46)), 0, 0, 360, skin, -1)                # head
+    cv2.ellipse(frame, P(0, 20), (S(40), S(22)), 0, 180, 360, hair, -1)
+    for side in (-1, 1):
+        cv2.ellipse(frame, P(side * 36, 52), (S(6), S(11)), 0, 0, 360, dark, -1)   # ears
+        cv2.ellipse(frame, P(side * 14, 45), (S(8), S(5)), 0, 0, 360, (250, 250, 250), -1)
+        cv2.circle(frame, P(side * 14, 45), S(3), (40, 30, 30), -1)
+        cv2.line(frame, P(side * 22, 34), P(side * 7, 34), hair, S(3))           # eyebrows
+    cv2.line(frame, P(0, 46), P(-3, 62), dark, S(3))                             # nose
+    cv2.ellipse(frame, P(0, 74), (S(11), S(5)), 0, 0, 180, (150, 60, 60), S(3))
+    return frame
+
+
+def build_catalog(folder: Path, n: int = 400) -> tuple[Path, dict[str, dict]]:
+    """The synthetic catalog (unique garment/colour/pattern/sleeve) and its rows by id."""
+    import csv
+
+    from export.bench.catalog import write_catalog
+    csv_path = write_catalog(folder, n_synthetic=n, size=160, photos=False)
+    with open(csv_path, encoding="utf-8") as f:       # the sleeve is only in the title: "Red plain dress long sleeves"
+        rows = {r["id"]: {**r, "sleeve": r["title"].split()[-2] if r["title"].endswith(" sleeves") else ""}
+                for r in csv.DictReader(f)}
+    return csv_path, rows
+
+
+def plan(rows: dict[str, dict], seconds: float = 60.0, scene_s: float = 5.0, seed: int = 1) -> list[Scene]:
+    """Scenes that fill ``seconds``: outfits of catalog products, every few scenes one with no person."""
+    r = random.Random(seed)
+    by = {}
+    for pid, row in rows.items():
+        by.setdefault(row["garment"], []).append(pid)
+    scenes = []
+    for i in range(int(seconds // scene_s)):
+        bg = BACKGROUNDS[i % len(BACKGROUNDS)]
+        if i % 6 == 5:
+            p = r.choice(by["bag"] + by["shoes"])
+            scenes.append(Scene([Worn("frame", p, rows[p]["garment"], rows[p]["colour"])], "", person=False))
+            continue
+        worn = []
+        used = set()
+
+        def pick(kinds):
+            while True:
+                p = r.choice([p for g in kinds for p in by.get(g, [])])
+                if rows[p]["colour"] not in used:
+                    used.add(rows[p]["colour"])
+                    return p
+        if r.random() < 0.3:
+            p = pick(["dress"])
+            worn.append(Worn("full", p, "dress", rows[p]["colour"]))
+        else:
+            p = pick(["shirt", "t-shirt"])
+            worn.append(Worn("upper", p, rows[p]["garment"], rows[p]["colour"]))
+            p = pick(["trousers", "skirt"])
+            worn.append(Worn("lower", p, rows[p]["garment"], rows[p]["colour"]))
+        p = pick(["shoes"])
+        worn.append(Worn("feet", p, "shoes", rows[p]["colour"]))
+        if r.random() < 0.4:
+            p = pick(["bag"])
+            worn.append(Worn("hand", p, "bag", rows[p]["colour"]))
+        scenes.append(Scene(worn, bg, cx=r.uniform(0.3, 0.7)))
+    return scenes
+
+
+def write_video(path: Path, scenes: list[Scene], rows: dict[str, dict], scene_s: float = 5.0, fps: float = 10.0,
+                size: tuple[int, int] = (1280, 720)) -> dict[float, Scene]:
+    """The video; returns which scene each whole second shows."""
+    import cv2
+    w, h = size
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    if not out.isOpened():
+        raise RuntimeError(f"cannot write {path}")
+    at = {}
+    n_per = int(round(scene_s * fps))
+    for si, scene in enumerate(scenes):
+        for f in range(n_per):
+            t = (si * n_per + f) / fps
+            rgb = draw_scene(scene, rows, w, h, sway=np.sin(f / fps * 2.0), seed=si)
+            if abs(t - round(t)) < 1e-6:
+                at[round(t, 3)] = scene
+            out.write(np.ascontiguousarray(rgb[:, :, ::-1]))
+    out.release()
+    return at
+
+
+def _cover(item_box: list[int], true_box: tuple[int, int, int, int]) -> float:
+    x, y, w, h = item_box
+    X, Y, W, H = true_box
+    iw = max(0, min(x + w, X + W) - max(x, X))
+    ih = max(0, min(y + h, Y + H) - max(y, Y))
+    return iw * ih / max(1, W * H)
+
+
+def evaluate_looks(index, at: dict[float, Scene]) -> dict:
+    """Region recall and top-3 from the index's items (each sampled frame's look)."""
+    by_t: dict[float, list] = {}
+    for it in index.items():
+        by_t.setdefault(round(it.t, 3), []).append(it)
+    garments = found = top3 = 0
+    per: dict[str, list[int]] = {}          # worn region -> [garments, found, right in the top 3]
+    for t, scene in at.items():
+        items = by_t.get(t, [])
+        for w in scene.worn:
+            garments += 1
+            row = per.setdefault(w.region, [0, 0, 0])
+            row[0] += 1
+            best = max(items, key=lambda it: (_cover(it.box.to_list(), w.box) >= 0.5,
+                                              _region_fit(it.region, w.region), _cover(it.box.to_list(), w.box)),
+                       default=None)
+            if best is None or _cover(best.box.to_list(), w.box) < 0.5:
+                continue
+            if scene.person and best.region == "frame":
+                continue
+            found += 1
+            right = any(m["id"] == w.product for m in best.matches[:3])
+            top3 += right
+            row[1] += 1
+            row[2] += right
+    return {"garments": garments, "found": found, "region_recall": found / max(garments, 1),
+            "top3": top3 / max(found, 1), "by_region": per}
+
+
+def _region_fit(item_region: str, worn_region: str) -> int:
+    return int(item_region == worn_region or (item_region == "frame" and worn_region == "frame"))
+
+
+PT_QUERY = {"dress": "vestido", "shirt": "camisa", "t-shirt": "camiseta", "trousers": "calça", "skirt": "saia",
+            "shoes": "sapatos", "bag": "bolsa"}
+
+
+def precision_at_5(index, at: dict[float, Scene], catalog=None) -> tuple[float, list[dict], float]:
+    from engine.language.detect import vocabulary as voc
+    from engine.look.find import Query, find
+    from engine.look.query import parse
+    combos = sorted({(w.colour, w.garment) for s in at.values() for w in s.worn})
+    out, times = [], []
+    for colour, garment in combos:
+        noun = voc.GARMENTS[garment]
+        text = f"{PT_QUERY[garment]} {voc.COLOURS[colour].agree(noun)}"
+        relevant = {t for t, s in at.items() if any((w.colour, w.garment) == (colour, garment) for w in s.worn)}
+        start = time.perf_counter()
+        moments, _ = find(index, Query(parse(text), None, text), 5)
+        times.append(time.perf_counter() - start)
+        hits = sum(round(m.t, 3) in relevant for m in moments)
+        out.append({"query": text, "relevant": len(relevant), "p5": hits / min(5, len(relevant))})
+    return float(np.mean([q["p5"] for q in out])) if out else 0.0, out, max(times) if times else 0.0
+
+
+def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: str | None = None) -> dict:
+    import os
+
+    from engine.catalog.products_csv import read_products_csv
+    from engine.catalog.sqlite_catalog import SqliteCatalog
+    from engine.look.look import look_at
+    from engine.look.regions import PoseFinder
+    from engine.look.video_index import VideoIndex
+    from engine.media.frames import FrameSource
+    from engine.settings import Settings
+
+    def stage(s):
+        log.info(s)
+        if on_stage:
+            on_stage(s)
+    tmp = None
+    if work is None:
+        tmp = tempfile.TemporaryDirectory(prefix="look-bench-")
+        work = Path(tmp.name)
+    try:
+        os.environ.setdefault("VITRINE_HOME", str(work / "home"))
+        stage("catalog")
+        csv_path, rows = build_catalog(work / "shop")
+        cat = SqliteCatalog(work / "catalog")
+        cat.add(read_products_csv(csv_path).products)
+        stage("video")
+        scenes = plan(rows, seconds)
+        at = write_video(work / "look.mp4", scenes, rows)
+        stage("index")
+        index = VideoIndex(work / "look.mp4", 1.0, cat.signature.info.id, False, Settings.from_env())
+        finder = PoseFinder()
+        start = time.perf_counter()
+        n = index.build(cat, finder=finder)
+        index_s = time.perf_counter() - start
+        stage("figures")
+        looks = evaluate_looks(index, at)
+        p5, queries, query_s = precision_at_5(index, at, cat)
+        with FrameSource(str(work / "look.mp4")) as src:
+            frame = src.read(at=2.0)
+        look_at(frame, cat, None, finder)
+        start = time.perf_counter()
+        look_at(frame, cat, None, finder)
+        look_s = time.perf_counter() - start
+        model_look = None
+        if model:                       # the look as `vitrine look` runs it: the model reads each region
+            from engine.runtime.backends import load_backend
+            from engine.runtime.session import Session
+            session = Session(load_backend(model))
+            try:
+                start = time.perf_counter()
+                look = look_at(frame, cat, session, finder)
+                model_look = {"model": look.model, "seconds": time.perf_counter() - start,
+                              "regions": len(look.items)}
+            finally:
+                session.close()
+        finder.close()
+        index.close()
+        cat.close()
+        return {**looks, "precision_at_5": p5, "queries": queries, "frames_indexed": n,
+                "index_s_per_minute": index_s * 60.0 / max(seconds, 1e-9), "query_s_max": query_s,
+                "look_720p_s_no_model": look_s, "look_720p_with_model": model_look,
+                "threads": Settings.from_env().threads}
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def format_result(r: dict) -> str:
+    lines = [f"garments in the video        {r['garments']} (found {r['found']})",
+             f"region recall                {r['region_recall']:.1%}   (target >= 90%)",
+             f"right product in the top 3   {r['top3']:.1%}   (target >= 90% of found garments)",
+             f"precision@5 colour+garment   {r['precision_at_5']:.2f}    (target >= 0.8)",
+             f"index a minute of 720p       {r['index_s_per_minute']:.1f} s  (target <= 60 s; {r['threads']} threads)",
+             f"slowest query                {r['query_s_max'] * 1000:.1f} ms (target <= 200 ms)",
+             f"look, 720p, no model         {r['look_720p_s_no_model']:.2f} s"]
+    m = r.get("look_720p_with_model")
+    if m:
+        lines.append(f"look, 720p, {m['model']:16s} {m['seconds']:.2f} s for {m['regions']} region(s) (target <= 3 s)")
+    lines += [f"  {name:6s} {n} garments, {f} found, {t3} right in the top 3" for name, (n, f, t3)
+              in r["by_region"].items()]
+    lines += [f"  {q['query']:24s} p@5 {q['p5']:.2f} ({q['relevant']} relevant)" for q in r["queries"]]
+    return "\n".join(lines)
+
+
+def cmd_look_bench(args) -> int:
+    import json
+    r = run(Path(args.work) if args.work else None, args.seconds, model=args.model)
+    print(json.dumps(r, indent=2) if args.json else format_result(r))
+    return 0
+
+
+def register(sub) -> None:
+    b = sub.add_parser("look-bench", help="the look's and find-in-video's figures on a generated test video")
+    b.add_argument("--seconds", type=float, default=60.0, help="length of the test video (default 60)")
+    b.add_argument("--work", help="keep the catalog, video and index in this folder")
+    b.add_argument("--model", help="also time `vitrine look` with this model reading each region")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_look_bench)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(prog="python -m export.bench.look")
+    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--work")
+    p.add_argument("--model")
+    p.add_argument("--json", action="store_true")
+    logging.basicConfig(level=logging.WARNING)
+    raise SystemExit(cmd_look_bench(p.parse_args()))
