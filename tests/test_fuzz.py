@@ -156,7 +156,7 @@ def test_a_model_with_damaged_numbers_answers_or_is_refused_in_one_line(tiny_ggu
     the numbers, this process never crashes: the model answers (and is installed) or one line refuses it and
     nothing is installed."""
     from engine.models.store import ModelStore
-    from engine.models.store import trial as model_trial
+    from engine.models import trial as model_trial
     source = _family_gguf(tiny_gguf, data)
     file, raw, changes = _mutated(source, data)
     folder = Path(tempfile.mkdtemp())

@@ -12,7 +12,7 @@ import pytest
 
 from engine.errors import BadInput, Cancelled
 from engine.media.frames import Frame
-from export.bench.backends import look as lb
+from export.bench import look as lb
 from export.bench.catalog import write_catalog
 
 pytest.importorskip("mediapipe")
@@ -44,7 +44,7 @@ def _pick(rows: dict, garment: str, avoid: set[str] = frozenset()) -> str:
 
 
 def _query(rows: dict, pid: str) -> str:
-    from engine.language.detect import vocabulary as voc
+    from engine.language import vocabulary as voc
     g, c = rows[pid]["garment"], rows[pid]["colour"]
     noun = voc.GARMENTS[g]
     return f"{noun.pt} {voc.COLOURS[c].agree(noun)}"

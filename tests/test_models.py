@@ -124,8 +124,8 @@ import sys  # noqa: E402
 
 from engine.errors import ModelFault  # noqa: E402
 from engine.models.manifest import file_entry  # noqa: E402
-from engine.models.store import gguf_file  # noqa: E402
-from engine.models.store import trial as model_trial
+from engine.models import gguf_file  # noqa: E402
+from engine.models import trial as model_trial
 from tests.fixtures.gguf_edit import write_with  # noqa: E402
 
 # what made llama.cpp abort (exit 134) or Python divide by zero, as the issue found them

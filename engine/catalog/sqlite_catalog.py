@@ -174,7 +174,7 @@ class Catalog(ABC):
 def searchable_text(title: str, attributes: dict[str, str]) -> str:
     """The product as words for the text embedder: its title, its values, and Portuguese for the values the
     vocabulary knows ("red dress" also reads "vestido vermelho"), so a query in either language finds it."""
-    from engine.language.detect import vocabulary as v
+    from engine.language import vocabulary as v
     words = [title] + [val for val in attributes.values()]
     canon = {v.canonical_attribute(k): v.normalise_value(v.canonical_attribute(k), val)
              for k, val in attributes.items()}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.errors import BadInput
-from engine.language.detect import vocabulary as voc
+from engine.language import vocabulary as voc
 from engine.look.regions import ALL_GARMENTS, NAMES_PT, Box, GarmentRegion, PoseFinder, find_regions
 from engine.media.colors import NamedColor, dominant_colors
 from engine.media.frames import Frame, Region

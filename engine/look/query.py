@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from engine.errors import BadInput
-from engine.language.detect import vocabulary as voc
+from engine.language import vocabulary as voc
 from engine.media.colors import default_table
 
 STOP = {"de", "do", "da", "dos", "das", "com", "e", "a", "o", "as", "os", "um", "uma", "the", "an", "with", "and",

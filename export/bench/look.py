@@ -264,7 +264,7 @@ PT_QUERY = {"dress": "vestido", "shirt": "camisa", "t-shirt": "camiseta", "trous
 
 
 def precision_at_5(index, at: dict[float, Scene], catalog=None) -> tuple[float, list[dict], float]:
-    from engine.language.detect import vocabulary as voc
+    from engine.language import vocabulary as voc
     from engine.look.find import Query, find
     from engine.look.query import parse
     combos = sorted({(w.colour, w.garment) for s in at.values() for w in s.worn})

@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 from engine.errors import VitrineError
 from engine.evaluation.qa_set import SET_FILE, QARow, resolve_inside, write_jsonl
 from engine.files import OutputKind, OutputState, atomic_folder, check_output
-from engine.language.detect import vocabulary as voc
+from engine.language import vocabulary as voc
 from engine.language.vocabulary import normalise_value
 from export.datasets.catalogs import CatalogRead, read_catalog
 from export.datasets.questions import REGIONS, Product, questions
