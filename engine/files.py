@@ -12,6 +12,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Callable, Iterator
 
+from engine.errors import BadInput, Busy, VitrineError
+
 CHUNK = 1 << 20
 
 
@@ -124,7 +126,6 @@ def check_output(dest: Path | str, kind: OutputKind, inputs: tuple[Path | str, .
     not write (a catalog, a home folder, a question set given to an export), the current folder or one above it,
     the home folder, the root, or a folder holding one of the command's ``inputs``. Cheap: call it before the work.
     """
-    from engine.errors import BadInput
     dest = _absolute(dest)
 
     def refusal(why: str, fix: str = f"choose another {flag}, or empty/remove it yourself") -> BadInput:
@@ -209,7 +210,6 @@ def store_lock(root: Path, action: str, what: str) -> Iterator[None]:
     """
     from filelock import FileLock, Timeout
 
-    from engine.errors import Busy
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     info = root / ".lock.info"
@@ -252,3 +252,14 @@ def sha256_file(path: Path | str, progress: Callable[[int], None] | None = None)
             if progress:
                 progress(len(block))
     return h.hexdigest()
+
+
+def resolve_inside(root: Path, relpath: str) -> Path:
+    """``root/relpath``, refused when it points outside ``root`` (``..``, an absolute path, a link out)."""
+    root = root.resolve()
+    if not relpath:
+        raise VitrineError("a row has no image path: every row needs an \"image\" relative to the set's folder")
+    path = (root / relpath).resolve()
+    if path != root and root not in path.parents:
+        raise VitrineError(f"image path {relpath!r} points outside the set's folder {root}: keep images inside it")
+    return path

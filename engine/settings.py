@@ -75,7 +75,7 @@ def cache_dir() -> Path:
 
 
 def _device_from_env() -> str:
-    from engine.runtime.devices import Device, check_device
+    from engine.devices import Device, check_device
     return (check_device(os.environ.get("VITRINE_DEVICE"), "VITRINE_DEVICE") or Device.AUTO).value
 
 
@@ -85,7 +85,7 @@ class Settings:
     threads: int    # VITRINE_THREADS: CPU threads for text and image encoder (default: all cores usable)
     hub_url: str    # VITRINE_HUB_URL (or HF_ENDPOINT): where `models pull` downloads from
     conversation_turns: int = 4   # VITRINE_CONVERSATION_TURNS: earlier exchanges a follow-up sees (0: none)
-    device: str = "auto"          # VITRINE_DEVICE: auto, cpu, gpu, npu or cuda (engine/runtime/devices.py)
+    device: str = "auto"          # VITRINE_DEVICE: auto, cpu, gpu, npu or cuda (engine/devices.py)
 
     @classmethod
     def from_env(cls) -> "Settings":

@@ -55,7 +55,7 @@ def cmd_export_hybrid(args) -> int:
 
 
 def cmd_parity(args) -> int:
-    from export.parity.sweep import format_table, run_parity
+    from export.bench.parity import format_table, run_parity
     variants = args.variants.split(",") if args.variants else None
     bar, step = steps(2 * len(variants or range(6)), "parity")
     try:

@@ -231,7 +231,7 @@ def test_engine_errors_have_one_catalogue_with_a_stable_key():
 
 # ---- 9. live start -------------------------------------------------------------------------------------------------
 def test_the_live_dialog_lists_the_cameras_found_and_takes_a_file(w, media_dir):
-    from desktop.dialogs.live_dialog import LiveDialog
+    from desktop.live.live_dialog import LiveDialog
     from desktop.live.cameras import Camera
     dlg = LiveDialog(w.t, ["Que peça é essa?"], w, cameras=[Camera(0, "HD Webcam"), Camera(2, "")])
     assert [dlg.source.itemText(i) for i in range(dlg.source.count())] == ["Câmera 0 — HD Webcam", "Câmera 2"]

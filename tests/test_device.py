@@ -1,4 +1,4 @@
-"""Devices: which runtime and device run the image encoder, llama.cpp's layers and the ONNX graphs (engine/runtime/devices.py),
+"""Devices: which runtime and device run the image encoder, llama.cpp's layers and the ONNX graphs (engine/devices.py),
 and OpenVINO as an encoder runtime (engine/runtime/backends/openvino_vision.py). CPU only: nothing here needs a GPU."""
 import shutil
 
@@ -9,7 +9,7 @@ from engine.errors import BadInput, VitrineError
 from engine.media.frames import Frame
 from engine.models.manifest import Manifest, file_entry
 from engine.runtime.backends import GenerationOptions, load_backend
-from engine.runtime.devices import Device, Placement, Present, check_device, resolve
+from engine.devices import Device, Placement, Present, check_device, resolve
 from tests.conftest import run_cli
 
 openvino = pytest.importorskip("openvino")      # the dev extra installs it; the CPU device is always there
@@ -253,7 +253,7 @@ def test_the_app_and_serve_get_their_device_from_vitrine_device(tiny_onnx_fp32, 
     monkeypatch.setenv("VITRINE_DEVICE", "cpu")
     with load_backend(str(tiny_onnx_fp32), threads=2) as b:
         assert b.device_note == "onnxruntime CPU"
-    from engine.runtime import devices
+    from engine import devices
     monkeypatch.setattr(devices, "present", lambda: CPU_ONLY)
     monkeypatch.setenv("VITRINE_DEVICE", "npu")
     with pytest.raises(BadInput, match="present: cpu"):

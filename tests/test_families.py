@@ -8,7 +8,7 @@ import pytest
 
 from engine.media.frames import Frame
 from engine.models.store import ModelStore
-from engine.runtime import families
+from engine import families
 from engine.runtime.backends import GenerationOptions, load_backend
 from engine.runtime.session import Session
 from tests.fixtures import models
@@ -107,7 +107,7 @@ def test_a_multilingual_model_gets_portuguese_as_it_is(vitrine_home):
 def test_parity_with_transformers(family):
     """`vitrine parity` rows for each family: F16 >= 95% teacher-forced top-1 agreement, Q8_0 >= 90%."""
     from engine.runtime.backends.torch import TorchBackend
-    from export.parity.compare import compare
+    from export.convert.parity import compare
     ckpt = models.tiny_checkpoint(family)
     ref = TorchBackend(ckpt, threads=2)
     f16 = compare(ckpt, "gguf", models.tiny_gguf("F16", "f16", family=family), reference=ref, variant="gguf-f16")

@@ -21,7 +21,7 @@ QUICK = FinetuneOptions(epochs=1, batch_size=4, max_steps=6, attributes=("colour
 
 
 def test_loss_is_on_the_answer_and_stop_token_only(tiny_checkpoint, small_set):
-    from engine.runtime import families
+    from engine import families
     from export.training.data import IGNORE, Encoder, examples, read_split
     ref = families.get("idefics3").reference
     processor = ref.load_processor(tiny_checkpoint)
@@ -46,7 +46,7 @@ def test_a_conversation_is_learned_as_the_runtime_asks_it(family, small_set):
     is exactly what the GGUF runtime appends for a follow-up, and every answer (with its stop token) is learned."""
     from transformers import AutoConfig
 
-    from engine.runtime import families
+    from engine import families
     from engine.runtime.backends import load_backend
     from engine.runtime.backends.chat_layout import Exchange
     from export.training.data import IGNORE, Encoder, conversations, examples, read_split

@@ -46,7 +46,7 @@ def test_int8_onnx_stays_close(tiny_onnx_int8):
 
 
 def test_gguf_variants_agree_with_transformers(tiny_checkpoint, tiny_gguf, tiny_gguf_f16):
-    from export.parity.compare import compare
+    from export.convert.parity import compare
     # Measured: F16 teacher-forced 96.9%, max |diff| 0.007; Q8_0 93.8%, max |diff| 0.011.
     f16 = compare(tiny_checkpoint, "gguf", tiny_gguf_f16)
     q8 = compare(tiny_checkpoint, "gguf", tiny_gguf)

@@ -8,7 +8,7 @@ import time
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog
 
-from desktop.dialogs.live_dialog import LiveDialog
+from desktop.live.live_dialog import LiveDialog
 from desktop.live.live_mode import LiveMode
 
 

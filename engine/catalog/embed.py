@@ -91,7 +91,7 @@ def settings_device() -> str:
 
 
 def onnx_session(path, threads: int):
-    """An onnxruntime session (the CPU, or CUDA first where the device placement says so: engine/runtime/devices.py),
+    """An onnxruntime session (the CPU, or CUDA first where the device placement says so: engine/devices.py),
     or one line saying the file is not a model. OpenVINO's gpu/npu are for the VLM's image encoder; the
     embedder stays on onnxruntime's CPU there."""
     import onnxruntime as ort

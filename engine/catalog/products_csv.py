@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import VitrineError
-from engine.evaluation.qa_set import resolve_inside
+from engine.files import resolve_inside
 from engine.text_files import csv_rows, note, read_text
 
 ID_COLUMNS = ("id", "sku", "product_id", "codigo", "código")

@@ -10,7 +10,7 @@ from engine.errors import VitrineError
 def cmd_ask(args) -> int:
     from engine.media.frames import load_frame
     from engine.runtime.backends import GenerationOptions, load_backend
-    from engine.runtime.devices import check_device
+    from engine.devices import check_device
     from engine.runtime.session import Session, check_question
     from engine.settings import Settings, check_turns
 

@@ -196,7 +196,7 @@ def _picture_args(p, optional: bool = False) -> None:
 def _with_device(cmd):
     """--device for the catalog's embedder: checked (absent: one line) and made this process's VITRINE_DEVICE."""
     def run(args) -> int:
-        from engine.runtime.devices import use_device_for_command
+        from engine.devices import use_device_for_command
         use_device_for_command(getattr(args, "device", None))
         return cmd(args)
     return run

@@ -10,7 +10,7 @@ def cmd_eval(args) -> int:
     from engine.cli.progress import TqdmProgress
     from engine.evaluation.evaluate import EvalOptions, evaluate
     from engine.evaluation.report import compare
-    from engine.runtime.devices import use_device_for_command
+    from engine.devices import use_device_for_command
     from engine.settings import Settings
 
     if args.data == "compare":

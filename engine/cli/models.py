@@ -15,7 +15,7 @@ def _store():
 
 def cmd_models_list(args) -> int:
     from engine.models.store import PROFILES
-    from engine.runtime.families import get as family
+    from engine.families import get as family
     store = _store()
     good, broken = store.scan()
     installed = {m.name: m for m in good}

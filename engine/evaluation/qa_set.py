@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 
 from engine.errors import VitrineError
-from engine.files import atomic_path
+from engine.files import atomic_path, resolve_inside
 from engine.language.translate import LANGS
 from engine.text_files import iter_jsonl, json_kind, read_json
 
@@ -67,17 +67,6 @@ class QASet:
         if rgb is None:
             raise VitrineError(f"{row.image or row.id} is not an image")
         return rgb
-
-
-def resolve_inside(root: Path, relpath: str) -> Path:
-    """``root/relpath``, refused when it points outside ``root`` (``..``, an absolute path, a link out)."""
-    root = root.resolve()
-    if not relpath:
-        raise VitrineError("a row has no image path: every row needs an \"image\" relative to the set's folder")
-    path = (root / relpath).resolve()
-    if path != root and root not in path.parents:
-        raise VitrineError(f"image path {relpath!r} points outside the set's folder {root}: keep images inside it")
-    return path
 
 
 _ROW_FIX = "each line is one JSON object with image, question and answers (a list of texts)"

@@ -133,7 +133,7 @@ def describe_gguf_pair(model: Path, mmproj: Path) -> tuple[str, str, list[str]]:
     """Check a text GGUF and its projector; return (family, chat handler, languages)."""
     check_gguf(model, "model")
     proj = check_gguf(mmproj, "mmproj")
-    from engine.runtime.families import for_projector
+    from engine.families import for_projector
     ptype = str(proj.metadata.get("clip.projector_type", proj.metadata.get("clip.vision.projector_type", "")))
     fam = for_projector(ptype)
     if fam is None:

@@ -50,7 +50,7 @@ def _bench_dir(family: str, size: str) -> Path:
     import platformdirs
     root = PROJECT_ROOT
     h = hashlib.sha256()
-    for f in (f"export/convert/families/{family}.py", "export/convert/families/__init__.py", "export/convert/gguf.py"):
+    for f in (f"export/families/{family}.py", "export/families/__init__.py", "export/convert/gguf.py"):
         h.update((root / f).read_bytes())
     return Path(os.environ.get("VITRINE_BENCH_CACHE") or Path(platformdirs.user_cache_dir("vitrine")) / "bench") / \
         f"{family}-{size}-{h.hexdigest()[:10]}"
@@ -59,7 +59,7 @@ def _bench_dir(family: str, size: str) -> Path:
 def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: str = "Q8_0",
             mmproj_type: str = "f16") -> tuple[Path, Path]:
     """Build (once, cached) the random-weight checkpoint and its export for ``backend``; return both folders."""
-    from export.convert.families import build_checkpoint
+    from export.families import build_checkpoint
     base = _bench_dir(family, size)
     ckpt = base / "checkpoint"
     if not (ckpt / "config.json").is_file():
@@ -329,7 +329,7 @@ def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: 
         encoders = _run_worker("encoders", prepare(size, "hybrid")[1], runs, max_tokens, threads)
     ref, refs = None, {}
     if reference:
-        from engine.runtime.devices import present
+        from engine.devices import present
         for dtype in ("fp32", "bf16") if present().cpu_bf16 else ("fp32",):
             print(f"bench: transformers {dtype} reference", file=sys.stderr, flush=True)
             r = _run_worker("torch" if dtype == "fp32" else "torch-bf16", ckpt, runs, max_tokens, threads)

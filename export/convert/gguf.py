@@ -154,7 +154,7 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
         raise VitrineError(f"unknown quantization {quant!r}: choose one of {', '.join(QUANTS)}")
     if mmproj_type not in ("f16", "f32", "q8_0"):
         raise VitrineError(f"unknown projector type {mmproj_type!r}: choose f16, f32 or q8_0")
-    from export.convert.families import for_checkpoint
+    from export.families import for_checkpoint
     family = for_checkpoint(checkpoint)
     step = on_step or (lambda s: None)
     step("locating llama.cpp's converter")

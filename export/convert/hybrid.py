@@ -37,7 +37,7 @@ def export_hybrid(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", 
                   on_step: StepFn | None = None, threads: int | None = None, keep_float: bool = False) -> HybridExport:
     """``keep_float``: keep the float vision graph even when the chosen encoder does not run it (`vitrine bench`
     times OpenVINO on it every time)."""
-    from export.convert.families import families, for_checkpoint
+    from export.families import families, for_checkpoint
     from export.convert.gguf import export_gguf
     from export.convert.onnx import _quantize_int8, export_onnx
     t0 = time.perf_counter()

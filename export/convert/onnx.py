@@ -179,7 +179,7 @@ def export_onnx(checkpoint: Path | str, out: Path | str, quant: str = "int8", na
     check_output(out, OutputKind.EXPORT, inputs=(checkpoint,))      # before any work
     if quant not in QUANTS:
         raise VitrineError(f"unknown ONNX quantization {quant!r}: choose one of {', '.join(QUANTS)}")
-    from export.convert.families import families, for_checkpoint
+    from export.families import families, for_checkpoint
     family = for_checkpoint(checkpoint)
     if not family.onnx:
         able = ", ".join(f.name for f in families().values() if f.onnx)
@@ -208,7 +208,7 @@ def export_onnx(checkpoint: Path | str, out: Path | str, quant: str = "int8", na
                             source=str(checkpoint))
         if parity:
             step("checking agreement with transformers")
-            from export.parity.compare import compare
+            from export.convert.parity import compare
             manifest.extra["parity"] = compare(checkpoint, "onnx", staging, variant=f"onnx-{quant}").to_dict()
         manifest.save(staging)
     return OnnxExport(out, manifest, time.perf_counter() - t0)

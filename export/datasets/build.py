@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from engine.errors import VitrineError
-from engine.evaluation.qa_set import SET_FILE, QARow, resolve_inside, write_jsonl
+from engine.evaluation.qa_set import SET_FILE, QARow, write_jsonl
+from engine.files import resolve_inside
 from engine.files import OutputKind, OutputState, atomic_folder, check_output
 from engine.language import vocabulary as voc
 from engine.language.vocabulary import normalise_value

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import VitrineError
-from engine.evaluation.qa_set import resolve_inside
+from engine.files import resolve_inside
 from engine.language.vocabulary import canonical_attribute as _english_attribute
 from engine.text_files import DecodedText, csv_rows, note, read_text
 from export.datasets.questions import Item, Product

@@ -1,7 +1,7 @@
 """Training examples for fine-tuning: a question-set row becomes the exact prompt the runtimes send, followed by
 the answer and the stop token, with the loss on the answer tokens only.
 
-The prompt comes from the family's transformers reference (``engine.runtime.families``: one view, the layout the GGUF and
+The prompt comes from the family's transformers reference (``engine.families``: one view, the layout the GGUF and
 ONNX runtimes are checked against), so the model learns the prompt it will be asked with. An English-only model
 is asked Portuguese questions through the app's translator: those are trained too, translated the same way and
 answered with the English row's answers.

@@ -30,7 +30,7 @@ from typing import Callable
 from engine.errors import VitrineError, os_error_message
 from engine.files import write_text_atomic
 from engine.text_files import check_fields, read_json
-from export.convert.families import ExportFamily, for_checkpoint
+from export.families import ExportFamily, for_checkpoint
 from export.training.data import Encoder, Example, batches, conversations, examples, read_split
 
 log = logging.getLogger(__name__)
@@ -340,7 +340,7 @@ def finetune(data: Path, base: Path, out: Path, opts: FinetuneOptions = Finetune
     torch.set_num_threads(opts.threads or os.cpu_count() or 2)
     device = _device(opts.device)
     model = prepare_model(base, family, opts).to(device)
-    from engine.runtime import families as runtime_families
+    from engine import families as runtime_families
     reference = runtime_families.get(family.name).reference
     processor = reference.load_processor(base)
     encoder = Encoder(reference, processor, reference.tile_size(model.config), family.packed_pixels)

@@ -151,7 +151,7 @@ def train_fashion(work: Path, plan: ProofPlan, base: Path, name: str, mix: Path 
 
 
 def fashion_base(work: Path, seed: int = 0) -> Path:
-    from export.convert.families import build_checkpoint
+    from export.families import build_checkpoint
     base = work / "base"
     if not (base / "config.json").is_file():
         build_checkpoint("idefics3", base, "fashion", seed=seed)

@@ -15,8 +15,8 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> None:
     from transformers import Trainer, TrainingArguments
 
-    from engine.runtime import families
-    from export.convert.families import for_checkpoint
+    from engine import families
+    from export.families import for_checkpoint
     from export.training.data import Encoder, examples, read_split
     from export.training.finetune import FinetuneOptions, prepare_model
 

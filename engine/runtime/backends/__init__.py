@@ -66,9 +66,9 @@ def _gguf_device(name: str, placement) -> None:
 def load_backend(model: str | None = None, *, mmproj: str | None = None, store: ModelStore | None = None,
                  threads: int | None = None, tiles: int = 1, device: str | None = None) -> Backend:
     """``model``: an installed model's name, a folder with a vitrine-model.json, or a text .gguf file.
-    ``device``: auto, cpu, gpu, npu or cuda (engine/runtime/devices.py); None: VITRINE_DEVICE, else auto (the app and
+    ``device``: auto, cpu, gpu, npu or cuda (engine/devices.py); None: VITRINE_DEVICE, else auto (the app and
     `serve` get theirs this way)."""
-    from engine.runtime.devices import check_device, resolve
+    from engine.devices import check_device, resolve
     from engine.settings import Settings
     settings = Settings.from_env()
     threads = settings.threads_for(threads)                 # --threads, else VITRINE_THREADS, else the cores

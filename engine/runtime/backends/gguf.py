@@ -22,7 +22,7 @@ import numpy as np
 from engine.errors import VitrineError
 from engine.media.frames import Frame
 from engine.models.gguf_file import check_gguf
-from engine.runtime import families
+from engine import families
 from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
 from engine.runtime.backends.chat_layout import ChatLayout, Exchange, kept_prefix, layout_from_template
 from engine.runtime.backends.decode_threads import DecodeThreads
@@ -67,7 +67,7 @@ class GgufBackend(Backend):
                  decode_threads: int | None = None, tiles: int = 1,
                  n_ctx: int | None = None, languages: tuple[str, ...] = ("en",), n_gpu_layers: int = 0):
         model_path = Path(model_path)
-        self.n_gpu_layers = n_gpu_layers        # layers offloaded to a GPU build's device (engine/runtime/devices.py)
+        self.n_gpu_layers = n_gpu_layers        # layers offloaded to a GPU build's device (engine/devices.py)
         if mmproj_path is None:
             raise VitrineError(f"{model_path.name} has no vision projector: pass its mmproj-*.gguf with --mmproj "
                                "(or import both with `vitrine models import`)")

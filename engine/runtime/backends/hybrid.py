@@ -9,7 +9,7 @@ memory for it, the model runs libmtmd's own encoder and says why in the log.
 
 Where OpenVINO is installed its encoders are timed too (on the CPU, and the Intel iGPU/NPU it lists): on a Xeon
 with AMX, OpenVINO with bf16 precision on the float graph took 0.158 s a frame against onnxruntime int8's 0.34 s.
-Which one runs also depends on the device asked for (engine/runtime/devices.py).
+Which one runs also depends on the device asked for (engine/devices.py).
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from engine.runtime.backends.onnx_vision import (
     probe_frames,
     time_graph_encoders,
 )
-from engine.runtime.devices import Device, Placement, present
+from engine.devices import Device, Placement, present
 
 log = logging.getLogger(__name__)
 ONNX_VISION = "onnx-int8"          # onnxruntime on the int8 graph (files["vision"]), the CPU

@@ -20,7 +20,7 @@ import numpy as np
 
 from engine.errors import VitrineError
 from engine.media.frames import Frame
-from engine.runtime import families
+from engine import families
 from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
 from engine.runtime.backends.chat_layout import Exchange, kept_prefix, layout_from_template
 from engine.runtime.backends.onnx_vision import _NP, OnnxVision, image_processor_config, open_session
@@ -47,7 +47,7 @@ class _Prefix:
 def _vision_device(placement, vision: Path, folder: Path, threads: int) -> str | None:
     """The OpenVINO device for the vision graph, or None for onnxruntime: the one asked for (gpu, npu), under
     auto the one measured faster here (timed once, kept in the cache), under cpu and cuda none."""
-    from engine.runtime.devices import Device
+    from engine.devices import Device
     if placement is None or placement.device in (Device.CPU, Device.CUDA):
         return None
     if placement.encoder:
@@ -107,7 +107,7 @@ class OnnxBackend(Backend):
         encoder = _vision_device(placement, paths["vision"], folder, self.threads)
         self.sessions = {role: open_session(path, self.threads, spin_within_run=role == "vision", providers=providers)
                          for role, path in paths.items() if role != "vision" or not encoder}
-        if encoder:     # OpenVINO (engine/runtime/devices.py): the vision graph only; the decoder stays on onnxruntime
+        if encoder:     # OpenVINO (engine/devices.py): the vision graph only; the decoder stays on onnxruntime
             self.vision = OnnxVision.open(paths["vision"], folder, self.threads, openvino=encoder)
             self.sessions["vision"] = self.vision.session
         else:

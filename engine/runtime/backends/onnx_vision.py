@@ -1,6 +1,6 @@
 """An ONNX vision encoder on its own: a frame in, the projected image features out (the tokens the text model
 takes). The ONNX backend runs it in front of its decoder; a hybrid model runs it in front of llama.cpp's. The graph
-runs on onnxruntime (CPU, or CUDA with onnxruntime-gpu) or on OpenVINO (openvino_vision.py), per engine/runtime/devices.py."""
+runs on onnxruntime (CPU, or CUDA with onnxruntime-gpu) or on OpenVINO (openvino_vision.py), per engine/devices.py."""
 from __future__ import annotations
 
 import json
@@ -41,7 +41,7 @@ CPU_ONLY = ("CPUExecutionProvider",)
 
 
 def open_session(path: Path, threads: int, spin_within_run: bool = False, providers: tuple[str, ...] = CPU_ONLY):
-    """``providers``: onnxruntime's execution providers in order (engine/runtime/devices.py's placement)."""
+    """``providers``: onnxruntime's execution providers in order (engine/devices.py's placement)."""
     import onnxruntime as ort
     try:
         return ort.InferenceSession(str(path), session_options(threads, spin_within_run), providers=list(providers))
@@ -179,7 +179,7 @@ def ort_label(name: str) -> str:
 
 def openvino_devices_here() -> tuple[str, ...]:
     """OpenVINO's devices that can run an encoder (CPU, GPU, NPU; not its virtual AUTO/HETERO)."""
-    from engine.runtime.devices import present
+    from engine.devices import present
     return tuple(d for d in present().openvino if d.split(".")[0] in ("CPU", "GPU", "NPU"))
 
 

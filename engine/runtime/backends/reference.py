@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from engine.errors import VitrineError
-from engine.runtime import families
+from engine import families
 from engine.runtime.backends.base import Backend
 
 

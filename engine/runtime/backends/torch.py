@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.errors import VitrineError
 from engine.media.frames import Frame
-from engine.runtime import families
+from engine import families
 from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
 
 

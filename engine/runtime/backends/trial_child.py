@@ -31,7 +31,7 @@ def _child(job: dict) -> dict:
 
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, _from_manifest
-    from engine.runtime.devices import Device, resolve
+    from engine.devices import Device, resolve
     t0 = time.perf_counter()
     manifest = Manifest.from_dict(job["manifest"], "the model under trial")
     # on the CPU, where every runtime's encoder can run: the check is of the model's files, not of a device

@@ -1,5 +1,5 @@
 """SmolVLM / SmolVLM2 (Idefics3: SigLIP + pixel shuffle + SmolLM2). English only: questions are translated."""
-from engine.runtime.families import Family, Reference, SingleView
+from engine.families import Family, Reference, SingleView
 
 
 class Idefics3Reference(Reference):

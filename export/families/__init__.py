@@ -2,7 +2,7 @@
 
 Each module defines ``FAMILY``, an ``ExportFamily``: which checkpoints it takes (config.json ``model_type``), how
 llama.cpp converts them to GGUF, and how to build a tiny random-weight checkpoint of the real architecture in
-code (tests and benchmarks never download weights). What differs at run time lives in ``engine.runtime.families``.
+code (tests and benchmarks never download weights). What differs at run time lives in ``engine.families``.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from engine.errors import VitrineError
 
 
 class ExportFamily:
-    name: str = ""                    # engine.runtime.families name, written to the manifest
+    name: str = ""                    # engine.families name, written to the manifest
     model_types: tuple[str, ...] = ()  # config.json model_type values it exports
     tokenizer_pre: str = ""           # llama.cpp pre-tokenizer for an in-code tokenizer whose hash it does not know
     text_args: tuple[str, ...] = ()   # extra converter arguments for the text model

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from export.convert.families import ExportFamily
+from export.families import ExportFamily
 
 log = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ def compare(checkpoint: Path | str, runtime: str, folder: Path | str, reference=
             variant: str | None = None) -> ParityResult:
     from engine.runtime.backends.base import GenerationOptions
     from engine.runtime.backends.torch import TorchBackend
-    from export.convert.families import for_checkpoint
+    from export.families import for_checkpoint
     ref = reference or TorchBackend(checkpoint, threads=2)
     ours = _load(runtime, Path(folder), for_checkpoint(Path(checkpoint)).name)
     try:

@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from engine.errors import VitrineError
-from export.convert.families import ExportFamily
+from export.families import ExportFamily
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ question rendered as a header above the image; transformers would download a fon
 drawn with the DejaVu Sans that matplotlib ships. Reference only, like BLIP."""
 from pathlib import Path
 
-from engine.runtime.families import Family, Reference
+from engine.families import Family, Reference
 
 
 def header_font() -> str:

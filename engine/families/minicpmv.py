@@ -3,7 +3,7 @@
 No tiny checkpoint of these can be built here (they need trust_remote_code), so their prompt layout has never
 been exercised by a test: `vitrine models list` says so.
 """
-from engine.runtime.families import Family
+from engine.families import Family
 
 FAMILY = Family(
     name="minicpmv", about="MiniCPM-V 2.6 / 4.0", projector_types=("minicpmv", "resampler"),

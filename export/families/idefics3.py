@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from export.convert.families import ExportFamily
+from export.families import ExportFamily
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """BLIP VQA (ViT + BERT encoder-decoder; Salesforce/blip-vqa-base): one of the brief's two baselines. Runs only
 as a transformers reference in `vitrine eval` (no GGUF or ONNX export)."""
-from engine.runtime.families import Family, Reference
+from engine.families import Family, Reference
 
 
 class BlipReference(Reference):

@@ -1,6 +1,6 @@
 """MiniCPM-V 4.6 (SigLIP2-style vision + merger + Qwen3.5, a hybrid text model): multilingual, answers in
 Portuguese itself. Native in transformers >= 5.7; converts with llama.cpp's own converter."""
-from engine.runtime.families import Family, Reference, SingleView
+from engine.families import Family, Reference, SingleView
 
 IMAGE_ID = "<image_id>0</image_id>"
 
