@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine.errors import VitrineError
-from engine.media.frames import Frame
+from engine.media.frames import Frame, Region
 from engine.runtime.backends import GenerationOptions, load_backend
 from engine.runtime.backends.gguf import GgufBackend
 from engine.runtime.session import Session
@@ -72,7 +72,7 @@ def test_crop_is_a_different_image(backend):
     s = Session(backend)
     f = frame(5)
     s.ask(f, "What is this?", OPTS)
-    crop = s.ask(f.crop(__import__("engine.media.frames").frames.Region(10, 10, 50, 40)), "What is this?", OPTS)
+    crop = s.ask(f.crop(Region(10, 10, 50, 40)), "What is this?", OPTS)
     assert not crop.reused_image and s.encodes == 2
 
 
