@@ -131,7 +131,7 @@ def tiny_onnx_int8() -> Path:
 def hub(tmp_path, tiny_gguf, tiny_onnx_int8):
     """A fake hub on 127.0.0.1 serving smolvlm-256m's files from its two repos (the tiny model under the real
     names): the GGUF pair and the ONNX int8 vision encoder with its settings."""
-    from engine.models.store import PROFILES
+    from engine.models.profiles import PROFILES
     from tests.fixtures.hub import FakeHub
     profile = PROFILES["smolvlm-256m"]
     local = {"vision": "vision_encoder.onnx", "config": "config.json", "preprocessor": "preprocessor_config.json"}

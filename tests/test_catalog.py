@@ -17,6 +17,7 @@ import pytest
 from engine.catalog.products_csv import read_products_csv
 from engine.catalog.sqlite_catalog import SqliteCatalog
 from engine.errors import VitrineError
+from engine.settings import Settings
 from export.bench.catalog import colour_accuracy, recall_at_1, write_catalog
 from tests.conftest import ROOT
 
@@ -56,9 +57,9 @@ def test_augmented_copies_find_their_original(built):
 
 def test_a_region_of_a_bigger_frame_finds_the_product(built):
     cat, read, _ = built
-    from engine.catalog.sqlite_catalog import _load_rgb
+    from engine.catalog.product_images import load_rgb
     product = read.products[7]
-    garment = _load_rgb(product.image)
+    garment = load_rgb(product.image)
     frame = np.full((480, 640, 3), 90, np.uint8)
     frame[200:360, 300:460] = garment
     hits = cat.search_image(frame[195:365, 295:465], k=3)
@@ -92,9 +93,9 @@ def test_a_removed_product_leaves_the_results_also_after_reopening(tmp_path):
     folder = tmp_path / "catalog"
     cat = SqliteCatalog(folder)
     cat.add(read.products)
-    from engine.catalog.sqlite_catalog import _load_rgb
+    from engine.catalog.product_images import load_rgb
     gone = read.products[3]
-    picture = _load_rgb(gone.image)
+    picture = load_rgb(gone.image)
     assert cat.search_image(picture, k=1)[0].product.id == gone.id
     assert cat.remove([gone.id, "not-there"]) == 1
     assert gone.id not in [h.product.id for h in cat.search_image(picture, k=20)]
@@ -274,7 +275,9 @@ def test_fashion_siglip_loads_from_the_store_and_searches(tmp_path, vitrine_home
     fake hub on 127.0.0.1 like a user's one-time download."""
     from engine.catalog.embed import load_image_embedder, load_text_embedder
     from engine.catalog.similarity import ProductSignature
-    from engine.models.store import PROFILES, ModelStore
+    from engine.models.hub import pull
+    from engine.models.profiles import PROFILES
+    from engine.models.store import ModelStore
     from tests.fixtures.embedders import tiny_fashion_siglip
     from tests.fixtures.hub import FakeHub
     files = tiny_fashion_siglip(tmp_path / "siglip")
@@ -282,26 +285,26 @@ def test_fashion_siglip_loads_from_the_store_and_searches(tmp_path, vitrine_home
     with FakeHub(tmp_path / "hub") as hub:
         for role, name in profile.files.items():
             hub.add(profile.repo, name, files[role])
-        ModelStore(vitrine_home / "models").pull("fashion-siglip", hub.url)
+        pull(ModelStore(vitrine_home / "models"), "fashion-siglip", hub.url)
     assert "fashion-siglip" not in [m.name for m in ModelStore(vitrine_home / "models").vlms()]
-    image = load_image_embedder("fashion-siglip")
+    image = load_image_embedder("fashion-siglip", Settings.from_env())
     v = image.embed_images([np.zeros((50, 80, 3), np.uint8), np.full((300, 200, 3), 255, np.uint8)])
     assert v.shape == (2, 32) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
-    t = load_text_embedder("fashion-siglip").embed_texts(["red dress", "vestido vermelho"], query=True)
+    t = load_text_embedder("fashion-siglip", Settings.from_env()).embed_texts(["red dress", "vestido vermelho"], query=True)
     assert t.shape == (2, 32)
     read = read_products_csv(_small_csv(tmp_path / "shop", n=6))
     cat = SqliteCatalog(tmp_path / "c", signature=lambda: ProductSignature(image))
     cat.add(read.products)
     assert cat.info().image_embedder.startswith("fashion-siglip-")
-    from engine.catalog.sqlite_catalog import _load_rgb
-    assert cat.search_image(_load_rgb(read.products[2].image), k=1)[0].product.id == read.products[2].id
+    from engine.catalog.product_images import load_rgb
+    assert cat.search_image(load_rgb(read.products[2].image), k=1)[0].product.id == read.products[2].id
     cat.close()
 
 
 def test_fashion_siglip_not_installed_says_how_to_get_it():
     from engine.catalog.embed import load_image_embedder
     with pytest.raises(VitrineError, match="vitrine models pull fashion-siglip"):
-        load_image_embedder("fashion-siglip")
+        load_image_embedder("fashion-siglip", Settings.from_env())
 
 
 def test_colour_questions_are_recognised_in_both_languages():

@@ -201,18 +201,18 @@ def test_the_describe_command_says_a_broken_schema_in_one_line(vitrine_home, tmp
 
 def test_broken_prompts_fall_back_to_the_bundled_ones_with_a_warning(vitrine_home):
     from engine.store_files import load_prompts, store_file_warnings
-    assert store_file_warnings() == []
+    assert store_file_warnings(Settings.from_env()) == []
     vitrine_home.mkdir(parents=True)
     (vitrine_home / "prompts.json").write_text(json.dumps({"pt": "Qual é a cor?"}))
-    prompts, warning = load_prompts()
+    prompts, warning = load_prompts(Settings.from_env())
     assert prompts["pt"] and all(isinstance(q, str) for q in prompts["pt"])      # the bundled questions
     assert "prompts.json: pt:" in warning and "bundled questions are shown meanwhile" in warning
     (vitrine_home / "prompts.json").write_text(json.dumps({"pt": ["Qual é a cor da saia?"]}))
-    assert load_prompts() == ({"pt": ["Qual é a cor da saia?"]}, "")
+    assert load_prompts(Settings.from_env()) == ({"pt": ["Qual é a cor da saia?"]}, "")
     # the app's list: every problem at once, one line each
     (vitrine_home / "prompts.json").write_text("[1]")
     (vitrine_home / "descriptions.json").write_text(json.dumps({"default": ["{nada}"]}))
-    warnings = store_file_warnings()
+    warnings = store_file_warnings(Settings.from_env())
     assert len(warnings) == 2 and all("\n" not in w for w in warnings)
     assert "{nada}" in warnings[0] and "prompts.json" in warnings[1]
 

@@ -18,6 +18,7 @@ from engine.errors import VitrineError, sqlite_error_message
 from engine.files import atomic_path
 from engine.media.frames import Frame
 from engine.runtime.answer import Answer
+from engine.settings import Settings
 from engine.text_files import csv_cell
 
 SCHEMA = """
@@ -103,9 +104,9 @@ class History:
         return cls(":memory:")
 
     @classmethod
-    def default(cls) -> "History":
-        from engine.settings import Settings
-        return cls(Settings.from_env().home / "history.sqlite3")
+    def default(cls, settings: Settings) -> "History":
+        """The history under ``settings.home`` (VITRINE_HOME)."""
+        return cls(settings.home / "history.sqlite3")
 
     def add(self, answer: Answer, frame: Frame, frame_key: str | None = None) -> int:
         """Save one exchange. ``frame_key``: group it under this frame (the whole frame when asking about a crop)."""

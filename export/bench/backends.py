@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from engine.paths import PROJECT_ROOT
+from engine.settings import bench_cache_dir
 
 log = logging.getLogger(__name__)
 # The third question has as many tokens as the second (6 here): a short llama.cpp batch costs ~2 ms a token on two
@@ -47,13 +48,11 @@ FAMILIES = {"smolvlm": ("idefics3", None, ("Q8_0",)), "minicpm-v-4.6": ("minicpm
 
 
 def _bench_dir(family: str, size: str) -> Path:
-    import platformdirs
     root = PROJECT_ROOT
     h = hashlib.sha256()
     for f in (f"export/families/{family}.py", "export/families/__init__.py", "export/convert/gguf.py"):
         h.update((root / f).read_bytes())
-    return Path(os.environ.get("VITRINE_BENCH_CACHE") or Path(platformdirs.user_cache_dir("vitrine")) / "bench") / \
-        f"{family}-{size}-{h.hexdigest()[:10]}"
+    return bench_cache_dir() / f"{family}-{size}-{h.hexdigest()[:10]}"
 
 
 def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: str = "Q8_0",
@@ -287,16 +286,14 @@ def _speedup(ours: dict, ref: dict) -> dict:
             "decode": round(ours["decode_tok_s"] / max(ref["decode_tok_s"], 1e-6), 2)}
 
 
-def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: int | None = None,
+def run_bench(threads: int, size: str = "256m", runs: int = 3, max_tokens: int = 32,
               reference: bool = True, backend: str = "gguf", family: str = "smolvlm",
               mmproj_type: str = "f16", peer: Path | None = None) -> dict:
     """``backend``: "gguf", "onnx" (one result, keys at the top level) or "all" (one entry per backend).
 
     ``family`` "minicpm-v-4.6" or "tinyllava": GGUF at each of the family's quantizations (one entry each), at
-    the real dimensions."""
+    the real dimensions. ``threads``: the settings' (--threads, else VITRINE_THREADS, else the cores)."""
     from engine.errors import VitrineError
-    from engine.settings import Settings
-    threads = Settings.from_env().threads_for(threads)
     if family not in FAMILIES:
         raise VitrineError(f"unknown family {family!r}: choose one of {', '.join(FAMILIES)}")
     fam, real_size, quants = FAMILIES[family]
@@ -418,7 +415,8 @@ def cmd_bench(args) -> int:
     from engine.errors import VitrineError
     if args.runs < 1 or args.max_tokens < 1:
         raise VitrineError("--runs and --max-tokens must be at least 1")
-    result = run_bench(size=args.size, runs=args.runs, max_tokens=args.max_tokens, threads=args.threads,
+    result = run_bench(args.settings.threads_for(args.threads), size=args.size, runs=args.runs,
+                       max_tokens=args.max_tokens,
                        reference=not args.no_reference, backend=args.backend, family=args.family,
                        mmproj_type=args.mmproj_type, peer=Path(args.peer) if args.peer else None)
     print(json.dumps(result, indent=2) if args.json else format_bench(result))

@@ -96,11 +96,11 @@ def write_catalog(folder: Path, n_synthetic: int = 3000, size: int = 192, seed: 
 
 
 def recall_at_1(catalog, products, copies: int = 2, seed: int = 5) -> float:
-    from engine.catalog.sqlite_catalog import _load_rgb
+    from engine.catalog.product_images import load_rgb
     r = random.Random(seed)
     hits = total = 0
     for p in products:
-        rgb = _load_rgb(p.image)
+        rgb = load_rgb(p.image)
         for _ in range(copies):
             found = catalog.search_image(augment(rgb, r), k=1)
             hits += bool(found) and found[0].product.id == p.id

@@ -301,16 +301,18 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
         tmp = tempfile.TemporaryDirectory(prefix="look-bench-")
         work = Path(tmp.name)
     try:
+        # the bench is an entry point: a scratch home unless the caller named one, for it and anything it starts
         os.environ.setdefault("VITRINE_HOME", str(work / "home"))
+        settings = Settings.from_env()          # read once, passed down
         stage("catalog")
         csv_path, rows = build_catalog(work / "shop")
-        cat = SqliteCatalog(work / "catalog")
+        cat = SqliteCatalog(work / "catalog", settings=settings)
         cat.add(read_products_csv(csv_path).products)
         stage("video")
         scenes = plan(rows, seconds)
         at = write_video(work / "look.mp4", scenes, rows)
         stage("index")
-        index = VideoIndex(work / "look.mp4", 1.0, cat.signature.info.id, False, Settings.from_env())
+        index = VideoIndex(work / "look.mp4", 1.0, cat.signature.info.id, False, settings)
         finder = PoseFinder()
         start = time.perf_counter()
         n = index.build(cat, finder=finder)
@@ -328,7 +330,7 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
         if model:                       # the look as `vitrine look` runs it: the model reads each region
             from engine.runtime.backends import load_backend
             from engine.runtime.session import Session
-            session = Session(load_backend(model))
+            session = Session(load_backend(model, settings=settings))
             try:
                 start = time.perf_counter()
                 look = look_at(frame, cat, session, finder)
@@ -342,7 +344,7 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
         return {**looks, "precision_at_5": p5, "queries": queries, "frames_indexed": n,
                 "index_s_per_minute": index_s * 60.0 / max(seconds, 1e-9), "query_s_max": query_s,
                 "look_720p_s_no_model": look_s, "look_720p_with_model": model_look,
-                "threads": Settings.from_env().threads}
+                "threads": settings.threads}
     finally:
         if tmp is not None:
             tmp.cleanup()

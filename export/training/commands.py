@@ -52,14 +52,13 @@ def cmd_finetune(args) -> int:
         raise VitrineError("give --base CHECKPOINT: the transformers checkpoint folder to fine-tune")
     if args.base and not Path(args.base).is_dir():
         raise VitrineError(f"base checkpoint not found: {args.base} (a folder with config.json and the weights)")
-    from engine.settings import Settings
     opts = FinetuneOptions(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_vision=args.lr_vision, train=args.train,
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, vision=args.vision, projector=args.projector,
         attributes=_split(args.attributes), langs=_split(args.langs), translated=not args.no_translated,
         mix=args.mix or "", mix_ratio=args.mix_ratio, conversation=args.conversation, patience=args.patience,
         max_minutes=args.max_minutes, max_steps=args.max_steps, evals_per_epoch=args.evals_per_epoch,
-        seed=args.seed, threads=Settings.from_env().threads_for(args.threads), device=args.device)
+        seed=args.seed, threads=args.settings.threads_for(args.threads), device=args.device)
     if args.mix and not args.mix_ratio:
         raise VitrineError("--mix needs --mix-ratio (the share of each batch, e.g. 0.2)")
     report, close = _progress()
