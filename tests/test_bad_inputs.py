@@ -21,7 +21,7 @@ import pytest
 
 from engine.models.profiles import PROFILES
 from engine.runtime.backends.hybrid import measure_vision_encoders
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli
 from tests.fixtures import media
 
 PROFILE = PROFILES["smolvlm-256m"]

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from engine.evaluation.evaluate import ANSWERS_FILE, EvalOptions, evaluate
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.fixtures.catalogs import write_lnqa_parquet
-from tests.test_cli import assert_one_line_error
+from tests.helpers import assert_one_line_error
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from export.training.finetune import FinetuneOptions, finetune, merge, read_run
-from tests.conftest import run_cli
-from tests.test_cli import assert_one_line_error
+from tests.helpers import run_cli
+from tests.helpers import assert_one_line_error
 
 
 @pytest.fixture(scope="module")

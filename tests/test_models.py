@@ -77,7 +77,7 @@ def test_the_default_pull_is_a_hybrid_whose_vision_encoder_was_timed_here(store,
     vision = m.manifest.extra["vision"]
     assert vision["choice"] in ("onnx-int8", "onnx-fp32", "mmproj", "openvino-cpu") and "ms here" in vision["why"] and vision["cosine"] > 0.9
     assert store.verify("smolvlm-256m") == {"smolvlm-256m": []}
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
     listed = next(line for line in run_cli("models", "list").stdout.splitlines() if line.startswith("smolvlm-256m "))
     assert f"hybrid, vision encoder {vision['choice']}: {vision['why']}" in listed
     with load_backend("smolvlm-256m", store=store, threads=1) as b:
@@ -206,7 +206,7 @@ def test_a_damaged_model_already_installed_is_damaged_in_list_and_verify_and_nev
     """Installed before these checks (or damaged since, hashes updated): it sorts first, yet the default is the
     good model, `models list` says damaged and `models verify` exits 1."""
     from engine.runtime.backends import default_model, load_backend
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
     store.import_folder("zz-good", tiny_gguf)
     bad = store.root / "aa-bad"
     shutil.copytree(store.root / "zz-good", bad)

@@ -14,8 +14,8 @@ import pytest
 
 from engine.errors import VitrineError
 from engine.settings import Settings
-from tests.conftest import run_cli
-from tests.test_cli import assert_one_line_error
+from tests.helpers import run_cli
+from tests.helpers import assert_one_line_error
 
 # a byte neither UTF-8 nor cp1252 reads (cp1252 leaves 0x81 undefined)
 UNREADABLE = b"\x81"

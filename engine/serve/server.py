@@ -37,6 +37,7 @@ from fastapi import Request  # at module level: FastAPI reads the handlers' (str
 from engine.errors import BadInput, NotFound, VitrineError
 from engine.look.look import look_dict
 from engine.look.regions import Box, PoseFinder
+from engine.media.colors import dominant_colors
 from engine.media.focus import FOCUS_MODES, PersonSegmenter, focus
 from engine.media.frames import Frame, ImageTooLarge, Region, decode_image_bytes
 from engine.runtime.backends import GenerationOptions
@@ -676,7 +677,6 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
             frame, is_boxed = boxed(body, frame)
 
             def search():
-                from engine.media.colors import dominant_colors
                 region = focused(frame, is_boxed, mode)
                 hits = tools.catalog().search_image(region.rgb, k, region.mask)
                 return {"object": "vitrine.similar", "focus": region.how,
@@ -695,7 +695,6 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
             frame, is_boxed = boxed(body, frame)
 
             def measure():
-                from engine.media.colors import dominant_colors
                 region = focused(frame, is_boxed, mode)
                 return {"object": "vitrine.colors", "focus": region.how,
                         "colors": [c.to_dict() for c in dominant_colors(region.rgb, region.mask)]}

@@ -20,7 +20,11 @@ from typing import Callable
 
 import numpy as np
 
+from engine.errors import VitrineError
+
 log = logging.getLogger(__name__)
+# This module registers a command into every `vitrine` call's parser: the catalog, the look, the runtime and the
+# generators (OpenCV, mediapipe, llama.cpp behind them) are imported where the benchmark runs.
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "cat", "coins", "hubble_deep_field", "immunohistochemistry",
           "retina", "colorwheel", "logo", "motorcycle_left")
@@ -189,7 +193,6 @@ def format_result(r: dict) -> str:
 def cmd_catalog_bench(args) -> int:
     import sys
 
-    from engine.errors import VitrineError
     if args.vectors < 1000 or args.vectors > 2_000_000:
         raise VitrineError("--vectors must be between 1000 and 2000000")
     result = run(args.vectors, on_stage=lambda s: print(f"... {s}", file=sys.stderr, flush=True))

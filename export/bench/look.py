@@ -22,7 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.settings import Settings
+
 log = logging.getLogger(__name__)
+# This module registers a command into every `vitrine` call's parser: the catalog, the look, the runtime and the
+# generators (OpenCV, mediapipe, llama.cpp behind them) are imported where the benchmark runs.
 
 SKIN = [(224, 172, 140), (198, 134, 99), (141, 85, 56), (240, 200, 170)]
 HAIR = [(60, 40, 20), (20, 15, 10), (150, 100, 40)]
@@ -290,7 +294,6 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
     from engine.look.regions import PoseFinder
     from engine.look.video_index import VideoIndex
     from engine.media.frames import FrameSource
-    from engine.settings import Settings
 
     def stage(s):
         log.info(s)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from engine.catalog.embedders.efficientnet_lite import image_embedder, onnx_file_name
 from engine.errors import BadInput, NotFound, VitrineError
 from engine.files import OutputKind, atomic_folder, atomic_path, check_output, sha256_file
 from engine.paths import PROJECT_ROOT
@@ -137,7 +138,6 @@ def _answer_text(stdout: str) -> str:
 
 
 def _embedder_file(settings: Settings, dest: Path, step: Step) -> str:
-    from engine.catalog.embedders.efficientnet_lite import image_embedder, onnx_file_name
     step("exporting the catalog's image embedder to ONNX (once)")
     image_embedder(settings, threads=1)           # writes the cached ONNX file when it is not there yet
     name = onnx_file_name()

@@ -7,6 +7,8 @@ from pathlib import Path
 from engine.cli.progress import steps
 from engine.models.store import ModelStore
 
+# Every `vitrine` call builds every command group's parser: the bundle and package builders load when they run.
+
 
 def cmd_bundle(args) -> int:
     from export.release.bundle import build_bundle

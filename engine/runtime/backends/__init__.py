@@ -33,7 +33,7 @@ def default_model(store: ModelStore, preferred: str | None = None) -> str:
     return installed[0].name
 
 
-def _from_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles: int, placement) -> Backend:
+def backend_for_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles: int, placement) -> Backend:
     bad = manifest.size_problems(folder)      # a truncated or missing file says so here, not inside llama.cpp
     if bad:
         raise VitrineError(f"model {manifest.name!r} is damaged ({bad[0]}): run `vitrine models verify`, then pull "
@@ -88,9 +88,9 @@ def load_backend(model: str | None = None, *, mmproj: str | None = None, store: 
         _gguf_device(path.name, placement)
         return GgufBackend(path, mmproj, threads=threads, tiles=tiles, n_gpu_layers=placement.n_gpu_layers)
     if (path / MANIFEST_NAME).is_file():
-        return _from_manifest(Manifest.load(path), path, threads, tiles, placement)
+        return backend_for_manifest(Manifest.load(path), path, threads, tiles, placement)
     if os.sep in model or model.startswith("."):
         raise VitrineError(f"model not found: {model} (expected an installed model name, a .gguf file or an "
                            "exported folder)")
     installed = store.get(model)
-    return _from_manifest(installed.manifest, installed.folder, threads, tiles, placement)
+    return backend_for_manifest(installed.manifest, installed.folder, threads, tiles, placement)
