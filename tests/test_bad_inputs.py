@@ -628,7 +628,7 @@ def test_the_app_starts_with_a_history_it_cannot_write(qtbot, monkeypatch, tmp_p
     from engine.models.store import ModelStore
     from engine.runtime.history import History
 
-    def refuse():
+    def refuse(settings):
         raise VitrineError("opening the history failed: /x is on a read-only disk")
     monkeypatch.setattr(History, "default", staticmethod(refuse))
     w = MainWindow(store=ModelStore(tmp_path / "models"), ui_lang="en",

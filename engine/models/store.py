@@ -15,7 +15,7 @@ from engine.files import OutputKind, atomic_folder, sha256_file, store_lock
 from engine.models.gguf_file import check_gguf, check_hyperparameters, read_gguf
 from engine.models.manifest import MANIFEST_NAME, FileEntry, Manifest, check_relpath, contained, file_entry
 from engine.models.profiles import PROFILES, ProgressFn, quant_from_name
-from engine.models.trial import trial_run
+from engine.models import trial
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ def trial_before_install(folder: Path, manifest: Manifest, progress: ProgressFn 
         return
     if progress:
         progress("checking that it runs", 0, None)
-    trial_run(folder, manifest)
+    trial.trial_run(folder, manifest)
 
 
 # (path, size, mtime) -> the problem found in its header, or "" (a store is scanned often; headers rarely change)
