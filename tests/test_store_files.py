@@ -128,7 +128,7 @@ def test_parquet_of_the_wrong_shape_is_one_line(tmp_path):
 
 
 def test_run_files_of_the_wrong_shape_are_one_line(tmp_path):
-    from export.training.finetune import KIND, RUN_FILE, read_run
+    from export.training.run_file import KIND, RUN_FILE, read_run
     run = tmp_path / "run"
     run.mkdir()
     (run / RUN_FILE).write_text(json.dumps({"kind": KIND, "base": "b", "family": "f", "data": "d",
@@ -255,14 +255,13 @@ def test_a_full_disk_during_a_checkpoint_is_the_documented_line(tmp_path, monkey
 
     import torch
 
-    import engine.files
-    from export.training import finetune
+    from export.training import checkpoints
     model = torch.nn.Linear(4, 4)
     optimizer = torch.optim.AdamW(model.parameters())
     model(torch.ones(1, 4)).sum().backward()
     optimizer.step()
-    finetune._save_checkpoint(tmp_path, "step-000001", model, optimizer, {"step": 1, "since_best": 0})
-    real = engine.files.atomic_folder
+    checkpoints.save_checkpoint(tmp_path, "step-000001", model, optimizer, {"step": 1, "since_best": 0})
+    real = checkpoints.atomic_folder
 
     @contextlib.contextmanager
     def full_disk(dest, *args, **kw):
@@ -270,12 +269,12 @@ def test_a_full_disk_during_a_checkpoint_is_the_documented_line(tmp_path, monkey
             os.symlink("/dev/full", staging / full)
             yield staging
 
-    monkeypatch.setattr(engine.files, "atomic_folder", full_disk)
+    monkeypatch.setattr(checkpoints, "atomic_folder", full_disk)     # where the checkpoint writer finds it
     with pytest.raises(VitrineError) as e:
-        finetune._save_checkpoint(tmp_path, "step-000002", model, optimizer, {"step": 2, "since_best": 0})
+        checkpoints.save_checkpoint(tmp_path, "step-000002", model, optimizer, {"step": 2, "since_best": 0})
     assert "checkpoint step-000002 was not saved (the previous one is intact)" in str(e.value)
     assert not (tmp_path / "checkpoints" / "step-000002").exists()
-    assert (tmp_path / "checkpoints" / "step-000001" / finetune.TRAINABLE).stat().st_size > 0
+    assert (tmp_path / "checkpoints" / "step-000001" / checkpoints.TRAINABLE).stat().st_size > 0
 
 
 # ---- the environment and options --------------------------------------------------------------------------------

@@ -222,7 +222,7 @@ def write_video(path: Path, scenes: list[Scene], rows: dict[str, dict], scene_s:
     return at
 
 
-def _cover(item_box: list[int], true_box: tuple[int, int, int, int]) -> float:
+def cover(item_box: list[int], true_box: tuple[int, int, int, int]) -> float:
     x, y, w, h = item_box
     X, Y, W, H = true_box
     iw = max(0, min(x + w, X + W) - max(x, X))
@@ -243,10 +243,10 @@ def evaluate_looks(index, at: dict[float, Scene]) -> dict:
             garments += 1
             row = per.setdefault(w.region, [0, 0, 0])
             row[0] += 1
-            best = max(items, key=lambda it: (_cover(it.box.to_list(), w.box) >= 0.5,
-                                              _region_fit(it.region, w.region), _cover(it.box.to_list(), w.box)),
+            best = max(items, key=lambda it: (cover(it.box.to_list(), w.box) >= 0.5,
+                                              _region_fit(it.region, w.region), cover(it.box.to_list(), w.box)),
                        default=None)
-            if best is None or _cover(best.box.to_list(), w.box) < 0.5:
+            if best is None or cover(best.box.to_list(), w.box) < 0.5:
                 continue
             if scene.person and best.region == "frame":
                 continue

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from engine.errors import Cancelled, VitrineError
 
+# Every `vitrine` call builds every command group's parser: the training loop, the merge and the proof (0.5 s
+# before torch) load when their command runs.
+
 
 def _bar(total: int | None, desc: str):
     from tqdm import tqdm
@@ -45,7 +48,9 @@ def cmd_finetune(args) -> int:
         return _merge(args)
     if args.rest:
         raise VitrineError(f"unexpected {' '.join(args.rest)}: vitrine finetune DATA --base CHECKPOINT --out RUN")
-    from export.training.finetune import FinetuneOptions, finetune, merge
+    from export.training.finetune import finetune
+    from export.training.merge import merge
+    from export.training.options import FinetuneOptions
     if not args.out:
         raise VitrineError("give --out RUN: the folder for the run's checkpoints (and --resume to continue it)")
     if not args.resume and not args.base:
@@ -85,7 +90,7 @@ def cmd_finetune(args) -> int:
 
 
 def _merge(args) -> int:
-    from export.training.finetune import merge
+    from export.training.merge import merge
     if len(args.rest) != 1:
         raise VitrineError("vitrine finetune merge RUN [--out DIR]: name one run folder")
     dest = merge(Path(args.rest[0]), Path(args.out) if args.out else None, which="last" if args.last else "best")
