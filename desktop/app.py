@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from engine.settings import Settings
+
 NO_DISPLAY = ("no display to open a window on: run `vitrine app` in a desktop session (or over ssh -X), or set "
               "QT_QPA_PLATFORM=offscreen to run it without a window")
 
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("Vitrine")
     app.setOrganizationName("Vitrine")
     try:
-        window = MainWindow(ui_lang=args.lang)
+        window = MainWindow(ui_lang=args.lang, config=Settings.from_env())     # read once, passed down
     except VitrineError as e:
         print(f"vitrine: {e}", file=sys.stderr)
         return 2

@@ -6,18 +6,20 @@ import threading
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop.workers import _message
+from engine.settings import Settings
 
 
 class CatalogWorker(QObject):
     results = Signal(int, object, object)     # request id, list[Hit], list[NamedColor]
     search_failed = Signal(int, str)
     progress = Signal(int, int)               # done, total
-    added = Signal(object)                    # engine.catalog.sqlite_catalog.AddReport
+    added = Signal(object)                    # engine.catalog.base.AddReport
     add_failed = Signal(str)
 
-    def __init__(self, folder=None, k: int = 6):
+    def __init__(self, folder=None, k: int = 6, config: Settings | None = None):
         super().__init__()
         self.folder = folder                  # None: $VITRINE_HOME/catalog
+        self.config = config or Settings.from_env()     # the app's settings, passed down by its window
         self.k = k
         self.catalog = None
         self.latest = 0                       # set by the GUI thread: older requests are dropped unseen
@@ -26,7 +28,7 @@ class CatalogWorker(QObject):
     def _open(self):
         if self.catalog is None:
             from engine.catalog.sqlite_catalog import open_catalog
-            self.catalog = open_catalog(self.folder)
+            self.catalog = open_catalog(self.folder, None, self.config)
         return self.catalog
 
     @Slot(object)

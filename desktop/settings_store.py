@@ -6,18 +6,19 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from engine.settings import Settings
+
 SETTINGS_NAME = "settings.ini"
 
 
-def settings_path() -> Path:
-    from engine.settings import Settings
-    return Settings.from_env().home / SETTINGS_NAME
+def settings_path(config: Settings) -> Path:
+    return config.home / SETTINGS_NAME
 
 
-def open_settings(path: Path | None = None) -> QSettings:
+def open_settings(config: Settings) -> QSettings:
     """QSettings as an INI file under $VITRINE_HOME (not ~/.config/Vitrine): everything the app keeps honours the
     one variable."""
-    return QSettings(str(path or settings_path()), QSettings.Format.IniFormat)
+    return QSettings(str(settings_path(config)), QSettings.Format.IniFormat)
 
 
 def read_list(settings: QSettings, key: str) -> list[str]:

@@ -26,6 +26,8 @@ def main() -> int:
     a = p.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     tmp = Path(tempfile.mkdtemp(prefix="vitrine-soak-"))
+    # the soak is an app run in a scratch home: set before anything reads the settings, for this process and the
+    # child it starts to build the model
     os.environ["VITRINE_HOME"] = str(tmp / "home")
 
     import subprocess

@@ -11,6 +11,7 @@ import threading
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from engine.errors import VitrineError, os_error_message
+from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,9 @@ class EngineWorker(QObject):
     described = Signal(object)            # engine.runtime.describe.Description
     describe_failed = Signal(str)
 
-    def __init__(self, history=None, translator=None):
+    def __init__(self, history=None, translator=None, config: Settings | None = None):
         super().__init__()
+        self.config = config or Settings.from_env()     # the app's settings (VITRINE_*), read once by its window
         self.session = None
         self.model_name = ""
         self.history = history
@@ -122,10 +124,9 @@ class EngineWorker(QObject):
             if self.session is not None:
                 self.session.close()
                 self.session = None
-            backend = load_backend(name)
-            from engine.settings import Settings
+            backend = load_backend(name, settings=self.config)
             self.session = Session(backend, translator=self.translator,
-                                   conversation_turns=Settings.from_env().conversation_turns)
+                                   conversation_turns=self.config.conversation_turns)
             self.session.on_prepared = self.prepared.emit
             self.model_name = name
         except BaseException as e:       # noqa: BLE001
@@ -139,7 +140,7 @@ class EngineWorker(QObject):
         try:
             if self.translator is None:
                 from engine.language.translate import load_translator
-                self.translator = load_translator()
+                self.translator = load_translator(settings=self.config)
                 if self.session is not None:
                     self.session.translator = self.translator
             self.translator.warm()

@@ -153,13 +153,8 @@ def resolve(device: Device | str | None, have: Present | None = None) -> Placeme
 
 
 def use_device_for_command(value: str | None) -> Placement | None:
-    """A command's ``--device``: checked and resolved now (an absent device is refused before any model loads),
-    then made this process's VITRINE_DEVICE, so that every model the command opens through code it does not pass
-    the option to (evaluate, the catalog's embedder) is placed alike. None: VITRINE_DEVICE as it is."""
-    import os
+    """A command's ``--device``: checked and resolved now, so that an absent device is refused before any model
+    loads (the command then passes ``Settings.with_device(value)`` down, so that every model it opens, through
+    evaluate or the catalog's embedder, is placed alike). None: no --device (the settings' VITRINE_DEVICE)."""
     device = check_device(value)
-    if device is None:
-        return None
-    placement = resolve(device)
-    os.environ["VITRINE_DEVICE"] = device.value
-    return placement
+    return None if device is None else resolve(device)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 
+from engine.devices import Device, check_device
 from engine.errors import BadInput, VitrineError
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,6 @@ def check_turns(value: int | str, what: str = "--turns") -> int:
 def check_hub_url(url: str, what: str = "--hub") -> str:
     """A hub base URL a person gave (--hub, VITRINE_HUB_URL): http(s), a host, no control characters or spaces
     (urllib refuses those deep inside a download, as an internal error)."""
-    from urllib.parse import urlsplit
     bad = next((ch for ch in url if ord(ch) < 0x20 or ord(ch) == 0x7f or ch.isspace()), None)
     if bad is not None:
         raise BadInput(f"{what} {url!r} holds a control character or space ({bad!r}): give the hub's address, "
@@ -69,13 +70,33 @@ def check_hub_url(url: str, what: str = "--hub") -> str:
     return url.rstrip("/")
 
 
+# This module is the only reader of VITRINE_* variables. A process reads them once, at its entry point (the
+# `vitrine` command, the app, the server: ``Settings.from_env()``), and passes the Settings down. The functions
+# below are for the few places deep inside a converter or an encoder cache that have no Settings in reach: they
+# read one path each, and nothing else.
+
 def cache_dir() -> Path:
     """Where rebuildable files go (VITRINE_CACHE, else the user's cache folder): losing them costs time only."""
     return Path(os.environ.get("VITRINE_CACHE") or platformdirs.user_cache_dir("vitrine")).expanduser()
 
 
+def wheel_cache_dir() -> Path:
+    """Where .ci/install keeps the portable llama-cpp-python wheel a bundle carries (VITRINE_WHEEL_CACHE)."""
+    return Path(os.environ.get("VITRINE_WHEEL_CACHE") or Path(platformdirs.user_cache_dir("vitrine")) / "wheels")
+
+
+def llama_cpp_src() -> Path | None:
+    """A llama.cpp source tree the GGUF converter uses instead of fetching one (VITRINE_LLAMA_CPP_SRC), or None."""
+    value = os.environ.get("VITRINE_LLAMA_CPP_SRC")
+    return Path(value) if value else None
+
+
+def bench_cache_dir() -> Path:
+    """Where `vitrine bench` keeps the real-dimension exports it measures (VITRINE_BENCH_CACHE)."""
+    return Path(os.environ.get("VITRINE_BENCH_CACHE") or Path(platformdirs.user_cache_dir("vitrine")) / "bench")
+
+
 def _device_from_env() -> str:
-    from engine.devices import Device, check_device
     return (check_device(os.environ.get("VITRINE_DEVICE"), "VITRINE_DEVICE") or Device.AUTO).value
 
 
@@ -86,6 +107,9 @@ class Settings:
     hub_url: str    # VITRINE_HUB_URL (or HF_ENDPOINT): where `models pull` downloads from
     conversation_turns: int = 4   # VITRINE_CONVERSATION_TURNS: earlier exchanges a follow-up sees (0: none)
     device: str = "auto"          # VITRINE_DEVICE: auto, cpu, gpu, npu or cuda (engine/devices.py)
+    model: str | None = None      # VITRINE_MODEL: the model used when none is named (else the first installed)
+    translator: str | None = None  # VITRINE_TRANSLATOR: "argos" or "bundled" forces one (else whichever is present)
+    api_key: str | None = None    # VITRINE_API_KEY: the key `vitrine serve` asks for when --api-key is not given
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -95,11 +119,18 @@ class Settings:
         return cls(home=Path(home).expanduser(), threads=threads, hub_url=hub.rstrip("/"),
                    conversation_turns=check_turns(os.environ.get("VITRINE_CONVERSATION_TURNS", "4"),
                                                   "VITRINE_CONVERSATION_TURNS"),
-                   device=_device_from_env())
+                   device=_device_from_env(), model=os.environ.get("VITRINE_MODEL") or None,
+                   translator=os.environ.get("VITRINE_TRANSLATOR") or None,
+                   api_key=os.environ.get("VITRINE_API_KEY") or None)
 
     def threads_for(self, requested: int | None) -> int:
         """``--threads`` when given (checked), else VITRINE_THREADS, else every usable core."""
         return check_threads(requested) or self.threads
+
+    def with_device(self, device: str | None) -> "Settings":
+        """These settings with a command's ``--device`` (checked) in place of VITRINE_DEVICE; None: unchanged."""
+        checked = check_device(device)
+        return self if checked is None else replace(self, device=checked.value)
 
     @property
     def models_dir(self) -> Path:

@@ -14,6 +14,7 @@ import logging
 from engine.errors import BadInput, VitrineError
 from engine.language.translate import LANGS
 from engine.paths import ASSETS
+from engine.runtime.describe import AttributeSchema, load_templates
 from engine.settings import Settings
 from engine.text_files import json_kind, read_json
 
@@ -40,10 +41,10 @@ def check_prompts(prompts: dict, where: str) -> None:
                                f"{MAX_PROMPT_CHARS} characters): {fix}")
 
 
-def load_prompts(settings: Settings | None = None) -> tuple[dict[str, list[str]], str]:
+def load_prompts(settings: Settings) -> tuple[dict[str, list[str]], str]:
     """The suggested questions per language and a warning ("" when none): the store's prompts.json when it is
     right, else the bundled one (a suggestion list is safe to replace)."""
-    own = (settings or Settings.from_env()).home / PROMPTS_NAME
+    own = settings.home / PROMPTS_NAME
     if own.is_file():
         try:
             prompts = read_json(own, "fix it or delete it to use the bundled one")
@@ -56,10 +57,8 @@ def load_prompts(settings: Settings | None = None) -> tuple[dict[str, list[str]]
     return read_json(ASSETS / PROMPTS_NAME, "reinstall Vitrine"), ""
 
 
-def store_file_warnings(settings: Settings | None = None) -> list[str]:
+def store_file_warnings(settings: Settings) -> list[str]:
     """Every problem with the store's own copies of the files above, one line each (empty: all fine)."""
-    from engine.runtime.describe import AttributeSchema, load_templates
-    settings = settings or Settings.from_env()
     out = []
     try:
         schema = AttributeSchema.load(settings)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from engine.cli import actions_of
 from engine.cli.progress import steps
+from export.bench.backends import register as register_bench
+from export.bench.catalog import register as register_catalog_bench
+from export.bench.look import register as register_look_bench
+from export.datasets.commands import register as register_dataset
+from export.training.commands import register as register_finetune
+
+# Every `vitrine` call builds every command group's parser: the exporters (0.3-0.7 s of numpy, OpenCV and the
+# converters each, before torch) load when their command runs.
 
 
 def cmd_export_gguf(args) -> int:
@@ -67,17 +76,11 @@ def cmd_parity(args) -> int:
 
 
 def register(sub) -> None:
-    from export.bench.backends import register as register_bench  # light: its heavy imports happen when it runs
-    from export.datasets.commands import register as register_dataset
-    from export.training.commands import register as register_finetune
     register_bench(sub)
     register_dataset(sub)
     register_finetune(sub)
-    from export.bench.look import register as register_look_bench
     register_look_bench(sub)
     if "catalog" in sub.choices:                        # engine's catalog group: `vitrine catalog bench`
-        from engine.cli import actions_of
-        from export.bench.catalog import register as register_catalog_bench
         register_catalog_bench(actions_of(sub.choices["catalog"]))
     e = sub.add_parser("export", help="build model artefacts from a Hugging Face checkpoint")
     es = e.add_subparsers(dest="export_command", metavar="FORMAT", required=True)

@@ -1,7 +1,6 @@
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # Qt tests run headless; the screenshot test uses Xvfb
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.fixtures import media, models  # noqa: E402
+from tests.helpers import run_cli  # noqa: E402
 
 # Tiers (`pytest -m "not slow"` is the fast one, under 4 minutes on 2 cores with the fixtures cached; `.ci/run`
 # runs all): unit (no model), integration (a tiny model), gui (Qt), and slow on top of any of them. Slow: each over
@@ -98,15 +98,6 @@ def installed_tiny(tiny_gguf, vitrine_home):
     return ModelStore(vitrine_home / "models").import_folder("tiny", tiny_gguf)
 
 
-def run_cli(*args, env=None, timeout=300):
-    """Run `vitrine` as a user would: a separate process."""
-    full_env = dict(os.environ, **(env or {}))
-    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
-    argv = [a if isinstance(a, bytes) else str(a) for a in args]      # bytes: what a non-UTF-8 terminal sends
-    return subprocess.run([sys.executable, "-m", "engine.cli", *argv], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=ROOT)
-
-
 @pytest.fixture
 def cli():
     return run_cli
@@ -131,7 +122,7 @@ def tiny_onnx_int8() -> Path:
 def hub(tmp_path, tiny_gguf, tiny_onnx_int8):
     """A fake hub on 127.0.0.1 serving smolvlm-256m's files from its two repos (the tiny model under the real
     names): the GGUF pair and the ONNX int8 vision encoder with its settings."""
-    from engine.models.store import PROFILES
+    from engine.models.profiles import PROFILES
     from tests.fixtures.hub import FakeHub
     profile = PROFILES["smolvlm-256m"]
     local = {"vision": "vision_encoder.onnx", "config": "config.json", "preprocessor": "preprocessor_config.json"}

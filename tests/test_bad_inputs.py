@@ -19,9 +19,9 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from engine.models.store import PROFILES
+from engine.models.profiles import PROFILES
 from engine.runtime.backends.hybrid import measure_vision_encoders
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli
 from tests.fixtures import media
 
 PROFILE = PROFILES["smolvlm-256m"]
@@ -439,6 +439,7 @@ def test_a_full_disk_while_downloading(monkeypatch, hub, vitrine_home):
 
     import engine.models.download as dl
     from engine.errors import VitrineError
+    from engine.models.hub import pull
     from engine.models.store import ModelStore
     real_open = open
 
@@ -461,12 +462,12 @@ def test_a_full_disk_while_downloading(monkeypatch, hub, vitrine_home):
     monkeypatch.setattr(dl, "open", lambda p, mode="r", *a, **k: Full(real_open(p, mode, *a, **k)), raising=False)
     store = ModelStore(_store_root(vitrine_home))
     with pytest.raises(VitrineError, match="disk is full") as e:
-        store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
+        pull(store, "smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
     assert "resume" not in str(e.value)
     assert not list(_store_root(vitrine_home).rglob("*.part"))
     monkeypatch.setattr(dl.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10, 10, 5))
     with pytest.raises(VitrineError, match="not enough disk space"):
-        store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
+        pull(store, "smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
 
 
 # ------------------------------------------------------------------ 5. the machine around it
@@ -627,7 +628,7 @@ def test_the_app_starts_with_a_history_it_cannot_write(qtbot, monkeypatch, tmp_p
     from engine.models.store import ModelStore
     from engine.runtime.history import History
 
-    def refuse():
+    def refuse(settings):
         raise VitrineError("opening the history failed: /x is on a read-only disk")
     monkeypatch.setattr(History, "default", staticmethod(refuse))
     w = MainWindow(store=ModelStore(tmp_path / "models"), ui_lang="en",

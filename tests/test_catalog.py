@@ -17,8 +17,9 @@ import pytest
 from engine.catalog.products_csv import read_products_csv
 from engine.catalog.sqlite_catalog import SqliteCatalog
 from engine.errors import VitrineError
+from engine.settings import Settings
 from export.bench.catalog import colour_accuracy, recall_at_1, write_catalog
-from tests.conftest import ROOT
+from tests.helpers import ROOT, small_csv
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +34,6 @@ def built(catalog_csv, tmp_path_factory):
     report = cat.add(read.products)
     yield cat, read, report
     cat.close()
-
-
-def _small_csv(folder: Path, n: int = 12) -> Path:
-    """A few products copied from the generated catalog's first rows (fresh per test: tests change it)."""
-    return write_catalog(folder, n_synthetic=n, size=96, photos=False)
 
 
 def test_every_product_is_indexed_with_a_thumbnail(built):
@@ -56,9 +52,9 @@ def test_augmented_copies_find_their_original(built):
 
 def test_a_region_of_a_bigger_frame_finds_the_product(built):
     cat, read, _ = built
-    from engine.catalog.sqlite_catalog import _load_rgb
+    from engine.catalog.product_images import load_rgb
     product = read.products[7]
-    garment = _load_rgb(product.image)
+    garment = load_rgb(product.image)
     frame = np.full((480, 640, 3), 90, np.uint8)
     frame[200:360, 300:460] = garment
     hits = cat.search_image(frame[195:365, 295:465], k=3)
@@ -88,13 +84,13 @@ def test_pure_colours_are_named_in_portuguese_with_gender():
 
 
 def test_a_removed_product_leaves_the_results_also_after_reopening(tmp_path):
-    read = read_products_csv(_small_csv(tmp_path / "shop"))
+    read = read_products_csv(small_csv(tmp_path / "shop"))
     folder = tmp_path / "catalog"
     cat = SqliteCatalog(folder)
     cat.add(read.products)
-    from engine.catalog.sqlite_catalog import _load_rgb
+    from engine.catalog.product_images import load_rgb
     gone = read.products[3]
-    picture = _load_rgb(gone.image)
+    picture = load_rgb(gone.image)
     assert cat.search_image(picture, k=1)[0].product.id == gone.id
     assert cat.remove([gone.id, "not-there"]) == 1
     assert gone.id not in [h.product.id for h in cat.search_image(picture, k=20)]
@@ -106,7 +102,7 @@ def test_a_removed_product_leaves_the_results_also_after_reopening(tmp_path):
 
 
 def test_an_updated_row_is_reindexed_and_an_unchanged_one_is_not(tmp_path):
-    csv_path = _small_csv(tmp_path / "shop")
+    csv_path = small_csv(tmp_path / "shop")
     folder = tmp_path / "catalog"
     cat = SqliteCatalog(folder)
     cat.add(read_products_csv(csv_path).products)
@@ -162,7 +158,7 @@ def test_a_killed_indexing_run_resumes(tmp_path):
 
 
 def test_cli_add_search_by_region_and_words_and_colours(tmp_path):
-    csv_path = _small_csv(tmp_path / "shop", n=30)
+    csv_path = small_csv(tmp_path / "shop", n=30)
     folder = tmp_path / "catalog"
     out = _cli("catalog", "--catalog", folder, "add", csv_path)
     assert out.returncode == 0, out.stderr
@@ -192,7 +188,7 @@ def test_a_csv_without_id_or_image_columns_is_refused_in_one_line(tmp_path, head
 
 
 def test_missing_images_are_skipped_and_reported_not_fatal(tmp_path):
-    csv_path = _small_csv(tmp_path / "shop", n=5)
+    csv_path = small_csv(tmp_path / "shop", n=5)
     lines = csv_path.read_text().splitlines()
     csv_path.write_text("\n".join(lines + ["ghost,images/ghost.png,Ghost dress,dress,red,plain",
                                            "escape,../../etc/passwd,Escape,dress,red,plain"]) + "\n")
@@ -203,7 +199,7 @@ def test_missing_images_are_skipped_and_reported_not_fatal(tmp_path):
 
 
 def test_duplicate_ids_add_nothing(tmp_path):
-    csv_path = _small_csv(tmp_path / "shop", n=5)
+    csv_path = small_csv(tmp_path / "shop", n=5)
     lines = csv_path.read_text().splitlines()
     csv_path.write_text("\n".join(lines + [lines[1]]) + "\n")
     out = _cli("catalog", "--catalog", tmp_path / "c", "add", csv_path)
@@ -212,7 +208,7 @@ def test_duplicate_ids_add_nothing(tmp_path):
 
 
 def test_an_index_built_with_another_embedder_is_not_mixed(tmp_path):
-    read = read_products_csv(_small_csv(tmp_path / "shop", n=5))
+    read = read_products_csv(small_csv(tmp_path / "shop", n=5))
     folder = tmp_path / "c"
     cat = SqliteCatalog(folder)
     cat.add(read.products)
@@ -221,7 +217,7 @@ def test_an_index_built_with_another_embedder_is_not_mixed(tmp_path):
     out = _cli("catalog", "--catalog", folder, "search", read.products[0].image)
     assert out.returncode == 2 and "indexed with other-embedder-123" in out.stderr and "--reindex" in out.stderr
     # a CSV of new products (it exists, and its rows are good): refused for the embedder, nothing added
-    more = _small_csv(tmp_path / "more", n=8)
+    more = small_csv(tmp_path / "more", n=8)
     lines = more.read_text().splitlines()
     more.write_text("\n".join(lines[:1] + lines[6:]) + "\n")
     out = _cli("catalog", "--catalog", folder, "add", more)
@@ -247,7 +243,7 @@ def test_a_damaged_catalog_file_is_reported_and_left_as_it_was(tmp_path):
 
 def test_a_second_writer_is_told_to_wait(tmp_path):
     from engine.files import store_lock
-    read = read_products_csv(_small_csv(tmp_path / "shop", n=3))
+    read = read_products_csv(small_csv(tmp_path / "shop", n=3))
     cat = SqliteCatalog(tmp_path / "c")
     with store_lock(tmp_path / "c", "another add", "the catalog"):
         with pytest.raises(VitrineError, match="another vitrine is changing"):
@@ -274,7 +270,9 @@ def test_fashion_siglip_loads_from_the_store_and_searches(tmp_path, vitrine_home
     fake hub on 127.0.0.1 like a user's one-time download."""
     from engine.catalog.embed import load_image_embedder, load_text_embedder
     from engine.catalog.similarity import ProductSignature
-    from engine.models.store import PROFILES, ModelStore
+    from engine.models.hub import pull
+    from engine.models.profiles import PROFILES
+    from engine.models.store import ModelStore
     from tests.fixtures.embedders import tiny_fashion_siglip
     from tests.fixtures.hub import FakeHub
     files = tiny_fashion_siglip(tmp_path / "siglip")
@@ -282,26 +280,26 @@ def test_fashion_siglip_loads_from_the_store_and_searches(tmp_path, vitrine_home
     with FakeHub(tmp_path / "hub") as hub:
         for role, name in profile.files.items():
             hub.add(profile.repo, name, files[role])
-        ModelStore(vitrine_home / "models").pull("fashion-siglip", hub.url)
+        pull(ModelStore(vitrine_home / "models"), "fashion-siglip", hub.url)
     assert "fashion-siglip" not in [m.name for m in ModelStore(vitrine_home / "models").vlms()]
-    image = load_image_embedder("fashion-siglip")
+    image = load_image_embedder("fashion-siglip", Settings.from_env())
     v = image.embed_images([np.zeros((50, 80, 3), np.uint8), np.full((300, 200, 3), 255, np.uint8)])
     assert v.shape == (2, 32) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
-    t = load_text_embedder("fashion-siglip").embed_texts(["red dress", "vestido vermelho"], query=True)
+    t = load_text_embedder("fashion-siglip", Settings.from_env()).embed_texts(["red dress", "vestido vermelho"], query=True)
     assert t.shape == (2, 32)
-    read = read_products_csv(_small_csv(tmp_path / "shop", n=6))
+    read = read_products_csv(small_csv(tmp_path / "shop", n=6))
     cat = SqliteCatalog(tmp_path / "c", signature=lambda: ProductSignature(image))
     cat.add(read.products)
     assert cat.info().image_embedder.startswith("fashion-siglip-")
-    from engine.catalog.sqlite_catalog import _load_rgb
-    assert cat.search_image(_load_rgb(read.products[2].image), k=1)[0].product.id == read.products[2].id
+    from engine.catalog.product_images import load_rgb
+    assert cat.search_image(load_rgb(read.products[2].image), k=1)[0].product.id == read.products[2].id
     cat.close()
 
 
 def test_fashion_siglip_not_installed_says_how_to_get_it():
     from engine.catalog.embed import load_image_embedder
     with pytest.raises(VitrineError, match="vitrine models pull fashion-siglip"):
-        load_image_embedder("fashion-siglip")
+        load_image_embedder("fashion-siglip", Settings.from_env())
 
 
 def test_colour_questions_are_recognised_in_both_languages():
@@ -320,8 +318,8 @@ def _with_rows(csv_path: Path, rows: list[str], at: int | None = None) -> Path:
 
 
 def test_an_unreadable_image_fails_its_product_only_and_blocks_nothing(tmp_path):
-    from tests.test_image_reader import BOMB, encoded
-    csv_path = _small_csv(tmp_path / "shop", n=40)
+    from tests.helpers import BOMB, encoded
+    csv_path = small_csv(tmp_path / "shop", n=40)
     good = read_products_csv(csv_path).products
     images = csv_path.parent / "images"
     (images / "bomb.png").write_bytes(BOMB)                 # 60000x60000 in its header, under 100 bytes
@@ -368,8 +366,8 @@ def test_an_unreadable_image_fails_its_product_only_and_blocks_nothing(tmp_path)
 
 def test_the_app_import_counts_the_failed_products(tmp_path, qtbot):
     from desktop.catalog_worker import CatalogWorker
-    from tests.test_image_reader import BOMB
-    csv_path = _small_csv(tmp_path / "shop", n=4)
+    from tests.helpers import BOMB
+    csv_path = small_csv(tmp_path / "shop", n=4)
     (csv_path.parent / "images" / "bomb.png").write_bytes(BOMB)
     _with_rows(csv_path, ["bomb,images/bomb.png,Bomb dress,dress,red,plain"], at=1)
     worker = CatalogWorker(tmp_path / "catalog")
@@ -385,7 +383,7 @@ def test_the_app_import_counts_the_failed_products(tmp_path, qtbot):
 
 def test_a_batch_holds_images_scaled_down_to_what_the_embedder_needs(tmp_path):
     from PIL import Image
-    csv_path = _small_csv(tmp_path / "shop", n=3)
+    csv_path = small_csv(tmp_path / "shop", n=3)
     Image.new("RGB", (3000, 2000), (200, 30, 30)).save(csv_path.parent / "images" / "big.png")
     _with_rows(csv_path, ["big,images/big.png,Big red dress,dress,red,plain"])
     cat = SqliteCatalog(tmp_path / "catalog")

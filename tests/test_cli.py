@@ -3,16 +3,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli
-
-
-def assert_one_line_error(r, *needles):
-    assert r.returncode != 0, r.stdout
-    assert "Traceback" not in r.stderr, r.stderr
-    lines = [line for line in r.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, r.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
+from tests.helpers import assert_one_line_error, run_cli
 
 
 def test_ask_an_image_streams_the_answer(installed_tiny, media_dir):

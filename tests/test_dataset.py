@@ -4,9 +4,9 @@ import json
 import pytest
 
 from engine.evaluation.qa_set import read_set
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.fixtures.catalogs import write_deepfashion, write_styles_catalog
-from tests.test_cli import assert_one_line_error
+from tests.helpers import assert_one_line_error
 
 
 def rows(folder, split):

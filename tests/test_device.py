@@ -10,7 +10,7 @@ from engine.media.frames import Frame
 from engine.models.manifest import Manifest, file_entry
 from engine.runtime.backends import GenerationOptions, load_backend
 from engine.devices import Device, Placement, Present, check_device, resolve
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 openvino = pytest.importorskip("openvino")      # the dev extra installs it; the CPU device is always there
 

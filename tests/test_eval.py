@@ -5,9 +5,9 @@ import json
 import pytest
 
 from engine.evaluation.evaluate import ANSWERS_FILE, EvalOptions, evaluate
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.fixtures.catalogs import write_lnqa_parquet
-from tests.test_cli import assert_one_line_error
+from tests.helpers import assert_one_line_error
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +165,7 @@ def _fake_answers(monkeypatch, disk_full_at=None):
     import engine.evaluation.evaluate as ev
     asked = []
 
-    def ask_all(run, model, todo, progress, f):
+    def ask_all(run, model, todo, progress, f, settings):
         asked.append([r.id for r in todo])
         for i, row in enumerate(todo):
             rec = ev.Record(model=model, row=row.id, attribute=row.attribute, lang=row.lang, question=row.question,
@@ -177,7 +177,7 @@ def _fake_answers(monkeypatch, disk_full_at=None):
                 raise OSError(errno.ENOSPC, "No space left on device")
             run.append(f, rec)
 
-    monkeypatch.setattr(ev, "check_model", lambda name: None)
+    monkeypatch.setattr(ev, "check_model", lambda name, settings: None)
     monkeypatch.setattr(ev, "_ask_all", ask_all)
     return asked
 
@@ -208,8 +208,8 @@ def test_a_run_that_answered_nothing_fails_in_one_line(tmp_path, monkeypatch, ca
         def close(self):
             pass
 
-    monkeypatch.setattr(ev, "check_model", lambda name: None)
-    monkeypatch.setattr(ev, "open_model", lambda name, threads=None: NoModel())
+    monkeypatch.setattr(ev, "check_model", lambda name, settings: None)
+    monkeypatch.setattr(ev, "open_model", lambda name, threads, settings: NoModel())
     data = _question_set(tmp_path / "set", n=5)
     code = main(["eval", str(data), "--model", "fake", "--out", str(tmp_path / "run")])
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]

@@ -122,8 +122,8 @@ def test_parity_with_transformers(family):
 def test_tinyllava_profile_downloads_the_checkpoint_and_converts_it(tmp_path, vitrine_home, media_dir):
     """No GGUF of TinyLLaVA is published: `models pull` fetches the transformers checkpoint (here from a fake hub
     on 127.0.0.1 serving the tiny one under the real repo name) and converts it on this machine."""
-    from engine.models.store import PROFILES
-    from tests.conftest import run_cli
+    from engine.models.profiles import PROFILES
+    from tests.helpers import run_cli
     from tests.fixtures.hub import FakeHub
     profile = PROFILES["tinyllava-1.1b"]
     ckpt = models.tiny_checkpoint("llava")

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from engine.media.frames import Frame
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.fixtures import models
 
 EN, PT = "What color is the shirt?", "Qual é a cor da camisa?"

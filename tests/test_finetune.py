@@ -4,9 +4,12 @@ import json
 
 import pytest
 
-from export.training.finetune import FinetuneOptions, finetune, merge, read_run
-from tests.conftest import run_cli
-from tests.test_cli import assert_one_line_error
+from export.training.finetune import finetune
+from export.training.merge import merge
+from export.training.options import FinetuneOptions
+from export.training.run_file import read_run
+from tests.helpers import run_cli
+from tests.helpers import assert_one_line_error
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,7 @@ def test_loss_is_on_the_answer_and_stop_token_only(tiny_checkpoint, small_set):
     item = enc.encode(ex)
     ids, labels = item["input_ids"][0].tolist(), item["labels"][0].tolist()
     tok = processor.tokenizer
-    prompt = ref.inputs(processor, enc._tile(ex), ex.question)["input_ids"][0].tolist()
+    prompt = ref.inputs(processor, enc.frame_tile(ex), ex.question)["input_ids"][0].tolist()
     assert ids[:len(prompt)] == prompt                              # the runtime's exact prompt comes first
     assert labels[:len(prompt)] == [IGNORE] * len(prompt)           # every prompt and image token is ignored
     image_id = tok.convert_tokens_to_ids("<image>")
@@ -156,7 +159,7 @@ def test_save_checkpoint_turns_a_full_disk_into_one_line(tiny_checkpoint, tmp_pa
     import safetensors.torch
     import torch
 
-    import export.training.finetune as ft
+    from export.training.checkpoints import save_checkpoint
     from engine.errors import VitrineError
 
     def full(*a, **k):
@@ -165,7 +168,7 @@ def test_save_checkpoint_turns_a_full_disk_into_one_line(tiny_checkpoint, tmp_pa
     model = torch.nn.Linear(2, 2)
     opt = torch.optim.AdamW(model.parameters())
     with pytest.raises(VitrineError, match="disk is full.*--resume"):
-        ft._save_checkpoint(tmp_path, "step-000001", model, opt, {"step": 1})
+        save_checkpoint(tmp_path, "step-000001", model, opt, {"step": 1})
     assert not list((tmp_path / "checkpoints").iterdir())          # no half-written checkpoint
 
 

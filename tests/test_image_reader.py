@@ -6,9 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import re
-import struct
 import time
-import zlib
 
 import numpy as np
 import pytest
@@ -17,22 +15,7 @@ from engine.errors import BadInput
 from engine.media.frames import ImageTooLarge, decode_image_bytes, read_image
 
 
-def png_claiming(width: int, height: int) -> bytes:
-    """A tiny PNG (under 100 bytes) whose header claims ``width`` x ``height``: a few bytes of pixel data."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 12)) + chunk(b"IEND", b""))
-
-
-def encoded(size: tuple[int, int], fmt: str = "PNG", colour=(200, 30, 30), **save) -> bytes:
-    from PIL import Image
-    buf = io.BytesIO()
-    Image.new("RGB", size, colour).save(buf, fmt, **save)
-    return buf.getvalue()
-
-
-BOMB = png_claiming(60000, 60000)
+from tests.helpers import BOMB, encoded, png_claiming
 
 
 def test_a_lying_header_is_refused_before_any_decoding(tmp_path):

@@ -77,7 +77,7 @@ def test_a_dressed_figure_gets_upper_above_lower_above_feet(finder, shop):
     assert how in ("pose", "person") and {"upper", "lower", "feet"} <= set(by)
     assert by["upper"].y < by["lower"].y < by["feet"].y
     for w in scene.worn:                        # each drawn garment lies mostly inside its region
-        assert lb._cover(by[w.region].to_list(), w.box) >= 0.5, w.region
+        assert lb.cover(by[w.region].to_list(), w.box) >= 0.5, w.region
 
 
 def test_a_frame_with_no_person_is_taken_whole(finder):

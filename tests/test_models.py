@@ -7,7 +7,9 @@ import pytest
 from engine.errors import VitrineError
 from engine.media.frames import Frame
 from engine.models.manifest import Manifest
-from engine.models.store import PROFILES, ModelStore
+from engine.models.hub import plan_pull, pull
+from engine.models.profiles import PROFILES
+from engine.models.store import ModelStore
 from engine.runtime.backends.base import GenerationOptions
 from engine.runtime.backends.hybrid import measure_vision_encoders
 
@@ -57,7 +59,7 @@ def test_unknown_model_names_the_fix(store):
 
 
 def test_pull_downloads_in_hub_layout_and_records_sha256(store, hub):
-    m = store.pull("smolvlm-256m-gguf", hub.url)
+    m = pull(store, "smolvlm-256m-gguf", hub.url)
     assert m.manifest.source == f"{PROFILE.repo}@main" and m.manifest.runtime == "gguf"
     assert {e.path for e in m.manifest.files.values()} == set(PROFILE.files.values())
     assert store.verify("smolvlm-256m-gguf") == {"smolvlm-256m-gguf": []}
@@ -67,7 +69,7 @@ def test_pull_downloads_in_hub_layout_and_records_sha256(store, hub):
 def test_the_default_pull_is_a_hybrid_whose_vision_encoder_was_timed_here(store, hub):
     from engine.runtime.backends import load_backend
     from engine.runtime.backends.hybrid import HybridBackend
-    m = store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
+    m = pull(store, "smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
     assert m.manifest.runtime == "hybrid"
     onnx_repo = PROFILE.more[0].repo
     assert {p.split("/resolve/")[0].strip("/") for p, _ in hub.requests} == {PROFILE.repo, onnx_repo}
@@ -75,7 +77,7 @@ def test_the_default_pull_is_a_hybrid_whose_vision_encoder_was_timed_here(store,
     vision = m.manifest.extra["vision"]
     assert vision["choice"] in ("onnx-int8", "onnx-fp32", "mmproj", "openvino-cpu") and "ms here" in vision["why"] and vision["cosine"] > 0.9
     assert store.verify("smolvlm-256m") == {"smolvlm-256m": []}
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
     listed = next(line for line in run_cli("models", "list").stdout.splitlines() if line.startswith("smolvlm-256m "))
     assert f"hybrid, vision encoder {vision['choice']}: {vision['why']}" in listed
     with load_backend("smolvlm-256m", store=store, threads=1) as b:
@@ -87,9 +89,9 @@ def test_the_default_pull_is_a_hybrid_whose_vision_encoder_was_timed_here(store,
 def test_pull_resumes_after_a_dropped_connection(store, hub):
     hub.drop_after = 40_000
     with pytest.raises(VitrineError, match="again to resume"):
-        store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
+        pull(store, "smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
     assert store.installed() == []
-    store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
+    pull(store, "smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
     ranges = [r for _, r in hub.requests if r]
     assert ranges == ["bytes=40000-"]               # the second attempt asked only for the rest
     assert store.verify() == {"smolvlm-256m": []}
@@ -98,8 +100,8 @@ def test_pull_resumes_after_a_dropped_connection(store, hub):
 def test_pull_rejects_corrupted_download(store, hub):
     hub.corrupt_next = True
     with pytest.raises(VitrineError, match="corrupted"):
-        store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
-    store.pull("smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)             # a clean retry works
+        pull(store, "smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
+    pull(store, "smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)             # a clean retry works
     assert store.verify() == {"smolvlm-256m": []}
 
 
@@ -108,14 +110,14 @@ def test_pull_offline_says_how_to_import_by_hand(store):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(VitrineError) as e:
-        store.pull("smolvlm-256m", f"http://127.0.0.1:{port}", measure_encoders=measure_vision_encoders)
+        pull(store, "smolvlm-256m", f"http://127.0.0.1:{port}", measure_encoders=measure_vision_encoders)
     msg = str(e.value)
     assert "\n" not in msg and "vitrine models import smolvlm-256m --model" in msg
 
 
 def test_pull_unknown_name(store, hub):
     with pytest.raises(VitrineError, match="unknown model"):
-        store.pull("nope", hub.url)
+        pull(store, "nope", hub.url)
 
 
 # ------------------------------------------------------------------ damaged values (issue 24): validated, then run once
@@ -204,7 +206,7 @@ def test_a_damaged_model_already_installed_is_damaged_in_list_and_verify_and_nev
     """Installed before these checks (or damaged since, hashes updated): it sorts first, yet the default is the
     good model, `models list` says damaged and `models verify` exits 1."""
     from engine.runtime.backends import default_model, load_backend
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
     store.import_folder("zz-good", tiny_gguf)
     bad = store.root / "aa-bad"
     shutil.copytree(store.root / "zz-good", bad)
@@ -286,7 +288,7 @@ def test_the_trial_run_catches_what_validation_misses(store, tiny_gguf, tmp_path
 def test_a_pulled_model_that_fails_its_trial_is_not_installed_and_its_download_is_gone(store, hub, monkeypatch):
     _child(monkeypatch, "import os; os.abort()")
     with pytest.raises(ModelFault, match="smolvlm-256m-gguf was not installed"):
-        store.pull("smolvlm-256m-gguf", hub.url)
+        pull(store, "smolvlm-256m-gguf", hub.url)
     assert nothing_installed(store)
 
 
@@ -307,7 +309,7 @@ def published_hub(tmp_path):
 
 def test_every_profile_names_files_its_repo_publishes(published_hub):
     for name, prof in PROFILES.items():
-        plan = ModelStore.plan_pull(name, published_hub.url)
+        plan = plan_pull(name, published_hub.url)
         for want, remote in plan:
             assert want.path in PUBLISHED[want.repo], (name, want.path)
             assert remote.size == PUBLISHED[want.repo][want.path], (name, want.path)
@@ -316,17 +318,17 @@ def test_every_profile_names_files_its_repo_publishes(published_hub):
 
 
 def test_minicpm_v_4_6_profiles_as_published(published_hub):
-    plan = {w.role: (w.repo, w.path, r.size) for w, r in ModelStore.plan_pull("minicpm-v-4.6", published_hub.url)}
+    plan = {w.role: (w.repo, w.path, r.size) for w, r in plan_pull("minicpm-v-4.6", published_hub.url)}
     assert plan["model"][:2] == ("openbmb/MiniCPM-V-4.6-gguf", "MiniCPM-V-4_6-Q4_K_M.gguf")
     assert plan["mmproj"][:2] == ("openbmb/MiniCPM-V-4.6-gguf", "mmproj-model-f16.gguf")
-    q8 = {w.role: (w.repo, w.path, r.size) for w, r in ModelStore.plan_pull("minicpm-v-4.6-q8", published_hub.url)}
+    q8 = {w.role: (w.repo, w.path, r.size) for w, r in plan_pull("minicpm-v-4.6-q8", published_hub.url)}
     assert q8["model"] == ("ggml-org/MiniCPM-V-4.6-GGUF", "MiniCPM-V-4.6-Q4_K_M.gguf", q8["model"][2])
     assert q8["mmproj"] == ("ggml-org/MiniCPM-V-4.6-GGUF", "mmproj-MiniCPM-V-4.6-Q8_0.gguf", 727_954_528)
     assert plan["mmproj"][2] - q8["mmproj"][2] > 350_000_000          # the Q8_0 projector is ~380 MB smaller
 
 
 def test_tinyllava_downloads_the_published_checkpoint(published_hub):
-    got = {w.path for w, _ in ModelStore.plan_pull("tinyllava-1.1b", published_hub.url)}
+    got = {w.path for w, _ in plan_pull("tinyllava-1.1b", published_hub.url)}
     assert got == {"added_tokens.json", "config.json", "generation_config.json", "model-00001-of-00002.safetensors",
                    "model-00002-of-00002.safetensors", "model.safetensors.index.json", "preprocessor_config.json",
                    "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"}
@@ -337,10 +339,10 @@ def test_a_checkpoint_missing_a_shard_or_a_tokenizer_is_refused_before_downloadi
     listing = dict(PUBLISHED[repo])
     published_hub.listed[repo] = {k: v for k, v in listing.items() if k != "model-00002-of-00002.safetensors"}
     with pytest.raises(VitrineError, match="not model-00002-of-00002.safetensors"):
-        ModelStore.plan_pull("tinyllava-1.1b", published_hub.url)
+        plan_pull("tinyllava-1.1b", published_hub.url)
     published_hub.listed[repo] = {k: v for k, v in listing.items() if k != "tokenizer.json"}
     with pytest.raises(VitrineError, match="neither tokenizer.json nor tokenizer.model"):
-        ModelStore.plan_pull("tinyllava-1.1b", published_hub.url)
+        plan_pull("tinyllava-1.1b", published_hub.url)
 
 
 def test_a_wrong_file_name_fails_against_the_published_listing(published_hub, monkeypatch):
@@ -349,7 +351,7 @@ def test_a_wrong_file_name_fails_against_the_published_listing(published_hub, mo
                                                      "mmproj": "mmproj-MiniCPM-V-4_6-F16.gguf"})
     monkeypatch.setitem(PROFILES, "minicpm-v-4.6", old)
     with pytest.raises(VitrineError, match="mmproj-MiniCPM-V-4_6-F16.gguf is not in"):
-        ModelStore.plan_pull("minicpm-v-4.6", published_hub.url)
+        plan_pull("minicpm-v-4.6", published_hub.url)
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
@@ -395,7 +397,7 @@ def test_minicpm_v_4_6_pulls_from_the_published_repo(store, tmp_path, monkeypatc
         h.add(real_repo, model, tiny / "text-Q8_0.gguf")
         h.add(real_repo, mmproj, tiny / "mmproj-f16.gguf")
         h.redirects.update(RENAMED)
-        m = store.pull(name, h.url)
+        m = pull(store, name, h.url)
         assert {p.split("/resolve/")[1] for p, _ in h.requests} == {f"main/{model}", f"main/{mmproj}"}
     assert {e.path for e in m.manifest.files.values()} == {model, mmproj}
     assert m.manifest.family == "minicpmv4_6" and "pt" in m.manifest.languages
@@ -406,6 +408,6 @@ def test_a_mirror_without_the_api_that_redirects_files_to_storage_is_still_verif
     """As the real hub sends large files: a redirect carrying the sha256 and size, then bytes from a storage host
     that states neither. With no API listing, those redirect headers are what verifies the download."""
     hub.api, hub.cdn = False, True
-    m = store.pull("smolvlm-256m-gguf", hub.url)
+    m = pull(store, "smolvlm-256m-gguf", hub.url)
     assert store.verify("smolvlm-256m-gguf") == {"smolvlm-256m-gguf": []}
     assert any(p.startswith("/cdn/") for p, _ in hub.requests) and m.manifest.files["model"].size > 0

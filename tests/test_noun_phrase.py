@@ -250,7 +250,7 @@ def test_bench_scores_a_cases_folder_by_direction(tmp_path, glossary):
 
 
 def test_bench_cli_refuses_a_missing_cases_folder(tmp_path):
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
     r = run_cli("translate", "bench", "--cases-dir", tmp_path / "nowhere")
     assert r.returncode == 2 and "is not a folder" in r.stderr and "Traceback" not in r.stderr
 

@@ -11,7 +11,7 @@ from engine.media.frames import Frame
 from engine.models.manifest import Manifest
 from engine.runtime.backends import GenerationOptions, load_backend
 from engine.runtime.session import Session
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli
 
 OPTS = GenerationOptions(max_tokens=12, ban_eos=True)
 

@@ -13,9 +13,9 @@ import pytest
 
 from engine.errors import BadInput
 from engine.files import MARKER, OutputKind, OutputState, atomic_folder, check_output, mark_output, remove_output
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.fixtures.catalogs import write_styles_catalog
-from tests.test_cli import assert_one_line_error
+from tests.helpers import assert_one_line_error
 
 
 def snapshot(folder: Path) -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import STUDIO_PACKAGES
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT, run_cli
 
 LEAN = Path(__file__).resolve().parent / "fixtures" / "lean"
 BLOCK = ",".join(sorted(STUDIO_PACKAGES))
@@ -56,8 +56,8 @@ def test_studio_commands_say_what_to_install(argv, tiny_checkpoint, tmp_path):
 
 
 def test_catalog_colours_and_describe_run_without_the_studio(tmp_path, installed_tiny):
-    from tests.test_catalog import _small_csv
-    csv_path = _small_csv(tmp_path / "shop", n=6)
+    from tests.helpers import small_csv
+    csv_path = small_csv(tmp_path / "shop", n=6)
     cache = {"VITRINE_CACHE": str(tmp_path / "cache")}
     # the studio side exports the bundled embedder's ONNX file once (a bundle carries it); the runtime reads it
     out = run_cli("catalog", "--catalog", tmp_path / "warm", "add", csv_path, env=cache)
@@ -76,8 +76,8 @@ def test_catalog_colours_and_describe_run_without_the_studio(tmp_path, installed
 
 
 def test_without_the_studio_the_embedder_says_where_its_file_comes_from(tmp_path):
-    from tests.test_catalog import _small_csv
-    csv_path = _small_csv(tmp_path / "shop", n=2)
+    from tests.helpers import small_csv
+    csv_path = small_csv(tmp_path / "shop", n=2)
     out = lean_cli("catalog", "--catalog", tmp_path / "c", "add", csv_path,
                    env_extra={"VITRINE_CACHE": str(tmp_path / "empty-cache")})
     assert out.returncode == 2, out.stderr

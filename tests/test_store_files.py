@@ -14,8 +14,8 @@ import pytest
 
 from engine.errors import VitrineError
 from engine.settings import Settings
-from tests.conftest import run_cli
-from tests.test_cli import assert_one_line_error
+from tests.helpers import run_cli
+from tests.helpers import assert_one_line_error
 
 # a byte neither UTF-8 nor cp1252 reads (cp1252 leaves 0x81 undefined)
 UNREADABLE = b"\x81"
@@ -128,7 +128,7 @@ def test_parquet_of_the_wrong_shape_is_one_line(tmp_path):
 
 
 def test_run_files_of_the_wrong_shape_are_one_line(tmp_path):
-    from export.training.finetune import KIND, RUN_FILE, read_run
+    from export.training.run_file import KIND, RUN_FILE, read_run
     run = tmp_path / "run"
     run.mkdir()
     (run / RUN_FILE).write_text(json.dumps({"kind": KIND, "base": "b", "family": "f", "data": "d",
@@ -201,18 +201,18 @@ def test_the_describe_command_says_a_broken_schema_in_one_line(vitrine_home, tmp
 
 def test_broken_prompts_fall_back_to_the_bundled_ones_with_a_warning(vitrine_home):
     from engine.store_files import load_prompts, store_file_warnings
-    assert store_file_warnings() == []
+    assert store_file_warnings(Settings.from_env()) == []
     vitrine_home.mkdir(parents=True)
     (vitrine_home / "prompts.json").write_text(json.dumps({"pt": "Qual é a cor?"}))
-    prompts, warning = load_prompts()
+    prompts, warning = load_prompts(Settings.from_env())
     assert prompts["pt"] and all(isinstance(q, str) for q in prompts["pt"])      # the bundled questions
     assert "prompts.json: pt:" in warning and "bundled questions are shown meanwhile" in warning
     (vitrine_home / "prompts.json").write_text(json.dumps({"pt": ["Qual é a cor da saia?"]}))
-    assert load_prompts() == ({"pt": ["Qual é a cor da saia?"]}, "")
+    assert load_prompts(Settings.from_env()) == ({"pt": ["Qual é a cor da saia?"]}, "")
     # the app's list: every problem at once, one line each
     (vitrine_home / "prompts.json").write_text("[1]")
     (vitrine_home / "descriptions.json").write_text(json.dumps({"default": ["{nada}"]}))
-    warnings = store_file_warnings()
+    warnings = store_file_warnings(Settings.from_env())
     assert len(warnings) == 2 and all("\n" not in w for w in warnings)
     assert "{nada}" in warnings[0] and "prompts.json" in warnings[1]
 
@@ -255,14 +255,13 @@ def test_a_full_disk_during_a_checkpoint_is_the_documented_line(tmp_path, monkey
 
     import torch
 
-    import engine.files
-    from export.training import finetune
+    from export.training import checkpoints
     model = torch.nn.Linear(4, 4)
     optimizer = torch.optim.AdamW(model.parameters())
     model(torch.ones(1, 4)).sum().backward()
     optimizer.step()
-    finetune._save_checkpoint(tmp_path, "step-000001", model, optimizer, {"step": 1, "since_best": 0})
-    real = engine.files.atomic_folder
+    checkpoints.save_checkpoint(tmp_path, "step-000001", model, optimizer, {"step": 1, "since_best": 0})
+    real = checkpoints.atomic_folder
 
     @contextlib.contextmanager
     def full_disk(dest, *args, **kw):
@@ -270,12 +269,12 @@ def test_a_full_disk_during_a_checkpoint_is_the_documented_line(tmp_path, monkey
             os.symlink("/dev/full", staging / full)
             yield staging
 
-    monkeypatch.setattr(engine.files, "atomic_folder", full_disk)
+    monkeypatch.setattr(checkpoints, "atomic_folder", full_disk)     # where the checkpoint writer finds it
     with pytest.raises(VitrineError) as e:
-        finetune._save_checkpoint(tmp_path, "step-000002", model, optimizer, {"step": 2, "since_best": 0})
+        checkpoints.save_checkpoint(tmp_path, "step-000002", model, optimizer, {"step": 2, "since_best": 0})
     assert "checkpoint step-000002 was not saved (the previous one is intact)" in str(e.value)
     assert not (tmp_path / "checkpoints" / "step-000002").exists()
-    assert (tmp_path / "checkpoints" / "step-000001" / finetune.TRAINABLE).stat().st_size > 0
+    assert (tmp_path / "checkpoints" / "step-000001" / checkpoints.TRAINABLE).stat().st_size > 0
 
 
 # ---- the environment and options --------------------------------------------------------------------------------

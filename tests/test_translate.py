@@ -15,7 +15,7 @@ from engine.language.translate import (
     default_glossary,
     load_translator,
 )
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ Modelos dialog appears without a restart; one removed goes), an empty store show
 default (the settings' "model") is loaded."""
 from __future__ import annotations
 
-import os
-
 from PySide6.QtCore import QObject, Qt
 
 from desktop.dialogs.models_dialog import ModelsDialog, StoreWatcher
@@ -44,7 +42,7 @@ class ModelChooser(QObject):
             combo.setCurrentText(keep)
             if keep == loaded:
                 return
-        preferred = os.environ.get("VITRINE_MODEL") or str(w.settings.value("model", names[0]))
+        preferred = w.config.model or str(w.settings.value("model", names[0]))
         combo.setCurrentText(keep or (preferred if preferred in names else names[0]))
         if w.answer.toPlainText() == w.t("no_model"):
             w.answer.clear()

@@ -30,16 +30,16 @@ def swatch_text(color, lang: str) -> str:
 
 
 class SimilarPanel(QWidget):
-    productChosen = Signal(object)            # engine.catalog.sqlite_catalog.Product
+    productChosen = Signal(object)            # engine.catalog.base.Product
     failed = Signal(str, str)                 # title, message
     message = Signal(str)                     # a status line (a CSV was added)
     _search = Signal(object)
     _add_csv = Signal(str)
 
-    def __init__(self, catalog_folder=None, parent=None):
+    def __init__(self, catalog_folder=None, parent=None, config=None):
         super().__init__(parent)
         self.progress_dialog = None
-        self.worker = CatalogWorker(catalog_folder)
+        self.worker = CatalogWorker(catalog_folder, config=config)
         self.thread = start_in_thread(self.worker, "catalog")
         self._search.connect(self.worker.search)
         self._add_csv.connect(self.worker.add_csv)

@@ -74,29 +74,23 @@ def _module(table: dict[str, str], name: str, kind: str):
     return importlib.import_module(f"engine.catalog.embedders.{table[name]}")
 
 
-def load_image_embedder(name: str = DEFAULT_IMAGE_EMBEDDER, settings: Settings | None = None,
-                        threads: int | None = None, progress: ProgressFn | None = None) -> ImageEmbedder:
-    settings = settings or Settings.from_env()
+def load_image_embedder(name: str, settings: Settings, threads: int | None = None,
+                        progress: ProgressFn | None = None) -> ImageEmbedder:
     return _module(IMAGE_EMBEDDERS, name, "image").image_embedder(settings, threads or settings.threads, progress)
 
 
-def load_text_embedder(name: str = DEFAULT_TEXT_EMBEDDER, settings: Settings | None = None,
-                       threads: int | None = None) -> TextEmbedder:
-    settings = settings or Settings.from_env()
+def load_text_embedder(name: str, settings: Settings, threads: int | None = None) -> TextEmbedder:
     return _module(TEXT_EMBEDDERS, name, "text").text_embedder(settings, threads or settings.threads)
 
 
-def settings_device() -> str:
-    return Settings.from_env().device
-
-
-def onnx_session(path, threads: int):
-    """An onnxruntime session (the CPU, or CUDA first where the device placement says so: engine/devices.py),
+def onnx_session(path, threads: int, device: str):
+    """An onnxruntime session (the CPU, or CUDA first where ``device``, the settings' placement, says so:
+    engine/devices.py),
     or one line saying the file is not a model. OpenVINO's gpu/npu are for the VLM's image encoder; the
     embedder stays on onnxruntime's CPU there."""
     import onnxruntime as ort
     providers = ["CPUExecutionProvider"]
-    if settings_device() in ("auto", "cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
+    if device in ("auto", "cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, "CUDAExecutionProvider")
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads

@@ -18,14 +18,17 @@ import json
 import logging
 import threading
 import time
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from engine.catalog.embed import TextEmbedder
+from engine.catalog.base import (AddReport, Catalog, CatalogInfo, FailedProduct, Hit, IndexReport, Product,
+                                 ProgressFn)
+from engine.catalog.embed import (DEFAULT_IMAGE_EMBEDDER, DEFAULT_TEXT_EMBEDDER, TextEmbedder, load_image_embedder,
+                                  load_text_embedder)
+from engine.catalog.product_images import image_mtime, load_rgb, thumbnail
+from engine.catalog.product_text import searchable_text
 from engine.catalog.products_csv import CatalogProduct
 from engine.catalog.similarity import ProductSignature
 from engine.catalog.vector_index import VectorIndex
@@ -39,9 +42,6 @@ log = logging.getLogger(__name__)
 DB_NAME = "catalog.sqlite3"
 DAMAGED = "nothing was changed; move the catalog folder away and add the CSV again"
 BATCH = 32
-THUMB = 160
-# (stage label, done, total or None)
-ProgressFn = Callable[[str, int, "int | None"], None]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -70,159 +70,19 @@ CREATE TABLE IF NOT EXISTS failures (
 """
 
 
-@dataclass
-class Product:
-    id: str
-    title: str
-    attributes: dict[str, str]
-    image: str
-    thumbnail: bytes | None = None          # a small JPEG, so results show even when the image moved
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "attributes": self.attributes, "image": self.image}
-
-
-@dataclass
-class Hit:
-    product: Product
-    score: float                            # cosine similarity, 1 = the same
-
-    def to_dict(self) -> dict:
-        return {**self.product.to_dict(), "score": round(self.score, 4)}
-
-
-@dataclass
-class AddReport:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    indexed: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)     # (id, why): rows of the CSV not added
-    failed: list[tuple[str, str]] = field(default_factory=list)      # (id, why): added, but its image unreadable
-
-    def to_dict(self) -> dict:
-        return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged, "indexed": self.indexed,
-                "skipped": [{"id": i, "why": w} for i, w in self.skipped],
-                "failed": [{"id": i, "why": w} for i, w in self.failed]}
-
-
-@dataclass
-class IndexReport:
-    indexed: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)      # (id, why) of this run
-
-    def to_dict(self) -> dict:
-        return {"indexed": self.indexed, "failed": [{"id": i, "why": w} for i, w in self.failed]}
-
-
-@dataclass
-class FailedProduct:
-    id: str
-    image: str
-    reason: str
-    at: float                               # when it failed (seconds since the epoch)
-
-    def to_dict(self) -> dict:
-        return self.__dict__.copy()
-
-
-@dataclass
-class CatalogInfo:
-    path: str
-    products: int
-    indexed: int
-    pending: int
-    failed: int                             # image unreadable: `vitrine catalog show --failed`
-    image_embedder: str
-    text_embedder: str
-
-    def to_dict(self) -> dict:
-        return self.__dict__.copy()
-
-
-class Catalog(ABC):
-    @abstractmethod
-    def add(self, products: list[CatalogProduct], progress: ProgressFn | None = None,
-            cancel: threading.Event | None = None) -> AddReport: ...
-
-    @abstractmethod
-    def index(self, reindex: bool = False, progress: ProgressFn | None = None,
-              cancel: threading.Event | None = None) -> IndexReport: ...
-
-    @abstractmethod
-    def failed(self) -> list[FailedProduct]: ...
-
-    @abstractmethod
-    def remove(self, ids: Iterable[str]) -> int: ...
-
-    @abstractmethod
-    def get(self, product_id: str) -> Product | None: ...
-
-    @abstractmethod
-    def search_image(self, rgb: np.ndarray, k: int = 5, mask: np.ndarray | None = None) -> list[Hit]: ...
-
-    @abstractmethod
-    def search_text(self, query: str, k: int = 5) -> list[Hit]: ...
-
-    @abstractmethod
-    def info(self) -> CatalogInfo: ...
-
-    def close(self) -> None:
-        pass
-
-
-def searchable_text(title: str, attributes: dict[str, str]) -> str:
-    """The product as words for the text embedder: its title, its values, and Portuguese for the values the
-    vocabulary knows ("red dress" also reads "vestido vermelho"), so a query in either language finds it."""
-    from engine.language import vocabulary as v
-    words = [title] + [val for val in attributes.values()]
-    canon = {v.canonical_attribute(k): v.normalise_value(v.canonical_attribute(k), val)
-             for k, val in attributes.items()}
-    garment = canon.get("garment") or next((g for g in v.GARMENTS if g in title.lower().split()), "")
-    noun = v.GARMENTS.get(garment)
-    if noun:
-        pt = [noun.pt]
-        for attr, table in (("colour", v.COLOURS), ("pattern", v.PATTERNS)):
-            adj = table.get(canon.get(attr, ""))
-            if adj:
-                pt.append(adj.agree(noun))
-        words.append(" ".join(pt))
-    return " | ".join(w for w in words if w)
-
-
-def _load_rgb(path: str, fit: int | None = None) -> np.ndarray:
-    """A product's image through the one image reader (header checked first), scaled down to ``fit`` as it is
-    decoded, so that a batch never holds full-size originals; ``BadInput`` in one line when it cannot be read."""
-    from engine.media.frames import read_image
-    return read_image(Path(path), fit=fit)
-
-
-def _mtime(path: str) -> float:
-    try:
-        return Path(path).stat().st_mtime
-    except OSError:                         # gone: indexing records it as failed, with the reason
-        return 0.0
-
-
-def _thumbnail(rgb: np.ndarray) -> bytes:
-    import cv2
-    h, w = rgb.shape[:2]
-    s = THUMB / max(h, w)
-    small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) \
-        if s < 1 else rgb
-    ok, buf = cv2.imencode(".jpg", small[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return buf.tobytes() if ok else b""
-
-
 class SqliteCatalog(Catalog):
     """A catalog folder: ``catalog.sqlite3`` + ``image.usearch`` + ``text.usearch`` (+ their stamps)."""
 
     def __init__(self, folder: Path | str, signature: Callable[[], ProductSignature] | None = None,
-                 text_embedder: Callable[[], TextEmbedder] | None = None):
+                 text_embedder: Callable[[], TextEmbedder] | None = None, settings: Settings | None = None):
+        """``settings``: the caller's (the CLI, the app and the server read theirs once), for the default
+        embedders' files, threads and device; a library caller with none (a script, a test) gets the
+        environment's."""
         self.folder = Path(folder)
         self.path = self.folder / DB_NAME
-        self._signature_factory = signature or _default_signature
-        self._text_factory = text_embedder or _default_text_embedder
+        self.settings = settings or Settings.from_env()
+        self._signature_factory = signature or (lambda: _default_signature(self.settings))
+        self._text_factory = text_embedder or (lambda: _default_text_embedder(self.settings))
         self._signature: ProductSignature | None = None
         self._text: TextEmbedder | None = None
         self._indexes: dict[str, VectorIndex] = {}
@@ -286,7 +146,7 @@ class SqliteCatalog(Catalog):
                     if not self._meta("image_signature"):
                         self._set_meta("image_signature", self.signature.info.id)
                     for p in products:
-                        mtime = _mtime(p.image)
+                        mtime = image_mtime(p.image)
                         attrs = json.dumps(p.attributes, ensure_ascii=False, sort_keys=True)
                         old = self.db.execute("SELECT title, attributes, image, image_mtime FROM products WHERE "
                                               "id = ?", (p.id,)).fetchone()
@@ -334,7 +194,7 @@ class SqliteCatalog(Catalog):
                                "p.text_sig = ?, f.image_mtime FROM products p LEFT JOIN failures f ON f.product = "
                                "p.rowid WHERE p.image_sig != ? OR p.text_sig != ? ORDER BY p.rowid",
                                (sig, text_sig, sig, text_sig)).fetchall()
-        return [r[:7] for r in rows if r[7] is None or _mtime(r[4]) != r[7]]
+        return [r[:7] for r in rows if r[7] is None or image_mtime(r[4]) != r[7]]
 
     def _index_pending(self, progress: ProgressFn | None, cancel: threading.Event | None) \
             -> tuple[int, list[tuple[str, str]]]:
@@ -353,9 +213,9 @@ class SqliteCatalog(Catalog):
                 if row[5]:
                     continue
                 try:                        # one at a time, scaled down as decoded: a batch holds no originals
-                    rgb = _load_rgb(row[4], self.signature.embedder.decode_side)
+                    rgb = load_rgb(row[4], self.signature.embedder.decode_side)
                 except VitrineError as e:   # this product fails, with its reason; the others go on
-                    bad.append((row, str(e), _mtime(row[4])))
+                    bad.append((row, str(e), image_mtime(row[4])))
                     continue
                 image_rows.append(row)
                 images.append(rgb)
@@ -369,7 +229,7 @@ class SqliteCatalog(Catalog):
                 try:
                     for row, rgb, vec in zip(image_rows, images, vectors if vectors is not None else []):
                         self.db.execute("UPDATE products SET image_vec = ?, image_sig = ?, thumbnail = ? WHERE "
-                                        "rowid = ?", (vec.astype(np.float32).tobytes(), sig, _thumbnail(rgb),
+                                        "rowid = ?", (vec.astype(np.float32).tobytes(), sig, thumbnail(rgb),
                                                       row[0]))
                     for row, vec in zip(text_rows, texts if texts is not None else []):
                         self.db.execute("UPDATE products SET text_vec = ?, text_sig = ? WHERE rowid = ?",
@@ -518,24 +378,22 @@ class SqliteCatalog(Catalog):
             self.db.close()
 
 
-def _default_signature() -> ProductSignature:
-    from engine.catalog.embed import load_image_embedder
-    return ProductSignature(load_image_embedder())
+def _default_signature(settings: Settings, name: str = DEFAULT_IMAGE_EMBEDDER) -> ProductSignature:
+    return ProductSignature(load_image_embedder(name, settings))
 
 
-def _default_text_embedder() -> TextEmbedder:
-    from engine.catalog.embed import load_text_embedder
-    return load_text_embedder()
+def _default_text_embedder(settings: Settings) -> TextEmbedder:
+    return load_text_embedder(DEFAULT_TEXT_EMBEDDER, settings)
 
 
-def default_folder(settings: Settings | None = None) -> Path:
-    return (settings or Settings.from_env()).home / "catalog"
+def default_folder(settings: Settings) -> Path:
+    return settings.home / "catalog"
 
 
-def open_catalog(folder: Path | str | None = None, image_embedder: str | None = None) -> SqliteCatalog:
-    """The catalog in ``folder`` (default: $VITRINE_HOME/catalog), with the named image embedder."""
-    folder = Path(folder) if folder else default_folder()
+def open_catalog(folder: Path | str | None, image_embedder: str | None, settings: Settings) -> SqliteCatalog:
+    """The catalog in ``folder`` (None: $VITRINE_HOME/catalog), with the named image embedder (None: the
+    default one)."""
+    folder = Path(folder) if folder else default_folder(settings)
     if image_embedder:
-        from engine.catalog.embed import load_image_embedder
-        return SqliteCatalog(folder, signature=lambda: ProductSignature(load_image_embedder(image_embedder)))
-    return SqliteCatalog(folder)
+        return SqliteCatalog(folder, signature=lambda: _default_signature(settings, image_embedder), settings=settings)
+    return SqliteCatalog(folder, settings=settings)

@@ -11,10 +11,12 @@ import logging
 import os
 import sqlite3
 import sys
+from functools import cached_property
 from importlib.metadata import entry_points
 
 from engine.cli.interrupt import ctrl_c_stops
 from engine.errors import VitrineError, os_error_message, sqlite_error_message
+from engine.settings import Settings
 
 log = logging.getLogger("vitrine")
 
@@ -54,6 +56,15 @@ def actions_of(parser: argparse.ArgumentParser):
     """The sub-command table of a command group's parser, so another package can add an action to it
     (export adds `catalog bench`)."""
     return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+class CommandArgs(argparse.Namespace):
+    """A command's arguments, and this process's settings (VITRINE_*), read once, when a command first needs them
+    (a command that needs none is not refused for a bad VITRINE_THREADS it never uses); commands pass them down."""
+
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings.from_env()
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -134,7 +145,7 @@ def _run(argv: list[str] | None, stdout_ok: bool) -> int:
              "file with UTF-8 characters, and try again")
         return 2
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv, namespace=CommandArgs())
     level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):

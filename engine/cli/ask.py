@@ -4,27 +4,31 @@ from __future__ import annotations
 import json
 import sys
 
+from engine.devices import check_device
 from engine.errors import VitrineError
+from engine.settings import check_turns
+
+# Every `vitrine` call builds every command group's parser, so a group imports at module level only what that
+# needs; what a command runs (the runtime's numpy/OpenCV/llama.cpp chain, the server's FastAPI) loads when it runs.
 
 
 def cmd_ask(args) -> int:
     from engine.media.frames import load_frame
     from engine.runtime.backends import GenerationOptions, load_backend
-    from engine.devices import check_device
     from engine.runtime.session import Session, check_question
-    from engine.settings import Settings, check_turns
 
     # every cheap check before the slow model load
     questions = [check_question(q) for q in args.question]
-    turns = check_turns(args.turns) if args.turns is not None else Settings.from_env().conversation_turns
+    turns = check_turns(args.turns) if args.turns is not None else args.settings.conversation_turns
     if not 1 <= args.tiles <= 16:
         raise VitrineError("--tiles must be between 1 and 16")
     if args.max_tokens < 1 or args.max_tokens > 8192:
         raise VitrineError("--max-tokens must be between 1 and 8192")
-    threads = Settings.from_env().threads_for(args.threads)
+    threads = args.settings.threads_for(args.threads)
     check_device(args.device)
     frame = load_frame(args.source, box=args.box)
-    backend = load_backend(args.model, mmproj=args.mmproj, threads=threads, tiles=args.tiles, device=args.device)
+    backend = load_backend(args.model, mmproj=args.mmproj, threads=threads, tiles=args.tiles, device=args.device,
+                           settings=args.settings)
     where = device_note(backend)
     session = Session(backend, conversation_turns=turns)
     results = []

@@ -5,16 +5,21 @@ import json
 import sys
 from pathlib import Path
 
+from engine.cli.progress import TqdmProgress
+from engine.devices import use_device_for_command
 from engine.errors import VitrineError
 
 # `catalog add` / `catalog index` finished, but some products are not in the catalog's vectors (a CSV row skipped,
 # an image that cannot be read): the good ones are saved; 2 stays "nothing was done"
 PARTIAL = 1
 
+# Every `vitrine` call builds every command group's parser, so a group imports at module level only what that
+# needs; what a command runs (the runtime's numpy/OpenCV/llama.cpp chain, the server's FastAPI) loads when it runs.
+
 
 def _open(args):
     from engine.catalog.sqlite_catalog import open_catalog
-    return open_catalog(args.catalog, getattr(args, "embedder", None))
+    return open_catalog(args.catalog, getattr(args, "embedder", None), args.settings)
 
 
 def _print_hits(hits, as_json: bool, extra: dict | None = None) -> None:
@@ -34,7 +39,6 @@ def _colors_line(colors, lang: str = "both") -> str:
 
 def cmd_add(args) -> int:
     from engine.catalog.products_csv import read_products_csv
-    from engine.cli.progress import TqdmProgress
     read = read_products_csv(Path(args.csv))
     cat = _open(args)
     try:
@@ -65,7 +69,6 @@ def _say_failed(failed: list[tuple[str, str]]) -> None:
 
 
 def cmd_index(args) -> int:
-    from engine.cli.progress import TqdmProgress
     cat = _open(args)
     try:
         with TqdmProgress() as progress:
@@ -194,10 +197,11 @@ def _picture_args(p, optional: bool = False) -> None:
 
 
 def _with_device(cmd):
-    """--device for the catalog's embedder: checked (absent: one line) and made this process's VITRINE_DEVICE."""
+    """--device for the catalog's embedder: checked (absent: one line), and in the settings passed down."""
     def run(args) -> int:
-        from engine.devices import use_device_for_command
-        use_device_for_command(getattr(args, "device", None))
+        device = getattr(args, "device", None)
+        use_device_for_command(device)
+        args.settings = args.settings.with_device(device)
         return cmd(args)
     return run
 

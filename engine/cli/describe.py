@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 
+from engine.errors import VitrineError
+
+# Every `vitrine` call builds every command group's parser, so a group imports at module level only what that
+# needs; what a command runs (the runtime's numpy/OpenCV/llama.cpp chain, the server's FastAPI) loads when it runs.
+
 
 def cmd_describe(args) -> int:
-    from engine.errors import VitrineError
     from engine.media.frames import load_frame
     from engine.runtime.backends import load_backend
     from engine.runtime.describe import AttributeSchema, describe, load_templates
     from engine.runtime.session import Session
-    from engine.settings import Settings
 
     if not 16 <= args.max_tokens <= 4096:
         raise VitrineError("--max-tokens must be between 16 and 4096")
-    schema, templates = AttributeSchema.load(), load_templates()     # a broken store copy fails before the load
+    schema, templates = AttributeSchema.load(args.settings), load_templates(args.settings)     # a broken store copy fails before the load
     frame = load_frame(args.source, box=args.box)
-    session = Session(load_backend(args.model, threads=Settings.from_env().threads_for(args.threads)))
+    session = Session(load_backend(args.model, threads=args.settings.threads_for(args.threads),
+                                           settings=args.settings))
     try:
         d = describe(session, frame, schema, templates, max_tokens=args.max_tokens)
     finally:

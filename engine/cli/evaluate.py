@@ -3,15 +3,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.cli.progress import TqdmProgress
+from engine.devices import use_device_for_command
 from engine.errors import VitrineError
+
+# Every `vitrine` call builds every command group's parser, so a group imports at module level only what that
+# needs; what a command runs (the runtime's numpy/OpenCV/llama.cpp chain, the server's FastAPI) loads when it runs.
 
 
 def cmd_eval(args) -> int:
-    from engine.cli.progress import TqdmProgress
     from engine.evaluation.evaluate import EvalOptions, evaluate
     from engine.evaluation.report import compare
-    from engine.devices import use_device_for_command
-    from engine.settings import Settings
 
     if args.data == "compare":
         print(compare([Path(p) for p in args.runs], Path(args.out) if args.out else None), end="")
@@ -21,11 +23,12 @@ def cmd_eval(args) -> int:
     if not args.out:
         raise VitrineError("give --out RUN_DIR: the folder for the answers, report and plots (run it again to "
                            "continue an interrupted run)")
-    use_device_for_command(args.device)       # every model this run opens, placed alike
+    use_device_for_command(args.device)       # an absent device is refused before anything is written
+    settings = args.settings.with_device(args.device)      # every model this run opens, placed alike
     opts = EvalOptions(max_tokens=args.max_tokens, translate=not args.no_translate,
-                       threads=Settings.from_env().threads_for(args.threads), limit=args.limit)
+                       threads=settings.threads_for(args.threads), limit=args.limit)
     with TqdmProgress() as progress:
-        run = evaluate(args.data, args.model or [], Path(args.out), opts, progress=progress)
+        run = evaluate(args.data, args.model or [], Path(args.out), opts, progress=progress, settings=settings)
     for m in run.models:
         lev = m.levenshtein
         print(f"{m.model}: VQA {m.vqa:.3f}, contains {m.contains:.3f}, F1 {m.f1:.3f}, ANLS {m.anls:.3f}, "

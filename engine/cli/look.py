@@ -6,25 +6,29 @@ import json
 import sys
 from pathlib import Path
 
+from engine.cli.progress import TqdmProgress
 from engine.errors import BadInput
+from engine.files import atomic_path
+
+# Every `vitrine` call builds every command group's parser, so a group imports at module level only what that
+# needs; what a command runs (the runtime's numpy/OpenCV/llama.cpp chain, the server's FastAPI) loads when it runs.
 
 
 def _catalog(args):
     """The catalog when there is one (its folder exists): matches and image vectors need it."""
     from engine.catalog.sqlite_catalog import DB_NAME, default_folder, open_catalog
-    folder = Path(args.catalog) if args.catalog else default_folder()
+    folder = Path(args.catalog) if args.catalog else default_folder(args.settings)
     if args.catalog and not (folder / DB_NAME).is_file():
         raise BadInput(f"no catalog in {folder}: add one with `vitrine catalog --catalog {folder} add products.csv`")
     if not (folder / DB_NAME).is_file():
         return None
-    return open_catalog(folder)
+    return open_catalog(folder, None, args.settings)
 
 
 def _session(args):
     from engine.runtime.backends import load_backend
     from engine.runtime.session import Session
-    from engine.settings import Settings
-    return Session(load_backend(args.model, threads=Settings.from_env().threads_for(args.threads)))
+    return Session(load_backend(args.model, threads=args.settings.threads_for(args.threads), settings=args.settings))
 
 
 def _colours(item: dict) -> str:
@@ -71,11 +75,8 @@ def cmd_look(args) -> int:
 
 
 def cmd_find(args) -> int:
-    from engine.cli.progress import TqdmProgress
-    from engine.files import atomic_path
     from engine.look.find import find, query_for
     from engine.look.video_index import VideoIndex
-    from engine.settings import Settings
     if not 1 <= args.n <= 500:
         raise BadInput("-n must be between 1 and 500")
     video = Path(args.video)
@@ -87,7 +88,7 @@ def cmd_find(args) -> int:
     try:
         query = query_for(args.query, catalog)          # a bad query fails before any indexing
         sig = catalog.signature.info.id if catalog is not None else ""
-        index = VideoIndex(video, args.every, sig, args.attributes, Settings.from_env())
+        index = VideoIndex(video, args.every, sig, args.attributes, args.settings)
         if args.attributes and not index.is_complete():
             session = _session(args)
         with TqdmProgress() as progress:

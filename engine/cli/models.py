@@ -4,19 +4,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from importlib.metadata import entry_points
+
 from engine.cli.progress import TqdmProgress
 from engine.errors import VitrineError
+from engine.families import get as family
+from engine.models.hub import pull
+from engine.models.profiles import PROFILES
+from engine.models.store import ModelStore
+from engine.settings import check_hub_url
 
 
-def _store():
-    from engine.models.store import ModelStore
-    return ModelStore.default()
+def _store(args) -> ModelStore:
+    return ModelStore.default(args.settings)
 
 
 def cmd_models_list(args) -> int:
-    from engine.models.store import PROFILES
-    from engine.families import get as family
-    store = _store()
+    store = _store(args)
     good, broken = store.scan()
     installed = {m.name: m for m in good}
     rows = []
@@ -57,7 +61,6 @@ def _hybrid_note(m) -> str:
 
 def _gguf_converter():
     """export's checkpoint -> GGUF converter, found through its entry point (engine does not import export)."""
-    from importlib.metadata import entry_points
     for ep in entry_points(group="vitrine.converters", name="gguf"):
         try:
             return ep.load()
@@ -67,18 +70,18 @@ def _gguf_converter():
 
 
 def cmd_models_pull(args) -> int:
-    from engine.settings import Settings, check_hub_url
-    hub = check_hub_url(args.hub) if args.hub else check_hub_url(Settings.from_env().hub_url, "VITRINE_HUB_URL")
+    hub = check_hub_url(args.hub) if args.hub else check_hub_url(args.settings.hub_url, "VITRINE_HUB_URL")
     with TqdmProgress() as progress:
+        # the runtime's encoder timer loads onnxruntime and llama.cpp: only a pull needs it, not `models list`
         from engine.runtime.backends.hybrid import measure_vision_encoders
-        m = _store().pull(args.name, hub, progress, convert=_gguf_converter(),
-                          measure_encoders=measure_vision_encoders)
+        m = pull(_store(args), args.name, hub, progress, convert=_gguf_converter(),
+                 measure_encoders=measure_vision_encoders)
     print(f"installed {m.name} in {m.folder}")
     return 0
 
 
 def cmd_models_import(args) -> int:
-    store = _store()
+    store = _store(args)
     with TqdmProgress() as progress:
         if args.source:
             if args.model or args.mmproj:
@@ -97,7 +100,7 @@ def cmd_models_import(args) -> int:
 
 
 def cmd_models_verify(args) -> int:
-    results = _store().verify(args.name)
+    results = _store(args).verify(args.name)
     if not results:
         print("no model installed")
         return 0
@@ -113,7 +116,7 @@ def cmd_models_verify(args) -> int:
 
 
 def cmd_models_remove(args) -> int:
-    _store().remove(args.name)
+    _store(args).remove(args.name)
     print(f"removed {args.name}")
     return 0
 

@@ -1,20 +1,25 @@
 """`vitrine serve`: the model behind an OpenAI-compatible API on this machine (engine/serve/server.py)."""
 from __future__ import annotations
 
+import json
 import logging
-import os
 import sys
 from pathlib import Path
 
+from engine.errors import NotFound, VitrineError
+from engine.models.store import ModelStore
+
+# Every `vitrine` call builds every command group's parser, so a group imports at module level only what that
+# needs; what a command runs (the runtime's numpy/OpenCV/llama.cpp chain, the server's FastAPI) loads when it runs.
+
 
 def cmd_serve(args) -> int:
-    from engine.errors import NotFound, VitrineError
     from engine.runtime.backends import load_backend
     from engine.runtime.session import Session
     from engine.serve.server import ServeLimits, check_bind, create_app
-    from engine.settings import Settings
 
-    api_key = args.api_key or os.environ.get("VITRINE_API_KEY") or None
+    settings = args.settings            # read once here; every model and catalog the server opens gets them
+    api_key = args.api_key or settings.api_key
     check_bind(args.host, api_key)
     if not 1 <= args.port <= 65535:
         raise VitrineError("--port must be between 1 and 65535")
@@ -22,32 +27,29 @@ def cmd_serve(args) -> int:
         raise VitrineError("--queue must be >= 0, --max-tokens >= 1, --max-body-mb > 0, --max-pixels >= 1024")
     import uvicorn
 
-    from engine.models.store import ModelStore
-    threads = Settings.from_env().threads_for(args.threads)
-    backend = load_backend(args.model, threads=threads)
+    threads = settings.threads_for(args.threads)
+    backend = load_backend(args.model, threads=threads, settings=settings)
     session = Session(backend, cache_frames=args.cache_images)
-    first, store = backend.model_id, ModelStore.default()
+    first, store = backend.model_id, ModelStore.default(settings)
 
     def loader(name: str) -> Session:
         """Another model a request names (the first by the --model it came from: a folder keeps working)."""
-        return Session(load_backend(args.model if name == first and args.model else name, threads=threads),
-                       cache_frames=args.cache_images)
+        return Session(load_backend(args.model if name == first and args.model else name, threads=threads,
+                                    settings=settings), cache_frames=args.cache_images)
 
     def installed() -> list[str]:
         return [m.name for m in store.vlms()]
 
     def catalog():
         from engine.catalog.sqlite_catalog import default_folder, open_catalog
-        folder = Path(args.catalog) if args.catalog else default_folder()
+        folder = Path(args.catalog) if args.catalog else default_folder(settings)
         if not folder.is_dir():
             raise NotFound(f"no catalog at {folder}: `vitrine catalog add products.csv` makes one (or start the "
                            "server with --catalog FOLDER)")
-        return open_catalog(folder)
+        return open_catalog(folder, None, settings)
     limits = ServeLimits(max_body_bytes=int(args.max_body_mb * (1 << 20)), max_pixels=args.max_pixels,
                          max_tokens=args.max_tokens, queue=args.queue)
     if args.bench:
-        import json
-
         from engine.serve.bench import run
         try:
             print(json.dumps(run(session, backend.model_id, runs=args.bench), indent=2))
@@ -57,7 +59,7 @@ def cmd_serve(args) -> int:
     # one line per request on stderr (method, path, status, duration, model), whatever -v says
     logging.getLogger("engine.serve.server.requests").setLevel(logging.INFO)
     app = create_app(session, backend.model_id, limits, api_key=api_key, answer_lang=args.answer_lang,
-                     loader=loader, installed=installed, catalog=catalog)
+                     loader=loader, installed=installed, catalog=catalog, settings=settings)
     print(f"serving {backend.model_id} on http://{args.host}:{args.port}/v1 (Ctrl-C stops)", file=sys.stderr,
           flush=True)
     try:

@@ -5,15 +5,18 @@ import json
 from pathlib import Path
 
 from engine.errors import VitrineError
+from engine.language.detect import check_text, detect_language
+
+# Every `vitrine` call builds every command group's parser, so a group imports at module level only what that
+# needs; what a command runs (the runtime's numpy/OpenCV/llama.cpp chain, the server's FastAPI) loads when it runs.
 
 
 def cmd_translate(args) -> int:
-    from engine.language.detect import check_text
     from engine.language.translate import ArgosTranslator, argos_dir, load_translator
     words = args.words
     if words == ["list"]:
-        chosen = load_translator(args.backend)
-        argos = ArgosTranslator(argos_dir())
+        chosen = load_translator(args.backend, args.settings)
+        argos = ArgosTranslator(argos_dir(args.settings))
         print(f"active: {chosen.name} ({', '.join(f'{a}->{b}' for a, b in chosen.pairs())})")
         pkgs = argos.packages()
         print(f"argostranslate packages in {argos.package_dir}: "
@@ -29,7 +32,7 @@ def cmd_translate(args) -> int:
     if words and words[0] == "install":
         if len(words) < 2:
             raise VitrineError("say which file: vitrine translate install FILE.argosmodel")
-        argos = ArgosTranslator(argos_dir())
+        argos = ArgosTranslator(argos_dir(args.settings))
         for f in words[1:]:
             a, b = argos.install(Path(f))
             print(f"installed {a}->{b} from {Path(f).name}")
@@ -44,13 +47,12 @@ def cmd_translate(args) -> int:
         result = run_translate_bench(cases_dir, tuple(args.split or ("dev", "test")))
         print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else _bench_text(result))
         return 0
-    from engine.language.detect import detect_language
     text = " ".join(check_text(" ".join(words), "the text to translate").split())
     if len(text) > 20_000:
         raise VitrineError(f"the text is too long ({len(text)} characters, at most 20000): translate it in parts")
     src = args.source_lang or detect_language(text)
     dst = args.to or ("en" if src == "pt" else "pt")
-    print(load_translator(args.backend).translate(text, src, dst))
+    print(load_translator(args.backend, args.settings).translate(text, src, dst))
     return 0
 
 

@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Callable
 
 from engine.errors import ModelFault, VitrineError
+from engine.evaluation import report as eval_report
 from engine.evaluation.qa_set import QARow, QASet, iter_answers, read_set, repair_log
+from engine.files import OutputKind, check_output, mark_output, write_text_atomic
+from engine.media.frames import Frame
+from engine.models.store import ModelStore
+from engine.runtime.backends import GenerationOptions, load_backend
+from engine.runtime.backends.reference import open_checkpoint
+from engine.runtime.session import Session
+from engine.settings import Settings
 from engine.text_files import json_kind, read_json
 
 log = logging.getLogger(__name__)
@@ -74,18 +82,16 @@ def set_fingerprint(qa: QASet) -> str:
     return h.hexdigest()[:16]
 
 
-def open_model(name: str, threads: int | None = None):
+def open_model(name: str, threads: int | None, settings: Settings):
     """An installed model, an exported folder, a .gguf file, or a transformers checkpoint folder (config.json)
     run by its family's reference (chat VLMs, BLIP VQA, Pix2Struct/MatCha)."""
     path = Path(name)
     if (path / "config.json").is_file() and not (path / "vitrine-model.json").is_file():
-        from engine.runtime.backends.reference import open_checkpoint
         return open_checkpoint(path, threads=threads)
-    from engine.runtime.backends import load_backend
-    return load_backend(name, threads=threads)
+    return load_backend(name, threads=threads, settings=settings)
 
 
-def check_model(name: str) -> None:
+def check_model(name: str, settings: Settings) -> None:
     """Before anything is written: the model exists (a path, or an installed name). Loading it may still fail."""
     path = Path(name)
     if path.exists():
@@ -95,8 +101,7 @@ def check_model(name: str) -> None:
         return
     if os.sep in name or name.endswith(".gguf"):
         raise VitrineError(f"model not found: {name}")
-    from engine.models.store import ModelStore
-    ModelStore.default().get(name)
+    ModelStore.default(settings).get(name)
 
 
 class Run:
@@ -111,7 +116,6 @@ class Run:
         answers_opts = {k: v for k, v in asdict(opts).items() if k != "threads"}
         info = {"data": str(Path(data).resolve()), "set": set_fingerprint(qa), "rows": len(qa.rows),
                 "models": models, "options": answers_opts}
-        from engine.files import OutputKind, check_output, mark_output
         check_output(self.folder, OutputKind.EVAL_RUN)     # new, empty or a run: never a file or others' folder
         run_file = self.folder / RUN_FILE
         if run_file.is_file():
@@ -128,7 +132,6 @@ class Run:
         self.info = info
         self.folder.mkdir(parents=True, exist_ok=True)
         mark_output(self.folder, OutputKind.EVAL_RUN)
-        from engine.files import write_text_atomic
         write_text_atomic(run_file, json.dumps(info, indent=2))
 
     def done(self) -> dict[tuple[str, str], Record]:
@@ -146,14 +149,10 @@ class Run:
         f.flush()
 
 
-def _ask_all(run: Run, model: str, todo: list[QARow], progress: Progress | None, f) -> None:
-    from engine.media.frames import Frame
-    from engine.runtime.backends import GenerationOptions
-    from engine.runtime.session import Session
-
+def _ask_all(run: Run, model: str, todo: list[QARow], progress: Progress | None, f, settings: Settings) -> None:
     opts = run.opts
     t_load = time.perf_counter()
-    backend = open_model(model, threads=opts.threads)
+    backend = open_model(model, opts.threads, settings)
     log.info("%s loaded in %.1fs", model, time.perf_counter() - t_load)
     session = Session(backend, conversation_turns=0)     # every question on its own, as scored
     options = GenerationOptions(max_tokens=opts.max_tokens)
@@ -188,17 +187,17 @@ def _ask_all(run: Run, model: str, todo: list[QARow], progress: Progress | None,
 
 
 def evaluate(data: str, models: list[str], out: Path, opts: EvalOptions = EvalOptions(),
-             progress: Progress | None = None):
+             progress: Progress | None = None, settings: Settings | None = None):
     """Answers every row with every model (continuing a killed run), then writes the report. Returns its
-    metrics (eval_report.RunMetrics)."""
-    from engine.evaluation import report as eval_report
+    metrics (eval_report.RunMetrics). ``settings``: the caller's (`vitrine eval` reads them once, with its
+    --device); a library caller with none (a script, a test) gets the environment's."""
+    settings = settings or Settings.from_env()
     opts = opts.check()
-    from engine.files import OutputKind, check_output
     check_output(out, OutputKind.EVAL_RUN)          # before the set is read or a model looked up
     if not models:
         raise VitrineError("name at least one --model (an installed model, an exported folder or a checkpoint)")
     for model in models:
-        check_model(model)
+        check_model(model, settings)
     qa = read_set(data, limit=opts.limit)
     run = Run(out, data, qa, list(dict.fromkeys(models)), opts)
     done = run.done()
@@ -208,7 +207,7 @@ def evaluate(data: str, models: list[str], out: Path, opts: EvalOptions = EvalOp
             if todo:
                 if len(todo) < len(qa.rows):
                     log.warning("%s: continuing, %d of %d questions left", model, len(todo), len(qa.rows))
-                _ask_all(run, model, todo, progress, f)
+                _ask_all(run, model, todo, progress, f, settings)
             os.fsync(f.fileno())
     records = list(run.done().values())
     metrics = eval_report.write(run.folder, run.info, records, progress=progress)

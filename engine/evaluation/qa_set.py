@@ -19,6 +19,7 @@ import numpy as np
 from engine.errors import VitrineError
 from engine.files import atomic_path, resolve_inside
 from engine.language.translate import LANGS
+from engine.media.frames import read_image
 from engine.text_files import iter_jsonl, json_kind, read_json
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,6 @@ class QASet:
 
     def load_rgb(self, row: QARow) -> np.ndarray:
         """The row's image as an RGB array, through the one image-reading path of the app."""
-        from engine.media.frames import read_image
         if row.image_bytes is not None:
             rgb = read_image(io.BytesIO(row.image_bytes), f"{self.source.name} row {row.id}")
         else:

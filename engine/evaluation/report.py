@@ -18,6 +18,7 @@ import numpy as np
 
 from engine.errors import VitrineError
 from engine.evaluation import metrics
+from engine.evaluation.semantic import Similarity
 from engine.files import atomic_path, write_text_atomic
 from engine.text_files import check_fields, csv_cell, json_kind, read_json
 
@@ -115,7 +116,6 @@ def model_metrics(model: str, records: list, threshold: float, scoring_s: float)
 
 
 def write(folder: Path, info: dict, records: list, progress: Progress | None = None) -> RunMetrics:
-    from engine.evaluation.semantic import Similarity
     folder = Path(folder)
     similarity = Similarity()
     calibration = similarity.calibrate()

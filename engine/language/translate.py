@@ -234,7 +234,7 @@ def load_translator(prefer: str | None = None, settings: Settings | None = None)
     "argos" or "bundled" forces one)."""
     settings = settings or Settings.from_env()
     glossary = default_glossary(settings)
-    prefer = prefer or os.environ.get("VITRINE_TRANSLATOR") or "auto"
+    prefer = prefer or settings.translator or "auto"
     if prefer not in ("auto", "argos", "bundled"):
         raise VitrineError(f"unknown translator {prefer!r}: choose argos or bundled")
     if prefer != "bundled":

@@ -80,8 +80,8 @@ def query_for(what: str, catalog=None) -> Query:
     if catalog is not None and what.strip() and " " not in what.strip():
         product = catalog.get(what.strip())
         if product is not None:
-            from engine.catalog.sqlite_catalog import _load_rgb
-            rgb = _load_rgb(product.image)
+            from engine.catalog.product_images import load_rgb
+            rgb = load_rgb(product.image)
             vec = catalog.signature.vectors([rgb])[0] if rgb is not None else None
             colour, garment = _colour_of(product.attributes), _garment_of(product.attributes, product.title)
             text = TextQuery(product.id, [colour] if colour else [], [garment] if garment else [])

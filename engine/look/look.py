@@ -163,7 +163,7 @@ def _ask(session, frame: Frame, region: GarmentRegion, schema, templates, max_to
 def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None = None,
             boxes: list[Box] | None = None, k: int = 3, schema=None, templates=None,
             max_tokens: int = 300, crops: bool = False) -> Look:
-    """The garments in ``frame``. ``catalog``: an engine.catalog.sqlite_catalog.Catalog for matches (None: no matches);
+    """The garments in ``frame``. ``catalog``: an engine.catalog.base.Catalog for matches (None: no matches);
     ``session``: an engine.runtime.session.Session for the attributes (None: regions, colours and matches only);
     ``finder``: a PoseFinder to reuse (None: one is made for this call); ``boxes``: the clerk's boxes;
     ``crops``: the model reads each region's crop (one image encode each) instead of the frame named by region."""

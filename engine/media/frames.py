@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import BadInput, VitrineError
+from engine.errors import BadInput, VitrineError, os_error_message
 
 log = logging.getLogger(__name__)
 
@@ -407,7 +407,6 @@ def _name_of(path) -> str:
 def _unreadable(name: str, e: BaseException) -> VitrineError:
     """The disk's fault (errno set: permissions, I/O) or the file's (Pillow's decoders say "truncated"...)."""
     if isinstance(e, OSError) and e.errno is not None:
-        from engine.errors import os_error_message
         return BadInput(os_error_message(e, f"reading {name}"))
     if isinstance(e, MemoryError):
         return BadInput(f"{name} needs more memory to decode than is free: resize it or close other programs")

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import ModelFault, VitrineError
+from engine.errors import ModelFault, VitrineError, os_error_message
 
 QK_K = 256
 # ggml type id -> (block size in elements, bytes per block); from gguf-py's GGML_QUANT_SIZES
@@ -171,7 +171,6 @@ def read_gguf(path: Path | str) -> GgufInfo:
         raise VitrineError(f"{path.name} is truncated (its header is cut off): download or copy it again, "
                            "then run `vitrine models verify`") from None
     except OSError as e:
-        from engine.errors import os_error_message
         raise VitrineError(os_error_message(e, f"reading {path.name}")) from None
     except (ValueError, struct.error, UnicodeDecodeError, RecursionError, OverflowError, MemoryError) as e:
         raise VitrineError(f"{path.name} is not a valid GGUF file ({e}): download or export it again") from None

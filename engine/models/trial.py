@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import ModelFault
+from engine.models.gguf_file import machine_memory
 from engine.models.manifest import Manifest
 from engine.paths import PROJECT_ROOT
 
@@ -36,7 +37,6 @@ def _files_bytes(folder: Path, manifest: Manifest) -> int:
 def limits_for(folder: Path, manifest: Manifest) -> tuple[float, int]:
     """(seconds, bytes of address space) a trial of this model may take: scaled by its files' size."""
     size = _files_bytes(folder, manifest)
-    from engine.models.gguf_file import machine_memory
     memory = 2 * size + HEADROOM_BYTES
     total = machine_memory()
     if total:       # never more than the machine has, never less than the files plus a margin

@@ -18,6 +18,8 @@ from engine.errors import BadInput, VitrineError
 from engine.media.colors import NamedColor, dominant_colors
 from engine.media.frames import Frame
 from engine.paths import ASSETS
+from engine.runtime.backends.base import GenerationOptions
+from engine.runtime.constrained import compile_schema
 from engine.settings import Settings
 from engine.text_files import json_kind, read_json
 
@@ -110,7 +112,6 @@ def check_schema(schema: dict, where: str) -> None:
         if not isinstance(prop, dict):
             raise _say(where, f"properties.{name}", f"is {json_kind(prop)}, not a schema object")
         _check_value_schema(prop, where, f"properties.{name}")
-    from engine.runtime.constrained import compile_schema
     compile_schema(schema)                 # the decoder's own check, last
 
 
@@ -269,7 +270,6 @@ def describe(session, frame: Frame, schema: AttributeSchema | None = None, templ
     """Ask the session's model for the schema's attributes (constrained), validate, and render Portuguese."""
     import jsonschema
 
-    from engine.runtime.backends import GenerationOptions
     schema = schema or AttributeSchema.load()
     templates = templates if templates is not None else load_templates()
     model_schema = schema.model_schema

@@ -16,8 +16,9 @@ from pathlib import Path
 from engine.database import open_database
 from engine.errors import VitrineError, sqlite_error_message
 from engine.files import atomic_path
-from engine.media.frames import Frame
+from engine.media.frames import Frame, import_cv2
 from engine.runtime.answer import Answer
+from engine.settings import Settings
 from engine.text_files import csv_cell
 
 SCHEMA = """
@@ -70,7 +71,6 @@ class Entry:
 
 
 def thumbnail_jpeg(frame: Frame, size: int = 96) -> bytes:
-    from engine.media.frames import import_cv2
     cv2 = import_cv2()
     scale = size / max(frame.width, frame.height)
     small = cv2.resize(frame.rgb, (max(1, int(frame.width * scale)), max(1, int(frame.height * scale))),
@@ -103,9 +103,9 @@ class History:
         return cls(":memory:")
 
     @classmethod
-    def default(cls) -> "History":
-        from engine.settings import Settings
-        return cls(Settings.from_env().home / "history.sqlite3")
+    def default(cls, settings: Settings) -> "History":
+        """The history under ``settings.home`` (VITRINE_HOME)."""
+        return cls(settings.home / "history.sqlite3")
 
     def add(self, answer: Answer, frame: Frame, frame_key: str | None = None) -> int:
         """Save one exchange. ``frame_key``: group it under this frame (the whole frame when asking about a crop)."""

@@ -6,6 +6,8 @@ import ctypes
 import logging
 import os
 
+from engine.errors import VitrineError
+
 log = logging.getLogger("vitrine.llama")
 _LEVELS = {1: logging.DEBUG, 2: logging.DEBUG, 3: logging.DEBUG, 4: logging.DEBUG, 5: logging.DEBUG}
 _callback = None
@@ -43,7 +45,6 @@ def import_llama_cpp():
         import llama_cpp
         import llama_cpp.mtmd_cpp as mtmd
     except ImportError as e:
-        from engine.errors import VitrineError
         raise VitrineError(f"llama-cpp-python is not installed or does not load ({e}): run `bash .ci/install`") from None
     if _callback is None:
         def _to_logging(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:

@@ -13,7 +13,10 @@ import threading
 import time
 from pathlib import Path
 
+from engine.media.frames import load_frame
 from engine.paths import ASSETS
+from engine.runtime.backends import GenerationOptions
+from engine.serve.server import create_app
 
 
 def _free_port() -> int:
@@ -27,9 +30,6 @@ def run(session, model_name: str, image: Path | None = None, runs: int = 10,
     import httpx
     import uvicorn
 
-    from engine.media.frames import load_frame
-    from engine.runtime.backends import GenerationOptions
-    from engine.serve.server import create_app
     image = image or ASSETS / "examples" / "look.jpg"
     frame = load_frame(str(image))
     opts = GenerationOptions(max_tokens=4)

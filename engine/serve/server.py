@@ -34,9 +34,16 @@ from typing import Any
 import numpy as np
 from fastapi import Request  # at module level: FastAPI reads the handlers' (string) annotations here
 
-from engine.errors import VitrineError
-from engine.media.frames import Frame
+from engine.errors import BadInput, NotFound, VitrineError
+from engine.look.look import look_dict
+from engine.look.regions import Box, PoseFinder
+from engine.media.colors import dominant_colors
+from engine.media.focus import FOCUS_MODES, PersonSegmenter, focus
+from engine.media.frames import Frame, ImageTooLarge, Region, decode_image_bytes
+from engine.runtime.backends import GenerationOptions
 from engine.runtime.constrained import SchemaError, compile_schema
+from engine.runtime.describe import AttributeSchema, describe, load_templates
+from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +103,6 @@ def check_bind(host: str, api_key: str | None) -> None:
 def decode_image(url: str, limits: ServeLimits) -> Frame:
     """A `data:image/...;base64,` URL -> a Frame, through the one image reader (header measured before any
     decoding); anything else is a 4xx JSON error that says what is accepted."""
-    from engine.errors import BadInput
-    from engine.media.frames import ImageTooLarge, decode_image_bytes
     if not isinstance(url, str) or not url.startswith("data:"):
         raise ApiError(400, "image_url must be a data: URL (data:image/jpeg;base64,...): this server is offline "
                        "and does not fetch images", code="image_not_data_url")
@@ -393,7 +398,6 @@ class Tools:
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vitrine-tools")
 
     def catalog(self, required: bool = True):
-        from engine.errors import NotFound
         with self._lock:
             if self._catalog is None and callable(self._catalog_or_opener):
                 self._catalog = self._catalog_or_opener()
@@ -405,13 +409,11 @@ class Tools:
 
     def segmenter(self):
         if self._segmenter is None:
-            from engine.media.focus import PersonSegmenter
             self._segmenter = PersonSegmenter()
         return self._segmenter
 
     def finder(self):
         if self._finder is None:
-            from engine.look.regions import PoseFinder
             self._finder = PoseFinder()
         return self._finder
 
@@ -478,20 +480,22 @@ requests_log = logging.getLogger(__name__ + ".requests")
 
 
 def create_app(session, model_name: str, limits: ServeLimits | None = None, api_key: str | None = None,
-               answer_lang: str | None = None, loader=None, installed=None, catalog=None):
+               answer_lang: str | None = None, loader=None, installed=None, catalog=None,
+               settings: Settings | None = None):
     """The ASGI app around a loaded ``engine.runtime.session.Session``. Every answer that is not a success is JSON in the
     OpenAI error shape, a stream's included (an error event, then the stream's normal end).
 
     ``loader``: name -> Session for another model a request names, ``installed``: () -> the names it may load
-    (None: only ``model_name``); ``catalog``: an engine.catalog.sqlite_catalog.Catalog, or a function that opens one on first
-    need, for /v1/vitrine/similar and /look."""
+    (None: only ``model_name``); ``catalog``: an engine.catalog.base.Catalog, or a function that opens one on first
+    need, for /v1/vitrine/similar and /look. ``settings``: the server's, read once by `vitrine serve` (None: the
+    environment's), for the store's schema and templates."""
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse, StreamingResponse
     from starlette.exceptions import HTTPException
 
-    from engine.runtime.backends import GenerationOptions
 
     limits = limits or ServeLimits()
+    settings = settings or Settings.from_env()
     slot = ModelSlot(session, model_name, limits, loader, installed)
     tools = Tools(catalog)
     @contextlib.asynccontextmanager
@@ -636,18 +640,15 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
     def boxed(body: dict, frame: Frame) -> tuple[Frame, bool]:
         if body.get("box") is None:
             return frame, False
-        from engine.media.frames import Region
         return frame.crop(Region(*_box(body["box"]))), True
 
     def focus_mode(body: dict) -> str:
-        from engine.media.focus import FOCUS_MODES
         mode = body.get("focus", "auto")
         if mode not in FOCUS_MODES:
             raise ApiError(400, f"focus must be one of {', '.join(FOCUS_MODES)}", param="focus")
         return mode
 
     def focused(frame: Frame, is_boxed: bool, mode: str):
-        from engine.media.focus import focus
         wants_person = mode == "person" or (mode == "auto" and not is_boxed)
         return focus(frame.rgb, mode, tools.segmenter() if wants_person else None, boxed=is_boxed)
 
@@ -676,7 +677,6 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
             frame, is_boxed = boxed(body, frame)
 
             def search():
-                from engine.media.colors import dominant_colors
                 region = focused(frame, is_boxed, mode)
                 hits = tools.catalog().search_image(region.rgb, k, region.mask)
                 return {"object": "vitrine.similar", "focus": region.how,
@@ -695,7 +695,6 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
             frame, is_boxed = boxed(body, frame)
 
             def measure():
-                from engine.media.colors import dominant_colors
                 region = focused(frame, is_boxed, mode)
                 return {"object": "vitrine.colors", "focus": region.how,
                         "colors": [c.to_dict() for c in dominant_colors(region.rgb, region.mask)]}
@@ -707,12 +706,11 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
     async def describe_route(request: Request):
         """image (+ box, model, max_tokens) -> attributes under the store's schema and a Portuguese description,
         as `vitrine describe --json`."""
-        from engine.runtime.describe import AttributeSchema, describe, load_templates
         try:
             body, frame = await image_request(request)
             frame, _ = boxed(body, frame)
             max_tokens = _whole(body, "max_tokens", 16, min(4096, max(16, limits.max_tokens)), 400)
-            schema, templates = AttributeSchema.load(), load_templates()
+            schema, templates = AttributeSchema.load(settings), load_templates(settings)
             d = await with_model(body.get("model"), lambda: describe(slot.session, frame, schema, templates,
                                                                      max_tokens=max_tokens))
             return {"object": "vitrine.description", "model": slot.name, **d.to_dict()}
@@ -723,8 +721,6 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
     async def look_route(request: Request):
         """image (+ boxes, k, crops, attributes, model) -> the garments with their regions, colours, attributes
         and the catalog's matches (`vitrine look`)."""
-        from engine.look.look import look_dict
-        from engine.look.regions import Box
         try:
             body, frame = await image_request(request)
             raw = body.get("boxes")

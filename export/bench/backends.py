@@ -22,9 +22,15 @@ import sys
 import time
 from pathlib import Path
 
+from engine.devices import present
+from engine.errors import VitrineError
+from engine.models.manifest import MANIFEST_NAME, Manifest
 from engine.paths import PROJECT_ROOT
+from engine.settings import bench_cache_dir
 
 log = logging.getLogger(__name__)
+# Each worker process measures its own peak memory: it loads only the runtime it times (a GGUF worker never loads
+# the torch backend, the reference never llama.cpp), so the runtimes and exporters are imported where they run.
 # The third question has as many tokens as the second (6 here): a short llama.cpp batch costs ~2 ms a token on two
 # threads, so "And the bag?" (8) timed its length, not the conversation before it (16 vs 17 tokens fed: 31 vs 38 ms;
 # the second question asked again third: 33.5 vs 33.5 ms, medians of 12).
@@ -47,13 +53,11 @@ FAMILIES = {"smolvlm": ("idefics3", None, ("Q8_0",)), "minicpm-v-4.6": ("minicpm
 
 
 def _bench_dir(family: str, size: str) -> Path:
-    import platformdirs
     root = PROJECT_ROOT
     h = hashlib.sha256()
     for f in (f"export/families/{family}.py", "export/families/__init__.py", "export/convert/gguf.py"):
         h.update((root / f).read_bytes())
-    return Path(os.environ.get("VITRINE_BENCH_CACHE") or Path(platformdirs.user_cache_dir("vitrine")) / "bench") / \
-        f"{family}-{size}-{h.hexdigest()[:10]}"
+    return bench_cache_dir() / f"{family}-{size}-{h.hexdigest()[:10]}"
 
 
 def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: str = "Q8_0",
@@ -192,7 +196,6 @@ def _to_bf16(backend) -> None:
 
 def _encoders(folder: Path, runs: int, threads: int) -> dict:
     """Every image encoder this machine can run on the hybrid model's files, timed on the same frames."""
-    from engine.models.manifest import Manifest
     from engine.runtime.backends.hybrid import measure_vision_encoders
     m = Manifest.load(folder)
     path = {role: folder / e.path for role, e in m.files.items()}
@@ -242,8 +245,7 @@ def _run_worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: in
     env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
-        from engine.errors import VitrineError
-        raise VitrineError(f"bench worker {kind} failed: {r.stderr.strip().splitlines()[-1:] or ['?']}")
+            raise VitrineError(f"bench worker {kind} failed: {r.stderr.strip().splitlines()[-1:] or ['?']}")
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -255,7 +257,6 @@ def peer_decode(llama_bench: Path, model: Path, threads: list[int], tokens: int 
                 depth: int = 96) -> dict[int, float]:
     """llama.cpp's own decode rate (tokens/s) on ``model`` for each of ``threads``, ``depth`` tokens already in the
     cache as ours decode (a 64-token image and the question): `llama-bench -p 0 -n N -d DEPTH -t 1,2`."""
-    from engine.errors import VitrineError
     if not Path(llama_bench).is_file():
         raise VitrineError(f"--peer {llama_bench}: no such file; build it with `bash .ci/build-llama-bench`")
     cmd = [str(llama_bench), "-m", str(model), "-t", ",".join(str(t) for t in threads), "-p", "0", "-n", str(tokens),
@@ -274,7 +275,6 @@ def peer_decode(llama_bench: Path, model: Path, threads: list[int], tokens: int 
 
 
 def _text_model(folder: Path) -> Path | None:
-    from engine.models.manifest import MANIFEST_NAME, Manifest
     if not (folder / MANIFEST_NAME).is_file():
         return None
     m = Manifest.load(folder)
@@ -287,16 +287,13 @@ def _speedup(ours: dict, ref: dict) -> dict:
             "decode": round(ours["decode_tok_s"] / max(ref["decode_tok_s"], 1e-6), 2)}
 
 
-def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: int | None = None,
+def run_bench(threads: int, size: str = "256m", runs: int = 3, max_tokens: int = 32,
               reference: bool = True, backend: str = "gguf", family: str = "smolvlm",
               mmproj_type: str = "f16", peer: Path | None = None) -> dict:
     """``backend``: "gguf", "onnx" (one result, keys at the top level) or "all" (one entry per backend).
 
     ``family`` "minicpm-v-4.6" or "tinyllava": GGUF at each of the family's quantizations (one entry each), at
-    the real dimensions."""
-    from engine.errors import VitrineError
-    from engine.settings import Settings
-    threads = Settings.from_env().threads_for(threads)
+    the real dimensions. ``threads``: the settings' (--threads, else VITRINE_THREADS, else the cores)."""
     if family not in FAMILIES:
         raise VitrineError(f"unknown family {family!r}: choose one of {', '.join(FAMILIES)}")
     fam, real_size, quants = FAMILIES[family]
@@ -329,7 +326,6 @@ def run_bench(size: str = "256m", runs: int = 3, max_tokens: int = 32, threads: 
         encoders = _run_worker("encoders", prepare(size, "hybrid")[1], runs, max_tokens, threads)
     ref, refs = None, {}
     if reference:
-        from engine.devices import present
         for dtype in ("fp32", "bf16") if present().cpu_bf16 else ("fp32",):
             print(f"bench: transformers {dtype} reference", file=sys.stderr, flush=True)
             r = _run_worker("torch" if dtype == "fp32" else "torch-bf16", ckpt, runs, max_tokens, threads)
@@ -415,10 +411,10 @@ if __name__ == "__main__":     # worker process
 
 
 def cmd_bench(args) -> int:
-    from engine.errors import VitrineError
     if args.runs < 1 or args.max_tokens < 1:
         raise VitrineError("--runs and --max-tokens must be at least 1")
-    result = run_bench(size=args.size, runs=args.runs, max_tokens=args.max_tokens, threads=args.threads,
+    result = run_bench(args.settings.threads_for(args.threads), size=args.size, runs=args.runs,
+                       max_tokens=args.max_tokens,
                        reference=not args.no_reference, backend=args.backend, family=args.family,
                        mmproj_type=args.mmproj_type, peer=Path(args.peer) if args.peer else None)
     print(json.dumps(result, indent=2) if args.json else format_bench(result))

@@ -20,7 +20,11 @@ from typing import Callable
 
 import numpy as np
 
+from engine.errors import VitrineError
+
 log = logging.getLogger(__name__)
+# This module registers a command into every `vitrine` call's parser: the catalog, the look, the runtime and the
+# generators (OpenCV, mediapipe, llama.cpp behind them) are imported where the benchmark runs.
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "cat", "coins", "hubble_deep_field", "immunohistochemistry",
           "retina", "colorwheel", "logo", "motorcycle_left")
@@ -96,11 +100,11 @@ def write_catalog(folder: Path, n_synthetic: int = 3000, size: int = 192, seed: 
 
 
 def recall_at_1(catalog, products, copies: int = 2, seed: int = 5) -> float:
-    from engine.catalog.sqlite_catalog import _load_rgb
+    from engine.catalog.product_images import load_rgb
     r = random.Random(seed)
     hits = total = 0
     for p in products:
-        rgb = _load_rgb(p.image)
+        rgb = load_rgb(p.image)
         for _ in range(copies):
             found = catalog.search_image(augment(rgb, r), k=1)
             hits += bool(found) and found[0].product.id == p.id
@@ -189,7 +193,6 @@ def format_result(r: dict) -> str:
 def cmd_catalog_bench(args) -> int:
     import sys
 
-    from engine.errors import VitrineError
     if args.vectors < 1000 or args.vectors > 2_000_000:
         raise VitrineError("--vectors must be between 1000 and 2000000")
     result = run(args.vectors, on_stage=lambda s: print(f"... {s}", file=sys.stderr, flush=True))

@@ -22,7 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.settings import Settings
+
 log = logging.getLogger(__name__)
+# This module registers a command into every `vitrine` call's parser: the catalog, the look, the runtime and the
+# generators (OpenCV, mediapipe, llama.cpp behind them) are imported where the benchmark runs.
 
 SKIN = [(224, 172, 140), (198, 134, 99), (141, 85, 56), (240, 200, 170)]
 HAIR = [(60, 40, 20), (20, 15, 10), (150, 100, 40)]
@@ -218,7 +222,7 @@ def write_video(path: Path, scenes: list[Scene], rows: dict[str, dict], scene_s:
     return at
 
 
-def _cover(item_box: list[int], true_box: tuple[int, int, int, int]) -> float:
+def cover(item_box: list[int], true_box: tuple[int, int, int, int]) -> float:
     x, y, w, h = item_box
     X, Y, W, H = true_box
     iw = max(0, min(x + w, X + W) - max(x, X))
@@ -239,10 +243,10 @@ def evaluate_looks(index, at: dict[float, Scene]) -> dict:
             garments += 1
             row = per.setdefault(w.region, [0, 0, 0])
             row[0] += 1
-            best = max(items, key=lambda it: (_cover(it.box.to_list(), w.box) >= 0.5,
-                                              _region_fit(it.region, w.region), _cover(it.box.to_list(), w.box)),
+            best = max(items, key=lambda it: (cover(it.box.to_list(), w.box) >= 0.5,
+                                              _region_fit(it.region, w.region), cover(it.box.to_list(), w.box)),
                        default=None)
-            if best is None or _cover(best.box.to_list(), w.box) < 0.5:
+            if best is None or cover(best.box.to_list(), w.box) < 0.5:
                 continue
             if scene.person and best.region == "frame":
                 continue
@@ -290,7 +294,6 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
     from engine.look.regions import PoseFinder
     from engine.look.video_index import VideoIndex
     from engine.media.frames import FrameSource
-    from engine.settings import Settings
 
     def stage(s):
         log.info(s)
@@ -301,16 +304,18 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
         tmp = tempfile.TemporaryDirectory(prefix="look-bench-")
         work = Path(tmp.name)
     try:
+        # the bench is an entry point: a scratch home unless the caller named one, for it and anything it starts
         os.environ.setdefault("VITRINE_HOME", str(work / "home"))
+        settings = Settings.from_env()          # read once, passed down
         stage("catalog")
         csv_path, rows = build_catalog(work / "shop")
-        cat = SqliteCatalog(work / "catalog")
+        cat = SqliteCatalog(work / "catalog", settings=settings)
         cat.add(read_products_csv(csv_path).products)
         stage("video")
         scenes = plan(rows, seconds)
         at = write_video(work / "look.mp4", scenes, rows)
         stage("index")
-        index = VideoIndex(work / "look.mp4", 1.0, cat.signature.info.id, False, Settings.from_env())
+        index = VideoIndex(work / "look.mp4", 1.0, cat.signature.info.id, False, settings)
         finder = PoseFinder()
         start = time.perf_counter()
         n = index.build(cat, finder=finder)
@@ -328,7 +333,7 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
         if model:                       # the look as `vitrine look` runs it: the model reads each region
             from engine.runtime.backends import load_backend
             from engine.runtime.session import Session
-            session = Session(load_backend(model))
+            session = Session(load_backend(model, settings=settings))
             try:
                 start = time.perf_counter()
                 look = look_at(frame, cat, session, finder)
@@ -342,7 +347,7 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
         return {**looks, "precision_at_5": p5, "queries": queries, "frames_indexed": n,
                 "index_s_per_minute": index_s * 60.0 / max(seconds, 1e-9), "query_s_max": query_s,
                 "look_720p_s_no_model": look_s, "look_720p_with_model": model_look,
-                "threads": Settings.from_env().threads}
+                "threads": settings.threads}
     finally:
         if tmp is not None:
             tmp.cleanup()

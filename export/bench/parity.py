@@ -7,9 +7,11 @@ import tempfile
 from pathlib import Path
 
 from engine.errors import VitrineError
+from engine.runtime.backends.torch import TorchBackend     # torch itself loads only when a sweep runs
 from export.convert.gguf import export_gguf
 from export.convert.onnx import export_onnx
 from export.convert.parity import N_TOKENS, ParityResult, compare
+from export.families import for_checkpoint
 
 VARIANTS = {"onnx-fp32": ("onnx", "fp32"), "onnx-int8": ("onnx", "int8"), "onnx-int4": ("onnx", "int4"),
             "gguf-f16": ("gguf", "F16"), "gguf-q8_0": ("gguf", "Q8_0"), "gguf-q4_k_m": ("gguf", "Q4_K_M")}
@@ -18,8 +20,6 @@ VARIANTS = {"onnx-fp32": ("onnx", "fp32"), "onnx-int8": ("onnx", "int8"), "onnx-
 def run_parity(checkpoint: Path | str, variants: list[str] | None = None, work: Path | None = None,
                on_step=None) -> list[ParityResult]:
     """Export each variant (into ``work``, a temporary folder by default) and compare it with the original."""
-    from engine.runtime.backends.torch import TorchBackend  # torch: loaded only when a sweep runs
-    from export.families import for_checkpoint
     checkpoint = Path(checkpoint)
     family = for_checkpoint(checkpoint)
     possible = [v for v, (runtime, _) in VARIANTS.items() if runtime == "gguf" or family.onnx]

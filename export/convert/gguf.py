@@ -26,6 +26,7 @@ from engine.errors import VitrineError
 from engine.files import OutputKind, atomic_folder, check_output, mark_output
 from engine.models.manifest import Manifest, file_entry
 from engine.paths import PROJECT_ROOT
+from engine.settings import llama_cpp_src, wheel_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +44,18 @@ def llama_cpp_version() -> str:
 
 
 def _wheel_cache() -> Path:
-    return Path(os.environ.get("VITRINE_WHEEL_CACHE") or Path(platformdirs.user_cache_dir("vitrine")) / "wheels")
+    return wheel_cache_dir()
 
 
 def llama_cpp_source(version: str | None = None) -> Path:
     """A folder with convert_hf_to_gguf.py, conversion/ and gguf-py/ for the installed llama-cpp-python."""
     version = version or llama_cpp_version()
-    env = os.environ.get("VITRINE_LLAMA_CPP_SRC")
+    env = llama_cpp_src()
     if env:
-        if not (Path(env) / "convert_hf_to_gguf.py").is_file():
+        if not (env / "convert_hf_to_gguf.py").is_file():
             raise VitrineError(f"VITRINE_LLAMA_CPP_SRC={env} has no convert_hf_to_gguf.py: point it at a "
                                f"llama.cpp source tree matching llama-cpp-python {version}")
-        return Path(env)
+        return env
     cache = Path(platformdirs.user_cache_dir("vitrine")) / f"llama.cpp-{version}"
     if all((cache / f).is_file() for f in NEEDED):
         return cache

@@ -6,6 +6,9 @@ from pathlib import Path
 from engine.cli.progress import TqdmProgress
 from engine.errors import VitrineError
 
+# Every `vitrine` call builds every command group's parser: the generator (0.5 s of numpy, OpenCV and the
+# vocabulary) loads when its command runs.
+
 
 def _options(args):
     from export.datasets.build import BuildOptions

@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from engine.catalog.embedders.efficientnet_lite import image_embedder, onnx_file_name
 from engine.errors import BadInput, NotFound, VitrineError
 from engine.files import OutputKind, atomic_folder, atomic_path, check_output, sha256_file
 from engine.paths import PROJECT_ROOT
-from engine.settings import Settings
+from engine.settings import Settings, cache_dir, wheel_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def _name(requirement: str) -> str:
 def llama_wheel() -> Path:
     """The llama-cpp-python wheel .ci/install built (portable flags), matching the installed version."""
     version = importlib.metadata.version("llama-cpp-python")
-    cache = Path(os.environ.get("VITRINE_WHEEL_CACHE") or Path.home() / ".cache" / "vitrine" / "wheels")
+    cache = wheel_cache_dir()
     found = sorted(cache.glob(f"llama-*/llama_cpp_python-{version}-*.whl"), key=lambda p: p.stat().st_mtime)
     if not found:
         raise NotFound(f"no llama-cpp-python {version} wheel in {cache}: run `bash .ci/install` once (it builds "
@@ -137,8 +138,6 @@ def _answer_text(stdout: str) -> str:
 
 
 def _embedder_file(settings: Settings, dest: Path, step: Step) -> str:
-    from engine.catalog.embedders.efficientnet_lite import image_embedder, onnx_file_name
-    from engine.settings import cache_dir
     step("exporting the catalog's image embedder to ONNX (once)")
     image_embedder(settings, threads=1)           # writes the cached ONNX file when it is not there yet
     name = onnx_file_name()

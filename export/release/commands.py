@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.cli.progress import steps
+from engine.models.store import ModelStore
+
+# Every `vitrine` call builds every command group's parser: the bundle and package builders load when they run.
 
 
 def cmd_bundle(args) -> int:
-    from engine.models.store import ModelStore
-    from engine.settings import Settings
     from export.release.bundle import build_bundle
     bar, step = steps(8, "bundle")
     try:
-        result = build_bundle(args.out, args.model or [], ModelStore.default(), Settings.from_env(),
+        result = build_bundle(args.out, args.model or [], ModelStore.default(args.settings), args.settings,
                               catalog=Path(args.catalog) if args.catalog else None,
                               glossary=Path(args.glossary) if args.glossary else None,
                               prompts=Path(args.prompts) if args.prompts else None,

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from engine.errors import Cancelled, VitrineError
 
+# Every `vitrine` call builds every command group's parser: the training loop, the merge and the proof (0.5 s
+# before torch) load when their command runs.
+
 
 def _bar(total: int | None, desc: str):
     from tqdm import tqdm
@@ -45,21 +48,22 @@ def cmd_finetune(args) -> int:
         return _merge(args)
     if args.rest:
         raise VitrineError(f"unexpected {' '.join(args.rest)}: vitrine finetune DATA --base CHECKPOINT --out RUN")
-    from export.training.finetune import FinetuneOptions, finetune, merge
+    from export.training.finetune import finetune
+    from export.training.merge import merge
+    from export.training.options import FinetuneOptions
     if not args.out:
         raise VitrineError("give --out RUN: the folder for the run's checkpoints (and --resume to continue it)")
     if not args.resume and not args.base:
         raise VitrineError("give --base CHECKPOINT: the transformers checkpoint folder to fine-tune")
     if args.base and not Path(args.base).is_dir():
         raise VitrineError(f"base checkpoint not found: {args.base} (a folder with config.json and the weights)")
-    from engine.settings import Settings
     opts = FinetuneOptions(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_vision=args.lr_vision, train=args.train,
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, vision=args.vision, projector=args.projector,
         attributes=_split(args.attributes), langs=_split(args.langs), translated=not args.no_translated,
         mix=args.mix or "", mix_ratio=args.mix_ratio, conversation=args.conversation, patience=args.patience,
         max_minutes=args.max_minutes, max_steps=args.max_steps, evals_per_epoch=args.evals_per_epoch,
-        seed=args.seed, threads=Settings.from_env().threads_for(args.threads), device=args.device)
+        seed=args.seed, threads=args.settings.threads_for(args.threads), device=args.device)
     if args.mix and not args.mix_ratio:
         raise VitrineError("--mix needs --mix-ratio (the share of each batch, e.g. 0.2)")
     report, close = _progress()
@@ -86,7 +90,7 @@ def cmd_finetune(args) -> int:
 
 
 def _merge(args) -> int:
-    from export.training.finetune import merge
+    from export.training.merge import merge
     if len(args.rest) != 1:
         raise VitrineError("vitrine finetune merge RUN [--out DIR]: name one run folder")
     dest = merge(Path(args.rest[0]), Path(args.out) if args.out else None, which="last" if args.last else "best")

@@ -92,7 +92,7 @@ class Encoder:
         self.eos_id = tok.convert_tokens_to_ids(eos) if eos else tok.eos_token_id
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.eos_id
 
-    def _tile(self, ex: Example):
+    def frame_tile(self, ex: Example):
         from engine.media.frames import Frame
         return Frame(rgb=ex.qa.load_rgb(ex.row)).square_tile(self.tile)
 
@@ -147,7 +147,7 @@ class Encoder:
         images = self._images.get(image_key)
         prompt = self._prompts.get((ex.question, _shapes(images))) if images is not None else None
         if prompt is None:
-            enc = dict(self.reference.inputs(self.processor, self._tile(ex), ex.question))
+            enc = dict(self.reference.inputs(self.processor, self.frame_tile(ex), ex.question))
             prompt = enc.pop("input_ids")[0].tolist()
             enc.pop("attention_mask", None)
             images = {k: v for k, v in enc.items() if hasattr(v, "shape")}

@@ -23,9 +23,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from engine.evaluation.qa_set import QARow, write_jsonl
+from engine.evaluation.evaluate import EvalOptions, evaluate
+from engine.evaluation.qa_set import SET_FILE, QARow, read_set, write_jsonl
 from engine.files import OutputKind, atomic_folder, check_output, mark_output, remove_output
-from export.training.finetune import FinetuneOptions, Progress, finetune, merge
+from export.convert.gguf import export_gguf
+from export.convert.onnx import export_onnx
+from export.datasets.build import BuildOptions, synth
+from export.datasets.synth import COLOURS, GARMENTS, PATTERNS, draw
+from export.families import build_checkpoint
+from export.training.finetune import finetune
+from export.training.merge import merge
+from export.training.options import FinetuneOptions, Progress
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +90,6 @@ class ProofResult:
 
 
 def _fashion_set(work: Path, plan: ProofPlan, seed: int) -> Path:
-    from export.datasets.build import BuildOptions, synth
     out = work / "fashion"
     if not (out / "test.jsonl").is_file():
         synth(out, plan.products, BuildOptions(min_count=1, balance=1000, langs=("en", "pt"), seed=seed,
@@ -92,8 +99,6 @@ def _fashion_set(work: Path, plan: ProofPlan, seed: int) -> Path:
 
 def _general_set(work: Path, n: int, seed: int) -> Path:
     """"What color is the background?" on drawn garments whose background is a named colour."""
-    from engine.evaluation.qa_set import SET_FILE
-    from export.datasets.synth import COLOURS, GARMENTS, PATTERNS, draw
     out = work / "general"
     if (out / "test.jsonl").is_file():
         return out
@@ -119,7 +124,6 @@ def _general_set(work: Path, n: int, seed: int) -> Path:
 
 def _test_file(fashion: Path, limit: int) -> Path:
     """The held-out questions the proof scores: colour, garment and pattern, English and Portuguese."""
-    from engine.evaluation.qa_set import read_set
     path = fashion / "proof-test.jsonl"
     if not path.is_file():
         rows = [r for r in read_set(str(fashion / "test.jsonl")).rows if r.attribute in ATTRIBUTES]
@@ -128,7 +132,6 @@ def _test_file(fashion: Path, limit: int) -> Path:
 
 
 def _vqa(data: Path, model: Path, out: Path) -> tuple[float, dict, dict]:
-    from engine.evaluation.evaluate import EvalOptions, evaluate
     remove_output(out, OutputKind.EVAL_RUN, flag="--work")        # an earlier proof's, in the proof's folder
     m = evaluate(str(data), [str(model)], out, EvalOptions(max_tokens=8)).models[0]
     return m.vqa, {k: round(v["vqa"], 4) for k, v in m.by_attribute.items()}, \
@@ -151,7 +154,6 @@ def train_fashion(work: Path, plan: ProofPlan, base: Path, name: str, mix: Path 
 
 
 def fashion_base(work: Path, seed: int = 0) -> Path:
-    from export.families import build_checkpoint
     base = work / "base"
     if not (base / "config.json").is_file():
         build_checkpoint("idefics3", base, "fashion", seed=seed)
@@ -160,8 +162,6 @@ def fashion_base(work: Path, seed: int = 0) -> Path:
 
 def prove(work: Path, quick: bool = True, threads: int | None = None, step: Step | None = None,
           on_progress: Callable[[Progress], None] | None = None, plan: ProofPlan | None = None) -> ProofResult:
-    from export.convert.gguf import export_gguf
-    from export.convert.onnx import export_onnx
     t0 = time.perf_counter()
     plan = plan or (QUICK if quick else FULL)
     say = step or (lambda s: log.info("%s", s))

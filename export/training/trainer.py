@@ -9,16 +9,19 @@ The result is a peft adapter in OUT/adapter: merge it with peft's ``merge_and_un
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+from engine import families
+from engine.errors import VitrineError
+from export.families import for_checkpoint
+from export.training.data import Encoder, examples, read_split
+from export.training.model import prepare_model
+from export.training.options import FinetuneOptions
 
 
 def main(argv: list[str] | None = None) -> None:
     from transformers import Trainer, TrainingArguments
-
-    from engine import families
-    from export.families import for_checkpoint
-    from export.training.data import Encoder, examples, read_split
-    from export.training.finetune import FinetuneOptions, prepare_model
 
     p = argparse.ArgumentParser(prog="accelerate launch -m export.training.trainer")
     p.add_argument("data", type=Path, help="a question set folder (train.jsonl)")
@@ -45,9 +48,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
-    from engine.errors import VitrineError
     try:
         main()
     except VitrineError as e:       # a set of the wrong shape, an unreadable file: one line, as `vitrine` says it

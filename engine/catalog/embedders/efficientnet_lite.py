@@ -56,8 +56,8 @@ def export_onnx(weights: Path, dest: Path) -> None:
 
 
 class EfficientNetLiteEmbedder(ImageEmbedder):
-    def __init__(self, onnx_file: Path, weights_id: str, threads: int):
-        self.session = onnx_session(onnx_file, threads)
+    def __init__(self, onnx_file: Path, weights_id: str, threads: int, device: str):
+        self.session = onnx_session(onnx_file, threads, device)
         self.info = EmbedderInfo(NAME, f"{NAME}-{weights_id}", DIM)
 
     @staticmethod
@@ -80,7 +80,7 @@ def image_embedder(settings: Settings, threads: int, progress: ProgressFn | None
     # an install bundle ships the graph in the store's home (a store workstation has no torch to export it)
     shipped = settings.home / "embedders" / file_name
     if shipped.is_file():
-        return EfficientNetLiteEmbedder(shipped, weights_id, threads)
+        return EfficientNetLiteEmbedder(shipped, weights_id, threads, settings.device)
     onnx_file = cache_dir() / "embedders" / file_name
     if not onnx_file.is_file():
         try:
@@ -93,7 +93,7 @@ def image_embedder(settings: Settings, threads: int, progress: ProgressFn | None
         if progress:
             progress(f"preparing the {NAME} image embedder (once)", 0, None)
         export_onnx(weights, onnx_file)
-    return EfficientNetLiteEmbedder(onnx_file, weights_id, threads)
+    return EfficientNetLiteEmbedder(onnx_file, weights_id, threads, settings.device)
 
 
 def onnx_file_name(weights_id: str | None = None) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.catalog.embed import EmbedderInfo, ImageEmbedder, ProgressFn, TextEmbedder, onnx_session, unit_rows
 from engine.errors import VitrineError
+from engine.models.store import ModelStore
 from engine.settings import Settings
 
 NAME = "fashion-siglip"
@@ -26,9 +27,9 @@ BATCH = 16
 
 
 class FashionSiglip(ImageEmbedder, TextEmbedder):
-    def __init__(self, folder: Path, files: dict[str, str], weights_id: str, threads: int):
-        self.vision = onnx_session(folder / files["vision"], threads)
-        self.text = onnx_session(folder / files["text"], threads) if "text" in files else None
+    def __init__(self, folder: Path, files: dict[str, str], weights_id: str, threads: int, device: str):
+        self.vision = onnx_session(folder / files["vision"], threads, device)
+        self.text = onnx_session(folder / files["text"], threads, device) if "text" in files else None
         self.tokenizer = None
         if "tokenizer" in files:
             from tokenizers import Tokenizer
@@ -76,7 +77,6 @@ class FashionSiglip(ImageEmbedder, TextEmbedder):
 
 
 def _installed(settings: Settings, threads: int) -> FashionSiglip:
-    from engine.models.store import ModelStore
     store = ModelStore(settings.models_dir)
     try:
         model = store.get(NAME)
@@ -91,7 +91,7 @@ def _installed(settings: Settings, threads: int) -> FashionSiglip:
         raise VitrineError(f"{NAME} is damaged ({bad[0]}): run `vitrine models pull {NAME}` again")
     files = {r: e.path for r, e in model.manifest.files.items()}
     weights_id = model.manifest.files["vision"].sha256[:12]
-    return FashionSiglip(model.folder, files, weights_id, threads)
+    return FashionSiglip(model.folder, files, weights_id, threads, settings.device)
 
 
 def image_embedder(settings: Settings, threads: int, progress: ProgressFn | None = None) -> ImageEmbedder:

@@ -4,19 +4,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from engine.devices import check_device, resolve
 from engine.errors import BadInput, NotFound, VitrineError
 from engine.models.manifest import MANIFEST_NAME, Manifest
 from engine.models.store import ModelStore
 from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats
+from engine.runtime.backends.gguf import GgufBackend
+from engine.runtime.backends.hybrid import HybridBackend
+from engine.runtime.backends.onnx import OnnxBackend
+from engine.settings import Settings
 
 __all__ = ["Backend", "EncodedImage", "GenerationOptions", "GenerationStats", "load_backend", "default_model"]
 
 
-def default_model(store: ModelStore) -> str:
-    """VITRINE_MODEL, else the only (or first) installed model."""
-    env = os.environ.get("VITRINE_MODEL")
-    if env:
-        return env
+def default_model(store: ModelStore, preferred: str | None = None) -> str:
+    """``preferred`` (Settings.model: VITRINE_MODEL), else the only (or first) installed model."""
+    if preferred:
+        return preferred
     installed = store.vlms()
     damaged = store.scan()[1] if not installed else []
     if damaged:         # a damaged model is never the default: say so rather than "no model installed"
@@ -29,26 +33,23 @@ def default_model(store: ModelStore) -> str:
     return installed[0].name
 
 
-def _from_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles: int, placement) -> Backend:
+def backend_for_manifest(manifest: Manifest, folder: Path, threads: int | None, tiles: int, placement) -> Backend:
     bad = manifest.size_problems(folder)      # a truncated or missing file says so here, not inside llama.cpp
     if bad:
         raise VitrineError(f"model {manifest.name!r} is damaged ({bad[0]}): run `vitrine models verify`, then pull "
                            "or import it again")
     if manifest.runtime == "gguf":
-        from engine.runtime.backends.gguf import GgufBackend
         _gguf_device(manifest.name, placement)
         return GgufBackend(folder / manifest.files["model"].path, folder / manifest.files["mmproj"].path,
                            model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
                            threads=threads, tiles=tiles, languages=tuple(manifest.languages),
                            n_gpu_layers=placement.n_gpu_layers)
     if manifest.runtime == "hybrid":
-        from engine.runtime.backends.hybrid import HybridBackend
         return HybridBackend(folder, manifest, threads=threads, placement=placement)
     if manifest.runtime == "embedder":
         raise VitrineError(f"{manifest.name!r} is the catalog's image embedder, not a model that answers questions: "
                            "choose another --model (`vitrine models list`)")
     if manifest.runtime == "onnx":
-        from engine.runtime.backends.onnx import OnnxBackend
         return OnnxBackend(folder, model_id=manifest.name, threads=threads,
                            files={r: e.path for r, e in manifest.files.items() if r in ("vision", "embed", "decoder")},
                            languages=tuple(manifest.languages), family=manifest.family, placement=placement)
@@ -64,21 +65,21 @@ def _gguf_device(name: str, placement) -> None:
 
 
 def load_backend(model: str | None = None, *, mmproj: str | None = None, store: ModelStore | None = None,
-                 threads: int | None = None, tiles: int = 1, device: str | None = None) -> Backend:
-    """``model``: an installed model's name, a folder with a vitrine-model.json, or a text .gguf file.
-    ``device``: auto, cpu, gpu, npu or cuda (engine/devices.py); None: VITRINE_DEVICE, else auto (the app and
-    `serve` get theirs this way)."""
-    from engine.devices import check_device, resolve
-    from engine.settings import Settings
-    settings = Settings.from_env()
+                 threads: int | None = None, tiles: int = 1, device: str | None = None,
+                 settings: Settings | None = None) -> Backend:
+    """``model``: an installed model's name, a folder with a vitrine-model.json, or a text .gguf file; None:
+    ``settings.model`` (VITRINE_MODEL), else the first installed.
+    ``device``: auto, cpu, gpu, npu or cuda (engine/devices.py); None: ``settings.device`` (VITRINE_DEVICE), else
+    auto (the app and `serve` get theirs this way). ``settings``: the caller's (the CLI, the app and the server
+    read theirs once); a library caller with none (a script, a test) gets the environment's."""
+    settings = settings or Settings.from_env()
     threads = settings.threads_for(threads)                 # --threads, else VITRINE_THREADS, else the cores
     # --device, else VITRINE_DEVICE, else auto; an absent device is refused here, before any loading
     placement = resolve(check_device(device) or settings.device)
-    store = store or ModelStore.default()
-    model = model or default_model(store)
+    store = store or ModelStore.default(settings)
+    model = model or default_model(store, settings.model)
     path = Path(model)
     if model.endswith(".gguf") or path.is_file():
-        from engine.runtime.backends.gguf import GgufBackend
         if not path.is_file():
             raise VitrineError(f"model file not found: {path}")
         if mmproj is None:
@@ -87,9 +88,9 @@ def load_backend(model: str | None = None, *, mmproj: str | None = None, store: 
         _gguf_device(path.name, placement)
         return GgufBackend(path, mmproj, threads=threads, tiles=tiles, n_gpu_layers=placement.n_gpu_layers)
     if (path / MANIFEST_NAME).is_file():
-        return _from_manifest(Manifest.load(path), path, threads, tiles, placement)
+        return backend_for_manifest(Manifest.load(path), path, threads, tiles, placement)
     if os.sep in model or model.startswith("."):
         raise VitrineError(f"model not found: {model} (expected an installed model name, a .gguf file or an "
                            "exported folder)")
     installed = store.get(model)
-    return _from_manifest(installed.manifest, installed.folder, threads, tiles, placement)
+    return backend_for_manifest(installed.manifest, installed.folder, threads, tiles, placement)

@@ -8,6 +8,7 @@ from typing import Callable
 
 import numpy as np
 
+from engine.errors import VitrineError
 from engine.media.frames import Frame
 from engine.runtime.backends.chat_layout import Exchange
 
@@ -99,7 +100,6 @@ class Backend(ABC):
 
     def constraint_for(self, node) -> object:
         """A TokenConstraint for a compiled JSON schema (engine.runtime.constrained.compile_schema)."""
-        from engine.errors import VitrineError
         raise VitrineError(f"{type(self).__name__} cannot constrain answers to a schema: use a GGUF or ONNX model")
 
     def close(self) -> None:

@@ -25,17 +25,18 @@ def _limit_memory(nbytes: int) -> None:
 
 
 def _child(job: dict) -> dict:
+    # the runtime loads here, after main() has capped the address space: the cap covers its libraries too
     import time
 
     import numpy as np
 
-    from engine.media.frames import Frame
-    from engine.runtime.backends import GenerationOptions, _from_manifest
     from engine.devices import Device, resolve
+    from engine.media.frames import Frame
+    from engine.runtime.backends import GenerationOptions, backend_for_manifest
     t0 = time.perf_counter()
     manifest = Manifest.from_dict(job["manifest"], "the model under trial")
     # on the CPU, where every runtime's encoder can run: the check is of the model's files, not of a device
-    backend = _from_manifest(manifest, Path(job["folder"]), threads=1, tiles=1, placement=resolve(Device.CPU))
+    backend = backend_for_manifest(manifest, Path(job["folder"]), threads=1, tiles=1, placement=resolve(Device.CPU))
     try:
         pixels = np.random.RandomState(0).randint(0, 255, (48, 64, 3), dtype=np.uint8)
         image = backend.encode(Frame(pixels, "trial"))

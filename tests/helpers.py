@@ -1,0 +1,56 @@
+"""What several test modules share that is not a fixture: running `vitrine` as a user would, the one-line error
+check, a small catalog, images that lie about their size. (Fixtures live in conftest.py; tiny models, media and
+the fake hub in tests/fixtures/.)"""
+from __future__ import annotations
+
+import io
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, env=None, timeout=300):
+    """Run `vitrine` as a user would: a separate process."""
+    full_env = dict(os.environ, **(env or {}))
+    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
+    argv = [a if isinstance(a, bytes) else str(a) for a in args]      # bytes: what a non-UTF-8 terminal sends
+    return subprocess.run([sys.executable, "-m", "engine.cli", *argv], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, cwd=ROOT)
+
+
+def assert_one_line_error(r, *needles):
+    assert r.returncode != 0, r.stdout
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, r.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def small_csv(folder: Path, n: int = 12) -> Path:
+    """A few products copied from the generated catalog's first rows (fresh per test: tests change it)."""
+    from export.bench.catalog import write_catalog      # the studio's generator: only the tests that use it load it
+    return write_catalog(folder, n_synthetic=n, size=96, photos=False)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG (under 100 bytes) whose header claims ``width`` x ``height``: a few bytes of pixel data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 12)) + chunk(b"IEND", b""))
+
+
+def encoded(size: tuple[int, int], fmt: str = "PNG", colour=(200, 30, 30), **save) -> bytes:
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, fmt, **save)
+    return buf.getvalue()
+
+
+BOMB = png_claiming(60000, 60000)
