@@ -197,10 +197,16 @@ def _distance1(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
 
 
+# what clerks type in a hurry, as a word of its own
+_SLANG = {"vc": "você", "vcs": "vocês", "voce": "você", "q": "que", "pq": "porque", "pra": "para", "pro": "para o",
+          "tb": "também", "tbm": "também", "msm": "mesmo", "qto": "quanto", "qdo": "quando", "td": "tudo",
+          "tds": "todos", "eh": "é", "nº": "número"}
+
+
 def normalise(question: str) -> str:
     """Accents restored, misspellings fixed, "qual e a" -> "qual é a", "voce esta usando" -> "está"."""
     words = re.findall(r"[\wÀ-ÿ-]+|[^\wÀ-ÿ-]+", question)
-    out = [(_correct(w) if re.match(r"[\wÀ-ÿ]", w) else w) for w in words]
+    out = [(_SLANG.get(w.lower()) or _correct(w) if re.match(r"[\wÀ-ÿ]", w) else w) for w in words]
     text = "".join(out)
     text = re.sub(r"(?i)\b(qual|que|isso|isto|ela|ele|onde|como|quem|cor) e\b", r"\1 é", text)
     text = re.sub(r"(?i)\b(que|qual) (\w+) e (esse|essa|isso|este|esta|isto|aquele|aquela)\b", r"\1 \2 é \3", text)
@@ -217,6 +223,18 @@ def normalise(question: str) -> str:
 
 # ---------------------------------------------------------------------- phrases
 _UNCOUNTABLE = {"embroidery", "lace", "fringe", "lining", "padding", "elastic", "denim", "leather", "ruffles"}
+
+
+# parts that come several to a garment: a bare "Tem manga?", "Tem bolso?" asks about them all ("sleeves")
+_SEVERAL = {"sleeve", "pocket", "button", "strap", "lace", "belt loop", "ruffle", "stud", "rivet", "eyelet",
+            "pleat", "side pocket", "loop", "drawstring"}
+
+
+def _generic(w: "Word") -> str:
+    """A part asked about with no article ("tem manga") in the English a model expects: "sleeves", "a hood"."""
+    if not w.plural and w.en in _SEVERAL:
+        return en_plural(w.en)
+    return _article(w.en, w.plural)
 
 
 def _article(en: str, plural: bool) -> str:
@@ -254,6 +272,8 @@ def phrase_en(words: str) -> Word | None:
                 w = lex[key]
                 if w.kind in ("garment", "part", "thing") and head is None:
                     head = w
+                elif head is not None and key == "jeans":      # "bermuda jeans": the fabric, not a garment
+                    mods.append(Word(w.pt, "denim", "material", False))
                 else:
                     mods.append(w)
                 i += n
@@ -279,7 +299,9 @@ def phrase_en(words: str) -> Word | None:
     others = [m.en for m in mods if m.kind in ("part", "garment")]
     if pattern and head.en in ("print", "pattern") and pattern[-1].endswith(head.en):
         pattern[-1] = pattern[-1][:-len(head.en)].strip()          # "leopard print" + "print"
-    en = " ".join(colour + pattern + material + [head.en])
+    occasion = [m.en for m in mods if m.kind == "occasion"]      # "vestido longo de festa": long party dress
+    head_en = " ".join(head.en.split()[:-1] + occasion + head.en.split()[-1:])
+    en = " ".join(colour + pattern + material + [head_en])
     if others:
         en += " with " + " and ".join(others)
     return Word(words, en + where, head.kind, head.plural)
@@ -393,6 +415,8 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
             return f"Is it made of {y.en}?"
         if y.kind in ("colour", "pattern", "adj"):
             return f"Is it {y.en}?"
+        if m.group(1) and y.kind == "part":         # "É de manga?": does it have sleeves
+            return f"Does it have {_generic(y)}?"
         return f"Is it {_article(y.en, y.plural)}?"
     # "Que tipo de decote tem a blusa?"
     m = re.fullmatch(rf"(?:que|qual) tipo de (.+?) (?:tem|possui) {_ART} (.+)", f)
@@ -460,12 +484,28 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(3))):
         en = x.en if x.plural else x.en + "s"
         return f"How many {en} {'do' if y.plural else 'does'} {_the(m.group(2), y.plural)} {y.en} have?"
+    # a shop's questions: "Tem numeração 37 dessa sandália?", "tem tenis branco numero 40?", "vc tem essa
+    # camiseta em azul marinho?"
+    f = re.sub(r"^voce (?=tem )", "", f)
+    size = r"(?:no |na |em )?(?:numero|numeracao|tamanho|n)\.? ?(\d{1,2}(?:[.,]5)?|pp|p|m|g|gg|xg|xgg)"
+    m = re.fullmatch(rf"tem {size} {_DET_OF}(.+)", f)
+    if m and (x := phrase_en(m.group(3))):
+        return f"Do you have {_shop(m.group(2), x)} in size {m.group(1).upper()}?"
+    m = re.fullmatch(rf"tem (?:{_DET} )?(.+?) {size}", f)
+    if m and (x := phrase_en(m.group(2))):
+        return f"Do you have {_shop(m.group(1), x)} in size {m.group(3).upper()}?"
+    m = re.fullmatch(rf"tem {size}", f)
+    if m:
+        return f"Do you have size {m.group(1).upper()}?"
+    m = re.fullmatch(rf"tem (?:{_DET} )?(.+?) (?:em|na cor|no tom) (.+)", f)
+    if m and (x := phrase_en(m.group(2))) and (y := _adjective(m.group(3))) and y.kind == "colour":
+        return f"Do you have {_shop(m.group(1), x)} in {y.en}?"
     # "Tem X?", "Há X?", "Tem algum X?"
     m = re.fullmatch(r"(?:tem|ha|existe|existem) (.+)", f)
     if m and (x := phrase_en(m.group(1))) or m and len(m.group(1).split()) <= 2 and (x := _slot(m.group(1), translate)):
         if x.kind == "garment":
             return (f"Are there {x.en}{where}?" if x.plural else f"Is there {_article(x.en, False)}{where}?")
-        return f"Does it have {_article(x.en, x.plural) if x.kind == 'part' else x.en}?"
+        return f"Does it have {_generic(x) if x.kind == 'part' else x.en}?"
     # "Ela tem X?", "Ela está usando X?"
     m = re.fullmatch(rf"{_SUBJ} (?:tem|possui) (.+)", f)
     if m and (x := phrase_en(m.group(2))):
@@ -535,6 +575,17 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     return None
 
 
+_DET_OF = r"(?:(d[oa]s?|dess[ea]s?|dest[ea]s?) )?"
+
+
+def _shop(det: str | None, x: Word) -> str:
+    """What a customer asks the shop for: "this t-shirt", "these sandals", "white sneakers", "a dress"."""
+    det = (det or "").replace("dess", "ess").replace("dest", "est")
+    if det.startswith(("ess", "est", "aquel")) or det in ("do", "da", "dos", "das"):
+        return f"{'these' if x.plural else 'this'} {x.en}"
+    return x.en if x.plural else _article(x.en, False)
+
+
 def _adjective(words: str) -> Word | None:
     """A colour or pattern adjective on its own ("preta", "listrada", "azul-marinho")."""
     lex = lexicon()
@@ -548,8 +599,26 @@ def _adjective(words: str) -> Word | None:
     return None
 
 
+# several questions typed in one box: "Tem manga? É comprida?" (each gets its own frame)
+_QUESTIONS = re.compile(r"(?<=[?!.])\s+(?=\S)|(?<=\?)(?=[A-Za-zÀ-ÿ])")
+
+
+def split_questions(text: str) -> list[str]:
+    """The questions (and statements) of one box, each with its own end mark: "Tem manga? É comprida?" -> two;
+    a decimal or an abbreviation's dot followed by no space stays inside ("numero 37.5")."""
+    return [p.strip() for p in _QUESTIONS.split(text.strip()) if p.strip()]
+
+
 def to_english(question: str, translate: Callable[[str], str], placeholders: tuple[str, ...]) -> str:
-    """The question in the English a model expects (see the module's docstring)."""
+    """The question in the English a model expects (see the module's docstring); several questions in one box
+    each on their own, joined."""
+    parts = split_questions(question)
+    if len(parts) > 1:
+        return " ".join(_one_to_english(p, translate, placeholders) for p in parts)
+    return _one_to_english(question, translate, placeholders)
+
+
+def _one_to_english(question: str, translate: Callable[[str], str], placeholders: tuple[str, ...]) -> str:
     q = normalise(question)
     got = _template(q)
     if got is None and _is_question(q):     # a statement ("A saia é preta.") is never made a question
