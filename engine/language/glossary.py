@@ -100,7 +100,38 @@ _VERB_BEFORE = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|f
                           re.IGNORECASE)
 
 
+_ARTICLE_AFTER_VERB = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|era|eram|foi|foram|fica|ficam) "
+                                 r"(o|a|os|as|um|uma|uns|umas) $", re.IGNORECASE)
 _VERB_AFTER = re.compile(r" e (tem|têm|possui|possuem|parece|parecem|fica|ficam)\b", re.IGNORECASE)
+
+
+_PRONOUNS_PT = {("eles", True): "elas", ("ele", True): "ela", ("elas", False): "eles", ("ela", False): "ele",
+                ("um", True): "uma", ("uns", True): "umas", ("o outro", True): "a outra", ("os outros", True):
+                "as outras", ("a outra", False): "o outro", ("nenhum", True): "nenhuma", ("cada um", True): "cada uma"}
+_PT_PRONOUN = re.compile(r"(?<![\wÀ-ÿ])(eles|elas|ele|ela|um|uns|o outro|os outros|a outra|nenhum|cada um)"
+                         r"(?= (?:é|são|está|estão|parece|parecem|tem|têm|possui|possuem|fica|ficam|era|eram|"
+                         r"também|ambos|ambas|não)\b)", re.IGNORECASE)
+
+
+def _pronoun_agrees(english: str, output: str, before: list | None) -> str:
+    """A pronoun subject in the gender of what it refers to in the sentences before: "There are trousers in the
+    image. They are black." -> "Elas são pretas" (Bergamot says "Eles"); "One is black and the other is white"
+    after "two skirts" -> "Uma é preta e a outra é branca"."""
+    if not before:
+        return output
+    from engine.language.noun_phrase import antecedent
+    for clause in re.finditer(r"(?:^|[,;:]\s*|\b(?:and|but|while)\s+)(?:they|it|one|the other|each|neither)\b",
+                              english, re.IGNORECASE):
+        ante = antecedent(english[clause.start():clause.end()] + " is ", before)
+        if ante is None:
+            continue
+        fem = ante[0].feminine
+
+        def fix(m: re.Match) -> str:
+            to = _PRONOUNS_PT.get((m.group(1).lower(), fem))
+            return _cased(m.group(1), to) if to else m.group(1)
+        return _PT_PRONOUN.sub(fix, output)
+    return output
 
 
 def has_debris(text: str) -> bool:
@@ -233,12 +264,18 @@ class Glossary:
             return ph
         return self._en.sub(swap, source), swaps
 
-    def protect_phrases(self, source: str) -> tuple[str, list[Swap]]:
-        """``source`` with each fashion noun phrase swapped for a placeholder, rendered whole in Portuguese."""
+    def protect_phrases(self, source: str, before: list | None = None,
+                        found: list | None = None) -> tuple[str, list[Swap]]:
+        """``source`` with each fashion noun phrase swapped for a placeholder, rendered whole in Portuguese.
+        ``before``: the phrases of the sentences before (a pronoun subject agrees with them); ``found``, when
+        given, gets this sentence's phrases."""
         from engine.language.noun_phrase import render
         swaps: list[Swap] = []
         out, at = [], 0
-        for phrase in self.parser.find(source):
+        phrases = self.parser.find(source, before)
+        if found is not None:
+            found.extend(phrases)
+        for phrase in phrases:
             if len(swaps) >= len(PLACEHOLDERS):
                 break
             ph = PLACEHOLDERS[len(swaps)]
@@ -275,6 +312,17 @@ class Glossary:
                     with_ = with_.capitalize()
                 output = output[:w.start(1)] + with_ + output[w.end(1):]
                 start += len(with_) - len(w.group(1))
+            if s.predicate and (a := _ARTICLE_AFTER_VERB.search(output[:start])):
+                # modifiers alone are no noun: Bergamot's "É o Xavoq" for "It is Xavoq" -> "É plissada"
+                output = output[:a.start(2)] + output[a.end(2) + 1:]
+                start -= a.end(2) + 1 - a.start(2)
+            if s.predicate and re.match(r"(?:é|são|está|estão) ", word) and \
+                    (v := _VERB_BEFORE.search(output[:start])) and not v.group(0).strip().endswith(("ser", "estar")):
+                # the phrase says its own verb ("está por dentro", "é feito de"): not "É é feito de seda"
+                output = output[:v.start(1)] + output[start:]
+                start = v.start(1)
+                word = word[0].upper() + word[1:] if (start == 0 or output[:start].rstrip().endswith(
+                    (".", "!", "?"))) else word
             output = output[:start] + word + output[start + len(s.placeholder):]
             if s.predicate and (v := _VERB_BEFORE.search(output[:start])):   # "parecem ser feitas de lã"
                 verb = agree_verb(v.group(1), s.plural)
@@ -304,11 +352,23 @@ class Glossary:
         return _ON_THE.sub(lambda m: _cased(m.group(1), ("na " if m.group(2).lower() in _FEMININE_PLACES else "no "))
                            + m.group(2), out)
 
-    def _en_pt(self, text: str, translate: Callable[[str], str]) -> str:
+    def _en_pt(self, text: str, translate: Callable[[str], str], before: list | None = None,
+               found: list | None = None) -> str:
         sentences = _SENTENCES.split(text.strip())
         if len(sentences) > 1:        # one at a time, as the answer streams: Bergamot joins sentences with commas
-            return " ".join(self._en_pt(s, translate) for s in sentences if s.strip())
-        protected, swaps = self.protect_phrases(text)
+            out, before = [], list(before or [])
+            for s in sentences:
+                if s.strip():
+                    now: list = []
+                    out.append(self._en_pt(s, translate, before, now))
+                    before += now      # what a pronoun of the next sentence can refer to
+            return " ".join(out)
+        got = self._en_pt_one(text, translate, before, found)
+        return _pronoun_agrees(text, got, before)
+
+    def _en_pt_one(self, text: str, translate: Callable[[str], str], before: list | None,
+                   found: list | None) -> str:
+        protected, swaps = self.protect_phrases(text, before, found)
         if len(swaps) == 1 and re.fullmatch(rf"\W*{swaps[0].placeholder}\W*", protected):
             # the whole answer is one phrase ("Black.", "A red dress."): nothing for the translator to do
             out = self.restore(protected, swaps)

@@ -301,6 +301,34 @@ def tokens(text: str) -> list[_Tok]:
     return out
 
 
+# a pronoun subject at the start of a clause, and the number it says: "they" plural, "one"/"the other" one of them
+_PRONOUN = re.compile(r"(?:^|[,;:]\s*|\b(?:and|but|while)\s+)(they|it|both|one|the other|each|the first|the second|"
+                      r"the other one|neither|these|those|all of them|both of them)(?:['’](?:s|re))?\s+(?:[a-z]+\s+){0,3}$",
+                      re.IGNORECASE)
+
+
+def antecedent(clause: str, before: list | None) -> tuple | None:
+    """(Phrase, plural) a pronoun subject that opens ``clause`` refers to: the last noun phrase of the sentences
+    before with the pronoun's number ("they" -> the last plural one, "it" -> the last singular one, a garment
+    first); "one"/"the other" is one of a plural; None when there is no pronoun or nothing it can refer to."""
+    if not before:
+        return None
+    m = _PRONOUN.search(clause.strip() + " ") if clause.strip() else None
+    if m is None:
+        return None
+    said = m.group(1).lower()
+    nouns = [p for p in before if p.run is None and p.alone is None and p.head.pt]
+    if said in ("it",):
+        pick = [p for p in nouns if not p.plural and not p.head.part] or [p for p in nouns if not p.plural] or \
+            [p for p in nouns if p.head.only_plural]
+        return (pick[-1], pick[-1].plural) if pick else None
+    pick = [p for p in nouns if p.plural] or nouns
+    if not pick:
+        return None
+    one = said in ("one", "the other", "each", "the first", "the second", "the other one", "neither")
+    return pick[-1], False if one else True
+
+
 def _gap(text: str, a: _Tok, b: _Tok) -> str:
     return text[a.end:b.start]
 
@@ -309,8 +337,9 @@ class Parser:
     def __init__(self, lexicon: Lexicon):
         self.lex = lexicon
 
-    def find(self, text: str) -> list[Phrase]:
-        """Every fashion noun phrase in ``text``, left to right, not overlapping."""
+    def find(self, text: str, before: list[Phrase] | None = None) -> list[Phrase]:
+        """Every fashion noun phrase in ``text``, left to right, not overlapping. ``before``: the phrases of the
+        sentences before, which a pronoun subject refers to ("There are trousers. They are black.")."""
         toks = tokens(text)
         words = [t.word for t in toks]
         out, i = [], 0
@@ -321,13 +350,13 @@ class Parser:
             got = self._phrase(text, toks, words, i, allow_posts=True)
             if got is not None and i and words[i - 1] in _COPULA_EN and not got[0].premods and \
                     not got[0].withs and not got[0].posts and key_of(got[0].head.en) in self.lex.mods:
-                got = self._alone(text, toks, words, i, out) or got    # "are flat": a predicate, not "sapatilha"
+                got = self._alone(text, toks, words, i, out, before) or got    # "are flat": a predicate
             if got is None and words[i] == "pair" and i + 1 < len(toks) and words[i + 1] == "of":
                 got = self._phrase(text, toks, words, i + 2, allow_posts=True)
                 if got is not None:            # "a pair of jeans": one garment in Portuguese ("uma calça jeans")
                     got[0].start, got[0].pair = toks[i].start, True
             if got is None:
-                got = self._alone(text, toks, words, i, out)
+                got = self._alone(text, toks, words, i, out, before)
                 if got is None:
                     i += 1
                     continue
@@ -349,12 +378,13 @@ class Parser:
             i = j
         return out
 
-    def _alone(self, text, toks, words, i, found):
+    def _alone(self, text, toks, words, i, found, before=None):
         """Modifiers with no noun: a participle phrase ("cinched at the waist") or a predicate ("is dark blue and
         distressed", "are both black"), agreeing with the sentence's subject; a one-phrase answer ("Black.")."""
         for n, m in self.lex.matches(words, i):
             if isinstance(m, Mod) and m.pos == "post" and (i + n >= len(toks) or not toks[i + n].joined):
-                if not found:
+                ante = None if found else antecedent(text[:toks[i].start], before)
+                if not found and ante is None:
                     return None
                 start, copula = toks[i].start, False
                 if i and words[i - 1] in ("is", "are") and self._ok_gap(text, toks, i - 1, i, " "):
@@ -365,8 +395,9 @@ class Parser:
                     if got is None:
                         continue
                     obj, end = (got[0], det), got[1]
-                return Phrase(start, toks[end - 1].end, found[-1].head, alone=m, copula=copula, alone_object=obj,
-                              subject=self._subject(text, toks[i].start, found)), end
+                return Phrase(start, toks[end - 1].end, found[-1].head if found else ante[0].head, alone=m,
+                              copula=copula, alone_object=obj,
+                              subject=self._subject(text, toks[i].start, found, before)), end
         prev = words[i - 1] if i else ""
         sentence_start = i == 0 or text[:toks[i].start].rstrip()[-1:] in ".!?:"
         if prev in ("and", "") and found and (found[-1].run is not None or found[-1].predicate) and \
@@ -419,15 +450,16 @@ class Parser:
             elif prev in ("is", "are") and all(x.pos == "com" for x in run if isinstance(x, Mod)):
                 start, verb = toks[i - 1].start, "estar"      # "are cuffed": "estão com barra dobrada"
         return Phrase(start, toks[k - 1].end, _NO_HEAD, run=run, verb=verb,
-                      subject=self._subject(text, toks[i].start, found)), k
+                      subject=self._subject(text, toks[i].start, found, before)), k
 
-    def _subject(self, text: str, at: int, found: list) -> tuple | None:
+    def _subject(self, text: str, at: int, found: list, before: list | None = None) -> tuple | None:
         """(feminine, plural) of the subject a predicate at ``at`` agrees with: the noun phrase before it in its
         sentence (past a ", which ...," clause), all of "the skirt and the blouse" when coordinated."""
         begin = max(text.rfind(c, 0, at) for c in ".!?") + 1
         cands = [p for p in found if p.start >= begin and p.run is None and p.alone is None and p.end <= at]
         if not cands:
-            return None
+            ante = antecedent(text[begin:at], before)     # "They are black." after "There are trousers."
+            return (ante[0].feminine, ante[1]) if ante else None
         clause = None
         if "," in text[cands[-1].end:at]:
             clause = max((m.start() for m in re.finditer(r",\s*(?:which|that|who)\b", text[begin:at])), default=None)
