@@ -100,6 +100,24 @@ _VERB_BEFORE = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|f
                           re.IGNORECASE)
 
 
+# "the dress", "the child's sneakers": a definite phrase
+_EN_THE = re.compile(r"(?:^|\s)the\s+(?:[\w-]+['’]s\s+)?$", re.IGNORECASE)
+# "I can tell the blouse is made of silk": English drops "that", and Bergamot reads "tell the blouse" ("dizer à
+# blusa"); the word is put back before the translator sees it
+_SAY_THAT = ("tell", "say", "see", "think", "believe", "guess", "notice", "assume", "suspect", "know", "confirm")
+_CLAUSE_VERBS = ("is", "are", "was", "were", "has", "have", "had", "looks", "look", "seems", "seem", "appears",
+                 "appear", "features", "comes", "fits")
+
+
+def _that(protected: str, swaps: list) -> str:
+    """``protected`` with "that" after a verb of saying or seeing whose object is a clause ("I can tell [that]
+    the Xavoq is ..."): its subject starts with a determiner and its verb (or a predicate placeholder) follows
+    within a few words."""
+    verbs = "|".join(_CLAUSE_VERBS + tuple(s.placeholder for s in swaps if s.predicate))
+    return re.sub(rf"\b({'|'.join(_SAY_THAT)})\s+(?=(?:the|her|his|their|its|this|these|those)\s+"
+                  rf"(?:[\w'’-]+\s+){{0,3}}?(?:{verbs})\b)", r"\1 that ", protected, flags=re.IGNORECASE)
+
+
 _ARTICLE_AFTER_VERB = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|era|eram|foi|foram|fica|ficam) "
                                  r"(o|a|os|as|um|uma|uns|umas) $", re.IGNORECASE)
 _VERB_AFTER = re.compile(r" e (tem|têm|possui|possuem|parece|parecem|fica|ficam)\b", re.IGNORECASE)
@@ -189,6 +207,7 @@ class Swap:
     garment: bool = False     # a garment one wears ("in a grey suit" -> "com um terno cinza")
     worn_in: bool = False     # the English said "in" before it: a person in a garment
     predicate: bool = False   # modifiers with no noun, agreeing with the subject: the verb before agrees too
+    definite: bool = False    # the English said "the" ("the child's sneakers"): a sentence never opens bare
 
 
 class Glossary:
@@ -203,6 +222,7 @@ class Glossary:
             self._forms.setdefault(t.en_plural.lower(), (t, True))
         self._en = _pattern(self._forms) if self._forms else None
         self._parser = None
+        self._unknown_cache: dict[str, str] = {}      # an unknown modifier -> its checked Portuguese
 
     @property
     def parser(self):
@@ -264,8 +284,42 @@ class Glossary:
             return ph
         return self._en.sub(swap, source), swaps
 
-    def protect_phrases(self, source: str, before: list | None = None,
-                        found: list | None = None) -> tuple[str, list[Swap]]:
+    def _unknowns(self, phrase, translate: Callable[[str], str]):
+        """The phrase with each modifier the lexicon does not know rendered by the translator alone ("heather"),
+        checked: one to three plain words back, nothing broken, else the English word stays (a loanword, as
+        Brazilian shops keep "cropped", "oversized") - never glued to the phrase where it garbles it."""
+        from dataclasses import replace
+        if not any(getattr(m, "pos", "") == "unk" for m in phrase.premods):
+            return phrase
+        mods = []
+        for m in phrase.premods:
+            if getattr(m, "pos", "") == "unk" and not m.pt:
+                m = replace(m, pt=self._unknown_pt(m.en, translate))
+            mods.append(m)
+        return replace(phrase, premods=mods)
+
+    def _unknown_pt(self, en: str, translate: Callable[[str], str]) -> str:
+        key = en.lower()
+        if key in self._unknown_cache:
+            return self._unknown_cache[key]
+        try:
+            got = translate(key).strip().rstrip(".!?;:").strip()
+        except Exception as e:          # the translator's own failure: the English word is kept
+            log.debug("could not translate the modifier %r alone: %s", en, e)
+            got = ""
+        low = got.lower()
+        ok = (re.fullmatch(r"[a-zà-ÿ]+(?:[- ][a-zà-ÿ]+){0,2}", low) is not None and not has_debris(got)
+              and len(low.split()) <= len(key.split())
+              and not (set(re.split(r"[- ]", low)) & {"o", "a", "os", "as", "um", "uma", "de", "do", "da", "em", "no",
+                                                      "na", "e", "com", "para", "the", "of"})
+              and (low == key or not set(re.split(r"[- ]", low)) & set(re.split(r"[- ]", key))))
+        out = low if ok else key
+        if len(self._unknown_cache) < 4096:
+            self._unknown_cache[key] = out
+        return out
+
+    def protect_phrases(self, source: str, before: list | None = None, found: list | None = None,
+                        translate: Callable[[str], str] | None = None) -> tuple[str, list[Swap]]:
         """``source`` with each fashion noun phrase swapped for a placeholder, rendered whole in Portuguese.
         ``before``: the phrases of the sentences before (a pronoun subject agrees with them); ``found``, when
         given, gets this sentence's phrases."""
@@ -275,6 +329,8 @@ class Glossary:
         phrases = self.parser.find(source, before)
         if found is not None:
             found.extend(phrases)
+        if translate is not None:
+            phrases = [self._unknowns(p, translate) for p in phrases]
         for phrase in phrases:
             if len(swaps) >= len(PLACEHOLDERS):
                 break
@@ -285,7 +341,8 @@ class Glossary:
                               phrase=True, garment=phrase.run is None and phrase.alone is None and
                               not phrase.head.part and not phrase.predicate,
                               worn_in=bool(_EN_IN.search(source[:phrase.start])),
-                              predicate=phrase.run is not None or phrase.alone is not None))
+                              predicate=phrase.run is not None or phrase.alone is not None,
+                              definite=bool(_EN_THE.search(source[:phrase.start]))))
             out.append(source[at:phrase.start] + ph)
             at = phrase.end
         return "".join(out) + source[at:], swaps
@@ -323,6 +380,10 @@ class Glossary:
                 start = v.start(1)
                 word = word[0].upper() + word[1:] if (start == 0 or output[:start].rstrip().endswith(
                     (".", "!", "?"))) else word
+            if s.definite and s.phrase and not s.predicate and at_start:
+                # "The child's sneakers are pink": Bergamot drops the article ("Tênis da criança são")
+                art = ("As" if s.plural else "A") if s.feminine else ("Os" if s.plural else "O")
+                word = f"{art} {word[0].lower()}{word[1:]}"
             output = output[:start] + word + output[start + len(s.placeholder):]
             if s.predicate and (v := _VERB_BEFORE.search(output[:start])):   # "parecem ser feitas de lã"
                 verb = agree_verb(v.group(1), s.plural)
@@ -368,7 +429,8 @@ class Glossary:
 
     def _en_pt_one(self, text: str, translate: Callable[[str], str], before: list | None,
                    found: list | None) -> str:
-        protected, swaps = self.protect_phrases(text, before, found)
+        protected, swaps = self.protect_phrases(text, before, found, translate)
+        protected = _that(protected, swaps)
         if len(swaps) == 1 and re.fullmatch(rf"\W*{swaps[0].placeholder}\W*", protected):
             # the whole answer is one phrase ("Black.", "A red dress."): nothing for the translator to do
             out = self.restore(protected, swaps)

@@ -329,6 +329,22 @@ def antecedent(clause: str, before: list | None) -> tuple | None:
     return pick[-1], False if one else True
 
 
+# what may stand before an unknown modifier of a phrase ("a ___ t-shirt"), and words that are never one
+_DETERMINERS_EN = {"a", "an", "the", "her", "his", "their", "its", "this", "that", "these", "those", "my", "your",
+                   "our", "some", "two", "three", "four", "five", "six", "several", "many", "of", "one", "any",
+                   "no", "each", "every"}
+_NOT_MODIFIER = set("""a an the her his their its this that these those my your our some any all both each every no
+not is are was were be been being has have had do does did can could would should may might will shall must it they
+she he we you i me him them us what which who whom whose there here and or but nor so yet with without in on at of
+for from to by over under near next behind inside outside into onto off up down about around through between
+very quite also just only too then than as like such other another same own more most much many few less least
+wearing wears wear worn holding holds hold carrying carries carry shows show showing see seen sees looks look
+seems seem appears appear made make makes woman women man men person people model models girl boy child kid kids
+lady guy image picture photo photograph background front back side left right top bottom one two three four five
+six seven eight nine ten several pair pairs set sets yes no well maybe perhaps probably possibly likely clearly
+similar different style kind type sort shade tone color colour colors colours pattern""".split())
+
+
 def _gap(text: str, a: _Tok, b: _Tok) -> str:
     return text[a.end:b.start]
 
@@ -342,7 +358,7 @@ class Parser:
         sentences before, which a pronoun subject refers to ("There are trousers. They are black.")."""
         toks = tokens(text)
         words = [t.word for t in toks]
-        out, i = [], 0
+        out, i, free = [], 0, 0          # free: the first token no phrase took
         while i < len(toks):
             if toks[i].joined:
                 i += 1
@@ -374,9 +390,61 @@ class Parser:
                 owner = out.pop()            # "the jacket's sleeves" -> "as mangas da jaqueta"
                 owner.possessor = False
                 phrase.owner, phrase.start = owner, owner.start
+            if phrase.run is None and phrase.alone is None and phrase.owner is None and not phrase.pair:
+                self._unknown_premods(text, toks, words, i, free, phrase)
             out.append(phrase)
-            i = j
+            i = free = j
         return out
+
+    def _unknown_premods(self, text, toks, words, i, free, phrase: Phrase) -> None:
+        """Words before a phrase the lexicon does not know, between a determiner (or the sentence's start) and
+        the phrase ("a grey heather t-shirt", "a stand-up collar"): taken into the phrase as modifiers of their
+        own (Mod pos "unk", rendered after the head by the translator alone, checked; see
+        ``engine.language.glossary``), so the translator never sees them glued to a placeholder and garbles the
+        phrase ("Uma panela de calor cinza camiseta"). Known modifiers among them come in with their senses."""
+        j = i - 1
+        chain: list[int] = []
+        while j >= free and len(chain) < 4:
+            gap = _gap(text, toks[j], toks[j + 1])
+            hyphened = toks[j].joined or toks[j + 1].joined        # "one-piece", "stand-up": inside a word
+            if gap not in (" ", "-") or not toks[j].word.isalpha() or \
+                    toks[j].word in _NOT_MODIFIER and not hyphened or \
+                    (toks[j].word.endswith(("ly", "ing")) and not self.lex.matches(words, j)):
+                break
+            chain.insert(0, j)
+            j -= 1
+        while chain and toks[chain[0]].joined:        # never start inside a written word
+            chain.pop(0)
+        if not chain:
+            return
+        left = chain[0] - 1
+        at_start = left < 0 or text[toks[left].end:toks[chain[0]].start].strip()[-1:] in (".", "!", "?", ":")
+        if not (at_start or words[left] in _DETERMINERS_EN and _gap(text, toks[left], toks[chain[0]]) == " "):
+            return
+        # the chain, left to right: known modifiers by the lexicon, unknown words grouped
+        mods: list = []
+        k = chain[0]
+        while k < i:
+            hit = next(((n, m) for n, m in self.lex.matches(words, k) if isinstance(m, Mod) and k + n <= i and
+                        (k + n >= len(toks) or not toks[k + n].joined) and m.pos != "post"), None)
+            if hit is not None:
+                mods.append(hit[1])
+                k += hit[0]
+                continue
+            end = k + 1
+            while end < i and toks[end].joined:       # "stand-up": one written word, one unknown
+                end += 1
+            if mods and isinstance(mods[-1], list):     # "one piece": unknown words in a row go together
+                mods[-1][1] = end
+            else:
+                mods.append([k, end])
+            k = end
+        if not any(isinstance(m, list) for m in mods):
+            return
+        mods = [Mod(text[toks[m[0]].start:toks[m[1] - 1].end], "unk", "unknown", "") if isinstance(m, list) else m
+                for m in mods]
+        phrase.premods = mods + phrase.premods
+        phrase.start = toks[chain[0]].start
 
     def _alone(self, text, toks, words, i, found, before=None):
         """Modifiers with no noun: a participle phrase ("cinched at the waist") or a predicate ("is dark blue and
@@ -759,7 +827,7 @@ def render(phrase: Phrase) -> str:
 def _render(phrase: Phrase) -> str:
     head, fem, pl = phrase.head, phrase.feminine, phrase.plural
     noun = head.pt_plural if pl else head.pt
-    materials, adjs, colours, des, coms, posts = [], [], [], [], [], []
+    materials, adjs, colours, des, coms, posts, unknowns = [], [], [], [], [], [], []
     colour_run: list[str] = []
     for m in phrase.premods:
         if m == ("and", None):
@@ -767,6 +835,9 @@ def _render(phrase: Phrase) -> str:
         if isinstance(m, Head):            # a part used as a modifier: "bell-sleeve" -> com mangas sino
             (coms if m.mod.startswith("com ") else des if m.mod.startswith("de ") else adjs).append(
                 m.mod.split(" ", 1)[1] if m.mod.startswith(("com ", "de ")) else m.mod)
+            continue
+        if m.pos == "unk":                 # a modifier the lexicon does not know: the translator's word for it
+            unknowns.append(m.pt or m.en)
             continue
         if m.pos == "post" or m.cls == "after":      # "matching": after everything ("amarelas combinando")
             posts.append(_mod_pt(m, fem, pl))
@@ -802,7 +873,7 @@ def _render(phrase: Phrase) -> str:
     parts = [noun]
     if materials:
         parts.append("de " + " e ".join(dict.fromkeys(materials)))
-    parts += list(dict.fromkeys(adjs)) + colours
+    parts += list(dict.fromkeys(adjs)) + unknowns + colours
     parts += ["de " + d for d in dict.fromkeys(des)]
     parts.append(place)
     sems = []

@@ -374,7 +374,7 @@ def _frame(q: str, translate: Callable[[str], str] | None = None) -> str | None:
         if got and " the " in got:
             return got.replace(" the ", " her " if owner.group(1) == "dela" else " his ", 1)
         return None
-    got = _frame_slots(f, translate)
+    got = _frame_slots(f, translate, q)
     return got
 
 
@@ -390,7 +390,7 @@ def _slot(words: str, translate: Callable[[str], str] | None) -> Word | None:
     return Word(words, en, "part", en.endswith("s") and not en.endswith("ss"))
 
 
-def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
+def _frame_slots(f: str, translate: Callable[[str], str] | None, q: str = "") -> str | None:
     where = ""
     m = re.search(r" (?:na|nesta|nessa) (?:imagem|foto|figura)$", f)
     if m:
@@ -417,6 +417,8 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
             return f"Is it {y.en}?"
         if m.group(1) and y.kind == "part":         # "É de manga?": does it have sleeves
             return f"Does it have {_generic(y)}?"
+        if y.kind == "garment" and not re.match(r"\s*(?:é|eh)\b", q, re.IGNORECASE):
+            return f"What about {_generic(y)}?"     # "Tem saia jeans? E short?": and shorts, not "is it"
         return f"Is it {_article(y.en, y.plural)}?"
     # "Que tipo de decote tem a blusa?"
     m = re.fullmatch(rf"(?:que|qual) tipo de (.+?) (?:tem|possui) {_ART} (.+)", f)
@@ -524,7 +526,7 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     if m and (x := phrase_en(m.group(2))) and (y := _slot(m.group(3), translate)):
         do = "Do" if x.plural else "Does"
         return (f"{do} {_the(m.group(1), x.plural)} {x.en} have "
-                f"{_article(y.en, y.plural) if y.kind != 'pattern' else y.en}?")
+                f"{_generic(y) if y.kind == 'part' else _article(y.en, y.plural) if y.kind != 'pattern' else y.en}?")
     # "De que cor é a regata?", "Qual é a cor da jardineira?"
     m = re.fullmatch(rf"(?:qual (?:e )?(?:a )?cor {_OF}|de que cor (?:e|sao|esta|estao) {_ART}) (.+)", f)
     if m and (x := phrase_en(m.group(1))):
@@ -613,9 +615,22 @@ def to_english(question: str, translate: Callable[[str], str], placeholders: tup
     """The question in the English a model expects (see the module's docstring); several questions in one box
     each on their own, joined."""
     parts = split_questions(question)
-    if len(parts) > 1:
-        return " ".join(_one_to_english(p, translate, placeholders) for p in parts)
-    return _one_to_english(question, translate, placeholders)
+    if len(parts) == 1:
+        return _one_to_english(question, translate, placeholders)
+    out: list[str] = []
+    for p in parts:
+        got = _one_to_english(p, translate, placeholders)
+        if out and _PLURAL_SUBJECT.match(out[-1]):      # "O tênis é de couro? Tem cadarço?": do they
+            got = _IT.sub(lambda m: _THEY[m.group(1)], got, count=1)
+        out.append(got)
+    return " ".join(out)
+
+
+# the question before asked about a plural garment: the next one's "it" is "they"
+_PLURAL_SUBJECT = re.compile(r"(?:Are|Do) (?:the|these) |What (?:color|fabric|pattern) are the |"
+                             r"What (?:pattern|neckline) do the ")
+_IT = re.compile(r"^(Does it|Is it)\b")
+_THEY = {"Does it": "Do they", "Is it": "Are they"}
 
 
 def _one_to_english(question: str, translate: Callable[[str], str], placeholders: tuple[str, ...]) -> str:
