@@ -96,7 +96,9 @@ _IN_A = re.compile(r"(?<![\wÀ-ÿ])(em|no|na|nos|nas) (?:(?:um|uma|uns|umas) )?$
 _EN_IN = re.compile(r"(?<![\w-])in (?:(?:a|an|the|his|her|their|matching) )?$", re.IGNORECASE)
 
 
-_VERB_BEFORE = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|fica|ficam)(?: (?:ser|estar))? $",
+_VERB_BEFORE = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|fica|ficam)(?: (?:ser|estar))?"
+                          r"(?: (?:um pouco|muito|bem|bastante|demasiado|meio|tão|totalmente|completamente|"
+                          r"ligeiramente|levemente|extremamente|relativamente|mais|menos|também))* $",
                           re.IGNORECASE)
 
 
@@ -131,16 +133,18 @@ _PT_PRONOUN = re.compile(r"(?<![\wÀ-ÿ])(eles|elas|ele|ela|um|uns|o outro|os ou
                          r"também|ambos|ambas|não)\b)", re.IGNORECASE)
 
 
-def _pronoun_agrees(english: str, output: str, before: list | None) -> str:
+def _pronoun_agrees(english: str, output: str, before: list | None, now: list | None = None) -> str:
     """A pronoun subject in the gender of what it refers to in the sentences before: "There are trousers in the
     image. They are black." -> "Elas são pretas" (Bergamot says "Eles"); "One is black and the other is white"
     after "two skirts" -> "Uma é preta e a outra é branca"."""
-    if not before:
+    if not before and not now:
         return output
     from engine.language.noun_phrase import antecedent
     for clause in re.finditer(r"(?:^|[,;:]\s*|\b(?:and|but|while)\s+)(?:they|it|one|the other|each|neither)\b",
                               english, re.IGNORECASE):
-        ante = antecedent(english[clause.start():clause.end()] + " is ", before)
+        # what the pronoun can refer to: the sentences before, and this one's phrases before the pronoun
+        ante = antecedent(english[clause.start():clause.end()] + " is ",
+                          list(before or []) + [p for p in now or [] if p.end <= clause.start()])
         if ante is None:
             continue
         fem = ante[0].feminine
@@ -424,8 +428,11 @@ class Glossary:
                     out.append(self._en_pt(s, translate, before, now))
                     before += now      # what a pronoun of the next sentence can refer to
             return " ".join(out)
-        got = self._en_pt_one(text, translate, before, found)
-        return _pronoun_agrees(text, got, before)
+        now: list = []
+        got = self._en_pt_one(text, translate, before, now)
+        if found is not None:
+            found.extend(now)
+        return _pronoun_agrees(text, got, before, now)
 
     def _en_pt_one(self, text: str, translate: Callable[[str], str], before: list | None,
                    found: list | None) -> str:

@@ -471,8 +471,11 @@ class Parser:
         if prev in ("and", "") and found and (found[-1].run is not None or found[-1].predicate) and \
                 re.fullmatch(r"\s*,?\s*(?:and\s+)?", text[found[-1].end:toks[i].start]):
             prev = "is"                # "are tan suede and knee-high": the predicate goes on
-        if prev not in _PREDICATE and not sentence_start:
-            return None
+        nouns = [p for p in found if p.run is None and p.alone is None]
+        one = prev == "one" and nouns and nouns[-1].plural and \
+            re.search(r"(?:[:,;]|\band)\s*$", text[:toks[i - 1].start])
+        if prev not in _PREDICATE and not sentence_start and not one:
+            return None                      # "two shirts: one striped, one plain" goes on below
         run, k = [], i
         if words[k] in ("both", "all") and k + 1 < len(toks):
             run.append(words[k])
@@ -528,6 +531,9 @@ class Parser:
         if not cands:
             ante = antecedent(text[begin:at], before)     # "They are black." after "There are trousers."
             return (ante[0].feminine, ante[1]) if ante else None
+        if re.search(r"(?:^|[:,;]\s*|\band\s+)(?:one|the other|each)\s+(?:(?:is|was|looks|seems)\s+)?$",
+                     text[cands[-1].end:at], re.IGNORECASE):
+            return cands[-1].feminine, False        # "two skirts: one black, the other white": one of them
         clause = None
         if "," in text[cands[-1].end:at]:
             clause = max((m.start() for m in re.finditer(r",\s*(?:which|that|who)\b", text[begin:at])), default=None)
