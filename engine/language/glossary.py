@@ -147,7 +147,7 @@ def _pronoun_agrees(english: str, output: str, before: list | None, now: list | 
                           list(before or []) + [p for p in now or [] if p.end <= clause.start()])
         if ante is None:
             continue
-        fem = ante[0].feminine
+        fem = ante[1]
 
         def fix(m: re.Match) -> str:
             to = _PRONOUNS_PT.get((m.group(1).lower(), fem))

@@ -308,9 +308,20 @@ _PRONOUN = re.compile(r"(?:^|[,;:]\s*|\b(?:and|but|while)\s+)(they|it|both|one|t
 
 
 def antecedent(clause: str, before: list | None) -> tuple | None:
-    """(Phrase, plural) a pronoun subject that opens ``clause`` refers to: the last noun phrase of the sentences
-    before with the pronoun's number ("they" -> the last plural one, "it" -> the last singular one, a garment
-    first); "one"/"the other" is one of a plural; None when there is no pronoun or nothing it can refer to."""
+    """(Phrase, feminine, plural) a pronoun subject that opens ``clause`` refers to: the last noun phrase of the
+    sentences before with the pronoun's number ("they" -> the last plural one, "it" -> the last singular one, a
+    garment first; "a pair of boots" is the boots); "one"/"the other" is one of a plural; None when there is no
+    pronoun or nothing it can refer to."""
+    got = _antecedent(clause, before)
+    if got is None:
+        return None
+    p, plural = got
+    if p.pair and not p.head.only_plural:          # "um par de botas. Elas são marrons"
+        return p, p.head.feminine, plural
+    return p, p.feminine, plural
+
+
+def _antecedent(clause: str, before: list | None) -> tuple | None:
     if not before:
         return None
     m = _PRONOUN.search(clause.strip() + " ") if clause.strip() else None
@@ -322,7 +333,7 @@ def antecedent(clause: str, before: list | None) -> tuple | None:
         pick = [p for p in nouns if not p.plural and not p.head.part] or [p for p in nouns if not p.plural] or \
             [p for p in nouns if p.head.only_plural]
         return (pick[-1], pick[-1].plural) if pick else None
-    pick = [p for p in nouns if p.plural] or nouns
+    pick = [p for p in nouns if p.plural or p.pair] or nouns
     if not pick:
         return None
     one = said in ("one", "the other", "each", "the first", "the second", "the other one", "neither")
@@ -530,7 +541,7 @@ class Parser:
         cands = [p for p in found if p.start >= begin and p.run is None and p.alone is None and p.end <= at]
         if not cands:
             ante = antecedent(text[begin:at], before)     # "They are black." after "There are trousers."
-            return (ante[0].feminine, ante[1]) if ante else None
+            return (ante[1], ante[2]) if ante else None
         if re.search(r"(?:^|[:,;]\s*|\band\s+)(?:one|the other|each)\s+(?:(?:is|was|looks|seems)\s+)?$",
                      text[cands[-1].end:at], re.IGNORECASE):
             return cands[-1].feminine, False        # "two skirts: one black, the other white": one of them
