@@ -412,6 +412,8 @@ class Glossary:
                 label = label.replace(core, self._en_pt(core, translate).rstrip("."), 1)
             return m.group(1) + label + self.translate_en_pt(m.group(3), translate)
         out = _GLUE.sub(lambda m: _GLUE_FIXES[m.group().lower()], self._en_pt(text, translate))
+        if "(" not in text:           # Bergamot's own additions: a gender mark "(a)" after a word it did not know
+            out = re.sub(r"\s*\((?:a|o|as|os)\)", "", out)
         if "(em inglês)" in out and "english" not in text.lower():      # Bergamot's own addition
             out = out.replace(" (em inglês)", "").replace("(em inglês)", "")
         return _ON_THE.sub(lambda m: _cased(m.group(1), ("na " if m.group(2).lower() in _FEMININE_PLACES else "no "))

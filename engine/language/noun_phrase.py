@@ -63,7 +63,8 @@ _INTENSIFIERS = {"slightly": "um pouco", "very": "muito", "quite": "bem", "rathe
                  "extremamente", "relatively": "relativamente"}
 _COPULA_EN = {"is", "are", "was", "were", "be", "been", "looks", "look", "seems", "seem", "appears", "appear"}
 # a head that, followed by "of", is not a garment ("on top of", "the back of")
-_NOT_BEFORE_OF = {"top", "back", "front", "side", "bottom", "neck", "waist", "shoulder", "shoulders", "heel"}
+_NOT_BEFORE_OF = {"top", "back", "front", "side", "bottom", "neck", "waist", "shoulder", "shoulders", "heel",
+                  "shades", "shade"}        # "in shades of orange": tones, not sunglasses
 
 
 def fold(text: str) -> str:
@@ -403,6 +404,15 @@ class Parser:
                 phrase.owner, phrase.start = owner, owner.start
             if phrase.run is None and phrase.alone is None and phrase.owner is None and not phrase.pair:
                 self._unknown_premods(text, toks, words, i, free, phrase)
+                prev = out[-1] if out else None
+                if prev is not None and text[prev.end:phrase.start] == " " and prev.run is None and \
+                        prev.alone is None and prev.owner is None and not prev.pair and not prev.withs and \
+                        not prev.posts and not prev.possessor and not prev.predicate and not phrase.premods:
+                    # two nouns in a row ("espadrille wedges", "shirt collar"): the first is a "de" complement
+                    # of the second, one unit - never two placeholders side by side for the translator to garble
+                    out.pop()
+                    phrase.premods = [Mod(prev.head.en, "de", "detail", render(prev))]
+                    phrase.start = prev.start
             out.append(phrase)
             i = free = j
         return out
