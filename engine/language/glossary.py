@@ -120,7 +120,8 @@ def _that(protected: str, swaps: list) -> str:
                   rf"(?:[\w'’-]+\s+){{0,3}}?(?:{verbs})\b)", r"\1 that ", protected, flags=re.IGNORECASE)
 
 
-_ARTICLE_AFTER_VERB = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|era|eram|foi|foram|fica|ficam) "
+_ARTICLE_AFTER_VERB = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|era|eram|foi|foram|fica|ficam|ser|"
+                                 r"estar) "
                                  r"(o|a|os|as|um|uma|uns|umas) $", re.IGNORECASE)
 _VERB_AFTER = re.compile(r" e (tem|têm|possui|possuem|parece|parecem|fica|ficam)\b", re.IGNORECASE)
 

@@ -389,7 +389,9 @@ class Parser:
                     i += 1
                     continue
             phrase, j = got
-            if (i and words[i - 1] in _COPULA_EN and phrase.run is None and phrase.alone is None
+            copula = i and (words[i - 1] in _COPULA_EN or words[i - 1] == "not" and i > 1 and
+                            words[i - 2] in _COPULA_EN)        # "the jacket is not leather": "não é de couro"
+            if (copula and phrase.run is None and phrase.alone is None
                     and self.lex.is_material(phrase.head)):
                 phrase.predicate = True        # "the boots are tan suede" -> "são de camurça caramelo"
             if text[phrase.end:phrase.end + 2] in ("'s", "’s"):
