@@ -86,17 +86,25 @@ def test_an_unknown_modifier_is_taken_into_the_phrase(glossary):
 
 
 @pytest.mark.parametrize("alone,rendered", [
-    ("zorvish", "lenço de seda zorvish"),                   # the translator kept it: a loanword
-    ("brilhoso", "lenço de seda brilhoso"),                 # its word, checked: one plain word
-    ("o brilhoso em", "lenço de seda zorvish"),             # broken (articles, a preposition): the English stays
-    ("Xavoq", "lenço de seda zorvish"),                     # a placeholder's debris: never
+    ("É zorvish.", "lenço de seda zorvish"),                # the translator kept it: a loanword
+    ("É brilhoso.", "lenço de seda brilhoso"),              # an adjective of its own, agreeing
+    ("Ela é brilhosa.", "lenço de seda brilhoso"),          # ... its lemma, then agreeing with the head
+    ("É o brilhoso.", "lenço de seda zorvish"),             # with an article it is a noun: the English stays
+    ("O brilhoso em.", "lenço de seda zorvish"),            # not the frame back: the English stays
+    ("É Xavoq.", "lenço de seda zorvish"),                  # a placeholder's debris: never
 ])
 def test_an_unknown_modifier_is_translated_alone_and_checked(glossary, alone, rendered):
     g = Glossary(glossary.terms)
-    tr = Echo({"zorvish": alone, "A Xavoq.": "Um Xavoq."})
+    tr = Echo({"It is zorvish.": alone, "A Xavoq.": "Um Xavoq."})
     out = g.translate_en_pt("A zorvish silk scarf.", tr)
     assert out == f"Um {rendered}."
-    assert tr.calls[0] == "zorvish" and not has_debris(out)
+    assert tr.calls[0] == "It is zorvish." and not has_debris(out)
+
+
+def test_an_unknown_modifier_agrees_with_a_feminine_plural_head(glossary):
+    g = Glossary(glossary.terms)
+    tr = Echo({"It is zorvish.": "É brilhoso.", "Two Xavoq.": "Dois Xavoq."})
+    assert g.translate_en_pt("Two zorvish linen shirts.", tr) == "Duas camisas de linho brilhosas."
 
 
 def test_an_unknown_word_after_a_verb_is_glue_not_a_modifier(glossary):

@@ -120,6 +120,9 @@ def _that(protected: str, swaps: list) -> str:
                   rf"(?:[\w'’-]+\s+){{0,3}}?(?:{verbs})\b)", r"\1 that ", protected, flags=re.IGNORECASE)
 
 
+# "É nítido.", "Ela é empoeirada.": an adjective alone after the copula, no article, one or two words
+_ADJECTIVE_FRAME = re.compile(r"(?:(Ele|Ela) )?(?:é|está) (?!(?:o|a|os|as|um|uma|de|da|do|em)\b)"
+                              r"([a-zà-ÿ]+(?:-[a-zà-ÿ]+)?)\.?", re.IGNORECASE)
 _ARTICLE_AFTER_VERB = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|era|eram|foi|foram|fica|ficam|ser|"
                                  r"estar) "
                                  r"(o|a|os|as|um|uma|uns|umas) $", re.IGNORECASE)
@@ -304,21 +307,26 @@ class Glossary:
         return replace(phrase, premods=mods)
 
     def _unknown_pt(self, en: str, translate: Callable[[str], str]) -> str:
+        """A modifier the lexicon does not know, by the translator in a frame that shows it is an adjective ("It
+        is crisp." -> "É nítido."): the word the frame comes back with, in the masculine singular, when it comes
+        back as the frame exactly (no article: "É a urze" is a noun, not a modifier); else the English word."""
         key = en.lower()
         if key in self._unknown_cache:
             return self._unknown_cache[key]
         try:
-            got = translate(key).strip().rstrip(".!?;:").strip()
+            got = translate(f"It is {key}.").strip()
         except Exception as e:          # the translator's own failure: the English word is kept
             log.debug("could not translate the modifier %r alone: %s", en, e)
             got = ""
-        low = got.lower()
-        ok = (re.fullmatch(r"[a-zà-ÿ]+(?:[- ][a-zà-ÿ]+){0,2}", low) is not None and not has_debris(got)
-              and len(low.split()) <= len(key.split())
-              and not (set(re.split(r"[- ]", low)) & {"o", "a", "os", "as", "um", "uma", "de", "do", "da", "em", "no",
-                                                      "na", "e", "com", "para", "the", "of"})
-              and (low == key or not set(re.split(r"[- ]", low)) & set(re.split(r"[- ]", key))))
-        out = low if ok else key
+        m = _ADJECTIVE_FRAME.fullmatch(got)
+        out = key
+        if m and not has_debris(got):
+            word = m.group(2).lower()
+            mine, theirs = set(re.split(r"[- ]", word)), set(re.split(r"[- ]", key))
+            if word == key or not mine & theirs:     # the English kept whole, or a word of its own
+                if (m.group(1) or "").lower() == "ela" and word.endswith("a") and word != key:
+                    word = word[:-1] + "o"            # "Ela é empoeirada": the lemma is "empoeirado"
+                out = word
         if len(self._unknown_cache) < 4096:
             self._unknown_cache[key] = out
         return out

@@ -866,7 +866,8 @@ def _render(phrase: Phrase) -> str:
                 m.mod.split(" ", 1)[1] if m.mod.startswith(("com ", "de ")) else m.mod)
             continue
         if m.pos == "unk":                 # a modifier the lexicon does not know: the translator's word for it
-            unknowns.append(m.pt or m.en)
+            said = m.pt or m.en
+            unknowns.append(agree_words(said, fem, pl) if said.endswith("o") and said != m.en.lower() else said)
             continue
         if m.pos == "post" or m.cls == "after":      # "matching": after everything ("amarelas combinando")
             posts.append(_mod_pt(m, fem, pl))
