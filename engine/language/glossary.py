@@ -75,9 +75,10 @@ def _cased(match: str, right: str) -> str:
 
 # "a logo on the left side" comes back "um logotipo não lado esquerdo": "on the" before a place, read as "não"
 _PLACES_M = ("lado peito ombro bolso topo centro meio pescoço braço punho cotovelo joelho tornozelo cabelo pulso "
-             "quadril "
+             "quadril gancho cabide varal "
              "fundo parque chão canto banco jardim espelho provador cabide manequim balcão carro sofá quarto rosto")
-_FEMININE_PLACES = set("frente parte cintura gola manga barra mão cabeça altura".split())
+_FEMININE_PLACES = set("frente parte cintura gola manga barra mão cabeça altura mesa cadeira cama porta prateleira "
+                       "parede arara vitrine".split())
 _ON_THE = re.compile(r"(?<![\wÀ-ÿ])(não) ((?:" + "|".join(_PLACES_M.split() + sorted(_FEMININE_PLACES)) + r")\b)",
                      re.IGNORECASE)
 
@@ -106,7 +107,8 @@ _VERB_BEFORE = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|f
 _EN_THE = re.compile(r"(?:^|\s)the\s+(?:[\w-]+['’]s\s+)?$", re.IGNORECASE)
 # "I can tell the blouse is made of silk": English drops "that", and Bergamot reads "tell the blouse" ("dizer à
 # blusa"); the word is put back before the translator sees it
-_SAY_THAT = ("tell", "say", "see", "think", "believe", "guess", "notice", "assume", "suspect", "know", "confirm")
+_SAY_THAT = ("tell", "say", "see", "think", "believe", "guess", "notice", "assume", "suspect", "know", "confirm",
+             "like")        # "it looks like the skirt is made of corduroy": "parece que a saia"
 _CLAUSE_VERBS = ("is", "are", "was", "were", "has", "have", "had", "looks", "look", "seems", "seem", "appears",
                  "appear", "features", "comes", "fits")
 

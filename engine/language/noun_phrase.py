@@ -733,6 +733,18 @@ class Parser:
                     break
                 phrase.posts.append(found[0])
                 k = found[1]
+                # "in red and white", "in navy, white and red": the colours go on, all agreeing with the head
+                while found[0].cls == "colour" and k + 1 < len(toks) and self._ok_gap(text, toks, k - 1, k, " ,") \
+                        and (words[k] == "and" or _gap(text, toks[k - 1], toks[k]).strip() == ","):
+                    at = k + 1 if words[k] == "and" else k
+                    more = next(((n, x) for n, x in self.lex.matches(words, at) if isinstance(x, Mod) and
+                                 x.cls == "colour" and x.pos != "post" and (at + n >= len(toks) or
+                                                                            not toks[at + n].joined)), None)
+                    if more is None or at + more[0] < len(toks) and any(
+                            isinstance(x, Head) for _, x in self.lex.matches(words, at + more[0])):
+                        break              # "in red and white sneakers": another phrase
+                    phrase.posts.append(more[1])
+                    k = at + more[0]
                 continue
             found = None
             for n, item in self.lex.matches(words, k):
