@@ -451,8 +451,9 @@ class Glossary:
                    found: list | None) -> str:
         protected, swaps = self.protect_phrases(text, before, found, translate)
         protected = _that(protected, swaps)
-        if len(swaps) == 1 and re.fullmatch(rf"\W*{swaps[0].placeholder}\W*", protected):
-            # the whole answer is one phrase ("Black.", "A red dress."): nothing for the translator to do
+        if swaps and re.fullmatch(rf"(?:\W*(?:{'|'.join(s.placeholder for s in swaps)}))+\W*", protected):
+            # the whole answer is phrases ("Black.", "A red dress.", "Straight-leg jeans, high-rise."): nothing
+            # for the translator to do (given only placeholders it invents words: "Xavoq A.")
             out = self.restore(protected, swaps)
             if out is not None:
                 return out

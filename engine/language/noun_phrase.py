@@ -494,6 +494,9 @@ class Parser:
         if prev in ("and", "") and found and (found[-1].run is not None or found[-1].predicate) and \
                 re.fullmatch(r"\s*,?\s*(?:and\s+)?", text[found[-1].end:toks[i].start]):
             prev = "is"                # "are tan suede and knee-high": the predicate goes on
+        elif found and found[-1].run is None and found[-1].alone is None and not found[-1].head.part and \
+                re.fullmatch(r",\s*", text[found[-1].end:toks[i].start]):
+            prev = "is"                # "Straight-leg jeans, high-rise, medium wash.": the garment's attributes
         nouns = [p for p in found if p.run is None and p.alone is None]
         one = prev == "one" and nouns and nouns[-1].plural and \
             re.search(r"(?:[:,;]|\band)\s*$", text[:toks[i - 1].start])
