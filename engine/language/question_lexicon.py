@@ -417,7 +417,7 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None, q: str = "") ->
             return f"Is it {y.en}?"
         if m.group(1) and y.kind == "part":         # "É de manga?": does it have sleeves
             return f"Does it have {_generic(y)}?"
-        if y.kind == "garment" and not re.match(r"\s*(?:é|eh)\b", q, re.IGNORECASE):
+        if y.kind in ("garment", "part") and not re.match(r"\s*(?:é|eh)\b", q, re.IGNORECASE):
             return f"What about {_generic(y)}?"     # "Tem saia jeans? E short?": and shorts, not "is it"
         return f"Is it {_article(y.en, y.plural)}?"
     # "Que tipo de decote tem a blusa?"
@@ -492,13 +492,13 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None, q: str = "") ->
     size = r"(?:no |na |em )?(?:numero|numeracao|tamanho|n)\.? ?(\d{1,2}(?:[.,]5)?|pp|p|m|g|gg|xg|xgg)"
     m = re.fullmatch(rf"tem {size} {_DET_OF}(.+)", f)
     if m and (x := phrase_en(m.group(3))):
-        return f"Do you have {_shop(m.group(2), x)} in size {m.group(1).upper()}?"
+        return f"Do you have {_shop(m.group(2), x)} in size {_size(m.group(1))}?"
     m = re.fullmatch(rf"tem (?:{_DET} )?(.+?) {size}", f)
     if m and (x := phrase_en(m.group(2))):
-        return f"Do you have {_shop(m.group(1), x)} in size {m.group(3).upper()}?"
+        return f"Do you have {_shop(m.group(1), x)} in size {_size(m.group(3))}?"
     m = re.fullmatch(rf"tem {size}", f)
     if m:
-        return f"Do you have size {m.group(1).upper()}?"
+        return f"Do you have size {_size(m.group(1))}?"
     m = re.fullmatch(rf"tem (?:{_DET} )?(.+?) (?:em|na cor|no tom) (.+)", f)
     if m and (x := phrase_en(m.group(2))) and (y := _adjective(m.group(3))) and y.kind == "colour":
         return f"Do you have {_shop(m.group(1), x)} in {y.en}?"
@@ -523,8 +523,11 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None, q: str = "") ->
         return f"What is {_SUBJECTS[m.group(1)]} wearing?"
     # "A saia tem bolsos?"
     m = re.fullmatch(rf"{_DET} (.+?) (?:tem|possui|possuem) (.+)", f)
-    if m and (x := phrase_en(m.group(2))) and (y := _slot(m.group(3), translate)):
+    if m and (x := phrase_en(m.group(2))) and (y := _adjective(m.group(3)) or _slot(m.group(3), translate)):
         do = "Do" if x.plural else "Does"
+        if y.kind == "adj":                 # "O tênis tem cano alto?": are the sneakers high-top
+            en = "high-top" if y.en == "knee-high" and "sneaker" in x.en else y.en
+            return f"{'Are' if x.plural else 'Is'} {_the(m.group(1), x.plural)} {x.en} {en}?"
         return (f"{do} {_the(m.group(1), x.plural)} {x.en} have "
                 f"{_generic(y) if y.kind == 'part' else _article(y.en, y.plural) if y.kind != 'pattern' else y.en}?")
     # "De que cor é a regata?", "Qual é a cor da jardineira?"
@@ -578,6 +581,14 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None, q: str = "") ->
 
 
 _DET_OF = r"(?:(d[oa]s?|dess[ea]s?|dest[ea]s?) )?"
+
+
+# Brazilian letter sizes in the English a model (and a shop abroad) uses
+_SIZES = {"pp": "XS", "p": "S", "m": "M", "g": "L", "gg": "XL", "xg": "XXL", "xgg": "XXXL"}
+
+
+def _size(said: str) -> str:
+    return _SIZES.get(said.lower(), said.upper())
 
 
 def _shop(det: str | None, x: Word) -> str:
