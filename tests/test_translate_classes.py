@@ -177,3 +177,19 @@ def test_each_question_of_a_box_gets_its_frame(pt, en):
 def test_questions_in_one_box_with_the_bundled_translator(bundled):
     out = bundled.translate("Tem bolinhas? Qual o tecido da saia?", "pt", "en")
     assert out == "Does it have polka dots? What fabric is the skirt made of?"
+
+
+# ---------------------------------------------------------------- nothing broken reaches the user
+def test_a_way_that_leaves_english_or_a_repeat_gives_way_to_the_next(glossary):
+    tr = Echo({"She wears a Xavoq.": "Ela usa the Xavoq.",                   # an English word left in
+               "She wears a red Xavoq.": "Ela usa um Xavoq vermelho."})       # nouns one by one: clean
+    assert glossary.translate_en_pt("She wears a red dress.", tr) == "Ela usa um vestido vermelho."
+    assert tr.calls == ["She wears a Xavoq.", "She wears a red Xavoq."]
+    tr = Echo({"She wears a Xavoq.": "Ela usa um Xavoq Xavoq.",
+               "She wears a red Xavoq.": "Ela usa um um Xavoq vermelho.",
+               "She wears a red dress.": "Ela usa um vestido vermelho."})     # the plain translation
+    assert glossary.translate_en_pt("She wears a red dress.", tr) == "Ela usa um vestido vermelho."
+    tr = Echo({"She wears a Xavoq.": "Ela usa um Xavoq with.",                # every way leaves something:
+               "She wears a red Xavoq.": "Ela usa um Xavoq vermelho with.",   # the first, as before
+               "She wears a red dress.": "Ela usa um vestido vermelho with."})
+    assert glossary.translate_en_pt("She wears a red dress.", tr) == "Ela usa um vestido vermelho with."

@@ -162,6 +162,19 @@ def _pronoun_agrees(english: str, output: str, before: list | None, now: list | 
     return output
 
 
+# English words that have no business in a Portuguese answer (the bench's debris check says the same)
+_EN_LEFT = set("""the with and of is are was were has have wearing wears worn her his she he its it this that
+these those on in at for from over under which there their they appears appear looks seems""".split())
+_REPEATED = re.compile(r"(?<![\w-])([\wÀ-ÿ]{2,})\s+\1(?![\w-])", re.IGNORECASE)
+
+
+def leftovers(text: str) -> bool:
+    """Whether a Portuguese answer is broken where a user sees it: a placeholder's debris, a word said twice in a
+    row ("longa longa"), an English function word left in ("the", "with")."""
+    return has_debris(text) or bool(_REPEATED.search(text)) or any(
+        w.lower() in _EN_LEFT for w in re.findall(r"[A-Za-zÀ-ÿ]+(?:-[A-Za-zÀ-ÿ]+)*", text))
+
+
 def has_debris(text: str) -> bool:
     """A fragment of a placeholder, or punctuation broken the way a mangled placeholder leaves it."""
     return bool(_FRAGMENT.search(text) or _BROKEN.search(text))
@@ -449,6 +462,17 @@ class Glossary:
 
     def _en_pt_one(self, text: str, translate: Callable[[str], str], before: list | None,
                    found: list | None) -> str:
+        """The first way that leaves nothing broken (see ``leftovers``): phrases whole, nouns one by one, the plain
+        translation post-edited; when every way leaves something, the first."""
+        first = None
+        for out in self._attempts(text, translate, before, found):
+            if not leftovers(out):
+                return out
+            log.debug("%r left %r: trying the next way", text, out)
+            first = out if first is None else first
+        return first
+
+    def _attempts(self, text: str, translate: Callable[[str], str], before: list | None, found: list | None):
         protected, swaps = self.protect_phrases(text, before, found, translate)
         protected = _that(protected, swaps)
         if swaps and re.fullmatch(rf"(?:\W*(?:{'|'.join(s.placeholder for s in swaps)}))+\W*", protected):
@@ -456,7 +480,7 @@ class Glossary:
             # for the translator to do (given only placeholders it invents words: "Xavoq A.")
             out = self.restore(protected, swaps)
             if out is not None:
-                return out
+                yield out
         if swaps:
             got = self.fix(text, translate(protected), "en", "pt")
             if re.search(r"(?i)\bon\b", protected):       # "a print on the Xavoq" came back "não Xavoq"
@@ -467,17 +491,19 @@ class Glossary:
                                  got)
             out = self.restore(got, swaps)
             if out is not None:
-                return out
-            log.debug("a phrase did not come back whole in %r: nouns one by one instead", text)
+                yield out
+            else:
+                log.debug("a phrase did not come back whole in %r: nouns one by one instead", text)
         phrase_protected = protected if swaps else None
         protected, swaps = self.protect(text)
         if swaps and protected != phrase_protected:      # the same text again would fail the same way
             # adjectives' known wrong renderings first ("azul marinho"), while the nouns are still placeholders
             out = self.restore(self.fix(text, translate(protected), "en", "pt"), swaps)
             if out is not None:
-                return out
-            log.debug("a protected term did not come back whole in %r: post-editing instead", text)
-        return self.fix(text, translate(text), "en", "pt")
+                yield out
+            else:
+                log.debug("a protected term did not come back whole in %r: post-editing instead", text)
+        yield self.fix(text, translate(text), "en", "pt")
 
     def normalise_pt(self, text: str) -> str:
         """A Portuguese answer a multilingual model wrote itself, in the store's words: each term's known wrong
