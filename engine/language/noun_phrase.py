@@ -43,7 +43,7 @@ LEXICON_DIR = ASSETS / "lexicon"
 # English shade -> (Portuguese, how it joins): "light blue" -> azul-claro, "bright red" -> vermelho vibrante
 _SHADES = {
     "light": ("claro", "-"), "pale": ("claro", "-"), "dark": ("escuro", "-"), "deep": ("escuro", "-"),
-    "bright": ("vibrante", " "), "vivid": ("vibrante", " "), "muted": ("fechado", "-"), "soft": ("claro", "-"),
+    "bright": ("vibrante", " "), "vivid": ("vibrante", " "), "vibrant": ("vibrante", " "), "muted": ("fechado", "-"), "soft": ("claro", "-"),
 }
 _WORD = re.compile(r"[A-Za-zÀ-ÿ0-9]+")
 # quantities inside a "with" phrase: (masculine, feminine)
