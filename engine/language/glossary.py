@@ -168,6 +168,12 @@ these those on in at for from over under which there their they appears appear l
 _REPEATED = re.compile(r"(?<![\w-])([\wÀ-ÿ]{2,})\s+\1(?![\w-])", re.IGNORECASE)
 
 
+_HAS_ON = re.compile(r"(?:(?<=\bshe )|(?<=\bhe )|(?<=\bthey )|(?<=\bman )|(?<=\bwoman )|(?<=\bmodel )|"
+                     r"(?<=\bgirl )|(?<=\bboy )|(?<=\bperson )|(?<=\bchild )|(?<=\blady ))(has|have) "
+                     r"((?:a|an|the|her|his|their|some|two|three)\b[^.,;!?]{1,60}?) on([.!?]?\s*)$",
+                     re.IGNORECASE)
+
+
 def leftovers(text: str) -> bool:
     """Whether a Portuguese answer is broken where a user sees it: a placeholder's debris, a word said twice in a
     row ("longa longa"), an English function word left in ("the", "with")."""
@@ -473,6 +479,9 @@ class Glossary:
         return first
 
     def _attempts(self, text: str, translate: Callable[[str], str], before: list | None, found: list | None):
+        # "She has a bucket hat on." is "is wearing" (Bergamot leaves "em." at the end)
+        text = _HAS_ON.sub(lambda m: ("is wearing " if m.group(1).lower() == "has" else "are wearing ")
+                           + m.group(2) + m.group(3), text)
         protected, swaps = self.protect_phrases(text, before, found, translate)
         protected = _that(protected, swaps)
         if swaps and re.fullmatch(rf"(?:\W*(?:{'|'.join(s.placeholder for s in swaps)}))+\W*", protected):
