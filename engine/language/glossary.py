@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from engine.errors import BadInput
+from engine.errors import BadInput, VitrineError
 from engine.language.pt_agreement import agree, agree_verb, en_plural, pt_plural
 from engine.text_files import read_text
 
@@ -336,7 +336,7 @@ class Glossary:
             return self._unknown_cache[key]
         try:
             got = translate(f"It is {key}.").strip()
-        except Exception as e:          # the translator's own failure: the English word is kept
+        except (VitrineError, RuntimeError, ValueError) as e:     # the translator failed: the English stays
             log.debug("could not translate the modifier %r alone: %s", en, e)
             got = ""
         m = _ADJECTIVE_FRAME.fullmatch(got)

@@ -338,7 +338,7 @@ def _antecedent(clause: str, before: list | None) -> tuple | None:
     if not pick:
         return None
     one = said in ("one", "the other", "each", "the first", "the second", "the other one", "neither")
-    return pick[-1], False if one else True
+    return pick[-1], not one
 
 
 # what may stand before an unknown modifier of a phrase ("a ___ t-shirt"), and words that are never one
