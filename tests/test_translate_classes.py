@@ -193,3 +193,24 @@ def test_a_way_that_leaves_english_or_a_repeat_gives_way_to_the_next(glossary):
                "She wears a red Xavoq.": "Ela usa um Xavoq vermelho with.",   # the first, as before
                "She wears a red dress.": "Ela usa um vestido vermelho with."})
     assert glossary.translate_en_pt("She wears a red dress.", tr) == "Ela usa um vestido vermelho with."
+
+
+# ---------------------------------------------------------------- a streamed answer keeps its pronouns' referents
+def test_a_streamed_answer_gives_each_sentence_what_was_said_before(glossary):
+    from engine.language.translate import SentenceStream
+    asked = []
+
+    def translate(sentence, said):
+        asked.append((sentence, said))
+        return glossary.translate_en_pt(sentence, Echo({"There are Xavoq on the Quenvik.": "Há Xavoq na Quenvik.",
+                                                        "They are Xavoq.": "Eles são Xavoq."}), said)
+    stream = SentenceStream(translate, None, with_context=True)
+    for piece in ("There are skirts ", "on the rack. They ", "are long."):
+        stream.feed(piece)
+    assert stream.close() == "Há saias na arara. Elas são longas."
+    assert asked == [("There are skirts on the rack.", ""), ("They are long.", "There are skirts on the rack.")]
+
+
+def test_the_translator_takes_the_context_of_a_sentence(bundled):
+    out = bundled.translate("They are loose.", "en", "pt", context="She wears two skirts. The first is blue.")
+    assert out == "Elas são soltas."

@@ -133,8 +133,10 @@ _VERB_AFTER = re.compile(r" e (tem|têm|possui|possuem|parece|parecem|fica|ficam
 
 _PRONOUNS_PT = {("eles", True): "elas", ("ele", True): "ela", ("elas", False): "eles", ("ela", False): "ele",
                 ("um", True): "uma", ("uns", True): "umas", ("o outro", True): "a outra", ("os outros", True):
-                "as outras", ("a outra", False): "o outro", ("nenhum", True): "nenhuma", ("cada um", True): "cada uma"}
-_PT_PRONOUN = re.compile(r"(?<![\wÀ-ÿ])(eles|elas|ele|ela|um|uns|o outro|os outros|a outra|nenhum|cada um)"
+                "as outras", ("a outra", False): "o outro", ("nenhum", True): "nenhuma", ("cada um", True): "cada uma",
+                ("um deles", True): "uma delas", ("uma delas", False): "um deles", ("um dos", True): "uma das"}
+_PT_PRONOUN = re.compile(r"(?<![\wÀ-ÿ])(um deles|uma delas|eles|elas|ele|ela|um|uns|o outro|os outros|a outra|"
+                         r"nenhum|cada um)"
                          r"(?= (?:é|são|está|estão|parece|parecem|tem|têm|possui|possuem|fica|ficam|era|eram|"
                          r"também|ambos|ambas|não)\b)", re.IGNORECASE)
 
@@ -431,17 +433,21 @@ class Glossary:
             return None
         return output
 
-    def translate_en_pt(self, text: str, translate: Callable[[str], str]) -> str:
+    def translate_en_pt(self, text: str, translate: Callable[[str], str], context: str = "") -> str:
         """Phrases whole first; then nouns one by one; then the plain translation post-edited. A list marker
-        ("1.", "-") and a bold label ("**Top:**") are kept out of the translator: they confuse it."""
+        ("1.", "-") and a bold label ("**Top:**") are kept out of the translator: they confuse it. ``context``:
+        the English said before ``text`` (parsed, not translated), which its pronouns may refer to."""
         m = _MARKUP.match(text)
         if m and (m.group(1).strip() or m.group(2)) and m.group(3).strip():
             label = m.group(2) or ""
             core = re.sub(r"[*:\s]+", " ", label).strip()
             if core:
                 label = label.replace(core, self._en_pt(core, translate).rstrip("."), 1)
-            return m.group(1) + label + self.translate_en_pt(m.group(3), translate)
-        out = _GLUE.sub(lambda m: _GLUE_FIXES[m.group().lower()], self._en_pt(text, translate))
+            return m.group(1) + label + self.translate_en_pt(m.group(3), translate, context)
+        before: list = []
+        for said in _SENTENCES.split(context.strip()) if context.strip() else ():
+            before += self.parser.find(said, before)
+        out = _GLUE.sub(lambda m: _GLUE_FIXES[m.group().lower()], self._en_pt(text, translate, before or None))
         if "(" not in text:           # Bergamot's own additions: a gender mark "(a)" after a word it did not know
             out = re.sub(r"\s*\((?:a|o|as|os)\)", "", out)
         if "(em inglês)" in out and "english" not in text.lower():      # Bergamot's own addition
