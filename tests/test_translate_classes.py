@@ -169,6 +169,11 @@ def test_questions_in_one_box_are_split():
     ("Tem vestido jeans? E saia?", "Is there a denim dress? What about a skirt?"),
     ("vc tem essa saia em preto?", "Do you have this skirt in black?"),
     ("tem sandália numero 36?", "Do you have sandals in size 36?"),
+    ("Tem blusa tamanho GG?", "Do you have a blouse in size XL?"),          # Brazilian letter sizes
+    ("Esse vestido amassa?", "Does this dress wrinkle?"),
+    ("A legging é de academia?", "Are the leggings for the gym?"),
+    ("essa saia vem com cinto?", "Does this skirt come with a belt?"),
+    ("O tenis tem cano alto?", "Are the sneakers high-top?"),
 ])
 def test_each_question_of_a_box_gets_its_frame(pt, en):
     assert to_english(pt, no_translator, PLACEHOLDERS) == en

@@ -232,7 +232,7 @@ _SEVERAL = {"sleeve", "pocket", "button", "strap", "lace", "belt loop", "ruffle"
 
 def _generic(w: "Word") -> str:
     """A part asked about with no article ("tem manga") in the English a model expects: "sleeves", "a hood"."""
-    if not w.plural and w.en in _SEVERAL:
+    if not w.plural and " on the " not in w.en and w.en.split()[-1] in _SEVERAL:     # "puff sleeve" too
         return en_plural(w.en)
     return _article(w.en, w.plural)
 
@@ -296,7 +296,7 @@ def phrase_en(words: str) -> Word | None:
     colour = adjs + ([" and ".join(colours)] if colours else [])       # "preta e branca": black and white
     pattern = [m.en for m in mods if m.kind == "pattern"]
     material = [m.en for m in mods if m.kind == "material"]
-    others = [m.en for m in mods if m.kind in ("part", "garment")]
+    others = [_generic(m).removeprefix("a ").removeprefix("an ") for m in mods if m.kind in ("part", "garment")]
     if pattern and head.en in ("print", "pattern") and pattern[-1].endswith(head.en):
         pattern[-1] = pattern[-1][:-len(head.en)].strip()          # "leopard print" + "print"
     occasion = [m.en for m in mods if m.kind == "occasion"]      # "vestido longo de festa": long party dress
@@ -551,6 +551,27 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None, q: str = "") ->
     m = re.fullmatch(rf"qual (?:e )?o (?:tipo de )?decote {_OF} (.+)", f)
     if m and (x := phrase_en(m.group(1))):
         return f"What neckline {'do' if x.plural else 'does'} the {x.en} have?"
+    # "Essa camisa amassa?", "O jeans desbota?": how it behaves
+    m = re.fullmatch(rf"{_DET} (.+?) ({'|'.join(_BEHAVES)})", f)
+    if m and (x := phrase_en(m.group(2))):
+        return f"{'Do' if x.plural else 'Does'} {_the(m.group(1), x.plural)} {x.en} {_BEHAVES[m.group(3)]}?"
+    # "Essa blusa vem com cinto?"
+    m = re.fullmatch(rf"{_DET} (.+?) (?:vem|vêm|vem) com (?:um |uma )?(.+)", f)
+    if m and (x := phrase_en(m.group(2))) and (y := phrase_en(m.group(3))):
+        return f"{'Do' if x.plural else 'Does'} {_the(m.group(1), x.plural)} {x.en} come with {_generic(y)}?"
+    # "Qual cor combina com essa saia?"
+    m = re.fullmatch(rf"(?:qual|que) cor combina com {_DET} (.+)", f)
+    if m and (x := phrase_en(m.group(2))):
+        return f"What color goes with {_the(m.group(1), x.plural)} {x.en}?"
+    # "Tem o mesmo modelo em vermelho?"
+    m = re.fullmatch(r"tem (?:o mesmo modelo|esse modelo|este modelo|a mesma peca|essa peca) (?:em|na cor) (.+)", f)
+    if m and (y := _adjective(m.group(1))) and y.kind == "colour":
+        return f"Do you have the same style in {y.en}?"
+    # "A regata é de academia?": what it is for
+    m = re.fullmatch(rf"{_DET} (.+?) (?:e|sao) (?:de|para|pra) (.+)", f)
+    if m and (x := phrase_en(m.group(2))) and (y := lexicon().get(m.group(3))) and y.kind == "occasion":
+        what = {"party": "a party", "work": "work"}.get(y.en, f"the {y.en}")
+        return f"{'Are' if x.plural else 'Is'} {_the(m.group(1), x.plural)} {x.en} for {what}?"
     # "A saia é de couro?", "A blusa é listrada?", "A calça é preta?"
     m = re.fullmatch(rf"{_DET} (.+?) (?:e|sao|esta|estao) (de )?(.+)", f)
     if m and (x := phrase_en(m.group(2))) and ((y := phrase_en(m.group(4))) is not None or
@@ -582,6 +603,11 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None, q: str = "") ->
 
 _DET_OF = r"(?:(d[oa]s?|dess[ea]s?|dest[ea]s?) )?"
 
+
+# how a garment behaves, asked with one verb
+_BEHAVES = {"amassa": "wrinkle", "amassam": "wrinkle", "desbota": "fade", "desbotam": "fade", "encolhe": "shrink",
+            "encolhem": "shrink", "estica": "stretch", "esticam": "stretch", "laceia": "stretch out",
+            "pinica": "itch", "pinicam": "itch", "solta tinta": "bleed", "esquenta": "feel warm"}
 
 # Brazilian letter sizes in the English a model (and a shop abroad) uses
 _SIZES = {"pp": "XS", "p": "S", "m": "M", "g": "L", "gg": "XL", "xg": "XXL", "xgg": "XXXL"}
