@@ -48,6 +48,7 @@ def _predicate(glossary, before_text, text):
     ("The woman holds a bag.", "It is dark green.", ("verde-escura", True, False)),
     ("There is a coat on the chair.", "It is made of wool.", ("é feito de lã", False, False)),
     ("I see two blouses.", "One is white and the other is red.", ("branca", True, False)),
+    ("There are four skirts on the rack.", "Two are grey.", ("cinza", True, True)),
 ])
 def test_a_pronoun_subject_agrees_with_the_phrase_before(glossary, before, text, want):
     assert _predicate(glossary, before, text) == want
@@ -69,6 +70,13 @@ def test_one_and_the_other_of_a_plural_agree_as_one_of_them(glossary):
     tr = Echo({"There are two Xavoq: one Quenvik, one Brixel.": "Há dois Xavoq: um Quenvik, um Brixel."})
     out = glossary.translate_en_pt("There are two blouses: one striped, one plain.", tr)
     assert out == "Há duas blusas: uma listrada, uma lisa."
+
+
+def test_numbers_as_subjects_agree(glossary):
+    tr = Echo({"There are four Xavoq.": "Há quatro Xavoq.", "Two are Xavoq and two are Quenvik.":
+               "Dois é Xavoq e dois é Quenvik."})
+    out = glossary.translate_en_pt("There are four skirts. Two are grey and two are navy.", tr)
+    assert out == "Há quatro saias. Duas são cinza e duas são azul-marinho."
 
 
 def test_pronouns_read_right_with_the_bundled_translator(bundled):
@@ -105,6 +113,12 @@ def test_an_unknown_modifier_agrees_with_a_feminine_plural_head(glossary):
     g = Glossary(glossary.terms)
     tr = Echo({"It is zorvish.": "É brilhoso.", "Two Xavoq.": "Dois Xavoq."})
     assert g.translate_en_pt("Two zorvish linen shirts.", tr) == "Duas camisas de linho brilhosas."
+
+
+def test_an_unknown_modifier_after_and_or_in_is_taken_too(glossary):
+    found = glossary.parser.find("A coat with pockets and zorvish flaps.")
+    assert found[-1].premods[0].pos == "unk" and "zorvish flaps" in "A coat with pockets and zorvish flaps."[
+        found[-1].start:found[-1].end]
 
 
 def test_an_unknown_word_after_a_verb_is_glue_not_a_modifier(glossary):

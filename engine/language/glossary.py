@@ -134,9 +134,11 @@ _VERB_AFTER = re.compile(r" e (tem|têm|possui|possuem|parece|parecem|fica|ficam
 _PRONOUNS_PT = {("eles", True): "elas", ("ele", True): "ela", ("elas", False): "eles", ("ela", False): "ele",
                 ("um", True): "uma", ("uns", True): "umas", ("o outro", True): "a outra", ("os outros", True):
                 "as outras", ("a outra", False): "o outro", ("nenhum", True): "nenhuma", ("cada um", True): "cada uma",
-                ("um deles", True): "uma delas", ("uma delas", False): "um deles", ("um dos", True): "uma das"}
+                ("um deles", True): "uma delas", ("uma delas", False): "um deles", ("um dos", True): "uma das",
+                ("dois", True): "duas", ("duas", False): "dois", ("alguns", True): "algumas", ("todos", True): "todas",
+                ("os outros", True): "as outras"}
 _PT_PRONOUN = re.compile(r"(?<![\wÀ-ÿ])(um deles|uma delas|eles|elas|ele|ela|um|uns|o outro|os outros|a outra|"
-                         r"nenhum|cada um)"
+                         r"nenhum|cada um|dois|duas|alguns|todos)"
                          r"(?= (?:é|são|está|estão|parece|parecem|tem|têm|possui|possuem|fica|ficam|era|eram|"
                          r"também|ambos|ambas|não)\b)", re.IGNORECASE)
 
@@ -148,7 +150,8 @@ def _pronoun_agrees(english: str, output: str, before: list | None, now: list | 
     if not before and not now:
         return output
     from engine.language.noun_phrase import antecedent
-    for clause in re.finditer(r"(?:^|[,;:]\s*|\b(?:and|but|while)\s+)(?:they|it|one|the other|each|neither)\b",
+    for clause in re.finditer(r"(?:^|[,;:]\s*|\b(?:and|but|while)\s+)(?:they|it|one|the other|each|neither|two|"
+                              r"some|all|the others)\b",
                               english, re.IGNORECASE):
         # what the pronoun can refer to: the sentences before, and this one's phrases before the pronoun
         ante = antecedent(english[clause.start():clause.end()] + " is ",
@@ -409,7 +412,7 @@ class Glossary:
                 # modifiers alone are no noun: Bergamot's "É o Xavoq" for "It is Xavoq" -> "É plissada"
                 output = output[:a.start(2)] + output[a.end(2) + 1:]
                 start -= a.end(2) + 1 - a.start(2)
-            if s.predicate and re.match(r"(?:é|são|está|estão) ", word) and \
+            if s.predicate and re.match(r"(?:é|são|está|estão|parece|parecem) ", word) and \
                     (v := _VERB_BEFORE.search(output[:start])) and not v.group(0).strip().endswith(("ser", "estar")):
                 # the phrase says its own verb ("está por dentro", "é feito de"): not "É é feito de seda"
                 output = output[:v.start(1)] + output[start:]

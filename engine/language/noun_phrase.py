@@ -304,6 +304,7 @@ def tokens(text: str) -> list[_Tok]:
 
 # a pronoun subject at the start of a clause, and the number it says: "they" plural, "one"/"the other" one of them
 _PRONOUN = re.compile(r"(?:^|[,;:]\s*|\b(?:and|but|while)\s+)(they|it|both|one|the other|each|the first|the second|"
+                      r"two|three|four|five|some|all|most|the rest|the others|"
                       r"the other one|neither|these|those|all of them|both of them)(?:['’](?:s|re))?\s+(?:[a-z]+\s+){0,3}$",
                       re.IGNORECASE)
 
@@ -344,7 +345,7 @@ def _antecedent(clause: str, before: list | None) -> tuple | None:
 # what may stand before an unknown modifier of a phrase ("a ___ t-shirt"), and words that are never one
 _DETERMINERS_EN = {"a", "an", "the", "her", "his", "their", "its", "this", "that", "these", "those", "my", "your",
                    "our", "some", "two", "three", "four", "five", "six", "several", "many", "of", "one", "any",
-                   "no", "each", "every"}
+                   "no", "each", "every", "and", "or", "with", "without", "in", "plus"}
 _NOT_MODIFIER = set("""a an the her his their its this that these those my your our some any all both each every no
 not is are was were be been being has have had do does did can could would should may might will shall must it they
 she he we you i me him them us what which who whom whose there here and or but nor so yet with without in on at of
