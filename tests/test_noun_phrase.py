@@ -158,7 +158,7 @@ def no_translator(text):
     ("Tem jardineira na imagem?", "Are there overalls in the image?"),
     ("O sapatenis é de couro?", "Are the casual sneakers made of leather?"),
     ("A blusinha tem bolsos?", "Does the top have pockets?"),
-    ("o vestdo tem manga?", "Does the dress have a sleeve?"),
+    ("o vestdo tem manga?", "Does the dress have sleeves?"),
     ("Quantos botões tem o casaco?", "How many buttons does the coat have?"),
     ("É listrada?", "Is it striped?"),
     ("Ele está de bermuda ou calça?", "Is he wearing shorts or trousers?"),

@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from engine.errors import BadInput
+from engine.errors import BadInput, VitrineError
 from engine.language.pt_agreement import agree, agree_verb, en_plural, pt_plural
 from engine.text_files import read_text
 
@@ -75,9 +75,10 @@ def _cased(match: str, right: str) -> str:
 
 # "a logo on the left side" comes back "um logotipo não lado esquerdo": "on the" before a place, read as "não"
 _PLACES_M = ("lado peito ombro bolso topo centro meio pescoço braço punho cotovelo joelho tornozelo cabelo pulso "
-             "quadril "
+             "quadril gancho cabide varal "
              "fundo parque chão canto banco jardim espelho provador cabide manequim balcão carro sofá quarto rosto")
-_FEMININE_PLACES = set("frente parte cintura gola manga barra mão cabeça altura".split())
+_FEMININE_PLACES = set("frente parte cintura gola manga barra mão cabeça altura mesa cadeira cama porta prateleira "
+                       "parede arara vitrine".split())
 _ON_THE = re.compile(r"(?<![\wÀ-ÿ])(não) ((?:" + "|".join(_PLACES_M.split() + sorted(_FEMININE_PLACES)) + r")\b)",
                      re.IGNORECASE)
 
@@ -96,11 +97,93 @@ _IN_A = re.compile(r"(?<![\wÀ-ÿ])(em|no|na|nos|nas) (?:(?:um|uma|uns|umas) )?$
 _EN_IN = re.compile(r"(?<![\w-])in (?:(?:a|an|the|his|her|their|matching) )?$", re.IGNORECASE)
 
 
-_VERB_BEFORE = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|fica|ficam)(?: (?:ser|estar))? $",
+_VERB_BEFORE = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|fica|ficam)(?: (?:ser|estar))?"
+                          r"(?: (?:um pouco|muito|bem|bastante|demasiado|meio|tão|totalmente|completamente|"
+                          r"ligeiramente|levemente|extremamente|relativamente|mais|menos|também))* $",
                           re.IGNORECASE)
 
 
+# "the dress", "the child's sneakers": a definite phrase
+_EN_THE = re.compile(r"(?:^|\s)the\s+(?:[\w-]+['’]s\s+)?$", re.IGNORECASE)
+# "I can tell the blouse is made of silk": English drops "that", and Bergamot reads "tell the blouse" ("dizer à
+# blusa"); the word is put back before the translator sees it
+_SAY_THAT = ("tell", "say", "see", "think", "believe", "guess", "notice", "assume", "suspect", "know", "confirm",
+             "like")        # "it looks like the skirt is made of corduroy": "parece que a saia"
+_CLAUSE_VERBS = ("is", "are", "was", "were", "has", "have", "had", "looks", "look", "seems", "seem", "appears",
+                 "appear", "features", "comes", "fits")
+
+
+def _that(protected: str, swaps: list) -> str:
+    """``protected`` with "that" after a verb of saying or seeing whose object is a clause ("I can tell [that]
+    the Xavoq is ..."): its subject starts with a determiner and its verb (or a predicate placeholder) follows
+    within a few words."""
+    verbs = "|".join(_CLAUSE_VERBS + tuple(s.placeholder for s in swaps if s.predicate))
+    return re.sub(rf"\b({'|'.join(_SAY_THAT)})\s+(?=(?:the|her|his|their|its|this|these|those)\s+"
+                  rf"(?:[\w'’-]+\s+){{0,3}}?(?:{verbs})\b)", r"\1 that ", protected, flags=re.IGNORECASE)
+
+
+# "É nítido.", "Ela é empoeirada.": an adjective alone after the copula, no article, one or two words
+_ADJECTIVE_FRAME = re.compile(r"(?:(Ele|Ela) )?(?:é|está) (?!(?:o|a|os|as|um|uma|de|da|do|em)\b)"
+                              r"([a-zà-ÿ]+(?:-[a-zà-ÿ]+)?)\.?", re.IGNORECASE)
+_ARTICLE_AFTER_VERB = re.compile(r"(?<![\wÀ-ÿ])(é|são|está|estão|parece|parecem|era|eram|foi|foram|fica|ficam|ser|"
+                                 r"estar) "
+                                 r"(o|a|os|as|um|uma|uns|umas) $", re.IGNORECASE)
 _VERB_AFTER = re.compile(r" e (tem|têm|possui|possuem|parece|parecem|fica|ficam)\b", re.IGNORECASE)
+
+
+_PRONOUNS_PT = {("eles", True): "elas", ("ele", True): "ela", ("elas", False): "eles", ("ela", False): "ele",
+                ("um", True): "uma", ("uns", True): "umas", ("o outro", True): "a outra", ("os outros", True):
+                "as outras", ("a outra", False): "o outro", ("nenhum", True): "nenhuma", ("cada um", True): "cada uma",
+                ("um deles", True): "uma delas", ("uma delas", False): "um deles", ("um dos", True): "uma das",
+                ("dois", True): "duas", ("duas", False): "dois", ("alguns", True): "algumas", ("todos", True): "todas",
+                ("os outros", True): "as outras"}
+_PT_PRONOUN = re.compile(r"(?<![\wÀ-ÿ])(um deles|uma delas|eles|elas|ele|ela|um|uns|o outro|os outros|a outra|"
+                         r"nenhum|cada um|dois|duas|alguns|todos)"
+                         r"(?= (?:é|são|está|estão|parece|parecem|tem|têm|possui|possuem|fica|ficam|era|eram|"
+                         r"também|ambos|ambas|não)\b)", re.IGNORECASE)
+
+
+def _pronoun_agrees(english: str, output: str, before: list | None, now: list | None = None) -> str:
+    """A pronoun subject in the gender of what it refers to in the sentences before: "There are trousers in the
+    image. They are black." -> "Elas são pretas" (Bergamot says "Eles"); "One is black and the other is white"
+    after "two skirts" -> "Uma é preta e a outra é branca"."""
+    if not before and not now:
+        return output
+    from engine.language.noun_phrase import antecedent
+    for clause in re.finditer(r"(?:^|[,;:]\s*|\b(?:and|but|while)\s+)(?:they|it|one|the other|each|neither|two|"
+                              r"some|all|the others)\b",
+                              english, re.IGNORECASE):
+        # what the pronoun can refer to: the sentences before, and this one's phrases before the pronoun
+        ante = antecedent(english[clause.start():clause.end()] + " is ",
+                          list(before or []) + [p for p in now or [] if p.end <= clause.start()])
+        if ante is None:
+            continue
+        fem = ante[1]
+
+        def fix(m: re.Match) -> str:
+            to = _PRONOUNS_PT.get((m.group(1).lower(), fem))
+            return _cased(m.group(1), to) if to else m.group(1)
+        return _PT_PRONOUN.sub(fix, output)
+    return output
+
+
+# English words that have no business in a Portuguese answer (the bench's debris check says the same)
+_EN_LEFT = set("""the with and of is are was were has have wearing wears worn her his she he its it this that
+these those on in at for from over under which there their they appears appear looks seems""".split())
+_REPEATED = re.compile(r"(?<![\w-])([\wÀ-ÿ]{2,})\s+\1(?![\w-])", re.IGNORECASE)
+
+
+_HAS_ON = re.compile(r"(?:(?<=\bshe )|(?<=\bhe )|(?<=\bthey )|(?<=\bman )|(?<=\bwoman )|(?<=\bmodel )|"
+                     r"(?<=\bgirl )|(?<=\bboy )|(?<=\bperson )|(?<=\bchild )|(?<=\blady ))(has|have) "
+                     r"((?:a|an|the|her|his|their|some|two|three)\b[^.,;!?]{1,60}?) on([.!?]?\s*)$",
+                     re.IGNORECASE)
+
+
+def leftovers(text: str) -> bool:
+    """Whether a Portuguese answer is broken where a user sees it: a placeholder's debris, a word said twice in a
+    row ("longa longa"), an English function word left in ("the", "with")."""
+    return has_debris(text) or bool(_REPEATED.search(text)) or any(
+        w.lower() in _EN_LEFT for w in re.findall(r"[A-Za-zÀ-ÿ]+(?:-[A-Za-zÀ-ÿ]+)*", text))
 
 
 def has_debris(text: str) -> bool:
@@ -158,6 +241,7 @@ class Swap:
     garment: bool = False     # a garment one wears ("in a grey suit" -> "com um terno cinza")
     worn_in: bool = False     # the English said "in" before it: a person in a garment
     predicate: bool = False   # modifiers with no noun, agreeing with the subject: the verb before agrees too
+    definite: bool = False    # the English said "the" ("the child's sneakers"): a sentence never opens bare
 
 
 class Glossary:
@@ -172,6 +256,7 @@ class Glossary:
             self._forms.setdefault(t.en_plural.lower(), (t, True))
         self._en = _pattern(self._forms) if self._forms else None
         self._parser = None
+        self._unknown_cache: dict[str, str] = {}      # an unknown modifier -> its checked Portuguese
 
     @property
     def parser(self):
@@ -233,12 +318,59 @@ class Glossary:
             return ph
         return self._en.sub(swap, source), swaps
 
-    def protect_phrases(self, source: str) -> tuple[str, list[Swap]]:
-        """``source`` with each fashion noun phrase swapped for a placeholder, rendered whole in Portuguese."""
+    def _unknowns(self, phrase, translate: Callable[[str], str]):
+        """The phrase with each modifier the lexicon does not know rendered by the translator alone ("heather"),
+        checked: one to three plain words back, nothing broken, else the English word stays (a loanword, as
+        Brazilian shops keep "cropped", "oversized") - never glued to the phrase where it garbles it."""
+        from dataclasses import replace
+        if not any(getattr(m, "pos", "") == "unk" for m in phrase.premods):
+            return phrase
+        mods = []
+        for m in phrase.premods:
+            if getattr(m, "pos", "") == "unk" and not m.pt:
+                m = replace(m, pt=self._unknown_pt(m.en, translate))
+            mods.append(m)
+        return replace(phrase, premods=mods)
+
+    def _unknown_pt(self, en: str, translate: Callable[[str], str]) -> str:
+        """A modifier the lexicon does not know, by the translator in a frame that shows it is an adjective ("It
+        is crisp." -> "É nítido."): the word the frame comes back with, in the masculine singular, when it comes
+        back as the frame exactly (no article: "É a urze" is a noun, not a modifier); else the English word."""
+        key = en.lower()
+        if key in self._unknown_cache:
+            return self._unknown_cache[key]
+        try:
+            got = translate(f"It is {key}.").strip()
+        except (VitrineError, RuntimeError, ValueError) as e:     # the translator failed: the English stays
+            log.debug("could not translate the modifier %r alone: %s", en, e)
+            got = ""
+        m = _ADJECTIVE_FRAME.fullmatch(got)
+        out = key
+        if m and not has_debris(got):
+            word = m.group(2).lower()
+            mine, theirs = set(re.split(r"[- ]", word)), set(re.split(r"[- ]", key))
+            if word == key or not mine & theirs:     # the English kept whole, or a word of its own
+                if (m.group(1) or "").lower() == "ela" and word.endswith("a") and word != key:
+                    word = word[:-1] + "o"            # "Ela é empoeirada": the lemma is "empoeirado"
+                out = word
+        if len(self._unknown_cache) < 4096:
+            self._unknown_cache[key] = out
+        return out
+
+    def protect_phrases(self, source: str, before: list | None = None, found: list | None = None,
+                        translate: Callable[[str], str] | None = None) -> tuple[str, list[Swap]]:
+        """``source`` with each fashion noun phrase swapped for a placeholder, rendered whole in Portuguese.
+        ``before``: the phrases of the sentences before (a pronoun subject agrees with them); ``found``, when
+        given, gets this sentence's phrases."""
         from engine.language.noun_phrase import render
         swaps: list[Swap] = []
         out, at = [], 0
-        for phrase in self.parser.find(source):
+        phrases = self.parser.find(source, before)
+        if found is not None:
+            found.extend(phrases)
+        if translate is not None:
+            phrases = [self._unknowns(p, translate) for p in phrases]
+        for phrase in phrases:
             if len(swaps) >= len(PLACEHOLDERS):
                 break
             ph = PLACEHOLDERS[len(swaps)]
@@ -248,7 +380,8 @@ class Glossary:
                               phrase=True, garment=phrase.run is None and phrase.alone is None and
                               not phrase.head.part and not phrase.predicate,
                               worn_in=bool(_EN_IN.search(source[:phrase.start])),
-                              predicate=phrase.run is not None or phrase.alone is not None))
+                              predicate=phrase.run is not None or phrase.alone is not None,
+                              definite=bool(_EN_THE.search(source[:phrase.start]))))
             out.append(source[at:phrase.start] + ph)
             at = phrase.end
         return "".join(out) + source[at:], swaps
@@ -275,6 +408,21 @@ class Glossary:
                     with_ = with_.capitalize()
                 output = output[:w.start(1)] + with_ + output[w.end(1):]
                 start += len(with_) - len(w.group(1))
+            if s.predicate and (a := _ARTICLE_AFTER_VERB.search(output[:start])):
+                # modifiers alone are no noun: Bergamot's "É o Xavoq" for "It is Xavoq" -> "É plissada"
+                output = output[:a.start(2)] + output[a.end(2) + 1:]
+                start -= a.end(2) + 1 - a.start(2)
+            if s.predicate and re.match(r"(?:é|são|está|estão|parece|parecem) ", word) and \
+                    (v := _VERB_BEFORE.search(output[:start])) and not v.group(0).strip().endswith(("ser", "estar")):
+                # the phrase says its own verb ("está por dentro", "é feito de"): not "É é feito de seda"
+                output = output[:v.start(1)] + output[start:]
+                start = v.start(1)
+                word = word[0].upper() + word[1:] if (start == 0 or output[:start].rstrip().endswith(
+                    (".", "!", "?"))) else word
+            if s.definite and s.phrase and not s.predicate and at_start:
+                # "The child's sneakers are pink": Bergamot drops the article ("Tênis da criança são")
+                art = ("As" if s.plural else "A") if s.feminine else ("Os" if s.plural else "O")
+                word = f"{art} {word[0].lower()}{word[1:]}"
             output = output[:start] + word + output[start + len(s.placeholder):]
             if s.predicate and (v := _VERB_BEFORE.search(output[:start])):   # "parecem ser feitas de lã"
                 verb = agree_verb(v.group(1), s.plural)
@@ -288,32 +436,69 @@ class Glossary:
             return None
         return output
 
-    def translate_en_pt(self, text: str, translate: Callable[[str], str]) -> str:
+    def translate_en_pt(self, text: str, translate: Callable[[str], str], context: str = "") -> str:
         """Phrases whole first; then nouns one by one; then the plain translation post-edited. A list marker
-        ("1.", "-") and a bold label ("**Top:**") are kept out of the translator: they confuse it."""
+        ("1.", "-") and a bold label ("**Top:**") are kept out of the translator: they confuse it. ``context``:
+        the English said before ``text`` (parsed, not translated), which its pronouns may refer to."""
         m = _MARKUP.match(text)
         if m and (m.group(1).strip() or m.group(2)) and m.group(3).strip():
             label = m.group(2) or ""
             core = re.sub(r"[*:\s]+", " ", label).strip()
             if core:
                 label = label.replace(core, self._en_pt(core, translate).rstrip("."), 1)
-            return m.group(1) + label + self.translate_en_pt(m.group(3), translate)
-        out = _GLUE.sub(lambda m: _GLUE_FIXES[m.group().lower()], self._en_pt(text, translate))
+            return m.group(1) + label + self.translate_en_pt(m.group(3), translate, context)
+        before: list = []
+        for said in _SENTENCES.split(context.strip()) if context.strip() else ():
+            before += self.parser.find(said, before)
+        out = _GLUE.sub(lambda m: _GLUE_FIXES[m.group().lower()], self._en_pt(text, translate, before or None))
+        if "(" not in text:           # Bergamot's own additions: a gender mark "(a)" after a word it did not know
+            out = re.sub(r"\s*\((?:a|o|as|os)\)", "", out)
         if "(em inglês)" in out and "english" not in text.lower():      # Bergamot's own addition
             out = out.replace(" (em inglês)", "").replace("(em inglês)", "")
         return _ON_THE.sub(lambda m: _cased(m.group(1), ("na " if m.group(2).lower() in _FEMININE_PLACES else "no "))
                            + m.group(2), out)
 
-    def _en_pt(self, text: str, translate: Callable[[str], str]) -> str:
+    def _en_pt(self, text: str, translate: Callable[[str], str], before: list | None = None,
+               found: list | None = None) -> str:
         sentences = _SENTENCES.split(text.strip())
         if len(sentences) > 1:        # one at a time, as the answer streams: Bergamot joins sentences with commas
-            return " ".join(self._en_pt(s, translate) for s in sentences if s.strip())
-        protected, swaps = self.protect_phrases(text)
-        if len(swaps) == 1 and re.fullmatch(rf"\W*{swaps[0].placeholder}\W*", protected):
-            # the whole answer is one phrase ("Black.", "A red dress."): nothing for the translator to do
+            out, before = [], list(before or [])
+            for s in sentences:
+                if s.strip():
+                    now: list = []
+                    out.append(self._en_pt(s, translate, before, now))
+                    before += now      # what a pronoun of the next sentence can refer to
+            return " ".join(out)
+        now: list = []
+        got = self._en_pt_one(text, translate, before, now)
+        if found is not None:
+            found.extend(now)
+        return _pronoun_agrees(text, got, before, now)
+
+    def _en_pt_one(self, text: str, translate: Callable[[str], str], before: list | None,
+                   found: list | None) -> str:
+        """The first way that leaves nothing broken (see ``leftovers``): phrases whole, nouns one by one, the plain
+        translation post-edited; when every way leaves something, the first."""
+        first = None
+        for out in self._attempts(text, translate, before, found):
+            if not leftovers(out):
+                return out
+            log.debug("%r left %r: trying the next way", text, out)
+            first = out if first is None else first
+        return first
+
+    def _attempts(self, text: str, translate: Callable[[str], str], before: list | None, found: list | None):
+        # "She has a bucket hat on." is "is wearing" (Bergamot leaves "em." at the end)
+        text = _HAS_ON.sub(lambda m: ("is wearing " if m.group(1).lower() == "has" else "are wearing ")
+                           + m.group(2) + m.group(3), text)
+        protected, swaps = self.protect_phrases(text, before, found, translate)
+        protected = _that(protected, swaps)
+        if swaps and re.fullmatch(rf"(?:\W*(?:{'|'.join(s.placeholder for s in swaps)}))+\W*", protected):
+            # the whole answer is phrases ("Black.", "A red dress.", "Straight-leg jeans, high-rise."): nothing
+            # for the translator to do (given only placeholders it invents words: "Xavoq A.")
             out = self.restore(protected, swaps)
             if out is not None:
-                return out
+                yield out
         if swaps:
             got = self.fix(text, translate(protected), "en", "pt")
             if re.search(r"(?i)\bon\b", protected):       # "a print on the Xavoq" came back "não Xavoq"
@@ -324,17 +509,19 @@ class Glossary:
                                  got)
             out = self.restore(got, swaps)
             if out is not None:
-                return out
-            log.debug("a phrase did not come back whole in %r: nouns one by one instead", text)
+                yield out
+            else:
+                log.debug("a phrase did not come back whole in %r: nouns one by one instead", text)
         phrase_protected = protected if swaps else None
         protected, swaps = self.protect(text)
         if swaps and protected != phrase_protected:      # the same text again would fail the same way
             # adjectives' known wrong renderings first ("azul marinho"), while the nouns are still placeholders
             out = self.restore(self.fix(text, translate(protected), "en", "pt"), swaps)
             if out is not None:
-                return out
-            log.debug("a protected term did not come back whole in %r: post-editing instead", text)
-        return self.fix(text, translate(text), "en", "pt")
+                yield out
+            else:
+                log.debug("a protected term did not come back whole in %r: post-editing instead", text)
+        yield self.fix(text, translate(text), "en", "pt")
 
     def normalise_pt(self, text: str) -> str:
         """A Portuguese answer a multilingual model wrote itself, in the store's words: each term's known wrong

@@ -43,7 +43,7 @@ LEXICON_DIR = ASSETS / "lexicon"
 # English shade -> (Portuguese, how it joins): "light blue" -> azul-claro, "bright red" -> vermelho vibrante
 _SHADES = {
     "light": ("claro", "-"), "pale": ("claro", "-"), "dark": ("escuro", "-"), "deep": ("escuro", "-"),
-    "bright": ("vibrante", " "), "vivid": ("vibrante", " "), "muted": ("fechado", "-"), "soft": ("claro", "-"),
+    "bright": ("vibrante", " "), "vivid": ("vibrante", " "), "vibrant": ("vibrante", " "), "muted": ("fechado", "-"), "soft": ("claro", "-"),
 }
 _WORD = re.compile(r"[A-Za-zÀ-ÿ0-9]+")
 # quantities inside a "with" phrase: (masculine, feminine)
@@ -63,7 +63,8 @@ _INTENSIFIERS = {"slightly": "um pouco", "very": "muito", "quite": "bem", "rathe
                  "extremamente", "relatively": "relativamente"}
 _COPULA_EN = {"is", "are", "was", "were", "be", "been", "looks", "look", "seems", "seem", "appears", "appear"}
 # a head that, followed by "of", is not a garment ("on top of", "the back of")
-_NOT_BEFORE_OF = {"top", "back", "front", "side", "bottom", "neck", "waist", "shoulder", "shoulders", "heel"}
+_NOT_BEFORE_OF = {"top", "back", "front", "side", "bottom", "neck", "waist", "shoulder", "shoulders", "heel",
+                  "shades", "shade"}        # "in shades of orange": tones, not sunglasses
 
 
 def fold(text: str) -> str:
@@ -301,6 +302,62 @@ def tokens(text: str) -> list[_Tok]:
     return out
 
 
+# a pronoun subject at the start of a clause, and the number it says: "they" plural, "one"/"the other" one of them
+_PRONOUN = re.compile(r"(?:^|[,;:]\s*|\b(?:and|but|while)\s+)(they|it|both|one|the other|each|the first|the second|"
+                      r"two|three|four|five|some|all|most|the rest|the others|"
+                      r"the other one|neither|these|those|all of them|both of them)(?:['’](?:s|re))?\s+(?:[a-z]+\s+){0,3}$",
+                      re.IGNORECASE)
+
+
+def antecedent(clause: str, before: list | None) -> tuple | None:
+    """(Phrase, feminine, plural) a pronoun subject that opens ``clause`` refers to: the last noun phrase of the
+    sentences before with the pronoun's number ("they" -> the last plural one, "it" -> the last singular one, a
+    garment first; "a pair of boots" is the boots); "one"/"the other" is one of a plural; None when there is no
+    pronoun or nothing it can refer to."""
+    got = _antecedent(clause, before)
+    if got is None:
+        return None
+    p, plural = got
+    if p.pair and not p.head.only_plural:          # "um par de botas. Elas são marrons"
+        return p, p.head.feminine, plural
+    return p, p.feminine, plural
+
+
+def _antecedent(clause: str, before: list | None) -> tuple | None:
+    if not before:
+        return None
+    m = _PRONOUN.search(clause.strip() + " ") if clause.strip() else None
+    if m is None:
+        return None
+    said = m.group(1).lower()
+    nouns = [p for p in before if p.run is None and p.alone is None and p.head.pt]
+    if said in ("it",):
+        pick = [p for p in nouns if not p.plural and not p.head.part] or [p for p in nouns if not p.plural] or \
+            [p for p in nouns if p.head.only_plural]
+        return (pick[-1], pick[-1].plural) if pick else None
+    pick = [p for p in nouns if p.plural or p.pair] or nouns
+    if not pick:
+        return None
+    one = said in ("one", "the other", "each", "the first", "the second", "the other one", "neither")
+    return pick[-1], not one
+
+
+# what may stand before an unknown modifier of a phrase ("a ___ t-shirt"), and words that are never one
+_DETERMINERS_EN = {"a", "an", "the", "her", "his", "their", "its", "this", "that", "these", "those", "my", "your",
+                   "our", "some", "two", "three", "four", "five", "six", "several", "many", "of", "one", "any",
+                   "no", "each", "every", "and", "or", "with", "without", "in", "plus"}
+_NOT_MODIFIER = set("""a an the her his their its this that these those my your our some any all both each every no
+not is are was were be been being has have had do does did can could would should may might will shall must it they
+she he we you i me him them us what which who whom whose there here and or but nor so yet with without in on at of
+for from to by over under near next behind inside outside into onto off up down about around through between
+very quite also just only too then than as like such other another same own more most much many few less least
+wearing wears wear worn holding holds hold carrying carries carry shows show showing see seen sees looks look
+seems seem appears appear made make makes woman women man men person people model models girl boy child kid kids
+lady guy image picture photo photograph background front back side left right top bottom one two three four five
+six seven eight nine ten several pair pairs set sets yes no well maybe perhaps probably possibly likely clearly
+similar different style kind type sort shade tone color colour colors colours pattern""".split())
+
+
 def _gap(text: str, a: _Tok, b: _Tok) -> str:
     return text[a.end:b.start]
 
@@ -309,11 +366,12 @@ class Parser:
     def __init__(self, lexicon: Lexicon):
         self.lex = lexicon
 
-    def find(self, text: str) -> list[Phrase]:
-        """Every fashion noun phrase in ``text``, left to right, not overlapping."""
+    def find(self, text: str, before: list[Phrase] | None = None) -> list[Phrase]:
+        """Every fashion noun phrase in ``text``, left to right, not overlapping. ``before``: the phrases of the
+        sentences before, which a pronoun subject refers to ("There are trousers. They are black.")."""
         toks = tokens(text)
         words = [t.word for t in toks]
-        out, i = [], 0
+        out, i, free = [], 0, 0          # free: the first token no phrase took
         while i < len(toks):
             if toks[i].joined:
                 i += 1
@@ -321,18 +379,20 @@ class Parser:
             got = self._phrase(text, toks, words, i, allow_posts=True)
             if got is not None and i and words[i - 1] in _COPULA_EN and not got[0].premods and \
                     not got[0].withs and not got[0].posts and key_of(got[0].head.en) in self.lex.mods:
-                got = self._alone(text, toks, words, i, out) or got    # "are flat": a predicate, not "sapatilha"
+                got = self._alone(text, toks, words, i, out, before) or got    # "are flat": a predicate
             if got is None and words[i] == "pair" and i + 1 < len(toks) and words[i + 1] == "of":
                 got = self._phrase(text, toks, words, i + 2, allow_posts=True)
                 if got is not None:            # "a pair of jeans": one garment in Portuguese ("uma calça jeans")
                     got[0].start, got[0].pair = toks[i].start, True
             if got is None:
-                got = self._alone(text, toks, words, i, out)
+                got = self._alone(text, toks, words, i, out, before)
                 if got is None:
                     i += 1
                     continue
             phrase, j = got
-            if (i and words[i - 1] in _COPULA_EN and phrase.run is None and phrase.alone is None
+            copula = i and (words[i - 1] in _COPULA_EN or words[i - 1] == "not" and i > 1 and
+                            words[i - 2] in _COPULA_EN)        # "the jacket is not leather": "não é de couro"
+            if (copula and phrase.run is None and phrase.alone is None
                     and self.lex.is_material(phrase.head)):
                 phrase.predicate = True        # "the boots are tan suede" -> "são de camurça caramelo"
             if text[phrase.end:phrase.end + 2] in ("'s", "’s"):
@@ -345,16 +405,78 @@ class Parser:
                 owner = out.pop()            # "the jacket's sleeves" -> "as mangas da jaqueta"
                 owner.possessor = False
                 phrase.owner, phrase.start = owner, owner.start
+            if phrase.run is None and phrase.alone is None and phrase.owner is None and not phrase.pair:
+                self._unknown_premods(text, toks, words, i, free, phrase)
+                prev = out[-1] if out else None
+                if prev is not None and text[prev.end:phrase.start] == " " and prev.run is None and \
+                        prev.alone is None and prev.owner is None and not prev.pair and not prev.withs and \
+                        not prev.posts and not prev.possessor and not prev.predicate and not phrase.premods:
+                    # two nouns in a row ("espadrille wedges", "shirt collar"): the first is a "de" complement
+                    # of the second, one unit - never two placeholders side by side for the translator to garble
+                    out.pop()
+                    phrase.premods = [Mod(prev.head.en, "de", "detail", render(prev))]
+                    phrase.start = prev.start
             out.append(phrase)
-            i = j
+            i = free = j
         return out
 
-    def _alone(self, text, toks, words, i, found):
+    def _unknown_premods(self, text, toks, words, i, free, phrase: Phrase) -> None:
+        """Words before a phrase the lexicon does not know, between a determiner (or the sentence's start) and
+        the phrase ("a grey heather t-shirt", "a stand-up collar"): taken into the phrase as modifiers of their
+        own (Mod pos "unk", rendered after the head by the translator alone, checked; see
+        ``engine.language.glossary``), so the translator never sees them glued to a placeholder and garbles the
+        phrase ("Uma panela de calor cinza camiseta"). Known modifiers among them come in with their senses."""
+        j = i - 1
+        chain: list[int] = []
+        while j >= free and len(chain) < 4:
+            gap = _gap(text, toks[j], toks[j + 1])
+            hyphened = toks[j].joined or toks[j + 1].joined        # "one-piece", "stand-up": inside a word
+            if gap not in (" ", "-") or not toks[j].word.isalpha() or \
+                    toks[j].word in _NOT_MODIFIER and not hyphened or \
+                    (toks[j].word.endswith(("ly", "ing")) and not self.lex.matches(words, j)):
+                break
+            chain.insert(0, j)
+            j -= 1
+        while chain and toks[chain[0]].joined:        # never start inside a written word
+            chain.pop(0)
+        if not chain:
+            return
+        left = chain[0] - 1
+        at_start = left < 0 or text[toks[left].end:toks[chain[0]].start].strip()[-1:] in (".", "!", "?", ":")
+        if not (at_start or words[left] in _DETERMINERS_EN and _gap(text, toks[left], toks[chain[0]]) == " "):
+            return
+        # the chain, left to right: known modifiers by the lexicon, unknown words grouped
+        mods: list = []
+        k = chain[0]
+        while k < i:
+            hit = next(((n, m) for n, m in self.lex.matches(words, k) if isinstance(m, Mod) and k + n <= i and
+                        (k + n >= len(toks) or not toks[k + n].joined) and m.pos != "post"), None)
+            if hit is not None:
+                mods.append(hit[1])
+                k += hit[0]
+                continue
+            end = k + 1
+            while end < i and toks[end].joined:       # "stand-up": one written word, one unknown
+                end += 1
+            if mods and isinstance(mods[-1], list):     # "one piece": unknown words in a row go together
+                mods[-1][1] = end
+            else:
+                mods.append([k, end])
+            k = end
+        if not any(isinstance(m, list) for m in mods):
+            return
+        mods = [Mod(text[toks[m[0]].start:toks[m[1] - 1].end], "unk", "unknown", "") if isinstance(m, list) else m
+                for m in mods]
+        phrase.premods = mods + phrase.premods
+        phrase.start = toks[chain[0]].start
+
+    def _alone(self, text, toks, words, i, found, before=None):
         """Modifiers with no noun: a participle phrase ("cinched at the waist") or a predicate ("is dark blue and
         distressed", "are both black"), agreeing with the sentence's subject; a one-phrase answer ("Black.")."""
         for n, m in self.lex.matches(words, i):
             if isinstance(m, Mod) and m.pos == "post" and (i + n >= len(toks) or not toks[i + n].joined):
-                if not found:
+                ante = None if found else antecedent(text[:toks[i].start], before)
+                if not found and ante is None:
                     return None
                 start, copula = toks[i].start, False
                 if i and words[i - 1] in ("is", "are") and self._ok_gap(text, toks, i - 1, i, " "):
@@ -365,15 +487,22 @@ class Parser:
                     if got is None:
                         continue
                     obj, end = (got[0], det), got[1]
-                return Phrase(start, toks[end - 1].end, found[-1].head, alone=m, copula=copula, alone_object=obj,
-                              subject=self._subject(text, toks[i].start, found)), end
+                return Phrase(start, toks[end - 1].end, found[-1].head if found else ante[0].head, alone=m,
+                              copula=copula, alone_object=obj,
+                              subject=self._subject(text, toks[i].start, found, before)), end
         prev = words[i - 1] if i else ""
         sentence_start = i == 0 or text[:toks[i].start].rstrip()[-1:] in ".!?:"
         if prev in ("and", "") and found and (found[-1].run is not None or found[-1].predicate) and \
                 re.fullmatch(r"\s*,?\s*(?:and\s+)?", text[found[-1].end:toks[i].start]):
             prev = "is"                # "are tan suede and knee-high": the predicate goes on
-        if prev not in _PREDICATE and not sentence_start:
-            return None
+        elif found and found[-1].run is None and found[-1].alone is None and not found[-1].head.part and \
+                re.fullmatch(r",\s*", text[found[-1].end:toks[i].start]):
+            prev = "is"                # "Straight-leg jeans, high-rise, medium wash.": the garment's attributes
+        nouns = [p for p in found if p.run is None and p.alone is None]
+        one = prev == "one" and nouns and nouns[-1].plural and \
+            re.search(r"(?:[:,;]|\band)\s*$", text[:toks[i - 1].start])
+        if prev not in _PREDICATE and not sentence_start and not one:
+            return None                      # "two shirts: one striped, one plain" goes on below
         run, k = [], i
         if words[k] in ("both", "all") and k + 1 < len(toks):
             run.append(words[k])
@@ -419,15 +548,19 @@ class Parser:
             elif prev in ("is", "are") and all(x.pos == "com" for x in run if isinstance(x, Mod)):
                 start, verb = toks[i - 1].start, "estar"      # "are cuffed": "estão com barra dobrada"
         return Phrase(start, toks[k - 1].end, _NO_HEAD, run=run, verb=verb,
-                      subject=self._subject(text, toks[i].start, found)), k
+                      subject=self._subject(text, toks[i].start, found, before)), k
 
-    def _subject(self, text: str, at: int, found: list) -> tuple | None:
+    def _subject(self, text: str, at: int, found: list, before: list | None = None) -> tuple | None:
         """(feminine, plural) of the subject a predicate at ``at`` agrees with: the noun phrase before it in its
         sentence (past a ", which ...," clause), all of "the skirt and the blouse" when coordinated."""
         begin = max(text.rfind(c, 0, at) for c in ".!?") + 1
         cands = [p for p in found if p.start >= begin and p.run is None and p.alone is None and p.end <= at]
         if not cands:
-            return None
+            ante = antecedent(text[begin:at], before)     # "They are black." after "There are trousers."
+            return (ante[1], ante[2]) if ante else None
+        if re.search(r"(?:^|[:,;]\s*|\band\s+)(?:one|the other|each)\s+(?:(?:is|was|looks|seems)\s+)?$",
+                     text[cands[-1].end:at], re.IGNORECASE):
+            return cands[-1].feminine, False        # "two skirts: one black, the other white": one of them
         clause = None
         if "," in text[cands[-1].end:at]:
             clause = max((m.start() for m in re.finditer(r",\s*(?:which|that|who)\b", text[begin:at])), default=None)
@@ -604,6 +737,18 @@ class Parser:
                     break
                 phrase.posts.append(found[0])
                 k = found[1]
+                # "in red and white", "in navy, white and red": the colours go on, all agreeing with the head
+                while found[0].cls == "colour" and k + 1 < len(toks) and self._ok_gap(text, toks, k - 1, k, " ,") \
+                        and (words[k] == "and" or _gap(text, toks[k - 1], toks[k]).strip() == ","):
+                    at = k + 1 if words[k] == "and" else k
+                    more = next(((n, x) for n, x in self.lex.matches(words, at) if isinstance(x, Mod) and
+                                 x.cls == "colour" and x.pos != "post" and (at + n >= len(toks) or
+                                                                            not toks[at + n].joined)), None)
+                    if more is None or at + more[0] < len(toks) and any(
+                            isinstance(x, Head) for _, x in self.lex.matches(words, at + more[0])):
+                        break              # "in red and white sneakers": another phrase
+                    phrase.posts.append(more[1])
+                    k = at + more[0]
                 continue
             found = None
             for n, item in self.lex.matches(words, k):
@@ -727,7 +872,7 @@ def render(phrase: Phrase) -> str:
 def _render(phrase: Phrase) -> str:
     head, fem, pl = phrase.head, phrase.feminine, phrase.plural
     noun = head.pt_plural if pl else head.pt
-    materials, adjs, colours, des, coms, posts = [], [], [], [], [], []
+    materials, adjs, colours, des, coms, posts, unknowns = [], [], [], [], [], [], []
     colour_run: list[str] = []
     for m in phrase.premods:
         if m == ("and", None):
@@ -735,6 +880,10 @@ def _render(phrase: Phrase) -> str:
         if isinstance(m, Head):            # a part used as a modifier: "bell-sleeve" -> com mangas sino
             (coms if m.mod.startswith("com ") else des if m.mod.startswith("de ") else adjs).append(
                 m.mod.split(" ", 1)[1] if m.mod.startswith(("com ", "de ")) else m.mod)
+            continue
+        if m.pos == "unk":                 # a modifier the lexicon does not know: the translator's word for it
+            said = m.pt or m.en
+            unknowns.append(agree_words(said, fem, pl) if said.endswith("o") and said != m.en.lower() else said)
             continue
         if m.pos == "post" or m.cls == "after":      # "matching": after everything ("amarelas combinando")
             posts.append(_mod_pt(m, fem, pl))
@@ -770,7 +919,7 @@ def _render(phrase: Phrase) -> str:
     parts = [noun]
     if materials:
         parts.append("de " + " e ".join(dict.fromkeys(materials)))
-    parts += list(dict.fromkeys(adjs)) + colours
+    parts += list(dict.fromkeys(adjs)) + unknowns + colours
     parts += ["de " + d for d in dict.fromkeys(des)]
     parts.append(place)
     sems = []

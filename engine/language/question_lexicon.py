@@ -197,10 +197,16 @@ def _distance1(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
 
 
+# what clerks type in a hurry, as a word of its own
+_SLANG = {"vc": "você", "vcs": "vocês", "voce": "você", "q": "que", "pq": "porque", "pra": "para", "pro": "para o",
+          "tb": "também", "tbm": "também", "msm": "mesmo", "qto": "quanto", "qdo": "quando", "td": "tudo",
+          "tds": "todos", "eh": "é", "nº": "número"}
+
+
 def normalise(question: str) -> str:
     """Accents restored, misspellings fixed, "qual e a" -> "qual é a", "voce esta usando" -> "está"."""
     words = re.findall(r"[\wÀ-ÿ-]+|[^\wÀ-ÿ-]+", question)
-    out = [(_correct(w) if re.match(r"[\wÀ-ÿ]", w) else w) for w in words]
+    out = [(_SLANG.get(w.lower()) or _correct(w) if re.match(r"[\wÀ-ÿ]", w) else w) for w in words]
     text = "".join(out)
     text = re.sub(r"(?i)\b(qual|que|isso|isto|ela|ele|onde|como|quem|cor) e\b", r"\1 é", text)
     text = re.sub(r"(?i)\b(que|qual) (\w+) e (esse|essa|isso|este|esta|isto|aquele|aquela)\b", r"\1 \2 é \3", text)
@@ -217,6 +223,18 @@ def normalise(question: str) -> str:
 
 # ---------------------------------------------------------------------- phrases
 _UNCOUNTABLE = {"embroidery", "lace", "fringe", "lining", "padding", "elastic", "denim", "leather", "ruffles"}
+
+
+# parts that come several to a garment: a bare "Tem manga?", "Tem bolso?" asks about them all ("sleeves")
+_SEVERAL = {"sleeve", "pocket", "button", "strap", "lace", "belt loop", "ruffle", "stud", "rivet", "eyelet",
+            "pleat", "side pocket", "loop", "drawstring"}
+
+
+def _generic(w: "Word") -> str:
+    """A part asked about with no article ("tem manga") in the English a model expects: "sleeves", "a hood"."""
+    if not w.plural and " on the " not in w.en and w.en.split()[-1] in _SEVERAL:     # "puff sleeve" too
+        return en_plural(w.en)
+    return _article(w.en, w.plural)
 
 
 def _article(en: str, plural: bool) -> str:
@@ -254,6 +272,8 @@ def phrase_en(words: str) -> Word | None:
                 w = lex[key]
                 if w.kind in ("garment", "part", "thing") and head is None:
                     head = w
+                elif head is not None and key == "jeans":      # "bermuda jeans": the fabric, not a garment
+                    mods.append(Word(w.pt, "denim", "material", False))
                 else:
                     mods.append(w)
                 i += n
@@ -276,10 +296,12 @@ def phrase_en(words: str) -> Word | None:
     colour = adjs + ([" and ".join(colours)] if colours else [])       # "preta e branca": black and white
     pattern = [m.en for m in mods if m.kind == "pattern"]
     material = [m.en for m in mods if m.kind == "material"]
-    others = [m.en for m in mods if m.kind in ("part", "garment")]
+    others = [_generic(m).removeprefix("a ").removeprefix("an ") for m in mods if m.kind in ("part", "garment")]
     if pattern and head.en in ("print", "pattern") and pattern[-1].endswith(head.en):
         pattern[-1] = pattern[-1][:-len(head.en)].strip()          # "leopard print" + "print"
-    en = " ".join(colour + pattern + material + [head.en])
+    occasion = [m.en for m in mods if m.kind == "occasion"]      # "vestido longo de festa": long party dress
+    head_en = " ".join(head.en.split()[:-1] + occasion + head.en.split()[-1:])
+    en = " ".join(colour + pattern + material + [head_en])
     if others:
         en += " with " + " and ".join(others)
     return Word(words, en + where, head.kind, head.plural)
@@ -352,7 +374,7 @@ def _frame(q: str, translate: Callable[[str], str] | None = None) -> str | None:
         if got and " the " in got:
             return got.replace(" the ", " her " if owner.group(1) == "dela" else " his ", 1)
         return None
-    got = _frame_slots(f, translate)
+    got = _frame_slots(f, translate, q)
     return got
 
 
@@ -368,7 +390,7 @@ def _slot(words: str, translate: Callable[[str], str] | None) -> Word | None:
     return Word(words, en, "part", en.endswith("s") and not en.endswith("ss"))
 
 
-def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
+def _frame_slots(f: str, translate: Callable[[str], str] | None, q: str = "") -> str | None:
     where = ""
     m = re.search(r" (?:na|nesta|nessa) (?:imagem|foto|figura)$", f)
     if m:
@@ -393,6 +415,10 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
             return f"Is it made of {y.en}?"
         if y.kind in ("colour", "pattern", "adj"):
             return f"Is it {y.en}?"
+        if m.group(1) and y.kind == "part":         # "É de manga?": does it have sleeves
+            return f"Does it have {_generic(y)}?"
+        if y.kind in ("garment", "part") and not re.match(r"\s*(?:é|eh)\b", q, re.IGNORECASE):
+            return f"What about {_generic(y)}?"     # "Tem saia jeans? E short?": and shorts, not "is it"
         return f"Is it {_article(y.en, y.plural)}?"
     # "Que tipo de decote tem a blusa?"
     m = re.fullmatch(rf"(?:que|qual) tipo de (.+?) (?:tem|possui) {_ART} (.+)", f)
@@ -460,12 +486,28 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     if m and (x := phrase_en(m.group(1))) and (y := phrase_en(m.group(3))):
         en = x.en if x.plural else x.en + "s"
         return f"How many {en} {'do' if y.plural else 'does'} {_the(m.group(2), y.plural)} {y.en} have?"
+    # a shop's questions: "Tem numeração 37 dessa sandália?", "tem tenis branco numero 40?", "vc tem essa
+    # camiseta em azul marinho?"
+    f = re.sub(r"^voce (?=tem )", "", f)
+    size = r"(?:no |na |em )?(?:numero|numeracao|tamanho|n)\.? ?(\d{1,2}(?:[.,]5)?|pp|p|m|g|gg|xg|xgg)"
+    m = re.fullmatch(rf"tem {size} {_DET_OF}(.+)", f)
+    if m and (x := phrase_en(m.group(3))):
+        return f"Do you have {_shop(m.group(2), x)} in size {_size(m.group(1))}?"
+    m = re.fullmatch(rf"tem (?:{_DET} )?(.+?) {size}", f)
+    if m and (x := phrase_en(m.group(2))):
+        return f"Do you have {_shop(m.group(1), x)} in size {_size(m.group(3))}?"
+    m = re.fullmatch(rf"tem {size}", f)
+    if m:
+        return f"Do you have size {_size(m.group(1))}?"
+    m = re.fullmatch(rf"tem (?:{_DET} )?(.+?) (?:em|na cor|no tom) (.+)", f)
+    if m and (x := phrase_en(m.group(2))) and (y := _adjective(m.group(3))) and y.kind == "colour":
+        return f"Do you have {_shop(m.group(1), x)} in {y.en}?"
     # "Tem X?", "Há X?", "Tem algum X?"
     m = re.fullmatch(r"(?:tem|ha|existe|existem) (.+)", f)
     if m and (x := phrase_en(m.group(1))) or m and len(m.group(1).split()) <= 2 and (x := _slot(m.group(1), translate)):
         if x.kind == "garment":
             return (f"Are there {x.en}{where}?" if x.plural else f"Is there {_article(x.en, False)}{where}?")
-        return f"Does it have {_article(x.en, x.plural) if x.kind == 'part' else x.en}?"
+        return f"Does it have {_generic(x) if x.kind == 'part' else x.en}?"
     # "Ela tem X?", "Ela está usando X?"
     m = re.fullmatch(rf"{_SUBJ} (?:tem|possui) (.+)", f)
     if m and (x := phrase_en(m.group(2))):
@@ -481,10 +523,13 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
         return f"What is {_SUBJECTS[m.group(1)]} wearing?"
     # "A saia tem bolsos?"
     m = re.fullmatch(rf"{_DET} (.+?) (?:tem|possui|possuem) (.+)", f)
-    if m and (x := phrase_en(m.group(2))) and (y := _slot(m.group(3), translate)):
+    if m and (x := phrase_en(m.group(2))) and (y := _adjective(m.group(3)) or _slot(m.group(3), translate)):
         do = "Do" if x.plural else "Does"
+        if y.kind == "adj":                 # "O tênis tem cano alto?": are the sneakers high-top
+            en = "high-top" if y.en == "knee-high" and "sneaker" in x.en else y.en
+            return f"{'Are' if x.plural else 'Is'} {_the(m.group(1), x.plural)} {x.en} {en}?"
         return (f"{do} {_the(m.group(1), x.plural)} {x.en} have "
-                f"{_article(y.en, y.plural) if y.kind != 'pattern' else y.en}?")
+                f"{_generic(y) if y.kind == 'part' else _article(y.en, y.plural) if y.kind != 'pattern' else y.en}?")
     # "De que cor é a regata?", "Qual é a cor da jardineira?"
     m = re.fullmatch(rf"(?:qual (?:e )?(?:a )?cor {_OF}|de que cor (?:e|sao|esta|estao) {_ART}) (.+)", f)
     if m and (x := phrase_en(m.group(1))):
@@ -506,6 +551,27 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     m = re.fullmatch(rf"qual (?:e )?o (?:tipo de )?decote {_OF} (.+)", f)
     if m and (x := phrase_en(m.group(1))):
         return f"What neckline {'do' if x.plural else 'does'} the {x.en} have?"
+    # "Essa camisa amassa?", "O jeans desbota?": how it behaves
+    m = re.fullmatch(rf"{_DET} (.+?) ({'|'.join(_BEHAVES)})", f)
+    if m and (x := phrase_en(m.group(2))):
+        return f"{'Do' if x.plural else 'Does'} {_the(m.group(1), x.plural)} {x.en} {_BEHAVES[m.group(3)]}?"
+    # "Essa blusa vem com cinto?"
+    m = re.fullmatch(rf"{_DET} (.+?) (?:vem|vêm|vem) com (?:um |uma )?(.+)", f)
+    if m and (x := phrase_en(m.group(2))) and (y := phrase_en(m.group(3))):
+        return f"{'Do' if x.plural else 'Does'} {_the(m.group(1), x.plural)} {x.en} come with {_generic(y)}?"
+    # "Qual cor combina com essa saia?"
+    m = re.fullmatch(rf"(?:qual|que) cor combina com {_DET} (.+)", f)
+    if m and (x := phrase_en(m.group(2))):
+        return f"What color goes with {_the(m.group(1), x.plural)} {x.en}?"
+    # "Tem o mesmo modelo em vermelho?"
+    m = re.fullmatch(r"tem (?:o mesmo modelo|esse modelo|este modelo|a mesma peca|essa peca) (?:em|na cor) (.+)", f)
+    if m and (y := _adjective(m.group(1))) and y.kind == "colour":
+        return f"Do you have the same style in {y.en}?"
+    # "A regata é de academia?": what it is for
+    m = re.fullmatch(rf"{_DET} (.+?) (?:e|sao) (?:de|para|pra) (.+)", f)
+    if m and (x := phrase_en(m.group(2))) and (y := lexicon().get(m.group(3))) and y.kind == "occasion":
+        what = {"party": "a party", "work": "work"}.get(y.en, f"the {y.en}")
+        return f"{'Are' if x.plural else 'Is'} {_the(m.group(1), x.plural)} {x.en} for {what}?"
     # "A saia é de couro?", "A blusa é listrada?", "A calça é preta?"
     m = re.fullmatch(rf"{_DET} (.+?) (?:e|sao|esta|estao) (de )?(.+)", f)
     if m and (x := phrase_en(m.group(2))) and ((y := phrase_en(m.group(4))) is not None or
@@ -535,6 +601,30 @@ def _frame_slots(f: str, translate: Callable[[str], str] | None) -> str | None:
     return None
 
 
+_DET_OF = r"(?:(d[oa]s?|dess[ea]s?|dest[ea]s?) )?"
+
+
+# how a garment behaves, asked with one verb
+_BEHAVES = {"amassa": "wrinkle", "amassam": "wrinkle", "desbota": "fade", "desbotam": "fade", "encolhe": "shrink",
+            "encolhem": "shrink", "estica": "stretch", "esticam": "stretch", "laceia": "stretch out",
+            "pinica": "itch", "pinicam": "itch", "solta tinta": "bleed", "esquenta": "feel warm"}
+
+# Brazilian letter sizes in the English a model (and a shop abroad) uses
+_SIZES = {"pp": "XS", "p": "S", "m": "M", "g": "L", "gg": "XL", "xg": "XXL", "xgg": "XXXL"}
+
+
+def _size(said: str) -> str:
+    return _SIZES.get(said.lower(), said.upper())
+
+
+def _shop(det: str | None, x: Word) -> str:
+    """What a customer asks the shop for: "this t-shirt", "these sandals", "white sneakers", "a dress"."""
+    det = (det or "").replace("dess", "ess").replace("dest", "est")
+    if det.startswith(("ess", "est", "aquel")) or det in ("do", "da", "dos", "das"):
+        return f"{'these' if x.plural else 'this'} {x.en}"
+    return x.en if x.plural else _article(x.en, False)
+
+
 def _adjective(words: str) -> Word | None:
     """A colour or pattern adjective on its own ("preta", "listrada", "azul-marinho")."""
     lex = lexicon()
@@ -548,8 +638,39 @@ def _adjective(words: str) -> Word | None:
     return None
 
 
+# several questions typed in one box: "Tem manga? É comprida?" (each gets its own frame)
+_QUESTIONS = re.compile(r"(?<=[?!.])\s+(?=\S)|(?<=\?)(?=[A-Za-zÀ-ÿ])")
+
+
+def split_questions(text: str) -> list[str]:
+    """The questions (and statements) of one box, each with its own end mark: "Tem manga? É comprida?" -> two;
+    a decimal or an abbreviation's dot followed by no space stays inside ("numero 37.5")."""
+    return [p.strip() for p in _QUESTIONS.split(text.strip()) if p.strip()]
+
+
 def to_english(question: str, translate: Callable[[str], str], placeholders: tuple[str, ...]) -> str:
-    """The question in the English a model expects (see the module's docstring)."""
+    """The question in the English a model expects (see the module's docstring); several questions in one box
+    each on their own, joined."""
+    parts = split_questions(question)
+    if len(parts) == 1:
+        return _one_to_english(question, translate, placeholders)
+    out: list[str] = []
+    for p in parts:
+        got = _one_to_english(p, translate, placeholders)
+        if out and _PLURAL_SUBJECT.match(out[-1]):      # "O tênis é de couro? Tem cadarço?": do they
+            got = _IT.sub(lambda m: _THEY[m.group(1)], got, count=1)
+        out.append(got)
+    return " ".join(out)
+
+
+# the question before asked about a plural garment: the next one's "it" is "they"
+_PLURAL_SUBJECT = re.compile(r"(?:Are|Do) (?:the|these) |What (?:color|fabric|pattern) are the |"
+                             r"What (?:pattern|neckline) do the ")
+_IT = re.compile(r"^(Does it|Is it)\b")
+_THEY = {"Does it": "Do they", "Is it": "Are they"}
+
+
+def _one_to_english(question: str, translate: Callable[[str], str], placeholders: tuple[str, ...]) -> str:
     q = normalise(question)
     got = _template(q)
     if got is None and _is_question(q):     # a statement ("A saia é preta.") is never made a question

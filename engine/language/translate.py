@@ -68,7 +68,9 @@ class Translator(ABC):
     def warm(self) -> None:
         """Load models now (slow), so the first real translation is fast."""
 
-    def translate(self, text: str, src: str, dst: str) -> str:
+    def translate(self, text: str, src: str, dst: str, context: str = "") -> str:
+        """``text`` in ``dst``. ``context``: what the answer said before it, in ``src`` (a streamed answer goes
+        sentence by sentence; "They are black." needs "There are trousers." to agree)."""
         text = (text or "").strip()
         if not text:
             raise VitrineError("nothing to translate: the text is empty")
@@ -83,7 +85,7 @@ class Translator(ABC):
         if self.glossary is None:
             return self._translate(text, src, dst)
         if (src, dst) == ("en", "pt"):
-            return self.glossary.translate_en_pt(text, lambda t: self._translate(t, src, dst))
+            return self.glossary.translate_en_pt(text, lambda t: self._translate(t, src, dst), context)
         if (src, dst) == ("pt", "en"):
             # a clerk's question in the English a model expects, each piece post-edited by the glossary
             return to_english(text, lambda t: self.glossary.fix(t, self._translate(t, src, dst), "pt", "en"),
@@ -253,10 +255,15 @@ class SentenceStream:
     answer still appears progressively in the user's language.
     """
 
-    def __init__(self, translate: Callable[[str], str], emit: Callable[[str], None] | None):
+    def __init__(self, translate: Callable[..., str], emit: Callable[[str], None] | None,
+                 with_context: bool = False):
+        """``with_context``: ``translate`` also takes the sentences said before (a pronoun of this one refers to
+        them: "There are trousers. | They are black.")."""
         self._translate, self._emit = translate, emit
         self._buf = ""
         self.parts: list[str] = []
+        self._with_context = with_context
+        self._said: list[str] = []
 
     def feed(self, piece: str) -> None:
         self._buf += piece
@@ -271,7 +278,11 @@ class SentenceStream:
         if not sentence:
             return
         try:
-            text = self._translate(sentence)
+            if self._with_context:
+                text = self._translate(sentence, " ".join(self._said[-3:]))
+                self._said.append(sentence)
+            else:
+                text = self._translate(sentence)
         except VitrineError as e:       # keep the answer: show the sentence untranslated rather than nothing
             log.warning("%s: showing it untranslated", e)
             text = sentence

@@ -214,7 +214,8 @@ class Session:
             constraint = self.backend.constraint_for(compile_schema(schema))
             options = replace(options, constraint=constraint)
         elif translate and model_lang != a_lang:
-            stream = SentenceStream(lambda s: self._answer_in(s, question, model_lang, a_lang), on_token)
+            stream = SentenceStream(lambda s, said: self._answer_in(s, question, model_lang, a_lang, said),
+                                    on_token, with_context=True)
         elif translate and multilingual and model_lang == a_lang == "pt":
             # the model answered in Portuguese itself: no translation, the store's words all the same
             stream = SentenceStream(self.glossary.normalise_pt, on_token)
@@ -256,13 +257,16 @@ class Session:
                       text_model=stats.text.strip() if stream and model_lang != a_lang else "", colors=colors,
                       turn=stats.history_used, truncated=stats.truncated)
 
-    def _answer_in(self, sentence: str, question: str, src: str, dst: str) -> str:
+    def _answer_in(self, sentence: str, question: str, src: str, dst: str, said: str = "") -> str:
         """One sentence of the answer in the user's language: a one-term answer in the vocabulary's words,
-        agreeing with the garment the question names; anything else through the translator."""
+        agreeing with the garment the question names; anything else through the translator, with what the
+        answer ``said`` before (its pronouns refer to it)."""
         if (src, dst) == ("en", "pt"):
             term = to_portuguese(sentence, question)
             if term:
                 return term
+        if said:
+            return self.translator.translate(sentence, src, dst, context=said)
         return self.translator.translate(sentence, src, dst)
 
     def forget(self) -> None:
