@@ -5,6 +5,14 @@ collar") is recognised and rendered whole in Portuguese by grammar (engine.langu
 translator as ONE placeholder; the translator renders only the glue (verbs, prepositions). Every placeholder must
 come back once and whole, or that attempt is thrown away and the noun-by-noun way below is tried.
 
+Across sentences, a pronoun subject ("They are black." after "There are trousers in the image.") agrees with the
+phrase it refers to (engine.language.noun_phrase.antecedent), and so does the pronoun Bergamot writes ("Elas"); a
+streamed answer passes the sentences said before as ``context``. A modifier the lexicon does not know is taken into
+its phrase and rendered by the translator alone in an adjective frame, checked ("It is crisp." -> "É nítido."), or
+kept in English - never left glued to a placeholder, where it garbles the phrase. "That" is put back before a clause
+("I can tell [that] the blouse is ..."), and a definite phrase opening a sentence keeps its article. Of the ways
+below, the first that leaves nothing broken (``leftovers``: debris, a repeated word, English left in) is used.
+
 en->pt, noun by noun: each glossary noun is swapped for an invented word the translator copies as it is (a
 placeholder, like a brand name); after translation every placeholder must come back exactly once and whole, or the
 protected attempt is thrown away and the plain translation is post-edited instead (known wrong renderings replaced)

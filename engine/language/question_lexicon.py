@@ -14,6 +14,11 @@ Clerks type fast: no accents ("calca", "qual e a cor"), shop words a generic tra
    from the lexicon's English for X;
 4. anything else goes to the translator with its fashion words swapped for placeholders that come back as the
    lexicon's English (or, when one does not come back whole, the plain translation).
+
+Several questions typed in one box ("Tem manga? É comprida?") are split and each goes through the steps above; a
+follow-up's "it" becomes "they" after a plural garment ("O tênis é de couro? Tem cadarço?" -> "... Do they have
+laces?"). A shop's own questions have frames too: sizes (Brazilian P/M/G in English letters), "this X in colour",
+how a garment behaves ("amassa?"), what it is for ("de academia").
 """
 from __future__ import annotations
 
