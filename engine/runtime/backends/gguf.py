@@ -8,11 +8,9 @@ or, when the conversation differs from what the cache holds, drops back to where
 """
 from __future__ import annotations
 
-import codecs
 import ctypes
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,15 +21,15 @@ from engine.errors import VitrineError
 from engine.media.frames import Frame
 from engine.models.gguf_file import check_gguf
 from engine import families
-from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
+from engine.runtime.backends.base import DecodingBackend, EncodedImage, Prefilled
 from engine.runtime.backends.chat_layout import ChatLayout, Exchange, kept_prefix, layout_from_template
 from engine.runtime.backends.decode_threads import DecodeThreads
+from engine.runtime.decoding import ANSWER_ROOM
 from engine.runtime.native import import_llama_cpp
 
 log = logging.getLogger(__name__)
 
 _PROBE_TOKENS = 6                    # decode steps timed per thread count when the model loads
-_ANSWER_ROOM = 128                  # context kept free for an answer before earlier exchanges are dropped
 # A batch this short runs on the decode threads: its ops are as small as one token's, so the barriers between them
 # cost what they cost in decoding (SmolVLM-256M Q8_0, 2 cores, passive OpenMP: 10 tokens 52 ms on one thread,
 # 81 on two; 64 tokens 200 ms on one, 157 on two; llama-bench agrees).
@@ -59,7 +57,7 @@ class _ImageState:
             self.chunks = None
 
 
-class GgufBackend(Backend):
+class GgufBackend(DecodingBackend):
     samples = True                 # temperature, top_p and seed (GenerationOptions.picker)
 
     def __init__(self, model_path: Path | str, mmproj_path: Path | str | None, *, model_id: str = "",
@@ -356,16 +354,12 @@ class GgufBackend(Backend):
         return self.layout.conversation_ids(history, question, self._tokens)
 
     def _prefill(self, image: EncodedImage, question: str, history: tuple[Exchange, ...] = (),
-                 answer_room: int = _ANSWER_ROOM) -> tuple[int, int]:
+                 answer_room: int = ANSWER_ROOM) -> tuple[int, int]:
         """The image prefix (reused when the cache holds it), the conversation so far (what the cache already
         holds of it is kept), then the question. Returns (room left for the answer, earlier exchanges used):
         the oldest exchanges are dropped when the context would not leave ``answer_room``."""
         llm = self._llm
-        history = tuple(history) if self.layout.multi_turn else ()
-        ids = self.conversation_ids(history, question)
-        while history and image.state.n_pos + len(ids) + answer_room > llm.n_ctx():
-            history = history[1:]
-            ids = self.conversation_ids(history, question)
+        ids, used = self.layout.fitted(history, question, self._tokens, image.state.n_pos, llm.n_ctx(), answer_room)
         if self._kv_image is image and image.state.chunks is not None:
             same = kept_prefix(self._kv_ids, ids)
             if same < len(self._kv_ids):
@@ -384,75 +378,46 @@ class GgufBackend(Backend):
             self._kv_head = []
             raise
         self._kv_ids.extend(new)
-        return room, len(history)
+        return room, used
 
-    def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
-                 on_token: OnToken | None = None, cancel: threading.Event | None = None,
-                 history: tuple[Exchange, ...] = ()) -> GenerationStats:
-        llm, L = self._llm, self._llama_cpp
-        t0 = time.perf_counter()
-        room, used = self._prefill(image, question, history, min(options.max_tokens, _ANSWER_ROOM))
-        prefill_s = time.perf_counter() - t0
-        prompt_tokens = llm.n_tokens          # image + conversation + question, all in the cache now
-        pick = options.picker()
-        eos = llm.token_eos()
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pieces: list[str] = []
-        ids: list[int] = []
-        stopped, t_first = False, None
-        constraint = options.constraint
-        limit = min(options.max_tokens, room - 1)
-        if constraint is not None:
-            constraint.begin(limit)     # a cut answer is closed, still valid JSON
+    # ------------------------------------------------------------------ decoding (engine/runtime/decoding.py)
+    def prefill(self, image: EncodedImage, question: str, history: tuple[Exchange, ...],
+                answer_room: int) -> Prefilled:
+        room, used = self._prefill(image, question, history, answer_room)
         policy = self._threads_policy
         if policy is not None:
             self._use_decode_threads(policy.start())
-        for i in range(limit):
-            if constraint is not None and constraint.finished:
-                break
-            logits = np.ctypeslib.as_array(L.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(self._n_vocab,))
-            if constraint is not None:
-                logits = constraint.mask(logits)
-            if options.ban_eos:
-                logits = logits.copy()
-                logits[eos] = -np.inf
-            tok = pick(logits)
-            if not options.ban_eos and L.llama_vocab_is_eog(self._vocab, tok):
-                break
-            if constraint is not None:
-                constraint.advance(tok)
-            ids.append(tok)
-            piece = decoder.decode(llm.detokenize([tok]))
-            if t_first is None:
-                t_first = time.perf_counter()
-            if piece:
-                pieces.append(piece)
-                if on_token:
-                    on_token(piece)
-            if cancel is not None and cancel.is_set():
-                stopped = True
-                break
-            if i == limit - 1:      # the last token's logits are not needed: a follow-up's prefill takes it in
-                break
-            t_tok = time.perf_counter()
-            llm.eval([tok])
-            self._kv_ids.append(tok)
-            if policy is not None:
-                self._use_decode_threads(policy.observe(time.perf_counter() - t_tok))
+        return Prefilled(logits=self._logits_view(), step=self._step, prompt_tokens=self._llm.n_tokens,
+                         history_used=used, room=room, done=self._decoded)
+
+    def _logits_view(self) -> np.ndarray:
+        """The last position's logits, where llama.cpp keeps them (valid until the next eval)."""
+        return np.ctypeslib.as_array(self._llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1),
+                                     shape=(self._n_vocab,))
+
+    def _step(self, tok: int) -> np.ndarray:
+        t_tok = time.perf_counter()
+        self._llm.eval([tok])
+        self._kv_ids.append(tok)
+        if self._threads_policy is not None:
+            self._use_decode_threads(self._threads_policy.observe(time.perf_counter() - t_tok))
+        return self._logits_view()
+
+    def _decoded(self) -> None:
+        policy = self._threads_policy
         if policy is not None and policy.best != self.decode_threads:
             self.decode_threads, self.decode_threads_reason = policy.best, policy.reason()
             log.info("decode threads now %d (%s)", self.decode_threads, self.decode_threads_reason)
-        tail = decoder.decode(b"", final=True)
-        if tail:
-            pieces.append(tail)
-            if on_token:
-                on_token(tail)
-        end = time.perf_counter()
-        t_first = t_first or end
-        truncated = len(ids) >= limit or bool(constraint is not None and constraint.closed_on_budget)
-        return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
-                               text="".join(pieces), stopped=stopped, token_ids=ids, history_used=used,
-                               truncated=truncated, prompt_tokens=prompt_tokens)
+
+    @property
+    def end_tokens(self) -> tuple[int, ...]:
+        return (self._llm.token_eos(),)
+
+    def is_end(self, token: int) -> bool:
+        return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+    def detokenize(self, ids) -> str:
+        return self._llm.detokenize(list(ids)).decode("utf-8", errors="replace")
 
     def constraint_for(self, node):
         from engine.runtime.constrained import LlamaGrammarConstraint, VocabularyTrie
@@ -480,8 +445,7 @@ class GgufBackend(Backend):
 
     # ------------------------------------------------------------------ parity checks
     def _logits(self) -> np.ndarray:
-        return np.ctypeslib.as_array(self._llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1),
-                                     shape=(self._n_vocab,)).copy()
+        return self._logits_view().copy()
 
     def first_token_logits(self, image: EncodedImage, question: str,
                            history: tuple[Exchange, ...] = ()) -> np.ndarray:
