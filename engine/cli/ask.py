@@ -11,7 +11,7 @@ def cmd_ask(args) -> int:
     from engine.media.frames import load_frame
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.devices import check_device
-    from engine.runtime.session import Session, check_question
+    from engine.runtime.session import AskOptions, Session, check_question
     from engine.settings import Settings, check_turns
 
     # every cheap check before the slow model load
@@ -27,14 +27,15 @@ def cmd_ask(args) -> int:
     backend = load_backend(args.model, mmproj=args.mmproj, threads=threads, tiles=args.tiles, device=args.device)
     where = device_note(backend)
     session = Session(backend, conversation_turns=turns)
+    options = AskOptions(GenerationOptions(max_tokens=args.max_tokens), lang=args.lang, answer_lang=args.answer_lang,
+                         translate=not args.no_translate)
     results = []
     try:
         for q in questions:
             if len(questions) > 1 and not args.json:
                 print(f"> {q}", flush=True)
             on_token = None if args.json else (lambda piece: print(piece, end="", flush=True))
-            answer = session.ask(frame, q, GenerationOptions(max_tokens=args.max_tokens), on_token=on_token,
-                                 lang=args.lang, answer_lang=args.answer_lang, translate=not args.no_translate)
+            answer = session.ask(frame, q, options, on_token=on_token)
             results.append(answer)
             if not args.json:
                 print(flush=True)

@@ -270,11 +270,12 @@ def describe(session, frame: Frame, schema: AttributeSchema | None = None, templ
     import jsonschema
 
     from engine.runtime.backends import GenerationOptions
+    from engine.runtime.session import AskOptions
     schema = schema or AttributeSchema.load()
     templates = templates if templates is not None else load_templates()
     model_schema = schema.model_schema
-    answer = session.ask(frame, schema.prompt(), GenerationOptions(max_tokens=max_tokens), lang="en",
-                         translate=False, schema=model_schema)
+    answer = session.ask(frame, schema.prompt(), AskOptions(GenerationOptions(max_tokens=max_tokens), lang="en",
+                                                            translate=False, schema=model_schema))
     try:
         attrs = json.loads(answer.text)
         jsonschema.validate(attrs, model_schema)

@@ -490,6 +490,7 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
     from starlette.exceptions import HTTPException
 
     from engine.runtime.backends import GenerationOptions
+    from engine.runtime.session import AskOptions
 
     limits = limits or ServeLimits()
     slot = ModelSlot(session, model_name, limits, loader, installed)
@@ -554,8 +555,9 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
         if stop is not None:
             on_token = stop.feed
         try:
-            return slot.session.ask(req.frame, req.question, options, on_token=on_token, cancel=cancel,
-                                    answer_lang=answer_lang, schema=req.schema, history=req.history)
+            ask = AskOptions(options, answer_lang=answer_lang, schema=req.schema,
+                             history=tuple(req.history) if req.history is not None else None)
+            return slot.session.ask(req.frame, req.question, ask, on_token=on_token, cancel=cancel)
         finally:
             if stop is not None:
                 stop.flush()
