@@ -6,6 +6,7 @@ from pathlib import Path
 
 from engine.cli.progress import TqdmProgress
 from engine.errors import VitrineError
+from engine.kinds import Runtime
 
 
 def _store():
@@ -49,7 +50,7 @@ def cmd_models_list(args) -> int:
 
 def _hybrid_note(m) -> str:
     """Which image encoder an installed hybrid model runs, and why (timed when it was pulled or exported)."""
-    vision = m.manifest.extra.get("vision") if m is not None and m.manifest.runtime == "hybrid" else None
+    vision = m.manifest.extra.get("vision") if m is not None and m.manifest.runtime is Runtime.HYBRID else None
     if not isinstance(vision, dict):
         return ""
     return f"hybrid, vision encoder {vision.get('choice')}: {vision.get('why')}; "

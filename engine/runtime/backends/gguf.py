@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import VitrineError
+from engine.kinds import ChatHandler
 from engine.media.frames import Frame
 from engine.models.gguf_file import check_gguf
 from engine import families
@@ -61,7 +62,7 @@ class GgufBackend(DecodingBackend):
     samples = True                 # temperature, top_p and seed (GenerationOptions.picker)
 
     def __init__(self, model_path: Path | str, mmproj_path: Path | str | None, *, model_id: str = "",
-                 family: str = "", chat_handler: str = "mtmd", threads: int | None = None,
+                 family: str = "", chat_handler: ChatHandler | str = ChatHandler.MTMD, threads: int | None = None,
                  decode_threads: int | None = None, tiles: int = 1,
                  n_ctx: int | None = None, languages: tuple[str, ...] = ("en",), n_gpu_layers: int = 0):
         model_path = Path(model_path)
@@ -103,7 +104,7 @@ class GgufBackend(DecodingBackend):
         except (ValueError, RuntimeError) as e:
             raise VitrineError(f"llama.cpp could not load {model_path.name} ({e}): the file may be damaged or from "
                                "a newer llama.cpp; run `vitrine models verify`") from None
-        self._template = self._chat_template(chat_handler, info.metadata)
+        self._template = self._chat_template(ChatHandler(chat_handler), info.metadata)
         self._ctx = self._init_mtmd(Path(mmproj_path))
         self.load_s = time.perf_counter() - t0
         self._n_embd = self._llama_cpp.llama_model_n_embd(self._llm.model)
@@ -175,8 +176,8 @@ class GgufBackend(DecodingBackend):
         self._use_batch_threads(self.decode_threads if len(ids) < _FEW_TOKENS else self.threads)
         self._llm.eval(ids)
 
-    def _chat_template(self, handler: str, metadata: dict) -> str:
-        if handler == "minicpmv":
+    def _chat_template(self, handler: ChatHandler, metadata: dict) -> str:
+        if handler is ChatHandler.MINICPMV:
             from llama_cpp.llama_chat_format import MiniCPMv26ChatHandler
             self._image_part = lambda m: {"type": "image_url", "image_url": {"url": m}}
             return MiniCPMv26ChatHandler.CHAT_FORMAT
