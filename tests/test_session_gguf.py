@@ -73,7 +73,7 @@ def test_crop_is_a_different_image(backend):
     s = Session(backend)
     f = frame(5)
     s.ask(f, "What is this?", ASK)
-    crop = s.ask(f.crop(__import__("engine.media.frames").frames.Region(10, 10, 50, 40)), "What is this?",
+    crop = s.ask(f.crop(__import__("engine.media.frames").media.frames.Region(10, 10, 50, 40)), "What is this?",
                  ASK)
     assert not crop.reused_image and s.encodes == 2
 
