@@ -181,3 +181,23 @@ def test_every_runtime_answers_through_the_shared_loop(runtime):
     from engine.runtime.backends.torch import TorchBackend
     cls = {"gguf": GgufBackend, "onnx": OnnxBackend, "torch": TorchBackend}[runtime]
     assert issubclass(cls, base.DecodingBackend) and cls.generate is base.DecodingBackend.generate
+
+
+MANIFEST = {"name": "m", "runtime": "gguf", "family": "idefics3",
+            "files": {r: {"path": f"{r}.gguf", "sha256": "0" * 64, "size": 1} for r in ("model", "mmproj")}}
+
+
+def test_a_manifest_turns_its_runtime_and_chat_handler_into_enums_and_writes_them_as_text():
+    import json
+
+    from engine.errors import VitrineError
+    from engine.kinds import ChatHandler, Runtime
+    from engine.models.manifest import Manifest
+    m = Manifest.from_dict(dict(MANIFEST, chat_handler="minicpmv"))
+    assert m.runtime is Runtime.GGUF and m.chat_handler is ChatHandler.MINICPMV
+    written = json.loads(m.to_json())
+    assert written["runtime"] == "gguf" and written["chat_handler"] == "minicpmv"
+    assert Manifest.from_dict(written) == m
+    assert Manifest(name="x", runtime="onnx", family="f", files={}, chat_handler="").runtime is Runtime.ONNX
+    with pytest.raises(VitrineError, match="'chatml' is not one Vitrine knows"):
+        Manifest.from_dict(dict(MANIFEST, chat_handler="chatml"))

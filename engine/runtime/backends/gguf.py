@@ -95,6 +95,7 @@ class GgufBackend(MtmdImages, DecodingBackend):
         self._kv_image: EncodedImage | None = None    # whose image prefix the KV cache holds now
         self._kv_ids: list[int] = []                  # and the tokens after it (questions and answers)
         self._kv_head: list[int] = []                 # the prompt's start before the image: the same for every frame
+        self._pieces: dict[int, bytes] = {}           # token -> its bytes (detokenize)
         self._batch_threads = self.threads
         self._decoding_threads = self.decode_threads
         self._threads_policy: DecodeThreads | None = None     # None: the decode thread count is fixed
@@ -312,7 +313,15 @@ class GgufBackend(MtmdImages, DecodingBackend):
         return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
 
     def detokenize(self, ids) -> str:
-        return self._llm.detokenize(list(ids)).decode("utf-8", errors="replace")
+        return b"".join(map(self._piece, ids)).decode("utf-8", errors="replace")
+
+    def _piece(self, tok: int) -> bytes:
+        """A token's bytes (llama.cpp's detokenize is each token's piece, joined), kept: the loop decodes a short
+        window of tokens at every step, and a ctypes call per token would show at a tiny model's speed."""
+        piece = self._pieces.get(tok)
+        if piece is None:
+            piece = self._pieces[tok] = self._llm.detokenize([tok])
+        return piece
 
     def constraint_for(self, node):
         from engine.runtime.constrained import LlamaGrammarConstraint, VocabularyTrie
