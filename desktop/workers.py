@@ -151,16 +151,17 @@ class EngineWorker(QObject):
     @Slot(object)
     def ask(self, request: dict) -> None:
         from engine.runtime.backends import GenerationOptions
+        from engine.runtime.session import AskOptions
         if self.session is None:
             self.ask_failed.emit("no model loaded")
             return
         self.cancel.clear()
         try:
             # lang "en": a question the clerk corrected in English goes to the model as it is
-            answer = self.session.ask(request["frame"], request["question"],
-                                      GenerationOptions(max_tokens=request.get("max_tokens", 256)),
-                                      on_token=self.token.emit, cancel=self.cancel,
-                                      lang=request.get("lang", "auto"), answer_lang=request.get("answer_lang"))
+            options = AskOptions(GenerationOptions(max_tokens=request.get("max_tokens", 256)),
+                                 lang=request.get("lang", "auto"), answer_lang=request.get("answer_lang"))
+            answer = self.session.ask(request["frame"], request["question"], options, on_token=self.token.emit,
+                                      cancel=self.cancel)
         except BaseException as e:       # noqa: BLE001
             self.ask_failed.emit(_message(e))
             return

@@ -7,7 +7,7 @@ import pytest
 from engine.media.frames import Frame
 from engine.runtime.backends import GenerationOptions, load_backend
 from engine.runtime.backends.chat_layout import Exchange, layout_from_template
-from engine.runtime.session import Session
+from engine.runtime.session import AskOptions, Session
 from tests.fixtures import models
 
 OPTS = GenerationOptions(max_tokens=6, ban_eos=True)     # random weights: always 6 tokens
@@ -48,8 +48,8 @@ def test_the_templates_of_every_family_hold_a_conversation(gguf):
 def test_a_third_question_appends_its_own_turn_and_equals_a_fresh_evaluation(gguf, monkeypatch):
     s = Session(gguf)
     f = frame(1)
-    first = s.ask(f, "What is this?", OPTS, translate=False)
-    second = s.ask(f, "And the colour?", OPTS, translate=False)
+    first = s.ask(f, "What is this?", AskOptions(OPTS, translate=False))
+    second = s.ask(f, "And the colour?", AskOptions(OPTS, translate=False))
     assert (first.turn, second.turn) == (0, 1) and second.reused_image
     history = tuple(t.exchange for t in s.conversation(f))
     assert [e.question for e in history] == ["What is this?", "And the colour?"]
@@ -67,8 +67,8 @@ def test_a_third_question_appends_its_own_turn_and_equals_a_fresh_evaluation(ggu
 def test_a_different_conversation_about_the_same_frame_starts_where_they_part(gguf, monkeypatch):
     s = Session(gguf)
     f = frame(2)
-    s.ask(f, "What is this?", OPTS, translate=False)
-    s.ask(f, "And the colour?", OPTS, translate=False)
+    s.ask(f, "What is this?", AskOptions(OPTS, translate=False))
+    s.ask(f, "And the colour?", AskOptions(OPTS, translate=False))
     image, _ = s.encoded(f)
     first = s.conversation(f)[0].exchange
     fed = fed_tokens(gguf, monkeypatch)
@@ -85,12 +85,12 @@ def test_a_different_conversation_about_the_same_frame_starts_where_they_part(gg
 def test_new_conversation_and_turns_setting(gguf):
     s = Session(gguf, conversation_turns=1)
     f = frame(3)
-    turns = [s.ask(f, q, OPTS, translate=False).turn for q in ("One?", "Two?", "Three?")]
+    turns = [s.ask(f, q, AskOptions(OPTS, translate=False)).turn for q in ("One?", "Two?", "Three?")]
     assert turns == [0, 1, 1]                   # one earlier exchange at most
     s.new_conversation(f)
-    assert s.ask(f, "Four?", OPTS, translate=False).turn == 0
-    assert s.ask(f, "Five?", OPTS, translate=False, remember=False).turn == 0
-    assert Session(gguf, conversation_turns=0).ask(f, "Six?", OPTS, translate=False).turn == 0
+    assert s.ask(f, "Four?", AskOptions(OPTS, translate=False)).turn == 0
+    assert s.ask(f, "Five?", AskOptions(OPTS, translate=False, remember=False)).turn == 0
+    assert Session(gguf, conversation_turns=0).ask(f, "Six?", AskOptions(OPTS, translate=False)).turn == 0
 
 
 def test_a_full_context_drops_the_oldest_exchange(tiny_gguf):
@@ -102,8 +102,8 @@ def test_a_full_context_drops_the_oldest_exchange(tiny_gguf):
         s = Session(b, conversation_turns=8)
         f = frame(4)
         opts = GenerationOptions(max_tokens=24, ban_eos=True)
-        turns = [s.ask(f, f"Question number {i}, about the garments in this frame?", opts,
-                       translate=False).turn for i in range(8)]
+        ask = AskOptions(opts, translate=False)
+        turns = [s.ask(f, f"Question number {i}, about the garments in this frame?", ask).turn for i in range(8)]
     assert turns[:2] == [0, 1] and max(turns) < 7 and turns[-1] >= 1   # it went on, with fewer earlier ones
 
 
@@ -111,8 +111,8 @@ def test_onnx_appends_the_follow_up_and_equals_a_fresh_evaluation(tiny_onnx_fp32
     b = load_backend(str(tiny_onnx_fp32))
     s = Session(b)
     f = frame(5)
-    s.ask(f, "What is this?", OPTS, translate=False)
-    s.ask(f, "And the colour?", OPTS, translate=False)
+    s.ask(f, "What is this?", AskOptions(OPTS, translate=False))
+    s.ask(f, "And the colour?", AskOptions(OPTS, translate=False))
     history = tuple(t.exchange for t in s.conversation(f))
     lengths = []
     real = b._decode
@@ -129,13 +129,13 @@ def test_onnx_appends_the_follow_up_and_equals_a_fresh_evaluation(tiny_onnx_fp32
 def test_the_api_conversation_maps_onto_the_frames_own(gguf, monkeypatch):
     s = Session(gguf)
     f = frame(6)
-    a1 = s.ask(f, "What is this?", OPTS, translate=False, history=[])
+    a1 = s.ask(f, "What is this?", AskOptions(OPTS, translate=False, history=[]))
     fed = fed_tokens(gguf, monkeypatch)
-    a2 = s.ask(f, "And the colour?", OPTS, translate=False, history=[("What is this?", a1.text)])
+    a2 = s.ask(f, "And the colour?", AskOptions(OPTS, translate=False, history=[("What is this?", a1.text)]))
     # the turn and the answer's last token (cut at its length, never taken in)
     assert a2.turn == 1 and fed[0] == len(gguf._tokens(gguf.layout.next_turn("And the colour?"))) + 1
     # a client that rewrote the answer: its words are the conversation (evaluated from where they part)
-    a3 = s.ask(f, "Sure?", OPTS, translate=False, history=[("What is this?", "a red shirt")])
+    a3 = s.ask(f, "Sure?", AskOptions(OPTS, translate=False, history=[("What is this?", "a red shirt")]))
     assert a3.turn == 1
 
 

@@ -10,10 +10,11 @@ from engine.media.frames import Frame
 from engine.models.store import ModelStore
 from engine import families
 from engine.runtime.backends import GenerationOptions, load_backend
-from engine.runtime.session import Session
+from engine.runtime.session import AskOptions, Session
 from tests.fixtures import models
 
 OPTS = GenerationOptions(max_tokens=8, ban_eos=True)      # random weights: always generate 8 tokens
+ASK = AskOptions(OPTS)
 BUILT = ["idefics3", "minicpmv4_6", "llava"]                # families with an in-code tiny checkpoint
 
 
@@ -45,7 +46,7 @@ def test_export_import_and_answer(family_gguf, vitrine_home):
     m = ModelStore(vitrine_home / "models").import_folder(f"tiny-{family}", folder)
     assert m.manifest.family == family and m.manifest.quant == "Q8_0"
     with load_backend(f"tiny-{family}", threads=2) as b:
-        answer = Session(b).ask(frame(), "What color are the pants?", OPTS, translate=False)
+        answer = Session(b).ask(frame(), "What color are the pants?", AskOptions(OPTS, translate=False))
     assert answer.timings.n_tokens == 8 and answer.timings.image_encode_s > 0
 
 
@@ -55,7 +56,7 @@ def test_follow_up_reuses_the_frame_and_equals_a_fresh_evaluation(backend, monke
     monkeypatch.setattr(backend._mtmd, "mtmd_encode_chunk", lambda *a: calls.append(1) or real(*a))
     s = Session(backend)
     f = frame(1)
-    s.ask(f, "What is this?", OPTS, translate=False)
+    s.ask(f, "What is this?", AskOptions(OPTS, translate=False))
     n_encoder_runs = len(calls)
     image, reused = s.encoded(f)
     assert reused
@@ -64,7 +65,7 @@ def test_follow_up_reuses_the_frame_and_equals_a_fresh_evaluation(backend, monke
     fresh = backend.teacher_forced_logits(image, "What color are the pants?", [])[0]  # prefix evaluated anew
     np.testing.assert_allclose(follow_up, fresh, atol=1e-4)
     # and again after a different question: the reuse path must not depend on what came before
-    s.ask(f, "Describe the blouse in detail, please.", OPTS, translate=False)
+    s.ask(f, "Describe the blouse in detail, please.", AskOptions(OPTS, translate=False))
     np.testing.assert_allclose(backend.first_token_logits(image, "What color are the pants?"), fresh, atol=1e-4)
 
 
@@ -98,7 +99,8 @@ def test_a_multilingual_model_gets_portuguese_as_it_is(vitrine_home):
     folder = models.tiny_gguf("Q8_0", "f16", family="minicpmv4_6")
     with load_backend(str(folder), threads=2) as b:
         assert "multi" in b.languages
-        answer = Session(b, translator=RefusingTranslator()).ask(frame(), "Qual é a cor da calça?", OPTS)
+        answer = Session(b, translator=RefusingTranslator()).ask(frame(), "Qual é a cor da calça?",
+                                                                 ASK)
     assert answer.question_lang == "pt" and answer.question_model == "Qual é a cor da calça?"
     assert answer.answer_lang == "pt" and answer.text_model == ""      # the model's own words, not a translation
 
@@ -159,6 +161,6 @@ def test_tinyllava_through_onnx(quant, vitrine_home):
         assert b.family.name == "llava"
         s = Session(b)
         f = frame(4)
-        first = s.ask(f, "What is this?", OPTS)
-        second = s.ask(f, "What color are the pants?", OPTS)
+        first = s.ask(f, "What is this?", ASK)
+        second = s.ask(f, "What color are the pants?", ASK)
     assert not first.reused_image and second.reused_image and s.encodes == 1

@@ -35,11 +35,11 @@ def ask(model_folder, image, question, **kw):
     from PIL import Image
 
     from engine.runtime.backends import GenerationOptions, load_backend
-    from engine.runtime.session import Session
+    from engine.runtime.session import AskOptions, Session
     session = Session(load_backend(str(model_folder), threads=2))
     try:
         frame = Frame(rgb=np.asarray(Image.open(image).convert("RGB")), source=str(image))
-        return session.ask(frame, question, GenerationOptions(max_tokens=8), **kw).text
+        return session.ask(frame, question, AskOptions(GenerationOptions(max_tokens=8)), **kw).text
     finally:
         session.close()
 
@@ -64,10 +64,10 @@ def test_the_transformers_checkpoint_answers_red(red_shirt):
 
     from engine.runtime.backends import GenerationOptions
     from engine.runtime.backends.reference import open_checkpoint
-    from engine.runtime.session import Session
+    from engine.runtime.session import AskOptions, Session
     session = Session(open_checkpoint(models.fashion_checkpoint(), threads=2))
     frame = Frame(rgb=np.asarray(Image.open(red_shirt).convert("RGB")))
-    assert session.ask(frame, EN, GenerationOptions(max_tokens=8)).text.strip().lower() == "red"
+    assert session.ask(frame, EN, AskOptions(GenerationOptions(max_tokens=8))).text.strip().lower() == "red"
 
 
 def test_cli_answers_in_both_languages(fashion_gguf, red_shirt):
@@ -86,14 +86,14 @@ def test_colour_answers_carry_the_measured_colours_and_others_do_not(fashion_ggu
     from PIL import Image
 
     from engine.runtime.backends import GenerationOptions, load_backend
-    from engine.runtime.session import Session
+    from engine.runtime.session import AskOptions, Session
     session = Session(load_backend(str(fashion_gguf), threads=2))
     try:
         frame = Frame(rgb=np.asarray(Image.open(red_shirt).convert("RGB")), source=str(red_shirt))
-        answer = session.ask(frame, PT, GenerationOptions(max_tokens=8))
+        answer = session.ask(frame, PT, AskOptions(GenerationOptions(max_tokens=8)))
         assert [(c.en, c.pt_f) for c in answer.colors][:1] == [("red", "vermelha")]
         assert answer.to_dict()["colors"][0]["share"] > 0.5
-        assert session.ask(frame, "What is this garment?", GenerationOptions(max_tokens=8)).colors == []
+        assert session.ask(frame, "What is this garment?", AskOptions(GenerationOptions(max_tokens=8))).colors == []
     finally:
         session.close()
 

@@ -10,10 +10,11 @@ from engine.errors import VitrineError
 from engine.media.frames import Frame
 from engine.models.manifest import Manifest
 from engine.runtime.backends import GenerationOptions, load_backend
-from engine.runtime.session import Session
+from engine.runtime.session import AskOptions, Session
 from tests.helpers import ROOT, run_cli
 
 OPTS = GenerationOptions(max_tokens=12, ban_eos=True)
+ASK = AskOptions(OPTS)
 
 
 def frame(seed=0):
@@ -67,9 +68,9 @@ def test_follow_up_skips_vision_and_image_prefill(tiny_onnx_int8, monkeypatch):
     monkeypatch.setattr(b.vision, "session", Counting())
     s = Session(b, conversation_turns=0)
     f = frame(1)
-    first = s.ask(f, "What color are the pants?", OPTS)
-    again = s.ask(f, "What color are the pants?", OPTS)
-    other = s.ask(f, "Describe the blouse.", OPTS)
+    first = s.ask(f, "What color are the pants?", ASK)
+    again = s.ask(f, "What color are the pants?", ASK)
+    other = s.ask(f, "Describe the blouse.", ASK)
     assert len(calls) == 1 and again.reused_image and other.reused_image
     assert again.text == first.text and first.timings.n_tokens == 12
 
@@ -83,7 +84,7 @@ def test_onnx_backend_streams_and_stops(tiny_onnx_fp32):
         pieces.append(p)
         if len(pieces) == 2:
             cancel.set()
-    a = Session(b).ask(frame(2), "Describe everything.", GenerationOptions(max_tokens=40, ban_eos=True),
+    a = Session(b).ask(frame(2), "Describe everything.", AskOptions(GenerationOptions(max_tokens=40, ban_eos=True)),
                        on_token=on_token, cancel=cancel)
     assert a.stopped and a.timings.n_tokens < 40 and "".join(pieces).strip() == a.text
 
@@ -98,10 +99,11 @@ def test_cli_export_import_ask_without_torch(tiny_checkpoint, tmp_path, media_di
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["model"] == "shop-onnx"
     # onnxruntime alone at run time: neither torch nor transformers is imported
-    code = ("import sys, numpy as np; from engine.runtime.backends import load_backend; from engine.runtime.session import Session;"
+    code = ("import sys, numpy as np; from engine.runtime.backends import load_backend; "
+            "from engine.runtime.session import AskOptions, Session;"
             "from engine.media.frames import Frame; from engine.runtime.backends.base import GenerationOptions;"
             f"b = load_backend({str(out)!r}); Session(b).ask(Frame(np.zeros((64, 64, 3), np.uint8)), 'Hi?',"
-            " GenerationOptions(max_tokens=3), translate=False);"
+            " AskOptions(GenerationOptions(max_tokens=3), translate=False));"
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     import subprocess
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

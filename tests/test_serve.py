@@ -328,8 +328,7 @@ class FakeSession:
     def __init__(self):
         self.asked = 0
 
-    def ask(self, frame, question, options, on_token=None, cancel=None, answer_lang=None, schema=None,
-            history=None):
+    def ask(self, frame, question, options=None, *, on_token=None, cancel=None):
         from engine import errors
         from engine.runtime.answer import Answer, Timings
         self.asked += 1
@@ -537,7 +536,7 @@ def test_every_schema_accepted_gives_valid_json_whatever_the_budget(runtime, tin
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.constrained import compile_schema, min_text
-    from engine.runtime.session import Session
+    from engine.runtime.session import AskOptions, Session
     session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2))
     frames = [Frame(np.random.RandomState(i).randint(0, 255, (64, 64, 3), np.uint8), f"random-{i}") for i in range(3)]
     seen = {"valid": 0, "truncated": 0, "too small": 0}
@@ -550,8 +549,8 @@ def test_every_schema_accepted_gives_valid_json_whatever_the_budget(runtime, tin
         # character a token): some too small, some cut, some roomy
         max_tokens = max(1, len(min_text(compile_schema(schema))) + room)
         try:
-            a = session.ask(frames[which], "Describe it", GenerationOptions(max_tokens=max_tokens), schema=schema,
-                            translate=False)
+            a = session.ask(frames[which], "Describe it", AskOptions(GenerationOptions(max_tokens=max_tokens),
+                                                          schema=schema, translate=False))
         except BadInput as e:          # even the shortest valid answer does not fit: said before decoding
             assert "too small" in str(e)
             seen["too small"] += 1
@@ -568,8 +567,8 @@ def test_every_schema_accepted_gives_valid_json_whatever_the_budget(runtime, tin
             for max_tokens in (16, 256):
                 schema = {"type": "object", "properties": {"s": {"type": "string", "maxLength": n}}}
                 for frame in frames:
-                    a = session.ask(frame, "Describe it", GenerationOptions(max_tokens=max_tokens), schema=schema,
-                                    translate=False)
+                    a = session.ask(frame, "Describe it", AskOptions(GenerationOptions(max_tokens=max_tokens),
+                                                          schema=schema, translate=False))
                     jsonschema.validate(json.loads(a.text), schema)
     finally:
         session.close()
@@ -592,7 +591,7 @@ def test_an_onnx_model_eager_to_stop_still_closes_its_strings(tiny_onnx_int8, mo
 
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
-    from engine.runtime.session import Session
+    from engine.runtime.session import AskOptions, Session
     backend = load_backend(str(tiny_onnx_int8), threads=2)
     special = sorted(backend._special_ids())
     assert set(backend.eos_ids) <= set(special) and len(special) > len(backend.eos_ids)
@@ -610,7 +609,8 @@ def test_an_onnx_model_eager_to_stop_still_closes_its_strings(tiny_onnx_int8, mo
         for n in (5, 18, 30, 60):
             schema = {"type": "object", "properties": {"s": {"type": "string", "maxLength": n},
                                                        "c": {"enum": ["red", "blue"]}}}
-            a = session.ask(frame, "Describe it", GenerationOptions(max_tokens=200), schema=schema, translate=False)
+            a = session.ask(frame, "Describe it", AskOptions(GenerationOptions(max_tokens=200),
+                                                          schema=schema, translate=False))
             jsonschema.validate(json.loads(a.text), schema)
             assert not a.truncated
     finally:
@@ -673,20 +673,23 @@ def test_a_value_the_vocabulary_cannot_spell_is_refused_not_cut(runtime, tiny_gg
     from engine.errors import BadInput
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
-    from engine.runtime.session import Session
+    from engine.runtime.session import AskOptions, Session
     session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2))
     frame = Frame(np.random.RandomState(0).randint(0, 255, (64, 64, 3), np.uint8), "random")
     try:
         schema = {"type": "object", "properties": {"c": {"enum": ["ծ", "ծա"]}}}
         with pytest.raises(BadInput, match="cannot write"):
-            session.ask(frame, "Describe it", GenerationOptions(max_tokens=64), schema=schema, translate=False)
+            session.ask(frame, "Describe it", AskOptions(GenerationOptions(max_tokens=64),
+                                                          schema=schema, translate=False))
         # one value it can start ("a") but not finish; before, both runtimes wrote {"c": "a and stopped
         for values in (["aծ", "b"], ["ծ", "red"]):
             schema = {"type": "object", "properties": {"c": {"enum": values}}}
             with pytest.raises(BadInput, match="cannot write"):
-                session.ask(frame, "Describe it", GenerationOptions(max_tokens=64), schema=schema, translate=False)
+                session.ask(frame, "Describe it", AskOptions(GenerationOptions(max_tokens=64),
+                                                          schema=schema, translate=False))
         schema = {"type": "object", "properties": {"c": {"enum": ["red", "blue"]}}}
-        a = session.ask(frame, "Describe it", GenerationOptions(max_tokens=64), schema=schema, translate=False)
+        a = session.ask(frame, "Describe it", AskOptions(GenerationOptions(max_tokens=64),
+                                                          schema=schema, translate=False))
         jsonschema.validate(json.loads(a.text), schema)
     finally:
         session.close()

@@ -8,9 +8,10 @@ from engine.errors import VitrineError
 from engine.media.frames import Frame, Region
 from engine.runtime.backends import GenerationOptions, load_backend
 from engine.runtime.backends.gguf import GgufBackend
-from engine.runtime.session import Session
+from engine.runtime.session import AskOptions, Session
 
 OPTS = GenerationOptions(max_tokens=12, ban_eos=True)   # random weights: always generate 12 tokens
+ASK = AskOptions(OPTS)
 
 
 def frame(seed: int = 0, size=(90, 120)) -> Frame:
@@ -35,7 +36,7 @@ def count_encoder(backend, monkeypatch):
 
 def test_answer_streams_token_by_token(backend):
     pieces = []
-    answer = Session(backend).ask(frame(), "What color are the pants?", OPTS, on_token=pieces.append)
+    answer = Session(backend).ask(frame(), "What color are the pants?", ASK, on_token=pieces.append)
     assert answer.timings.n_tokens == 12
     assert len(pieces) >= 2 and "".join(pieces).strip() == answer.text
     t = answer.timings
@@ -46,10 +47,10 @@ def test_answer_streams_token_by_token(backend):
 def test_follow_up_on_same_frame_skips_the_image_encoder(backend, count_encoder):
     s = Session(backend, conversation_turns=0)       # each question on its own: the same question, the same answer
     f = frame(1)
-    first = s.ask(f, "What color are the pants?", OPTS)
+    first = s.ask(f, "What color are the pants?", ASK)
     assert len(count_encoder) == 1
-    second = s.ask(f, "Describe the blouse.", OPTS)
-    again = s.ask(f, "What color are the pants?", OPTS)
+    second = s.ask(f, "Describe the blouse.", ASK)
+    again = s.ask(f, "What color are the pants?", ASK)
     assert len(count_encoder) == 1 and s.encodes == 1           # the encoder never ran again
     assert second.reused_image and again.reused_image and second.timings.image_encode_s == 0
     # reusing the cached image prefix must not change the answer
@@ -59,20 +60,20 @@ def test_follow_up_on_same_frame_skips_the_image_encoder(backend, count_encoder)
 def test_a_new_frame_is_encoded_and_earlier_frames_stay_cached(backend, count_encoder):
     s = Session(backend, cache_frames=2, conversation_turns=0)
     a, b, c = frame(2), frame(3), frame(4)
-    ans_a = s.ask(a, "What is this?", OPTS)
-    s.ask(b, "What is this?", OPTS)
-    back = s.ask(a, "What is this?", OPTS)        # cached, but no longer in the KV cache: re-prefilled
+    ans_a = s.ask(a, "What is this?", ASK)
+    s.ask(b, "What is this?", ASK)
+    back = s.ask(a, "What is this?", ASK)        # cached, but no longer in the KV cache: re-prefilled
     assert len(count_encoder) == 2 and back.reused_image and back.text == ans_a.text
-    s.ask(c, "What is this?", OPTS)               # evicts b (least recently used)
-    s.ask(b, "What is this?", OPTS)
+    s.ask(c, "What is this?", ASK)               # evicts b (least recently used)
+    s.ask(b, "What is this?", ASK)
     assert len(count_encoder) == 4
 
 
 def test_crop_is_a_different_image(backend):
     s = Session(backend)
     f = frame(5)
-    s.ask(f, "What is this?", OPTS)
-    crop = s.ask(f.crop(Region(10, 10, 50, 40)), "What is this?", OPTS)
+    s.ask(f, "What is this?", ASK)
+    crop = s.ask(f.crop(Region(10, 10, 50, 40)), "What is this?", ASK)
     assert not crop.reused_image and s.encodes == 2
 
 
@@ -84,8 +85,9 @@ def test_stop_mid_answer(backend):
         got.append(piece)
         if len(got) == 3:
             cancel.set()
-    answer = Session(backend).ask(frame(6), "Describe everything.", GenerationOptions(max_tokens=50, ban_eos=True),
-                                  on_token=on_token, cancel=cancel)
+    answer = Session(backend).ask(frame(6), "Describe everything.",
+                                  AskOptions(GenerationOptions(max_tokens=50, ban_eos=True)), on_token=on_token,
+                                  cancel=cancel)
     assert answer.stopped and answer.timings.n_tokens < 50
 
 
@@ -97,7 +99,7 @@ def test_more_tiles_mean_more_image_tokens(tiny_gguf):
         n1, n4 = one.encode(f).n_tokens, four.encode(f).n_tokens
         assert n1 == one.tokens_per_tile                      # one view, as transformers' unsplit prompt
         assert n4 == 5 * one.tokens_per_tile                  # 2x2 slices + overview
-        assert Session(four).ask(f, "What is this?", OPTS).timings.n_tokens == 12
+        assert Session(four).ask(f, "What is this?", ASK).timings.n_tokens == 12
     finally:
         one.close()
         four.close()
@@ -146,7 +148,7 @@ def test_a_prepared_frame_is_ready_when_the_question_comes(backend, count_encode
     f = frame(40)
     session.prepare(f)
     assert ready.wait(60) and session.is_prepared(f)
-    answer = session.ask(f, "What is this?", OPTS, translate=False)
+    answer = session.ask(f, "What is this?", AskOptions(OPTS, translate=False))
     assert answer.reused_image and answer.timings.image_encode_s == 0.0
     assert len(count_encoder) == 1
     session.prepare(f)                       # already encoded: nothing to do
@@ -165,7 +167,7 @@ def test_the_newest_pick_wins_and_a_question_drops_what_it_does_not_need(backend
             time.sleep(0.01)                 # the encoder took a and waits for the backend
         session.prepare(b)
         session.prepare(c)                   # b was never started: c replaces it
-        asker = threading.Thread(target=lambda: session.ask(d, "What is this?", OPTS, translate=False))
+        asker = threading.Thread(target=lambda: session.ask(d, "What is this?", AskOptions(OPTS, translate=False)))
         asker.start()
         deadline = time.time() + 10
         while session._next is not None and time.time() < deadline:
@@ -193,7 +195,7 @@ def test_decode_threads_are_measured_when_the_model_loads(tiny_gguf):
     with GgufBackend(*paths, threads=2) as b:
         assert b.decode_threads in (1, 2) and "1 thread" in b.decode_threads_reason and "tok/s" in b.decode_threads_reason
         # the probe leaves nothing behind: the first answer is the same as on a backend that was told
-        a = Session(b).ask(frame(9), "What is this?", OPTS, translate=False)
+        a = Session(b).ask(frame(9), "What is this?", AskOptions(OPTS, translate=False))
     with GgufBackend(*paths, threads=2, decode_threads=1) as told:
         assert told.decode_threads_reason == "given"
-        assert Session(told).ask(frame(9), "What is this?", OPTS, translate=False).text == a.text
+        assert Session(told).ask(frame(9), "What is this?", AskOptions(OPTS, translate=False)).text == a.text

@@ -128,12 +128,12 @@ def test_sentence_stream_translates_complete_sentences_as_they_come():
 def test_portuguese_question_goes_to_the_model_in_english(tiny_gguf, no_network):
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
-    from engine.runtime.session import Session
+    from engine.runtime.session import AskOptions, Session
     b = load_backend(str(tiny_gguf))
     try:
         pieces = []
         a = Session(b).ask(Frame(np.zeros((64, 64, 3), np.uint8), "z"), "Qual é a cor da calça?",
-                           GenerationOptions(max_tokens=20), on_token=pieces.append)
+                               AskOptions(GenerationOptions(max_tokens=20)), on_token=pieces.append)
     finally:
         b.close()
     assert a.question_lang == "pt" and a.answer_lang == "pt"
@@ -220,8 +220,8 @@ def test_a_multilingual_model_answers_in_portuguese_with_the_stores_words():
     import numpy as np
 
     from engine.media.frames import Frame
-    from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats
-    from engine.runtime.session import Session
+    from engine.runtime.backends.base import Backend, EncodedImage, GenerationStats
+    from engine.runtime.session import AskOptions, Session
 
     class Multilingual(Backend):
         model_id, languages = "multi", ("en", "pt", "multi")
@@ -237,7 +237,7 @@ def test_a_multilingual_model_answers_in_portuguese_with_the_stores_words():
 
     streamed = []
     session = Session(Multilingual())
-    answer = session.ask(Frame(np.zeros((8, 8, 3), np.uint8)), "O que ela está usando?", GenerationOptions(),
+    answer = session.ask(Frame(np.zeros((8, 8, 3), np.uint8)), "O que ela está usando?", AskOptions(),
                          on_token=streamed.append)
     assert answer.text == "Ela usa uma bolsa preta. A saia é azul." and answer.answer_lang == "pt"
     assert "".join(streamed).strip() == answer.text

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.workers import _message, start_in_thread
+from engine.kinds import Runtime
 from engine.models.store import InstalledModel, ModelStore
 
 
@@ -68,12 +69,12 @@ def human_size(n: int, t) -> str:
 def encoder_text(m: InstalledModel, t) -> str:
     """Which image encoder the model runs, and why (a hybrid's choice was timed when it was pulled)."""
     runtime = m.manifest.runtime
-    if runtime == "hybrid":
+    if runtime is Runtime.HYBRID:
         vision = m.manifest.extra.get("vision")
         if isinstance(vision, dict) and vision.get("choice"):
             return t("encoder_hybrid", choice=vision["choice"], why=t.error(str(vision.get("why", ""))))
         return t("encoder_hybrid_untimed", choice="mmproj")
-    return t("encoder_onnx") if runtime == "onnx" else t("encoder_gguf")
+    return t("encoder_onnx") if runtime is Runtime.ONNX else t("encoder_gguf")
 
 
 def suggested_name(path: Path) -> str:

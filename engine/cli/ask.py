@@ -15,7 +15,7 @@ from engine.settings import check_turns
 def cmd_ask(args) -> int:
     from engine.media.frames import load_frame
     from engine.runtime.backends import GenerationOptions, load_backend
-    from engine.runtime.session import Session, check_question
+    from engine.runtime.session import AskOptions, Session, check_question
 
     # every cheap check before the slow model load
     questions = [check_question(q) for q in args.question]
@@ -31,14 +31,15 @@ def cmd_ask(args) -> int:
                            settings=args.settings)
     where = device_note(backend)
     session = Session(backend, conversation_turns=turns)
+    options = AskOptions(GenerationOptions(max_tokens=args.max_tokens), lang=args.lang, answer_lang=args.answer_lang,
+                         translate=not args.no_translate)
     results = []
     try:
         for q in questions:
             if len(questions) > 1 and not args.json:
                 print(f"> {q}", flush=True)
             on_token = None if args.json else (lambda piece: print(piece, end="", flush=True))
-            answer = session.ask(frame, q, GenerationOptions(max_tokens=args.max_tokens), on_token=on_token,
-                                 lang=args.lang, answer_lang=args.answer_lang, translate=not args.no_translate)
+            answer = session.ask(frame, q, options, on_token=on_token)
             results.append(answer)
             if not args.json:
                 print(flush=True)

@@ -13,6 +13,7 @@ from engine.models.hub import pull
 from engine.models.profiles import PROFILES
 from engine.models.store import ModelStore
 from engine.settings import check_hub_url
+from engine.kinds import Runtime
 
 
 def _store(args) -> ModelStore:
@@ -53,7 +54,7 @@ def cmd_models_list(args) -> int:
 
 def _hybrid_note(m) -> str:
     """Which image encoder an installed hybrid model runs, and why (timed when it was pulled or exported)."""
-    vision = m.manifest.extra.get("vision") if m is not None and m.manifest.runtime == "hybrid" else None
+    vision = m.manifest.extra.get("vision") if m is not None and m.manifest.runtime is Runtime.HYBRID else None
     if not isinstance(vision, dict):
         return ""
     return f"hybrid, vision encoder {vision.get('choice')}: {vision.get('why')}; "

@@ -29,7 +29,7 @@ from engine.media.frames import Frame
 from engine.models.store import ModelStore
 from engine.runtime.backends import GenerationOptions, load_backend
 from engine.runtime.backends.reference import open_checkpoint
-from engine.runtime.session import Session
+from engine.runtime.session import AskOptions, Session
 from engine.settings import Settings
 from engine.text_files import json_kind, read_json
 
@@ -155,7 +155,7 @@ def _ask_all(run: Run, model: str, todo: list[QARow], progress: Progress | None,
     backend = open_model(model, opts.threads, settings)
     log.info("%s loaded in %.1fs", model, time.perf_counter() - t_load)
     session = Session(backend, conversation_turns=0)     # every question on its own, as scored
-    options = GenerationOptions(max_tokens=opts.max_tokens)
+    generation = GenerationOptions(max_tokens=opts.max_tokens)
     last: tuple[object, Frame] | None = None     # a set asks several questions in a row about one image
     try:
         for i, row in enumerate(todo):
@@ -169,7 +169,8 @@ def _ask_all(run: Run, model: str, todo: list[QARow], progress: Progress | None,
                     last = (image_id, Frame(rgb=run.qa.load_rgb(row), source=row.image or row.id))
                 frame = last[1]
                 t_ask = time.perf_counter()
-                answer = session.ask(frame, row.question, options, lang=row.lang, translate=opts.translate)
+                answer = session.ask(frame, row.question, AskOptions(generation, lang=row.lang,
+                                                                     translate=opts.translate))
                 # the clerk's wait: translation both ways included (Session's own total starts after it)
                 model_s = time.perf_counter() - t_ask
                 rec.prediction = answer.text

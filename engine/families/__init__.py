@@ -10,6 +10,8 @@ import pkgutil
 from dataclasses import dataclass
 from functools import cache
 
+from engine.kinds import ChatHandler
+
 
 @dataclass(frozen=True)
 class SingleView:
@@ -62,7 +64,7 @@ class Family:
     about: str
     projector_types: tuple[str, ...]   # clip.projector_type values of its mmproj GGUF
     languages: tuple[str, ...] = ("en",)  # "multi": answers in the question's language itself
-    chat_handler: str = "mtmd"         # "mtmd": the GGUF's own chat template; "minicpmv": llama-cpp-python's
+    chat_handler: ChatHandler = ChatHandler.MTMD   # MTMD: the GGUF's own chat template; MINICPMV: llama-cpp-python's
     image_prefix: str = ""             # text the prompt writes before the image (libmtmd does not)
     single_view: SingleView | None = None
     tested: bool = True                # exercised end to end by the tests (models list says so otherwise)

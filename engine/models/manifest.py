@@ -14,13 +14,14 @@ from typing import Callable
 
 from engine.errors import VitrineError, os_error_message
 from engine.files import sha256_file, write_text_atomic
+from engine.kinds import ChatHandler, Runtime, known
 
 MANIFEST_NAME = "vitrine-model.json"
 MAX_MANIFEST_BYTES = 4 << 20             # a manifest is a few KB; a huge one is not ours
 # the files each runtime needs before a model can answer
-REQUIRED_ROLES = {"gguf": ("model", "mmproj"), "onnx": ("vision", "embed", "decoder"),
-                  "hybrid": ("model", "mmproj", "vision", "config"),   # llama.cpp text + ONNX vision
-                  "embedder": ("vision",)}          # an image(+text) embedder for the catalog, not a VLM
+REQUIRED_ROLES = {Runtime.GGUF: ("model", "mmproj"), Runtime.ONNX: ("vision", "embed", "decoder"),
+                  Runtime.HYBRID: ("model", "mmproj", "vision", "config"),   # llama.cpp text + ONNX vision
+                  Runtime.EMBEDDER: ("vision",)}          # an image(+text) embedder for the catalog, not a VLM
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ROLE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -35,14 +36,18 @@ class FileEntry:
 @dataclass
 class Manifest:
     name: str
-    runtime: str                      # "gguf" (llama-cpp-python) or "onnx" (onnxruntime)
+    runtime: Runtime                  # gguf (llama-cpp-python), onnx (onnxruntime), hybrid, embedder
     family: str                       # "idefics3" (SmolVLM), "minicpmv", ...
     files: dict[str, FileEntry]       # role ("model", "mmproj", ...) -> file
-    chat_handler: str = "mtmd"        # llama-cpp-python handler family: "mtmd" or "minicpmv"
+    chat_handler: ChatHandler = ChatHandler.MTMD   # how a GGUF's prompt is written (engine/kinds.py)
     languages: list[str] = field(default_factory=lambda: ["en"])  # what the model understands
     quant: str = ""
     source: str = ""                  # where it came from (hub repo, checkpoint path)
     extra: dict = field(default_factory=dict)   # parity figures, export options...
+
+    def __post_init__(self):      # the text a writer passes ("gguf") as the enum; a value unknown raises ValueError
+        self.runtime = Runtime(self.runtime)
+        self.chat_handler = ChatHandler(self.chat_handler)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
@@ -61,6 +66,8 @@ class Manifest:
         for key in ("chat_handler", "quant", "source"):
             if key in d and not isinstance(d[key], str):
                 raise bad(f"'{key}' is not text")
+        if d.get("chat_handler", "mtmd") not in set(ChatHandler):
+            raise bad(f"'chat_handler' {d['chat_handler'][:40]!r} is not one Vitrine knows ({known(ChatHandler)})")
         if d["runtime"] not in REQUIRED_ROLES:
             raise VitrineError(f"{where} needs the {d['runtime']!r} runtime, which this version of Vitrine does not "
                                f"have (it runs: {', '.join(REQUIRED_ROLES)})")

@@ -20,6 +20,7 @@ from engine.media.frames import Frame
 from engine.paths import ASSETS
 from engine.runtime.backends.base import GenerationOptions
 from engine.runtime.constrained import compile_schema
+from engine.runtime.session import AskOptions
 from engine.settings import Settings
 from engine.text_files import json_kind, read_json
 
@@ -273,8 +274,8 @@ def describe(session, frame: Frame, schema: AttributeSchema | None = None, templ
     schema = schema or AttributeSchema.load()
     templates = templates if templates is not None else load_templates()
     model_schema = schema.model_schema
-    answer = session.ask(frame, schema.prompt(), GenerationOptions(max_tokens=max_tokens), lang="en",
-                         translate=False, schema=model_schema)
+    answer = session.ask(frame, schema.prompt(), AskOptions(GenerationOptions(max_tokens=max_tokens), lang="en",
+                                                            translate=False, schema=model_schema))
     try:
         attrs = json.loads(answer.text)
         jsonschema.validate(attrs, model_schema)

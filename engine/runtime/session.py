@@ -5,7 +5,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from engine.errors import VitrineError
 from engine.language.answer_terms import to_portuguese
@@ -21,6 +21,23 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
 CONVERSATION_TURNS = 4      # earlier exchanges about a frame a follow-up sees, by default
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    """How ``Session.ask`` answers a question (the caller's choices; the frame and the question are the call's)."""
+    generation: GenerationOptions = field(default_factory=GenerationOptions)   # tokens, sampling
+    lang: str = "auto"               # the question's language ("auto" detects pt/en)
+    # the answer's language (None: the question's); the model gets the question in a language it understands
+    # (translated when needed, unless ``translate`` is False) and the answer comes back translated sentence by
+    # sentence as it streams
+    answer_lang: str | None = None
+    translate: bool = True
+    schema: dict | None = None       # a JSON schema the answer follows (constrained decoding; never translated)
+    remember: bool = True            # the question continues the frame's conversation and joins it (not a schema's)
+    # the conversation so far as (question, answer) texts in the question's language, in place of the frame's own
+    # (an API client sends its messages); None: the frame's own
+    history: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -177,24 +194,15 @@ class Session:
     def translator(self, translator: Translator) -> None:
         self._translator = translator
 
-    def ask(self, frame: Frame, question: str, options: GenerationOptions | None = None,
-            on_token: OnToken | None = None, cancel: threading.Event | None = None, lang: str = "auto",
-            answer_lang: str | None = None, translate: bool = True, schema: dict | None = None,
-            remember: bool = True, history: list[tuple[str, str]] | None = None) -> Answer:
-        """Answer ``question`` about ``frame``; ``on_token`` receives the answer as it streams.
-
-        ``lang``: the question's language ("auto" detects pt/en). The model gets the question in a language it
-        understands (translated when needed, unless ``translate`` is False) and the answer comes back in
-        ``answer_lang`` (default: the question's language), translated sentence by sentence as it streams.
-        ``schema``: a JSON schema the answer must follow (constrained decoding; the JSON is never translated).
-        ``remember``: the question continues the frame's conversation and joins it (a schema answer never does).
-        ``history``: the conversation so far as (question, answer) texts in the question's language, in place of
-        the frame's own (an API client sends its messages).
-        """
+    def ask(self, frame: Frame, question: str, options: AskOptions | None = None, *,
+            on_token: OnToken | None = None, cancel: threading.Event | None = None) -> Answer:
+        """Answer ``question`` about ``frame`` as ``options`` say; ``on_token`` receives the answer as it streams,
+        ``cancel`` stops it (the answer so far is kept, ``stopped`` set)."""
+        opts = options or AskOptions()
+        generation, translate, schema = opts.generation, opts.translate, opts.schema
         question = check_question(question)
-        options = options or GenerationOptions()
-        q_lang = detect_language(question) if lang in ("auto", "", None) else lang
-        a_lang = answer_lang or q_lang
+        q_lang = detect_language(question) if opts.lang in ("auto", "", None) else opts.lang
+        a_lang = opts.answer_lang or q_lang
         for code in (q_lang, a_lang):
             if code not in LANGS:
                 raise VitrineError(f"unknown language {code!r}: use one of {', '.join(LANGS)}")
@@ -208,11 +216,9 @@ class Session:
         stream = None
         constraint = None
         if schema is not None:
-            from dataclasses import replace
-
             from engine.runtime.constrained import compile_schema
             constraint = self.backend.constraint_for(compile_schema(schema))
-            options = replace(options, constraint=constraint)
+            generation = replace(generation, constraint=constraint)
         elif translate and model_lang != a_lang:
             stream = SentenceStream(lambda s, said: self._answer_in(s, question, model_lang, a_lang, said),
                                     on_token, with_context=True)
@@ -225,14 +231,14 @@ class Session:
             t0 = time.perf_counter()
             image, reused = self.encoded(frame)
             encode_s = 0.0 if reused else time.perf_counter() - t0
-            in_thread = remember and schema is None and self.conversation_turns > 0
+            in_thread = opts.remember and schema is None and self.conversation_turns > 0
             if not in_thread:
                 before: tuple[Exchange, ...] = ()
-            elif history is not None:
-                before = self._history_for(frame, history, q_lang, model_lang, translate)
+            elif opts.history is not None:
+                before = self._history_for(frame, list(opts.history), q_lang, model_lang, translate)
             else:
                 before = tuple(t.exchange for t in self.conversation(frame))
-            stats = self.backend.generate(image, to_model, options, on_token=stream.feed if stream else on_token,
+            stats = self.backend.generate(image, to_model, generation, on_token=stream.feed if stream else on_token,
                                           cancel=cancel, history=before)
             text = stream.close() if stream else stats.text.strip()
             if in_thread and not stats.stopped and (stats.token_ids or stats.text.strip()):

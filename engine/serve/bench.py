@@ -16,6 +16,7 @@ from pathlib import Path
 from engine.media.frames import load_frame
 from engine.paths import ASSETS
 from engine.runtime.backends import GenerationOptions
+from engine.runtime.session import AskOptions
 from engine.serve.server import create_app
 
 
@@ -32,12 +33,11 @@ def run(session, model_name: str, image: Path | None = None, runs: int = 10,
 
     image = image or ASSETS / "examples" / "look.jpg"
     frame = load_frame(str(image))
-    opts = GenerationOptions(max_tokens=4)
+    opts = AskOptions(GenerationOptions(max_tokens=4), lang="en", translate=False)
 
     def in_process() -> float:
         t0, first = time.perf_counter(), []
-        session.ask(frame, question, opts, on_token=lambda _p: first or first.append(time.perf_counter()),
-                    lang="en", translate=False)
+        session.ask(frame, question, opts, on_token=lambda _p: first or first.append(time.perf_counter()))
         return (first[0] if first else time.perf_counter()) - t0
 
     in_process()                                    # the image encoded once: everything after is a follow-up

@@ -43,6 +43,7 @@ from engine.media.frames import Frame, ImageTooLarge, Region, decode_image_bytes
 from engine.runtime.backends import GenerationOptions
 from engine.runtime.constrained import SchemaError, compile_schema
 from engine.runtime.describe import AttributeSchema, describe, load_templates
+from engine.runtime.session import AskOptions
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -558,8 +559,9 @@ def create_app(session, model_name: str, limits: ServeLimits | None = None, api_
         if stop is not None:
             on_token = stop.feed
         try:
-            return slot.session.ask(req.frame, req.question, options, on_token=on_token, cancel=cancel,
-                                    answer_lang=answer_lang, schema=req.schema, history=req.history)
+            ask = AskOptions(options, answer_lang=answer_lang, schema=req.schema,
+                             history=tuple(req.history) if req.history is not None else None)
+            return slot.session.ask(req.frame, req.question, ask, on_token=on_token, cancel=cancel)
         finally:
             if stop is not None:
                 stop.flush()

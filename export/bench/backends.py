@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from engine.devices import present
@@ -120,7 +121,7 @@ def peak_rss_mb() -> float:
 
 def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, peer: Path | None = None) -> dict:
     from engine.runtime.backends.base import GenerationOptions
-    from engine.runtime.session import Session
+    from engine.runtime.session import AskOptions, Session
     if kind == "encoders":
         return _encoders(folder, runs, threads)
     t0 = time.perf_counter()
@@ -134,19 +135,20 @@ def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, p
             _to_bf16(backend)
     load_s = time.perf_counter() - t0
     session = Session(backend)
-    opts = GenerationOptions(max_tokens=max_tokens, ban_eos=True)   # random weights: fixed-length answers
-    session.ask(bench_frame(-1), QUESTIONS[0], opts, translate=False)  # warm-up, not counted
+    # random weights: fixed-length answers
+    opts = AskOptions(GenerationOptions(max_tokens=max_tokens, ban_eos=True), translate=False)
+    session.ask(bench_frame(-1), QUESTIONS[0], opts)  # warm-up, not counted
     new, follow, third, decode, encode, felt = [], [], [], [], [], []
     for i in range(runs):
         # as the app uses it: the frame is picked (encoded ahead), the question comes a second later
         picked = bench_frame(1000 + i)
         session.prepare(picked)
         time.sleep(1.0)
-        felt.append(session.ask(picked, QUESTIONS[0], opts, translate=False).timings.ttft_s)
+        felt.append(session.ask(picked, QUESTIONS[0], opts).timings.ttft_s)
         f = bench_frame(i)
-        a = session.ask(f, QUESTIONS[0], opts, translate=False)
-        b = session.ask(f, QUESTIONS[1], opts, translate=False)
-        c = session.ask(f, QUESTIONS[2], opts, translate=False)
+        a = session.ask(f, QUESTIONS[0], opts)
+        b = session.ask(f, QUESTIONS[1], opts)
+        c = session.ask(f, QUESTIONS[2], opts)
         new.append(a.timings.ttft_s)
         follow.append(b.timings.ttft_s)
         third.append(c.timings.ttft_s)
@@ -158,7 +160,7 @@ def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, p
         ticked = bench_frame(2000 + i)
         session.prepare(ticked)
         time.sleep(lead)
-        live.append(session.ask(ticked, QUESTIONS[0], opts, translate=False).timings.ttft_s)
+        live.append(session.ask(ticked, QUESTIONS[0], opts).timings.ttft_s)
     versus = _versus_peer(session, peer, _text_model(folder), opts, threads, runs) if peer else {}
     session.close()
     return {**versus,"new_frame_ttft_s": round(statistics.median(new), 3),
@@ -229,7 +231,7 @@ def _versus_peer(session, peer: Path, text: Path | None, opts, threads: int, run
     f = bench_frame(3000)
     rows = []
     for _ in range(max(4 * runs, 12)):
-        ours = session.ask(f, QUESTIONS[1], opts, translate=False, remember=False).timings.decode_tok_s
+        ours = session.ask(f, QUESTIONS[1], replace(opts, remember=False)).timings.decode_tok_s
         rates = peer_decode(peer, text, counts, reps=1)
         rows.append((ours, rates.get(session.backend.decode_threads, max(rates.values())), max(rates.values())))
     return {"peer_decode_tok_s": round(statistics.median(r[1] for r in rows), 1),

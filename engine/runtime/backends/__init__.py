@@ -6,6 +6,7 @@ from pathlib import Path
 
 from engine.devices import check_device, resolve
 from engine.errors import BadInput, NotFound, VitrineError
+from engine.kinds import Runtime
 from engine.models.manifest import MANIFEST_NAME, Manifest
 from engine.models.store import ModelStore
 from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats
@@ -38,18 +39,18 @@ def backend_for_manifest(manifest: Manifest, folder: Path, threads: int | None, 
     if bad:
         raise VitrineError(f"model {manifest.name!r} is damaged ({bad[0]}): run `vitrine models verify`, then pull "
                            "or import it again")
-    if manifest.runtime == "gguf":
+    if manifest.runtime is Runtime.GGUF:
         _gguf_device(manifest.name, placement)
         return GgufBackend(folder / manifest.files["model"].path, folder / manifest.files["mmproj"].path,
                            model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
                            threads=threads, tiles=tiles, languages=tuple(manifest.languages),
                            n_gpu_layers=placement.n_gpu_layers)
-    if manifest.runtime == "hybrid":
+    if manifest.runtime is Runtime.HYBRID:
         return HybridBackend(folder, manifest, threads=threads, placement=placement)
-    if manifest.runtime == "embedder":
+    if manifest.runtime is Runtime.EMBEDDER:
         raise VitrineError(f"{manifest.name!r} is the catalog's image embedder, not a model that answers questions: "
                            "choose another --model (`vitrine models list`)")
-    if manifest.runtime == "onnx":
+    if manifest.runtime is Runtime.ONNX:
         return OnnxBackend(folder, model_id=manifest.name, threads=threads,
                            files={r: e.path for r, e in manifest.files.items() if r in ("vision", "embed", "decoder")},
                            languages=tuple(manifest.languages), family=manifest.family, placement=placement)

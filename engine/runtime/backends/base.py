@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Callable
-
-import numpy as np
+from dataclasses import dataclass
+from typing import Sequence
 
 from engine.errors import VitrineError
 from engine.media.frames import Frame
+from engine.runtime import decoding
 from engine.runtime.backends.chat_layout import Exchange
+from engine.runtime.decoding import GenerationOptions, GenerationStats, OnToken, Prefilled
 
-OnToken = Callable[[str], None]
+__all__ = ["Backend", "DecodingBackend", "EncodedImage", "GenerationOptions", "GenerationStats", "OnToken",
+           "Prefilled"]
 
 
 @dataclass
@@ -28,51 +29,6 @@ class EncodedImage:
         close = getattr(self.state, "close", None)
         if close:
             close()
-
-
-@dataclass
-class GenerationStats:
-    prefill_s: float
-    ttft_s: float                  # prefill + first token
-    decode_s: float                # time after the first token
-    n_tokens: int
-    text: str
-    stopped: bool = False
-    token_ids: list[int] = field(default_factory=list)   # the answer's tokens, for parity checks
-    history_used: int = 0          # earlier exchanges about the frame the model saw with the question
-    truncated: bool = False        # the token budget ended it (a schema answer was closed early to stay valid)
-    prompt_tokens: int = 0         # what the model read before answering: image + conversation + question (0: unknown)
-
-
-@dataclass(frozen=True)
-class GenerationOptions:
-    max_tokens: int = 256
-    ban_eos: bool = False          # benchmarks on random weights: generate exactly max_tokens
-    constraint: object = None      # an engine.runtime.constrained.TokenConstraint: only what a JSON schema allows
-    temperature: float = 0.0       # 0: greedy (the default everywhere); above 0 only on a backend whose
-    top_p: float = 1.0             # ``samples`` is True
-    seed: int | None = None        # the same seed, question and image: the same sampled answer
-
-    def picker(self) -> Callable[[np.ndarray], int]:
-        """The next token from a step's logits: argmax, or a draw at ``temperature`` from the smallest set of
-        tokens holding ``top_p`` of the probability (a fresh generator from ``seed`` per answer)."""
-        if self.temperature <= 0:
-            return lambda logits: int(np.argmax(logits))
-        rng = np.random.default_rng(self.seed)
-        t, top_p = self.temperature, self.top_p
-
-        def pick(logits) -> int:
-            z = np.asarray(logits, np.float64) / t
-            p = np.exp(z - np.max(z))           # masked tokens (-inf) stay at 0
-            p /= p.sum()
-            if top_p < 1.0:
-                order = np.argsort(-p, kind="stable")
-                keep = order[:int(np.searchsorted(np.cumsum(p[order]), top_p)) + 1]
-                q = np.zeros_like(p)
-                q[keep] = p[keep]
-                p = q / q.sum()
-            return int(rng.choice(len(p), p=p))
-        return pick
 
 
 class Backend(ABC):
@@ -110,3 +66,29 @@ class Backend(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+class DecodingBackend(Backend):
+    """A runtime that answers token by token through the shared loop (engine/runtime/decoding.py): it gives the
+    prefill, the step (in ``Prefilled``), the end tokens and its detokenizer; the loop does the rest."""
+
+    end_tokens: Sequence[int] = ()     # masked under ``ban_eos``
+
+    @abstractmethod
+    def prefill(self, image: EncodedImage, question: str, history: tuple[Exchange, ...],
+                answer_room: int) -> Prefilled:
+        """The prompt (image, the conversation that fits with ``answer_room`` left, the question) into the
+        runtime's cache; the first answer token's logits and the step that feeds the next ones."""
+
+    @abstractmethod
+    def is_end(self, token: int) -> bool:
+        """Whether ``token`` ends the answer."""
+
+    @abstractmethod
+    def detokenize(self, ids: Sequence[int]) -> str:
+        """The text of a run of answer tokens (special tokens spell nothing)."""
+
+    def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
+                 on_token: OnToken | None = None, cancel: threading.Event | None = None,
+                 history: tuple[Exchange, ...] = ()) -> GenerationStats:
+        return decoding.generate(self, image, question, options, on_token, cancel, history)

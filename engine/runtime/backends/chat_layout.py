@@ -57,6 +57,18 @@ class ChatLayout:
             ids += list(ex.answer_ids) or tokens(self.answer_lead + ex.answer)
         return ids + tokens(self.next_turn(question) if history else self.first_turn(question))
 
+    def fitted(self, history: tuple[Exchange, ...], question: str, tokens: Callable[[str], list[int]],
+               before: int, n_ctx: int, answer_room: int) -> tuple[list[int], int]:
+        """The conversation's tokens after ``before`` positions (the image prefix) with ``answer_room`` left in
+        ``n_ctx``: the oldest exchanges are dropped until it fits (a single-turn template keeps none). Returns
+        (tokens, earlier exchanges kept)."""
+        history = tuple(history) if self.multi_turn else ()
+        ids = self.conversation_ids(history, question, tokens)
+        while history and before + len(ids) + answer_room > n_ctx:
+            history = history[1:]
+            ids = self.conversation_ids(history, question, tokens)
+        return ids, len(history)
+
 
 def kept_prefix(held: list[int], ids: list[int]) -> int:
     """How many of the tokens a cache holds a new prompt ``ids`` shares; its last token is always evaluated again,

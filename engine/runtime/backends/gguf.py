@@ -5,65 +5,46 @@ clear the KV cache on every call, while a store clerk asks several questions abo
 prompt is split at the image: [template prefix + image] is evaluated once per frame and kept in the KV
 cache; a follow-up appends its own turn after the answers already in the cache (a conversation about the frame),
 or, when the conversation differs from what the cache holds, drops back to where they part (``seq_rm``).
+
+Here: loading (and the decode thread count measured at load), the KV cache's bookkeeping, the one-token step the
+shared loop drives (engine/runtime/decoding.py) and the parity probes; the image side (libmtmd's chunks and the
+state kept per frame) is gguf_images.py.
 """
 from __future__ import annotations
 
-import codecs
 import ctypes
 import logging
 import os
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import VitrineError
-from engine.media.frames import Frame
+from engine.kinds import ChatHandler
 from engine.models.gguf_file import check_gguf
 from engine import families
-from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
+from engine.runtime.backends.base import DecodingBackend, EncodedImage, Prefilled
 from engine.runtime.backends.chat_layout import ChatLayout, Exchange, kept_prefix, layout_from_template
 from engine.runtime.backends.decode_threads import DecodeThreads
+from engine.runtime.backends.gguf_images import MtmdImages
+from engine.runtime.decoding import ANSWER_ROOM
 from engine.runtime.native import import_llama_cpp
 
 log = logging.getLogger(__name__)
 
 _PROBE_TOKENS = 6                    # decode steps timed per thread count when the model loads
-_ANSWER_ROOM = 128                  # context kept free for an answer before earlier exchanges are dropped
 # A batch this short runs on the decode threads: its ops are as small as one token's, so the barriers between them
 # cost what they cost in decoding (SmolVLM-256M Q8_0, 2 cores, passive OpenMP: 10 tokens 52 ms on one thread,
 # 81 on two; 64 tokens 200 ms on one, 157 on two; llama-bench agrees).
 _FEW_TOKENS = 32
 
 
-@dataclass
-class _Step:
-    tokens: list[int] | None = None        # text step
-    chunk: object = None                   # image step: mtmd chunk (owned by _ImageState.chunks)
-    embd: np.ndarray | None = None         # image step: encoder output, n_tokens x n_embd float32
-
-
-@dataclass
-class _ImageState:
-    steps: list[_Step] = field(default_factory=list)
-    n_pos: int = 0                         # positions the image prefix occupies in the KV cache
-    chunks: object = None
-    free: object = None
-    snapshot: object = None                # hybrid models: the sequence state right after the image prefix
-
-    def close(self) -> None:
-        if self.chunks is not None and self.free is not None:
-            self.free(self.chunks)
-            self.chunks = None
-
-
-class GgufBackend(Backend):
+class GgufBackend(MtmdImages, DecodingBackend):
     samples = True                 # temperature, top_p and seed (GenerationOptions.picker)
 
     def __init__(self, model_path: Path | str, mmproj_path: Path | str | None, *, model_id: str = "",
-                 family: str = "", chat_handler: str = "mtmd", threads: int | None = None,
+                 family: str = "", chat_handler: ChatHandler | str = ChatHandler.MTMD, threads: int | None = None,
                  decode_threads: int | None = None, tiles: int = 1,
                  n_ctx: int | None = None, languages: tuple[str, ...] = ("en",), n_gpu_layers: int = 0):
         model_path = Path(model_path)
@@ -105,7 +86,7 @@ class GgufBackend(Backend):
         except (ValueError, RuntimeError) as e:
             raise VitrineError(f"llama.cpp could not load {model_path.name} ({e}): the file may be damaged or from "
                                "a newer llama.cpp; run `vitrine models verify`") from None
-        self._template = self._chat_template(chat_handler, info.metadata)
+        self._template = self._chat_template(ChatHandler(chat_handler), info.metadata)
         self._ctx = self._init_mtmd(Path(mmproj_path))
         self.load_s = time.perf_counter() - t0
         self._n_embd = self._llama_cpp.llama_model_n_embd(self._llm.model)
@@ -114,6 +95,7 @@ class GgufBackend(Backend):
         self._kv_image: EncodedImage | None = None    # whose image prefix the KV cache holds now
         self._kv_ids: list[int] = []                  # and the tokens after it (questions and answers)
         self._kv_head: list[int] = []                 # the prompt's start before the image: the same for every frame
+        self._pieces: dict[int, bytes] = {}           # token -> its bytes (detokenize)
         self._batch_threads = self.threads
         self._decoding_threads = self.decode_threads
         self._threads_policy: DecodeThreads | None = None     # None: the decode thread count is fixed
@@ -177,8 +159,8 @@ class GgufBackend(Backend):
         self._use_batch_threads(self.decode_threads if len(ids) < _FEW_TOKENS else self.threads)
         self._llm.eval(ids)
 
-    def _chat_template(self, handler: str, metadata: dict) -> str:
-        if handler == "minicpmv":
+    def _chat_template(self, handler: ChatHandler, metadata: dict) -> str:
+        if handler is ChatHandler.MINICPMV:
             from llama_cpp.llama_chat_format import MiniCPMv26ChatHandler
             self._image_part = lambda m: {"type": "image_url", "image_url": {"url": m}}
             return MiniCPMv26ChatHandler.CHAT_FORMAT
@@ -198,94 +180,6 @@ class GgufBackend(Backend):
             return layout_from_template(self._template, {"type": "image"}, "<image>", self.model_id)
         except VitrineError:
             return layout_from_template(self._template, {"type": "text", "text": marker}, marker, self.model_id)
-
-    def _init_mtmd(self, mmproj: Path):
-        m = self._mtmd
-        params = m.mtmd_context_params_default()
-        params.use_gpu = self.n_gpu_layers != 0    # the projector where the layers are
-        params.print_timings = False
-        params.n_threads = self.threads         # libmtmd's default is 4 threads, whatever the machine has
-        # mtmd sizes the image grid from this: one tile's worth makes a 1x1 grid (+ overview).
-        params.image_max_tokens = self.tiles * self.tokens_per_tile
-        ctx = m.mtmd_init_from_file(str(mmproj).encode(), self._llm.model, params)
-        if not ctx:
-            raise VitrineError(f"could not load the vision projector {mmproj.name}: it does not match the text "
-                               "model, or it is damaged; use the mmproj file that came with the model")
-        if not m.mtmd_support_vision(ctx):
-            m.mtmd_free(ctx)
-            raise VitrineError(f"{mmproj.name} has no vision encoder: use the model's image projector")
-        return ctx
-
-    # ------------------------------------------------------------------ image
-    def encode(self, frame: Frame) -> EncodedImage:
-        m = self._mtmd
-        t0 = time.perf_counter()
-        rgb = np.ascontiguousarray(frame.rgb, dtype=np.uint8)
-        if not rgb.flags.writeable:        # a read-only array (np.asarray of a PIL image): ctypes needs a buffer
-            rgb = rgb.copy()
-        buf = (ctypes.c_uint8 * rgb.size).from_buffer(rgb)
-        bitmap = m.mtmd_bitmap_init(frame.width, frame.height, buf)
-        if not bitmap:
-            raise VitrineError("could not hand the frame to the vision encoder (bad image size?)")
-        chunks = m.mtmd_input_chunks_init()
-        state = _ImageState(chunks=chunks, free=m.mtmd_input_chunks_free)
-        try:
-            text = m.mtmd_input_text()
-            raw = self._image_prompt.encode()
-            text.text, text.text_len, text.add_special, text.parse_special = raw, len(raw), True, True
-            bitmaps = (m.mtmd_bitmap_p_ctypes * 1)(bitmap)
-            rc = m.mtmd_tokenize(self._ctx, chunks, ctypes.byref(text), bitmaps, 1)
-            if rc != 0:
-                raise VitrineError(f"the vision encoder could not prepare this frame (code {rc})")
-            steps: list[_Step] = []
-            for i in range(m.mtmd_input_chunks_size(chunks)):
-                chunk = m.mtmd_input_chunks_get(chunks, i)
-                if m.mtmd_input_chunk_get_type(chunk) == m.MTMD_INPUT_CHUNK_TYPE_TEXT:
-                    n = ctypes.c_size_t()
-                    ptr = m.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
-                    steps.append(_Step(tokens=[ptr[j] for j in range(n.value)]))
-                else:
-                    steps.append(_Step(chunk=chunk))
-            steps = self._single_view(steps)
-            n_pos = 0
-            for s in steps:
-                if s.chunk is None:
-                    n_pos += len(s.tokens)
-                    continue
-                s.embd = self._encode_chunk(s.chunk, frame)
-                n_pos += m.mtmd_input_chunk_get_n_pos(s.chunk)
-            state.steps, state.n_pos = steps, n_pos
-        except BaseException:
-            state.close()
-            raise
-        finally:
-            m.mtmd_bitmap_free(bitmap)
-        n_image = sum(s.embd.size // self._n_embd for s in state.steps if s.embd is not None)
-        return EncodedImage(key=frame.key, n_tokens=n_image, encode_s=time.perf_counter() - t0, state=state)
-
-    def _encode_chunk(self, chunk, frame: Frame) -> np.ndarray:
-        """libmtmd's vision encoder on one image chunk: n_tokens x n_embd floats, flattened."""
-        m = self._mtmd
-        if m.mtmd_encode_chunk(self._ctx, chunk) != 0:
-            raise VitrineError("the vision encoder failed on this frame")
-        n_tok = m.mtmd_input_chunk_get_n_tokens(chunk)
-        return np.ctypeslib.as_array(m.mtmd_get_output_embd(self._ctx), shape=(n_tok * self._n_embd,)).copy()
-
-    def _single_view(self, steps: list[_Step]) -> list[_Step]:
-        """With one tile, keep libmtmd's overview and drop its slices (the family says where they are)."""
-        images = [i for i, s in enumerate(steps) if s.chunk is not None]
-        rule = self.family.single_view
-        if self.tiles != 1 or len(images) < 2 or rule is None:
-            return steps
-        first, last = images[0], images[-1]
-        if rule.overview == "last":
-            head = [t for s in steps[:first] for t in s.tokens]
-            mid = [t for s in steps[first + 1:last] if s.chunk is None for t in s.tokens]
-            head = head[:len(head) - rule.drop_before] + mid[rule.skip_between:]
-            return [_Step(tokens=head), steps[last], *steps[last + 1:]]
-        after = steps[first + 1].tokens[:rule.keep_after] if steps[first + 1].chunk is None else []
-        tail = [t for s in steps[last + 1:] for t in s.tokens][rule.drop_tail:]
-        return [*steps[:first + 1], _Step(tokens=after), _Step(tokens=tail)]
 
     # ------------------------------------------------------------------ text
     def _eval_image_prefix(self, image: EncodedImage) -> None:
@@ -356,16 +250,12 @@ class GgufBackend(Backend):
         return self.layout.conversation_ids(history, question, self._tokens)
 
     def _prefill(self, image: EncodedImage, question: str, history: tuple[Exchange, ...] = (),
-                 answer_room: int = _ANSWER_ROOM) -> tuple[int, int]:
+                 answer_room: int = ANSWER_ROOM) -> tuple[int, int]:
         """The image prefix (reused when the cache holds it), the conversation so far (what the cache already
         holds of it is kept), then the question. Returns (room left for the answer, earlier exchanges used):
         the oldest exchanges are dropped when the context would not leave ``answer_room``."""
         llm = self._llm
-        history = tuple(history) if self.layout.multi_turn else ()
-        ids = self.conversation_ids(history, question)
-        while history and image.state.n_pos + len(ids) + answer_room > llm.n_ctx():
-            history = history[1:]
-            ids = self.conversation_ids(history, question)
+        ids, used = self.layout.fitted(history, question, self._tokens, image.state.n_pos, llm.n_ctx(), answer_room)
         if self._kv_image is image and image.state.chunks is not None:
             same = kept_prefix(self._kv_ids, ids)
             if same < len(self._kv_ids):
@@ -384,75 +274,54 @@ class GgufBackend(Backend):
             self._kv_head = []
             raise
         self._kv_ids.extend(new)
-        return room, len(history)
+        return room, used
 
-    def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
-                 on_token: OnToken | None = None, cancel: threading.Event | None = None,
-                 history: tuple[Exchange, ...] = ()) -> GenerationStats:
-        llm, L = self._llm, self._llama_cpp
-        t0 = time.perf_counter()
-        room, used = self._prefill(image, question, history, min(options.max_tokens, _ANSWER_ROOM))
-        prefill_s = time.perf_counter() - t0
-        prompt_tokens = llm.n_tokens          # image + conversation + question, all in the cache now
-        pick = options.picker()
-        eos = llm.token_eos()
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pieces: list[str] = []
-        ids: list[int] = []
-        stopped, t_first = False, None
-        constraint = options.constraint
-        limit = min(options.max_tokens, room - 1)
-        if constraint is not None:
-            constraint.begin(limit)     # a cut answer is closed, still valid JSON
+    # ------------------------------------------------------------------ decoding (engine/runtime/decoding.py)
+    def prefill(self, image: EncodedImage, question: str, history: tuple[Exchange, ...],
+                answer_room: int) -> Prefilled:
+        room, used = self._prefill(image, question, history, answer_room)
         policy = self._threads_policy
         if policy is not None:
             self._use_decode_threads(policy.start())
-        for i in range(limit):
-            if constraint is not None and constraint.finished:
-                break
-            logits = np.ctypeslib.as_array(L.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(self._n_vocab,))
-            if constraint is not None:
-                logits = constraint.mask(logits)
-            if options.ban_eos:
-                logits = logits.copy()
-                logits[eos] = -np.inf
-            tok = pick(logits)
-            if not options.ban_eos and L.llama_vocab_is_eog(self._vocab, tok):
-                break
-            if constraint is not None:
-                constraint.advance(tok)
-            ids.append(tok)
-            piece = decoder.decode(llm.detokenize([tok]))
-            if t_first is None:
-                t_first = time.perf_counter()
-            if piece:
-                pieces.append(piece)
-                if on_token:
-                    on_token(piece)
-            if cancel is not None and cancel.is_set():
-                stopped = True
-                break
-            if i == limit - 1:      # the last token's logits are not needed: a follow-up's prefill takes it in
-                break
-            t_tok = time.perf_counter()
-            llm.eval([tok])
-            self._kv_ids.append(tok)
-            if policy is not None:
-                self._use_decode_threads(policy.observe(time.perf_counter() - t_tok))
+        return Prefilled(logits=self._logits_view(), step=self._step, prompt_tokens=self._llm.n_tokens,
+                         history_used=used, room=room, done=self._decoded)
+
+    def _logits_view(self) -> np.ndarray:
+        """The last position's logits, where llama.cpp keeps them (valid until the next eval)."""
+        return np.ctypeslib.as_array(self._llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1),
+                                     shape=(self._n_vocab,))
+
+    def _step(self, tok: int) -> np.ndarray:
+        t_tok = time.perf_counter()
+        self._llm.eval([tok])
+        self._kv_ids.append(tok)
+        if self._threads_policy is not None:
+            self._use_decode_threads(self._threads_policy.observe(time.perf_counter() - t_tok))
+        return self._logits_view()
+
+    def _decoded(self) -> None:
+        policy = self._threads_policy
         if policy is not None and policy.best != self.decode_threads:
             self.decode_threads, self.decode_threads_reason = policy.best, policy.reason()
             log.info("decode threads now %d (%s)", self.decode_threads, self.decode_threads_reason)
-        tail = decoder.decode(b"", final=True)
-        if tail:
-            pieces.append(tail)
-            if on_token:
-                on_token(tail)
-        end = time.perf_counter()
-        t_first = t_first or end
-        truncated = len(ids) >= limit or bool(constraint is not None and constraint.closed_on_budget)
-        return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
-                               text="".join(pieces), stopped=stopped, token_ids=ids, history_used=used,
-                               truncated=truncated, prompt_tokens=prompt_tokens)
+
+    @property
+    def end_tokens(self) -> tuple[int, ...]:
+        return (self._llm.token_eos(),)
+
+    def is_end(self, token: int) -> bool:
+        return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+    def detokenize(self, ids) -> str:
+        return b"".join(map(self._piece, ids)).decode("utf-8", errors="replace")
+
+    def _piece(self, tok: int) -> bytes:
+        """A token's bytes (llama.cpp's detokenize is each token's piece, joined), kept: the loop decodes a short
+        window of tokens at every step, and a ctypes call per token would show at a tiny model's speed."""
+        piece = self._pieces.get(tok)
+        if piece is None:
+            piece = self._pieces[tok] = self._llm.detokenize([tok])
+        return piece
 
     def constraint_for(self, node):
         from engine.runtime.constrained import LlamaGrammarConstraint, VocabularyTrie
@@ -480,8 +349,7 @@ class GgufBackend(Backend):
 
     # ------------------------------------------------------------------ parity checks
     def _logits(self) -> np.ndarray:
-        return np.ctypeslib.as_array(self._llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1),
-                                     shape=(self._n_vocab,)).copy()
+        return self._logits_view().copy()
 
     def first_token_logits(self, image: EncodedImage, question: str,
                            history: tuple[Exchange, ...] = ()) -> np.ndarray:

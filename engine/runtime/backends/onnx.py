@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +20,11 @@ import numpy as np
 from engine.errors import VitrineError
 from engine.media.frames import Frame
 from engine import families
-from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
+from engine.runtime.backends.base import DecodingBackend, EncodedImage, Prefilled
 from engine.runtime.backends.chat_layout import Exchange, kept_prefix, layout_from_template
 from engine.runtime.backends.onnx_vision import _NP, OnnxVision, image_processor_config, open_session
 
 log = logging.getLogger(__name__)
-_ANSWER_ROOM = 128
 
 
 @dataclass
@@ -67,7 +65,7 @@ def _find(folder: Path, name: str, suffix: str = "") -> Path:
                        "(vitrine export onnx) or copy the whole folder")
 
 
-class OnnxBackend(Backend):
+class OnnxBackend(DecodingBackend):
     samples = True                 # temperature, top_p and seed (GenerationOptions.picker)
 
     def __init__(self, folder: Path | str, *, model_id: str = "", threads: int | None = None,
@@ -226,18 +224,14 @@ class OnnxBackend(Backend):
         used. What the last conversation about this image left in the key/values and this one shares is kept."""
         st: _Prefix = image.state
         n_prefix = st.ids.shape[1]
-        history = tuple(history) if self.layout.multi_turn else ()
-        ids = self.conversation_ids(history, question)
-        while history and n_prefix + len(ids) + answer_room > self.n_ctx:
-            history = history[1:]
-            ids = self.conversation_ids(history, question)
+        ids, used = self.layout.fitted(history, question, self._continuation_ids, n_prefix, self.n_ctx, answer_room)
         same, past = 0, st.past
         if conv is not None and conv.image is image:
             same = kept_prefix(conv.ids, ids)
             if same:
                 past = {k: v[:, :, :n_prefix + same] for k, v in conv.past.items()}
         logits, past = self._decode(self._embed(np.array([ids[same:]], np.int64)), past, n_prefix + same)
-        return logits, past, ids, len(history)
+        return logits, past, ids, used
 
     def teacher_forced_logits(self, image: EncodedImage, question: str, answer_ids: list[int]) -> np.ndarray:
         """Logits after the question and after each of ``answer_ids`` (rows: len(answer_ids) + 1)."""
@@ -249,62 +243,33 @@ class OnnxBackend(Backend):
     def image_embedding(self, image: EncodedImage) -> np.ndarray:
         return image.state.image_features
 
-    def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
-                 on_token: OnToken | None = None, cancel: threading.Event | None = None,
-                 history: tuple[Exchange, ...] = ()) -> GenerationStats:
-        t0 = time.perf_counter()
-        st: _Prefix = image.state
+    # ------------------------------------------------------------------ decoding (engine/runtime/decoding.py)
+    def prefill(self, image: EncodedImage, question: str, history: tuple[Exchange, ...],
+                answer_room: int) -> Prefilled:
         conv, self._conversation = self._conversation, None     # until this answer's key/values are whole
-        logits, past, held, used = self._prefill(image, question, history, min(options.max_tokens, _ANSWER_ROOM),
-                                                 conv)
-        past_len = st.ids.shape[1] + len(held)
-        prompt_tokens = past_len              # image + conversation + question
-        pick = options.picker()
-        prefill_s = time.perf_counter() - t0
-        ids: list[int] = []
-        text, stopped, t_first = "", False, None
-        constraint = options.constraint
-        if constraint is not None:
-            constraint.begin(options.max_tokens)     # a cut answer is closed, still valid JSON
-        for _ in range(options.max_tokens):
-            if constraint is not None:
-                if constraint.finished:
-                    break
-                logits = constraint.mask(logits)
-            if options.ban_eos:
-                logits = logits.copy()
-                logits[list(self.eos_ids)] = -np.inf
-            tok = pick(logits)
-            if t_first is None:
-                t_first = time.perf_counter()
-            if not options.ban_eos and tok in self.eos_ids:
-                break
-            if constraint is not None:
-                constraint.advance(tok)
-            ids.append(tok)
-            full = self.tokenizer.decode(ids)
-            if not full.endswith("\ufffd") and full != text:   # hold back half a UTF-8 character
-                piece, text = full[len(text):], full
-                if on_token and piece:
-                    on_token(piece)
-            if cancel is not None and cancel.is_set():
-                stopped = True
-                break
-            if len(ids) >= options.max_tokens:
-                break
-            logits, past = self._decode(self._embed(np.array([[tok]], np.int64)), past, past_len)
-            past_len += 1
+        logits, past, held, used = self._prefill(image, question, history, answer_room, conv)
+        prompt_tokens = image.state.ids.shape[1] + len(held)      # image + conversation + question
+        kv = {"past": past, "len": prompt_tokens}
+
+        def step(tok: int) -> np.ndarray:
+            logits, kv["past"] = self._decode(self._embed(np.array([[tok]], np.int64)), kv["past"], kv["len"])
+            kv["len"] += 1
             held.append(tok)
-        self._conversation = _Conversation(image, held, past)
-        full = self.tokenizer.decode(ids)
-        if full != text and on_token:
-            on_token(full[len(text):])
-        end = time.perf_counter()
-        t_first = t_first or end
-        truncated = len(ids) >= options.max_tokens or bool(constraint is not None and constraint.closed_on_budget)
-        return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
-                               text=full, stopped=stopped, token_ids=ids, history_used=used, truncated=truncated,
-                               prompt_tokens=prompt_tokens)
+            return logits
+
+        def done() -> None:                 # a follow-up continues from these key/values
+            self._conversation = _Conversation(image, held, kv["past"])
+        return Prefilled(logits=logits, step=step, prompt_tokens=prompt_tokens, history_used=used, done=done)
+
+    @property
+    def end_tokens(self) -> tuple[int, ...]:
+        return tuple(sorted(self.eos_ids))
+
+    def is_end(self, token: int) -> bool:
+        return token in self.eos_ids
+
+    def detokenize(self, ids) -> str:
+        return self.tokenizer.decode(list(ids))
 
     def constraint_for(self, node):
         from engine.runtime.constrained import RegexConstraint, VocabularyTrie

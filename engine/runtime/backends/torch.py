@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +14,10 @@ import numpy as np
 from engine.errors import VitrineError
 from engine.media.frames import Frame
 from engine import families
-from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats, OnToken
+from engine.runtime.backends.base import DecodingBackend, EncodedImage, Prefilled
 
 
-class TorchBackend(Backend):
+class TorchBackend(DecodingBackend):
     def __init__(self, checkpoint: Path | str, *, threads: int | None = None, model_id: str = ""):
         import torch
         from transformers import AutoModelForImageTextToText
@@ -78,40 +76,30 @@ class TorchBackend(Backend):
                 rows.append(more.logits[0])
         return torch.cat(rows).float().numpy()
 
-    def generate(self, image: EncodedImage, question: str, options: GenerationOptions,
-                 on_token: OnToken | None = None, cancel: threading.Event | None = None,
-                 history: tuple = ()) -> GenerationStats:
+    # ------------------------------------------------------------------ decoding (engine/runtime/decoding.py)
+    def prefill(self, image: EncodedImage, question: str, history: tuple, answer_room: int) -> Prefilled:
         """Single-turn: a reference answers each question on its own (``history`` is not used)."""
         torch = self._torch
-        t0 = time.perf_counter()
         inp = self.inputs(image, question)
-        tok = self.processor.tokenizer
-        ids: list[int] = []
-        stopped, t_first = False, None
         with torch.inference_mode():
             out = self.model(**inp, use_cache=True)
-            prefill_s = time.perf_counter() - t0
-            mask = inp["attention_mask"]
-            for _ in range(options.max_tokens):
-                logits = out.logits[0, -1]
-                if options.ban_eos:
-                    logits[self._eos] = -float("inf")
-                nxt = int(logits.argmax())
-                if t_first is None:
-                    t_first = time.perf_counter()
-                if not options.ban_eos and nxt == self._eos:
-                    break
-                ids.append(nxt)
-                if on_token:
-                    on_token(tok.decode([nxt], skip_special_tokens=True))
-                if cancel is not None and cancel.is_set():
-                    stopped = True
-                    break
-                mask = torch.cat([mask, torch.ones((1, 1), dtype=mask.dtype)], 1)
-                out = self.model(input_ids=torch.tensor([[nxt]]), attention_mask=mask,
-                                 past_key_values=out.past_key_values, use_cache=True)
-        end = time.perf_counter()
-        t_first = t_first or end
-        return GenerationStats(prefill_s=prefill_s, ttft_s=t_first - t0, decode_s=end - t_first, n_tokens=len(ids),
-                               text=tok.decode(ids, skip_special_tokens=True), stopped=stopped,
-                               token_ids=ids)
+        kv = {"past": out.past_key_values, "mask": inp["attention_mask"]}
+
+        def step(tok: int) -> np.ndarray:
+            kv["mask"] = torch.cat([kv["mask"], torch.ones((1, 1), dtype=kv["mask"].dtype)], 1)
+            with torch.inference_mode():
+                out = self.model(input_ids=torch.tensor([[tok]]), attention_mask=kv["mask"],
+                                 past_key_values=kv["past"], use_cache=True)
+            kv["past"] = out.past_key_values
+            return out.logits[0, -1].float().numpy()
+        return Prefilled(logits=out.logits[0, -1].float().numpy(), step=step)
+
+    @property
+    def end_tokens(self) -> tuple[int, ...]:
+        return (self._eos,)
+
+    def is_end(self, token: int) -> bool:
+        return token == self._eos
+
+    def detokenize(self, ids) -> str:
+        return self.processor.tokenizer.decode(list(ids), skip_special_tokens=True)
