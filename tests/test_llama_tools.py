@@ -57,7 +57,7 @@ def mtmd_answer(cli: Path, folder: Path, image: Path, question: str) -> str:
     manifest = models_manifest(folder)
     cmd = [str(cli), "-m", str(folder / manifest["files"]["model"]["path"]),
            "--mmproj", str(folder / manifest["files"]["mmproj"]["path"]), "--image", str(image), "-p", question,
-           "--jinja", "--temp", "0", "-n", str(MAX_TOKENS), "-t", "2", "-c", "2048", "--no-warmup"]
+           "--jinja", "--temp", "0", "-n", str(MAX_TOKENS), "-t", "1", "-c", "2048", "--no-warmup"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     return r.stdout.strip()
