@@ -19,6 +19,7 @@ from tests.fixtures import models
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = 24
+AGREE = 20        # the issue's bar: the same answer on at least 20 synthetic test rows
 MAX_TOKENS = 24
 
 
@@ -53,14 +54,28 @@ def synthetic_rows(tmp_path_factory):
     return qa, rows
 
 
-def mtmd_answer(cli: Path, folder: Path, image: Path, question: str) -> str:
+def mtmd_answer(cli: Path, folder: Path, image: Path, question: str) -> tuple[str, bool]:
+    """llama-mtmd-cli's greedy answer and whether it stopped on its own (before ``MAX_TOKENS``)."""
+    import re
     manifest = models_manifest(folder)
     cmd = [str(cli), "-m", str(folder / manifest["files"]["model"]["path"]),
            "--mmproj", str(folder / manifest["files"]["mmproj"]["path"]), "--image", str(image), "-p", question,
-           "--jinja", "--temp", "0", "-n", str(MAX_TOKENS), "-t", "1", "-c", "2048", "--no-warmup"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return r.stdout.strip()
+           "--jinja", "--temp", "0", "-n", str(MAX_TOKENS), "-t", "1", "-c", "2048", "--no-warmup",
+           "-lv", "4"]       # verbosity 4 prints llama.cpp's timings, which count the answer's tokens
+    # llama.cpp's logger writes on its own thread and is not flushed at exit (common/log.cpp: "logs may be lost"):
+    # now and then the run ends before the answer (stdout goes through it too) or the timings are written. The
+    # timings are its last lines, so a run whose stderr has them printed everything; another run is asked otherwise.
+    for _ in range(10):
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        if "graphs reused" in r.stderr:
+            break
+    else:
+        raise AssertionError(f"llama-mtmd-cli's output was cut short 10 times: {r.stderr[-2000:]}")
+    # "eval time = ... / N runs": one run per answer token it wrote; one that never stops writes MAX_TOKENS
+    runs = re.search(r"\beval time =.*?/\s*(\d+) runs", r.stderr)
+    assert runs, r.stderr[-2000:]
+    return r.stdout.strip(), int(runs.group(1)) < MAX_TOKENS
 
 
 def models_manifest(folder: Path) -> dict:
@@ -68,28 +83,37 @@ def models_manifest(folder: Path) -> dict:
     return json.loads((folder / "vitrine-model.json").read_text())
 
 
-def test_llama_mtmd_cli_answers_as_vitrine_does(mtmd_cli, synthetic_rows):
+def agreement(cli: Path, folder: Path, qa, rows) -> list[tuple[str, str, str, bool]]:
+    """(question, Vitrine's answer, llama-mtmd-cli's, whether llama-mtmd-cli stopped) for each row."""
     from PIL import Image
 
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import Session
-    qa, rows = synthetic_rows
-    folder = models.fashion_export("gguf")
     session = Session(load_backend(str(folder), threads=2))      # what `vitrine ask` runs
     try:
-        pairs = []
+        out = []
         for row in rows:
             image = qa.image_path(row)
             frame = Frame(rgb=np.asarray(Image.open(image).convert("RGB")), source=str(image))
             # each question on its own, as one llama-mtmd-cli call asks it (no conversation about the frame)
             ours = session.ask(frame, row.question, GenerationOptions(max_tokens=MAX_TOKENS), remember=False)
-            assert not ours.truncated, (row.question, ours.text)       # Vitrine stops: so must llama.cpp's tool
-            pairs.append((row.question, ours.text.strip(), mtmd_answer(mtmd_cli, folder, image, row.question)))
+            assert not ours.truncated, (row.question, ours.text)
+            out.append((row.question, ours.text.strip(), *mtmd_answer(cli, folder, image, row.question)))
+        return out
     finally:
         session.close()
-    differ = [p for p in pairs if p[1] != p[2]]
-    assert not differ, f"{len(pairs) - len(differ)} of {len(pairs)} agree; differing: {differ[:6]}"
+
+
+def test_llama_mtmd_cli_answers_as_vitrine_does(mtmd_cli, synthetic_rows):
+    """At least AGREE of the ROWS answers equal, every one stopped. Measured on the fixture before the
+    fine-tuning learned the grid layout: 22 of 24 with the export's metadata, 8 of 24 without it (17 views, a
+    space in the prompt; 2 of 20 and run-on answers in the issue's trial)."""
+    qa, rows = synthetic_rows
+    pairs = agreement(mtmd_cli, models.fashion_export("gguf"), qa, rows)
+    assert all(p[3] for p in pairs), f"llama-mtmd-cli did not stop: {[p for p in pairs if not p[3]]}"
+    same = [p for p in pairs if p[1] == p[2]]
+    assert len(same) >= AGREE, f"{len(same)} of {len(pairs)} agree; differing: {[p for p in pairs if p[1] != p[2]]}"
 
 
 @pytest.mark.parametrize("marker", ["<__media__>", "<__media_r4nd0m__>"])
