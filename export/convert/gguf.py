@@ -8,6 +8,7 @@ else one fetched with pip from PyPI (the only network this needs, once).
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import logging
 import os
 import shutil
@@ -101,6 +102,13 @@ class LlamaCppTools:
         """convert_hf_to_gguf.py CHECKPOINT ARGS"""
         self.run("convert_hf_to_gguf.py", [str(checkpoint), *args], checkpoint.name)
 
+    def set_keys(self, gguf_file: Path, keys: dict[str, str | int]) -> None:
+        """Rewrite ``gguf_file`` with ``keys`` set (strings, or integers written as uint32), the rest as it was."""
+        tmp = gguf_file.with_name(gguf_file.name + ".keys")
+        self.run(str(Path(__file__).with_name("gguf_keys.py")), [str(gguf_file), str(tmp), json.dumps(keys)],
+                 gguf_file.name)
+        os.replace(tmp, gguf_file)
+
     def run(self, script: str, args: list[str], what: str) -> None:
         cmd = [sys.executable, "-m", "export.convert.runner", str(self.src), self.tokenizer_pre, script, *args]
         env = dict(os.environ, NO_LOCAL_GGUF="")
@@ -169,6 +177,12 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
         tools = LlamaCppTools(src, family.tokenizer_pre, log_file, keep_log)
         with tempfile.TemporaryDirectory(dir=staging) as work:
             family.convert_gguf(tools, checkpoint, f16, mmproj, mmproj_type, Path(work))
+        # what llama.cpp's own tools need to see the model as Vitrine runs it (its chat template, its view)
+        text_keys, mmproj_keys = family.gguf_metadata(checkpoint)
+        if text_keys:
+            tools.set_keys(f16, text_keys)
+        if mmproj_keys:
+            tools.set_keys(mmproj, mmproj_keys)
         text = f16
         if quant != "F16":
             step(f"quantizing to {quant}")

@@ -50,6 +50,12 @@ class ExportFamily:
         tools.convert_hf(checkpoint, ["--outfile", str(text_out), "--outtype", "f16", *self.text_args])
         tools.convert_hf(checkpoint, ["--mmproj", "--outfile", str(mmproj_out), "--outtype", mmproj_type])
 
+    def gguf_metadata(self, checkpoint: Path) -> tuple[dict[str, str | int], dict[str, str | int]]:
+        """Keys to set in (the text GGUF, the projector GGUF) over what llama.cpp's converter wrote, so that
+        llama.cpp's own tools (llama-mtmd-cli, llama-server) feed the model as Vitrine does: a chat template that
+        renders Vitrine's prompt, the image as the model was trained to see it. Strings, or integers (uint32)."""
+        return {}, {}
+
 
 @cache
 def families() -> dict[str, ExportFamily]:

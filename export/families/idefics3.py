@@ -26,6 +26,21 @@ CHAT_TEMPLATE = (
     "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n"
     "{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}")
 
+# The same template for llama.cpp's tools (the GGUF's tokenizer.chat_template): they hand the template the image as
+# a media marker inside string content ("<__media__>What color?"; llama-server's marker is "<__media_RANDOM__>")
+# where transformers passes an image part. An image first writes "User:" with no space, as above, so that
+# `llama-mtmd-cli --jinja` and llama-server render exactly the prompt Vitrine runs and the fine-tuning trained on.
+GGUF_CHAT_TEMPLATE = (
+    "<|im_start|>{% for message in messages %}"
+    "{% if message['content'] is string %}{% set parts = [{'type': 'text', 'text': message['content']}] %}"
+    "{% else %}{% set parts = message['content'] %}{% endif %}"
+    "{{ message['role'] | capitalize }}"
+    "{% if parts and (parts[0]['type'] in ['image', 'media_marker'] or (parts[0]['type'] == 'text' and "
+    "parts[0]['text'].startswith('<__media'))) %}{{ ':' }}{% else %}{{ ': ' }}{% endif %}"
+    "{% for line in parts %}{% if line['type'] in ['text', 'media_marker'] %}{{ line['text'] }}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n"
+    "{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}")
+
 CORPUS = [
     "What is in this image? A red dress with a floral pattern and white sneakers.",
     "User: describe the picture.\nAssistant: A woman wears blue jeans, a black leather jacket and ankle boots.",
@@ -163,6 +178,19 @@ class Idefics3(ExportFamily):
 
     def onnx_text_model(self, model):
         return model.model.text_model, model.lm_head
+
+    def gguf_metadata(self, checkpoint: Path) -> tuple[dict[str, str | int], dict[str, str | int]]:
+        text: dict[str, str | int] = {"tokenizer.chat_template": GGUF_CHAT_TEMPLATE}
+        mmproj: dict[str, str | int] = {}
+        if (checkpoint / "vitrine-finetune.json").is_file():
+            # Fine-tuned here on one tile of the vision encoder's size. llama.cpp's idefics3 preprocessing scales
+            # the longest edge to clip.vision.preproc_image_size (the processor's 4 tiles: a 4x4 grid of slices
+            # + an overview for a square frame); at one tile's size it is a 1x1 grid + the overview, the fewest
+            # views libmtmd makes for this family (it always adds the slice: README, "llama.cpp's own tools").
+            import json
+            config = json.loads((checkpoint / "config.json").read_text())
+            mmproj["clip.vision.preproc_image_size"] = int(config["vision_config"]["image_size"])
+        return text, mmproj
 
     def onnx_vision(self, model):
         import torch
