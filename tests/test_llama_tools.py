@@ -3,8 +3,9 @@
 `vitrine ask`'s answers, greedy, on the same images and questions, and stops where Vitrine stops.
 
 The export carries what the tool needs (export/families/idefics3.py ``gguf_metadata``: the chat template that
-renders Vitrine's prompt, the projector's one-tile preprocessing) and the fine-tuning learned the one layout
-libmtmd cannot be told to drop (export/training/data.py ``GridView``). `--jinja` is what a user passes: without
+renders Vitrine's prompt, the projector's one-tile preprocessing). libmtmd still adds a 1x1 grid's slice before
+the overview, which no key removes; the fine-tuning does not learn that layout yet (a multi-view training was
+written and withdrawn: its retrain could not be measured here). `--jinja` is what a user passes: without
 it llama-mtmd-cli ignores the GGUF's template for a built-in one (README, "llama.cpp's own tools").
 """
 from __future__ import annotations
@@ -106,8 +107,7 @@ def agreement(cli: Path, folder: Path, qa, rows) -> list[tuple[str, str, str, bo
 
 
 def test_llama_mtmd_cli_answers_as_vitrine_does(mtmd_cli, synthetic_rows):
-    """At least AGREE of the ROWS answers equal, every one stopped. Measured on the fixture before the
-    fine-tuning learned the grid layout: 22 of 24 with the export's metadata, 8 of 24 without it (17 views, a
+    """At least AGREE of the ROWS answers equal, every one stopped. Measured: 22 of 24 with the export's metadata, 8 of 24 without it (17 views, a
     space in the prompt; 2 of 20 and run-on answers in the issue's trial)."""
     qa, rows = synthetic_rows
     pairs = agreement(mtmd_cli, models.fashion_export("gguf"), qa, rows)
@@ -148,34 +148,3 @@ def test_the_export_writes_the_template_llama_cpps_tools_read(tiny_gguf):
     proj = check_gguf(tiny_gguf / manifest["files"]["mmproj"]["path"], "mmproj")
     # not fine-tuned here: the base model's own preprocessing (4 tiles' longest edge) stays
     assert proj.metadata["clip.vision.preproc_image_size"] == 4 * proj.metadata["clip.vision.image_size"]
-
-
-def test_fine_tuning_also_learns_the_grid_llama_cpp_makes_of_one_tile(tiny_checkpoint):
-    """libmtmd always gives an Idefics3 image a 1x1 grid's slice before the overview: every other example is
-    learned that way, the same tile as both views, with the same answer labels."""
-    import torch
-
-    from engine import families
-    from export.training.data import Encoder
-    reference = families.get("idefics3").reference
-    processor = reference.load_processor(tiny_checkpoint)
-    enc = Encoder(reference, processor, tile=64)
-    tok = processor.tokenizer
-    tile = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    one = dict(reference.inputs(processor, tile, "What color is it?"))
-    prompt = one.pop("input_ids")[0].tolist()
-    one.pop("attention_mask")
-    grid_prompt, grid_images = enc.grid.apply(prompt, one)
-    text = tok.decode(grid_prompt)
-    n = prompt.count(enc.grid.image)
-    assert text.count("<image>") == 2 * n
-    assert ("User:<fake_token_around_image><row_1_col_1>" + "<image>" * n + "\n\n<fake_token_around_image>"
-            "<global-img>" + "<image>" * n + "<fake_token_around_image>What color is it?") in text
-    assert torch.equal(grid_images["pixel_values"][:, 0], grid_images["pixel_values"][:, 1])
-    # a batch of both layouts pads the one-view example with an all-zero image, which the model drops
-    a = {"input_ids": torch.tensor([prompt]), "attention_mask": torch.ones(1, len(prompt), dtype=torch.long),
-         "labels": torch.tensor([prompt]), **one}
-    b = {"input_ids": torch.tensor([grid_prompt]), "attention_mask": torch.ones(1, len(grid_prompt), dtype=torch.long),
-         "labels": torch.tensor([grid_prompt]), **grid_images}
-    batch = enc.collate([a, b])
-    assert batch["pixel_values"].shape[:2] == (2, 2) and not batch["pixel_values"][0, 1].any()
