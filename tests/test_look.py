@@ -270,3 +270,57 @@ def test_text_queries_read_portuguese_and_english():
         assert (q.colours, q.garments) == (colours, garments), text
     with pytest.raises(BadInput):
         parse("   ")
+
+
+# ---- the indexes on disk: a cap, and forgetting one ---------------------------------------------------------------
+def _fake_index(folder: Path, name: str, video: str, size: int, used: float) -> Path:
+    import os
+    import sqlite3
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("CREATE TABLE pad (b BLOB)")
+    db.execute("INSERT INTO meta VALUES ('video', ?)", (video,))
+    db.execute("INSERT INTO pad VALUES (?)", (b"\0" * size,))
+    db.commit()
+    db.close()
+    os.utime(path, (used, used))
+    return path
+
+
+def test_old_indexes_go_least_recently_used_first_and_the_one_in_use_stays(vitrine_home):
+    from engine.look.video_index import FOLDER, prune, stored_indexes
+    folder = vitrine_home / FOLDER
+    now = 1_000_000_000.0
+    day = 86400
+    a = _fake_index(folder, "a", "/v/a.mp4", 400_000, now - 5 * day)      # least recently used
+    b = _fake_index(folder, "b", "/v/b.mp4", 400_000, now - 3 * day)
+    c = _fake_index(folder, "c", "/v/c.mp4", 400_000, now - 1 * day)
+    old = _fake_index(folder, "old", "/v/old.mp4", 10_000, now - 100 * day)
+    (folder / "x.sqlite3.7.removing").write_bytes(b"half")                  # a removal a crash cut short
+    assert [s.path.name for s in stored_indexes()] == ["old.sqlite3", "a.sqlite3", "b.sqlite3", "c.sqlite3"]
+    # 1 MB for all: the 100-day-old one goes by age, then the least recently used until the rest fit
+    removed = prune(max_mb=1.0, max_days=90, now=now, keep=a)
+    assert [s.path.name for s in removed] == ["old.sqlite3", "b.sqlite3"]
+    assert a.exists() and c.exists() and not b.exists() and not old.exists()      # ``a`` is in use: it stays
+    assert not list(folder.glob("*.removing"))
+    assert prune(max_mb=0, max_days=0, now=now) == []                      # 0: no limit
+
+
+def test_find_forget_removes_the_videos_index(cli, video, shop, vitrine_home):
+    from engine.look.video_index import FOLDER
+    path, dress_query, _ = video
+    _, folder = shop
+    import time
+    other = _fake_index(vitrine_home / FOLDER, "other", "/v/other.mp4", 1000, time.time())
+    r = cli("find", path, dress_query, "--catalog", folder, "--json", "-n", "1")
+    assert r.returncode == 0, r.stderr
+    assert len(list((vitrine_home / FOLDER).glob("*.sqlite3"))) == 2
+    r = cli("find", path, "--forget")
+    assert r.returncode == 0 and r.stdout.startswith("forgot 1 index"), r.stdout + r.stderr
+    assert [p.name for p in (vitrine_home / FOLDER).iterdir()] == [other.name]     # only the other video's
+    r = cli("find", path, "--forget")
+    assert r.returncode == 0 and "no index" in r.stdout
+    r = cli("find", path)
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1 and "say what to find" in r.stderr
