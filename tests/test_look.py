@@ -300,10 +300,11 @@ def test_old_indexes_go_least_recently_used_first_and_the_one_in_use_stays(vitri
     old = _fake_index(folder, "old", "/v/old.mp4", 10_000, now - 100 * day)
     (folder / "x.sqlite3.7.removing").write_bytes(b"half")                  # a removal a crash cut short
     assert [s.path.name for s in stored_indexes()] == ["old.sqlite3", "a.sqlite3", "b.sqlite3", "c.sqlite3"]
-    # 1 MB for all: the 100-day-old one goes by age, then the least recently used until the rest fit
-    removed = prune(max_mb=1.0, max_days=90, now=now, keep=a)
-    assert [s.path.name for s in removed] == ["old.sqlite3", "b.sqlite3"]
-    assert a.exists() and c.exists() and not b.exists() and not old.exists()      # ``a`` is in use: it stays
+    # no size limit: only the one unused for 100 days goes
+    assert [s.path.name for s in prune(max_mb=0, max_days=90, now=now)] == ["old.sqlite3"]
+    # 1 MB for all: the least recently used go until the rest fit; ``a`` is in use: it stays
+    assert [s.path.name for s in prune(max_mb=1.0, max_days=0, now=now, keep=a)] == ["b.sqlite3"]
+    assert a.exists() and c.exists() and not b.exists() and not old.exists()
     assert not list(folder.glob("*.removing"))
     assert prune(max_mb=0, max_days=0, now=now) == []                      # 0: no limit
 
