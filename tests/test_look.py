@@ -158,6 +158,35 @@ def test_look_with_the_model_adds_schema_attributes(cli, tmp_path, installed_tin
         assert set(item["attributes_pt"]) == set(item["attributes"])
 
 
+def test_the_model_reads_every_region_in_one_answer_about_the_frame(finder, shop, installed_tiny):
+    from engine.look.look import look_at
+    from engine.runtime.backends import load_backend
+    from engine.runtime.session import Session
+    rows, _ = shop
+    scene = lb.Scene([lb.Worn("upper", _pick(rows, "shirt"), "shirt", ""),
+                      lb.Worn("lower", _pick(rows, "trousers"), "trousers", ""),
+                      lb.Worn("feet", _pick(rows, "shoes"), "shoes", "")], "")
+    frame = Frame(lb.draw_scene(scene, rows, 960, 540, seed=2), "figure.png")
+    session = Session(load_backend("tiny"))
+    asked = []
+    ask = session.ask
+
+    def counted(*a, **kw):
+        asked.append(kw.get("schema"))
+        return ask(*a, **kw)
+    session.ask = counted
+    try:
+        look = look_at(frame, None, session, finder, max_tokens=400)
+        n_regions = len(asked[0]["properties"]) if asked else 0
+        assert len(asked) == 1 and n_regions >= 3          # one question, an entry per region
+        assert all(i.attributes and i.attributes_pt and i.category != "nothing" for i in look.items)
+        asked.clear()
+        look_at(frame, None, session, finder, max_tokens=400, crops=True)
+        assert len(asked) == n_regions                      # --crops: one question per region's crop
+    finally:
+        session.close()
+
+
 @pytest.mark.parametrize("args, words", [
     (("look", "missing.png"), "file not found"),
     (("look", "{img}", "--box", "1,2,3"), "4 numbers"),
