@@ -33,6 +33,7 @@ from desktop.panels.answer_panel import AnswerPanel
 from desktop.panels.ask_panel import AskPanel
 from desktop.panels.describe_panel import DescribePanel
 from desktop.panels.history_panel import HistoryPanel
+from desktop.panels.look_panel import FindPanel, LookPanel
 from desktop.panels.player_panel import PlayerPanel
 from desktop.panels.similar_panel import SimilarPanel
 from desktop.settings_store import open_settings, read_bytes
@@ -153,10 +154,18 @@ class MainWindow(QMainWindow):
         self.describe_panel = DescribePanel()
         self.describe_panel.requested.connect(self.describe_frame)
         self.describe_panel.message.connect(self._status)
+        self.look_panel = LookPanel(catalog_folder=self.catalog_folder)
+        self.look_panel.itemChosen.connect(self._on_garment_chosen)
+        self.look_panel.message.connect(self._status)
+        self.look_timer = QTimer(self, singleShot=True, interval=300)
+        self.look_timer.timeout.connect(lambda: self.look_panel.request(self.frame))
+        self.find_panel = FindPanel(catalog_folder=self.catalog_folder)
+        self.find_panel.seek.connect(self._seek_seconds)
         # one tab each: at 1280x720 four stacked panels left similar products and history one row each
         self.tabs = QTabWidget()
-        for w in (self.similar_panel, self.history_panel, self.describe_panel):
+        for w in (self.similar_panel, self.history_panel, self.describe_panel, self.look_panel):
             self.tabs.addTab(w, "")
+        self.tabs.currentChanged.connect(lambda _i: self._look_if_shown())
         self.similar_panel.title.hide()        # the tab says it
         self.history_panel.label.hide()
         below = QSplitter(Qt.Orientation.Vertical)
@@ -172,8 +181,13 @@ class MainWindow(QMainWindow):
         rv.addWidget(self.ask_panel)
         rv.addWidget(below, 1)
 
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.player, 1)
+        lv.addWidget(self.find_panel)
         split = QSplitter()
-        split.addWidget(self.player)
+        split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -212,11 +226,13 @@ class MainWindow(QMainWindow):
         retranslate_menus(self, t)
         self.models_button.setText(t("models").replace("&", ""))
         self.first_run.retranslate(t, self.store.root)
-        for i, key in enumerate(("tab_similar", "tab_history", "tab_card")):
+        for i, key in enumerate(("tab_similar", "tab_history", "tab_card", "tab_look")):
             self.tabs.setTabText(i, t(key))
         self.answer_panel.retranslate(t)
         self.similar_panel.retranslate(t)
         self.describe_panel.retranslate(t)
+        self.look_panel.retranslate(t)
+        self.find_panel.retranslate(t)
         self.model_label.setText(t("model"))
         self.lang_label.setText(t("answer_lang"))
         self.lang_combo.setCurrentIndex(0 if t.lang == "pt" else 1)
@@ -257,6 +273,7 @@ class MainWindow(QMainWindow):
         self.engine.prepared.connect(self._on_prepared)
         self.engine.described.connect(self._on_described)
         self.engine.describe_failed.connect(self._on_describe_failed)
+        self.look_panel.attach(self.engine, self.engine_thread)
 
     def _on_save_failed(self, message: str) -> None:
         self.show_error(self.t("not_saved"), message)
@@ -271,8 +288,11 @@ class MainWindow(QMainWindow):
         self.engine.cancel.set()
         self.similar_panel.shutdown()
         self.player.shutdown()
+        self.find_panel.shutdown()
+        self.look_panel.worker.latest += 1          # a look still queued is dropped
         self.engine_thread.quit()
         self.engine_thread.wait(10_000)
+        self.look_panel.shutdown()
         if self.engine.session is not None:
             self.engine.session.close()
         super().closeEvent(event)
@@ -345,6 +365,7 @@ class MainWindow(QMainWindow):
         self.recent.remember(info["spec"])
         self.retranslate()
         self.describe_panel.picture_changed(None)
+        self.find_panel.set_video(info)
         self.live_control.on_opened(info)
 
     def _on_settled(self) -> None:
@@ -353,6 +374,27 @@ class MainWindow(QMainWindow):
         self.similar_timer.start()
         frame = self.asked_frame()
         self.describe_panel.picture_changed(frame.key if frame is not None else None)
+        self.look_panel.picture_changed(self.frame.key if self.frame is not None else None)
+        self._look_if_shown()
+
+    # ------------------------------------------------------------------ the look (desktop/panels/look_panel.py)
+    def _look_if_shown(self) -> None:
+        """The look of the frame on screen, when its tab is the one shown (it costs a model call per garment)."""
+        if self.tabs.currentWidget() is self.look_panel and self.frame is not None and not self.playing:
+            self.look_timer.start()
+
+    def _on_garment_chosen(self, item) -> None:
+        """A garment's card clicked: its box drawn on the video, the subject of the next question."""
+        b = item.box
+        self.player.set_region(Region(b.x, b.y, b.w, b.h))
+        words = self.t("look_subject", what=(item.to_dict()["garment_pt"] if self.t.lang == "pt" else item.garment)
+                       or self.t("look_unknown"))
+        self.statusBar().showMessage(words, 8000)
+
+    def _seek_seconds(self, seconds: float) -> None:
+        fps = self.player.source_info.get("fps") or 25
+        self.player.pause()
+        self.player.seek_to(int(round(seconds * fps)))
 
     def _on_media_key(self, key: int) -> None:
         """Space / arrows from the empty question box."""

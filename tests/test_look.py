@@ -158,6 +158,35 @@ def test_look_with_the_model_adds_schema_attributes(cli, tmp_path, installed_tin
         assert set(item["attributes_pt"]) == set(item["attributes"])
 
 
+def test_the_model_reads_every_region_in_one_answer_about_the_frame(finder, shop, installed_tiny):
+    from engine.look.look import look_at
+    from engine.runtime.backends import load_backend
+    from engine.runtime.session import Session
+    rows, _ = shop
+    scene = lb.Scene([lb.Worn("upper", _pick(rows, "shirt"), "shirt", ""),
+                      lb.Worn("lower", _pick(rows, "trousers"), "trousers", ""),
+                      lb.Worn("feet", _pick(rows, "shoes"), "shoes", "")], "")
+    frame = Frame(lb.draw_scene(scene, rows, 960, 540, seed=2), "figure.png")
+    session = Session(load_backend("tiny"))
+    asked = []
+    ask = session.ask
+
+    def counted(*a, **kw):
+        asked.append(kw.get("schema"))
+        return ask(*a, **kw)
+    session.ask = counted
+    try:
+        look = look_at(frame, None, session, finder, max_tokens=400)
+        n_regions = len(asked[0]["properties"]) if asked else 0
+        assert len(asked) == 1 and n_regions >= 3          # one question, an entry per region
+        assert all(i.attributes and i.attributes_pt and i.category != "nothing" for i in look.items)
+        asked.clear()
+        look_at(frame, None, session, finder, max_tokens=400, crops=True)
+        assert len(asked) == n_regions                      # --crops: one question per region's crop
+    finally:
+        session.close()
+
+
 @pytest.mark.parametrize("args, words", [
     (("look", "missing.png"), "file not found"),
     (("look", "{img}", "--box", "1,2,3"), "4 numbers"),
@@ -270,3 +299,58 @@ def test_text_queries_read_portuguese_and_english():
         assert (q.colours, q.garments) == (colours, garments), text
     with pytest.raises(BadInput):
         parse("   ")
+
+
+# ---- the indexes on disk: a cap, and forgetting one ---------------------------------------------------------------
+def _fake_index(folder: Path, name: str, video: str, size: int, used: float) -> Path:
+    import os
+    import sqlite3
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("CREATE TABLE pad (b BLOB)")
+    db.execute("INSERT INTO meta VALUES ('video', ?)", (video,))
+    db.execute("INSERT INTO pad VALUES (?)", (b"\0" * size,))
+    db.commit()
+    db.close()
+    os.utime(path, (used, used))
+    return path
+
+
+def test_old_indexes_go_least_recently_used_first_and_the_one_in_use_stays(vitrine_home):
+    from engine.look.video_index import FOLDER, prune, stored_indexes
+    folder = vitrine_home / FOLDER
+    now = 1_000_000_000.0
+    day = 86400
+    a = _fake_index(folder, "a", "/v/a.mp4", 400_000, now - 5 * day)      # least recently used
+    b = _fake_index(folder, "b", "/v/b.mp4", 400_000, now - 3 * day)
+    c = _fake_index(folder, "c", "/v/c.mp4", 400_000, now - 1 * day)
+    old = _fake_index(folder, "old", "/v/old.mp4", 10_000, now - 100 * day)
+    (folder / "x.sqlite3.7.removing").write_bytes(b"half")                  # a removal a crash cut short
+    assert [s.path.name for s in stored_indexes()] == ["old.sqlite3", "a.sqlite3", "b.sqlite3", "c.sqlite3"]
+    # no size limit: only the one unused for 100 days goes
+    assert [s.path.name for s in prune(max_mb=0, max_days=90, now=now)] == ["old.sqlite3"]
+    # 1 MB for all: the least recently used go until the rest fit; ``a`` is in use: it stays
+    assert [s.path.name for s in prune(max_mb=1.0, max_days=0, now=now, keep=a)] == ["b.sqlite3"]
+    assert a.exists() and c.exists() and not b.exists() and not old.exists()
+    assert not list(folder.glob("*.removing"))
+    assert prune(max_mb=0, max_days=0, now=now) == []                      # 0: no limit
+
+
+def test_find_forget_removes_the_videos_index(cli, video, shop, vitrine_home):
+    from engine.look.video_index import FOLDER
+    path, dress_query, _ = video
+    _, folder = shop
+    import time
+    other = _fake_index(vitrine_home / FOLDER, "other", "/v/other.mp4", 1000, time.time())
+    r = cli("find", path, dress_query, "--catalog", folder, "--json", "-n", "1")
+    assert r.returncode == 0, r.stderr
+    assert len(list((vitrine_home / FOLDER).glob("*.sqlite3"))) == 2
+    r = cli("find", path, "--forget")
+    assert r.returncode == 0 and r.stdout.startswith("forgot 1 index"), r.stdout + r.stderr
+    assert [p.name for p in (vitrine_home / FOLDER).iterdir()] == [other.name]     # only the other video's
+    r = cli("find", path, "--forget")
+    assert r.returncode == 0 and "no index" in r.stdout
+    r = cli("find", path)
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1 and "say what to find" in r.stderr

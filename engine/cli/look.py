@@ -77,6 +77,10 @@ def cmd_look(args) -> int:
 def cmd_find(args) -> int:
     from engine.look.find import find, query_for
     from engine.look.video_index import VideoIndex
+    if args.forget:
+        return _forget(Path(args.video), args.json)
+    if not args.query:
+        raise BadInput("say what to find: vitrine find VIDEO \"vestido vermelho\" (or a picture, or a SKU)")
     if not 1 <= args.n <= 500:
         raise BadInput("-n must be between 1 and 500")
     video = Path(args.video)
@@ -128,6 +132,20 @@ def cmd_find(args) -> int:
     return 0
 
 
+def _forget(video: Path, as_json: bool) -> int:
+    """``vitrine find VIDEO --forget``: the video's indexes removed (the video may be gone already)."""
+    from engine.look.video_index import forget
+    removed = forget(video)
+    if as_json:
+        print(json.dumps({"video": str(video), "removed": [str(s.path) for s in removed],
+                          "bytes": sum(s.bytes for s in removed)}, indent=2))
+    elif removed:
+        print(f"forgot {len(removed)} index(es) of {video.name} ({sum(s.bytes for s in removed) / 1e6:.1f} MB)")
+    else:
+        print(f"no index of {video.name} to forget")
+    return 0
+
+
 def register(sub) -> None:
     k = sub.add_parser("look", help="every garment in a frame: colours, attributes and catalog matches",
                        description="Finds the garments on the person in the frame (pose and person mask: upper "
@@ -152,7 +170,12 @@ def register(sub) -> None:
                        "frame's garments once (kept in $VITRINE_HOME/video-index; an interrupted run carries on) "
                        "and lists the moments that match, best first.")
     f.add_argument("video", help="video file")
-    f.add_argument("query", help="words (\"vestido vermelho\", \"red dress\"), a product picture, or a catalog SKU")
+    f.add_argument("query", nargs="?",
+                   help="words (\"vestido vermelho\", \"red dress\"), a product picture, or a catalog SKU")
+    f.add_argument("--forget", action="store_true",
+                   help="remove this video's index instead of searching (old indexes also go by themselves: "
+                   "past $VITRINE_VIDEO_INDEX_MB, default 500, the least recently used; unused for "
+                   "$VITRINE_VIDEO_INDEX_DAYS, default 90)")
     f.add_argument("--every", type=float, default=1.0, help="seconds between sampled frames (default 1)")
     f.add_argument("-n", type=int, default=5, help="how many moments (default 5)")
     f.add_argument("--catalog", help="catalog folder (default: $VITRINE_HOME/catalog, when there is one)")

@@ -3,8 +3,9 @@
 Regions come from engine.look.regions (pose + person mask, else the whole frame, or the clerk's boxes). For each
 region: colours from the pixels (engine.media.colors), one image vector (the catalog's signature, all regions in one
 batch) and the catalog's nearest products re-ranked by what the region can hold and by colour; with a session, the
-VLM reads the schema's attributes of each region's crop (constrained decoding, engine.runtime.describe) with the category
-limited to what the region can hold plus "nothing", and regions it calls empty are dropped.
+VLM reads the schema's attributes of every region in one answer about the whole frame (constrained decoding: one
+JSON entry per region, its category limited to what the region can hold plus "nothing"; ``crops``: one question per
+region's crop instead), and regions it calls empty are dropped.
 """
 from __future__ import annotations
 
@@ -160,6 +161,51 @@ def _ask(session, frame: Frame, region: GarmentRegion, schema, templates, max_to
                     max_tokens=max_tokens)
 
 
+def _fields(schema: AttributeSchema) -> str:
+    """The attributes' names only: the decoder allows only the schema's values, and a question lists at most 1000
+    characters (every option of every region would not fit)."""
+    return ", ".join(schema.schema["properties"])
+
+
+def _ask_together(session, frame: Frame, regions: list[GarmentRegion], schema: AttributeSchema, max_tokens: int):
+    """Every region's attributes in one answer about the whole frame: one JSON object with an entry per region
+    (each constrained to the region's own schema), so the image and the prompt go through the model once, not once
+    per region (with the 256M model, the prefill was over half of a per-region look). Returns
+    [(attributes, attributes_pt)] in the regions' order and the model's name."""
+    import json
+
+    import jsonschema
+
+    from engine.errors import VitrineError
+    from engine.runtime.backends import GenerationOptions
+    keys: list[str] = []
+    for r in regions:
+        key, n = r.name, 2
+        while key in keys:
+            key, n = f"{r.name}_{n}", n + 1
+        keys.append(key)
+    combined = {"type": "object", "additionalProperties": False, "required": keys,
+                "properties": {k: _schema_for(schema, r.kinds).model_schema for k, r in zip(keys, regions)}}
+    places = "; ".join(f"{k}: the garment {WHERE[r.name]}" for k, r in zip(keys, regions))
+    prompt = (f"Describe each garment of the person in the picture as JSON, one entry per place ({places}); each "
+              f"entry with {_fields(schema)}. Use the category \"{NOTHING}\" for a place that holds no garment.")
+    answer = session.ask(frame, prompt, GenerationOptions(max_tokens=max_tokens * len(regions)), lang="en",
+                         translate=False, schema=combined)
+    try:
+        data = json.loads(answer.text)
+        jsonschema.validate(data, combined)
+    except (ValueError, jsonschema.ValidationError) as e:
+        raise VitrineError(f"the model's attributes were cut short ({type(e).__name__}): raise --max-tokens") \
+            from None
+    out = []
+    for k in keys:
+        attrs = {n: list(dict.fromkeys(v)) if isinstance(v, list) else v for n, v in data[k].items()}
+        g = schema.gender(attrs.get("category", ""))
+        out.append((attrs, {n: [schema.pt(n, x, g) for x in v] if isinstance(v, list) else schema.pt(n, v, g)
+                            for n, v in attrs.items()}))
+    return out, answer.model
+
+
 def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None = None,
             boxes: list[Box] | None = None, k: int = 3, schema=None, templates=None,
             max_tokens: int = 300, crops: bool = False) -> Look:
@@ -189,14 +235,20 @@ def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None 
         schema = schema or AttributeSchema.load()
         templates = templates if templates is not None else load_templates()
         kept_items, kept_regions = [], []
-        for item, region in zip(items, regions):
-            d = _ask(session, frame, region, schema, templates, max_tokens, crops)
-            model = d.model
-            if d.attributes.get("category") == NOTHING:
+        if not crops and regions and all(r.name in WHERE for r in regions):
+            answers, model = _ask_together(session, frame, regions, schema, max_tokens)
+        else:
+            answers = []
+            for region in regions:
+                d = _ask(session, frame, region, schema, templates, max_tokens, crops)
+                answers.append((d.attributes, d.attributes_pt))
+                model = d.model
+        for item, region, (attrs, attrs_pt) in zip(items, regions, answers):
+            if attrs.get("category") == NOTHING:
                 log.info("the model sees nothing in the %s region: dropped", region.name)
                 continue
-            item.category = d.attributes.get("category")
-            item.attributes, item.attributes_pt = d.attributes, d.attributes_pt
+            item.category = attrs.get("category")
+            item.attributes, item.attributes_pt = attrs, attrs_pt
             kept_items.append(item)
             kept_regions.append(region)
         items, regions = kept_items, kept_regions

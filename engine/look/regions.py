@@ -163,7 +163,7 @@ def skin(rgb: np.ndarray) -> np.ndarray:
 
 def _refine(region: GarmentRegion, rgb: np.ndarray, person: np.ndarray | None) -> GarmentRegion | None:
     """The region's garment pixels: the person's, minus skin. None when almost nothing is left (an empty hand)."""
-    if person is None:
+    if person is None or region.name == "hand":     # a bag is often outside the person mask: _hands_apart
         return region
     b = region.box
     keep = person[b.y:b.y + b.h, b.x:b.x + b.w] > 0.5
@@ -249,26 +249,167 @@ def pose_regions(pose: Pose, width: int, height: int, person: np.ndarray | None 
     return out
 
 
-def _hands_apart(regions: list[GarmentRegion], person: np.ndarray | None) -> list[GarmentRegion]:
-    """A hand's region keeps only what lies outside the body's regions (an arm hangs over the shirt; a bag hangs
-    beside it); without a person mask nothing tells a bag from the background, so the hands are left out."""
-    body = [r.box for r in regions if r.name in ("upper", "lower")]
+BODY_DELTA_E = 22.0          # a pixel this close (CIELAB) to a body garment's colour is that garment, not a bag
+BACKGROUND_DELTA_E = 16.0    # a pixel this close to a colour of the ring around a hand's box is background
+MIN_BAG_SHARE = 0.12         # a hand's box whose bag pixels fill less than this holds nothing
+MIN_BAG_FILL = 0.35          # a bag is compact: its pixels fill this much of their own bounding box
+
+
+def _main_colours_lab(rgb: np.ndarray, region: GarmentRegion) -> list[np.ndarray]:
+    """CIELAB of a region's main colours (a quarter of it or more): what "this garment's pixels" look like."""
+    from engine.media.colors import dominant_colors, rgb_to_lab
+    out = []
+    for c in dominant_colors(region.crop(rgb), region.mask, max_colors=3):
+        if c.share >= 0.25:
+            rgb_c = np.array([[int(c.hex[i:i + 2], 16) for i in (1, 3, 5)]], np.uint8)
+            out.append(rgb_to_lab(rgb_c)[0])
+    return out
+
+
+def _unlike(crop: np.ndarray, keep: np.ndarray, colours: list[np.ndarray], delta: float) -> np.ndarray:
+    """``keep`` minus the pixels within ``delta`` (CIELAB distance) of any of ``colours``."""
+    if not colours or not keep.any():
+        return keep
+    from engine.media.colors import rgb_to_lab
+    lab = rgb_to_lab(crop).reshape(crop.shape[:2] + (3,))
+    near = np.zeros(keep.shape, bool)
+    for c in colours:
+        near |= ((lab - c) ** 2).sum(-1) < delta * delta
+    return keep & ~near
+
+
+def _tighten(region: GarmentRegion, mask: np.ndarray, width: int, height: int, pad: int = 4) -> GarmentRegion:
+    """The region cut to the bounding box of its mask's pixels (a bag is smaller than the hand's reach): the card
+    shows the bag, and the embedder sees the bag, not the trousers beside it."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return region
+    b = region.box
+    box = Box.around(b.x + xs.min() - pad, b.y + ys.min() - pad, b.x + xs.max() + 1 + pad, b.y + ys.max() + 1 + pad,
+                     width, height)
+    if box is None:
+        return region
+    sub = mask[box.y - b.y:box.y - b.y + box.h, box.x - b.x:box.x - b.x + box.w]
+    full = np.zeros((box.h, box.w), bool)
+    full[:sub.shape[0], :sub.shape[1]] = sub
+    return GarmentRegion(region.name, box, full, region.kinds, region.extra)
+
+
+def _hands_apart(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarray | None) -> list[GarmentRegion]:
+    """What a hand holds: the pixels of its reach that are not skin, not the body's garments (an arm hangs over
+    the shirt, a bag beside the trousers) and not the background around it (the colours of the ring outside the
+    box, off the person), in one compact piece, the box cut to it. The person mask alone misses most bags in front
+    of a busy background (a fifth of the bag's pixels on a photograph). A hand with little left holds nothing."""
+    h, w = rgb.shape[:2]
+    body = [r for r in regions if r.name in ("upper", "lower", "full")]
+    colours = [c for r in body for c in _main_colours_lab(rgb, r)]
     out = []
     for r in regions:
         if r.name != "hand":
             out.append(r)
             continue
-        if person is None or r.mask is None:
-            continue
-        mask = r.mask.copy()
-        for b in body:
-            x0, y0 = max(b.x - r.box.x, 0), max(b.y - r.box.y, 0)
-            x1, y1 = min(b.x + b.w - r.box.x, r.box.w), min(b.y + b.h - r.box.y, r.box.h)
-            if x1 > x0 and y1 > y0:
-                mask[y0:y1, x0:x1] = False
-        if mask.mean() >= MIN_GARMENT_SHARE:
-            out.append(GarmentRegion(r.name, r.box, mask, r.kinds, r.extra))
+        crop = r.crop(rgb)
+        mask = _unlike(crop, ~skin(crop), colours, BODY_DELTA_E)
+        mask = _unlike(crop, mask, _around(rgb, r.box, person), BACKGROUND_DELTA_E)
+        blob = _largest_blob(mask) if mask.mean() >= MIN_BAG_SHARE else None
+        if blob is not None:
+            ys, xs = np.nonzero(blob)
+            fill = blob.sum() / max(1, (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1))
+            if blob.mean() >= MIN_BAG_SHARE and fill >= MIN_BAG_FILL:
+                out.append(_tighten(r, blob, w, h))
+                continue
+        kept = _outside_body(r, crop, body, person)      # a bag of the trousers' colour: where the body is not
+        if kept is not None:
+            out.append(kept)
     return out
+
+
+def _outside_body(r: GarmentRegion, crop: np.ndarray, body: list[GarmentRegion], person: np.ndarray | None) \
+        -> GarmentRegion | None:
+    """The hand's person pixels outside the body's boxes, when they fill enough of it."""
+    if person is None:
+        return None
+    b = r.box
+    mask = (person[b.y:b.y + b.h, b.x:b.x + b.w] > 0.5) & ~skin(crop)
+    for o in body:
+        x0, y0 = max(o.box.x - b.x, 0), max(o.box.y - b.y, 0)
+        x1, y1 = min(o.box.x + o.box.w - b.x, b.w), min(o.box.y + o.box.h - b.y, b.h)
+        if x1 > x0 and y1 > y0:
+            mask[y0:y1, x0:x1] = False
+    return GarmentRegion(r.name, b, mask, r.kinds, r.extra) if mask.mean() >= MIN_GARMENT_SHARE else None
+
+
+def _around(rgb: np.ndarray, b: Box, person: np.ndarray | None, k: int = 4) -> list[np.ndarray]:
+    """The main colours (CIELAB) of the ring around a box, off the person: the background behind what a hand
+    holds."""
+    import cv2
+
+    from engine.media.colors import rgb_to_lab
+    h, w = rgb.shape[:2]
+    m = max(6, min(b.w, b.h) // 4)          # the ring: from m to 2m outside the box (a bag can overhang it a little)
+    x0, y0, x1, y1 = max(0, b.x - 2 * m), max(0, b.y - 2 * m), min(w, b.x + b.w + 2 * m), min(h, b.y + b.h + 2 * m)
+    ring = np.ones((y1 - y0, x1 - x0), bool)
+    ring[max(0, b.y - m - y0):b.y + b.h + m - y0, max(0, b.x - m - x0):b.x + b.w + m - x0] = False
+    if person is not None:
+        ring &= person[y0:y1, x0:x1] <= 0.5
+    pixels = rgb[y0:y1, x0:x1][ring]
+    if len(pixels) < 32:
+        return []
+    if len(pixels) > 4000:
+        pixels = pixels[np.random.default_rng(0).choice(len(pixels), 4000, replace=False)]
+    lab = rgb_to_lab(pixels)
+    cv2.setRNGSeed(0)
+    _, labels, centers = cv2.kmeans(lab, k, None, (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0), 1,
+                                    cv2.KMEANS_PP_CENTERS)
+    counts = np.bincount(labels.ravel(), minlength=k)
+    return [centers[i] for i in range(k) if counts[i] >= 0.08 * len(lab)]
+
+
+def _largest_blob(mask: np.ndarray) -> np.ndarray:
+    """The largest connected group of pixels (a bag is one piece; stray edges of other garments are not)."""
+    import cv2
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return mask
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return labels == best
+
+
+def _feet_apart(rgb: np.ndarray, regions: list[GarmentRegion]) -> list[GarmentRegion]:
+    """The feet's pixels: the box minus skin, minus the lower garment's colour (trouser legs reach the shoes) and
+    minus the floor (the colours just beside the box); kept as they were when that leaves too little."""
+    lower = [r for r in regions if r.name in ("lower", "full")]
+    colours = [c for r in lower for c in _main_colours_lab(rgb, r)]
+    out = []
+    for r in regions:
+        if r.name != "feet":
+            out.append(r)
+            continue
+        b = r.box
+        crop = r.crop(rgb)
+        keep = (r.mask if r.mask is not None else np.ones(crop.shape[:2], bool)) & ~skin(crop)
+        floor = _beside(rgb, b)
+        mask = _unlike(crop, keep, colours + floor, BODY_DELTA_E)
+        out.append(GarmentRegion(r.name, b, mask, r.kinds, r.extra) if mask.mean() >= 0.08 else r)
+    return out
+
+
+def _beside(rgb: np.ndarray, b: Box, k: int = 2) -> list[np.ndarray]:
+    """The main colours (CIELAB) of the strips left and right of a box: the floor or wall around the feet."""
+    from engine.media.colors import rgb_to_lab
+    h, w = rgb.shape[:2]
+    strip = max(4, b.w // 6)
+    parts = [rgb[b.y:b.y + b.h, max(0, b.x - strip):b.x], rgb[b.y:b.y + b.h, b.x + b.w:min(w, b.x + b.w + strip)]]
+    pixels = np.concatenate([p.reshape(-1, 3) for p in parts if p.size]) if any(p.size for p in parts) else None
+    if pixels is None or len(pixels) < 16:
+        return []
+    import cv2
+    lab = rgb_to_lab(pixels)
+    k = min(k, len(lab))
+    _, labels, centers = cv2.kmeans(lab, k, None, (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0), 1,
+                                    cv2.KMEANS_PP_CENTERS)
+    counts = np.bincount(labels.ravel(), minlength=k)
+    return [centers[i] for i in range(k) if counts[i] >= 0.25 * len(lab)]
 
 
 def _same_colour(a: list, b: list) -> bool:
@@ -329,14 +470,15 @@ def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | 
     if pose is not None:
         person = pose.mask if pose.mask is not None and (pose.mask > 0.5).mean() >= MIN_PERSON_SHARE else None
         regions = [r for r in (_refine(r, rgb, person) for r in pose_regions(pose, w, h, person)) if r is not None]
-        regions = _merge_same_colour(rgb, _hands_apart(regions, person), person)
+        regions = _merge_same_colour(rgb, _hands_apart(rgb, regions, person), person)
+        regions = _feet_apart(rgb, regions)
         if regions:
             return "pose", regions
     if finder is not None:
         person = finder.person(rgb)
         if (person > 0.5).mean() >= MIN_SILHOUETTE_SHARE:
             regions = [r for r in (_refine(r, rgb, person) for r in silhouette_regions(person)) if r is not None]
-            regions = _merge_same_colour(rgb, regions, person)
+            regions = _feet_apart(rgb, _merge_same_colour(rgb, _hands_apart(rgb, regions, person), person))
             if regions:
                 return "person", regions
     return "frame", [GarmentRegion("frame", Box(0, 0, w, h))]
@@ -365,4 +507,29 @@ def silhouette_regions(person: np.ndarray) -> list[GarmentRegion]:
         box = Box.around(cols.min(), top, cols.max() + 1, bottom, w, h)
         if box:
             out.append(GarmentRegion(name, box, kinds=KINDS[name]))
+    if standing:
+        out += _silhouette_hands(on, y0, height, w, h)
+    return out
+
+
+def _silhouette_hands(on: np.ndarray, y0: int, height: int, w: int, h: int) -> list[GarmentRegion]:
+    """Without a pose, the hands' reach from the silhouette: at the hips' height (45-75% down), what sticks out
+    beside the legs (measured lower down, 78-88%, where nothing is carried) is held in a hand."""
+    legs = np.nonzero(on[y0 + int(0.78 * height):y0 + int(0.88 * height)].any(axis=0))[0]
+    if legs.size == 0:
+        return []
+    lx0, lx1 = int(legs.min()), int(legs.max()) + 1
+    top, bottom = y0 + int(0.45 * height), y0 + int(0.75 * height)
+    band = on[top:bottom]
+    out = []
+    for side, cols in (("left", band[:, lx1:]), ("right", band[:, :lx0])):
+        xs = np.nonzero(cols.any(axis=0))[0]
+        if xs.size == 0:
+            continue
+        x0, x1 = (lx1 + xs.min(), lx1 + xs.max() + 1) if side == "left" else (xs.min(), xs.max() + 1)
+        if x1 - x0 < 0.06 * height:          # an arm's width: nothing held
+            continue
+        box = Box.around(x0, top, x1, bottom, w, h)
+        if box:
+            out.append(GarmentRegion("hand", box, kinds=KINDS["hand"], extra={"side": side}))
     return out

@@ -5,6 +5,11 @@ Built once and resumable: every sampled frame is committed with its items in one
 cancelled run keeps what it did and the next run starts at the first frame not yet indexed. The file is named
 after the video's resolved path, size and modification time; a different sampling step or image signature starts
 it again (vectors of two signatures never mix).
+
+Kept within a cap: when the indexes together pass ``VITRINE_VIDEO_INDEX_MB`` (default 500 MB) or one was last used
+more than ``VITRINE_VIDEO_INDEX_DAYS`` ago (default 90), the least recently used go first (an index is "used" each
+time it is opened); the index in use is never removed. ``forget(video)`` removes a video's indexes now. A removal
+renames the file out of the way first, so a crash leaves either the whole index or none of it.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +35,9 @@ log = logging.getLogger(__name__)
 
 FOLDER = "video-index"
 THUMB = 240
+MAX_MB = 500.0                # all the indexes together; the least recently used go first
+MAX_DAYS = 90.0               # an index not used for this long goes
+SUFFIX = ".sqlite3"
 # (stage label, done, total or None)
 ProgressFn = Callable[[str, int, "int | None"], None]
 
@@ -70,7 +79,115 @@ def index_path(video: Path, settings: Settings | None = None) -> Path:
     video = video.resolve()
     st = video.stat()
     key = hashlib.blake2b(f"{video}|{st.st_size}|{st.st_mtime_ns}".encode(), digest_size=10).hexdigest()
-    return (settings or Settings.from_env()).home / FOLDER / f"{key}.sqlite3"
+    return index_folder(settings) / f"{key}{SUFFIX}"
+
+
+def index_folder(settings: Settings | None = None) -> Path:
+    return (settings or Settings.from_env()).home / FOLDER
+
+
+def _env_float(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadInput(f"{name}={text!r} is not a number") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise BadInput(f"{name} must be 0 or more (0: no limit)")
+    return value
+
+
+@dataclass(frozen=True)
+class StoredIndex:
+    path: Path
+    video: str                 # the video's resolved path when it was indexed ("" when unreadable)
+    bytes: int
+    used: float                # when it was last opened (the file's modification time)
+
+
+def _files(path: Path) -> list[Path]:
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
+def stored_indexes(settings: Settings | None = None) -> list[StoredIndex]:
+    """Every video index on disk, least recently used first."""
+    folder = index_folder(settings)
+    out = []
+    for path in folder.glob(f"*{SUFFIX}") if folder.is_dir() else []:
+        try:
+            size = sum(f.stat().st_size for f in _files(path) if f.exists())
+            used = path.stat().st_mtime
+        except OSError:
+            continue
+        out.append(StoredIndex(path, _video_of(path), size, used))
+    return sorted(out, key=lambda s: (s.used, s.path.name))
+
+
+def _video_of(path: Path) -> str:
+    import sqlite3
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'video'").fetchone()
+        finally:
+            db.close()
+        return row[0] if row else ""
+    except sqlite3.Error:
+        return ""
+
+
+def remove_index(path: Path) -> bool:
+    """Remove one index atomically: renamed out of the way (a crash leaves a ``.removing`` file, never a half
+    index), then its files deleted. False when it was already gone."""
+    gone = path.with_name(path.name + f".{os.getpid()}.removing")
+    try:
+        os.replace(path, gone)
+    except FileNotFoundError:
+        return False
+    for f in _files(path)[1:] + [gone]:
+        try:
+            f.unlink()
+        except FileNotFoundError:
+            pass
+    return True
+
+
+def prune(settings: Settings | None = None, keep: Path | None = None, max_mb: float | None = None,
+          max_days: float | None = None, now: float | None = None) -> list[StoredIndex]:
+    """Remove indexes unused for ``max_days`` and then the least recently used until the rest fit in ``max_mb``
+    (0: no limit); ``keep`` (the index in use) stays whatever its size. Returns those removed."""
+    max_mb = _env_float("VITRINE_VIDEO_INDEX_MB", MAX_MB) if max_mb is None else max_mb
+    max_days = _env_float("VITRINE_VIDEO_INDEX_DAYS", MAX_DAYS) if max_days is None else max_days
+    now = time.time() if now is None else now
+    folder = index_folder(settings)
+    for leftover in folder.glob("*.removing") if folder.is_dir() else []:     # a removal a crash interrupted
+        leftover.unlink(missing_ok=True)
+    stored = [s for s in stored_indexes(settings) if keep is None or s.path.resolve() != keep.resolve()]
+    total = sum(s.bytes for s in stored) + (sum(f.stat().st_size for f in _files(keep) if f.exists())
+                                            if keep is not None and keep.exists() else 0)
+    removed = []
+    for s in stored:                         # least recently used first
+        old = max_days > 0 and now - s.used > max_days * 86400
+        over = max_mb > 0 and total > max_mb * 1e6
+        if (old or over) and remove_index(s.path):
+            removed.append(s)
+            total -= s.bytes
+            log.info("removed the video index of %s (%.1f MB, last used %s)", s.video or s.path.name,
+                     s.bytes / 1e6, time.strftime("%Y-%m-%d", time.localtime(s.used)))
+    return removed
+
+
+def forget(video: Path | str, settings: Settings | None = None) -> list[StoredIndex]:
+    """Remove every index of ``video`` (any sampling step, any earlier version of the file); the video itself may
+    be gone already."""
+    target = str(Path(video).resolve())
+    removed = []
+    for s in stored_indexes(settings):
+        if s.video == target and remove_index(s.path):
+            removed.append(s)
+    return removed
 
 
 def sample_times(duration: float, every: float) -> list[float]:
@@ -95,6 +212,10 @@ class VideoIndex:
         self.video = Path(video)
         self.every = float(every)
         self.path = index_path(self.video, settings)
+        try:
+            prune(settings, keep=self.path)
+        except OSError as e:             # housekeeping must not stop a search
+            log.warning("could not clean old video indexes: %s", e)
         self.db = open_database(self.path, SCHEMA, "video index",
                                 f"delete {self.path} and run the search again (it is rebuilt from the video)")
         self._lock = threading.Lock()
@@ -115,6 +236,10 @@ class VideoIndex:
             for k, v in want.items():
                 if k not in have:
                     self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (k, v))
+        try:
+            os.utime(self.path)          # used now: the cap removes the least recently used first
+        except OSError:
+            pass
 
     def _sql(self, doing: str):
         return SqlErrors(self.path, doing, "video index")
