@@ -27,6 +27,7 @@ SLOW_TESTS = (
     "test_eval.py::test_portuguese_questions_go_through_translation",            # 13 s
     "test_eval.py::test_missing_images_are_skipped_and_counted",                 # 11 s
     "test_onnx.py::test_a_hybrid_model_runs_the_faster_vision_encoder_and_says_why",   # 37 s
+    "test_families.py::test_minicpm_hybrid_round_trips_and_answers_as_its_gguf",  # 36 s (+3 min to export, once)
     "test_onnx.py::test_cli_export_import_ask_without_torch",                    # 15 s
     "test_onnx.py::test_gguf_variants_agree_with_transformers",                  # 13 s
     "test_cli.py::test_bench_prints_the_agreed_keys",                            # 29 s
@@ -39,7 +40,7 @@ SLOW_TESTS = (
     "test_outputs.py::test_merge_and_export_replace_their_own_output_and_nothing_else",   # fine-tunes a step
 )
 MODEL_FIXTURES = {"tiny_checkpoint", "tiny_gguf", "tiny_gguf_f16", "installed_tiny", "tiny_onnx_fp32",
-                  "tiny_onnx_int8", "hub", "tiny_argos"}
+                  "tiny_onnx_int8", "hub", "tiny_argos", "minicpm_hybrid"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -162,3 +162,55 @@ def test_tinyllava_through_onnx(quant, vitrine_home):
         first = s.ask(f, "What is this?", OPTS)
         second = s.ask(f, "What color are the pants?", OPTS)
     assert not first.reused_image and second.reused_image and s.encodes == 1
+
+
+# ---------------------------------------------------------------------------------- MiniCPM-V 4.6's hybrid model
+
+@pytest.fixture(scope="module")
+def minicpm_hybrid():
+    return models.tiny_hybrid("minicpmv4_6")
+
+
+def _cosine(a, b) -> float:
+    a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_minicpm_hybrid_round_trips_and_answers_as_its_gguf(minicpm_hybrid):
+    """`vitrine export hybrid` of MiniCPM-V 4.6: its SigLIP2 tower and mergers in ONNX (int8) give the projector's
+    features, libmtmd lays the prompt out from the weightless projector (the real one is never loaded while ONNX
+    encodes), a frame of any shape is laid out as the square tile ONNX encodes, and the greedy answers are the
+    GGUF pair's on that tile."""
+    from engine.models.manifest import Manifest
+    from engine.runtime.backends.gguf import GgufBackend
+    from engine.runtime.backends.hybrid import HybridBackend
+    folder = minicpm_hybrid
+    m = Manifest.load(folder)
+    assert m.runtime == "hybrid" and m.family == "minicpmv4_6"
+    assert not (folder / "onnx" / "decoder_model_merged.onnx").exists()      # the vision graph alone
+    assert m.files["layout"].size < m.files["mmproj"].size / 2
+    assert m.extra["vision"]["cosine"] >= 0.99
+    with HybridBackend(folder, m, threads=2, vision="onnx-int8") as h, \
+            GgufBackend(folder / m.files["model"].path, folder / m.files["mmproj"].path, family="minicpmv4_6",
+                        threads=2, tiles=1) as g:
+        assert h.layout_only and h.device_note == "onnxruntime CPU"
+        side = h._vision.image_size
+        assert side == 448
+        ours, theirs, logits = [], [], []
+        for f in [frame(s) for s in range(4)] + [frame(9, (side, side))]:      # 240x320 frames and a tile
+            tile = Frame(f.square_tile(side), f"tile-{f.key}")
+            a, b = h.encode(f), g.encode(tile)
+            assert a.key == f.key                      # the follow-up finds it by the frame's own key
+            layout = [[len(s.tokens) if s.chunk is None else -1 for s in x.state.steps] for x in (a, b)]
+            assert layout[0] == layout[1] and a.state.n_pos == b.state.n_pos
+            assert _cosine(h.image_embedding(a), g.image_embedding(b)) >= 0.99
+            logits.append((h.first_token_logits(a, "What is this?"), g.first_token_logits(b, "What is this?")))
+            ours.append(h.generate(a, "What is this?", OPTS).text)
+            theirs.append(g.generate(b, "What is this?", OPTS).text)
+    assert ours == theirs
+    # the tiny random model's greedy answer hardly depends on the image, so the logits say more: the two paths
+    # differ far less on one frame than two frames differ on one path
+    between_paths = max(float(np.abs(x - y).max()) for x, y in logits)
+    between_frames = min(float(np.abs(logits[i][1] - logits[i + 1][1]).max()) for i in range(len(logits) - 1))
+    assert between_paths < between_frames / 5, (between_paths, between_frames)
+    assert all(int(x.argmax()) == int(y.argmax()) for x, y in logits)

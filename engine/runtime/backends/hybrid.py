@@ -13,7 +13,9 @@ Which one runs also depends on the device asked for (engine/devices.py).
 """
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ from engine.runtime.backends.onnx_vision import (
     median_encode,
     openvino_devices_here,
     probe_frames,
+    tile_side,
     time_graph_encoders,
 )
 from engine.devices import Device, Placement, present
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 ONNX_VISION = "onnx-int8"          # onnxruntime on the int8 graph (files["vision"]), the CPU
 ONNX_FP32_VISION = "onnx-fp32"     # onnxruntime on the float graph (files["vision_float"])
 MMPROJ_VISION = "mmproj"           # libmtmd's f16 projector
+LAYOUT_ROLE = "layout"            # the weightless projector libmtmd lays the prompt out with (optional)
 OPENVINO_PREFIX = "openvino-"      # "openvino-cpu", "openvino-gpu", "openvino-npu": OpenVINO on a graph
 
 
@@ -49,13 +53,12 @@ class HybridBackend(GgufBackend):
                  placement: Placement | None = None):
         folder = Path(folder)
         placement = placement or Placement(Device.AUTO)
-        super().__init__(folder / manifest.files["model"].path, folder / manifest.files["mmproj"].path,
-                         model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
-                         threads=threads, tiles=1, languages=tuple(manifest.languages),
-                         n_gpu_layers=placement.n_gpu_layers)
         recorded = manifest.extra.get("vision", {})
         self.vision_choice = vision or self._choose(recorded, placement)
-        self._vision: OnnxVision | None = None
+        # a weightless projector lays the prompt out when ONNX encodes (export/convert/layout_projector.py): then
+        # the ONNX encoder replaces the projector's memory instead of adding to it
+        has_layout = LAYOUT_ROLE in manifest.files
+        role = None
         if self.vision_choice != MMPROJ_VISION:
             role = "vision_float" if self.vision_choice == ONNX_FP32_VISION else "vision"
             if _openvino_device(self.vision_choice) and recorded.get("graph") in manifest.files:
@@ -65,19 +68,42 @@ class HybridBackend(GgufBackend):
             need_mb = manifest.files[role].size * 3 / 1e6      # weights + activations, measured ~2.5x
             free_mb = _available_mb()
             # a device asked for (gpu, npu) is never swapped for another: it fails in one line if it must
-            if free_mb is not None and free_mb < need_mb + 256 and not placement.encoder:
-                self.vision_choice = MMPROJ_VISION
+            if not has_layout and free_mb is not None and free_mb < need_mb + 256 and not placement.encoder:
+                self.vision_choice, role = MMPROJ_VISION, None
                 log.info("%s: %.0f MB free, the ONNX vision encoder needs about %.0f: using the projector's own",
-                         self.model_id, free_mb, need_mb)
-            else:
-                vision_path = folder / manifest.files[role].path
+                         manifest.name, free_mb, need_mb)
+        self.layout_only = bool(role and has_layout)      # libmtmd has the weightless projector: it cannot encode
+        projector = manifest.files[LAYOUT_ROLE if self.layout_only else "mmproj"]
+        super().__init__(folder / manifest.files["model"].path, folder / projector.path,
+                         model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
+                         threads=threads, tiles=1, languages=tuple(manifest.languages),
+                         n_gpu_layers=placement.n_gpu_layers)
+        self._vision: OnnxVision | None = None
+        if role is not None:
+            vision_path = folder / manifest.files[role].path
+            try:
                 self._vision = OnnxVision.open(vision_path, vision_path.parent, self.threads,
                                                openvino=_openvino_device(self.vision_choice),
                                                providers=placement.ort_providers)
+            except BaseException:
+                self.close()
+                raise
         self.device_note = (self._vision.describe() if self._vision else
                             "libmtmd " + ("GPU" if self.n_gpu_layers else "CPU")) + \
             (", llama.cpp on the GPU" if self.n_gpu_layers else "")
         log.info("%s: vision encoder %s (%s)", self.model_id, self.vision_choice, self.device_note)
+
+    def encode(self, frame: Frame):
+        """libmtmd lays out the tokens of the image it is given: give it the square tile the ONNX graph encodes,
+        so that both count the same tokens (MiniCPM-V keeps a frame's aspect ratio: a 16:9 frame would be a
+        different grid). The key stays the frame's: a follow-up on it finds this encoding."""
+        if self._vision is not None:
+            side = self._vision.image_size
+            if (frame.width, frame.height) != (side, side):
+                key = frame.key
+                frame = replace(frame, rgb=frame.square_tile(side))
+                frame.__dict__["key"] = key
+        return super().encode(frame)
 
     @staticmethod
     def _choose(recorded: dict, placement: Placement) -> str:
@@ -124,7 +150,9 @@ def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: in
     that agrees, with its reason (what `vitrine models list` shows). ``cpu_choice`` is the same choice among
     libmtmd and onnxruntime int8 alone: what `--device cpu` runs. ``vision``'s folder holds its config.json."""
     from engine.runtime.backends.gguf import GgufBackend
-    frames = probe_frames(runs)
+    side = tile_side(json.loads((vision.parent / "config.json").read_text()))
+    # libmtmd gets the square tile the graphs encode, as the hybrid gives it (HybridBackend.encode)
+    frames = [replace(f, rgb=f.square_tile(side)) for f in probe_frames(runs)]
     ov_devices = openvino_devices_here()
     with GgufBackend(model, mmproj, threads=threads, tiles=1) as g:
         mmproj_s = median_encode(g.encode, frames)

@@ -62,6 +62,25 @@ def image_processor_config(folder: Path) -> dict:
     return {}
 
 
+def tile_side(config: dict) -> int:
+    """The side of the square tile a vision graph takes: the family's (what the transformers reference gives its
+    vision tower: MiniCPM-V 4.6's merger resolution, 448, not its position grid's 980), else the vision config's."""
+    from types import SimpleNamespace
+
+    from engine import families
+
+    def attrs(d):
+        return SimpleNamespace(**{k: attrs(v) if isinstance(v, dict) else v for k, v in d.items()})
+
+    fam = families.for_model_type(str(config.get("model_type", "")))
+    if fam is not None and fam.reference is not None:
+        try:
+            return int(fam.reference.tile_size(attrs(config)))
+        except (AttributeError, TypeError, ValueError):
+            pass
+    return int(config.get("vision_config", {}).get("image_size", 512))
+
+
 class OnnxVision:
     def __init__(self, session, config: dict, preprocessor: dict):
         self.session = session
@@ -70,7 +89,7 @@ class OnnxVision:
             have = ", ".join(self.inputs) or "nothing"
             raise VitrineError(f"the vision graph does not take pixel_values (it takes {have}): it is not a vision "
                                "encoder export")
-        self.image_size = config.get("vision_config", {}).get("image_size", 512)
+        self.image_size = tile_side(config)
         self.mean = np.array(preprocessor.get("image_mean", [0.5] * 3), np.float32)
         self.std = np.array(preprocessor.get("image_std", [0.5] * 3), np.float32)
         self.rescale = float(preprocessor.get("rescale_factor", 1 / 255))
@@ -86,8 +105,7 @@ class OnnxVision:
         cfg = json.loads(cfg_path.read_text())
         if openvino:
             from engine.runtime.backends.openvino_vision import open_openvino
-            session = open_openvino(path, threads, openvino,
-                                    image_size=cfg.get("vision_config", {}).get("image_size", 512))
+            session = open_openvino(path, threads, openvino, image_size=tile_side(cfg))
         else:
             session = open_session(path, threads, spin_within_run=True, providers=providers)
         return cls(session, cfg, image_processor_config(folder))
