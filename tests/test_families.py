@@ -197,7 +197,8 @@ def test_minicpm_hybrid_round_trips_and_answers_as_its_gguf(minicpm_hybrid):
         side = h._vision.image_size
         assert side == 448
         ours, theirs, logits = [], [], []
-        for f in [frame(s) for s in range(4)] + [frame(9, (side, side))]:      # 240x320 frames and a tile
+        # 16:9 video frames (libmtmd would lay one out as another grid: 66 tokens, not 64) and a tile
+        for f in [frame(s, (360, 640)) for s in range(4)] + [frame(9, (side, side))]:
             tile = Frame(f.square_tile(side), f"tile-{f.key}")
             a, b = h.encode(f), g.encode(tile)
             assert a.key == f.key                      # the follow-up finds it by the frame's own key
