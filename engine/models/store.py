@@ -47,6 +47,19 @@ class Profile:
     runtime: str = "gguf"           # "embedder": ONNX encoders for the catalog (engine.catalog.embedders), not a VLM;
                                     # "hybrid": the GGUF pair and an ONNX vision encoder (``more``), timed at pull
     more: tuple[RepoFile, ...] = ()  # files from other repos (a hybrid's vision encoder)
+    peak_mb: int = 0                # peak resident memory answering (`vitrine bench` at its real dimensions)
+    low_memory: str = ""            # the profile pulled instead where less than peak_mb + LOW_MEMORY_HEADROOM is free
+
+
+LOW_MEMORY_HEADROOM = 512     # MB left to the app and the system beside a model's peak
+
+
+def _available_mb() -> float | None:
+    try:
+        import psutil
+        return psutil.virtual_memory().available / 1e6
+    except (ImportError, OSError):
+        return None
 
 
 # the files of a transformers checkpoint a conversion needs (weights, configs, tokenizer, processor)
@@ -85,10 +98,12 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     # MiniCPM-V 4.6: the card's family; hybrid Qwen3.5 text model, multilingual. Names as openbmb's repo lists them
     # (public copies, not yet a download from here): the repo answers under its dotted name (the underscore one
     # redirects), the projector is mmproj-model-f16.gguf.
+    # Peaks at 2100 MB answering with the f16 projector, 1737 MB with the Q8_0 one (`vitrine bench --family
+    # minicpm-v-4.6`, random weights at its real dimensions): where that is more than is free, pull the Q8_0 one.
     Profile("minicpm-v-4.6", "openbmb/MiniCPM-V-4.6-gguf",
             {"model": "MiniCPM-V-4_6-Q4_K_M.gguf", "mmproj": "mmproj-model-f16.gguf"},
             "minicpmv4_6", "mtmd", ("en", "pt", "multi"), "multilingual (answers in Portuguese itself), 1.3B",
-            verified=False),
+            verified=False, peak_mb=2100, low_memory="minicpm-v-4.6-q8"),
     # the same model from ggml-org: a Q8_0 projector (728 MB), about 380 MB smaller than openbmb's f16 one
     Profile("minicpm-v-4.6-q8", "ggml-org/MiniCPM-V-4.6-GGUF",
             {"model": "MiniCPM-V-4.6-Q4_K_M.gguf", "mmproj": "mmproj-MiniCPM-V-4.6-Q8_0.gguf"},
@@ -276,6 +291,15 @@ class ModelStore:
                     progress(f"copy {role}", done, total)
         return FileEntry(path=relpath, sha256=sha256_file(dst), size=total)
 
+    @staticmethod
+    def profile_for(name: str, free_mb: float | None) -> Profile:
+        """The profile a pull of ``name`` takes with ``free_mb`` of memory free: its low-memory variant where
+        the model's peak (and some headroom) is more than that, else itself."""
+        prof = self.profile_for(name, _available_mb())
+        if prof.low_memory and prof.peak_mb and free_mb is not None and free_mb < prof.peak_mb + LOW_MEMORY_HEADROOM:
+            return PROFILES[prof.low_memory]
+        return prof
+
     def pull(self, name: str, hub_url: str, progress: ProgressFn | None = None,
              convert: ConvertFn | None = None, measure_encoders: MeasureFn | None = None) -> InstalledModel:
         """Download a profile's files from a hub (the real one, or any server in its layout); resumable.
@@ -289,7 +313,11 @@ class ModelStore:
         if name not in PROFILES:
             raise VitrineError(f"unknown model {name!r}: choose one of {', '.join(PROFILES)} "
                                "(or import your own files with `vitrine models import`)")
-        prof = PROFILES[name]
+        prof = self.profile_for(name, _available_mb())
+        if prof.name != name:
+            log.warning("%s peaks at %d MB and %.0f MB is free: pulling %s instead (%s)", name,
+                        PROFILES[name].peak_mb, _available_mb() or 0, prof.name, prof.about)
+            name = prof.name
         if prof.runtime == "hybrid" and measure_encoders is None:
             raise VitrineError(f"{name} times its vision encoders when it is pulled: pull it with `vitrine models "
                                "pull`, which gives the store the runtime's timer")
@@ -349,7 +377,7 @@ class ModelStore:
     def plan_pull(name: str, hub_url: str) -> list[tuple[RepoFile, RemoteFile]]:
         """What a pull of profile ``name`` downloads, with what the hub states about each file; a name the hub's
         listing lacks is refused here, before any download."""
-        prof = PROFILES[name]
+        prof = self.profile_for(name, _available_mb())
         remote = hub_files(hub_url, prof.repo, prof.revision)
         wanted = [RepoFile(role, prof.repo, f, f, prof.revision)
                   for role, f in ModelStore._wanted_files(prof, remote, hub_url).items()]

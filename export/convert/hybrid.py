@@ -26,6 +26,21 @@ log = logging.getLogger(__name__)
 StepFn = Callable[[str], None]
 KEEP_ONNX = ("vision_encoder.onnx", "config.json", "preprocessor_config.json")
 FLOAT_VISION = "vision_encoder_fp32.onnx"
+FLOAT_DATA = FLOAT_VISION + ".data"   # its weights, when the graph is over protobuf's 2 GB (MiniCPM-V 4.6's 2.2 GB)
+PROTOBUF_LIMIT = 2_000_000_000
+
+
+def _copy_graph(src: Path, dest: Path) -> None:
+    """A copy of an exported graph. torch writes a graph over 2 GB as a loose file per weight beside it: the
+    copy keeps them in one file of its own (FLOAT_DATA), so the originals can go."""
+    loose = sum(f.stat().st_size for f in src.parent.iterdir() if f.is_file()) - src.stat().st_size
+    if loose < PROTOBUF_LIMIT // 4 and src.stat().st_size < PROTOBUF_LIMIT:
+        shutil.copy(src, dest)
+        return
+    import onnx
+    model = onnx.load(str(src))
+    onnx.save_model(model, str(dest), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=dest.name + ".data", size_threshold=1024)
 
 
 def _vision_exports(family) -> bool:
@@ -67,10 +82,10 @@ def export_hybrid(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", 
         export_vision_fp32(checkpoint, onnx_dir, family)
         # OpenVINO runs the float graph (with bf16 precision where the CPU has it) faster than onnxruntime's int8,
         # and runs onnxruntime's int8 format slowly: keep the float graph beside the int8 one until timed
-        shutil.copy(onnx_dir / "vision_encoder.onnx", onnx_dir / FLOAT_VISION)
+        _copy_graph(onnx_dir / "vision_encoder.onnx", onnx_dir / FLOAT_VISION)
         _quantize_int8(onnx_dir, ("vision",))    # the same int8 graph `export onnx --quant int8` writes
-        for f in onnx_dir.iterdir():
-            if f.name not in KEEP_ONNX + (FLOAT_VISION,):
+        for f in onnx_dir.iterdir():          # and the exporter's loose weight files (a graph over 2 GB)
+            if f.name not in KEEP_ONNX + (FLOAT_VISION, FLOAT_DATA):
                 f.unlink()
         (staging / "gguf" / MANIFEST_NAME).unlink()
         gguf = {role: Path("gguf") / e.path for role, e in g.manifest.files.items()}
@@ -91,8 +106,11 @@ def export_hybrid(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", 
                 ("preprocessor", "preprocessor_config.json")]
         if vision["graph"] == "vision_float" or keep_float:
             kept.append(("vision_float", FLOAT_VISION))
+            if (onnx_dir / FLOAT_DATA).is_file():
+                kept.append(("vision_float_data", FLOAT_DATA))
         else:       # the chosen encoder does not run it: not worth its disk space
             (onnx_dir / FLOAT_VISION).unlink()
+            (onnx_dir / FLOAT_DATA).unlink(missing_ok=True)
         for role, f in kept:
             files[role] = file_entry(staging, f"onnx/{f}")
         manifest = Manifest(name=name or f"{checkpoint.name}-hybrid", runtime="hybrid", family=family.name,
