@@ -295,7 +295,7 @@ class ModelStore:
     def profile_for(name: str, free_mb: float | None) -> Profile:
         """The profile a pull of ``name`` takes with ``free_mb`` of memory free: its low-memory variant where
         the model's peak (and some headroom) is more than that, else itself."""
-        prof = self.profile_for(name, _available_mb())
+        prof = PROFILES[name]
         if prof.low_memory and prof.peak_mb and free_mb is not None and free_mb < prof.peak_mb + LOW_MEMORY_HEADROOM:
             return PROFILES[prof.low_memory]
         return prof
@@ -377,7 +377,7 @@ class ModelStore:
     def plan_pull(name: str, hub_url: str) -> list[tuple[RepoFile, RemoteFile]]:
         """What a pull of profile ``name`` downloads, with what the hub states about each file; a name the hub's
         listing lacks is refused here, before any download."""
-        prof = self.profile_for(name, _available_mb())
+        prof = PROFILES[name]
         remote = hub_files(hub_url, prof.repo, prof.revision)
         wanted = [RepoFile(role, prof.repo, f, f, prof.revision)
                   for role, f in ModelStore._wanted_files(prof, remote, hub_url).items()]
