@@ -215,3 +215,26 @@ def test_minicpm_hybrid_round_trips_and_answers_as_its_gguf(minicpm_hybrid):
     between_frames = min(float(np.abs(logits[i][1] - logits[i + 1][1]).max()) for i in range(len(logits) - 1))
     assert between_paths < between_frames / 5, (between_paths, between_frames)
     assert all(int(x.argmax()) == int(y.argmax()) for x, y in logits)
+
+
+def test_minicpm_vision_graph_computes_transformers_own_features(tmp_path):
+    """What `export hybrid` traces for MiniCPM-V 4.6 (fixed reshapes, batched window attention) gives
+    get_image_features' tokens of one 448 px tile, image by image in a batch."""
+    import torch
+    from PIL import Image
+    from transformers import AutoModelForImageTextToText
+    from transformers.models.minicpmv4_6.image_processing_pil_minicpmv4_6 import MiniCPMV4_6ImageProcessorPil
+
+    from export.families import build_checkpoint, families
+    ckpt = build_checkpoint("minicpmv4_6", tmp_path / "ckpt", "tiny")
+    model = AutoModelForImageTextToText.from_pretrained(ckpt, dtype=torch.float32).eval()
+    tiles = [np.random.RandomState(s).randint(0, 255, (448, 448, 3), dtype=np.uint8) for s in (0, 1)]
+    processor = MiniCPMV4_6ImageProcessorPil.from_pretrained(ckpt)
+    x = (torch.tensor(np.stack(tiles), dtype=torch.float32).permute(0, 3, 1, 2) / 255 - 0.5) / 0.5
+    with torch.no_grad():
+        ours = families()["minicpmv4_6"].onnx_vision(model)(x)
+        for i, tile in enumerate(tiles):
+            packed = processor(Image.fromarray(tile), slice_mode=False, return_tensors="pt")
+            theirs = model.model.get_image_features(packed["pixel_values"], packed["target_sizes"]).pooler_output[0]
+            assert theirs.shape == ours[i].shape == (64, model.config.text_config.hidden_size)
+            torch.testing.assert_close(ours[i], theirs, atol=1e-5, rtol=1e-4)
