@@ -238,3 +238,19 @@ def test_minicpm_vision_graph_computes_transformers_own_features(tmp_path):
             theirs = model.model.get_image_features(packed["pixel_values"], packed["target_sizes"]).pooler_output[0]
             assert theirs.shape == ours[i].shape == (64, model.config.text_config.hidden_size)
             torch.testing.assert_close(ours[i], theirs, atol=1e-5, rtol=1e-4)
+
+
+def test_a_heavy_float_graph_is_chosen_only_when_much_faster(minicpm_hybrid, monkeypatch):
+    """OpenVINO on MiniCPM-V 4.6's 2.2 GB float graph peaked at 5.3 GB answering, onnxruntime int8 at 1.9: a float
+    graph over HEAVY_FLOAT_BYTES must beat int8 by HEAVY_FLOAT_SPEEDUP to be chosen (here it never can)."""
+    from engine.models.manifest import Manifest
+    from engine.runtime.backends import hybrid
+    m = Manifest.load(minicpm_hybrid)
+    if "vision_float" not in m.files:
+        pytest.skip("no float graph was kept: no encoder here runs it faster")
+    path = {role: minicpm_hybrid / e.path for role, e in m.files.items()}
+    monkeypatch.setattr(hybrid, "HEAVY_FLOAT_BYTES", 0)
+    monkeypatch.setattr(hybrid, "HEAVY_FLOAT_SPEEDUP", 1e9)
+    v = hybrid.measure_vision_encoders(path["model"], path["mmproj"], path["vision"], 2, runs=1,
+                                       vision_float=path["vision_float"])
+    assert v["choice"] in ("onnx-int8", "mmproj") and "float graph" in v["why"], v

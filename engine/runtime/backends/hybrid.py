@@ -73,11 +73,13 @@ class HybridBackend(GgufBackend):
                 log.info("%s: %.0f MB free, the ONNX vision encoder needs about %.0f: using the projector's own",
                          manifest.name, free_mb, need_mb)
         self.layout_only = bool(role and has_layout)      # libmtmd has the weightless projector: it cannot encode
+        # and then the text model is read, not mapped: llama.cpp repacks its weights for the CPU, and a mapped
+        # file keeps the pages it read beside the repacked copy (MiniCPM-V 4.6 Q4_K_M: 847 MB resident, 640 read)
         projector = manifest.files[LAYOUT_ROLE if self.layout_only else "mmproj"]
         super().__init__(folder / manifest.files["model"].path, folder / projector.path,
                          model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
                          threads=threads, tiles=1, languages=tuple(manifest.languages),
-                         n_gpu_layers=placement.n_gpu_layers)
+                         n_gpu_layers=placement.n_gpu_layers, use_mmap=not self.layout_only)
         self._vision: OnnxVision | None = None
         if role is not None:
             vision_path = folder / manifest.files[role].path
@@ -140,6 +142,12 @@ class HybridBackend(GgufBackend):
 # one checkpoint (or one was quantized too far), and the projector's own encoder is kept. (An encoder on another
 # runtime must agree with onnxruntime on its own graph far more closely: SAME_GRAPH_COSINE.)
 MIN_COSINE = 0.9
+# A float graph this heavy costs its encoder that much memory: OpenVINO bf16 on MiniCPM-V 4.6's 2.2 GB float graph
+# peaked at 5279 MB answering where onnxruntime on its 550 MB int8 graph peaked at 1885 MB (random weights at the
+# real dimensions), for 9.0 s a frame against 10.3 s on a loaded machine. Such an encoder is chosen over ONNX int8
+# only when this much faster.
+HEAVY_FLOAT_BYTES = 1 << 30
+HEAVY_FLOAT_SPEEDUP = 1.5
 
 
 def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: int | None = None,
@@ -164,10 +172,12 @@ def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: in
         raise VitrineError(f"the ONNX vision encoder gives {b.size} values where the projector gives {a.size}: "
                            "they are not the same model")
     timings = {t.name: t for t in int8}
+    flt_names: set[str] = set()
     projector_cos = {t.name: cosine(a, b) for t in int8}        # each graph against the projector
     graph = "vision"
     if vision_float:
         flt, c = time_graph_encoders(vision_float, vision.parent, threads, frames, ONNX_FP32_VISION, ov_devices)
+        flt_names = {t.name for t in flt}
         timings.update({t.name: t for t in flt})
         projector_cos.update({t.name: cosine(a, c) for t in flt})
         graph = "vision_float"
@@ -175,16 +185,26 @@ def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: in
     projector_cos[MMPROJ_VISION] = 1.0
     agree = {n: t for n, t in timings.items()
              if t.cosine >= SAME_GRAPH_COSINE and projector_cos[n] >= MIN_COSINE}
+    heavy = []
+    if vision_float and _graph_bytes(vision_float) > HEAVY_FLOAT_BYTES and ONNX_VISION in agree:
+        # the float graph's encoders hold its weights: chosen over int8 only when much faster
+        heavy = [n for n in sorted(flt_names) if n in agree
+                 and timings[n].seconds * HEAVY_FLOAT_SPEEDUP > timings[ONNX_VISION].seconds]
+        for n in heavy:
+            del agree[n]
     choice = min(agree, key=lambda n: agree[n].seconds)
     cpu_choice = ONNX_VISION if ONNX_VISION in agree and timings[ONNX_VISION].seconds < mmproj_s else MMPROJ_VISION
     ranked = sorted(timings.values(), key=lambda t: t.seconds)
     why = (f"{ranked[0].label} encodes a frame in {ranked[0].seconds * 1000:.1f} ms, "
            + ", ".join(f"{t.label} in {t.seconds * 1000:.1f} ms" for t in ranked[1:]) + " here")
-    left_out = [n for n in timings if n not in agree]
+    left_out = [n for n in timings if n not in agree and n not in heavy]
     if left_out:
         why += "; " + ", ".join(
             f"{timings[n].label} disagrees (cosine {min(timings[n].cosine, projector_cos[n]):.3f})"
             for n in left_out) + f": {timings[choice].label} is used"
+    if heavy:
+        why += (f"; {', '.join(timings[n].label for n in heavy)} would hold the {_graph_bytes(vision_float) / 1e9:.1f} "
+                f"GB float graph for less than {HEAVY_FLOAT_SPEEDUP}x ONNX int8's speed: {timings[choice].label} is used")
     return {"choice": choice, "cpu_choice": cpu_choice,
             "onnx_s": round(timings[ONNX_VISION].seconds, 4), "mmproj_s": round(mmproj_s, 4),
             "cosine": round(projector_cos[ONNX_VISION], 5), "why": why,
@@ -192,6 +212,12 @@ def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: in
             "encoders": {n: round(t.seconds, 4) for n, t in timings.items()},
             "cosines": {n: round(min(t.cosine, projector_cos[n]), 5) for n, t in timings.items()},
             "agreeing": sorted(agree)}
+
+
+def _graph_bytes(path: Path) -> int:
+    """An ONNX graph's size with its weights file, when it has one (a graph over 2 GB)."""
+    data = path.with_name(path.name + ".data")
+    return path.stat().st_size + (data.stat().st_size if data.is_file() else 0)
 
 
 def _available_mb() -> float | None:
