@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -76,20 +77,16 @@ class HybridBackend(GgufBackend):
         # and then the text model is read, not mapped: llama.cpp repacks its weights for the CPU, and a mapped
         # file keeps the pages it read beside the repacked copy (MiniCPM-V 4.6 Q4_K_M: 847 MB resident, 640 read)
         projector = manifest.files[LAYOUT_ROLE if self.layout_only else "mmproj"]
+        self._vision: OnnxVision | None = None
+        if role is not None:      # first: loading a graph peaks above what it keeps, better before the text model
+            vision_path = folder / manifest.files[role].path
+            self._vision = OnnxVision.open(vision_path, vision_path.parent, threads or os.cpu_count() or 2,
+                                           openvino=_openvino_device(self.vision_choice),
+                                           providers=placement.ort_providers)
         super().__init__(folder / manifest.files["model"].path, folder / projector.path,
                          model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
                          threads=threads, tiles=1, languages=tuple(manifest.languages),
                          n_gpu_layers=placement.n_gpu_layers, use_mmap=not self.layout_only)
-        self._vision: OnnxVision | None = None
-        if role is not None:
-            vision_path = folder / manifest.files[role].path
-            try:
-                self._vision = OnnxVision.open(vision_path, vision_path.parent, self.threads,
-                                               openvino=_openvino_device(self.vision_choice),
-                                               providers=placement.ort_providers)
-            except BaseException:
-                self.close()
-                raise
         self.device_note = (self._vision.describe() if self._vision else
                             "libmtmd " + ("GPU" if self.n_gpu_layers else "CPU")) + \
             (", llama.cpp on the GPU" if self.n_gpu_layers else "")
