@@ -27,6 +27,8 @@ SLOW_TESTS = (
     "test_eval.py::test_portuguese_questions_go_through_translation",            # 13 s
     "test_eval.py::test_missing_images_are_skipped_and_counted",                 # 11 s
     "test_onnx.py::test_a_hybrid_model_runs_the_faster_vision_encoder_and_says_why",   # 37 s
+    "test_families.py::test_minicpm_hybrid_round_trips_and_answers_as_its_gguf",  # 36 s (+3 min to export, once)
+    "test_families.py::test_a_heavy_float_graph_is_chosen_only_when_much_faster",  # times 4 encoders
     "test_onnx.py::test_cli_export_import_ask_without_torch",                    # 15 s
     "test_onnx.py::test_gguf_variants_agree_with_transformers",                  # 13 s
     "test_cli.py::test_bench_prints_the_agreed_keys",                            # 29 s
@@ -40,7 +42,7 @@ SLOW_TESTS = (
     "test_llama_tools.py::test_llama_mtmd_cli_answers_as_vitrine_does",         # builds llama-mtmd-cli once
 )
 MODEL_FIXTURES = {"tiny_checkpoint", "tiny_gguf", "tiny_gguf_f16", "installed_tiny", "tiny_onnx_fp32",
-                  "tiny_onnx_int8", "hub", "tiny_argos"}
+                  "tiny_onnx_int8", "hub", "tiny_argos", "minicpm_hybrid"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -164,3 +164,95 @@ def test_tinyllava_through_onnx(quant, vitrine_home):
         first = s.ask(f, "What is this?", ASK)
         second = s.ask(f, "What color are the pants?", ASK)
     assert not first.reused_image and second.reused_image and s.encodes == 1
+
+
+# ---------------------------------------------------------------------------------- MiniCPM-V 4.6's hybrid model
+
+@pytest.fixture(scope="module")
+def minicpm_hybrid():
+    return models.tiny_hybrid("minicpmv4_6")
+
+
+def _cosine(a, b) -> float:
+    a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_minicpm_hybrid_round_trips_and_answers_as_its_gguf(minicpm_hybrid):
+    """`vitrine export hybrid` of MiniCPM-V 4.6: its SigLIP2 tower and mergers in ONNX (int8) give the projector's
+    features, libmtmd lays the prompt out from the weightless projector (the real one is never loaded while ONNX
+    encodes), a frame of any shape is laid out as the square tile ONNX encodes, and the greedy answers are the
+    GGUF pair's on that tile."""
+    from engine.models.manifest import Manifest
+    from engine.runtime.backends.gguf import GgufBackend
+    from engine.runtime.backends.hybrid import HybridBackend
+    folder = minicpm_hybrid
+    m = Manifest.load(folder)
+    assert m.runtime == "hybrid" and m.family == "minicpmv4_6"
+    assert not (folder / "onnx" / "decoder_model_merged.onnx").exists()      # the vision graph alone
+    assert m.files["layout"].size < m.files["mmproj"].size / 2
+    assert m.extra["vision"]["cosine"] >= 0.99
+    with HybridBackend(folder, m, threads=2, vision="onnx-int8") as h, \
+            GgufBackend(folder / m.files["model"].path, folder / m.files["mmproj"].path, family="minicpmv4_6",
+                        threads=2, tiles=1) as g:
+        assert h.layout_only and h.device_note == "onnxruntime CPU"
+        side = h._vision.image_size
+        assert side == 448
+        ours, theirs, logits = [], [], []
+        # 16:9 video frames (libmtmd would lay one out as another grid: 66 tokens, not 64) and a tile
+        for f in [frame(s, (360, 640)) for s in range(4)] + [frame(9, (side, side))]:
+            tile = Frame(f.square_tile(side), f"tile-{f.key}")
+            a, b = h.encode(f), g.encode(tile)
+            assert a.key == f.key                      # the follow-up finds it by the frame's own key
+            layout = [[len(s.tokens) if s.chunk is None else -1 for s in x.state.steps] for x in (a, b)]
+            assert layout[0] == layout[1] and a.state.n_pos == b.state.n_pos
+            assert _cosine(h.image_embedding(a), g.image_embedding(b)) >= 0.99
+            logits.append((h.first_token_logits(a, "What is this?"), g.first_token_logits(b, "What is this?")))
+            ours.append(h.generate(a, "What is this?", OPTS).text)
+            theirs.append(g.generate(b, "What is this?", OPTS).text)
+    assert ours == theirs
+    # the tiny random model's greedy answer hardly depends on the image, so the logits say more: the two paths
+    # differ far less on one frame than two frames differ on one path
+    between_paths = max(float(np.abs(x - y).max()) for x, y in logits)
+    between_frames = min(float(np.abs(logits[i][1] - logits[i + 1][1]).max()) for i in range(len(logits) - 1))
+    assert between_paths < between_frames / 5, (between_paths, between_frames)
+    assert all(int(x.argmax()) == int(y.argmax()) for x, y in logits)
+
+
+def test_minicpm_vision_graph_computes_transformers_own_features(tmp_path):
+    """What `export hybrid` traces for MiniCPM-V 4.6 (fixed reshapes, batched window attention) gives
+    get_image_features' tokens of one 448 px tile, image by image in a batch."""
+    import torch
+    from PIL import Image
+    from transformers import AutoModelForImageTextToText
+    from transformers.models.minicpmv4_6.image_processing_pil_minicpmv4_6 import MiniCPMV4_6ImageProcessorPil
+
+    from export.families import build_checkpoint, families
+    ckpt = build_checkpoint("minicpmv4_6", tmp_path / "ckpt", "tiny")
+    model = AutoModelForImageTextToText.from_pretrained(ckpt, dtype=torch.float32).eval()
+    tiles = [np.random.RandomState(s).randint(0, 255, (448, 448, 3), dtype=np.uint8) for s in (0, 1)]
+    processor = MiniCPMV4_6ImageProcessorPil.from_pretrained(ckpt)
+    x = (torch.tensor(np.stack(tiles), dtype=torch.float32).permute(0, 3, 1, 2) / 255 - 0.5) / 0.5
+    with torch.no_grad():
+        ours = families()["minicpmv4_6"].onnx_vision(model)(x)
+        for i, tile in enumerate(tiles):
+            packed = processor(Image.fromarray(tile), slice_mode=False, return_tensors="pt")
+            theirs = model.model.get_image_features(packed["pixel_values"], packed["target_sizes"]).pooler_output[0]
+            assert theirs.shape == ours[i].shape == (64, model.config.text_config.hidden_size)
+            torch.testing.assert_close(ours[i], theirs, atol=1e-5, rtol=1e-4)
+
+
+def test_a_heavy_float_graph_is_chosen_only_when_much_faster(minicpm_hybrid, monkeypatch):
+    """OpenVINO on MiniCPM-V 4.6's 2.2 GB float graph peaked at 5.3 GB answering, onnxruntime int8 at 1.9: a float
+    graph over HEAVY_FLOAT_BYTES must beat int8 by HEAVY_FLOAT_SPEEDUP to be chosen (here it never can)."""
+    from engine.models.manifest import Manifest
+    from engine.runtime.backends import hybrid
+    m = Manifest.load(minicpm_hybrid)
+    if "vision_float" not in m.files:
+        pytest.skip("no float graph was kept: no encoder here runs it faster")
+    path = {role: minicpm_hybrid / e.path for role, e in m.files.items()}
+    monkeypatch.setattr(hybrid, "HEAVY_FLOAT_BYTES", 0)
+    monkeypatch.setattr(hybrid, "HEAVY_FLOAT_SPEEDUP", 1e9)
+    v = hybrid.measure_vision_encoders(path["model"], path["mmproj"], path["vision"], 2, runs=1,
+                                       vision_float=path["vision_float"])
+    assert v["choice"] in ("onnx-int8", "mmproj") and "float graph" in v["why"], v

@@ -390,6 +390,7 @@ def test_minicpm_v_4_6_pulls_from_the_published_repo(store, tmp_path, monkeypatc
     from tests.fixtures import models
     tiny = models.tiny_gguf("Q8_0", "f16", family="minicpmv4_6")
     real_repo, model, mmproj = MINICPM_PUBLISHED[name]
+    monkeypatch.setattr("engine.models.hub.available_mb", lambda: 64e3)    # the profile asked for, not its variant
     if repo:
         monkeypatch.setitem(PROFILES, name, replace(PROFILES[name], repo=repo))
     with FakeHub(tmp_path / "hub") as h:
@@ -411,3 +412,25 @@ def test_a_mirror_without_the_api_that_redirects_files_to_storage_is_still_verif
     m = pull(store, "smolvlm-256m-gguf", hub.url)
     assert store.verify("smolvlm-256m-gguf") == {"smolvlm-256m-gguf": []}
     assert any(p.startswith("/cdn/") for p, _ in hub.requests) and m.manifest.files["model"].size > 0
+
+
+def test_minicpm_takes_its_q8_projector_where_memory_is_short(store, tmp_path, monkeypatch):
+    """openbmb's f16 projector peaks at 2100 MB answering, ggml-org's Q8_0 one about 380 MB less: a pull of
+    minicpm-v-4.6 with less than that (and headroom) free takes the Q8_0 profile."""
+    from engine.models.profiles import LOW_MEMORY_HEADROOM, profile_for
+    need = PROFILES["minicpm-v-4.6"].peak_mb + LOW_MEMORY_HEADROOM
+    assert profile_for("minicpm-v-4.6", need - 1).name == "minicpm-v-4.6-q8"
+    assert profile_for("minicpm-v-4.6", need + 1).name == "minicpm-v-4.6"
+    assert profile_for("minicpm-v-4.6", None).name == "minicpm-v-4.6"      # unknown: as asked
+    assert profile_for("smolvlm-256m", 100).name == "smolvlm-256m"          # no variant: as asked
+    # and a pull takes it: asked for minicpm-v-4.6 with 1 GB free, the Q8_0 pair is what comes down
+    from tests.fixtures import models
+    tiny = models.tiny_gguf("Q8_0", "f16", family="minicpmv4_6")
+    monkeypatch.setattr("engine.models.hub.available_mb", lambda: 1000.0)
+    real_repo, model, mmproj = MINICPM_PUBLISHED["minicpm-v-4.6-q8"]
+    with FakeHub(tmp_path / "hub") as h:
+        h.publish(real_repo)
+        h.add(real_repo, model, tiny / "text-Q8_0.gguf")
+        h.add(real_repo, mmproj, tiny / "mmproj-f16.gguf")
+        m = store.pull("minicpm-v-4.6", h.url)
+    assert m.name == "minicpm-v-4.6-q8" and {e.path for e in m.manifest.files.values()} == {model, mmproj}

@@ -12,10 +12,19 @@ from engine.files import sha256_file
 from engine.models.download import RemoteFile, Unreachable, download, hub_files
 from engine.models.manifest import FileEntry, Manifest, contained
 from engine.models.profiles import (CHECKPOINT_SUFFIXES, PROFILES, ConvertFn, MeasureFn, Profile, ProgressFn, RepoFile,
-                                    by_hand, quant_from_name)
+                                    by_hand, profile_for, quant_from_name)
 from engine.models.store import InstalledModel, ModelStore, describe_gguf_pair, trial_before_install
 
 log = logging.getLogger(__name__)
+
+
+def available_mb() -> float | None:
+    """Memory free now, in MB (None where it cannot be read)."""
+    try:
+        import psutil
+        return psutil.virtual_memory().available / 1e6
+    except (ImportError, OSError):
+        return None
 
 
 def pull(store: ModelStore, name: str, hub_url: str, progress: ProgressFn | None = None,
@@ -31,7 +40,11 @@ def pull(store: ModelStore, name: str, hub_url: str, progress: ProgressFn | None
     if name not in PROFILES:
         raise VitrineError(f"unknown model {name!r}: choose one of {', '.join(PROFILES)} "
                            "(or import your own files with `vitrine models import`)")
-    prof = PROFILES[name]
+    prof = profile_for(name, available_mb())
+    if prof.name != name:
+        log.warning("%s peaks at %d MB and %.0f MB is free: pulling %s instead (%s)", name,
+                    PROFILES[name].peak_mb, available_mb() or 0, prof.name, prof.about)
+        name = prof.name
     if prof.runtime == "hybrid" and measure_encoders is None:
         raise VitrineError(f"{name} times its vision encoders when it is pulled: pull it with `vitrine models "
                            "pull`, which gives the store the runtime's timer")

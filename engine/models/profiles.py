@@ -34,6 +34,11 @@ class Profile:
     runtime: str = "gguf"           # "embedder": ONNX encoders for the catalog (engine.catalog.embedders), not a VLM;
                                     # "hybrid": the GGUF pair and an ONNX vision encoder (``more``), timed at pull
     more: tuple[RepoFile, ...] = ()  # files from other repos (a hybrid's vision encoder)
+    peak_mb: int = 0                # peak resident memory answering (`vitrine bench` at its real dimensions)
+    low_memory: str = ""            # the profile pulled instead where less than peak_mb + LOW_MEMORY_HEADROOM is free
+
+
+LOW_MEMORY_HEADROOM = 512     # MB left to the app and the system beside a model's peak
 
 
 # the files of a transformers checkpoint a conversion needs (weights, configs, tokenizer, processor)
@@ -72,10 +77,12 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     # MiniCPM-V 4.6: the card's family; hybrid Qwen3.5 text model, multilingual. Names as openbmb's repo lists them
     # (public copies, not yet a download from here): the repo answers under its dotted name (the underscore one
     # redirects), the projector is mmproj-model-f16.gguf.
+    # Peaks at 2100 MB answering with the f16 projector, 1737 MB with the Q8_0 one (`vitrine bench --family
+    # minicpm-v-4.6`, random weights at its real dimensions): where that is more than is free, pull the Q8_0 one.
     Profile("minicpm-v-4.6", "openbmb/MiniCPM-V-4.6-gguf",
             {"model": "MiniCPM-V-4_6-Q4_K_M.gguf", "mmproj": "mmproj-model-f16.gguf"},
             "minicpmv4_6", "mtmd", ("en", "pt", "multi"), "multilingual (answers in Portuguese itself), 1.3B",
-            verified=False),
+            verified=False, peak_mb=2100, low_memory="minicpm-v-4.6-q8"),
     # the same model from ggml-org: a Q8_0 projector (728 MB), about 380 MB smaller than openbmb's f16 one
     Profile("minicpm-v-4.6-q8", "ggml-org/MiniCPM-V-4.6-GGUF",
             {"model": "MiniCPM-V-4.6-Q4_K_M.gguf", "mmproj": "mmproj-MiniCPM-V-4.6-Q8_0.gguf"},
@@ -100,6 +107,15 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             "siglip", "", ("multi",), "catalog embedder for fashion (image + text, 150M); leads published fashion "
             "retrieval", verified=False, runtime="embedder"),
 ]}
+
+
+def profile_for(name: str, free_mb: float | None) -> Profile:
+    """The profile a pull of ``name`` takes with ``free_mb`` of memory free: its low-memory variant where the
+    model's peak (and some headroom) is more than that, else itself."""
+    prof = PROFILES[name]
+    if prof.low_memory and prof.peak_mb and free_mb is not None and free_mb < prof.peak_mb + LOW_MEMORY_HEADROOM:
+        return PROFILES[prof.low_memory]
+    return prof
 
 
 def by_hand(prof: Profile) -> str:

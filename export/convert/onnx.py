@@ -25,6 +25,7 @@ import shutil
 import time
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -80,34 +81,71 @@ def _wrappers(model, family):
                 flat += [layer.keys, layer.values] if layer is not None else list(pk[i])
             return (self.head(o.last_hidden_state), *flat)
 
-    return family.onnx_vision(model), Embed(), Decoder()
+    return Embed(), Decoder()
+
+
+def _load(checkpoint: Path):
+    import torch
+    from transformers import AutoModelForImageTextToText
+    return AutoModelForImageTextToText.from_pretrained(checkpoint, attn_implementation="eager",
+                                                       dtype=torch.float32).eval()
+
+
+def _export_graph(out: Path, module, args, names_in, names_out, dynamic, filename) -> None:
+    import torch
+    with warnings.catch_warnings():
+        # the tracer's warnings about Python values in transformers' code are expected: the wrappers
+        # above fix those shapes (one full tile, 4D mask) and parity checks the result
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(module, args, str(out / filename), input_names=names_in, output_names=names_out,
+                          dynamic_axes=dynamic, opset_version=18, dynamo=False)
+
+
+def _tile_side(model, family) -> int:
+    """The square tile the vision graph takes: what the runtimes and the transformers reference give it."""
+    from engine import families as runtime_families
+    fam = runtime_families.get(family.name)
+    if fam is not None and fam.reference is not None:
+        return fam.reference.tile_size(model.config)
+    return model.config.vision_config.image_size
+
+
+def _export_vision(model, family, out: Path) -> None:
+    import torch
+    size = _tile_side(model, family)
+    with torch.no_grad():
+        _export_graph(out, family.onnx_vision(model), (torch.randn(1, 3, size, size),), ["pixel_values"],
+                      ["image_features"], {"pixel_values": {0: "num_images"}, "image_features": {0: "num_images"}},
+                      GRAPHS["vision"])
+
+
+def export_vision_fp32(checkpoint: Path, out: Path, family) -> None:
+    """The vision graph alone (fp32) with the checkpoint's config and processor settings: what a hybrid model
+    takes from ONNX (llama.cpp runs the text model). Families whose text model does not export (MiniCPM-V 4.6's
+    Qwen3.5, with linear-attention layers) have this path only."""
+    model = _load(checkpoint)
+    _export_vision(model, family, out)
+    del model
+    for f in ("config.json", "preprocessor_config.json", "processor_config.json"):
+        if (checkpoint / f).is_file():
+            shutil.copy(checkpoint / f, out / f)
+    _write_preprocessor_config(out)
 
 
 def _export_fp32(checkpoint: Path, out: Path, step: StepFn, family) -> None:
     import torch
-    from transformers import AutoModelForImageTextToText
 
-    model = AutoModelForImageTextToText.from_pretrained(checkpoint, attn_implementation="eager",
-                                                        dtype=torch.float32).eval()
+    model = _load(checkpoint)
     tc = model.config.text_config
     n_layers, n_kv = tc.num_hidden_layers, tc.num_key_value_heads
     head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads
-    size = model.config.vision_config.image_size
-    vision, embed, decoder = _wrappers(model, family)
-
-    def export(module, args, names_in, names_out, dynamic, filename):
-        with warnings.catch_warnings():
-            # the tracer's warnings about Python values in transformers' code are expected: the wrappers
-            # above fix those shapes (one full tile, 4D mask) and parity checks the result
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(module, args, str(out / filename), input_names=names_in, output_names=names_out,
-                              dynamic_axes=dynamic, opset_version=18, dynamo=False)
+    embed, decoder = _wrappers(model, family)
+    export = partial(_export_graph, out)
 
     with torch.no_grad():
         step("exporting the vision encoder")
-        export(vision, (torch.randn(1, 3, size, size),), ["pixel_values"], ["image_features"],
-               {"pixel_values": {0: "num_images"}, "image_features": {0: "num_images"}}, GRAPHS["vision"])
+        _export_vision(model, family, out)
         step("exporting the token embeddings")
         export(embed, (torch.tensor([[1, 2, 3]]),), ["input_ids"], ["inputs_embeds"],
                {"input_ids": {0: "batch", 1: "seq"}, "inputs_embeds": {0: "batch", 1: "seq"}}, GRAPHS["embed"])
@@ -140,12 +178,12 @@ def _write_preprocessor_config(folder: Path) -> None:
             pre.write_text(json.dumps(image_processor, indent=2))
 
 
-def _quantize_int8(folder: Path) -> None:
+def _quantize_int8(folder: Path, roles: tuple[str, ...] = ("vision", "decoder")) -> None:
     """Dynamic int8 (per-channel weights, uint8 activations) through onnxruntime's quantizer: what optimum's
     ORTQuantizer wraps; optimum-onnx 0.1.0, its ONNX half, refuses transformers 5."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    for role in ("vision", "decoder"):        # embed_tokens is a Gather: nothing to gain
+    for role in roles:        # embed_tokens is a Gather: nothing to gain
         path = folder / GRAPHS[role]
         tmp = path.with_name(f".{path.stem}.int8.onnx")
         quantize_dynamic(path, tmp, per_channel=True, weight_type=QuantType.QInt8,

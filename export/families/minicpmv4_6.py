@@ -84,6 +84,8 @@ class MiniCPMV46(ExportFamily):
     languages = ("en", "pt", "multi")
     projector_module = "model.merger"
     packed_pixels = True
+    vision_onnx = True          # its vision encoder exports to ONNX alone (a hybrid model); the text model does not
+    layout_projector = True     # a hybrid loads a weightless projector for libmtmd's layout (1.1 GB spared)
 
     def build(self, out: Path, size: str = "tiny", seed: int = 0) -> Path:
         import torch
@@ -112,6 +114,68 @@ class MiniCPMV46(ExportFamily):
         MiniCPMV4_6ImageProcessorPil(scale_resolution=448, patch_size=14, max_slice_nums=9, slice_mode=True,
                                      downsample_mode="16x", use_image_id=True).save_pretrained(out)
         return out
+
+    def onnx_vision(self, model):
+        """One square tile (the merger's scale resolution, 448 px: 32x32 patches) -> 64 tokens for the text model,
+        as get_image_features computes them for that tile, with the packing written as fixed reshapes: the
+        patches in raster order (what the processor's packed row gives the patch convolution), the nearest-bucket
+        position ids and the 2x2 window order of the merger inserted after ``insert_layer_id`` computed once, and
+        every attention a plain batched one (transformers splits by cu_seqlens: 256 windows, 256 graph nodes)."""
+        import torch
+        from transformers.vision_utils import get_vision_nearest_position_ids
+
+        cfg = model.config
+        vt, merger = model.model.vision_tower, model.model.merger
+        side = cfg.image_size // cfg.vision_config.patch_size
+        windowed = cfg.downsample_mode != "4x" and vt.config.insert_layer_id >= 0
+        win = vt.config.window_kernel_size[0] * vt.config.window_kernel_size[1]
+        mh, mw = merger.merge_kernel_size
+
+        def attend(attn, x):        # x: batch, tokens, hidden
+            b, t, e = x.shape
+            h = attn.num_heads
+            q, k, v = (p(x).view(b, t, h, e // h).transpose(1, 2) for p in (attn.q_proj, attn.k_proj, attn.v_proj))
+            w = torch.softmax((q @ k.transpose(-1, -2)) * attn.scaling, dim=-1)
+            return attn.out_proj((w @ v).transpose(1, 2).reshape(b, t, e))
+
+        class Vision(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.vt, self.merger = vt, merger
+                sizes = torch.tensor([[side, side]])
+                pos = get_vision_nearest_position_ids(sizes, vt.embeddings.num_patches_per_side)
+                self.register_buffer("pos", pos.unsqueeze(0), persistent=False)
+                window = vt.vit_merger.get_window_index(sizes)[0] if windowed else torch.arange(side * side)
+                self.register_buffer("window", window.long(), persistent=False)
+
+            def window_merge(self, x):
+                m = self.vt.vit_merger
+                b, t, e = x.shape
+                res = x[:, self.window]
+                h = m.layer_norm1(res).reshape(b * t // win, win, e)
+                patch = (res + attend(m.self_attn, h).reshape(b, t, e)).reshape(b, t // win, win, e)
+                out = m.linear_2(m.act(m.linear_1(m.pre_norm(patch.flatten(2)))))
+                return out + patch.mean(dim=2)
+
+            def forward(self, pixel_values):
+                emb = self.vt.embeddings
+                x = emb.patch_embedding(pixel_values).flatten(2).transpose(1, 2) + emb.position_embedding(self.pos)
+                for i, layer in enumerate(self.vt.encoder.layers):
+                    x = x + attend(layer.self_attn, layer.layer_norm1(x))
+                    x = x + layer.mlp(layer.layer_norm2(x))
+                    if windowed and i == self.vt.config.insert_layer_id:
+                        x = self.window_merge(x)
+                x = self.vt.post_layernorm(x)
+                n = side // 2 if windowed else side
+                b, e = x.shape[0], x.shape[-1]
+                for mlp in self.merger.mlp:          # merger_times rounds of a 2x2 merge
+                    x = x.reshape(b, n // mh, mh, n // mw, mw, e).permute(0, 1, 3, 2, 4, 5)
+                    x = mlp(x.reshape(b, (n // mh) * (n // mw), mh * mw * e))
+                    n, e = n // mh, x.shape[-1]
+                    x = x.reshape(b, n * n, e)
+                return x
+
+        return Vision()
 
 
 FAMILY = MiniCPMV46()

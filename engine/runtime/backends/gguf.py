@@ -46,7 +46,8 @@ class GgufBackend(MtmdImages, DecodingBackend):
     def __init__(self, model_path: Path | str, mmproj_path: Path | str | None, *, model_id: str = "",
                  family: str = "", chat_handler: ChatHandler | str = ChatHandler.MTMD, threads: int | None = None,
                  decode_threads: int | None = None, tiles: int = 1,
-                 n_ctx: int | None = None, languages: tuple[str, ...] = ("en",), n_gpu_layers: int = 0):
+                 n_ctx: int | None = None, languages: tuple[str, ...] = ("en",), n_gpu_layers: int = 0,
+                 use_mmap: bool = True):
         model_path = Path(model_path)
         self.n_gpu_layers = n_gpu_layers        # layers offloaded to a GPU build's device (engine/devices.py)
         if mmproj_path is None:
@@ -82,7 +83,7 @@ class GgufBackend(MtmdImages, DecodingBackend):
             # ran at 0.92x (111 vs 122 tok/s, 20 paired answers, SmolVLM-256M Q8_0, 2 threads)
             self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=self.decode_threads,
                               n_threads_batch=self.threads, n_batch=512, n_ubatch=512, flash_attn=True, verbose=False,
-                              n_gpu_layers=n_gpu_layers)
+                              n_gpu_layers=n_gpu_layers, use_mmap=use_mmap)
         except (ValueError, RuntimeError) as e:
             raise VitrineError(f"llama.cpp could not load {model_path.name} ({e}): the file may be damaged or from "
                                "a newer llama.cpp; run `vitrine models verify`") from None

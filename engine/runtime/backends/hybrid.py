@@ -13,7 +13,10 @@ Which one runs also depends on the device asked for (engine/devices.py).
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +32,7 @@ from engine.runtime.backends.onnx_vision import (
     median_encode,
     openvino_devices_here,
     probe_frames,
+    tile_side,
     time_graph_encoders,
 )
 from engine.devices import Device, Placement, present
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 ONNX_VISION = "onnx-int8"          # onnxruntime on the int8 graph (files["vision"]), the CPU
 ONNX_FP32_VISION = "onnx-fp32"     # onnxruntime on the float graph (files["vision_float"])
 MMPROJ_VISION = "mmproj"           # libmtmd's f16 projector
+LAYOUT_ROLE = "layout"            # the weightless projector libmtmd lays the prompt out with (optional)
 OPENVINO_PREFIX = "openvino-"      # "openvino-cpu", "openvino-gpu", "openvino-npu": OpenVINO on a graph
 
 
@@ -49,13 +54,12 @@ class HybridBackend(GgufBackend):
                  placement: Placement | None = None):
         folder = Path(folder)
         placement = placement or Placement(Device.AUTO)
-        super().__init__(folder / manifest.files["model"].path, folder / manifest.files["mmproj"].path,
-                         model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
-                         threads=threads, tiles=1, languages=tuple(manifest.languages),
-                         n_gpu_layers=placement.n_gpu_layers)
         recorded = manifest.extra.get("vision", {})
         self.vision_choice = vision or self._choose(recorded, placement)
-        self._vision: OnnxVision | None = None
+        # a weightless projector lays the prompt out when ONNX encodes (export/convert/layout_projector.py): then
+        # the ONNX encoder replaces the projector's memory instead of adding to it
+        has_layout = LAYOUT_ROLE in manifest.files
+        role = None
         if self.vision_choice != MMPROJ_VISION:
             role = "vision_float" if self.vision_choice == ONNX_FP32_VISION else "vision"
             if _openvino_device(self.vision_choice) and recorded.get("graph") in manifest.files:
@@ -65,19 +69,40 @@ class HybridBackend(GgufBackend):
             need_mb = manifest.files[role].size * 3 / 1e6      # weights + activations, measured ~2.5x
             free_mb = _available_mb()
             # a device asked for (gpu, npu) is never swapped for another: it fails in one line if it must
-            if free_mb is not None and free_mb < need_mb + 256 and not placement.encoder:
-                self.vision_choice = MMPROJ_VISION
+            if not has_layout and free_mb is not None and free_mb < need_mb + 256 and not placement.encoder:
+                self.vision_choice, role = MMPROJ_VISION, None
                 log.info("%s: %.0f MB free, the ONNX vision encoder needs about %.0f: using the projector's own",
-                         self.model_id, free_mb, need_mb)
-            else:
-                vision_path = folder / manifest.files[role].path
-                self._vision = OnnxVision.open(vision_path, vision_path.parent, self.threads,
-                                               openvino=_openvino_device(self.vision_choice),
-                                               providers=placement.ort_providers)
+                         manifest.name, free_mb, need_mb)
+        self.layout_only = bool(role and has_layout)      # libmtmd has the weightless projector: it cannot encode
+        # and then the text model is read, not mapped: llama.cpp repacks its weights for the CPU, and a mapped
+        # file keeps the pages it read beside the repacked copy (MiniCPM-V 4.6 Q4_K_M: 847 MB resident, 640 read)
+        projector = manifest.files[LAYOUT_ROLE if self.layout_only else "mmproj"]
+        self._vision: OnnxVision | None = None
+        if role is not None:      # first: loading a graph peaks above what it keeps, better before the text model
+            vision_path = folder / manifest.files[role].path
+            self._vision = OnnxVision.open(vision_path, vision_path.parent, threads or os.cpu_count() or 2,
+                                           openvino=_openvino_device(self.vision_choice),
+                                           providers=placement.ort_providers)
+        super().__init__(folder / manifest.files["model"].path, folder / projector.path,
+                         model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
+                         threads=threads, tiles=1, languages=tuple(manifest.languages),
+                         n_gpu_layers=placement.n_gpu_layers, use_mmap=not self.layout_only)
         self.device_note = (self._vision.describe() if self._vision else
                             "libmtmd " + ("GPU" if self.n_gpu_layers else "CPU")) + \
             (", llama.cpp on the GPU" if self.n_gpu_layers else "")
         log.info("%s: vision encoder %s (%s)", self.model_id, self.vision_choice, self.device_note)
+
+    def encode(self, frame: Frame):
+        """libmtmd lays out the tokens of the image it is given: give it the square tile the ONNX graph encodes,
+        so that both count the same tokens (MiniCPM-V keeps a frame's aspect ratio: a 16:9 frame would be a
+        different grid). The key stays the frame's: a follow-up on it finds this encoding."""
+        if self._vision is not None:
+            side = self._vision.image_size
+            if (frame.width, frame.height) != (side, side):
+                key = frame.key
+                frame = replace(frame, rgb=frame.square_tile(side))
+                frame.__dict__["key"] = key
+        return super().encode(frame)
 
     @staticmethod
     def _choose(recorded: dict, placement: Placement) -> str:
@@ -114,6 +139,12 @@ class HybridBackend(GgufBackend):
 # one checkpoint (or one was quantized too far), and the projector's own encoder is kept. (An encoder on another
 # runtime must agree with onnxruntime on its own graph far more closely: SAME_GRAPH_COSINE.)
 MIN_COSINE = 0.9
+# A float graph this heavy costs its encoder that much memory: OpenVINO bf16 on MiniCPM-V 4.6's 2.2 GB float graph
+# peaked at 5279 MB answering where onnxruntime on its 550 MB int8 graph peaked at 1885 MB (random weights at the
+# real dimensions), for 9.0 s a frame against 10.3 s on a loaded machine. Such an encoder is chosen over ONNX int8
+# only when this much faster.
+HEAVY_FLOAT_BYTES = 1 << 30
+HEAVY_FLOAT_SPEEDUP = 1.5
 
 
 def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: int | None = None,
@@ -124,7 +155,9 @@ def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: in
     that agrees, with its reason (what `vitrine models list` shows). ``cpu_choice`` is the same choice among
     libmtmd and onnxruntime int8 alone: what `--device cpu` runs. ``vision``'s folder holds its config.json."""
     from engine.runtime.backends.gguf import GgufBackend
-    frames = probe_frames(runs)
+    side = tile_side(json.loads((vision.parent / "config.json").read_text()))
+    # libmtmd gets the square tile the graphs encode, as the hybrid gives it (HybridBackend.encode)
+    frames = [replace(f, rgb=f.square_tile(side)) for f in probe_frames(runs)]
     ov_devices = openvino_devices_here()
     with GgufBackend(model, mmproj, threads=threads, tiles=1) as g:
         mmproj_s = median_encode(g.encode, frames)
@@ -136,10 +169,12 @@ def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: in
         raise VitrineError(f"the ONNX vision encoder gives {b.size} values where the projector gives {a.size}: "
                            "they are not the same model")
     timings = {t.name: t for t in int8}
+    flt_names: set[str] = set()
     projector_cos = {t.name: cosine(a, b) for t in int8}        # each graph against the projector
     graph = "vision"
     if vision_float:
         flt, c = time_graph_encoders(vision_float, vision.parent, threads, frames, ONNX_FP32_VISION, ov_devices)
+        flt_names = {t.name for t in flt}
         timings.update({t.name: t for t in flt})
         projector_cos.update({t.name: cosine(a, c) for t in flt})
         graph = "vision_float"
@@ -147,16 +182,26 @@ def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: in
     projector_cos[MMPROJ_VISION] = 1.0
     agree = {n: t for n, t in timings.items()
              if t.cosine >= SAME_GRAPH_COSINE and projector_cos[n] >= MIN_COSINE}
+    heavy = []
+    if vision_float and _graph_bytes(vision_float) > HEAVY_FLOAT_BYTES and ONNX_VISION in agree:
+        # the float graph's encoders hold its weights: chosen over int8 only when much faster
+        heavy = [n for n in sorted(flt_names) if n in agree
+                 and timings[n].seconds * HEAVY_FLOAT_SPEEDUP > timings[ONNX_VISION].seconds]
+        for n in heavy:
+            del agree[n]
     choice = min(agree, key=lambda n: agree[n].seconds)
     cpu_choice = ONNX_VISION if ONNX_VISION in agree and timings[ONNX_VISION].seconds < mmproj_s else MMPROJ_VISION
     ranked = sorted(timings.values(), key=lambda t: t.seconds)
     why = (f"{ranked[0].label} encodes a frame in {ranked[0].seconds * 1000:.1f} ms, "
            + ", ".join(f"{t.label} in {t.seconds * 1000:.1f} ms" for t in ranked[1:]) + " here")
-    left_out = [n for n in timings if n not in agree]
+    left_out = [n for n in timings if n not in agree and n not in heavy]
     if left_out:
         why += "; " + ", ".join(
             f"{timings[n].label} disagrees (cosine {min(timings[n].cosine, projector_cos[n]):.3f})"
             for n in left_out) + f": {timings[choice].label} is used"
+    if heavy:
+        why += (f"; {', '.join(timings[n].label for n in heavy)} would hold the {_graph_bytes(vision_float) / 1e9:.1f} "
+                f"GB float graph for less than {HEAVY_FLOAT_SPEEDUP}x ONNX int8's speed: {timings[choice].label} is used")
     return {"choice": choice, "cpu_choice": cpu_choice,
             "onnx_s": round(timings[ONNX_VISION].seconds, 4), "mmproj_s": round(mmproj_s, 4),
             "cosine": round(projector_cos[ONNX_VISION], 5), "why": why,
@@ -164,6 +209,12 @@ def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: in
             "encoders": {n: round(t.seconds, 4) for n, t in timings.items()},
             "cosines": {n: round(min(t.cosine, projector_cos[n]), 5) for n, t in timings.items()},
             "agreeing": sorted(agree)}
+
+
+def _graph_bytes(path: Path) -> int:
+    """An ONNX graph's size with its weights file, when it has one (a graph over 2 GB)."""
+    data = path.with_name(path.name + ".data")
+    return path.stat().st_size + (data.stat().st_size if data.is_file() else 0)
 
 
 def _available_mb() -> float | None:
