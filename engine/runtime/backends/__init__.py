@@ -9,11 +9,11 @@ from engine.errors import BadInput, NotFound, VitrineError
 from engine.models.manifest import MANIFEST_NAME, Manifest
 from engine.models.store import ModelStore
 from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats
-from engine.runtime.backends.gguf import GgufBackend
-from engine.runtime.backends.hybrid import HybridBackend
-from engine.runtime.backends.onnx import OnnxBackend
 from engine.settings import Settings
 
+# Each backend is imported where a model needs it: a backend's module brings its runtime's side (the hybrid's
+# ONNX and OpenVINO encoders, the ONNX decoder's graphs), and the app, the server and `vitrine` import this package
+# at start-up for its types.
 __all__ = ["Backend", "EncodedImage", "GenerationOptions", "GenerationStats", "load_backend", "default_model"]
 
 
@@ -39,17 +39,20 @@ def backend_for_manifest(manifest: Manifest, folder: Path, threads: int | None, 
         raise VitrineError(f"model {manifest.name!r} is damaged ({bad[0]}): run `vitrine models verify`, then pull "
                            "or import it again")
     if manifest.runtime == "gguf":
+        from engine.runtime.backends.gguf import GgufBackend
         _gguf_device(manifest.name, placement)
         return GgufBackend(folder / manifest.files["model"].path, folder / manifest.files["mmproj"].path,
                            model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
                            threads=threads, tiles=tiles, languages=tuple(manifest.languages),
                            n_gpu_layers=placement.n_gpu_layers)
     if manifest.runtime == "hybrid":
+        from engine.runtime.backends.hybrid import HybridBackend
         return HybridBackend(folder, manifest, threads=threads, placement=placement)
     if manifest.runtime == "embedder":
         raise VitrineError(f"{manifest.name!r} is the catalog's image embedder, not a model that answers questions: "
                            "choose another --model (`vitrine models list`)")
     if manifest.runtime == "onnx":
+        from engine.runtime.backends.onnx import OnnxBackend
         return OnnxBackend(folder, model_id=manifest.name, threads=threads,
                            files={r: e.path for r, e in manifest.files.items() if r in ("vision", "embed", "decoder")},
                            languages=tuple(manifest.languages), family=manifest.family, placement=placement)
@@ -80,6 +83,7 @@ def load_backend(model: str | None = None, *, mmproj: str | None = None, store: 
     model = model or default_model(store, settings.model)
     path = Path(model)
     if model.endswith(".gguf") or path.is_file():
+        from engine.runtime.backends.gguf import GgufBackend
         if not path.is_file():
             raise VitrineError(f"model file not found: {path}")
         if mmproj is None:
