@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 from engine.errors import NotFound, VitrineError
-from engine.models.store import ModelStore
 
 # Every `vitrine` call builds every command group's parser, so a group imports at module level only what that
 # needs; what a command runs (the runtime's numpy/OpenCV/llama.cpp chain, the server's FastAPI) loads when it runs.
 
 
 def cmd_serve(args) -> int:
+    from engine.models.store import ModelStore
     from engine.runtime.backends import load_backend
     from engine.runtime.session import Session
     from engine.serve.server import ServeLimits, check_bind, create_app

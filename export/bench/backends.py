@@ -23,9 +23,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from engine.devices import present
 from engine.errors import VitrineError
-from engine.models.manifest import MANIFEST_NAME, Manifest
 from engine.paths import PROJECT_ROOT
 from engine.settings import bench_cache_dir
 
@@ -206,6 +204,7 @@ def _to_bf16(backend) -> None:
 
 def _encoders(folder: Path, runs: int, threads: int) -> dict:
     """Every image encoder this machine can run on the hybrid model's files, timed on the same frames."""
+    from engine.models.manifest import Manifest
     from engine.runtime.backends.hybrid import measure_vision_encoders
     m = Manifest.load(folder)
     path = {role: folder / e.path for role, e in m.files.items()}
@@ -285,6 +284,7 @@ def peer_decode(llama_bench: Path, model: Path, threads: list[int], tokens: int 
 
 
 def _text_model(folder: Path) -> Path | None:
+    from engine.models.manifest import MANIFEST_NAME, Manifest
     if not (folder / MANIFEST_NAME).is_file():
         return None
     m = Manifest.load(folder)
@@ -345,6 +345,7 @@ def run_bench(threads: int, size: str = "256m", runs: int = 3, max_tokens: int =
         encoders = _run_worker("encoders", prepare(size, "hybrid", fam, quants[0])[1], runs, max_tokens, threads)
     ref, refs = None, {}
     if reference:
+        from engine.devices import present
         for dtype in ("fp32", "bf16") if present().cpu_bf16 else ("fp32",):
             print(f"bench: transformers {dtype} reference", file=sys.stderr, flush=True)
             r = _run_worker("torch" if dtype == "fp32" else "torch-bf16", ckpt, runs, max_tokens, threads)

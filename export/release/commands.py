@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.cli.progress import steps
-from engine.models.store import ModelStore
 
 # Every `vitrine` call builds every command group's parser: the bundle and package builders load when they run.
 
 
 def cmd_bundle(args) -> int:
+    from engine.models.store import ModelStore
     from export.release.bundle import build_bundle
     bar, step = steps(8, "bundle")
     try:
