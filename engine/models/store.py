@@ -338,6 +338,11 @@ class ModelStore:
                     progress("timing both vision encoders on this machine", 0, None)
                 extra["vision"] = measure_encoders(staging / prof.files["model"], staging / prof.files["mmproj"],
                                                           staging / files["vision"].path)
+                # what the timer made for the chosen encoder (OpenVINO's int8 model, or the float graph rebuilt
+                # from the published int8 one) is the model's too: listed, hashed, verified like the rest
+                for role, made in extra["vision"].pop("made", {}).items():
+                    rel = (Path(files["vision"].path).parent / made).as_posix()
+                    files[role] = FileEntry(rel, sha256_file(staging / rel), (staging / rel).stat().st_size)
                 log.info("%s: %s", name, extra["vision"]["why"])
             sources = sorted({f"{w.repo}@{w.revision}" for w in prof.more} | {f"{prof.repo}@{prof.revision}"})
             m = Manifest(name=name, runtime=prof.runtime, family=family, files=files, chat_handler=handler,

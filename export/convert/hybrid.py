@@ -3,8 +3,9 @@
 Writes the GGUF pair (text model + f16 projector, which libmtmd needs to lay out the prompt) and the ONNX int8
 vision encoder of the same checkpoint, times the encoders on a 512 px frame on this machine (libmtmd,
 onnxruntime int8 and, where installed, OpenVINO on the float graph), checks that they agree (cosine of the image
-features) and records the choice and its reason in the manifest (runtime "hybrid"). The float graph is kept only
-when the chosen encoder runs it.
+features) and records the choice and its reason in the manifest (runtime "hybrid"). Where nncf is installed,
+OpenVINO's int8 model of the float graph is built too, calibrated on frames of the synthetic set. The float
+graph and OpenVINO's int8 model are kept only when the chosen encoder runs them.
 """
 from __future__ import annotations
 
@@ -19,11 +20,22 @@ from engine.errors import VitrineError
 from engine.files import OutputKind, atomic_folder, check_output
 from engine.models.manifest import MANIFEST_NAME, Manifest, file_entry
 from engine.runtime.backends.hybrid import measure_vision_encoders
+from engine.runtime.backends.openvino_vision import OPENVINO_INT8
 
 log = logging.getLogger(__name__)
 StepFn = Callable[[str], None]
 KEEP_ONNX = ("vision_encoder.onnx", "config.json", "preprocessor_config.json")
 FLOAT_VISION = "vision_encoder_fp32.onnx"
+CALIBRATION_IMAGES = 8          # NNCF's activation ranges: synthetic-set pictures at the encoder's input size
+
+
+def calibration_frames(n: int = CALIBRATION_IMAGES, size: int = 512) -> list:
+    """Pictures of the synthetic fashion set (a seed of its own, not the training or test rows' one)."""
+    import numpy as np
+
+    from engine.media.frames import Frame
+    from export.datasets.synth import products
+    return [Frame(np.asarray(img.convert("RGB")), p.id) for p, img in products(n, seed=2929, size=size)]
 
 
 @dataclass
@@ -67,7 +79,7 @@ def export_hybrid(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", 
         step("timing the vision encoders on this machine")
         vision = measure_vision_encoders(staging / gguf["model"], staging / gguf["mmproj"],
                                          onnx_dir / "vision_encoder.onnx", threads,
-                                         vision_float=onnx_dir / FLOAT_VISION)
+                                         vision_float=onnx_dir / FLOAT_VISION, calibration=calibration_frames())
         files = {role: file_entry(staging, str(gguf[role].as_posix())) for role in ("model", "mmproj")}
         kept = [("vision", "vision_encoder.onnx"), ("config", "config.json"),
                 ("preprocessor", "preprocessor_config.json")]
@@ -75,6 +87,12 @@ def export_hybrid(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", 
             kept.append(("vision_float", FLOAT_VISION))
         else:       # the chosen encoder does not run it: not worth its disk space
             (onnx_dir / FLOAT_VISION).unlink()
+        ov_int8 = onnx_dir / OPENVINO_INT8
+        if ov_int8.is_file() and (vision["graph"] == "vision_openvino" or keep_float):
+            kept += [("vision_openvino", OPENVINO_INT8), ("vision_openvino_weights", ov_int8.with_suffix(".bin").name)]
+        else:
+            ov_int8.unlink(missing_ok=True)
+            ov_int8.with_suffix(".bin").unlink(missing_ok=True)
         for role, f in kept:
             files[role] = file_entry(staging, f"onnx/{f}")
         manifest = Manifest(name=name or f"{checkpoint.name}-hybrid", runtime="hybrid", family=family.name,
