@@ -216,8 +216,8 @@ def int8_encoder(float_graph: Path, folder: Path, threads: int, frames: list, re
                  calibration: list | None = None):
     """OpenVINO's int8 model of ``float_graph`` (built by NNCF beside it unless it is there already), timed on the
     CPU on ``frames`` and compared with ``reference`` (onnxruntime's float features of ``frames[0]``). An
-    EncoderTiming named "openvino-int8-cpu" and its features of ``frames[0]``, or None where nncf is not installed or the quantization fails
-    (logged: the measurement is there to choose, not to fail)."""
+    EncoderTiming named "openvino-int8-cpu" and its features of ``frames[0]``, or None where nncf is not installed
+    or the quantization fails (logged: the measurement is there to choose, not to fail)."""
     from engine.runtime.backends.onnx_vision import EncoderTiming, OnnxVision, cosine, median_encode
     if not nncf_available():
         log.info("nncf is not installed: OpenVINO's int8 encoder is not built (pip install 'vitrine[openvino]')")
@@ -277,8 +277,9 @@ def float_from_dynamic_int8(src: Path, dst: Path) -> Path:
         wq = const(n.input[1]).astype(np.float32)
         wz = const(n.input[3]).astype(np.float32) if len(n.input) > 3 and n.input[3] else np.float32(0)
         if n.op_type == "ConvInteger":          # per output channel: the first axis
-            shape = (-1,) + (1,) * (wq.ndim - 1)
-            w = (wq - np.reshape(wz, shape if np.ndim(wz) else ())) * np.reshape(w_scale, shape if np.ndim(w_scale) else ())
+            def per_channel(v, rank=wq.ndim):
+                return np.reshape(v, (-1,) + (1,) * (rank - 1)) if np.ndim(v) else v
+            w = (wq - per_channel(wz)) * per_channel(w_scale)
         else:                                   # per output column: the last axis
             w = (wq - wz) * w_scale
         name = f"{n.input[1]}_float"
