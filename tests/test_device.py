@@ -1,6 +1,7 @@
 """Devices: which runtime and device run the image encoder, llama.cpp's layers and the ONNX graphs (engine/devices.py),
 and OpenVINO as an encoder runtime (engine/runtime/backends/openvino_vision.py). CPU only: nothing here needs a GPU."""
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,10 +145,23 @@ def test_a_graph_openvino_cannot_read_is_one_line(tmp_path):
 
 # ------------------------------------------------------------------------------------------------- hybrid model
 
+@pytest.fixture(scope="module")
+def tiny_hybrid_built(tmp_path_factory, tiny_gguf, tiny_onnx_int8, tiny_onnx_fp32):
+    """A hybrid folder made by hand from the tiny model's GGUF pair and its ONNX vision graphs (one checkpoint),
+    its encoders timed once per module (OpenVINO's int8 model is built then: NNCF takes a while)."""
+    out = tmp_path_factory.mktemp("built") / "tiny-hybrid"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VITRINE_CACHE", str(out.parent / "cache"))
+        return _build_tiny_hybrid(out, tiny_gguf, tiny_onnx_int8, tiny_onnx_fp32)
+
+
 @pytest.fixture
-def tiny_hybrid(tmp_path, tiny_gguf, tiny_onnx_int8, tiny_onnx_fp32):
-    """A hybrid folder made by hand from the tiny model's GGUF pair and its ONNX vision graphs (one checkpoint)."""
-    out = tmp_path / "tiny-hybrid"
+def tiny_hybrid(tmp_path, tiny_hybrid_built):
+    """This test's own copy (tests rewrite its manifest)."""
+    return Path(shutil.copytree(tiny_hybrid_built, tmp_path / "tiny-hybrid"))
+
+
+def _build_tiny_hybrid(out, tiny_gguf, tiny_onnx_int8, tiny_onnx_fp32):
     (out / "gguf").mkdir(parents=True)
     (out / "onnx").mkdir()
     for f in ("text-Q8_0.gguf", "mmproj-f16.gguf"):

@@ -173,10 +173,10 @@ def encoder_answers(fashion_hybrid, tmp_path_factory):
     return rows, answers
 
 
-# Measured (December 2026, 150 English rows): against libmtmd's f16 projector, onnxruntime's fp32 graph changed 2
-# answers, its int8 graph 1 and OpenVINO's int8 model 3 (each a near tie: plain/dotted, dress/shirt, bag/skirt;
-# 109 of 150 right with each but fp32's 108); OpenVINO bf16 on the float graph none. The target, the same answers through
-# every encoder, holds for OpenVINO bf16 only: the others are marked, not hidden.
+# Measured (December 2026, 150 English rows): against libmtmd's f16 projector, onnxruntime's fp32 graph changed
+# 2 answers, its int8 graph 1 and OpenVINO's int8 model 3 (each a near tie: plain/dotted, dress/shirt, bag/skirt;
+# 109 of 150 right with each but fp32's 108); OpenVINO bf16 on the float graph none. The target, the same
+# answers through every encoder, holds for OpenVINO bf16 only: the others are marked, not hidden.
 _NEAR_TIES = "changes a few near-tie answers (measured: fp32 2, int8 1, OpenVINO int8 3 of 150)"
 
 
