@@ -333,3 +333,19 @@ def test_the_app_and_serve_get_their_device_from_vitrine_device(tiny_onnx_fp32, 
     monkeypatch.setattr(devices, "present", lambda: Present(openvino=("CPU", "GPU")))
     with pytest.raises(BadInput, match="GGUF model"):
         load_backend(str(tiny_gguf / "text-Q8_0.gguf"), device="gpu", threads=2)
+
+
+def test_bench_gives_each_encoder_its_new_frame_speedup_against_the_faster_reference():
+    from export.bench.backends import _encoder_speedups, format_bench
+    enc = {"choice": "openvino-int8-cpu", "why": "OpenVINO CPU int8 encodes a frame in 200.0 ms ...",
+           "encoders": {"openvino-int8-cpu": 0.2, "openvino-cpu": 0.3, "mmproj": 1.5},
+           "cosines": {"openvino-int8-cpu": 0.992, "openvino-cpu": 0.9999, "mmproj": 1.0}}
+    # the hybrid's new frame took 0.5 s, 0.3 s of it encoding: 0.2 s for the rest, whichever encoder
+    enc["speedup"] = _encoder_speedups(enc, {"new_frame_ttft_s": 0.5, "image_encode_s": 0.3},
+                                       {"new_frame_ttft_s": 1.0})
+    assert enc["speedup"] == {"openvino-int8-cpu": 2.5, "openvino-cpu": 2.0, "mmproj": 0.59}
+    row = {"new_frame_ttft_s": 0.5, "followup_ttft_s": 0.1, "decode_tok_s": 50.0, "peak_rss_mb": 300.0}
+    text = format_bench({"model": "m", "frame_px": 512, "threads": 2, "backend": "hybrid: ...", **row,
+                         "reference_for_speedup": "transformers bf16", "encoders": enc})
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("openvino-int8-cpu"))
+    assert "2.50x" in line and "<- chosen" in line and "vs transformers bf16" in text
