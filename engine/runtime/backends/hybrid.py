@@ -35,7 +35,12 @@ from engine.runtime.backends.onnx_vision import (
 )
 from engine.devices import Device, Placement, present
 from engine.runtime.backends.openvino_vision import OPENVINO_INT8 as OPENVINO_INT8_FILE
-from engine.runtime.backends.openvino_vision import float_from_dynamic_int8, int8_encoder, nncf_available
+from engine.runtime.backends.openvino_vision import (
+    calibration_frames,
+    float_from_dynamic_int8,
+    nncf_available,
+    quantize_int8,
+)
 
 log = logging.getLogger(__name__)
 ONNX_VISION = "onnx-int8"          # onnxruntime on the int8 graph (files["vision"]), the CPU
@@ -224,6 +229,30 @@ def _keep_made(rebuilt: Path, graph: str) -> dict[str, str]:
         if f not in made.values():
             f.unlink(missing_ok=True)
     return {role: f.name for role, f in made.items()}
+
+
+def int8_encoder(float_graph: Path, folder: Path, threads: int, frames: list, reference: np.ndarray,
+                 calibration: list | None = None):
+    """OpenVINO's int8 model of ``float_graph`` (built by NNCF beside it unless it is there already), timed on the
+    CPU on ``frames`` and compared with ``reference`` (onnxruntime's float features of ``frames[0]``). An
+    EncoderTiming named "openvino-int8-cpu" and its features of ``frames[0]``, or None where nncf is not installed
+    or the quantization fails (logged: the measurement is there to choose, not to fail)."""
+    if not nncf_available():
+        log.info("nncf is not installed: OpenVINO's int8 encoder is not built (pip install 'vitrine[openvino]')")
+        return None
+    xml = Path(float_graph).with_name(OPENVINO_INT8_FILE)
+    try:
+        if not (xml.is_file() and xml.with_suffix(".bin").is_file()):
+            flt = OnnxVision.open(float_graph, folder, threads, openvino="CPU")
+            quantize_int8(float_graph, xml, [flt.feeds(f) for f in (calibration or calibration_frames())])
+            del flt
+        enc = OnnxVision.open(xml, folder, threads, openvino="CPU")
+    except VitrineError as e:
+        log.warning("%s: OpenVINO's int8 encoder not timed (%s)", Path(float_graph).name, e)
+        return None
+    seconds = median_encode(enc.features, frames)
+    feats = enc.features(frames[0])
+    return EncoderTiming("openvino-int8-cpu", seconds, cosine(feats, reference), enc.describe()), feats
 
 
 def _available_mb() -> float | None:

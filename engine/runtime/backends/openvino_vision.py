@@ -212,31 +212,6 @@ def calibration_frames(n: int = CALIBRATION_FRAMES, size: int = 512) -> list:
     return frames
 
 
-def int8_encoder(float_graph: Path, folder: Path, threads: int, frames: list, reference: np.ndarray,
-                 calibration: list | None = None):
-    """OpenVINO's int8 model of ``float_graph`` (built by NNCF beside it unless it is there already), timed on the
-    CPU on ``frames`` and compared with ``reference`` (onnxruntime's float features of ``frames[0]``). An
-    EncoderTiming named "openvino-int8-cpu" and its features of ``frames[0]``, or None where nncf is not installed
-    or the quantization fails (logged: the measurement is there to choose, not to fail)."""
-    from engine.runtime.backends.onnx_vision import EncoderTiming, OnnxVision, cosine, median_encode
-    if not nncf_available():
-        log.info("nncf is not installed: OpenVINO's int8 encoder is not built (pip install 'vitrine[openvino]')")
-        return None
-    xml = Path(float_graph).with_name(OPENVINO_INT8)
-    try:
-        if not (xml.is_file() and xml.with_suffix(".bin").is_file()):
-            flt = OnnxVision.open(float_graph, folder, threads, openvino="CPU")
-            quantize_int8(float_graph, xml, [flt.feeds(f) for f in (calibration or calibration_frames())])
-            del flt
-        enc = OnnxVision.open(xml, folder, threads, openvino="CPU")
-    except VitrineError as e:
-        log.warning("%s: OpenVINO's int8 encoder not timed (%s)", Path(float_graph).name, e)
-        return None
-    seconds = median_encode(enc.features, frames)
-    feats = enc.features(frames[0])
-    return EncoderTiming("openvino-int8-cpu", seconds, cosine(feats, reference), enc.describe()), feats
-
-
 def float_from_dynamic_int8(src: Path, dst: Path) -> Path:
     """A float ONNX graph from onnxruntime's dynamic-int8 one (what the hub publishes for a pulled model): each
     DynamicQuantizeLinear -> MatMulInteger/ConvInteger -> Cast -> Mul(scales) becomes a MatMul/Conv on the float
