@@ -158,3 +158,12 @@ def use_device_for_command(value: str | None) -> Placement | None:
     evaluate or the catalog's embedder, is placed alike). None: no --device (the settings' VITRINE_DEVICE)."""
     device = check_device(value)
     return None if device is None else resolve(device)
+
+
+def available_mb() -> float | None:
+    """Memory free now, in MB (None where it cannot be read): what a pull or a hybrid checks before choosing."""
+    try:
+        import psutil
+        return psutil.virtual_memory().available / 1e6
+    except (ImportError, OSError):
+        return None

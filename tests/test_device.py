@@ -1,6 +1,7 @@
 """Devices: which runtime and device run the image encoder, llama.cpp's layers and the ONNX graphs (engine/devices.py),
 and OpenVINO as an encoder runtime (engine/runtime/backends/openvino_vision.py). CPU only: nothing here needs a GPU."""
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,10 +145,23 @@ def test_a_graph_openvino_cannot_read_is_one_line(tmp_path):
 
 # ------------------------------------------------------------------------------------------------- hybrid model
 
+@pytest.fixture(scope="module")
+def tiny_hybrid_built(tmp_path_factory, tiny_gguf, tiny_onnx_int8, tiny_onnx_fp32):
+    """A hybrid folder made by hand from the tiny model's GGUF pair and its ONNX vision graphs (one checkpoint),
+    its encoders timed once per module (OpenVINO's int8 model is built then: NNCF takes a while)."""
+    out = tmp_path_factory.mktemp("built") / "tiny-hybrid"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VITRINE_CACHE", str(out.parent / "cache"))
+        return _build_tiny_hybrid(out, tiny_gguf, tiny_onnx_int8, tiny_onnx_fp32)
+
+
 @pytest.fixture
-def tiny_hybrid(tmp_path, tiny_gguf, tiny_onnx_int8, tiny_onnx_fp32):
-    """A hybrid folder made by hand from the tiny model's GGUF pair and its ONNX vision graphs (one checkpoint)."""
-    out = tmp_path / "tiny-hybrid"
+def tiny_hybrid(tmp_path, tiny_hybrid_built):
+    """This test's own copy (tests rewrite its manifest)."""
+    return Path(shutil.copytree(tiny_hybrid_built, tmp_path / "tiny-hybrid"))
+
+
+def _build_tiny_hybrid(out, tiny_gguf, tiny_onnx_int8, tiny_onnx_fp32):
     (out / "gguf").mkdir(parents=True)
     (out / "onnx").mkdir()
     for f in ("text-Q8_0.gguf", "mmproj-f16.gguf"):
@@ -207,6 +221,63 @@ def test_auto_falls_back_when_the_recorded_device_is_gone(monkeypatch):
     assert hybrid.HybridBackend._choose({}, Placement(Device.GPU, encoder="GPU")) == "openvino-gpu"
 
 
+def test_openvino_int8_is_built_beside_the_float_graph_with_the_float_layers_left_float(tiny_hybrid):
+    import re
+
+    from engine.runtime.backends.openvino_vision import FLOAT_LAYERS, OPENVINO_INT8
+    vision = Manifest.load(tiny_hybrid).extra["vision"]
+    assert "openvino-int8-cpu" in vision["encoders"] and "OpenVINO CPU int8" in vision["why"]
+    xml = tiny_hybrid / "onnx" / OPENVINO_INT8
+    assert xml.is_file() and xml.with_suffix(".bin").is_file()
+    model = openvino.Core().read_model(str(xml))
+    fed = [t.get_node().get_friendly_name() for op in model.get_ops() if op.get_type_name() == "FakeQuantize"
+           for t in op.output(0).get_target_inputs()]
+    assert len(fed) >= 5, "nothing was quantized"
+    assert any("fc1" in n for n in fed)
+    assert not [n for n in fed if any(re.match(p, n) for p in FLOAT_LAYERS)]
+    assert any(re.match(p, op.get_friendly_name()) for op in model.get_ops() for p in FLOAT_LAYERS)
+
+
+def test_the_hybrid_runs_openvino_int8_when_recorded_and_cpu_stays_todays(tiny_hybrid):
+    from engine.runtime.backends.hybrid import HybridBackend
+    from engine.runtime.backends.openvino_vision import OPENVINO_INT8
+    m = Manifest.load(tiny_hybrid)
+    m.files["vision_openvino"] = file_entry(tiny_hybrid, f"onnx/{OPENVINO_INT8}")
+    m.files["vision_openvino_weights"] = file_entry(tiny_hybrid, "onnx/" + OPENVINO_INT8.replace(".xml", ".bin"))
+    m.extra["vision"] = dict(m.extra["vision"], choice="openvino-int8-cpu", graph="vision_openvino")
+    m.save(tiny_hybrid)
+    with load_backend(str(tiny_hybrid), device="auto", threads=2) as b:
+        assert b.vision_choice == "openvino-int8-cpu" and b.device_note == "OpenVINO CPU int8"
+        assert b._vision.session.compiled is not None
+    with load_backend(str(tiny_hybrid), device="cpu", threads=2) as b:
+        assert b.vision_choice == m.extra["vision"]["cpu_choice"] and "OpenVINO" not in b.device_note
+    with HybridBackend(tiny_hybrid, m, threads=2, vision="openvino-cpu") as b:      # the float graph, as before
+        assert b.device_note.startswith("OpenVINO CPU") and "int8" not in b.device_note
+
+
+def test_a_published_int8_graph_is_rebuilt_float_for_openvino(tiny_onnx_int8, tiny_onnx_fp32, tmp_path):
+    """A pulled model has onnxruntime's dynamic-int8 vision graph only: its float form (weights dequantized,
+    activations float) describes images as the int8 graph does, with no integer op left."""
+    import onnx
+
+    from engine.runtime.backends.onnx_vision import OnnxVision, cosine
+    from engine.runtime.backends.openvino_vision import float_from_dynamic_int8
+    folder = tmp_path / "onnx"
+    folder.mkdir()
+    for f in ("config.json", "preprocessor_config.json"):
+        shutil.copy(tiny_onnx_int8 / f, folder / f)
+    rebuilt = float_from_dynamic_int8(tiny_onnx_int8 / "vision_encoder.onnx", folder / "float.onnx")
+    ops = {n.op_type for n in onnx.load(str(rebuilt)).graph.node}
+    assert not ops & {"MatMulInteger", "ConvInteger", "DynamicQuantizeLinear"} and "MatMul" in ops
+    int8 = OnnxVision.open(tiny_onnx_int8 / "vision_encoder.onnx", tiny_onnx_int8, 2)
+    flt = OnnxVision.open(rebuilt, folder, 2)
+    for seed in range(3):
+        assert cosine(flt.features(frame(seed)), int8.features(frame(seed))) >= 0.999
+    with pytest.raises(VitrineError) as e:          # already float: nothing to rebuild
+        float_from_dynamic_int8(tiny_onnx_fp32 / "vision_encoder.onnx", folder / "again.onnx")
+    assert "\n" not in str(e.value) and not (folder / "again.onnx").exists()
+
+
 # ----------------------------------------------------------------------------------------------- today's path
 
 def test_device_cpu_is_todays_onnx_path_with_the_same_answer(tiny_onnx_fp32):
@@ -262,3 +333,19 @@ def test_the_app_and_serve_get_their_device_from_vitrine_device(tiny_onnx_fp32, 
     monkeypatch.setattr(devices, "present", lambda: Present(openvino=("CPU", "GPU")))
     with pytest.raises(BadInput, match="GGUF model"):
         load_backend(str(tiny_gguf / "text-Q8_0.gguf"), device="gpu", threads=2)
+
+
+def test_bench_gives_each_encoder_its_new_frame_speedup_against_the_faster_reference():
+    from export.bench.backends import _encoder_speedups, format_bench
+    enc = {"choice": "openvino-int8-cpu", "why": "OpenVINO CPU int8 encodes a frame in 200.0 ms ...",
+           "encoders": {"openvino-int8-cpu": 0.2, "openvino-cpu": 0.3, "mmproj": 1.5},
+           "cosines": {"openvino-int8-cpu": 0.992, "openvino-cpu": 0.9999, "mmproj": 1.0}}
+    # the hybrid's new frame took 0.5 s, 0.3 s of it encoding: 0.2 s for the rest, whichever encoder
+    enc["speedup"] = _encoder_speedups(enc, {"new_frame_ttft_s": 0.5, "image_encode_s": 0.3},
+                                       {"new_frame_ttft_s": 1.0})
+    assert enc["speedup"] == {"openvino-int8-cpu": 2.5, "openvino-cpu": 2.0, "mmproj": 0.59}
+    row = {"new_frame_ttft_s": 0.5, "followup_ttft_s": 0.1, "decode_tok_s": 50.0, "peak_rss_mb": 300.0}
+    text = format_bench({"model": "m", "frame_px": 512, "threads": 2, "backend": "hybrid: ...", **row,
+                         "reference_for_speedup": "transformers bf16", "encoders": enc})
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("openvino-int8-cpu"))
+    assert "2.50x" in line and "<- chosen" in line and "vs transformers bf16" in text

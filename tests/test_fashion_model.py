@@ -3,6 +3,7 @@ asked about a red shirt through every path a user has. Real answers, not shapes.
 import json
 import random
 
+import numpy as np
 import pytest
 
 from engine.media.frames import Frame
@@ -132,3 +133,63 @@ def test_app_describe_fills_a_card_to_copy(qtbot, fashion_gguf, red_shirt, vitri
         assert json.loads(w.describe_panel.copy(as_json=True))["attributes"] == d.attributes
     finally:
         w.close()
+
+
+@pytest.fixture(scope="module")
+def fashion_hybrid(tmp_path_factory):
+    """The fine-tuned fixture exported as a hybrid model with every encoder's files kept (the int8 graph, the float
+    one and OpenVINO's int8 model of it)."""
+    from export.convert.hybrid import export_hybrid
+    out = tmp_path_factory.mktemp("hybrid") / "fashion-hybrid"
+    export_hybrid(models.fashion_checkpoint(), out, name="fashion-hybrid", threads=2, keep_float=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def encoder_answers(fashion_hybrid, tmp_path_factory):
+    """The proof's held-out English questions (colour, garment, pattern: the model is English-only, a Portuguese
+    question reaches it translated, whatever the encoder) answered through each image encoder: name -> answers."""
+    from PIL import Image
+
+    from engine.evaluation.qa_set import read_set
+    from engine.models.manifest import Manifest
+    from engine.runtime.backends import GenerationOptions
+    from engine.runtime.backends.hybrid import HybridBackend
+    from export.training.prove import QUICK, _fashion_set, _test_file
+    work = tmp_path_factory.mktemp("proof")
+    rows = [r for r in read_set(_test_file(_fashion_set(work, QUICK, seed=0), QUICK.test_questions)).rows
+            if r.lang == "en"]
+    m = Manifest.load(fashion_hybrid)
+    answers = {}
+    for name in m.extra["vision"]["encoders"]:
+        with HybridBackend(fashion_hybrid, m, threads=2, vision=name) as b:
+            images, said = {}, []
+            for row in rows:
+                if row.image not in images:
+                    rgb = np.asarray(Image.open(work / "fashion" / row.image).convert("RGB"))
+                    images[row.image] = b.encode(Frame(rgb, row.image))
+                said.append(b.generate(images[row.image], row.question, GenerationOptions(max_tokens=8)).text)
+            answers[name] = said
+    return rows, answers
+
+
+# Measured (December 2026, 150 English rows): against libmtmd's f16 projector, onnxruntime's fp32 graph changed
+# 2 answers, its int8 graph 1 and OpenVINO's int8 model 3 (each a near tie: plain/dotted, dress/shirt, bag/skirt;
+# 109 of 150 right with each but fp32's 108); OpenVINO bf16 on the float graph none. The target, the same
+# answers through every encoder, holds for OpenVINO bf16 only: the others are marked, not hidden.
+_NEAR_TIES = "changes a few near-tie answers (measured: fp32 2, int8 1, OpenVINO int8 3 of 150)"
+
+
+@pytest.mark.parametrize("encoder", [
+    "openvino-cpu",
+    pytest.param("onnx-fp32", marks=pytest.mark.xfail(reason=_NEAR_TIES)),
+    pytest.param("onnx-int8", marks=pytest.mark.xfail(reason=_NEAR_TIES)),
+    pytest.param("openvino-int8-cpu", marks=pytest.mark.xfail(reason=_NEAR_TIES))])
+def test_every_image_encoder_answers_the_synthetic_test_rows_alike(encoder_answers, encoder):
+    """A faster encoder must not change an answer: each one's answers against libmtmd's projector (the GGUF
+    model's own encoder), row by row."""
+    rows, answers = encoder_answers
+    assert {"mmproj", "onnx-int8", "onnx-fp32", "openvino-cpu", "openvino-int8-cpu"} <= set(answers)
+    assert len(set(answers["mmproj"])) > 5, "the answers do not depend on the image: this comparison cannot fail"
+    differ = [(r.id, a, b) for r, a, b in zip(rows, answers["mmproj"], answers[encoder]) if a != b]
+    assert not differ, f"{encoder} changes {len(differ)} of {len(rows)} answers, e.g. {differ[:3]}"

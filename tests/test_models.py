@@ -75,8 +75,17 @@ def test_the_default_pull_is_a_hybrid_whose_vision_encoder_was_timed_here(store,
     assert {p.split("/resolve/")[0].strip("/") for p, _ in hub.requests} == {PROFILE.repo, onnx_repo}
     assert m.manifest.files["vision"].path == "onnx/vision_encoder.onnx"
     vision = m.manifest.extra["vision"]
-    assert vision["choice"] in ("onnx-int8", "onnx-fp32", "mmproj", "openvino-cpu") and "ms here" in vision["why"] and vision["cosine"] > 0.9
+    assert vision["choice"] in ("onnx-int8", "onnx-fp32", "mmproj", "openvino-cpu", "openvino-int8-cpu") and "ms here" in vision["why"] and vision["cosine"] > 0.9
     assert store.verify("smolvlm-256m") == {"smolvlm-256m": []}
+    # OpenVINO's encoders were timed on the float graph rebuilt from the published int8 one; what the chosen
+    # encoder runs is listed (and verified above), the rest deleted
+    from engine.runtime.backends.onnx_vision import openvino_devices_here
+    from engine.runtime.backends.openvino_vision import nncf_available
+    assert ("openvino-int8-cpu" in vision["encoders"]) == (nncf_available() and "CPU" in openvino_devices_here())
+    assert "made" not in vision
+    on_disk = {f"onnx/{p.name}" for p in (m.folder / "onnx").iterdir()}
+    assert on_disk == {e.path for e in m.manifest.files.values() if e.path.startswith("onnx/")}
+    assert ("vision_openvino" in m.manifest.files) == (vision["choice"] == "openvino-int8-cpu")
     from tests.helpers import run_cli
     listed = next(line for line in run_cli("models", "list").stdout.splitlines() if line.startswith("smolvlm-256m "))
     assert f"hybrid, vision encoder {vision['choice']}: {vision['why']}" in listed

@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+from engine.devices import available_mb
 from engine.errors import VitrineError
 from engine.files import sha256_file
 from engine.models.download import RemoteFile, Unreachable, download, hub_files
@@ -16,15 +17,6 @@ from engine.models.profiles import (CHECKPOINT_SUFFIXES, PROFILES, ConvertFn, Me
 from engine.models.store import InstalledModel, ModelStore, describe_gguf_pair, trial_before_install
 
 log = logging.getLogger(__name__)
-
-
-def available_mb() -> float | None:
-    """Memory free now, in MB (None where it cannot be read)."""
-    try:
-        import psutil
-        return psutil.virtual_memory().available / 1e6
-    except (ImportError, OSError):
-        return None
 
 
 def pull(store: ModelStore, name: str, hub_url: str, progress: ProgressFn | None = None,
@@ -93,6 +85,11 @@ def pull(store: ModelStore, name: str, hub_url: str, progress: ProgressFn | None
                 progress("timing both vision encoders on this machine", 0, None)
             extra["vision"] = measure_encoders(staging / prof.files["model"], staging / prof.files["mmproj"],
                                                       staging / files["vision"].path)
+            # what the timer made for the chosen encoder (OpenVINO's int8 model, or the float graph rebuilt
+            # from the published int8 one) is the model's too: listed, hashed, verified like the rest
+            for role, made in extra["vision"].pop("made", {}).items():
+                rel = (Path(files["vision"].path).parent / made).as_posix()
+                files[role] = FileEntry(rel, sha256_file(staging / rel), (staging / rel).stat().st_size)
             log.info("%s: %s", name, extra["vision"]["why"])
         sources = sorted({f"{w.repo}@{w.revision}" for w in prof.more} | {f"{prof.repo}@{prof.revision}"})
         m = Manifest(name=name, runtime=prof.runtime, family=family, files=files, chat_handler=handler,

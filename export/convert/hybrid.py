@@ -3,10 +3,12 @@
 Writes the GGUF pair (text model + f16 projector, which libmtmd needs to lay out the prompt) and the ONNX int8
 vision encoder of the same checkpoint (its vision graph alone: llama.cpp runs the text model), times the encoders on a 512 px frame on this machine (libmtmd,
 onnxruntime int8 and, where installed, OpenVINO on the float graph), checks that they agree (cosine of the image
-features) and records the choice and its reason in the manifest (runtime "hybrid"). The float graph is kept only
-when the chosen encoder runs it. For families that ask for it (MiniCPM-V 4.6, whose f16 projector is 1.1 GB) a
-weightless copy of the projector is written too (export/convert/layout_projector.py): with it libmtmd lays the
-prompt out without loading the projector's weights while ONNX encodes.
+features) and records the choice and its reason in the manifest (runtime "hybrid"). Where nncf is installed,
+OpenVINO's int8 model of the float graph is built too, calibrated on frames of the synthetic set. The float
+graph and OpenVINO's int8 model are kept only when the chosen encoder runs them. For families that ask for it
+(MiniCPM-V 4.6, whose f16 projector is 1.1 GB) a weightless copy of the projector is written too
+(export/convert/layout_projector.py): with it libmtmd lays the prompt out without loading the projector's weights
+while ONNX encodes.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from engine.errors import VitrineError
 from engine.files import OutputKind, atomic_folder, check_output
 from engine.models.manifest import MANIFEST_NAME, Manifest, file_entry
 from engine.runtime.backends.hybrid import LAYOUT_ROLE, measure_vision_encoders
+from engine.runtime.backends.openvino_vision import OPENVINO_INT8
 
 log = logging.getLogger(__name__)
 StepFn = Callable[[str], None]
@@ -47,6 +50,18 @@ def _vision_exports(family) -> bool:
     """Its vision encoder exports to ONNX: with the whole model (``onnx``) or alone (``vision_onnx``: MiniCPM-V
     4.6, whose Qwen3.5 text model does not)."""
     return family.onnx or getattr(family, "vision_onnx", False)
+
+
+CALIBRATION_IMAGES = 8          # NNCF's activation ranges: synthetic-set pictures at the encoder's input size
+
+
+def calibration_frames(n: int = CALIBRATION_IMAGES, size: int = 512) -> list:
+    """Pictures of the synthetic fashion set (a seed of its own, not the training or test rows' one)."""
+    import numpy as np
+
+    from engine.media.frames import Frame
+    from export.datasets.synth import products
+    return [Frame(np.asarray(img.convert("RGB")), p.id) for p, img in products(n, seed=2929, size=size)]
 
 
 @dataclass
@@ -92,7 +107,7 @@ def export_hybrid(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", 
         step("timing the vision encoders on this machine")
         vision = measure_vision_encoders(staging / gguf["model"], staging / gguf["mmproj"],
                                          onnx_dir / "vision_encoder.onnx", threads,
-                                         vision_float=onnx_dir / FLOAT_VISION)
+                                         vision_float=onnx_dir / FLOAT_VISION, calibration=calibration_frames())
         files = {role: file_entry(staging, str(gguf[role].as_posix())) for role in ("model", "mmproj")}
         if getattr(family, "layout_projector", False):
             step("a weightless projector for the prompt layout")
@@ -111,6 +126,12 @@ def export_hybrid(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", 
         else:       # the chosen encoder does not run it: not worth its disk space
             (onnx_dir / FLOAT_VISION).unlink()
             (onnx_dir / FLOAT_DATA).unlink(missing_ok=True)
+        ov_int8 = onnx_dir / OPENVINO_INT8
+        if ov_int8.is_file() and (vision["graph"] == "vision_openvino" or keep_float):
+            kept += [("vision_openvino", OPENVINO_INT8), ("vision_openvino_weights", ov_int8.with_suffix(".bin").name)]
+        else:
+            ov_int8.unlink(missing_ok=True)
+            ov_int8.with_suffix(".bin").unlink(missing_ok=True)
         for role, f in kept:
             files[role] = file_entry(staging, f"onnx/{f}")
         manifest = Manifest(name=name or f"{checkpoint.name}-hybrid", runtime="hybrid", family=family.name,

@@ -9,6 +9,8 @@ memory for it, the model runs libmtmd's own encoder and says why in the log.
 
 Where OpenVINO is installed its encoders are timed too (on the CPU, and the Intel iGPU/NPU it lists): on a Xeon
 with AMX, OpenVINO with bf16 precision on the float graph took 0.158 s a frame against onnxruntime int8's 0.34 s.
+Where nncf is installed too, OpenVINO's own int8 model of the float graph (NNCF, calibrated on a few frames) is
+built and timed as well ("openvino-int8-cpu"): the fast one on a CPU with VNNI and no AMX.
 Which one runs also depends on the device asked for (engine/devices.py).
 """
 from __future__ import annotations
@@ -35,7 +37,14 @@ from engine.runtime.backends.onnx_vision import (
     tile_side,
     time_graph_encoders,
 )
-from engine.devices import Device, Placement, present
+from engine.devices import Device, Placement, available_mb, present
+from engine.runtime.backends.openvino_vision import OPENVINO_INT8 as OPENVINO_INT8_FILE
+from engine.runtime.backends.openvino_vision import (
+    calibration_frames,
+    float_from_dynamic_int8,
+    nncf_available,
+    quantize_int8,
+)
 
 log = logging.getLogger(__name__)
 ONNX_VISION = "onnx-int8"          # onnxruntime on the int8 graph (files["vision"]), the CPU
@@ -43,10 +52,29 @@ ONNX_FP32_VISION = "onnx-fp32"     # onnxruntime on the float graph (files["visi
 MMPROJ_VISION = "mmproj"           # libmtmd's f16 projector
 LAYOUT_ROLE = "layout"            # the weightless projector libmtmd lays the prompt out with (optional)
 OPENVINO_PREFIX = "openvino-"      # "openvino-cpu", "openvino-gpu", "openvino-npu": OpenVINO on a graph
+OPENVINO_INT8 = "openvino-int8-cpu"    # OpenVINO's int8 model (NNCF) of the float graph (files["vision_openvino"])
 
 
 def _openvino_device(choice: str) -> str | None:
+    if choice == OPENVINO_INT8:
+        return "CPU"
     return choice[len(OPENVINO_PREFIX):].upper() if choice.startswith(OPENVINO_PREFIX) else None
+
+
+def _vision_role(choice: str, recorded: dict, files: dict) -> str:
+    """The manifest's file an encoder choice runs: the int8 graph (onnxruntime), the float one, or OpenVINO's
+    int8 IR; OpenVINO on another device takes the float graph, else the int8 IR (an export that kept only it)."""
+    if choice == OPENVINO_INT8:
+        role = "vision_openvino"
+    elif choice == ONNX_FP32_VISION:
+        role = "vision_float"
+    elif _openvino_device(choice):
+        role = recorded.get("graph") if recorded.get("graph") in ("vision_float", "vision_openvino") else "vision"
+        if role == "vision_openvino" or role not in files:
+            role = "vision_float" if "vision_float" in files else role
+    else:
+        role = "vision"
+    return role if role in files else "vision"      # an older export without the float graph
 
 
 class HybridBackend(GgufBackend):
@@ -61,13 +89,12 @@ class HybridBackend(GgufBackend):
         has_layout = LAYOUT_ROLE in manifest.files
         role = None
         if self.vision_choice != MMPROJ_VISION:
-            role = "vision_float" if self.vision_choice == ONNX_FP32_VISION else "vision"
-            if _openvino_device(self.vision_choice) and recorded.get("graph") in manifest.files:
-                role = recorded["graph"]          # the graph OpenVINO was timed on (the float one, when kept)
-            if role not in manifest.files:        # an older export without the float graph
+            role = _vision_role(self.vision_choice, recorded, manifest.files)
+            if role == "vision_openvino" and "vision_openvino_weights" not in manifest.files:
                 role = "vision"
-            need_mb = manifest.files[role].size * 3 / 1e6      # weights + activations, measured ~2.5x
-            free_mb = _available_mb()
+            weights = manifest.files["vision_openvino_weights" if role == "vision_openvino" else role]
+            need_mb = weights.size * 3 / 1e6      # weights + activations, measured ~2.5x
+            free_mb = available_mb()
             # a device asked for (gpu, npu) is never swapped for another: it fails in one line if it must
             if not has_layout and free_mb is not None and free_mb < need_mb + 256 and not placement.encoder:
                 self.vision_choice, role = MMPROJ_VISION, None
@@ -148,17 +175,29 @@ HEAVY_FLOAT_SPEEDUP = 1.5
 
 
 def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: int | None = None,
-                            runs: int = 3, vision_float: Path | None = None) -> dict:
+                            runs: int = 3, vision_float: Path | None = None,
+                            calibration: list[Frame] | None = None) -> dict:
     """Every encoder this machine can run, on the same frames: libmtmd's projector, onnxruntime on the int8 graph
     (``vision``) and, where installed, OpenVINO on each of its devices (on ``vision_float``, the float graph, when
     given: OpenVINO runs onnxruntime's int8 format slowly). Median seconds each, their agreement, and the fastest
     that agrees, with its reason (what `vitrine models list` shows). ``cpu_choice`` is the same choice among
-    libmtmd and onnxruntime int8 alone: what `--device cpu` runs. ``vision``'s folder holds its config.json."""
+    libmtmd and onnxruntime int8 alone: what `--device cpu` runs. ``vision``'s folder holds its config.json.
+    With the float graph, OpenVINO on the CPU and nncf, OpenVINO's int8 model is built beside the float graph
+    (calibrated on ``calibration``, else frames drawn in code) and timed too; ``graph`` "vision_openvino" when it
+    is chosen (the caller keeps its two files)."""
     from engine.runtime.backends.gguf import GgufBackend
     side = tile_side(json.loads((vision.parent / "config.json").read_text()))
     # libmtmd gets the square tile the graphs encode, as the hybrid gives it (HybridBackend.encode)
     frames = [replace(f, rgb=f.square_tile(side)) for f in probe_frames(runs)]
     ov_devices = openvino_devices_here()
+    rebuilt = None
+    if vision_float is None and "CPU" in ov_devices and nncf_available():
+        # a pulled model: the hub publishes onnxruntime's int8 graph only, which OpenVINO runs slowly; its float
+        # form, rebuilt from it, is what OpenVINO (bf16) and NNCF (OpenVINO's int8) take
+        try:
+            rebuilt = vision_float = float_from_dynamic_int8(vision, vision.with_name(REBUILT_FLOAT))
+        except VitrineError as e:
+            log.info("OpenVINO's encoders are not timed: %s", e)
     with GgufBackend(model, mmproj, threads=threads, tiles=1) as g:
         mmproj_s = median_encode(g.encode, frames)
         a = g.image_embedding(g.encode(frames[0])).ravel()
@@ -178,6 +217,12 @@ def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: in
         timings.update({t.name: t for t in flt})
         projector_cos.update({t.name: cosine(a, c) for t in flt})
         graph = "vision_float"
+        int8 = int8_encoder(vision_float, vision.parent, threads, frames, c, calibration) \
+            if "CPU" in ov_devices else None
+        if int8 is not None:
+            timings[int8[0].name] = int8[0]
+            projector_cos[int8[0].name] = cosine(a, int8[1])
+
     timings[MMPROJ_VISION] = EncoderTiming(MMPROJ_VISION, mmproj_s, 1.0, "the f16 projector")
     projector_cos[MMPROJ_VISION] = 1.0
     agree = {n: t for n, t in timings.items()
@@ -202,10 +247,13 @@ def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: in
     if heavy:
         why += (f"; {', '.join(timings[n].label for n in heavy)} would hold the {_graph_bytes(vision_float) / 1e9:.1f} "
                 f"GB float graph for less than {HEAVY_FLOAT_SPEEDUP}x ONNX int8's speed: {timings[choice].label} is used")
+    record_graph = "vision_openvino" if choice == OPENVINO_INT8 else \
+        graph if _openvino_device(choice) or choice == ONNX_FP32_VISION else "vision"
+    made = _keep_made(rebuilt, record_graph) if rebuilt else None
     return {"choice": choice, "cpu_choice": cpu_choice,
             "onnx_s": round(timings[ONNX_VISION].seconds, 4), "mmproj_s": round(mmproj_s, 4),
             "cosine": round(projector_cos[ONNX_VISION], 5), "why": why,
-            "graph": graph if _openvino_device(choice) or choice == ONNX_FP32_VISION else "vision",
+            "graph": record_graph, **({"made": made} if made is not None else {}),
             "encoders": {n: round(t.seconds, 4) for n, t in timings.items()},
             "cosines": {n: round(min(t.cosine, projector_cos[n]), 5) for n, t in timings.items()},
             "agreeing": sorted(agree)}
@@ -217,9 +265,42 @@ def _graph_bytes(path: Path) -> int:
     return path.stat().st_size + (data.stat().st_size if data.is_file() else 0)
 
 
-def _available_mb() -> float | None:
-    try:
-        import psutil
-        return psutil.virtual_memory().available / 1e6
-    except (ImportError, OSError):
+REBUILT_FLOAT = "vision_encoder_float.onnx"      # a pulled model's float graph, rebuilt from the published int8
+
+
+def _keep_made(rebuilt: Path, graph: str) -> dict[str, str]:
+    """Of the files made beside a pulled model's int8 graph (its rebuilt float graph, OpenVINO's int8 model),
+    those the chosen encoder runs: role -> file name in that folder (the store adds them to the manifest); the
+    others are deleted (the float graph is 4x the int8 one on disk)."""
+    xml = rebuilt.with_name(OPENVINO_INT8_FILE)
+    made = {"vision_float": rebuilt} if graph == "vision_float" else \
+        {"vision_openvino": xml, "vision_openvino_weights": xml.with_suffix(".bin")} if graph == "vision_openvino" \
+        else {}
+    for f in (rebuilt, xml, xml.with_suffix(".bin")):
+        if f not in made.values():
+            f.unlink(missing_ok=True)
+    return {role: f.name for role, f in made.items()}
+
+
+def int8_encoder(float_graph: Path, folder: Path, threads: int, frames: list, reference: np.ndarray,
+                 calibration: list | None = None):
+    """OpenVINO's int8 model of ``float_graph`` (built by NNCF beside it unless it is there already), timed on the
+    CPU on ``frames`` and compared with ``reference`` (onnxruntime's float features of ``frames[0]``). An
+    EncoderTiming named "openvino-int8-cpu" and its features of ``frames[0]``, or None where nncf is not installed
+    or the quantization fails (logged: the measurement is there to choose, not to fail)."""
+    if not nncf_available():
+        log.info("nncf is not installed: OpenVINO's int8 encoder is not built (pip install 'vitrine[openvino]')")
         return None
+    xml = Path(float_graph).with_name(OPENVINO_INT8_FILE)
+    try:
+        if not (xml.is_file() and xml.with_suffix(".bin").is_file()):
+            flt = OnnxVision.open(float_graph, folder, threads, openvino="CPU")
+            quantize_int8(float_graph, xml, [flt.feeds(f) for f in (calibration or calibration_frames())])
+            del flt
+        enc = OnnxVision.open(xml, folder, threads, openvino="CPU")
+    except VitrineError as e:
+        log.warning("%s: OpenVINO's int8 encoder not timed (%s)", Path(float_graph).name, e)
+        return None
+    seconds = median_encode(enc.features, frames)
+    feats = enc.features(frames[0])
+    return EncoderTiming("openvino-int8-cpu", seconds, cosine(feats, reference), enc.describe()), feats

@@ -152,6 +152,11 @@ class OnnxVision:
 
     def features(self, frame: Frame) -> np.ndarray:
         """n_tokens x hidden, float32."""
+        out = self.session.run(None, self.feeds(frame))[0]
+        return out.reshape(-1, out.shape[-1]).astype(np.float32)
+
+    def feeds(self, frame: Frame) -> dict[str, np.ndarray]:
+        """The graph's inputs for one frame (what NNCF calibrates OpenVINO's int8 model on)."""
         pv = self.preprocess(frame)
         declared = self.inputs
         if len(declared["pixel_values"].shape) == 5:      # onnx-community: batch, images, 3, S, S (+ mask)
@@ -159,8 +164,7 @@ class OnnxVision:
         feeds = {"pixel_values": pv.astype(_NP.get(declared["pixel_values"].type, np.float32))}
         if "pixel_attention_mask" in declared:
             feeds["pixel_attention_mask"] = np.ones((1, 1, self.image_size, self.image_size), np.bool_)
-        out = self.session.run(None, feeds)[0]
-        return out.reshape(-1, out.shape[-1]).astype(np.float32)
+        return feeds
 
 
 def median_encode(encode, frames: list[Frame]) -> float:
