@@ -28,7 +28,11 @@ class _CatalogUser:
 
     def _catalog(self):
         if self.catalog is None:
-            from engine.catalog.sqlite_catalog import DB_NAME, default_folder, open_catalog
+            from engine.catalog.sqlite_catalog import (
+                DB_NAME,
+                default_folder,
+                open_catalog,
+            )
             folder = self.folder or default_folder()
             if not (folder / DB_NAME).is_file():
                 return None
