@@ -14,6 +14,7 @@ import threading
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop.workers import _message
+from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +22,9 @@ log = logging.getLogger(__name__)
 class _CatalogUser:
     """Opens the catalog once, when there is one (matches and image vectors need it)."""
 
-    def __init__(self, folder=None):
+    def __init__(self, folder=None, config: Settings | None = None):
         self.folder = folder            # None: $VITRINE_HOME/catalog
+        self.config = config or Settings.from_env()     # the app's settings, read once by its window
         self.catalog = None
         self.finder = None
 
@@ -33,10 +35,10 @@ class _CatalogUser:
                 default_folder,
                 open_catalog,
             )
-            folder = self.folder or default_folder()
+            folder = self.folder or default_folder(self.config)
             if not (folder / DB_NAME).is_file():
                 return None
-            self.catalog = open_catalog(folder)
+            self.catalog = open_catalog(folder, None, self.config)
         return self.catalog
 
     def _finder(self):
@@ -59,9 +61,9 @@ class LookWorker(QObject, _CatalogUser):
     looked = Signal(int, object)             # request id, engine.look.look.Look
     failed = Signal(int, str)
 
-    def __init__(self, engine=None, folder=None):
+    def __init__(self, engine=None, folder=None, config: Settings | None = None):
         QObject.__init__(self)
-        _CatalogUser.__init__(self, folder)
+        _CatalogUser.__init__(self, folder, config)
         self.engine = engine                 # desktop.workers.EngineWorker: its session, when a model is loaded
         self.latest = 0                      # set by the GUI thread: older requests are dropped unseen
         self.use_model = True
@@ -92,9 +94,9 @@ class FindWorker(QObject, _CatalogUser):
     found = Signal(int, object)              # request id, list of (engine.look.find.Moment, thumbnail JPEG bytes)
     failed = Signal(int, str)
 
-    def __init__(self, folder=None):
+    def __init__(self, folder=None, config: Settings | None = None):
         QObject.__init__(self)
-        _CatalogUser.__init__(self, folder)
+        _CatalogUser.__init__(self, folder, config)
         self.latest = 0
         self.cancel = threading.Event()      # set from the GUI thread: a new search, or the app closing
 
@@ -112,7 +114,7 @@ class FindWorker(QObject, _CatalogUser):
             catalog = self._catalog()
             query = query_for(request["query"], catalog)
             sig = catalog.signature.info.id if catalog is not None else ""
-            index = VideoIndex(Path(request["video"]), request.get("every", 1.0), sig, False)
+            index = VideoIndex(Path(request["video"]), request.get("every", 1.0), sig, False, self.config)
             index.build(catalog, None, self._finder(), progress=lambda _s, d, t: self.progress.emit(d, t or 0),
                         cancel=self.cancel)
             moments, _ = find(index, query, request.get("n", 8))

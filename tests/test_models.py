@@ -441,5 +441,5 @@ def test_minicpm_takes_its_q8_projector_where_memory_is_short(store, tmp_path, m
         h.publish(real_repo)
         h.add(real_repo, model, tiny / "text-Q8_0.gguf")
         h.add(real_repo, mmproj, tiny / "mmproj-f16.gguf")
-        m = store.pull("minicpm-v-4.6", h.url)
+        m = pull(store, "minicpm-v-4.6", h.url)
     assert m.name == "minicpm-v-4.6-q8" and {e.path for e in m.manifest.files.values()} == {model, mmproj}

@@ -109,10 +109,10 @@ class LookPanel(QWidget):
     message = Signal(str)
     _look = Signal(object)
 
-    def __init__(self, catalog_folder=None, parent=None):
+    def __init__(self, catalog_folder=None, parent=None, config=None):
         super().__init__(parent)
         self.t = None
-        self.worker = LookWorker(None, catalog_folder)
+        self.worker = LookWorker(None, catalog_folder, config)
         self.thread = None
         self._look.connect(self.worker.look)
         self.worker.stage.connect(self._on_stage)
@@ -245,10 +245,10 @@ class FindPanel(QWidget):
     seek = Signal(float)                     # seconds
     _find = Signal(object)
 
-    def __init__(self, catalog_folder=None, parent=None):
+    def __init__(self, catalog_folder=None, parent=None, config=None):
         super().__init__(parent)
         self.t = None
-        self.worker = FindWorker(catalog_folder)
+        self.worker = FindWorker(catalog_folder, config)
         self.thread = start_in_thread(self.worker, "find")
         self._find.connect(self.worker.find)
         self.worker.progress.connect(self._on_progress)
