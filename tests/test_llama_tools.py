@@ -90,7 +90,7 @@ def agreement(cli: Path, folder: Path, qa, rows) -> list[tuple[str, str, str, bo
 
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
-    from engine.runtime.session import Session
+    from engine.runtime.session import AskOptions, Session
     session = Session(load_backend(str(folder), threads=2))      # what `vitrine ask` runs
     try:
         out = []
@@ -98,7 +98,7 @@ def agreement(cli: Path, folder: Path, qa, rows) -> list[tuple[str, str, str, bo
             image = qa.image_path(row)
             frame = Frame(rgb=np.asarray(Image.open(image).convert("RGB")), source=str(image))
             # each question on its own, as one llama-mtmd-cli call asks it (no conversation about the frame)
-            ours = session.ask(frame, row.question, GenerationOptions(max_tokens=MAX_TOKENS), remember=False)
+            ours = session.ask(frame, row.question, AskOptions(GenerationOptions(max_tokens=MAX_TOKENS), remember=False))
             assert not ours.truncated, (row.question, ours.text)
             out.append((row.question, ours.text.strip(), *mtmd_answer(cli, folder, image, row.question)))
         return out

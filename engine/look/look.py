@@ -178,6 +178,7 @@ def _ask_together(session, frame: Frame, regions: list[GarmentRegion], schema: A
 
     from engine.errors import VitrineError
     from engine.runtime.backends import GenerationOptions
+    from engine.runtime.session import AskOptions
     keys: list[str] = []
     for r in regions:
         key, n = r.name, 2
@@ -189,8 +190,8 @@ def _ask_together(session, frame: Frame, regions: list[GarmentRegion], schema: A
     places = "; ".join(f"{k}: the garment {WHERE[r.name]}" for k, r in zip(keys, regions))
     prompt = (f"Describe each garment of the person in the picture as JSON, one entry per place ({places}); each "
               f"entry with {_fields(schema)}. Use the category \"{NOTHING}\" for a place that holds no garment.")
-    answer = session.ask(frame, prompt, GenerationOptions(max_tokens=max_tokens * len(regions)), lang="en",
-                         translate=False, schema=combined)
+    answer = session.ask(frame, prompt, AskOptions(GenerationOptions(max_tokens=max_tokens * len(regions)), lang="en",
+                                                  translate=False, schema=combined))
     try:
         data = json.loads(answer.text)
         jsonschema.validate(data, combined)
