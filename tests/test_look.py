@@ -171,9 +171,9 @@ def test_the_model_reads_every_region_in_one_answer_about_the_frame(finder, shop
     asked = []
     ask = session.ask
 
-    def counted(*a, **kw):
-        asked.append(kw.get("schema"))
-        return ask(*a, **kw)
+    def counted(frame, question, options, **kw):
+        asked.append(options.schema)
+        return ask(frame, question, options, **kw)
     session.ask = counted
     try:
         look = look_at(frame, None, session, finder, max_tokens=400)
