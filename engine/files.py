@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Callable, Iterator
@@ -220,12 +221,8 @@ def store_lock(root: Path, action: str, what: str) -> Iterator[None]:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        try:
-            other = info.read_text(encoding="utf-8").strip()
-        except OSError:
-            other = "another command"
-        raise Busy(f"another vitrine is changing {what} ({other}): wait for it to finish, then run this "
-                           "again") from None
+        raise Busy(f"another vitrine is changing {what} ({_holder(info)}): wait for it to finish, then run "
+                   "this again") from None
     try:
         try:
             info.write_text(f"pid {os.getpid()}: {action}", encoding="utf-8")
@@ -233,7 +230,23 @@ def store_lock(root: Path, action: str, what: str) -> Iterator[None]:
             pass
         yield
     finally:
+        with contextlib.suppress(OSError):     # gone before the lock is: never names a finished command
+            info.unlink()
         lock.release()
+
+
+def _holder(info: Path, wait_s: float = 2.0) -> str:
+    """The holder's "pid N: action" line; it writes it just after taking the lock, so a loser racing that
+    moment waits for it (CI saw the gap once under load) rather than naming nobody."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            text = info.read_text(encoding="utf-8").strip()
+        except OSError:
+            text = ""
+        if text or time.monotonic() > deadline:
+            return text or "another command"
+        time.sleep(0.02)
 
 
 def write_text_atomic(dest: Path | str, text: str) -> None:

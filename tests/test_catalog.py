@@ -251,6 +251,29 @@ def test_a_second_writer_is_told_to_wait(tmp_path):
     cat.close()
 
 
+def test_the_second_writer_names_the_first_even_in_the_moment_it_takes_the_lock(tmp_path):
+    """CI once caught the loser between the winner's lock and its "pid N" line: the loser named nobody."""
+    import threading
+    from filelock import FileLock
+    from engine.errors import Busy
+    from engine.files import store_lock
+    (tmp_path / "s").mkdir()
+    first = FileLock(str(tmp_path / "s" / ".lock"))
+    first.acquire()
+    late = threading.Timer(0.3, (tmp_path / "s" / ".lock.info").write_text, ("pid 4242: models pull",))
+    late.start()
+    try:
+        with pytest.raises(Busy, match=r"\(pid 4242: models pull\)"):
+            with store_lock(tmp_path / "s", "models pull", "the model store"):
+                pass
+    finally:
+        late.join()
+        first.release()
+    with store_lock(tmp_path / "s", "models pull", "the model store"):
+        pass
+    assert not (tmp_path / "s" / ".lock.info").exists(), "a finished writer's line outlived it"
+
+
 def test_the_person_is_cut_out_of_a_photo():
     from engine.media.focus import PersonSegmenter, focus
     from export.bench.catalog import sample_photos
