@@ -581,6 +581,20 @@ def test_ctrl_c_wherever_it_lands(installed_tiny, media_dir):
     assert 130 in seen
 
 
+def test_a_late_ctrl_c_while_the_handler_is_taken_down_still_exits_130(monkeypatch, capsys):
+    """CI once saw exit -2 after "cancelled": a KeyboardInterrupt escaping main() makes Python kill itself."""
+    import contextlib
+    import engine.cli as cli
+
+    @contextlib.contextmanager
+    def late(whole_process=False):
+        yield
+        raise KeyboardInterrupt              # lands in the handler's own clean-up
+
+    monkeypatch.setattr(cli, "ctrl_c_stops", late)
+    assert cli.main(["models", "list"]) == 130
+
+
 def test_ctrl_c_inside_a_native_callback_is_delivered_after_it(monkeypatch):
     """The handler never raises inside llama.cpp's log callback (ctypes would swallow it): it retries."""
     import engine.cli.interrupt as interrupt

@@ -121,12 +121,15 @@ def _say(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     stdout_ok = _guard_standard_fds()
-    with ctrl_c_stops(whole_process=argv is None):     # from the first moment: Ctrl-C while parsing too
-        try:
-            return _run(argv, stdout_ok)
-        except KeyboardInterrupt:
-            _say("cancelled (Ctrl-C)")
-            return 130
+    try:
+        with ctrl_c_stops(whole_process=argv is None):     # from the first moment: Ctrl-C while parsing too
+            try:
+                return _run(argv, stdout_ok)
+            except KeyboardInterrupt:
+                _say("cancelled (Ctrl-C)")
+                return 130
+    except KeyboardInterrupt:   # one landing while the handler is taken down: the line is said, the code stays
+        return 130              # (escaping, Python would kill itself with SIGINT: CI saw exit -2 once)
 
 
 def _undecodable_argument(argv: list[str]) -> str | None:
