@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     except VitrineError as e:
         print(f"vitrine: {e}", file=sys.stderr)
         return 2
+    window.fit_to_screen()                 # the default size or a saved one, cut to this screen
     window.show()
     if args.file:
         window.open_source(args.file)

@@ -72,12 +72,20 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.02)
 
+    def shoot(w, path):
+        if app.platformName() == "xcb":      # a real X server (xvfb-run): the screen, what a person sees
+            app.primaryScreen().grabWindow(0).save(str(path))
+        else:
+            w.grab().save(str(path))
+        small_png(path)
+
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.split("x"))
         w = MainWindow(store=ModelStore(work / "models"), history=History(work / f"history-{size}.sqlite3"),
                        ui_lang="pt", settings=QSettings(str(work / f"settings-{size}.ini"), QSettings.Format.IniFormat),
                        catalog_folder=work / "catalog")
         w.resize(width, height)
+        w.move(0, 0)
         w.show()
         w.pages.setCurrentIndex(0)
         w.open_source(str(video))
@@ -85,6 +93,10 @@ def main() -> int:
         w.find_panel.field.setText(query)
         w.find_panel.search()
         wait(lambda: w.find_panel.results.count() > 0)
+        for _ in range(20):
+            app.processEvents()
+            time.sleep(0.02)
+        shoot(w, out / f"11-no-video-{size}.png")
         first = w.find_panel.results.item(0)
         QTest.mouseClick(w.find_panel.results.viewport(), Qt.MouseButton.LeftButton,
                          pos=w.find_panel.results.visualItemRect(first).center())
@@ -98,8 +110,7 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.02)
         path = out / f"10-o-visual-{size}.png"
-        w.grab().save(str(path))
-        small_png(path)
+        shoot(w, path)
         print(path, f"{len(w.look_panel.card_widgets)} cards, {w.find_panel.results.count()} moments")
         w.close()
     return 0
