@@ -123,8 +123,9 @@ class MainWindow(QMainWindow):
         if (width, height) != (self.width(), self.height()):
             self.resize(width, height)
         frame = self.frameGeometry()
-        x = min(max(frame.x(), free.x()), free.right() + 1 - frame.width())
-        y = min(max(frame.y(), free.y()), free.bottom() + 1 - frame.height())
+        # wholly inside where it fits; else its top-left corner (menus, title) on the screen
+        x = max(min(frame.x(), free.right() + 1 - frame.width()), free.x())
+        y = max(min(frame.y(), free.bottom() + 1 - frame.height()), free.y())
         if (x, y) != (frame.x(), frame.y()):
             self.move(x, y)
 
