@@ -81,7 +81,7 @@ STRINGS = {
         "live_camera": "Câmera:", "live_file": "Arquivo…", "camera_n": "Câmera {i}",
         "no_cameras": "Nenhuma câmera encontrada: escolha um arquivo ou digite um endereço (rtsp://…)",
         "on_air": "● AO VIVO",
-        "tab_look": "O visual", "tab_find": "No vídeo", "look_run": "Ver o visual deste quadro", "look_with_model": "com o modelo",
+        "tab_look": "O visual", "tab_find": "No vídeo", "look_run": "Ver o visual", "look_with_model": "com o modelo",
         "look_with_model_tip": "O modelo lê a categoria e os atributos de cada peça (mais lento); sem ele: "
         "regiões, cores e produtos do catálogo",
         "look_hint": "As peças que a pessoa veste neste quadro, cada uma com cores e produtos parecidos. "
@@ -172,7 +172,7 @@ STRINGS = {
         "live_camera": "Camera:", "live_file": "File…", "camera_n": "Camera {i}",
         "no_cameras": "No camera found: choose a file or type an address (rtsp://…)",
         "on_air": "● LIVE",
-        "tab_look": "The look", "tab_find": "In the video", "look_run": "Look at this frame", "look_with_model": "with the model",
+        "tab_look": "The look", "tab_find": "In the video", "look_run": "Look", "look_with_model": "with the model",
         "look_with_model_tip": "The model reads each garment's category and attributes (slower); without it: "
         "regions, colours and catalog products",
         "look_hint": "The garments the person wears in this frame, each with its colours and similar products. "
@@ -182,7 +182,7 @@ STRINGS = {
         "look_how_pose": "{n} garment(s) on the person. Click one to ask about it.",
         "look_how_frame": "No person: the whole picture ({n}). Draw boxes to separate the garments.",
         "look_how_box": "{n} box(es) drawn.", "look_none": "No garment found in this frame.",
-        "look_stale": "The frame changed: these garments are the previous frame's (click Look at this frame).",
+        "look_stale": "The frame changed: these garments are the previous frame's (click Look).",
         "look_colours": "Colours:", "look_no_matches": "No similar products (empty catalog?)",
         "look_card_tip": "Click: marks this garment on the video; the next question is about it",
         "look_unknown": "garment", "look_subject": "Next question about: {what}",
