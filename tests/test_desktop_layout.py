@@ -8,7 +8,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QPoint, QRect, QSettings, Qt  # noqa: E402
-from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QPushButton, QWidget  # noqa: E402
+from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QLineEdit, QPushButton, QWidget  # noqa: E402
 
 from engine.models.store import ModelStore  # noqa: E402
 from engine.runtime.history import History  # noqa: E402
@@ -79,6 +79,8 @@ def _cut(win) -> list[str]:
             need = widget.fontMetrics().horizontalAdvance(widget.text()) + widget.margin() * 2
         elif isinstance(widget, QPushButton) and widget.text():
             need = widget.fontMetrics().horizontalAdvance(widget.text().replace("&", ""))
+        elif isinstance(widget, QLineEdit) and not widget.text() and widget.placeholderText():
+            need = widget.fontMetrics().horizontalAdvance(widget.placeholderText()) + 20     # padding, frame
         else:
             continue
         if widget.width() < need:
@@ -97,6 +99,10 @@ def test_at_1280x720_the_video_keeps_its_size_three_cards_show_and_nothing_is_of
     view = win.player.view
     before = view.size()
     assert before.height() >= 520, before                    # the frame is the largest thing on the screen
+    from engine.media.frames import Region
+    win.player.set_region(Region(300, 200, 240, 240))          # "Peça selecionada: …" beside the find field
+    qtbot.wait(100)
+    assert not _cut(win), _cut(win)
 
     f = win.find_panel
     noun = voc.GARMENTS["dress"]

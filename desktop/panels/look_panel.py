@@ -373,6 +373,7 @@ class FindPanel(QWidget):
         self.field.setPlaceholderText(t("find_placeholder"))
         self.button.setText(t("find_button"))
         self.button.setToolTip(t("find_tip"))
+        self.field.setToolTip(t("find_tip"))       # the examples: the placeholder is short to fit beside the region
 
     def set_video(self, info: dict) -> None:
         """A source opened: the search works on video files."""
