@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self.setStyleSheet(STYLE)
         self.retranslate()
         geometry = read_bytes(self.settings, "geometry")
+        self.restored_geometry = geometry is not None
         if geometry is not None:
             self.restoreGeometry(geometry)
         self.model_chooser = ModelChooser(self)
@@ -109,9 +110,11 @@ class MainWindow(QMainWindow):
     def playing(self) -> bool:
         return self.player.playing
 
-    def fit_to_screen(self) -> None:
+    def fit_to_screen(self, grow: bool = False) -> None:
         """The whole window on the screen it opens on: the default size (or one saved on a larger monitor) is cut
-        to the screen's free area (a 1280x720 screen had the status bar and the find field below its edge)."""
+        to the screen's free area (a 1280x720 screen had the status bar and the find field below its edge).
+        ``grow`` (a first start, no size saved): on a larger screen, 90% of it, centred (1280x760 left a 1920x1080
+        screen two-thirds empty)."""
         screen = self.screen()
         if screen is None:
             return
@@ -120,6 +123,13 @@ class MainWindow(QMainWindow):
         extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()   # the title bar, once shown
         width = min(self.width(), free.width() - extra_w)
         height = min(self.height(), free.height() - extra_h)
+        if grow and (width, height) == (self.width(), self.height()):
+            width = max(width, int(free.width() * 0.9) - extra_w)
+            height = max(height, int(free.height() * 0.9) - extra_h)
+            if (width, height) != (self.width(), self.height()):
+                self.resize(width, height)
+                self.move(free.x() + (free.width() - width - extra_w) // 2,
+                          free.y() + (free.height() - height - extra_h) // 2)
         if (width, height) != (self.width(), self.height()):
             self.resize(width, height)
         frame = self.frameGeometry()
