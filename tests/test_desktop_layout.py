@@ -128,21 +128,28 @@ def test_at_1280x720_the_video_keeps_its_size_three_cards_show_and_nothing_is_of
     win.close()
 
 
-def test_on_a_wide_screen_the_cards_reflow_into_columns_and_a_big_window_is_cut_to_its_screen(
+def test_the_cards_take_more_columns_only_when_they_do_not_fit_the_height_and_a_window_fits_its_screen(
         qtbot, vitrine_home, tmp_path, shop):      # noqa: F811
-    from tests.test_desktop_look import dressed_figure
     rows, folder = shop
     win = _window(qtbot, vitrine_home, tmp_path, folder, (1920, 1080))
-    dressed_figure(rows, tmp_path / "look.png")
-    open_and_wait(qtbot, win, tmp_path / "look.png")
+    _four_garments_video(rows, tmp_path / "loja.mp4")
+    open_and_wait(qtbot, win, tmp_path / "loja.mp4")
     win.tabs.setCurrentWidget(win.look_panel)
-    qtbot.waitUntil(lambda: len(win.look_panel.card_widgets) >= 2, timeout=60_000)
+    qtbot.waitUntil(lambda: len(win.look_panel.card_widgets) >= 4, timeout=60_000)
     qtbot.wait(200)
     grid = win.look_panel.cards_box
-    assert grid.columns >= 2
-    tops = {c.y() for c in win.look_panel.card_widgets}
-    assert len(tops) < len(win.look_panel.card_widgets)          # two cards side by side
-    win.resize(1280, 720)                                       # narrower: one column again
+    port = win.look_panel.scroll.viewport()
+
+    def in_view():
+        return [c for c in win.look_panel.card_widgets
+                if port.rect().contains(QRect(c.mapTo(port, QPoint(0, 0)), c.size()))]
+    assert grid.columns == 1 and len(in_view()) == len(win.look_panel.card_widgets)    # tall: one column, all seen
+    win.resize(1920, 720)                                        # wide and short: they reflow into columns
+    qtbot.waitUntil(lambda: grid.columns >= 2, timeout=5_000)
+    qtbot.wait(100)
+    assert len({c.y() for c in win.look_panel.card_widgets}) < len(win.look_panel.card_widgets)   # side by side
+    assert len(in_view()) == len(win.look_panel.card_widgets)
+    win.resize(1280, 720)                                        # narrow: one column again, scrolled
     qtbot.waitUntil(lambda: grid.columns == 1, timeout=5_000)
     assert not _outside(win), _outside(win)
 

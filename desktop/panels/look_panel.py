@@ -8,7 +8,7 @@ questions); the search has its own thread. Only the newest request is answered."
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -139,8 +139,8 @@ class GarmentCard(QFrame):
 
 
 class CardGrid(QWidget):
-    """The cards in as many columns as the width holds (one at 1280x720, two or more on a wide screen); the rows
-    reflow when the tab is resized."""
+    """The cards in one column while they all fit the height (each card's words at full width); when they do not,
+    in as many columns as the width holds (MIN_COLUMN each) — the grid reflows as the tab is resized."""
     MIN_COLUMN = 300
 
     def __init__(self, parent=None):
@@ -158,9 +158,19 @@ class CardGrid(QWidget):
         self.columns = 0                     # lay them out afresh
         self.reflow()
 
-    def reflow(self, width: int | None = None) -> None:
-        width = self.width() if width is None else width
-        columns = max(1, min(len(self.cards) or 1, width // self.MIN_COLUMN))
+    def columns_for(self, width: int, height: int) -> int:
+        if not self.cards:
+            return 1
+        row = self.cards[0].sizeHint().height() + self.grid.spacing()
+        rows_fit = max(1, (height + self.grid.spacing()) // max(1, row))
+        needed = -(-len(self.cards) // rows_fit)            # columns for every card to be in view
+        return max(1, min(needed, width // self.MIN_COLUMN, len(self.cards)))
+
+    def reflow(self) -> None:
+        port = self.parentWidget()          # the scroll area's viewport: the room the cards have
+        width = port.width() if port is not None else self.width()
+        height = port.height() if port is not None else self.height()
+        columns = self.columns_for(width, height)
         if columns == self.columns:
             return
         self.columns = columns
@@ -173,10 +183,6 @@ class CardGrid(QWidget):
         for col in range(self.grid.columnCount()):
             self.grid.setColumnStretch(col, 1 if col < columns else 0)
         self.grid.setRowStretch(self.grid.rowCount(), 1)
-
-    def resizeEvent(self, e) -> None:
-        super().resizeEvent(e)
-        self.reflow(e.size().width())
 
 
 class LookPanel(QWidget):
@@ -217,6 +223,7 @@ class LookPanel(QWidget):
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.cards_box)
+        self.scroll.viewport().installEventFilter(self)      # the viewport resized: the cards reflow
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
         v.addLayout(top)
@@ -225,6 +232,11 @@ class LookPanel(QWidget):
         self.look = None                     # the last look shown
         self.shown_key: str | None = None
         self.card_widgets: list[GarmentCard] = []
+
+    def eventFilter(self, obj, event) -> bool:           # noqa: N802 (Qt's name)
+        if obj is self.scroll.viewport() and event.type() == QEvent.Type.Resize:
+            self.cards_box.reflow()
+        return super().eventFilter(obj, event)
 
     def attach(self, engine=None, engine_thread=None) -> None:
         """Run the look in the engine's thread with its model (one model, one thread: a look waits for a running
