@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     except VitrineError as e:
         print(f"vitrine: {e}", file=sys.stderr)
         return 2
+    window.fit_to_screen(grow=not window.restored_geometry)    # cut to this screen; a first start fills 90% of it
     window.show()
     if args.file:
         window.open_source(args.file)

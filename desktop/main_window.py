@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self.setStyleSheet(STYLE)
         self.retranslate()
         geometry = read_bytes(self.settings, "geometry")
+        self.restored_geometry = geometry is not None
         if geometry is not None:
             self.restoreGeometry(geometry)
         self.model_chooser = ModelChooser(self)
@@ -108,6 +109,35 @@ class MainWindow(QMainWindow):
     @property
     def playing(self) -> bool:
         return self.player.playing
+
+    def fit_to_screen(self, grow: bool = False) -> None:
+        """The whole window on the screen it opens on: the default size (or one saved on a larger monitor) is cut
+        to the screen's free area (a 1280x720 screen had the status bar and the find field below its edge).
+        ``grow`` (a first start, no size saved): on a larger screen, 90% of it, centred (1280x760 left a 1920x1080
+        screen two-thirds empty)."""
+        screen = self.screen()
+        if screen is None:
+            return
+        free = screen.availableGeometry()
+        frame = self.frameGeometry()
+        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()   # the title bar, once shown
+        width = min(self.width(), free.width() - extra_w)
+        height = min(self.height(), free.height() - extra_h)
+        if grow and (width, height) == (self.width(), self.height()):
+            width = max(width, int(free.width() * 0.9) - extra_w)
+            height = max(height, int(free.height() * 0.9) - extra_h)
+            if (width, height) != (self.width(), self.height()):
+                self.resize(width, height)
+                self.move(free.x() + (free.width() - width - extra_w) // 2,
+                          free.y() + (free.height() - height - extra_h) // 2)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        frame = self.frameGeometry()
+        # wholly inside where it fits; else its top-left corner (menus, title) on the screen
+        x = max(min(frame.x(), free.right() + 1 - frame.width()), free.x())
+        y = max(min(frame.y(), free.bottom() + 1 - frame.height()), free.y())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
 
     # ------------------------------------------------------------------ building
     def _build_ui(self) -> None:
@@ -161,9 +191,12 @@ class MainWindow(QMainWindow):
         self.look_timer.timeout.connect(lambda: self.look_panel.request(self.frame))
         self.find_panel = FindPanel(catalog_folder=self.catalog_folder, config=self.config)
         self.find_panel.seek.connect(self._seek_seconds)
+        self.find_panel.opened.connect(lambda: self.tabs.setCurrentWidget(self.find_panel.results_box))
         # one tab each: at 1280x720 four stacked panels left similar products and history one row each
         self.tabs = QTabWidget()
-        for w in (self.similar_panel, self.history_panel, self.describe_panel, self.look_panel):
+        # the moments "Procurar no vídeo" finds are a tab too: under the player they took 110 px from the video
+        for w in (self.similar_panel, self.history_panel, self.describe_panel, self.look_panel,
+                  self.find_panel.results_box):
             self.tabs.addTab(w, "")
         self.tabs.currentChanged.connect(lambda _i: self._look_if_shown())
         self.similar_panel.title.hide()        # the tab says it
@@ -185,7 +218,7 @@ class MainWindow(QMainWindow):
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.player, 1)
-        lv.addWidget(self.find_panel)
+        self.player.bottom_row.addWidget(self.find_panel, 1)     # beside the region's line: no row of its own
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(right)
@@ -226,7 +259,7 @@ class MainWindow(QMainWindow):
         retranslate_menus(self, t)
         self.models_button.setText(t("models").replace("&", ""))
         self.first_run.retranslate(t, self.store.root)
-        for i, key in enumerate(("tab_similar", "tab_history", "tab_card", "tab_look")):
+        for i, key in enumerate(("tab_similar", "tab_history", "tab_card", "tab_look", "tab_find")):
             self.tabs.setTabText(i, t(key))
         self.answer_panel.retranslate(t)
         self.similar_panel.retranslate(t)

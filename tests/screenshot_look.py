@@ -1,4 +1,5 @@
-"""Screenshots of the "O visual" tab and the "Procurar no vídeo" field, offscreen (no X server, no model):
+"""Screenshots of the "O visual" tab and the "Procurar no vídeo" field (no model); offscreen, or in a real window
+under Xvfb (then the screen is grabbed: `QT_QPA_PLATFORM=xcb xvfb-run -s "-screen 0 1280x720x24" python ...`):
 
     python tests/screenshot_look.py [--out assets/screenshots] [--sizes 1280x720,1366x768]
 
@@ -26,7 +27,7 @@ def main() -> int:
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="look-shots-"))
     os.environ["VITRINE_HOME"] = str(work / "home")
-    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtCore import QPoint, QRect, QSettings, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
@@ -72,19 +73,37 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.02)
 
+    def shoot(w, path):
+        if app.platformName() == "xcb":      # a real X server (xvfb-run): the screen, what a person sees
+            app.primaryScreen().grabWindow(0).save(str(path))
+        else:
+            w.grab().save(str(path))
+        small_png(path)
+
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.split("x"))
         w = MainWindow(store=ModelStore(work / "models"), history=History(work / f"history-{size}.sqlite3"),
                        ui_lang="pt", settings=QSettings(str(work / f"settings-{size}.ini"), QSettings.Format.IniFormat),
                        catalog_folder=work / "catalog")
         w.resize(width, height)
+        w.move(0, 0)
+        w.fit_to_screen()                    # as the app does
         w.show()
         w.pages.setCurrentIndex(0)
         w.open_source(str(video))
         wait(lambda: w.frame is not None)
+        for _ in range(10):
+            app.processEvents()
+            time.sleep(0.02)
+        before_view = f"{w.player.view.width()}x{w.player.view.height()}"
         w.find_panel.field.setText(query)
         w.find_panel.search()
         wait(lambda: w.find_panel.results.count() > 0)
+        for _ in range(20):
+            app.processEvents()
+            time.sleep(0.02)
+        moments_view = f"{w.player.view.width()}x{w.player.view.height()}"
+        shoot(w, out / f"11-no-video-{size}.png")
         first = w.find_panel.results.item(0)
         QTest.mouseClick(w.find_panel.results.viewport(), Qt.MouseButton.LeftButton,
                          pos=w.find_panel.results.visualItemRect(first).center())
@@ -98,9 +117,15 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.02)
         path = out / f"10-o-visual-{size}.png"
-        w.grab().save(str(path))
-        small_png(path)
-        print(path, f"{len(w.look_panel.card_widgets)} cards, {w.find_panel.results.count()} moments")
+        shoot(w, path)
+        port = w.look_panel.scroll.viewport()
+        in_view = sum(port.rect().contains(QRect(c.mapTo(port, QPoint(0, 0)), c.size()))
+                      for c in w.look_panel.card_widgets)
+        view = w.player.view
+        print(path, f"{len(w.look_panel.card_widgets)} cards, {in_view} in view, {w.find_panel.results.count()} moments,"
+              f" video {before_view} (with the moments open: {moments_view}),"
+              f" window {w.frameGeometry().width()}x{w.frameGeometry().height()} on {app.primaryScreen().size().width()}"
+              f"x{app.primaryScreen().size().height()}")
         w.close()
     return 0
 

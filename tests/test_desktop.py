@@ -275,6 +275,41 @@ def test_screenshot_under_xvfb(installed_tiny, vitrine_home, tmp_path):
         assert colours is not None and len(colours) > 50
 
 
+def test_the_look_and_the_find_field_in_a_real_window_at_1280x720_under_xvfb(tmp_path):
+    """A real X server at a store's 1280x720 screen: the window fits it, the video keeps its size while the found
+    moments are open, and three or more look cards are in view (tests/screenshot_look.py walks it, no model)."""
+    if not shutil.which("Xvfb"):
+        pytest.skip("Xvfb is not installed (.ci/run installs it)")
+    import importlib.util
+    if importlib.util.find_spec("mediapipe") is None:     # not imported here: the walk runs in its own process
+        pytest.skip("mediapipe is not installed")
+    display = f":{80 + os.getpid() % 9}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", PYTHONPATH=str(ROOT))
+        r = subprocess.run([sys.executable, str(ROOT / "tests" / "screenshot_look.py"), "--out", str(tmp_path),
+                            "--sizes", "1280x720"], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+    line = r.stdout.strip().splitlines()[-1]
+    m = re.search(r"(\d+) cards, (\d+) in view, (\d+) moments, video (\d+)x(\d+) \(with the moments open: (\d+)x(\d+)\),"
+                  r" window (\d+)x(\d+) on (\d+)x(\d+)", line)
+    assert m, line
+    cards, in_view, moments, vw, vh, mw, mh, ww, wh, sw, sh = map(int, m.groups())
+    assert cards >= 4 and in_view >= 3 and moments >= 1, line
+    assert (vw, vh) == (mw, mh) and vh >= 520, line           # the moments did not take the video's height
+    assert ww <= sw and wh <= sh, line
+    from PIL import Image
+    for name in ("10-o-visual-1280x720.png", "11-no-video-1280x720.png"):
+        with Image.open(tmp_path / name) as shot:
+            assert shot.size == (1280, 720)
+            assert len(shot.convert("RGB").resize((128, 72)).getcolors(128 * 72) or []) > 50
+
+
 def test_qt_binding_does_not_leak_references_to_none(qtbot):
     """PySide6 6.12.0 dropped a reference to None on every void call: long-running apps crashed."""
     import gc

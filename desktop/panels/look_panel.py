@@ -8,11 +8,12 @@ questions); the search has its own thread. Only the newest request is answered."
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -29,7 +31,7 @@ from desktop.look_worker import FindWorker, LookWorker
 from desktop.panels.video_view import fmt_time
 from desktop.workers import start_in_thread
 
-CROP_SIDE = 88
+CROP_SIDE = 56                       # a compact card: three fit in the tab at 1280x720
 
 
 def _pixmap(rgb: np.ndarray, side: int = CROP_SIDE) -> QPixmap:
@@ -59,8 +61,33 @@ def card_words(item, t) -> dict[str, str]:
             "matches": matches}
 
 
+class ElidedLabel(QLabel):
+    """One line that ends in "…" when the card is narrow (the whole text is the tooltip): a card stays one
+    height, so three or more fit in the tab at 1280x720 instead of one and a half."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(parent)
+        self.full = text
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:          # noqa: N802 (Qt's name)
+        self.full = text
+        self._elide()
+
+    def resizeEvent(self, e) -> None:
+        super().resizeEvent(e)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self.full, Qt.TextElideMode.ElideRight, max(0, self.width()))
+        super().setText(shown)
+        self.setToolTip(self.full if shown != self.full else "")
+
+
 class GarmentCard(QFrame):
-    """One garment: its crop on the left, its words on the right; the whole card is a button."""
+    """One garment, compact: its crop on the left; on the right three lines (the garment and region, its colours
+    and attributes, its best catalog match); everything in full in the tooltip. The whole card is a button."""
     chosen = Signal(object)                  # engine.look.look.Item
 
     def __init__(self, item, rgb: np.ndarray, t, parent=None):
@@ -75,23 +102,31 @@ class GarmentCard(QFrame):
         self.crop.setFixedSize(CROP_SIDE, CROP_SIDE)
         self.crop.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.words = card_words(item, t)
-        self.title = QLabel(f"<b>{self.words['title']}</b>")
-        self.colours = QLabel(f"{t('look_colours')} {self.words['colours']}")
-        self.attributes = QLabel(self.words["attributes"])
-        self.attributes.setVisible(bool(self.words["attributes"]))
-        self.matches = QLabel(self.words["matches"] or t("look_no_matches"))
-        self.matches.setObjectName("hint")
-        for label in (self.title, self.colours, self.attributes, self.matches):
-            label.setWordWrap(True)
+        w = self.words
+        self.title = QLabel(f"<b>{w['title']}</b>")
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        described = " · ".join(x for x in (f"{t('look_colours')} {w['colours']}", w["attributes"]) if x)
+        self.colours = ElidedLabel(described)
+        self.colours.setObjectName("muted")
+        best = w["matches"].split("\n")[0] if w["matches"] else t("look_no_matches")
+        more = w["matches"].count("\n")
+        self.matches = ElidedLabel(f"{best}  (+{more})" if more else best)
+        self.matches.setObjectName("muted")
+        self.attributes = self.colours       # one line holds both (the tests and the tooltip read self.words)
         text = QVBoxLayout()
-        text.setSpacing(2)
-        for label in (self.title, self.colours, self.attributes, self.matches):
+        text.setSpacing(1)
+        text.setContentsMargins(0, 0, 0, 0)
+        for label in (self.title, self.colours, self.matches):
             text.addWidget(label)
+        text.addStretch(1)
         row = QHBoxLayout(self)
-        row.setContentsMargins(6, 6, 6, 6)
+        row.setContentsMargins(4, 4, 4, 4)
+        row.setSpacing(6)
         row.addWidget(self.crop, 0, Qt.AlignmentFlag.AlignTop)
         row.addLayout(text, 1)
-        self.setToolTip(t("look_card_tip"))
+        lines = [w["title"], f"{t('look_colours')} {w['colours']}", w["attributes"], w["matches"], "",
+                 t("look_card_tip")]
+        self.setToolTip("\n".join(x for x in lines if x is not None))
 
     def set_selected(self, on: bool) -> None:
         self.setProperty("selected", on)
@@ -101,6 +136,53 @@ class GarmentCard(QFrame):
         if e.button() == Qt.MouseButton.LeftButton:
             self.chosen.emit(self.item)
         super().mouseReleaseEvent(e)
+
+
+class CardGrid(QWidget):
+    """The cards in one column while they all fit the height (each card's words at full width); when they do not,
+    in as many columns as the width holds (MIN_COLUMN each) — the grid reflows as the tab is resized."""
+    MIN_COLUMN = 300
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(4)
+        self.cards: list[QWidget] = []
+        self.columns = 1
+
+    def set_cards(self, cards: list[QWidget]) -> None:
+        for c in self.cards:
+            self.grid.removeWidget(c)
+        self.cards = list(cards)
+        self.columns = 0                     # lay them out afresh
+        self.reflow()
+
+    def columns_for(self, width: int, height: int) -> int:
+        if not self.cards:
+            return 1
+        row = self.cards[0].sizeHint().height() + self.grid.spacing()
+        rows_fit = max(1, (height + self.grid.spacing()) // max(1, row))
+        needed = -(-len(self.cards) // rows_fit)            # columns for every card to be in view
+        return max(1, min(needed, width // self.MIN_COLUMN, len(self.cards)))
+
+    def reflow(self) -> None:
+        port = self.parentWidget()          # the scroll area's viewport: the room the cards have
+        width = port.width() if port is not None else self.width()
+        height = port.height() if port is not None else self.height()
+        columns = self.columns_for(width, height)
+        if columns == self.columns:
+            return
+        self.columns = columns
+        for c in self.cards:
+            self.grid.removeWidget(c)
+        for i, c in enumerate(self.cards):
+            self.grid.addWidget(c, i // columns, i % columns, Qt.AlignmentFlag.AlignTop)
+        for r in range(self.grid.rowCount() + 1):
+            self.grid.setRowStretch(r, 0)
+        for col in range(self.grid.columnCount()):
+            self.grid.setColumnStretch(col, 1 if col < columns else 0)
+        self.grid.setRowStretch(self.grid.rowCount(), 1)
 
 
 class LookPanel(QWidget):
@@ -126,29 +208,35 @@ class LookPanel(QWidget):
         self.busy.setRange(0, 0)
         self.busy.setMaximumWidth(120)
         self.busy.hide()
-        self.status = QLabel()
+        self.look_button.setObjectName("small")
+        self.look_button.setToolTip("")
+        self.status = QLabel()               # beside the button, wrapped: its own line cost the third card
+        self.status.setObjectName("muted")
         self.status.setWordWrap(True)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top = QHBoxLayout()
-        top.addWidget(self.look_button)
-        top.addWidget(self.use_model)
-        top.addStretch(1)
-        top.addWidget(self.busy)
-        self.cards_box = QWidget()
-        self.cards = QVBoxLayout(self.cards_box)
-        self.cards.setContentsMargins(0, 0, 0, 0)
-        self.cards.addStretch(1)
+        top.addWidget(self.look_button, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.use_model, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.status, 1)
+        top.addWidget(self.busy, 0, Qt.AlignmentFlag.AlignTop)
+        self.cards_box = CardGrid()
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.cards_box)
+        self.scroll.viewport().installEventFilter(self)      # the viewport resized: the cards reflow
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
         v.addLayout(top)
-        v.addWidget(self.status)
         v.addWidget(self.scroll, 1)
         self.frame = None                    # the frame the newest request is about
         self.look = None                     # the last look shown
         self.shown_key: str | None = None
         self.card_widgets: list[GarmentCard] = []
+
+    def eventFilter(self, obj, event) -> bool:           # noqa: N802 (Qt's name)
+        if obj is self.scroll.viewport() and event.type() == QEvent.Type.Resize:
+            self.cards_box.reflow()
+        return super().eventFilter(obj, event)
 
     def attach(self, engine=None, engine_thread=None) -> None:
         """Run the look in the engine's thread with its model (one model, one thread: a look waits for a running
@@ -215,8 +303,8 @@ class LookPanel(QWidget):
         for item in look.items:
             card = GarmentCard(item, frame.rgb, self.t)
             card.chosen.connect(self._on_card)
-            self.cards.insertWidget(self.cards.count() - 1, card)
             self.card_widgets.append(card)
+        self.cards_box.set_cards(self.card_widgets)
         how = {"pose": "look_how_pose", "person": "look_how_pose", "frame": "look_how_frame", "box": "look_how_box"}
         self.set_status(self.t(how.get(look.how, "look_how_frame"), n=len(look.items)) if look.items
                         else self.t("look_none"))
@@ -241,8 +329,11 @@ class LookPanel(QWidget):
 
 
 class FindPanel(QWidget):
-    """Under the player: "Procurar no vídeo" and the moments found, as thumbnails with their times."""
+    """Beside the region's line under the player: "Procurar no vídeo" and its progress, one row. The moments found
+    (thumbnails with their times, in rows that wrap) are in ``results_box``, which the window shows as a tab beside
+    the cards: opening them never takes height from the video."""
     seek = Signal(float)                     # seconds
+    opened = Signal()                        # a search started or answered: show ``results_box``
     _find = Signal(object)
 
     def __init__(self, catalog_folder=None, parent=None, config=None):
@@ -256,31 +347,35 @@ class FindPanel(QWidget):
         self.worker.failed.connect(self._on_failed)
         self.field = QLineEdit()
         self.field.returnPressed.connect(self.search)
+        self.field.setClearButtonEnabled(True)
         self.button = QPushButton()
         self.button.clicked.connect(self.search)
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(160)
+        self.progress.setMaximumWidth(120)
         self.progress.hide()
         self.status = QLabel()
+        self.status.setWordWrap(True)
         self.results = QListWidget()
         self.results.setViewMode(QListWidget.ViewMode.IconMode)
         self.results.setFlow(QListWidget.Flow.LeftToRight)
-        self.results.setWrapping(False)
+        self.results.setWrapping(True)
+        self.results.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.results.setIconSize(QSize(112, 63))
-        self.results.setFixedHeight(104)
+        self.results.setGridSize(QSize(128, 96))
         self.results.setMovement(QListWidget.Movement.Static)
         self.results.itemClicked.connect(self._on_item)
         self.results.hide()
-        row = QHBoxLayout()
+        row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.field, 1)
         row.addWidget(self.button)
         row.addWidget(self.progress)
-        row.addWidget(self.status)
-        v = QVBoxLayout(self)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.addLayout(row)
-        v.addWidget(self.results)
+        self.results_box = QWidget()
+        rv = QVBoxLayout(self.results_box)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.status)
+        rv.addWidget(self.results, 1)
+        rv.addStretch(0)
         self.video: str | None = None
         self.moments: list = []
         self.setEnabled(False)
@@ -290,6 +385,7 @@ class FindPanel(QWidget):
         self.field.setPlaceholderText(t("find_placeholder"))
         self.button.setText(t("find_button"))
         self.button.setToolTip(t("find_tip"))
+        self.field.setToolTip(t("find_tip"))       # the examples: the placeholder is short to fit beside the region
 
     def set_video(self, info: dict) -> None:
         """A source opened: the search works on video files."""
@@ -311,6 +407,7 @@ class FindPanel(QWidget):
         self.progress.setRange(0, 0)
         self.progress.show()
         self.status.setText(self.t("find_indexing"))
+        self.opened.emit()
         self._find.emit({"id": self.worker.latest, "video": self.video, "query": text})
         return True
 
@@ -336,6 +433,7 @@ class FindPanel(QWidget):
             self.results.addItem(item)
         self.results.setVisible(bool(moments))
         self.status.setText(self.t("find_found", n=len(moments)) if moments else self.t("find_none"))
+        self.opened.emit()
 
     def _on_failed(self, request_id: int, text: str) -> None:
         if request_id == self.worker.latest:

@@ -75,7 +75,9 @@ class PlayerPanel(QWidget):
         self.timecode = QLabel("--:--")
         self.timecode.setMinimumWidth(190)
         self.region_label = QLabel()
-        self.region_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        # its text comes and goes: it takes its width from what sits beside it (the find field), never the column's
+        self.region_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.region_label.setMinimumWidth(1)
         transport = QHBoxLayout()
         for w in (self.prev_button, self.play_button, self.next_button):
             transport.addWidget(w)
@@ -85,7 +87,9 @@ class PlayerPanel(QWidget):
         v = QVBoxLayout(self)
         v.addWidget(self.view, 1)
         v.addLayout(transport)
-        v.addWidget(self.region_label)
+        self.bottom_row = QHBoxLayout()     # the region's line; the window puts the find field beside it
+        self.bottom_row.addWidget(self.region_label)
+        v.addLayout(self.bottom_row)
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._request_next)
 
