@@ -188,6 +188,25 @@ def _ask(session, frame: Frame, region: GarmentRegion, schema, templates, max_to
                     max_tokens=max_tokens, choices=True)
 
 
+def question_for(schema: AttributeSchema, places: list[tuple[str, tuple[str, ...]]]) -> tuple[list[str], dict, str]:
+    """The one question about the whole frame for ``places`` ((region name, the garments it can hold), in order):
+    the answer's keys (a name twice gets _2...), its JSON schema (an entry per place, each the region's own
+    choices: ``_schema_for``) and the prompt."""
+    keys: list[str] = []
+    for name, _ in places:
+        key, n = name, 2
+        while key in keys:
+            key, n = f"{name}_{n}", n + 1
+        keys.append(key)
+    combined = {"type": "object", "additionalProperties": False, "required": keys,
+                "properties": {k: _schema_for(schema, kinds, region=name).model_schema
+                               for k, (name, kinds) in zip(keys, places)}}
+    # short: every token of it is read on every look (the answer's keys name the places and the attributes)
+    prompt = (f"The garments the person in the picture wears, as JSON, one entry per place ({', '.join(keys)}); "
+              f"the category \"{NOTHING}\" where a place holds none.")
+    return keys, combined, prompt
+
+
 def _ask_together(session, frame: Frame, regions: list[GarmentRegion], schema: AttributeSchema, max_tokens: int):
     """Every region's attributes in one answer about the whole frame: one JSON object with an entry per region
     (each constrained to the region's own schema), so the image and the prompt go through the model once, not once
@@ -200,18 +219,7 @@ def _ask_together(session, frame: Frame, regions: list[GarmentRegion], schema: A
     from engine.errors import VitrineError
     from engine.runtime.backends import GenerationOptions
     from engine.runtime.session import AskOptions
-    keys: list[str] = []
-    for r in regions:
-        key, n = r.name, 2
-        while key in keys:
-            key, n = f"{r.name}_{n}", n + 1
-        keys.append(key)
-    combined = {"type": "object", "additionalProperties": False, "required": keys,
-                "properties": {k: _schema_for(schema, r.kinds, region=r.name).model_schema
-                               for k, r in zip(keys, regions)}}
-    # short: every token of it is read on every look (the answer's keys name the places and the attributes)
-    prompt = (f"The garments the person in the picture wears, as JSON, one entry per place ({', '.join(keys)}); "
-              f"the category \"{NOTHING}\" where a place holds none.")
+    keys, combined, prompt = question_for(schema, [(r.name, r.kinds) for r in regions])
     # choices only: the model is asked where the answer branches (a value), the keys and punctuation between are
     # fed in one batch, and the answer's length is the schema's whatever the weights (ChoiceConstraint)
     answer = session.ask(frame, prompt, AskOptions(GenerationOptions(max_tokens=max_tokens * len(regions)), lang="en",
