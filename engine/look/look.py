@@ -3,9 +3,11 @@
 Regions come from engine.look.regions (pose + person mask, else the whole frame, or the clerk's boxes). For each
 region: colours from the pixels (engine.media.colors), one image vector (the catalog's signature, all regions in one
 batch) and the catalog's nearest products re-ranked by what the region can hold and by colour; with a session, the
-VLM reads the schema's attributes of every region in one answer about the whole frame (constrained decoding: one
-JSON entry per region, its category limited to what the region can hold plus "nothing"; ``crops``: one question per
-region's crop instead), and regions it calls empty are dropped.
+VLM reads every region's category and a few attributes (LOOK_FIELDS) in one answer about the whole frame (one JSON
+entry per region, its category limited to what the region can hold plus "nothing"; ``crops``: one question per
+region's crop instead), and regions it calls empty are dropped. The answer is choices only (AskOptions.choices):
+the model runs once where the answer branches, the keys between are fed in one batch, so its length and time are
+bounded by the schema whatever the weights say.
 """
 from __future__ import annotations
 

@@ -740,16 +740,16 @@ class ChoiceConstraint(TokenConstraint):
         for text, more in _options(q[0]):
             after_lit, after = _lead(more + q[1:])
             out.append((self._spell(lit + text + after_lit), after))
+        if any(len(a) <= len(b) and b[:len(a)] == a for i, (a, _) in enumerate(out)
+               for j, (b, _) in enumerate(out) if i != j):
+            raise BadInput("this JSON schema's values cannot be told apart token by token (one is spelled as the "
+                           "start of another): the answer cannot be laid out as choices")
         return out
 
     def _open(self, queue: tuple | None) -> None:
         self._cands, self._pos = (self._branches(queue) if queue is not None else []), 0
         if not self._cands:
             self._done = True
-        elif any(len(a) <= len(b) and b[:len(a)] == a for i, (a, _) in enumerate(self._cands)
-                 for j, (b, _) in enumerate(self._cands) if i != j):
-            raise BadInput("this JSON schema's values cannot be told apart token by token (one is spelled as the "
-                           "start of another): the answer cannot be laid out as choices")
 
     def allowed(self) -> list[int]:
         return sorted({c[self._pos] for c, _ in self._cands}) if not self._done else []
@@ -779,8 +779,8 @@ class ChoiceConstraint(TokenConstraint):
     def forced(self) -> list[int]:
         """The tokens that must come next, the only ones possible, until the next branch or the end: the loop
         feeds them without asking the model (and calls ``advance`` for each)."""
-        if self.plan is not None:
-            return []
+        if self.plan is not None or self._watch >= 0:
+            return []                   # a budget short of the longest answer: each step checks for closing
         cands, pos, out = self._cands, self._pos, []
         while cands and len({c[pos] for c, _ in cands}) == 1:
             out.append(cands[0][0][pos])
