@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 from engine.errors import BadInput
-from engine.runtime.constrained import ChoiceConstraint, VocabularyTrie, choosable, compile_schema
+from engine.runtime.constrained import (
+    ChoiceConstraint,
+    VocabularyTrie,
+    choosable,
+    compile_schema,
+)
 from engine.runtime.decoding import GenerationOptions, Prefilled, generate
 
 END = 0

@@ -707,7 +707,7 @@ class ChoiceConstraint(TokenConstraint):
         self._open(tuple(_layout(node)))
 
     @classmethod
-    def over(cls, constraint: TokenConstraint) -> "ChoiceConstraint":
+    def over(cls, constraint: TokenConstraint) -> ChoiceConstraint:
         """The choices of ``constraint``'s schema in its vocabulary (a backend's ``constraint_for``); the
         backend's own is released."""
         out = cls(constraint.node, constraint.trie, constraint.token_texts, constraint.stop_ids)
