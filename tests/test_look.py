@@ -187,6 +187,50 @@ def test_the_model_reads_every_region_in_one_answer_about_the_frame(finder, shop
         session.close()
 
 
+def test_the_looks_ask_on_a_real_runtime_that_never_ends_stays_within_the_bounds(tiny_gguf, finder):
+    """The look on the tiny GGUF model (random weights), the end token banned: one question, asked as choices,
+    its tokens and the model's runs (steps and fed batches) within the bounds of its schema in that vocabulary."""
+    from dataclasses import replace
+
+    import jsonschema
+
+    from engine.look.look import look_at
+    from engine.runtime.backends import load_backend
+    from engine.runtime.constrained import ChoiceConstraint, compile_schema
+    from engine.runtime.session import Session
+    rows = {"s": {"garment": "shirt", "colour": "red", "pattern": "plain", "sleeve": "long"},
+            "t": {"garment": "trousers", "colour": "blue", "pattern": "plain", "sleeve": ""},
+            "f": {"garment": "shoes", "colour": "black", "pattern": "plain", "sleeve": ""}}
+    scene = lb.Scene([lb.Worn("upper", "s", "shirt", "red"), lb.Worn("lower", "t", "trousers", "blue"),
+                      lb.Worn("feet", "f", "shoes", "black")], "")
+    frame = Frame(lb.draw_scene(scene, rows, 960, 540, seed=2), "figure.png")
+    session = Session(load_backend(str(tiny_gguf)))
+    backend = session.backend
+    runs: list[int] = []
+    step, feed = backend._step, backend._feed
+    backend._step = lambda tok: runs.append(1) or step(tok)
+    backend._feed = lambda tokens: runs.append(len(tokens)) or feed(tokens)
+    asked = []
+    ask = session.ask
+
+    def never_ending(frame, question, options, **kw):
+        options = replace(options, generation=replace(options.generation, ban_eos=True))
+        answer = ask(frame, question, options, **kw)
+        asked.append((options, answer))
+        return answer
+    session.ask = never_ending
+    try:
+        look_at(frame, None, session, finder)
+        (options, answer), = asked
+        assert options.choices and len(options.schema["properties"]) >= 3
+        most_tokens, most_runs = ChoiceConstraint.over(backend.constraint_for(compile_schema(options.schema))).bounds()
+    finally:
+        session.close()
+    jsonschema.validate(json.loads(answer.text), options.schema)
+    assert answer.timings.n_tokens <= most_tokens and not answer.truncated
+    assert 0 < len(runs) <= most_runs and sum(runs) < answer.timings.n_tokens
+
+
 @pytest.mark.parametrize("args, words", [
     (("look", "missing.png"), "file not found"),
     (("look", "{img}", "--box", "1,2,3"), "4 numbers"),

@@ -3,9 +3,11 @@
 Regions come from engine.look.regions (pose + person mask, else the whole frame, or the clerk's boxes). For each
 region: colours from the pixels (engine.media.colors), one image vector (the catalog's signature, all regions in one
 batch) and the catalog's nearest products re-ranked by what the region can hold and by colour; with a session, the
-VLM reads the schema's attributes of every region in one answer about the whole frame (constrained decoding: one
-JSON entry per region, its category limited to what the region can hold plus "nothing"; ``crops``: one question per
-region's crop instead), and regions it calls empty are dropped.
+VLM reads every region's category and a few attributes (LOOK_FIELDS) in one answer about the whole frame (one JSON
+entry per region, its category limited to what the region can hold plus "nothing"; ``crops``: one question per
+region's crop instead), and regions it calls empty are dropped. The answer is choices only (AskOptions.choices):
+the model runs once where the answer branches, the keys between are fed in one batch, so its length and time are
+bounded by the schema whatever the weights say.
 """
 from __future__ import annotations
 
@@ -139,10 +141,36 @@ class RegionSchema(AttributeSchema):
         return super().prompt().replace("the main garment in the picture", f"the garment {self.where}")
 
 
-def _schema_for(schema: AttributeSchema, kinds: tuple[str, ...], where: str = "") -> AttributeSchema:
-    """The attribute schema with the category limited to what the region can hold, plus "nothing"; ``where``
-    names the region in the prompt when the model sees the whole frame."""
-    s = copy.deepcopy(schema.schema)
+# What the look asks the model about each region besides its category: a few attributes the region shows (a
+# store's schema without one of them just has fewer). Colours are not asked: the pixels measure them (the card
+# shows those), and every attribute asked costs the model its tokens on every look. `vitrine describe` asks all.
+LOOK_FIELDS: dict[str, tuple[str, ...]] = {
+    "upper": ("pattern", "sleeve_length", "neckline"), "full": ("pattern", "sleeve_length", "neckline"),
+    "lower": ("pattern", "fit"), "feet": (), "hand": (),
+}
+OTHER_FIELDS = ("pattern", "fabric", "sleeve_length", "neckline", "fit")       # the whole frame, the clerk's boxes
+
+
+def _choices_only(schema: dict, region: str) -> dict:
+    """The category and the region's LOOK_FIELDS, of the schema's properties whose answers are choices among its
+    values (enums, arrays of enums): free-text or number attributes of a store's schema are left to describe, so
+    the look's answer has no free text to write and its length is the schema's (ChoiceConstraint)."""
+    from engine.runtime.constrained import choosable, compile_schema
+    wanted = ("category",) + LOOK_FIELDS.get(region, OTHER_FIELDS)
+    props = {k: v for k, v in schema["properties"].items()
+             if k in wanted and choosable(compile_schema({"type": "object", "properties": {k: v}}))}
+    if not props:
+        raise BadInput("the attribute schema has no category or attribute the look can ask as a choice (an enum): "
+                       "add a \"category\" enum to it")
+    return {**schema, "properties": props,
+            **({"required": [r for r in schema["required"] if r in props]} if "required" in schema else {})}
+
+
+def _schema_for(schema: AttributeSchema, kinds: tuple[str, ...], where: str = "", region: str = "") -> AttributeSchema:
+    """The attribute schema with the category limited to what the region can hold, plus "nothing", and only what
+    the look asks of ``region`` (``_choices_only``); ``where`` names the region in the prompt when the model sees
+    the whole frame."""
+    s = _choices_only(copy.deepcopy(schema.schema), region)
     cat = s["properties"].get("category")
     if isinstance(cat, dict) and isinstance(cat.get("enum"), list):
         allowed = [c for c in cat["enum"] if c in kinds] or list(cat["enum"])
@@ -156,15 +184,29 @@ def _ask(session, frame: Frame, region: GarmentRegion, schema, templates, max_to
     from engine.runtime.describe import describe
     if crops or region.name not in WHERE:
         crop = frame.crop(Region(region.box.x, region.box.y, region.box.w, region.box.h))
-        return describe(session, crop, _schema_for(schema, region.kinds), templates, max_tokens=max_tokens)
-    return describe(session, frame, _schema_for(schema, region.kinds, WHERE[region.name]), templates,
-                    max_tokens=max_tokens)
+        return describe(session, crop, _schema_for(schema, region.kinds, region=region.name), templates,
+                        max_tokens=max_tokens, choices=True)
+    return describe(session, frame, _schema_for(schema, region.kinds, WHERE[region.name], region.name), templates,
+                    max_tokens=max_tokens, choices=True)
 
 
-def _fields(schema: AttributeSchema) -> str:
-    """The attributes' names only: the decoder allows only the schema's values, and a question lists at most 1000
-    characters (every option of every region would not fit)."""
-    return ", ".join(schema.schema["properties"])
+def question_for(schema: AttributeSchema, places: list[tuple[str, tuple[str, ...]]]) -> tuple[list[str], dict, str]:
+    """The one question about the whole frame for ``places`` ((region name, the garments it can hold), in order):
+    the answer's keys (a name twice gets _2...), its JSON schema (an entry per place, each the region's own
+    choices: ``_schema_for``) and the prompt."""
+    keys: list[str] = []
+    for name, _ in places:
+        key, n = name, 2
+        while key in keys:
+            key, n = f"{name}_{n}", n + 1
+        keys.append(key)
+    combined = {"type": "object", "additionalProperties": False, "required": keys,
+                "properties": {k: _schema_for(schema, kinds, region=name).model_schema
+                               for k, (name, kinds) in zip(keys, places)}}
+    # short: every token of it is read on every look (the answer's keys name the places and the attributes)
+    prompt = (f"The garments the person in the picture wears, as JSON, one entry per place ({', '.join(keys)}); "
+              f"the category \"{NOTHING}\" where a place holds none.")
+    return keys, combined, prompt
 
 
 def _ask_together(session, frame: Frame, regions: list[GarmentRegion], schema: AttributeSchema, max_tokens: int):
@@ -179,19 +221,11 @@ def _ask_together(session, frame: Frame, regions: list[GarmentRegion], schema: A
     from engine.errors import VitrineError
     from engine.runtime.backends import GenerationOptions
     from engine.runtime.session import AskOptions
-    keys: list[str] = []
-    for r in regions:
-        key, n = r.name, 2
-        while key in keys:
-            key, n = f"{r.name}_{n}", n + 1
-        keys.append(key)
-    combined = {"type": "object", "additionalProperties": False, "required": keys,
-                "properties": {k: _schema_for(schema, r.kinds).model_schema for k, r in zip(keys, regions)}}
-    places = "; ".join(f"{k}: the garment {WHERE[r.name]}" for k, r in zip(keys, regions))
-    prompt = (f"Describe each garment of the person in the picture as JSON, one entry per place ({places}); each "
-              f"entry with {_fields(schema)}. Use the category \"{NOTHING}\" for a place that holds no garment.")
+    keys, combined, prompt = question_for(schema, [(r.name, r.kinds) for r in regions])
+    # choices only: the model is asked where the answer branches (a value), the keys and punctuation between are
+    # fed in one batch, and the answer's length is the schema's whatever the weights (ChoiceConstraint)
     answer = session.ask(frame, prompt, AskOptions(GenerationOptions(max_tokens=max_tokens * len(regions)), lang="en",
-                                                  translate=False, schema=combined))
+                                                  translate=False, schema=combined, choices=True))
     try:
         data = json.loads(answer.text)
         jsonschema.validate(data, combined)

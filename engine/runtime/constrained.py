@@ -620,3 +620,210 @@ class LlamaGrammarConstraint(TokenConstraint):
 
     def __del__(self):
         self.close()
+
+
+# ---- choices: an answer that only picks among the schema's values ---------------------------------------------------
+# A schema whose every free part is a choice among fixed texts (objects of string enums, booleans, consts, arrays
+# of string enums: what an attribute schema is) needs the model only where the answer branches. ChoiceConstraint
+# lays the answer out in the vocabulary's tokens (each value with the fixed text after it, up to the next choice),
+# lets the model pick only among the first tokens of what may come next, and hands every token that is the only
+# one possible to the decoding loop as ``forced`` (fed to the model in one batch, never picked): the model runs
+# once per branch, the answer's length is the layout's, whatever the weights say (a random model that would never
+# write the end token ends it too), and ``most_tokens``/``most_picks`` bound it before it starts.
+@dataclass(frozen=True)
+class _Pick:
+    """A branch of the layout: an enum's value, or (``rest``) an array's next item or its end."""
+    values: tuple                   # JSON texts
+    rest: tuple | None = None       # arrays: (min_items, max_items, items so far)
+
+
+def choosable(node: Node) -> bool:
+    """Whether an answer to ``node`` is choices among fixed texts only (ChoiceConstraint can lay it out): an object
+    of string enums, consts, booleans, nulls, arrays of string enums and such objects."""
+    def part(n: Node, top: bool = False) -> bool:
+        if n.kind == "object":
+            return all(part(v) for _, v in n.children)
+        if n.kind == "enum":
+            return len(n.values) == 1 or all(v.startswith('"') for v in n.values)
+        if n.kind == "array":
+            item = n.children[0]
+            return n.max_items == 0 or (item.kind == "enum" and all(v.startswith('"') for v in item.values))
+        return n.kind in ("boolean", "null") and not top
+    return node.kind == "object" and part(node, True)
+
+
+def _layout(node: Node) -> list:
+    """The answer as fixed texts and _Picks, in order (compact JSON, as to_regex spells it)."""
+    if node.kind == "object":
+        out: list = ["{"]
+        for i, (k, v) in enumerate(node.children):
+            out.append((", " if i else "") + json.dumps(k, ensure_ascii=False) + ": ")
+            out += _layout(v)
+        return out + ["}"]
+    if node.kind == "enum":
+        return [node.values[0]] if len(node.values) == 1 else [_Pick(node.values)]
+    if node.kind == "boolean":
+        return [_Pick(("true", "false"))]
+    if node.kind == "null":
+        return ["null"]
+    if node.max_items == 0:
+        return ["[]"]
+    return ["[", _Pick(node.children[0].values, (node.min_items, node.max_items, 0))]
+
+
+def _options(pick: _Pick) -> list[tuple[str, tuple]]:
+    """What a _Pick may write: (text, the layout items it adds before what follows)."""
+    if pick.rest is None:
+        return [(v, ()) for v in pick.values]
+    lo, hi, n = pick.rest
+    out = [("]", ())] if n >= lo else []
+    if n < hi:
+        nxt = _Pick(pick.values, (lo, hi, n + 1))
+        out += [((", " if n else "") + v, (nxt,)) for v in pick.values]
+    return out
+
+
+def _lead(queue: tuple) -> tuple[str, tuple]:
+    """The fixed text at the front of ``queue`` and what follows it (a _Pick first, or nothing)."""
+    i = 0
+    while i < len(queue) and isinstance(queue[i], str):
+        i += 1
+    return "".join(queue[:i]), queue[i:]
+
+
+class ChoiceConstraint(TokenConstraint):
+    """Only the schema's choices asked of the model (see above). Built over a backend's own constraint for the
+    same schema (its vocabulary: ``over``); ``choosable(node)`` must hold."""
+
+    def __init__(self, node: Node, trie: VocabularyTrie, token_texts: Sequence[str], stop_ids: Sequence[int]):
+        if not choosable(node):
+            raise BadInput("this JSON schema has free text or numbers: it cannot be answered by choices alone")
+        super().__init__(node, trie, token_texts, stop_ids)
+        self._tokens: dict[str, list[int]] = {}
+        self._cands: list[tuple[list[int], tuple | None]] = []   # (tokens to the next branch, what follows them)
+        self._pos = 0                                             # tokens of the candidates written
+        self._done = False
+        self._bounds: tuple[int, int] | None = None
+        self._open(tuple(_layout(node)))
+
+    @classmethod
+    def over(cls, constraint: TokenConstraint) -> ChoiceConstraint:
+        """The choices of ``constraint``'s schema in its vocabulary (a backend's ``constraint_for``); the
+        backend's own is released."""
+        out = cls(constraint.node, constraint.trie, constraint.token_texts, constraint.stop_ids)
+        close = getattr(constraint, "close", None)
+        if close:
+            close()
+        return out
+
+    def begin(self, budget: int) -> None:
+        super().begin(budget)
+        if budget >= self.bounds()[0]:
+            self._watch = -1            # the longest answer fits: it is never closed early
+
+    def _spell(self, text: str) -> list[int]:
+        ids = self._tokens.get(text)
+        if ids is None:
+            ids = self.trie.tokens_for(text)
+            if not ids:
+                raise BadInput(f"this model cannot write {text[:40]!r} from the JSON schema (its vocabulary has no "
+                               "whole-character tokens for it): use plainer characters in enum values and names")
+            self._tokens[text] = ids
+        return ids
+
+    def _branches(self, queue: tuple) -> list[tuple[list[int], tuple | None]]:
+        """The candidates from ``queue``: each option's tokens with the fixed text after it, and what follows."""
+        lit, q = _lead(queue)
+        if not q:
+            return [(self._spell(lit), None)] if lit else []
+        out = []
+        for text, more in _options(q[0]):
+            after_lit, after = _lead(more + q[1:])
+            out.append((self._spell(lit + text + after_lit), after))
+        if any(len(a) <= len(b) and b[:len(a)] == a for i, (a, _) in enumerate(out)
+               for j, (b, _) in enumerate(out) if i != j):
+            raise BadInput("this JSON schema's values cannot be told apart token by token (one is spelled as the "
+                           "start of another): the answer cannot be laid out as choices")
+        return out
+
+    def _open(self, queue: tuple | None) -> None:
+        self._cands, self._pos = (self._branches(queue) if queue is not None else []), 0
+        if not self._cands:
+            self._done = True
+
+    def allowed(self) -> list[int]:
+        return sorted({c[self._pos] for c, _ in self._cands}) if not self._done else []
+
+    def _mask(self, logits: np.ndarray) -> np.ndarray:
+        out = np.full_like(logits, -np.inf)
+        ids = self.allowed()
+        if ids:
+            out[ids] = logits[ids]
+        else:
+            out[self.stop_ids] = 0.0
+        return out
+
+    def _advance(self, token_id: int) -> None:
+        if self.plan is not None or self._done:      # closing on the budget (the base's plan writes the rest)
+            return
+        self._cands = [c for c in self._cands if c[0][self._pos] == token_id]
+        self._pos += 1
+        if not self._cands:
+            raise BadInput(f"token {token_id} is not one the JSON schema allows here")
+        if len(self._cands) == 1 and self._pos == len(self._cands[0][0]):
+            self._open(self._cands[0][1])
+
+    def _finished(self) -> bool:
+        return self._done
+
+    def forced(self) -> list[int]:
+        """The tokens that must come next, the only ones possible, until the next branch or the end: the loop
+        feeds them without asking the model (and calls ``advance`` for each)."""
+        if self.plan is not None or self._watch >= 0:
+            return []                   # a budget short of the longest answer: each step checks for closing
+        cands, pos, out = self._cands, self._pos, []
+        while cands and len({c[pos] for c, _ in cands}) == 1:
+            out.append(cands[0][0][pos])
+            pos += 1
+            if len(cands) == 1 and pos == len(cands[0][0]):
+                nxt = self._branches(cands[0][1]) if cands[0][1] is not None else []
+                cands, pos = nxt, 0
+        return out
+
+    def _most(self, queue: tuple | None, memo: dict) -> tuple[int, int]:
+        """(most tokens, most model picks) from ``queue`` to the end."""
+        if queue is None:
+            return 0, 0
+        if queue in memo:
+            return memo[queue]
+        cands = self._branches(queue)
+        tokens = picks = 0
+        groups: dict = {}
+        for ids, after in cands:
+            groups.setdefault(after, []).append(ids)
+        for after, ids in groups.items():
+            t, p = self._most(after, memo)
+            tokens = max(tokens, max(len(i) for i in ids) + t)
+            picks = max(picks, _depth([i for c in groups.values() for i in c]) + p)
+        memo[queue] = (tokens, picks)
+        return tokens, picks
+
+    def bounds(self) -> tuple[int, int]:
+        """(the most tokens an answer can have, the most times the model is asked to pick), from the schema and
+        the vocabulary alone: what the answer's budget and time are bounded by."""
+        if self._bounds is None:
+            self._bounds = self._most(tuple(_layout(self.node)), {})
+        return self._bounds
+
+
+def _depth(seqs: list[list[int]]) -> int:
+    """How many picks at most it takes to tell ``seqs`` apart token by token (a token that only one of them, or
+    all of them, can have next is not a pick)."""
+    def walk(group: list[list[int]], pos: int) -> int:
+        if len(group) <= 1:
+            return 0
+        by: dict[int, list] = {}
+        for s in group:
+            by.setdefault(s[pos], []).append(s)
+        return (1 if len(by) > 1 else 0) + max(walk(g, pos + 1) for g in by.values())
+    return walk(seqs, 0)

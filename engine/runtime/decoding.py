@@ -84,6 +84,8 @@ class Prefilled:
     history_used: int = 0                       # earlier exchanges the prompt holds
     room: int | None = None                     # positions the context has left for the answer (None: no limit)
     done: Callable[[], None] | None = None      # after the answer, stopped or not (what the cache now holds)
+    # feed several answer tokens at once (one batch), get the last one's next logits; None: ``step`` each
+    feed: Callable[[Sequence[int]], np.ndarray] | None = None
 
 
 class Decodable(Protocol):
@@ -155,6 +157,7 @@ def generate(runtime: Decodable, image, question: str, options: GenerationOption
     pick = options.picker()
     limit = budget(options, pre.room)
     constraint = options.constraint
+    forced_of = getattr(constraint, "forced", None)
     if constraint is not None:
         constraint.begin(limit)        # a cut answer is closed, still valid JSON
     text = IncrementalText(runtime.detokenize)
@@ -179,9 +182,24 @@ def generate(runtime: Decodable, image, question: str, options: GenerationOption
         if cancel is not None and cancel.is_set():
             stopped = True
             break
-        if len(text.ids) >= limit:     # the last token's logits are not needed: a follow-up's prefill takes it in
-            break
-        logits = pre.step(tok)
+        fed = [tok]
+        # tokens the constraint leaves no choice about are written without asking the model, and fed with the
+        # picked one in one batch (ChoiceConstraint: the model runs once per branch of the answer)
+        for forced in (forced_of() if forced_of else ())[:max(0, limit - len(text.ids))]:
+            constraint.advance(forced)
+            piece = text.push(forced)
+            if piece and on_token:
+                on_token(piece)
+            fed.append(forced)
+        if len(text.ids) >= limit or (constraint is not None and constraint.finished):
+            break                      # the last tokens' logits are not needed: a follow-up's prefill takes them in
+        if len(fed) == 1:
+            logits = pre.step(tok)
+        elif pre.feed is not None:
+            logits = pre.feed(fed)
+        else:
+            for t in fed:
+                logits = pre.step(t)
     if pre.done is not None:
         pre.done()
     whole, rest = text.finish()

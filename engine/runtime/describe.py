@@ -267,15 +267,17 @@ def render_pt(attrs: dict, schema: AttributeSchema, templates: dict) -> str:
 
 
 def describe(session, frame: Frame, schema: AttributeSchema | None = None, templates: dict | None = None,
-             max_tokens: int = MAX_TOKENS) -> Description:
-    """Ask the session's model for the schema's attributes (constrained), validate, and render Portuguese."""
+             max_tokens: int = MAX_TOKENS, choices: bool = False) -> Description:
+    """Ask the session's model for the schema's attributes (constrained), validate, and render Portuguese.
+    ``choices``: the answer as choices among the schema's values only (AskOptions.choices: a schema of enums)."""
     import jsonschema
 
     schema = schema or AttributeSchema.load()
     templates = templates if templates is not None else load_templates()
     model_schema = schema.model_schema
     answer = session.ask(frame, schema.prompt(), AskOptions(GenerationOptions(max_tokens=max_tokens), lang="en",
-                                                            translate=False, schema=model_schema))
+                                                            translate=False, schema=model_schema,
+                                                            choices=choices))
     try:
         attrs = json.loads(answer.text)
         jsonschema.validate(attrs, model_schema)

@@ -34,6 +34,10 @@ class AskOptions:
     answer_lang: str | None = None
     translate: bool = True
     schema: dict | None = None       # a JSON schema the answer follows (constrained decoding; never translated)
+    # the schema's answer as choices only (engine.runtime.constrained.ChoiceConstraint: the model is asked where
+    # the answer branches, the fixed text in between is fed in one batch, the length is the layout's whatever the
+    # weights): for a schema of enums (an attribute schema); one with free text or numbers is a BadInput
+    choices: bool = False
     remember: bool = True            # the question continues the frame's conversation and joins it (not a schema's)
     # the conversation so far as (question, answer) texts in the question's language, in place of the frame's own
     # (an API client sends its messages); None: the frame's own
@@ -218,6 +222,9 @@ class Session:
         if schema is not None:
             from engine.runtime.constrained import compile_schema
             constraint = self.backend.constraint_for(compile_schema(schema))
+            if opts.choices:
+                from engine.runtime.constrained import ChoiceConstraint
+                constraint = ChoiceConstraint.over(constraint)
             generation = replace(generation, constraint=constraint)
         elif translate and model_lang != a_lang:
             stream = SentenceStream(lambda s, said: self._answer_in(s, question, model_lang, a_lang, said),

@@ -335,7 +335,7 @@ def run_split(cat, rows: dict, finder, work: Path, seeds, seconds: float, stage)
 
 
 def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: str | None = None,
-        splits: tuple[str, ...] = ("dev", "test"), real_dim: bool = False) -> dict:
+        splits: tuple[str, ...] = ("dev", "test"), real_dim: bool = False, runs: int = 3) -> dict:
     """The figures per split (dev: tune on it; test: report it), the look's time on a 720p frame without a model,
     with ``model`` (a model name) and, with ``real_dim``, with the default model's real dimensions and random
     weights (export.bench.backends builds it once)."""
@@ -365,7 +365,7 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
         try:
             out = {name: run_split(cat, rows, finder, work, SPLITS[name], seconds, stage) for name in splits}
             stage("look timing")
-            out.update(time_looks(cat, rows, finder, work, model, real_dim))
+            out.update(time_looks(cat, rows, finder, work, model, real_dim, runs))
         finally:
             finder.close()
             cat.close()
@@ -430,25 +430,30 @@ def _time_model_look(frame, cat, finder, name: str, runs: int) -> dict:
         return answer
     session.ask = counted
     try:
-        times, regions, model, parts = [], 0, "", []
+        times, cpu, regions, model, parts = [], [], 0, "", []
         for i in range(runs + 1):                   # the first run warms up (graphs compiled): not counted
             answers.clear()
             rgb = frame.rgb.copy()
             rgb[0, 0] = (i * 37 % 256, 0, 0)        # a new picture each run (the session keys images by content)
             f = Frame(rgb, f"timing-{i}.png")
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             look = look_at(f, cat, session, finder)
             if i:
                 times.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
                 tm = [a.timings for a in answers]
                 parts.append({"asked": len(tm), "encode_s": sum(t.image_encode_s for t in tm),
                               "prefill_s": sum(t.prefill_s for t in tm), "tokens": sum(t.n_tokens for t in tm),
+                              "prompt_tokens": sum(t.prompt_tokens for t in tm),
                               "decode_s": sum(t.total_s - t.ttft_s for t in tm)})
             regions, model = max(regions, len(look.items)), look.model
     finally:
         session.close()
     mid = parts[int(np.argsort(times)[len(times) // 2])] if parts else {}
+    # per frame: wall seconds and the process's CPU seconds (all its threads): on a shared machine the wall time
+    # is what the other processes leave; the CPU time is the work itself
     return {"model": model or Path(name).name, "seconds": float(np.median(times)), "runs": runs,
+            "frames_s": [round(t, 3) for t in times], "cpu_s": float(np.median(cpu)),
             "regions": regions, "load_s": load_s, "threads": threads, "median_run": mid}
 
 
@@ -479,18 +484,28 @@ def format_result(r: dict, queries: bool = False) -> str:
         if m:
             lines.append(f"{label} {m['model']}: {m['seconds']:.2f} s for {m['regions']} region(s), median of "
                          f"{m['runs']}, {m['threads']} threads (target <= 3 s)")
+            if m.get("frames_s"):
+                lines.append(f"  per frame {', '.join(f'{t:.2f}' for t in m['frames_s'])} s; CPU {m['cpu_s']:.2f} s "
+                             "a frame (median, all threads)")
             p = m.get("median_run") or {}
             if p:
-                lines.append(f"  {p['asked']} questions: image encoded {p['encode_s']:.2f} s, prefill {p['prefill_s']:.2f} s, "
-                             f"{p['tokens']} tokens decoded in {p['decode_s']:.2f} s")
+                lines.append(f"  {p['asked']} questions: image encoded {p['encode_s']:.2f} s, prefill {p['prefill_s']:.2f} s "
+                             f"({p.get('prompt_tokens', 0)} prompt tokens), {p['tokens']} tokens decoded in "
+                             f"{p['decode_s']:.2f} s")
     return "\n".join(lines)
 
 
 def cmd_look_bench(args) -> int:
     import json
+
+    from engine.errors import BadInput
     splits = ("dev", "test") if args.split == "both" else (args.split,)
+    if args.timing_only:
+        splits = ()
+    if not 1 <= args.runs <= 50:
+        raise BadInput("--runs must be between 1 and 50")
     r = run(Path(args.work) if args.work else None, args.seconds, model=args.model, splits=splits,
-            real_dim=args.real_dim)
+            real_dim=args.real_dim, runs=args.runs)
     print(json.dumps(r, indent=2) if args.json else format_result(r, args.queries))
     return 0
 
@@ -504,6 +519,11 @@ def _arguments(b) -> None:
     b.add_argument("--real-dim", action="store_true",
                    help="also time the look with the default model (smolvlm-256m hybrid) at its real dimensions "
                    "and random weights (built once, cached)")
+    b.add_argument("--timing-only", action="store_true",
+                   help="only time the look on a 720p frame (no test videos): with --real-dim or --model, the "
+                   "model's part too")
+    b.add_argument("--runs", type=int, default=3, help="frames timed, after one to warm up (default 3; the median "
+                   "is reported)")
     b.add_argument("--queries", action="store_true", help="list each query's precision@5")
     b.add_argument("--json", action="store_true")
 

@@ -285,7 +285,7 @@ class GgufBackend(MtmdImages, DecodingBackend):
         if policy is not None:
             self._use_decode_threads(policy.start())
         return Prefilled(logits=self._logits_view(), step=self._step, prompt_tokens=self._llm.n_tokens,
-                         history_used=used, room=room, done=self._decoded)
+                         history_used=used, room=room, done=self._decoded, feed=self._feed)
 
     def _logits_view(self) -> np.ndarray:
         """The last position's logits, where llama.cpp keeps them (valid until the next eval)."""
@@ -298,6 +298,12 @@ class GgufBackend(MtmdImages, DecodingBackend):
         self._kv_ids.append(tok)
         if self._threads_policy is not None:
             self._use_decode_threads(self._threads_policy.observe(time.perf_counter() - t_tok))
+        return self._logits_view()
+
+    def _feed(self, tokens) -> np.ndarray:
+        """Several answer tokens in one batch (a constraint's forced run): the last one's next logits."""
+        self._eval(list(tokens))
+        self._kv_ids.extend(tokens)
         return self._logits_view()
 
     def _decoded(self) -> None:
