@@ -48,6 +48,7 @@ SLOW_TESTS = (
     "test_desktop_layout.py::test_the_cards_take_more_columns_only_when_they_do_not_fit_the_height_and_a_window_fits_its_screen",   # 22-28 s
     "test_outputs.py::test_merge_and_export_replace_their_own_output_and_nothing_else",   # fine-tunes a step
     "test_llama_tools.py::test_llama_mtmd_cli_answers_as_vitrine_does",         # builds llama-mtmd-cli once
+    "test_llama_tools.py::test_the_slice_is_all_that_differs",                   # shares its answers
 )
 MODEL_FIXTURES = {"tiny_checkpoint", "tiny_gguf", "tiny_gguf_f16", "installed_tiny", "tiny_onnx_fp32",
                   "tiny_onnx_int8", "hub", "tiny_argos", "minicpm_hybrid"}
