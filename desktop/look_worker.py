@@ -14,6 +14,11 @@ import threading
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop.workers import _message
+from engine.catalog.sqlite_catalog import DB_NAME, default_folder, open_catalog
+from engine.look.find import find, query_for
+from engine.look.look import look_at
+from engine.look.regions import PoseFinder
+from engine.look.video_index import VideoIndex
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,11 +35,6 @@ class _CatalogUser:
 
     def _catalog(self):
         if self.catalog is None:
-            from engine.catalog.sqlite_catalog import (
-                DB_NAME,
-                default_folder,
-                open_catalog,
-            )
             folder = self.folder or default_folder(self.config)
             if not (folder / DB_NAME).is_file():
                 return None
@@ -43,7 +43,6 @@ class _CatalogUser:
 
     def _finder(self):
         if self.finder is None:
-            from engine.look.regions import PoseFinder
             self.finder = PoseFinder()
         return self.finder
 
@@ -72,7 +71,6 @@ class LookWorker(QObject, _CatalogUser):
     def look(self, request: dict) -> None:
         if request["id"] != self.latest:
             return
-        from engine.look.look import look_at
         try:
             self.stage.emit(request["id"], "regions")
             session = self.engine.session if (self.engine is not None and request.get("model", True)) else None
@@ -106,8 +104,6 @@ class FindWorker(QObject, _CatalogUser):
             return
         from pathlib import Path
 
-        from engine.look.find import find, query_for
-        from engine.look.video_index import VideoIndex
         self.cancel.clear()
         index = None
         try:

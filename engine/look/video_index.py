@@ -28,7 +28,9 @@ import numpy as np
 
 from engine.database import SqlErrors, open_database
 from engine.errors import BadInput, Cancelled
+from engine.look.look import look_at
 from engine.look.regions import Box, PoseFinder
+from engine.media.frames import FrameSource
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -257,8 +259,6 @@ class VideoIndex:
               cancel: threading.Event | None = None, limit: int | None = None) -> int:
         """Index every sampled frame not yet indexed; returns how many were indexed now. ``limit``: stop after that
         many (a resumable partial run)."""
-        from engine.look.look import look_at
-        from engine.media.frames import FrameSource
         own = finder is None
         indexed = 0
         with FrameSource(str(self.video)) as src:

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field, replace
 from engine.errors import VitrineError
 from engine.language.answer_terms import to_portuguese
 from engine.language.detect import check_text, detect_language
-from engine.language.translate import LANGS, SentenceStream, Translator
+from engine.language.translate import LANGS, SentenceStream, Translator, load_translator, default_glossary
 from engine.media.colors import asks_about_color, dominant_colors
 from engine.media.frames import Frame
 from engine.runtime.answer import Answer, Timings
 from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, OnToken
 from engine.runtime.backends.chat_layout import Exchange
+from engine.runtime.constrained import compile_schema
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,6 @@ class Session:
     @property
     def translator(self) -> Translator:
         if self._translator is None:
-            from engine.language.translate import load_translator
             self._translator = load_translator()
         return self._translator
 
@@ -186,7 +186,6 @@ class Session:
         if getattr(self._translator, "glossary", None) is not None:
             return self._translator.glossary
         if self._glossary is None:
-            from engine.language.translate import default_glossary
             self._glossary = default_glossary()
         return self._glossary
 
@@ -216,7 +215,6 @@ class Session:
         stream = None
         constraint = None
         if schema is not None:
-            from engine.runtime.constrained import compile_schema
             constraint = self.backend.constraint_for(compile_schema(schema))
             generation = replace(generation, constraint=constraint)
         elif translate and model_lang != a_lang:

@@ -20,14 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import families
 from engine.errors import VitrineError
 from engine.kinds import ChatHandler
 from engine.models.gguf_file import check_gguf
-from engine import families
 from engine.runtime.backends.base import DecodingBackend, EncodedImage, Prefilled
 from engine.runtime.backends.chat_layout import ChatLayout, Exchange, kept_prefix, layout_from_template
 from engine.runtime.backends.decode_threads import DecodeThreads
 from engine.runtime.backends.gguf_images import MtmdImages
+from engine.runtime.constrained import LlamaGrammarConstraint, VocabularyTrie
 from engine.runtime.decoding import ANSWER_ROOM
 from engine.runtime.native import import_llama_cpp
 
@@ -325,7 +326,6 @@ class GgufBackend(MtmdImages, DecodingBackend):
         return piece
 
     def constraint_for(self, node):
-        from engine.runtime.constrained import LlamaGrammarConstraint, VocabularyTrie
         L = self._llama_cpp
         if getattr(self, "_token_texts", None) is None:     # built once per model: the vocabulary as text
             pieces = [self._llm.detokenize([tok]) for tok in range(self._n_vocab)]    # as answers are decoded

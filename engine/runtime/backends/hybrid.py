@@ -185,7 +185,6 @@ def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: in
     With the float graph, OpenVINO on the CPU and nncf, OpenVINO's int8 model is built beside the float graph
     (calibrated on ``calibration``, else frames drawn in code) and timed too; ``graph`` "vision_openvino" when it
     is chosen (the caller keeps its two files)."""
-    from engine.runtime.backends.gguf import GgufBackend
     side = tile_side(json.loads((vision.parent / "config.json").read_text()))
     # libmtmd gets the square tile the graphs encode, as the hybrid gives it (HybridBackend.encode)
     frames = [replace(f, rgb=f.square_tile(side)) for f in probe_frames(runs)]
