@@ -8,6 +8,7 @@ from engine.media.frames import Frame
 from engine.runtime.backends import GenerationOptions, load_backend
 from engine.runtime.backends.chat_layout import Exchange, layout_from_template
 from engine.runtime.session import AskOptions, Session
+from engine.settings import Settings
 from tests.fixtures import models
 
 OPTS = GenerationOptions(max_tokens=6, ban_eos=True)     # random weights: always 6 tokens
@@ -20,7 +21,7 @@ def frame(seed: int = 0) -> Frame:
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def gguf(request):
-    b = load_backend(str(models.tiny_gguf("Q8_0", "f16", family=request.param)), threads=2)
+    b = load_backend(str(models.tiny_gguf("Q8_0", "f16", family=request.param)), threads=2, settings=Settings.from_env())
     yield b
     b.close()
 
@@ -108,7 +109,7 @@ def test_a_full_context_drops_the_oldest_exchange(tiny_gguf):
 
 
 def test_onnx_appends_the_follow_up_and_equals_a_fresh_evaluation(tiny_onnx_fp32, monkeypatch):
-    b = load_backend(str(tiny_onnx_fp32))
+    b = load_backend(str(tiny_onnx_fp32), settings=Settings.from_env())
     s = Session(b)
     f = frame(5)
     s.ask(f, "What is this?", AskOptions(OPTS, translate=False))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.settings import Settings
 from tests.fixtures import models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +92,7 @@ def agreement(cli: Path, folder: Path, qa, rows) -> list[tuple[str, str, str, bo
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import AskOptions, Session
-    session = Session(load_backend(str(folder), threads=2))      # what `vitrine ask` runs
+    session = Session(load_backend(str(folder), threads=2, settings=Settings.from_env()))      # what `vitrine ask` runs
     try:
         out = []
         for row in rows:

@@ -167,7 +167,7 @@ def test_the_model_reads_every_region_in_one_answer_about_the_frame(finder, shop
                       lb.Worn("lower", _pick(rows, "trousers"), "trousers", ""),
                       lb.Worn("feet", _pick(rows, "shoes"), "shoes", "")], "")
     frame = Frame(lb.draw_scene(scene, rows, 960, 540, seed=2), "figure.png")
-    session = Session(load_backend("tiny"))
+    session = Session(load_backend("tiny", settings=Settings.from_env()))
     asked = []
     ask = session.ask
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from engine.settings import Settings
 from tests.helpers import ROOT
 from tests.fixtures import models
 
@@ -268,7 +269,7 @@ def test_describe_is_valid_json_under_the_schema_for_every_family_and_backend(ru
     else:
         folder = models.tiny_onnx("int8", family=family)
     schema = AttributeSchema.load()
-    session = Session(load_backend(str(folder), threads=2))
+    session = Session(load_backend(str(folder), threads=2, settings=Settings.from_env()))
     try:
         for seed in range(2):
             frame = Frame(np.random.RandomState(seed).randint(0, 255, (120, 160, 3), np.uint8), f"random-{seed}")
@@ -537,7 +538,7 @@ def test_every_schema_accepted_gives_valid_json_whatever_the_budget(runtime, tin
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.constrained import compile_schema, min_text
     from engine.runtime.session import AskOptions, Session
-    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2))
+    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2, settings=Settings.from_env()))
     frames = [Frame(np.random.RandomState(i).randint(0, 255, (64, 64, 3), np.uint8), f"random-{i}") for i in range(3)]
     seen = {"valid": 0, "truncated": 0, "too small": 0}
 
@@ -592,7 +593,7 @@ def test_an_onnx_model_eager_to_stop_still_closes_its_strings(tiny_onnx_int8, mo
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import AskOptions, Session
-    backend = load_backend(str(tiny_onnx_int8), threads=2)
+    backend = load_backend(str(tiny_onnx_int8), threads=2, settings=Settings.from_env())
     special = sorted(backend._special_ids())
     assert set(backend.eos_ids) <= set(special) and len(special) > len(backend.eos_ids)
     decode = backend._decode
@@ -639,7 +640,7 @@ def test_a_gguf_constraint_never_offers_control_tokens(tiny_gguf):
 
     from engine.runtime.backends import load_backend
     from engine.runtime.constrained import compile_schema
-    backend = load_backend(str(tiny_gguf), threads=2)
+    backend = load_backend(str(tiny_gguf), threads=2, settings=Settings.from_env())
     try:
         c = backend.constraint_for(compile_schema({"type": "object", "properties": {
             "s": {"type": "string", "maxLength": 40}}}))
@@ -674,7 +675,7 @@ def test_a_value_the_vocabulary_cannot_spell_is_refused_not_cut(runtime, tiny_gg
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import AskOptions, Session
-    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2))
+    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2, settings=Settings.from_env()))
     frame = Frame(np.random.RandomState(0).randint(0, 255, (64, 64, 3), np.uint8), "random")
     try:
         schema = {"type": "object", "properties": {"c": {"enum": ["ծ", "ծա"]}}}
@@ -716,7 +717,7 @@ def two_models(tmp_path_factory, tiny_gguf, tiny_onnx_int8):
     made = []
 
     def loader(name):
-        made.append(Session(load_backend(name, store=store, threads=2)))
+        made.append(Session(load_backend(name, store=store, threads=2, settings=Settings.from_env())))
         return made[-1]
     cat = SqliteCatalog(root / "catalog")
     cat.add(read_products_csv(write_catalog(root / "shop", n_synthetic=12, size=96, photos=False)).products)

@@ -28,7 +28,7 @@ from engine.errors import VitrineError
 from engine.media.frames import Frame
 from engine.models.manifest import Manifest, file_entry, MANIFEST_NAME
 from engine.paths import PROJECT_ROOT
-from engine.settings import bench_cache_dir
+from engine.settings import Settings, bench_cache_dir
 from export.families import build_checkpoint
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, peer: Path | None = None) -> dict:
+def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, peer: Path | None = None, *,
+            settings: Settings) -> dict:
     from engine.runtime.backends.base import GenerationOptions  # lazy: CLI startup, +0.15 s (the runtime)
     from engine.runtime.session import AskOptions, Session  # lazy: CLI startup, +0.3 s (the runtime)
     if kind == "encoders":
@@ -134,7 +135,7 @@ def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, p
         backend = HybridBackend(folder, Manifest.load(folder), threads=threads, vision=kind.split("@", 1)[1])
     elif kind.startswith(("gguf", "onnx", "hybrid")):
         from engine.runtime.backends import load_backend  # lazy: CLI startup, +0.15 s (the runtime)
-        backend = load_backend(str(folder), threads=threads)
+        backend = load_backend(str(folder), threads=threads, settings=settings)
     else:
         from engine.runtime.backends.torch import TorchBackend  # lazy: CLI startup, +0.15 s (the runtime)
         backend = TorchBackend(folder, threads=threads)
@@ -480,7 +481,8 @@ if __name__ == "__main__":     # worker process
     p.add_argument("--peer")
     a = p.parse_args()
     peer_path = Path(a.peer) if a.peer else None
-    print(json.dumps(_worker(a.worker, Path(a.dir), a.runs, a.max_tokens, a.threads, peer_path)))
+    print(json.dumps(_worker(a.worker, Path(a.dir), a.runs, a.max_tokens, a.threads, peer_path,
+                             settings=Settings.from_env())))      # the worker process's entry point
 
 
 def cmd_bench(args) -> int:

@@ -309,7 +309,7 @@ def _merge(parts: list[dict]) -> dict:
             "top3": right / max(found, 1), "by_region": per}
 
 
-def run_split(cat, rows: dict, finder, work: Path, seeds, seconds: float, stage) -> dict:
+def run_split(cat, rows: dict, finder, work: Path, seeds, seconds: float, stage, settings: Settings) -> dict:
     """Each seed's video built, indexed and scored; the looks' figures over all of them, p@5 and index time per
     video averaged."""
     from engine.look.video_index import VideoIndex  # lazy: CLI startup, +0.35 s (the runtime)
@@ -318,7 +318,7 @@ def run_split(cat, rows: dict, finder, work: Path, seeds, seconds: float, stage)
         stage(f"video, seed {seed}")
         video = work / f"look-{seed}.mp4"
         at = write_video(video, plan(rows, seconds, seed=seed), rows)
-        index = VideoIndex(video, 1.0, cat.signature.info.id, False, Settings.from_env())
+        index = VideoIndex(video, 1.0, cat.signature.info.id, False, settings)
         try:
             start = time.perf_counter()
             frames += index.build(cat, finder=finder)
@@ -364,9 +364,9 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
         cat.add(read_products_csv(csv_path).products)
         finder = PoseFinder()
         try:
-            out = {name: run_split(cat, rows, finder, work, SPLITS[name], seconds, stage) for name in splits}
+            out = {name: run_split(cat, rows, finder, work, SPLITS[name], seconds, stage, settings) for name in splits}
             stage("look timing")
-            out.update(time_looks(cat, rows, finder, work, model, real_dim))
+            out.update(time_looks(cat, rows, finder, work, model, real_dim, settings))
         finally:
             finder.close()
             cat.close()
@@ -388,7 +388,8 @@ def _timing_frame(rows: dict, work: Path):
     return Frame(draw_scene(scene, rows, 1280, 720, seed=3), "timing-720p.png")
 
 
-def time_looks(cat, rows: dict, finder, work: Path, model: str | None, real_dim: bool, runs: int = 3) -> dict:
+def time_looks(cat, rows: dict, finder, work: Path, model: str | None, real_dim: bool, settings: Settings,
+               runs: int = 3) -> dict:
     """Seconds per look of a 720p frame (median of ``runs``): regions, colours and matches alone; and with a model
     reading every region's attributes, each region asked about the one encoded frame (the session encodes it once)."""
     from engine.look.look import look_at  # lazy: CLI startup, +0.35 s (the runtime)
@@ -407,17 +408,17 @@ def time_looks(cat, rows: dict, finder, work: Path, model: str | None, real_dim:
         _, folder = prepare("256m", "hybrid")
         wanted.append(("look_720p_real_dim", str(folder)))
     for key, name in wanted:
-        out[key] = _time_model_look(frame, cat, finder, name, runs)
+        out[key] = _time_model_look(frame, cat, finder, name, runs, settings)
     return out
 
 
-def _time_model_look(frame, cat, finder, name: str, runs: int) -> dict:
+def _time_model_look(frame, cat, finder, name: str, runs: int, settings: Settings) -> dict:
     from engine.look.look import look_at  # lazy: CLI startup, +0.35 s (the runtime)
     from engine.runtime.backends import load_backend  # lazy: CLI startup, +0.15 s (the runtime)
     from engine.runtime.session import Session  # lazy: CLI startup, +0.3 s (the runtime)
-    threads = Settings.from_env().threads
+    threads = settings.threads
     start = time.perf_counter()
-    session = Session(load_backend(name, threads=threads))
+    session = Session(load_backend(name, threads=threads, settings=settings))
     load_s = time.perf_counter() - start
     answers: list = []
     ask = session.ask

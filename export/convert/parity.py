@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.media.frames import Frame
-from engine.runtime.backends import load_backend
+from engine.devices import resolve
+from engine.models.manifest import Manifest
+from engine.runtime.backends import backend_for_manifest
 from engine.runtime.backends.base import GenerationOptions
 from engine.runtime.backends.onnx import OnnxBackend
 from engine.runtime.backends.torch import TorchBackend
@@ -53,7 +55,8 @@ def parity_image(size: int):
 def _load(runtime: str, folder: Path, family: str):
     if runtime == "onnx":     # also before its manifest exists (parity runs inside the export)
         return OnnxBackend(folder, threads=2, family=family)
-    return load_backend(str(folder), threads=2)
+    # the export's own folder, on the CPU threads the reference gets: no store, no VITRINE_* settings
+    return backend_for_manifest(Manifest.load(folder), folder, 2, 1, resolve(None))
 
 
 def compare(checkpoint: Path | str, runtime: str, folder: Path | str, reference=None,

@@ -69,13 +69,12 @@ def _gguf_device(name: str, placement) -> None:
 
 def load_backend(model: str | None = None, *, mmproj: str | None = None, store: ModelStore | None = None,
                  threads: int | None = None, tiles: int = 1, device: str | None = None,
-                 settings: Settings | None = None) -> Backend:
+                 settings: Settings) -> Backend:
     """``model``: an installed model's name, a folder with a vitrine-model.json, or a text .gguf file; None:
     ``settings.model`` (VITRINE_MODEL), else the first installed.
     ``device``: auto, cpu, gpu, npu or cuda (engine/devices.py); None: ``settings.device`` (VITRINE_DEVICE), else
-    auto (the app and `serve` get theirs this way). ``settings``: the caller's (the CLI, the app and the server
-    read theirs once); a library caller with none (a script, a test) gets the environment's."""
-    settings = settings or Settings.from_env()
+    auto (the app and `serve` get theirs this way). ``settings``: the caller's, read once at its entry point (the
+    CLI, the app, the server, a benchmark's main) and passed down."""
     threads = settings.threads_for(threads)                 # --threads, else VITRINE_THREADS, else the cores
     # --device, else VITRINE_DEVICE, else auto; an absent device is refused here, before any loading
     placement = resolve(check_device(device) or settings.device)
