@@ -19,10 +19,10 @@ class CatalogWorker(QObject):
     added = Signal(object)                    # engine.catalog.base.AddReport
     add_failed = Signal(str)
 
-    def __init__(self, folder=None, k: int = 6, config: Settings | None = None):
+    def __init__(self, folder=None, k: int = 6, *, config: Settings):
         super().__init__()
         self.folder = folder                  # None: $VITRINE_HOME/catalog
-        self.config = config or Settings.from_env()     # the app's settings, passed down by its window
+        self.config = config                  # the app's settings, passed down by its window
         self.k = k
         self.catalog = None
         self.latest = 0                       # set by the GUI thread: older requests are dropped unseen

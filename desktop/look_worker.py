@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 class _CatalogUser:
     """Opens the catalog once, when there is one (matches and image vectors need it)."""
 
-    def __init__(self, folder=None, config: Settings | None = None):
+    def __init__(self, folder, config: Settings):
         self.folder = folder            # None: $VITRINE_HOME/catalog
-        self.config = config or Settings.from_env()     # the app's settings, read once by its window
+        self.config = config            # the app's settings, read once by its window
         self.catalog = None
         self.finder = None
 
@@ -60,7 +60,7 @@ class LookWorker(QObject, _CatalogUser):
     looked = Signal(int, object)             # request id, engine.look.look.Look
     failed = Signal(int, str)
 
-    def __init__(self, engine=None, folder=None, config: Settings | None = None):
+    def __init__(self, engine, folder, config: Settings):
         QObject.__init__(self)
         _CatalogUser.__init__(self, folder, config)
         self.engine = engine                 # desktop.workers.EngineWorker: its session, when a model is loaded
@@ -92,7 +92,7 @@ class FindWorker(QObject, _CatalogUser):
     found = Signal(int, object)              # request id, list of (engine.look.find.Moment, thumbnail JPEG bytes)
     failed = Signal(int, str)
 
-    def __init__(self, folder=None, config: Settings | None = None):
+    def __init__(self, folder, config: Settings):
         QObject.__init__(self)
         _CatalogUser.__init__(self, folder, config)
         self.latest = 0

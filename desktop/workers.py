@@ -110,9 +110,9 @@ class EngineWorker(QObject):
     described = Signal(object)            # engine.runtime.describe.Description
     describe_failed = Signal(str)
 
-    def __init__(self, history=None, translator=None, config: Settings | None = None):
+    def __init__(self, history=None, translator=None, *, config: Settings):
         super().__init__()
-        self.config = config or Settings.from_env()     # the app's settings (VITRINE_*), read once by its window
+        self.config = config            # the app's settings (VITRINE_*), read once by its window
         self.session = None
         self.model_name = ""
         self.history = history

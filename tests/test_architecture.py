@@ -59,3 +59,33 @@ def test_project_imports_inside_functions_say_why():
     bad = unexplained_function_imports()
     assert not bad, ("move these imports to the module's top, or say on their line why they must wait "
                      "(# lazy: circle A<->B / pulls torch / CLI startup):\n" + "\n".join(bad))
+
+
+def _reads_vitrine_variable(node) -> str | None:
+    """``os.environ.get("VITRINE_X")``, ``os.getenv("VITRINE_X")`` or ``os.environ["VITRINE_X"]`` read: the name."""
+    key = None
+    if isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Attribute):
+        f = node.func
+        if (f.attr == "get" and isinstance(f.value, ast.Attribute) and f.value.attr == "environ") or f.attr == "getenv":
+            key = node.args[0]
+    elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and \
+            isinstance(node.value, ast.Attribute) and node.value.attr == "environ":
+        key = node.slice
+    if isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.startswith("VITRINE_"):
+        return key.value
+    return None
+
+
+def test_only_the_settings_read_vitrine_variables():
+    """A process reads VITRINE_* once, at its entry point, through engine/settings.py, and passes the Settings down
+    (setting one for a child process is fine)."""
+    bad = []
+    for top in ("engine", "export", "desktop"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            if path == ROOT / "engine" / "settings.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+                name = _reads_vitrine_variable(node)
+                if name:
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: reads {name}")
+    assert not bad, "read it in engine/settings.py's Settings and pass the Settings down:\n" + "\n".join(bad)

@@ -359,7 +359,7 @@ def fake_api():
     import uvicorn
 
     from engine.serve.server import ServeLimits, create_app
-    app = create_app(FakeSession(), "fashion-tiny", ServeLimits(max_body_bytes=1 << 20))
+    app = create_app(FakeSession(), "fashion-tiny", ServeLimits(max_body_bytes=1 << 20), settings=Settings.from_env())
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False))
@@ -719,10 +719,10 @@ def two_models(tmp_path_factory, tiny_gguf, tiny_onnx_int8):
     def loader(name):
         made.append(Session(load_backend(name, store=store, threads=2, settings=Settings.from_env())))
         return made[-1]
-    cat = SqliteCatalog(root / "catalog")
+    cat = SqliteCatalog(root / "catalog", settings=Settings.from_env())
     cat.add(read_products_csv(write_catalog(root / "shop", n_synthetic=12, size=96, photos=False)).products)
     app = create_app(loader("tiny"), "tiny", api_key=KEY, loader=loader,
-                     installed=lambda: [m.name for m in store.vlms()], catalog=cat)
+                     installed=lambda: [m.name for m in store.vlms()], catalog=cat, settings=Settings.from_env())
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, app.state.slot, made
     cat.close()
@@ -741,7 +741,7 @@ def test_any_installed_model_by_name_is_loaded_on_demand_one_at_a_time(two_model
     r = _api(client, "/v1/chat/completions", _body(small_url, model="tiny-onnx"))
     assert r.status_code == 200, r.text
     assert r.json()["model"] == "tiny-onnx" and slot.name == "tiny-onnx"
-    assert made[-2]._closed and not made[-1]._closed          # the one before was closed first: one in memory
+    assert made[-2].closed and not made[-1].closed          # the one before was closed first: one in memory
     r = _api(client, "/v1/chat/completions", _body(small_url, model="tiny"))
     assert r.status_code == 200 and r.json()["model"] == "tiny" and slot.name == "tiny"
     loads = slot.loads
@@ -856,8 +856,8 @@ def test_look_finds_the_garments_with_one_shared_pose_finder_and_the_models_attr
     client, slot, _ = two_models
     body = {"image_url": {"url": red_shirt_url}, "k": 2, "model": "tiny"}
     first = _api(client, "/v1/vitrine/look", body).json()
-    finder = client.app.state.tools._finder
+    finder = client.app.state.tools.made_finder
     assert first["items"] and first["items"][0]["box"] and first["items"][0]["colors"], first
     assert "attributes" in first["items"][0] and first["model"] == "tiny"
     assert _api(client, "/v1/vitrine/look", body).status_code == 200
-    assert finder is not None and client.app.state.tools._finder is finder     # made once, shared
+    assert finder is not None and client.app.state.tools.made_finder is finder     # made once, shared

@@ -10,6 +10,7 @@ from engine.cli.progress import TqdmProgress
 from engine.errors import BadInput
 from engine.files import atomic_path
 from engine.media.frames import load_frame
+from engine.settings import Settings
 
 # Every `vitrine` call builds every command group's parser, so a group imports at module level only what that
 # needs; what a command runs (the runtime's numpy/OpenCV/llama.cpp chain, the server's FastAPI) loads when it runs.
@@ -78,7 +79,7 @@ def cmd_find(args) -> int:
     from engine.look.find import find, query_for  # lazy: CLI startup, +0.35 s (the runtime)
     from engine.look.video_index import VideoIndex  # lazy: CLI startup, +0.35 s (the runtime)
     if args.forget:
-        return _forget(Path(args.video), args.json)
+        return _forget(Path(args.video), args.json, args.settings)
     if not args.query:
         raise BadInput("say what to find: vitrine find VIDEO \"vestido vermelho\" (or a picture, or a SKU)")
     if not 1 <= args.n <= 500:
@@ -132,10 +133,10 @@ def cmd_find(args) -> int:
     return 0
 
 
-def _forget(video: Path, as_json: bool) -> int:
+def _forget(video: Path, as_json: bool, settings: Settings) -> int:
     """``vitrine find VIDEO --forget``: the video's indexes removed (the video may be gone already)."""
     from engine.look.video_index import forget  # lazy: CLI startup, +0.35 s (the runtime)
-    removed = forget(video)
+    removed = forget(video, settings)
     if as_json:
         print(json.dumps({"video": str(video), "removed": [str(s.path) for s in removed],
                           "bytes": sum(s.bytes for s in removed)}, indent=2))

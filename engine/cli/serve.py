@@ -52,7 +52,7 @@ def cmd_serve(args) -> int:
     if args.bench:
         from engine.serve.bench import run  # lazy: CLI startup, +1.2 s (fastapi)
         try:
-            print(json.dumps(run(session, backend.model_id, runs=args.bench), indent=2))
+            print(json.dumps(run(session, backend.model_id, runs=args.bench, settings=settings), indent=2))
         finally:
             session.close()
         return 0

@@ -25,6 +25,7 @@ from engine.catalog.vector_index import VectorIndex
 from engine.errors import VitrineError
 from engine.language.vocabulary import COLOURS
 from engine.media.colors import dominant_colors
+from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 # This module registers a command into every `vitrine` call's parser: the catalog, the look, the runtime and the
@@ -149,7 +150,8 @@ def search_p50(n: int, dim: int, queries: int = 50, seed: int = 0,
     return {"search_products": n, "search_p50_ms": float(np.median(times) * 1000), "index_build_s": build_s}
 
 
-def run(vectors: int = 100_000, work: Path | None = None, on_stage: Callable[[str], None] | None = None) -> dict:
+def run(vectors: int = 100_000, work: Path | None = None, on_stage: Callable[[str], None] | None = None, *,
+        settings: Settings) -> dict:
     from engine.catalog.products_csv import read_products_csv  # lazy: CLI startup, +0.02 s
     from engine.catalog.sqlite_catalog import SqliteCatalog  # lazy: CLI startup, +0.08 s
     say = on_stage or (lambda s: None)
@@ -158,7 +160,7 @@ def run(vectors: int = 100_000, work: Path | None = None, on_stage: Callable[[st
         say("drawing the catalog")
         read = read_products_csv(write_catalog(root / "catalog"))
         store = root / "store"
-        cat = SqliteCatalog(store)
+        cat = SqliteCatalog(store, settings=settings)
         try:
             cat.signature, cat.text_embedder      # loaded before the clock starts
             say(f"indexing {len(read.products)} products")
@@ -195,7 +197,8 @@ def cmd_catalog_bench(args) -> int:
 
     if args.vectors < 1000 or args.vectors > 2_000_000:
         raise VitrineError("--vectors must be between 1000 and 2000000")
-    result = run(args.vectors, on_stage=lambda s: print(f"... {s}", file=sys.stderr, flush=True))
+    result = run(args.vectors, on_stage=lambda s: print(f"... {s}", file=sys.stderr, flush=True),
+                 settings=args.settings)
     print(json.dumps(result, indent=2) if args.json else format_result(result))
     return 0
 
