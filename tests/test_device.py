@@ -217,9 +217,9 @@ def test_auto_falls_back_when_the_recorded_device_is_gone(monkeypatch):
     from engine.runtime.backends import hybrid
     monkeypatch.setattr(hybrid, "present", lambda: Present(openvino=("CPU",)))
     rec = {"choice": "openvino-gpu", "cpu_choice": "mmproj"}
-    assert hybrid.HybridBackend._choose(rec, Placement(Device.AUTO)) == "mmproj"
-    assert hybrid.HybridBackend._choose({"choice": "onnx-int8"}, Placement(Device.CPU)) == "onnx-int8"
-    assert hybrid.HybridBackend._choose({}, Placement(Device.GPU, encoder="GPU")) == "openvino-gpu"
+    assert hybrid.HybridBackend.choose(rec, Placement(Device.AUTO)) == "mmproj"
+    assert hybrid.HybridBackend.choose({"choice": "onnx-int8"}, Placement(Device.CPU)) == "onnx-int8"
+    assert hybrid.HybridBackend.choose({}, Placement(Device.GPU, encoder="GPU")) == "openvino-gpu"
 
 
 def test_openvino_int8_is_built_beside_the_float_graph_with_the_float_layers_left_float(tiny_hybrid):
@@ -249,7 +249,7 @@ def test_the_hybrid_runs_openvino_int8_when_recorded_and_cpu_stays_todays(tiny_h
     m.save(tiny_hybrid)
     with load_backend(str(tiny_hybrid), device="auto", threads=2, settings=Settings.from_env()) as b:
         assert b.vision_choice == "openvino-int8-cpu" and b.device_note == "OpenVINO CPU int8"
-        assert b._vision.session.compiled is not None
+        assert b.vision.session.compiled is not None
     with load_backend(str(tiny_hybrid), device="cpu", threads=2, settings=Settings.from_env()) as b:
         assert b.vision_choice == m.extra["vision"]["cpu_choice"] and "OpenVINO" not in b.device_note
     with HybridBackend(tiny_hybrid, m, threads=2, vision="openvino-cpu") as b:      # the float graph, as before

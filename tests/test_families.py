@@ -73,10 +73,10 @@ def test_follow_up_reuses_the_frame_and_equals_a_fresh_evaluation(backend, monke
 def test_hybrid_models_restore_a_state_snapshot(family_gguf):
     family, folder = family_gguf
     with load_backend(str(folder), threads=2, settings=Settings.from_env()) as b:
-        assert b._snapshots == (family == "minicpmv4_6")      # Qwen3.5 is hybrid: seq_rm cannot rewind it
+        assert b.snapshots == (family == "minicpmv4_6")      # Qwen3.5 is hybrid: seq_rm cannot rewind it
         image = b.encode(frame(2))
         b.first_token_logits(image, "Hi?")
-        assert (image.state.snapshot is not None) == b._snapshots
+        assert (image.state.snapshot is not None) == b.snapshots
 
 
 def test_one_view_by_default_more_with_tiles(family_gguf):
@@ -197,7 +197,7 @@ def test_minicpm_hybrid_round_trips_and_answers_as_its_gguf(minicpm_hybrid):
             GgufBackend(folder / m.files["model"].path, folder / m.files["mmproj"].path, family="minicpmv4_6",
                         threads=2, tiles=1) as g:
         assert h.layout_only and h.device_note == "onnxruntime CPU"
-        side = h._vision.image_size
+        side = h.vision.image_size
         assert side == 448
         ours, theirs, logits = [], [], []
         # 16:9 video frames (libmtmd would lay one out as another grid: 66 tokens, not 64) and a tile

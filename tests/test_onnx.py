@@ -186,7 +186,7 @@ def test_a_hybrid_model_runs_the_faster_vision_encoder_and_says_why(tiny_checkpo
     forced = HybridBackend(out, Manifest.load(out), vision="onnx-int8")
     f = frame(3)
     feats = forced.image_embedding(forced.encode(f))
-    np.testing.assert_allclose(feats, forced._vision.features(f), atol=1e-6)
+    np.testing.assert_allclose(feats, forced.vision.features(f), atol=1e-6)
     # (MiniCPM-V 4.6, refused here before, exports its vision encoder alone now: test_families.py's hybrid test)
 
 

@@ -164,14 +164,14 @@ def test_the_newest_pick_wins_and_a_question_drops_what_it_does_not_need(backend
     with session._lock:                      # the backend is busy: picks pile up
         session.prepare(a)
         deadline = time.time() + 10
-        while session._next is not None and time.time() < deadline:
+        while session.pending is not None and time.time() < deadline:
             time.sleep(0.01)                 # the encoder took a and waits for the backend
         session.prepare(b)
         session.prepare(c)                   # b was never started: c replaces it
         asker = threading.Thread(target=lambda: session.ask(d, "What is this?", AskOptions(OPTS, translate=False)))
         asker.start()
         deadline = time.time() + 10
-        while session._next is not None and time.time() < deadline:
+        while session.pending is not None and time.time() < deadline:
             time.sleep(0.01)                 # the question about d dropped c
     asker.join(60)
     time.sleep(0.5)
@@ -184,7 +184,7 @@ def test_the_newest_pick_wins_and_a_question_drops_what_it_does_not_need(backend
 def test_closing_stops_the_encoder_thread(tiny_gguf):
     session = Session(load_backend(str(tiny_gguf), threads=2, settings=Settings.from_env()))
     session.prepare(frame(45))
-    thread = session._preparer
+    thread = session.encoder_thread
     session.close()
     assert not thread.is_alive()
 

@@ -242,4 +242,4 @@ def test_a_multilingual_model_answers_in_portuguese_with_the_stores_words():
                          on_token=streamed.append)
     assert answer.text == "Ela usa uma bolsa preta. A saia é azul." and answer.answer_lang == "pt"
     assert "".join(streamed).strip() == answer.text
-    assert session._translator is None                  # no translator was loaded for it
+    assert not session.translator_loaded                  # no translator was loaded for it

@@ -105,6 +105,20 @@ class Session:
     def is_prepared(self, frame: Frame) -> bool:
         return frame.key in self._images
 
+    @property
+    def pending(self) -> Frame | None:
+        """The picked frame waiting for the encode-ahead thread (None once it took it, or a question dropped it)."""
+        return self._next
+
+    @property
+    def encoder_thread(self) -> threading.Thread | None:
+        """The encode-ahead thread while it runs (it ends when nothing is pending)."""
+        return self._preparer
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def _prepare_loop(self) -> None:
         # The thread ends when nothing is pending (the next pick starts another): llama.cpp's OpenMP keeps a team
         # of threads for every thread that ran it, and with more of them than cores libgomp stops spinning at
@@ -174,6 +188,11 @@ class Session:
                 self._threads.clear()
             else:
                 self._threads.pop(frame.key, None)
+
+    @property
+    def translator_loaded(self) -> bool:
+        """Whether a translator was given or loaded (``translator`` loads one on first need)."""
+        return self._translator is not None
 
     @property
     def translator(self) -> Translator:

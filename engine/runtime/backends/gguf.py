@@ -245,11 +245,18 @@ class GgufBackend(MtmdImages, DecodingBackend):
         llm.n_tokens = image.state.n_pos + keep
         del self._kv_ids[keep:]
 
-    def _tokens(self, text: str) -> list[int]:
+    @property
+    def snapshots(self) -> bool:
+        """Whether a follow-up restores the state saved after the image (hybrid and recurrent models) rather than
+        cutting the KV cache back."""
+        return self._snapshots
+
+    def tokens(self, text: str) -> list[int]:
+        """The text's token ids as a turn is fed (special tokens parsed, no BOS)."""
         return self._llm.tokenize(text.encode(), add_bos=False, special=True)
 
     def conversation_ids(self, history: tuple[Exchange, ...], question: str) -> list[int]:
-        return self.layout.conversation_ids(history, question, self._tokens)
+        return self.layout.conversation_ids(history, question, self.tokens)
 
     def _prefill(self, image: EncodedImage, question: str, history: tuple[Exchange, ...] = (),
                  answer_room: int = ANSWER_ROOM) -> tuple[int, int]:
@@ -257,7 +264,7 @@ class GgufBackend(MtmdImages, DecodingBackend):
         holds of it is kept), then the question. Returns (room left for the answer, earlier exchanges used):
         the oldest exchanges are dropped when the context would not leave ``answer_room``."""
         llm = self._llm
-        ids, used = self.layout.fitted(history, question, self._tokens, image.state.n_pos, llm.n_ctx(), answer_room)
+        ids, used = self.layout.fitted(history, question, self.tokens, image.state.n_pos, llm.n_ctx(), answer_room)
         if self._kv_image is image and image.state.chunks is not None:
             same = kept_prefix(self._kv_ids, ids)
             if same < len(self._kv_ids):
