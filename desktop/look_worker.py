@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 class _CatalogUser:
     """Opens the catalog once, when there is one (matches and image vectors need it)."""
 
-    def __init__(self, folder, config: Settings):
+    def __init__(self, folder=None, config: Settings | None = None):
+        # PySide's QObject.__init__ calls this first with no arguments; the worker's own __init__ then passes them
         self.folder = folder            # None: $VITRINE_HOME/catalog
         self.config = config            # the app's settings, read once by its window
         self.catalog = None
