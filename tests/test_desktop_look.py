@@ -70,7 +70,7 @@ def open_and_wait(qtbot, w, path):
 
 def test_the_look_tab_shows_a_card_per_garment_and_a_click_makes_it_the_next_questions_subject(w, qtbot, shop,
                                                                                               tmp_path):
-    import engine.look.look as look_module
+    import desktop.look_worker as look_module          # where the app's worker finds look_at
     rows, _ = shop
     shirt, trousers = dressed_figure(rows, tmp_path / "figure.png")
     threads = []
