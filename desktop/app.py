@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from engine.errors import VitrineError
 from engine.settings import Settings
 
 NO_DISPLAY = ("no display to open a window on: run `vitrine app` in a desktop session (or over ssh -X), or set "
@@ -82,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from PySide6.QtWidgets import QApplication
 
-    from desktop.main_window import MainWindow
-    from engine.errors import VitrineError
+    from desktop.main_window import MainWindow  # lazy: pulls Qt (PySide6), after the display check above
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Vitrine")
     app.setOrganizationName("Vitrine")

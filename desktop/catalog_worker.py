@@ -6,6 +6,9 @@ import threading
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop.workers import _message
+from engine.catalog.products_csv import read_products_csv
+from engine.catalog.sqlite_catalog import open_catalog
+from engine.media.colors import dominant_colors
 from engine.settings import Settings
 
 
@@ -16,10 +19,10 @@ class CatalogWorker(QObject):
     added = Signal(object)                    # engine.catalog.base.AddReport
     add_failed = Signal(str)
 
-    def __init__(self, folder=None, k: int = 6, config: Settings | None = None):
+    def __init__(self, folder=None, k: int = 6, *, config: Settings):
         super().__init__()
         self.folder = folder                  # None: $VITRINE_HOME/catalog
-        self.config = config or Settings.from_env()     # the app's settings, passed down by its window
+        self.config = config                  # the app's settings, passed down by its window
         self.k = k
         self.catalog = None
         self.latest = 0                       # set by the GUI thread: older requests are dropped unseen
@@ -27,7 +30,6 @@ class CatalogWorker(QObject):
 
     def _open(self):
         if self.catalog is None:
-            from engine.catalog.sqlite_catalog import open_catalog
             self.catalog = open_catalog(self.folder, None, self.config)
         return self.catalog
 
@@ -35,7 +37,6 @@ class CatalogWorker(QObject):
     def search(self, request: dict) -> None:
         if request["id"] != self.latest:      # the clerk moved on while we were busy
             return
-        from engine.media.colors import dominant_colors
         try:
             rgb = request["rgb"]
             colors = dominant_colors(rgb)
@@ -48,7 +49,6 @@ class CatalogWorker(QObject):
 
     @Slot(str)
     def add_csv(self, path: str) -> None:
-        from engine.catalog.products_csv import read_products_csv
         self.cancel.clear()
         try:
             read = read_products_csv(path)

@@ -1,10 +1,10 @@
 """`vitrine app`, registered into the `vitrine` command through the "vitrine.commands" entry point; Qt loads
 only when the app is run."""
 from __future__ import annotations
+from desktop.app import main as app_main
 
 
 def cmd_app(args) -> int:
-    from desktop.app import main as app_main
     return app_main(([args.file] if args.file else []) + (["--lang", args.lang] if args.lang else []))
 
 

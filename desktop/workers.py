@@ -11,6 +11,11 @@ import threading
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from engine.errors import VitrineError, os_error_message
+from engine.language.translate import load_translator
+from engine.media.frames import FrameSource
+from engine.runtime.backends import load_backend, GenerationOptions
+from engine.runtime.describe import describe
+from engine.runtime.session import Session, AskOptions
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,7 +47,6 @@ class FrameReader(QObject):
 
     @Slot(str)
     def open(self, spec: str) -> None:
-        from engine.media.frames import FrameSource
         try:
             src = FrameSource(spec)
         except BaseException as e:       # noqa: BLE001 - the GUI shows every failure
@@ -106,9 +110,9 @@ class EngineWorker(QObject):
     described = Signal(object)            # engine.runtime.describe.Description
     describe_failed = Signal(str)
 
-    def __init__(self, history=None, translator=None, config: Settings | None = None):
+    def __init__(self, history=None, translator=None, *, config: Settings):
         super().__init__()
-        self.config = config or Settings.from_env()     # the app's settings (VITRINE_*), read once by its window
+        self.config = config            # the app's settings (VITRINE_*), read once by its window
         self.session = None
         self.model_name = ""
         self.history = history
@@ -117,8 +121,6 @@ class EngineWorker(QObject):
 
     @Slot(str)
     def load_model(self, name: str) -> None:
-        from engine.runtime.backends import load_backend
-        from engine.runtime.session import Session
         self.loading.emit(name)
         try:
             if self.session is not None:
@@ -139,7 +141,6 @@ class EngineWorker(QObject):
         """Load the translator before the first question (argostranslate's import alone takes seconds)."""
         try:
             if self.translator is None:
-                from engine.language.translate import load_translator
                 self.translator = load_translator(settings=self.config)
                 if self.session is not None:
                     self.session.translator = self.translator
@@ -150,8 +151,6 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def ask(self, request: dict) -> None:
-        from engine.runtime.backends import GenerationOptions
-        from engine.runtime.session import AskOptions
         if self.session is None:
             self.ask_failed.emit("no model loaded")
             return
@@ -192,7 +191,6 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def describe(self, frame) -> None:
-        from engine.runtime.describe import describe
         if self.session is None:
             self.describe_failed.emit("no model loaded")
             return

@@ -110,6 +110,10 @@ class Settings:
     model: str | None = None      # VITRINE_MODEL: the model used when none is named (else the first installed)
     translator: str | None = None  # VITRINE_TRANSLATOR: "argos" or "bundled" forces one (else whichever is present)
     api_key: str | None = None    # VITRINE_API_KEY: the key `vitrine serve` asks for when --api-key is not given
+    # VITRINE_VIDEO_INDEX_MB / _DAYS: the video indexes' cap as written, checked where used (engine/look/video_index.py:
+    # a command that opens no index is not refused for them); "": the default
+    video_index_mb: str = ""
+    video_index_days: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -121,7 +125,9 @@ class Settings:
                                                   "VITRINE_CONVERSATION_TURNS"),
                    device=_device_from_env(), model=os.environ.get("VITRINE_MODEL") or None,
                    translator=os.environ.get("VITRINE_TRANSLATOR") or None,
-                   api_key=os.environ.get("VITRINE_API_KEY") or None)
+                   api_key=os.environ.get("VITRINE_API_KEY") or None,
+                   video_index_mb=os.environ.get("VITRINE_VIDEO_INDEX_MB", ""),
+                   video_index_days=os.environ.get("VITRINE_VIDEO_INDEX_DAYS", ""))
 
     def threads_for(self, requested: int | None) -> int:
         """``--threads`` when given (checked), else VITRINE_THREADS, else every usable core."""

@@ -14,6 +14,7 @@ import logging
 from engine.errors import BadInput, VitrineError
 from engine.language.translate import LANGS
 from engine.paths import ASSETS
+from engine.runtime.describe import AttributeSchema, load_templates
 from engine.settings import Settings
 from engine.text_files import json_kind, read_json
 
@@ -60,7 +61,6 @@ def store_file_warnings(settings: Settings) -> list[str]:
     """Every problem with the store's own copies of the files above, one line each (empty: all fine)."""
     # the schema's checks are the constrained decoder's, which brings the runtime with it: the app imports this
     # module at start-up for its quick questions, and loads the runtime only with a model
-    from engine.runtime.describe import AttributeSchema, load_templates
     out = []
     try:
         schema = AttributeSchema.load(settings)

@@ -8,12 +8,13 @@ from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from desktop.main_window import MainWindow  # noqa: E402
+from engine.settings import Settings
 
 out, image = sys.argv[1], sys.argv[2]
 question = sys.argv[3] if len(sys.argv) > 3 else "Qual é a cor da calça?"
 app = QApplication([])
 tmp = tempfile.mkdtemp()
-w = MainWindow(ui_lang="pt", settings=QSettings(f"{tmp}/s.ini", QSettings.Format.IniFormat))
+w = MainWindow(ui_lang="pt", settings=QSettings(f"{tmp}/s.ini", QSettings.Format.IniFormat), config=Settings.from_env())
 w.resize(1280, 760)
 w.show()
 w.open_source(image)

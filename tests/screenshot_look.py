@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from engine.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,7 +42,7 @@ def main() -> int:
     from tests.screenshot_tour import small_png
 
     csv_path, rows = lb.build_catalog(work / "shop", n=60)
-    cat = SqliteCatalog(work / "catalog")
+    cat = SqliteCatalog(work / "catalog", settings=Settings.from_env())
     cat.add(read_products_csv(csv_path).products)
     cat.close()
     by: dict[str, list[str]] = {}
@@ -84,7 +85,7 @@ def main() -> int:
         width, height = (int(v) for v in size.split("x"))
         w = MainWindow(store=ModelStore(work / "models"), history=History(work / f"history-{size}.sqlite3"),
                        ui_lang="pt", settings=QSettings(str(work / f"settings-{size}.ini"), QSettings.Format.IniFormat),
-                       catalog_folder=work / "catalog")
+                       catalog_folder=work / "catalog", config=Settings.from_env())
         w.resize(width, height)
         w.move(0, 0)
         w.fit_to_screen()                    # as the app does

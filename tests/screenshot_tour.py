@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from engine.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -83,7 +84,7 @@ def child(size: str, out: Path, model: Path, video: Path, catalog: Path) -> int:
         small_png(path)
         print(path, path.stat().st_size, flush=True)
 
-    w = MainWindow(ui_lang="pt")
+    w = MainWindow(ui_lang="pt", config=Settings.from_env())
     w.setGeometry(0, 0, width, height)
     w.show()
     shot(STEPS[0])

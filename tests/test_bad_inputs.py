@@ -21,6 +21,7 @@ import pytest
 
 from engine.models.profiles import PROFILES
 from engine.runtime.backends.hybrid import measure_vision_encoders
+from engine.settings import Settings
 from tests.helpers import ROOT, run_cli
 from tests.fixtures import media
 
@@ -631,7 +632,7 @@ def test_history_that_cannot_be_saved_keeps_the_answer(qtbot):
             return Answer(question=question, text="A calça é azul.", model="tiny", frame="f", frame_key="k",
                           timings=Timings())
 
-    worker = EngineWorker(history=FullHistory())
+    worker = EngineWorker(history=FullHistory(), config=Settings.from_env())
     worker.session = FakeSession()
     answered, not_saved = [], []
     worker.answered.connect(lambda a, entry: answered.append((a.text, entry)))
@@ -652,7 +653,7 @@ def test_the_app_starts_with_a_history_it_cannot_write(qtbot, monkeypatch, tmp_p
         raise VitrineError("opening the history failed: /x is on a read-only disk")
     monkeypatch.setattr(History, "default", staticmethod(refuse))
     w = MainWindow(store=ModelStore(tmp_path / "models"), ui_lang="en",
-                   settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+                   settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), config=Settings.from_env())
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: "read-only" in w.last_error, timeout=5000)
     assert len(w.history) == 0            # in memory: answers are kept while the app runs

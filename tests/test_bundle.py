@@ -94,7 +94,8 @@ def test_a_bundle_installs_offline_without_a_compiler_and_answers(bundle, tmp_pa
                          text=True, env=env, timeout=300)
     assert ask.returncode == 0, ask.stderr
     code = ("from PySide6.QtCore import QTimer; from PySide6.QtWidgets import QApplication; app = QApplication([]); "
-            "from desktop.main_window import MainWindow; w = MainWindow(ui_lang='pt'); w.show(); "
+            "from desktop.main_window import MainWindow; from engine.settings import Settings; "
+            "w = MainWindow(ui_lang='pt', config=Settings.from_env()); w.show(); "
             "QTimer.singleShot(300, lambda: (print('shown', w.isVisible()), app.quit())); app.exec()")
     app = subprocess.run([*_no_network(), str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
                          env=env, timeout=300)

@@ -30,7 +30,7 @@ def catalog_csv(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def built(catalog_csv, tmp_path_factory):
     read = read_products_csv(catalog_csv)
-    cat = SqliteCatalog(tmp_path_factory.mktemp("store") / "catalog")
+    cat = SqliteCatalog(tmp_path_factory.mktemp("store") / "catalog", settings=Settings.from_env())
     report = cat.add(read.products)
     yield cat, read, report
     cat.close()
@@ -86,7 +86,7 @@ def test_pure_colours_are_named_in_portuguese_with_gender():
 def test_a_removed_product_leaves_the_results_also_after_reopening(tmp_path):
     read = read_products_csv(small_csv(tmp_path / "shop"))
     folder = tmp_path / "catalog"
-    cat = SqliteCatalog(folder)
+    cat = SqliteCatalog(folder, settings=Settings.from_env())
     cat.add(read.products)
     from engine.catalog.product_images import load_rgb
     gone = read.products[3]
@@ -95,7 +95,7 @@ def test_a_removed_product_leaves_the_results_also_after_reopening(tmp_path):
     assert cat.remove([gone.id, "not-there"]) == 1
     assert gone.id not in [h.product.id for h in cat.search_image(picture, k=20)]
     cat.close()
-    again = SqliteCatalog(folder)                   # the saved index is the one without it
+    again = SqliteCatalog(folder, settings=Settings.from_env())                   # the saved index is the one without it
     assert gone.id not in [h.product.id for h in again.search_image(picture, k=20)]
     assert gone.id not in [h.product.id for h in again.search_text("skirt dress shirt bag", k=20)]
     again.close()
@@ -104,7 +104,7 @@ def test_a_removed_product_leaves_the_results_also_after_reopening(tmp_path):
 def test_an_updated_row_is_reindexed_and_an_unchanged_one_is_not(tmp_path):
     csv_path = small_csv(tmp_path / "shop")
     folder = tmp_path / "catalog"
-    cat = SqliteCatalog(folder)
+    cat = SqliteCatalog(folder, settings=Settings.from_env())
     cat.add(read_products_csv(csv_path).products)
     text = csv_path.read_text().splitlines()
     text[1] = text[1].replace(text[1].split(",")[2], "Vestido de festa")
@@ -210,7 +210,7 @@ def test_duplicate_ids_add_nothing(tmp_path):
 def test_an_index_built_with_another_embedder_is_not_mixed(tmp_path):
     read = read_products_csv(small_csv(tmp_path / "shop", n=5))
     folder = tmp_path / "c"
-    cat = SqliteCatalog(folder)
+    cat = SqliteCatalog(folder, settings=Settings.from_env())
     cat.add(read.products)
     cat.db.execute("UPDATE meta SET value = 'other-embedder-123' WHERE key = 'image_signature'")
     cat.close()
@@ -244,7 +244,7 @@ def test_a_damaged_catalog_file_is_reported_and_left_as_it_was(tmp_path):
 def test_a_second_writer_is_told_to_wait(tmp_path):
     from engine.files import store_lock
     read = read_products_csv(small_csv(tmp_path / "shop", n=3))
-    cat = SqliteCatalog(tmp_path / "c")
+    cat = SqliteCatalog(tmp_path / "c", settings=Settings.from_env())
     with store_lock(tmp_path / "c", "another add", "the catalog"):
         with pytest.raises(VitrineError, match="another vitrine is changing"):
             cat.add(read.products)
@@ -311,7 +311,7 @@ def test_fashion_siglip_loads_from_the_store_and_searches(tmp_path, vitrine_home
     t = load_text_embedder("fashion-siglip", Settings.from_env()).embed_texts(["red dress", "vestido vermelho"], query=True)
     assert t.shape == (2, 32)
     read = read_products_csv(small_csv(tmp_path / "shop", n=6))
-    cat = SqliteCatalog(tmp_path / "c", signature=lambda: ProductSignature(image))
+    cat = SqliteCatalog(tmp_path / "c", signature=lambda: ProductSignature(image), settings=Settings.from_env())
     cat.add(read.products)
     assert cat.info().image_embedder.startswith("fashion-siglip-")
     from engine.catalog.product_images import load_rgb
@@ -393,7 +393,7 @@ def test_the_app_import_counts_the_failed_products(tmp_path, qtbot):
     csv_path = small_csv(tmp_path / "shop", n=4)
     (csv_path.parent / "images" / "bomb.png").write_bytes(BOMB)
     _with_rows(csv_path, ["bomb,images/bomb.png,Bomb dress,dress,red,plain"], at=1)
-    worker = CatalogWorker(tmp_path / "catalog")
+    worker = CatalogWorker(tmp_path / "catalog", config=Settings.from_env())
     got, errors = [], []
     worker.added.connect(got.append)
     worker.add_failed.connect(errors.append)
@@ -409,7 +409,7 @@ def test_a_batch_holds_images_scaled_down_to_what_the_embedder_needs(tmp_path):
     csv_path = small_csv(tmp_path / "shop", n=3)
     Image.new("RGB", (3000, 2000), (200, 30, 30)).save(csv_path.parent / "images" / "big.png")
     _with_rows(csv_path, ["big,images/big.png,Big red dress,dress,red,plain"])
-    cat = SqliteCatalog(tmp_path / "catalog")
+    cat = SqliteCatalog(tmp_path / "catalog", settings=Settings.from_env())
     seen, vectors = [], cat.signature.vectors
     cat.signature.vectors = lambda images, masks=None: (seen.extend(im.shape for im in images), vectors(images))[1]
     report = cat.add(read_products_csv(csv_path).products)

@@ -8,6 +8,7 @@ from engine.media.frames import Frame
 from engine.runtime.backends import GenerationOptions, load_backend
 from engine.runtime.backends.chat_layout import Exchange, layout_from_template
 from engine.runtime.session import AskOptions, Session
+from engine.settings import Settings
 from tests.fixtures import models
 
 OPTS = GenerationOptions(max_tokens=6, ban_eos=True)     # random weights: always 6 tokens
@@ -20,7 +21,7 @@ def frame(seed: int = 0) -> Frame:
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def gguf(request):
-    b = load_backend(str(models.tiny_gguf("Q8_0", "f16", family=request.param)), threads=2)
+    b = load_backend(str(models.tiny_gguf("Q8_0", "f16", family=request.param)), threads=2, settings=Settings.from_env())
     yield b
     b.close()
 
@@ -59,7 +60,7 @@ def test_a_third_question_appends_its_own_turn_and_equals_a_fresh_evaluation(ggu
     # only the new turn went in: not the image, not the earlier exchanges (hybrid models too: nothing to cut);
     # an answer cut at its length left its last token out of the cache, and it goes in with the turn
     cut = len(history[-1].answer_ids) == OPTS.max_tokens
-    assert fed == [len(gguf._tokens(gguf.layout.next_turn("Is it striped?"))) + cut]
+    assert fed == [len(gguf.tokens(gguf.layout.next_turn("Is it striped?"))) + cut]
     fresh = gguf.teacher_forced_logits(image, "Is it striped?", [], history)[0]
     assert_same_next_token(appended, fresh)
 
@@ -75,8 +76,8 @@ def test_a_different_conversation_about_the_same_frame_starts_where_they_part(gg
     got = gguf.first_token_logits(image, "Is it long?", (first,))     # the second exchange dropped
     want = gguf.teacher_forced_logits(image, "Is it long?", [], (first,))[0]
     assert_same_next_token(got, want)
-    turn = len(gguf._tokens(gguf.layout.next_turn("Is it long?")))
-    if gguf._snapshots:         # hybrid: back to the state after the image, the first exchange again
+    turn = len(gguf.tokens(gguf.layout.next_turn("Is it long?")))
+    if gguf.snapshots:         # hybrid: back to the state after the image, the first exchange again
         assert fed[0] > turn
     else:                       # attention: the first exchange (and the turn opening they share) stays cached
         assert 0 < fed[0] <= turn
@@ -108,7 +109,7 @@ def test_a_full_context_drops_the_oldest_exchange(tiny_gguf):
 
 
 def test_onnx_appends_the_follow_up_and_equals_a_fresh_evaluation(tiny_onnx_fp32, monkeypatch):
-    b = load_backend(str(tiny_onnx_fp32))
+    b = load_backend(str(tiny_onnx_fp32), settings=Settings.from_env())
     s = Session(b)
     f = frame(5)
     s.ask(f, "What is this?", AskOptions(OPTS, translate=False))
@@ -133,7 +134,7 @@ def test_the_api_conversation_maps_onto_the_frames_own(gguf, monkeypatch):
     fed = fed_tokens(gguf, monkeypatch)
     a2 = s.ask(f, "And the colour?", AskOptions(OPTS, translate=False, history=[("What is this?", a1.text)]))
     # the turn and the answer's last token (cut at its length, never taken in)
-    assert a2.turn == 1 and fed[0] == len(gguf._tokens(gguf.layout.next_turn("And the colour?"))) + 1
+    assert a2.turn == 1 and fed[0] == len(gguf.tokens(gguf.layout.next_turn("And the colour?"))) + 1
     # a client that rewrote the answer: its words are the conversation (evaluated from where they part)
     a3 = s.ask(f, "Sure?", AskOptions(OPTS, translate=False, history=[("What is this?", "a red shirt")]))
     assert a3.turn == 1

@@ -16,6 +16,7 @@ from PySide6.QtCore import QPoint, QSettings, Qt, QTimer  # noqa: E402
 
 from engine.models.store import ModelStore  # noqa: E402
 from engine.runtime.history import History  # noqa: E402
+from engine.settings import Settings
 from tests.fixtures.media import index_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def make_window(qtbot, home, tmp_path, wait_model=True):
     from desktop.main_window import MainWindow
     w = MainWindow(store=ModelStore(home / "models"), history=History(tmp_path / "history.sqlite3"), ui_lang="pt",
-                   settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+                   settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), config=Settings.from_env())
     qtbot.addWidget(w)
     w.show()
     w.activateWindow()

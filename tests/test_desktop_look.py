@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from engine.media.frames import Region  # noqa: E402
 from engine.models.store import ModelStore  # noqa: E402
 from engine.runtime.history import History  # noqa: E402
+from engine.settings import Settings
 from export.bench import look as lb  # noqa: E402
 
 pytest.importorskip("mediapipe")
@@ -24,7 +25,7 @@ def shop(tmp_path_factory):
     from engine.catalog.sqlite_catalog import SqliteCatalog
     folder = tmp_path_factory.mktemp("shop")
     csv_path, rows = lb.build_catalog(folder / "csv", n=60)
-    cat = SqliteCatalog(folder / "catalog")
+    cat = SqliteCatalog(folder / "catalog", settings=Settings.from_env())
     cat.add(read_products_csv(csv_path).products)
     cat.close()
     return rows, folder / "catalog"
@@ -40,7 +41,7 @@ def w(qtbot, vitrine_home, tmp_path, shop):
     _, folder = shop
     win = MainWindow(store=ModelStore(vitrine_home / "models"), history=History(tmp_path / "history.sqlite3"),
                      ui_lang="pt", settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
-                     catalog_folder=folder)
+                     catalog_folder=folder, config=Settings.from_env())
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -69,7 +70,7 @@ def open_and_wait(qtbot, w, path):
 
 def test_the_look_tab_shows_a_card_per_garment_and_a_click_makes_it_the_next_questions_subject(w, qtbot, shop,
                                                                                               tmp_path):
-    import engine.look.look as look_module
+    import desktop.look_worker as look_module          # where the app's worker finds look_at
     rows, _ = shop
     shirt, trousers = dressed_figure(rows, tmp_path / "figure.png")
     threads = []

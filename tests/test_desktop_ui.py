@@ -15,6 +15,7 @@ from engine.media.colors import NamedColor  # noqa: E402
 from engine.media.frames import Region  # noqa: E402
 from engine.runtime.answer import Answer, Timings  # noqa: E402
 from engine.runtime.describe import Description  # noqa: E402
+from engine.settings import Settings
 from tests.fixtures.media import index_of  # noqa: E402
 from tests.test_desktop import make_window, open_and_wait  # noqa: E402
 
@@ -316,7 +317,7 @@ def test_settings_live_under_vitrine_home(qtbot, vitrine_home, tmp_path):
     from desktop.main_window import MainWindow
     from engine.models.store import ModelStore
     from engine.runtime.history import History
-    w = MainWindow(store=ModelStore(vitrine_home / "models"), history=History(tmp_path / "h.sqlite3"), ui_lang="pt")
+    w = MainWindow(store=ModelStore(vitrine_home / "models"), history=History(tmp_path / "h.sqlite3"), ui_lang="pt", config=Settings.from_env())
     qtbot.addWidget(w)
     try:
         assert w.settings.format() == QSettings.Format.IniFormat

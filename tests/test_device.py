@@ -11,6 +11,7 @@ from engine.media.frames import Frame
 from engine.models.manifest import Manifest, file_entry
 from engine.runtime.backends import GenerationOptions, load_backend
 from engine.devices import Device, Placement, Present, check_device, resolve
+from engine.settings import Settings
 from tests.helpers import run_cli
 
 openvino = pytest.importorskip("openvino")      # the dev extra installs it; the CPU device is always there
@@ -206,9 +207,9 @@ def test_the_hybrid_answers_alike_on_openvino_and_cpu_is_todays_path(tiny_hybrid
     recorded = dict(m.extra["vision"], choice="openvino-cpu", graph="vision_float")
     m.extra["vision"] = recorded
     m.save(tiny_hybrid)
-    with load_backend(str(tiny_hybrid), device="cpu") as b:
+    with load_backend(str(tiny_hybrid), device="cpu", settings=Settings.from_env()) as b:
         assert b.vision_choice == recorded["cpu_choice"] and "OpenVINO" not in b.device_note
-    with load_backend(str(tiny_hybrid), device="auto") as b:
+    with load_backend(str(tiny_hybrid), device="auto", settings=Settings.from_env()) as b:
         assert b.vision_choice == "openvino-cpu"
 
 
@@ -216,9 +217,9 @@ def test_auto_falls_back_when_the_recorded_device_is_gone(monkeypatch):
     from engine.runtime.backends import hybrid
     monkeypatch.setattr(hybrid, "present", lambda: Present(openvino=("CPU",)))
     rec = {"choice": "openvino-gpu", "cpu_choice": "mmproj"}
-    assert hybrid.HybridBackend._choose(rec, Placement(Device.AUTO)) == "mmproj"
-    assert hybrid.HybridBackend._choose({"choice": "onnx-int8"}, Placement(Device.CPU)) == "onnx-int8"
-    assert hybrid.HybridBackend._choose({}, Placement(Device.GPU, encoder="GPU")) == "openvino-gpu"
+    assert hybrid.HybridBackend.choose(rec, Placement(Device.AUTO)) == "mmproj"
+    assert hybrid.HybridBackend.choose({"choice": "onnx-int8"}, Placement(Device.CPU)) == "onnx-int8"
+    assert hybrid.HybridBackend.choose({}, Placement(Device.GPU, encoder="GPU")) == "openvino-gpu"
 
 
 def test_openvino_int8_is_built_beside_the_float_graph_with_the_float_layers_left_float(tiny_hybrid):
@@ -246,10 +247,10 @@ def test_the_hybrid_runs_openvino_int8_when_recorded_and_cpu_stays_todays(tiny_h
     m.files["vision_openvino_weights"] = file_entry(tiny_hybrid, "onnx/" + OPENVINO_INT8.replace(".xml", ".bin"))
     m.extra["vision"] = dict(m.extra["vision"], choice="openvino-int8-cpu", graph="vision_openvino")
     m.save(tiny_hybrid)
-    with load_backend(str(tiny_hybrid), device="auto", threads=2) as b:
+    with load_backend(str(tiny_hybrid), device="auto", threads=2, settings=Settings.from_env()) as b:
         assert b.vision_choice == "openvino-int8-cpu" and b.device_note == "OpenVINO CPU int8"
-        assert b._vision.session.compiled is not None
-    with load_backend(str(tiny_hybrid), device="cpu", threads=2) as b:
+        assert b.vision.session.compiled is not None
+    with load_backend(str(tiny_hybrid), device="cpu", threads=2, settings=Settings.from_env()) as b:
         assert b.vision_choice == m.extra["vision"]["cpu_choice"] and "OpenVINO" not in b.device_note
     with HybridBackend(tiny_hybrid, m, threads=2, vision="openvino-cpu") as b:      # the float graph, as before
         assert b.device_note.startswith("OpenVINO CPU") and "int8" not in b.device_note
@@ -285,7 +286,7 @@ def test_device_cpu_is_todays_onnx_path_with_the_same_answer(tiny_onnx_fp32):
     manifest = Manifest.load(tiny_onnx_fp32)
     files = {r: e.path for r, e in manifest.files.items() if r in ("vision", "embed", "decoder")}
     with OnnxBackend(tiny_onnx_fp32, files=files, threads=2) as before, \
-            load_backend(str(tiny_onnx_fp32), device="cpu", threads=2) as cpu:
+            load_backend(str(tiny_onnx_fp32), device="cpu", threads=2, settings=Settings.from_env()) as cpu:
         assert all(s.get_providers() == ["CPUExecutionProvider"] for s in cpu.sessions.values())
         assert cpu.device_note == "onnxruntime CPU"
         same_answers(cpu, before)
@@ -322,17 +323,17 @@ def test_bench_names_the_cpu_and_lists_every_encoder_with_the_chosen_one():
 def test_the_app_and_serve_get_their_device_from_vitrine_device(tiny_onnx_fp32, tiny_gguf, monkeypatch):
     # they call load_backend without a device: VITRINE_DEVICE (Settings) decides, through the same checks
     monkeypatch.setenv("VITRINE_DEVICE", "cpu")
-    with load_backend(str(tiny_onnx_fp32), threads=2) as b:
+    with load_backend(str(tiny_onnx_fp32), threads=2, settings=Settings.from_env()) as b:
         assert b.device_note == "onnxruntime CPU"
     from engine import devices
     monkeypatch.setattr(devices, "present", lambda: CPU_ONLY)
     monkeypatch.setenv("VITRINE_DEVICE", "npu")
     with pytest.raises(BadInput, match="present: cpu"):
-        load_backend(str(tiny_onnx_fp32), threads=2)
+        load_backend(str(tiny_onnx_fp32), threads=2, settings=Settings.from_env())
     # a GGUF model's encoder is libmtmd's: OpenVINO's GPU cannot take it, said in one line
     monkeypatch.setattr(devices, "present", lambda: Present(openvino=("CPU", "GPU")))
     with pytest.raises(BadInput, match="GGUF model"):
-        load_backend(str(tiny_gguf / "text-Q8_0.gguf"), device="gpu", threads=2)
+        load_backend(str(tiny_gguf / "text-Q8_0.gguf"), device="gpu", threads=2, settings=Settings.from_env())
 
 
 def test_bench_gives_each_encoder_its_new_frame_speedup_against_the_faster_reference():

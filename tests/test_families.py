@@ -11,6 +11,7 @@ from engine.models.store import ModelStore
 from engine import families
 from engine.runtime.backends import GenerationOptions, load_backend
 from engine.runtime.session import AskOptions, Session
+from engine.settings import Settings
 from tests.fixtures import models
 
 OPTS = GenerationOptions(max_tokens=8, ban_eos=True)      # random weights: always generate 8 tokens
@@ -29,7 +30,7 @@ def family_gguf(request):
 
 @pytest.fixture(scope="module")
 def backend(family_gguf):
-    b = load_backend(str(family_gguf[1]), threads=2)
+    b = load_backend(str(family_gguf[1]), threads=2, settings=Settings.from_env())
     yield b
     b.close()
 
@@ -45,7 +46,7 @@ def test_export_import_and_answer(family_gguf, vitrine_home):
     family, folder = family_gguf
     m = ModelStore(vitrine_home / "models").import_folder(f"tiny-{family}", folder)
     assert m.manifest.family == family and m.manifest.quant == "Q8_0"
-    with load_backend(f"tiny-{family}", threads=2) as b:
+    with load_backend(f"tiny-{family}", threads=2, settings=Settings.from_env()) as b:
         answer = Session(b).ask(frame(), "What color are the pants?", AskOptions(OPTS, translate=False))
     assert answer.timings.n_tokens == 8 and answer.timings.image_encode_s > 0
 
@@ -71,16 +72,16 @@ def test_follow_up_reuses_the_frame_and_equals_a_fresh_evaluation(backend, monke
 
 def test_hybrid_models_restore_a_state_snapshot(family_gguf):
     family, folder = family_gguf
-    with load_backend(str(folder), threads=2) as b:
-        assert b._snapshots == (family == "minicpmv4_6")      # Qwen3.5 is hybrid: seq_rm cannot rewind it
+    with load_backend(str(folder), threads=2, settings=Settings.from_env()) as b:
+        assert b.snapshots == (family == "minicpmv4_6")      # Qwen3.5 is hybrid: seq_rm cannot rewind it
         image = b.encode(frame(2))
         b.first_token_logits(image, "Hi?")
-        assert (image.state.snapshot is not None) == b._snapshots
+        assert (image.state.snapshot is not None) == b.snapshots
 
 
 def test_one_view_by_default_more_with_tiles(family_gguf):
     family, folder = family_gguf
-    with load_backend(str(folder), threads=2, tiles=1) as one, load_backend(str(folder), threads=2, tiles=4) as more:
+    with load_backend(str(folder), threads=2, tiles=1, settings=Settings.from_env()) as one, load_backend(str(folder), threads=2, tiles=4, settings=Settings.from_env()) as more:
         f = frame(3, size=(480, 640))
         if families.get(family).single_view:        # libmtmd slices: one view drops them unless --tiles asks
             assert one.encode(f).n_tokens < more.encode(f).n_tokens
@@ -97,7 +98,7 @@ class RefusingTranslator:
 
 def test_a_multilingual_model_gets_portuguese_as_it_is(vitrine_home):
     folder = models.tiny_gguf("Q8_0", "f16", family="minicpmv4_6")
-    with load_backend(str(folder), threads=2) as b:
+    with load_backend(str(folder), threads=2, settings=Settings.from_env()) as b:
         assert "multi" in b.languages
         answer = Session(b, translator=RefusingTranslator()).ask(frame(), "Qual é a cor da calça?",
                                                                  ASK)
@@ -157,7 +158,7 @@ def test_tinyllava_through_onnx(quant, vitrine_home):
     else:
         assert p["teacher_forced_agreement"] >= 0.85 and p["image_cosine"] > 0.99
     ModelStore(vitrine_home / "models").import_folder("tl-onnx", folder)
-    with load_backend("tl-onnx", threads=2) as b:
+    with load_backend("tl-onnx", threads=2, settings=Settings.from_env()) as b:
         assert b.family.name == "llava"
         s = Session(b)
         f = frame(4)
@@ -196,7 +197,7 @@ def test_minicpm_hybrid_round_trips_and_answers_as_its_gguf(minicpm_hybrid):
             GgufBackend(folder / m.files["model"].path, folder / m.files["mmproj"].path, family="minicpmv4_6",
                         threads=2, tiles=1) as g:
         assert h.layout_only and h.device_note == "onnxruntime CPU"
-        side = h._vision.image_size
+        side = h.vision.image_size
         assert side == 448
         ours, theirs, logits = [], [], []
         # 16:9 video frames (libmtmd would lay one out as another grid: 66 tokens, not 64) and a tile

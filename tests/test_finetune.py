@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from engine.settings import Settings
 from export.training.finetune import finetune
 from export.training.merge import merge
 from export.training.options import FinetuneOptions
@@ -76,10 +77,10 @@ def test_a_conversation_is_learned_as_the_runtime_asks_it(family, small_set):
         else:
             part.append(t)
     assert answers == [e.answer for e in chat]
-    with load_backend(str(models.tiny_gguf("Q8_0", "f16", family=family)), threads=2) as b:
-        one = b.conversation_ids((), chat[0].question) + b._tokens(b.layout.answer_lead + chat[0].answer)
+    with load_backend(str(models.tiny_gguf("Q8_0", "f16", family=family)), threads=2, settings=Settings.from_env()) as b:
+        one = b.conversation_ids((), chat[0].question) + b.tokens(b.layout.answer_lead + chat[0].answer)
         runtime = b.conversation_ids(tuple(Exchange(e.question, e.answer) for e in chat[:2]), chat[2].question)
-        runtime = runtime[len(one):] + b._tokens(b.layout.answer_lead + chat[2].answer) + [enc.eos_id]
+        runtime = runtime[len(one):] + b.tokens(b.layout.answer_lead + chat[2].answer) + [enc.eos_id]
         later = ids[len(first["input_ids"][0]) - 1:]
         if family == "llava":    # sentencepiece: llama.cpp starts a word after "</s>" ("▁USER"), transformers not
             assert "".join(tok.decode(later).split()) == "".join(

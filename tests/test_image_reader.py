@@ -15,6 +15,7 @@ from engine.errors import BadInput
 from engine.media.frames import ImageTooLarge, decode_image_bytes, read_image
 
 
+from engine.settings import Settings
 from tests.helpers import BOMB, encoded, png_claiming
 
 
@@ -76,7 +77,7 @@ def api():
     from fastapi.testclient import TestClient
 
     from engine.serve.server import create_app
-    with TestClient(create_app(_NoModel(), "fashion-tiny"), raise_server_exceptions=False) as client:
+    with TestClient(create_app(_NoModel(), "fashion-tiny", settings=Settings.from_env()), raise_server_exceptions=False) as client:
         yield client
 
 

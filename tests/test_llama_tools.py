@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.settings import Settings
 from tests.fixtures import models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +108,7 @@ def vitrine_answers(folder: Path, qa, rows, keep_slice: bool) -> list[str]:
     if keep_slice:
         MtmdImages._single_view = lambda self, steps: steps
     try:
-        session = Session(load_backend(str(folder), threads=2))      # what `vitrine ask` runs
+        session = Session(load_backend(str(folder), threads=2, settings=Settings.from_env()))      # what `vitrine ask` runs
         try:
             out = []
             for row in rows:

@@ -12,6 +12,7 @@ import pytest
 
 from engine.errors import BadInput, Cancelled
 from engine.media.frames import Frame
+from engine.settings import Settings
 from export.bench import look as lb
 from export.bench.catalog import write_catalog
 
@@ -33,7 +34,7 @@ def shop(tmp_path_factory):
     from engine.catalog.sqlite_catalog import SqliteCatalog
     folder = tmp_path_factory.mktemp("shop")
     csv_path, rows = lb.build_catalog(folder / "csv", n=80)
-    cat = SqliteCatalog(folder / "catalog")
+    cat = SqliteCatalog(folder / "catalog", settings=Settings.from_env())
     cat.add(read_products_csv(csv_path).products)
     cat.close()
     return rows, folder / "catalog"
@@ -107,7 +108,7 @@ def test_the_look_finds_each_garment_and_its_product_in_the_top_3(finder, shop):
     trousers = _pick(rows, "trousers", {rows[shirt]["colour"]})
     scene = lb.Scene([lb.Worn("upper", shirt, "shirt", ""), lb.Worn("lower", trousers, "trousers", "")], "")
     rgb = lb.draw_scene(scene, rows, 1280, 720, seed=4)
-    cat = SqliteCatalog(folder)
+    cat = SqliteCatalog(folder, settings=Settings.from_env())
     try:
         look = look_at(Frame(rgb, "scene.png"), cat, None, finder, k=3)
     finally:
@@ -167,7 +168,7 @@ def test_the_model_reads_every_region_in_one_answer_about_the_frame(finder, shop
                       lb.Worn("lower", _pick(rows, "trousers"), "trousers", ""),
                       lb.Worn("feet", _pick(rows, "shoes"), "shoes", "")], "")
     frame = Frame(lb.draw_scene(scene, rows, 960, 540, seed=2), "figure.png")
-    session = Session(load_backend("tiny"))
+    session = Session(load_backend("tiny", settings=Settings.from_env()))
     asked = []
     ask = session.ask
 
@@ -204,7 +205,7 @@ def test_the_looks_ask_on_a_real_runtime_that_never_ends_stays_within_the_bounds
     scene = lb.Scene([lb.Worn("upper", "s", "shirt", "red"), lb.Worn("lower", "t", "trousers", "blue"),
                       lb.Worn("feet", "f", "shoes", "black")], "")
     frame = Frame(lb.draw_scene(scene, rows, 960, 540, seed=2), "figure.png")
-    session = Session(load_backend(str(tiny_gguf)))
+    session = Session(load_backend(str(tiny_gguf), settings=Settings.from_env()))
     backend = session.backend
     runs: list[int] = []
     step, feed = backend._step, backend._feed
@@ -289,7 +290,7 @@ def test_an_interrupted_index_resumes_where_it_stopped(video, shop, tmp_path):
     from engine.settings import Settings
     path, dress_query, _ = video
     _, folder = shop
-    cat = SqliteCatalog(folder)
+    cat = SqliteCatalog(folder, settings=Settings.from_env())
     stop = threading.Event()
     seen = []
 
@@ -325,7 +326,7 @@ def test_a_catalog_sku_or_its_picture_finds_its_moments(video, shop, cli):
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["query"] == f"product {dress}" and {m["time"] for m in d["moments"]} <= {3.0, 4.0, 5.0}
-    cat = SqliteCatalog(folder)
+    cat = SqliteCatalog(folder, settings=Settings.from_env())
     picture = cat.get(dress).image
     cat.close()
     r = cli("find", path, picture, "--catalog", folder, "--json", "-n", "1")
@@ -372,14 +373,14 @@ def test_old_indexes_go_least_recently_used_first_and_the_one_in_use_stays(vitri
     c = _fake_index(folder, "c", "/v/c.mp4", 400_000, now - 1 * day)
     old = _fake_index(folder, "old", "/v/old.mp4", 10_000, now - 100 * day)
     (folder / "x.sqlite3.7.removing").write_bytes(b"half")                  # a removal a crash cut short
-    assert [s.path.name for s in stored_indexes()] == ["old.sqlite3", "a.sqlite3", "b.sqlite3", "c.sqlite3"]
+    assert [s.path.name for s in stored_indexes(Settings.from_env())] == ["old.sqlite3", "a.sqlite3", "b.sqlite3", "c.sqlite3"]
     # no size limit: only the one unused for 100 days goes
-    assert [s.path.name for s in prune(max_mb=0, max_days=90, now=now)] == ["old.sqlite3"]
+    assert [s.path.name for s in prune(Settings.from_env(), max_mb=0, max_days=90, now=now)] == ["old.sqlite3"]
     # 1 MB for all: the least recently used go until the rest fit; ``a`` is in use: it stays
-    assert [s.path.name for s in prune(max_mb=1.0, max_days=0, now=now, keep=a)] == ["b.sqlite3"]
+    assert [s.path.name for s in prune(Settings.from_env(), max_mb=1.0, max_days=0, now=now, keep=a)] == ["b.sqlite3"]
     assert a.exists() and c.exists() and not b.exists() and not old.exists()
     assert not list(folder.glob("*.removing"))
-    assert prune(max_mb=0, max_days=0, now=now) == []                      # 0: no limit
+    assert prune(Settings.from_env(), max_mb=0, max_days=0, now=now) == []                      # 0: no limit
 
 
 def test_find_forget_removes_the_videos_index(cli, video, shop, vitrine_home):

@@ -89,7 +89,7 @@ def test_the_default_pull_is_a_hybrid_whose_vision_encoder_was_timed_here(store,
     from tests.helpers import run_cli
     listed = next(line for line in run_cli("models", "list").stdout.splitlines() if line.startswith("smolvlm-256m "))
     assert f"hybrid, vision encoder {vision['choice']}: {vision['why']}" in listed
-    with load_backend("smolvlm-256m", store=store, threads=1) as b:
+    with load_backend("smolvlm-256m", store=store, threads=1, settings=Settings.from_env()) as b:
         assert isinstance(b, HybridBackend) and b.vision_choice == vision["choice"]
         image = b.encode(Frame(np.full((64, 64, 3), 200, np.uint8), "pulled"))
         assert b.generate(image, "What is this?", GenerationOptions(max_tokens=3, ban_eos=True)).n_tokens == 3
@@ -137,6 +137,7 @@ from engine.errors import ModelFault  # noqa: E402
 from engine.models.manifest import file_entry  # noqa: E402
 from engine.models import gguf_file  # noqa: E402
 from engine.models import trial as model_trial
+from engine.settings import Settings
 from tests.fixtures.gguf_edit import write_with  # noqa: E402
 
 # what made llama.cpp abort (exit 134) or Python divide by zero, as the issue found them
@@ -170,7 +171,7 @@ def test_a_damaged_value_is_refused_in_one_line_naming_file_key_and_value(store,
     # and loading the files directly says the same before llama.cpp sees them (a crash would end this test run)
     from engine.runtime.backends import load_backend
     with pytest.raises(ModelFault, match=key.replace(".", r"\.")):
-        load_backend(str(model), mmproj=str(mmproj), threads=1)
+        load_backend(str(model), mmproj=str(mmproj), threads=1, settings=Settings.from_env())
 
 
 def test_values_inconsistent_with_the_tensors_are_refused(tiny_gguf, tmp_path):
@@ -237,7 +238,7 @@ def test_a_damaged_model_already_installed_is_damaged_in_list_and_verify_and_nev
     rows = {row["name"]: row for row in json.loads(r.stdout)}
     assert rows["aa-bad"]["status"] == "damaged" and rows["zz-good"]["status"] == "installed"
     with pytest.raises(ModelFault, match="layer_norm_rms_epsilon"):
-        load_backend("aa-bad", store=store, threads=1)
+        load_backend("aa-bad", store=store, threads=1, settings=Settings.from_env())
     store.remove("zz-good")         # only the damaged one left: said so, not "no model installed"
     with pytest.raises(VitrineError, match=r"no usable model: aa-bad is damaged \(damaged.gguf is damaged: llama"):
         default_model(store)

@@ -11,6 +11,7 @@ from engine.media.frames import Frame
 from engine.models.manifest import Manifest
 from engine.runtime.backends import GenerationOptions, load_backend
 from engine.runtime.session import AskOptions, Session
+from engine.settings import Settings
 from tests.helpers import ROOT, run_cli
 
 OPTS = GenerationOptions(max_tokens=12, ban_eos=True)
@@ -57,7 +58,7 @@ def test_gguf_variants_agree_with_transformers(tiny_checkpoint, tiny_gguf, tiny_
 
 
 def test_follow_up_skips_vision_and_image_prefill(tiny_onnx_int8, monkeypatch):
-    b = load_backend(str(tiny_onnx_int8))
+    b = load_backend(str(tiny_onnx_int8), settings=Settings.from_env())
     calls = []
     real = b.vision.session.run
 
@@ -77,7 +78,7 @@ def test_follow_up_skips_vision_and_image_prefill(tiny_onnx_int8, monkeypatch):
 
 def test_onnx_backend_streams_and_stops(tiny_onnx_fp32):
     import threading
-    b = load_backend(str(tiny_onnx_fp32))
+    b = load_backend(str(tiny_onnx_fp32), settings=Settings.from_env())
     pieces, cancel = [], threading.Event()
 
     def on_token(p):
@@ -102,7 +103,8 @@ def test_cli_export_import_ask_without_torch(tiny_checkpoint, tmp_path, media_di
     code = ("import sys, numpy as np; from engine.runtime.backends import load_backend; "
             "from engine.runtime.session import AskOptions, Session;"
             "from engine.media.frames import Frame; from engine.runtime.backends.base import GenerationOptions;"
-            f"b = load_backend({str(out)!r}); Session(b).ask(Frame(np.zeros((64, 64, 3), np.uint8)), 'Hi?',"
+            "from engine.settings import Settings;"
+            f"b = load_backend({str(out)!r}, settings=Settings.from_env()); Session(b).ask(Frame(np.zeros((64, 64, 3), np.uint8)), 'Hi?',"
             " AskOptions(GenerationOptions(max_tokens=3), translate=False));"
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     import subprocess
@@ -179,12 +181,12 @@ def test_a_hybrid_model_runs_the_faster_vision_encoder_and_says_why(tiny_checkpo
     assert second["reused_image"] and second["turn"] == 1
     # the ONNX encoder really feeds llama.cpp, and a hybrid of one checkpoint answers like its GGUF otherwise
     from engine.runtime.backends.hybrid import HybridBackend
-    b = load_backend(str(out))
+    b = load_backend(str(out), settings=Settings.from_env())
     assert isinstance(b, HybridBackend)
     forced = HybridBackend(out, Manifest.load(out), vision="onnx-int8")
     f = frame(3)
     feats = forced.image_embedding(forced.encode(f))
-    np.testing.assert_allclose(feats, forced._vision.features(f), atol=1e-6)
+    np.testing.assert_allclose(feats, forced.vision.features(f), atol=1e-6)
     # (MiniCPM-V 4.6, refused here before, exports its vision encoder alone now: test_families.py's hybrid test)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from engine.settings import Settings
 from tests.helpers import ROOT
 from tests.fixtures import models
 
@@ -268,7 +269,7 @@ def test_describe_is_valid_json_under_the_schema_for_every_family_and_backend(ru
     else:
         folder = models.tiny_onnx("int8", family=family)
     schema = AttributeSchema.load()
-    session = Session(load_backend(str(folder), threads=2))
+    session = Session(load_backend(str(folder), threads=2, settings=Settings.from_env()))
     try:
         for seed in range(2):
             frame = Frame(np.random.RandomState(seed).randint(0, 255, (120, 160, 3), np.uint8), f"random-{seed}")
@@ -358,7 +359,7 @@ def fake_api():
     import uvicorn
 
     from engine.serve.server import ServeLimits, create_app
-    app = create_app(FakeSession(), "fashion-tiny", ServeLimits(max_body_bytes=1 << 20))
+    app = create_app(FakeSession(), "fashion-tiny", ServeLimits(max_body_bytes=1 << 20), settings=Settings.from_env())
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False))
@@ -537,7 +538,7 @@ def test_every_schema_accepted_gives_valid_json_whatever_the_budget(runtime, tin
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.constrained import compile_schema, min_text
     from engine.runtime.session import AskOptions, Session
-    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2))
+    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2, settings=Settings.from_env()))
     frames = [Frame(np.random.RandomState(i).randint(0, 255, (64, 64, 3), np.uint8), f"random-{i}") for i in range(3)]
     seen = {"valid": 0, "truncated": 0, "too small": 0}
 
@@ -592,7 +593,7 @@ def test_an_onnx_model_eager_to_stop_still_closes_its_strings(tiny_onnx_int8, mo
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import AskOptions, Session
-    backend = load_backend(str(tiny_onnx_int8), threads=2)
+    backend = load_backend(str(tiny_onnx_int8), threads=2, settings=Settings.from_env())
     special = sorted(backend._special_ids())
     assert set(backend.eos_ids) <= set(special) and len(special) > len(backend.eos_ids)
     decode = backend._decode
@@ -639,7 +640,7 @@ def test_a_gguf_constraint_never_offers_control_tokens(tiny_gguf):
 
     from engine.runtime.backends import load_backend
     from engine.runtime.constrained import compile_schema
-    backend = load_backend(str(tiny_gguf), threads=2)
+    backend = load_backend(str(tiny_gguf), threads=2, settings=Settings.from_env())
     try:
         c = backend.constraint_for(compile_schema({"type": "object", "properties": {
             "s": {"type": "string", "maxLength": 40}}}))
@@ -674,7 +675,7 @@ def test_a_value_the_vocabulary_cannot_spell_is_refused_not_cut(runtime, tiny_gg
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import AskOptions, Session
-    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2))
+    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2, settings=Settings.from_env()))
     frame = Frame(np.random.RandomState(0).randint(0, 255, (64, 64, 3), np.uint8), "random")
     try:
         schema = {"type": "object", "properties": {"c": {"enum": ["ծ", "ծա"]}}}
@@ -716,12 +717,12 @@ def two_models(tmp_path_factory, tiny_gguf, tiny_onnx_int8):
     made = []
 
     def loader(name):
-        made.append(Session(load_backend(name, store=store, threads=2)))
+        made.append(Session(load_backend(name, store=store, threads=2, settings=Settings.from_env())))
         return made[-1]
-    cat = SqliteCatalog(root / "catalog")
+    cat = SqliteCatalog(root / "catalog", settings=Settings.from_env())
     cat.add(read_products_csv(write_catalog(root / "shop", n_synthetic=12, size=96, photos=False)).products)
     app = create_app(loader("tiny"), "tiny", api_key=KEY, loader=loader,
-                     installed=lambda: [m.name for m in store.vlms()], catalog=cat)
+                     installed=lambda: [m.name for m in store.vlms()], catalog=cat, settings=Settings.from_env())
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, app.state.slot, made
     cat.close()
@@ -740,7 +741,7 @@ def test_any_installed_model_by_name_is_loaded_on_demand_one_at_a_time(two_model
     r = _api(client, "/v1/chat/completions", _body(small_url, model="tiny-onnx"))
     assert r.status_code == 200, r.text
     assert r.json()["model"] == "tiny-onnx" and slot.name == "tiny-onnx"
-    assert made[-2]._closed and not made[-1]._closed          # the one before was closed first: one in memory
+    assert made[-2].closed and not made[-1].closed          # the one before was closed first: one in memory
     r = _api(client, "/v1/chat/completions", _body(small_url, model="tiny"))
     assert r.status_code == 200 and r.json()["model"] == "tiny" and slot.name == "tiny"
     loads = slot.loads
@@ -855,8 +856,8 @@ def test_look_finds_the_garments_with_one_shared_pose_finder_and_the_models_attr
     client, slot, _ = two_models
     body = {"image_url": {"url": red_shirt_url}, "k": 2, "model": "tiny"}
     first = _api(client, "/v1/vitrine/look", body).json()
-    finder = client.app.state.tools._finder
+    finder = client.app.state.tools.made_finder
     assert first["items"] and first["items"][0]["box"] and first["items"][0]["colors"], first
     assert "attributes" in first["items"][0] and first["model"] == "tiny"
     assert _api(client, "/v1/vitrine/look", body).status_code == 200
-    assert finder is not None and client.app.state.tools._finder is finder     # made once, shared
+    assert finder is not None and client.app.state.tools.made_finder is finder     # made once, shared

@@ -9,6 +9,7 @@ from engine.media.frames import Frame, Region
 from engine.runtime.backends import GenerationOptions, load_backend
 from engine.runtime.backends.gguf import GgufBackend
 from engine.runtime.session import AskOptions, Session
+from engine.settings import Settings
 
 OPTS = GenerationOptions(max_tokens=12, ban_eos=True)   # random weights: always generate 12 tokens
 ASK = AskOptions(OPTS)
@@ -20,7 +21,7 @@ def frame(seed: int = 0, size=(90, 120)) -> Frame:
 
 @pytest.fixture(scope="module")
 def backend(tiny_gguf):
-    b = load_backend(str(tiny_gguf), threads=2)
+    b = load_backend(str(tiny_gguf), threads=2, settings=Settings.from_env())
     yield b
     b.close()
 
@@ -109,7 +110,7 @@ def test_f16_gguf_answers_like_transformers(tiny_checkpoint, tiny_gguf_f16):
     """The export and the single-view prompt layout are right: same greedy tokens as the original model."""
     from engine.runtime.backends.torch import TorchBackend
     ref = TorchBackend(tiny_checkpoint, threads=2)
-    ours = load_backend(str(tiny_gguf_f16), threads=2)
+    ours = load_backend(str(tiny_gguf_f16), threads=2, settings=Settings.from_env())
     try:
         f = frame(8, size=(64, 64))      # exactly one tile: no resampling differences
         opts = GenerationOptions(max_tokens=16, ban_eos=True)
@@ -133,7 +134,7 @@ def test_gguf_without_projector_is_explained(tiny_gguf, tmp_path):
     lone = tmp_path / "text.gguf"
     lone.write_bytes((tiny_gguf / "text-Q8_0.gguf").read_bytes())
     with pytest.raises(VitrineError, match="no vision projector.*--mmproj"):
-        load_backend(str(lone))
+        load_backend(str(lone), settings=Settings.from_env())
 
 
 def test_projector_given_as_model_is_explained(tiny_gguf):
@@ -163,14 +164,14 @@ def test_the_newest_pick_wins_and_a_question_drops_what_it_does_not_need(backend
     with session._lock:                      # the backend is busy: picks pile up
         session.prepare(a)
         deadline = time.time() + 10
-        while session._next is not None and time.time() < deadline:
+        while session.pending is not None and time.time() < deadline:
             time.sleep(0.01)                 # the encoder took a and waits for the backend
         session.prepare(b)
         session.prepare(c)                   # b was never started: c replaces it
         asker = threading.Thread(target=lambda: session.ask(d, "What is this?", AskOptions(OPTS, translate=False)))
         asker.start()
         deadline = time.time() + 10
-        while session._next is not None and time.time() < deadline:
+        while session.pending is not None and time.time() < deadline:
             time.sleep(0.01)                 # the question about d dropped c
     asker.join(60)
     time.sleep(0.5)
@@ -181,9 +182,9 @@ def test_the_newest_pick_wins_and_a_question_drops_what_it_does_not_need(backend
 
 
 def test_closing_stops_the_encoder_thread(tiny_gguf):
-    session = Session(load_backend(str(tiny_gguf), threads=2))
+    session = Session(load_backend(str(tiny_gguf), threads=2, settings=Settings.from_env()))
     session.prepare(frame(45))
-    thread = session._preparer
+    thread = session.encoder_thread
     session.close()
     assert not thread.is_alive()
 

@@ -15,6 +15,7 @@ from engine.language.translate import (
     default_glossary,
     load_translator,
 )
+from engine.settings import Settings
 from tests.helpers import run_cli
 
 
@@ -129,7 +130,7 @@ def test_portuguese_question_goes_to_the_model_in_english(tiny_gguf, no_network)
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import AskOptions, Session
-    b = load_backend(str(tiny_gguf))
+    b = load_backend(str(tiny_gguf), settings=Settings.from_env())
     try:
         pieces = []
         a = Session(b).ask(Frame(np.zeros((64, 64, 3), np.uint8), "z"), "Qual é a cor da calça?",
@@ -241,4 +242,4 @@ def test_a_multilingual_model_answers_in_portuguese_with_the_stores_words():
                          on_token=streamed.append)
     assert answer.text == "Ela usa uma bolsa preta. A saia é azul." and answer.answer_lang == "pt"
     assert "".join(streamed).strip() == answer.text
-    assert session._translator is None                  # no translator was loaded for it
+    assert not session.translator_loaded                  # no translator was loaded for it

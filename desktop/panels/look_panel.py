@@ -191,7 +191,7 @@ class LookPanel(QWidget):
     message = Signal(str)
     _look = Signal(object)
 
-    def __init__(self, catalog_folder=None, parent=None, config=None):
+    def __init__(self, catalog_folder=None, parent=None, *, config):
         super().__init__(parent)
         self.t = None
         self.worker = LookWorker(None, catalog_folder, config)
@@ -336,7 +336,7 @@ class FindPanel(QWidget):
     opened = Signal()                        # a search started or answered: show ``results_box``
     _find = Signal(object)
 
-    def __init__(self, catalog_folder=None, parent=None, config=None):
+    def __init__(self, catalog_folder=None, parent=None, *, config):
         super().__init__(parent)
         self.t = None
         self.worker = FindWorker(catalog_folder, config)

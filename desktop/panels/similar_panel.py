@@ -36,7 +36,7 @@ class SimilarPanel(QWidget):
     _search = Signal(object)
     _add_csv = Signal(str)
 
-    def __init__(self, catalog_folder=None, parent=None, config=None):
+    def __init__(self, catalog_folder=None, parent=None, *, config):
         super().__init__(parent)
         self.progress_dialog = None
         self.worker = CatalogWorker(catalog_folder, config=config)

@@ -74,13 +74,12 @@ class SqliteCatalog(Catalog):
     """A catalog folder: ``catalog.sqlite3`` + ``image.usearch`` + ``text.usearch`` (+ their stamps)."""
 
     def __init__(self, folder: Path | str, signature: Callable[[], ProductSignature] | None = None,
-                 text_embedder: Callable[[], TextEmbedder] | None = None, settings: Settings | None = None):
-        """``settings``: the caller's (the CLI, the app and the server read theirs once), for the default
-        embedders' files, threads and device; a library caller with none (a script, a test) gets the
-        environment's."""
+                 text_embedder: Callable[[], TextEmbedder] | None = None, *, settings: Settings):
+        """``settings``: the caller's, read once at its entry point (the CLI, the app, the server, a benchmark's
+        main), for the default embedders' files, threads and device."""
         self.folder = Path(folder)
         self.path = self.folder / DB_NAME
-        self.settings = settings or Settings.from_env()
+        self.settings = settings
         self._signature_factory = signature or (lambda: _default_signature(self.settings))
         self._text_factory = text_embedder or (lambda: _default_text_embedder(self.settings))
         self._signature: ProductSignature | None = None

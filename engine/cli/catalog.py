@@ -8,6 +8,9 @@ from pathlib import Path
 from engine.cli.progress import TqdmProgress
 from engine.devices import use_device_for_command
 from engine.errors import VitrineError
+from engine.media.colors import dominant_colors
+from engine.media.focus import PersonSegmenter, focus
+from engine.media.frames import load_frame, parse_spec
 
 # `catalog add` / `catalog index` finished, but some products are not in the catalog's vectors (a CSV row skipped,
 # an image that cannot be read): the good ones are saved; 2 stays "nothing was done"
@@ -18,7 +21,7 @@ PARTIAL = 1
 
 
 def _open(args):
-    from engine.catalog.sqlite_catalog import open_catalog
+    from engine.catalog.sqlite_catalog import open_catalog  # lazy: CLI startup, +0.08 s
     return open_catalog(args.catalog, getattr(args, "embedder", None), args.settings)
 
 
@@ -38,7 +41,7 @@ def _colors_line(colors, lang: str = "both") -> str:
 
 
 def cmd_add(args) -> int:
-    from engine.catalog.products_csv import read_products_csv
+    from engine.catalog.products_csv import read_products_csv  # lazy: CLI startup, +0.02 s
     read = read_products_csv(Path(args.csv))
     cat = _open(args)
     try:
@@ -84,8 +87,6 @@ def cmd_index(args) -> int:
 
 def _query_frame(args):
     """The picture a search or colours command is about: (Focus, frame description)."""
-    from engine.media.focus import PersonSegmenter, focus
-    from engine.media.frames import load_frame
     frame = load_frame(args.source, box=args.box)
     mode = args.focus
     segmenter = PersonSegmenter() if mode == "person" or (mode == "auto" and not args.box) else None
@@ -97,7 +98,6 @@ def _query_frame(args):
 
 
 def _is_picture(source: str) -> bool:
-    from engine.media.frames import parse_spec
     try:
         path = parse_spec(source)[0]
     except VitrineError:
@@ -120,7 +120,6 @@ def cmd_search(args) -> int:
         if text is not None:
             _print_hits(cat.search_text(text, args.k), args.json, {"query": text})
             return 0
-        from engine.media.colors import dominant_colors
         region, where = _query_frame(args)
         hits = cat.search_image(region.rgb, args.k, region.mask)
         colors = dominant_colors(region.rgb, region.mask)
@@ -175,7 +174,6 @@ def cmd_show(args) -> int:
 
 
 def cmd_colors(args) -> int:
-    from engine.media.colors import dominant_colors
     region, where = _query_frame(args)
     colors = dominant_colors(region.rgb, region.mask)
     if args.json:

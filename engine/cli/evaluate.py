@@ -12,8 +12,8 @@ from engine.errors import VitrineError
 
 
 def cmd_eval(args) -> int:
-    from engine.evaluation.evaluate import EvalOptions, evaluate
-    from engine.evaluation.report import compare
+    from engine.evaluation.evaluate import EvalOptions, evaluate  # lazy: CLI startup, +0.4 s (rapidfuzz)
+    from engine.evaluation.report import compare  # lazy: CLI startup, +0.4 s (rapidfuzz)
 
     if args.data == "compare":
         print(compare([Path(p) for p in args.runs], Path(args.out) if args.out else None), end="")

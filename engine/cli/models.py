@@ -8,21 +8,21 @@ from importlib.metadata import entry_points
 
 from engine.cli.progress import TqdmProgress
 from engine.errors import VitrineError
-from engine.settings import check_hub_url
+from engine.families import get as family
 from engine.kinds import Runtime
+from engine.models.profiles import PROFILES
+from engine.settings import check_hub_url
 
 # Every `vitrine` call builds every command group's parser, so a group imports at module level only what that
 # needs: the store and the hub (urllib, ssl, the GGUF reader: 0.1-0.5 s) load when a `models` command runs.
 
 
 def _store(args):
-    from engine.models.store import ModelStore
+    from engine.models.store import ModelStore  # lazy: CLI startup, +0.06 s
     return ModelStore.default(args.settings)
 
 
 def cmd_models_list(args) -> int:
-    from engine.families import get as family
-    from engine.models.profiles import PROFILES
     store = _store(args)
     good, broken = store.scan()
     installed = {m.name: m for m in good}
@@ -76,8 +76,8 @@ def cmd_models_pull(args) -> int:
     hub = check_hub_url(args.hub) if args.hub else check_hub_url(args.settings.hub_url, "VITRINE_HUB_URL")
     with TqdmProgress() as progress:
         # the runtime's encoder timer loads onnxruntime and llama.cpp: only a pull needs it, not `models list`
-        from engine.models.hub import pull
-        from engine.runtime.backends.hybrid import measure_vision_encoders
+        from engine.models.hub import pull  # lazy: CLI startup, +0.1 s
+        from engine.runtime.backends.hybrid import measure_vision_encoders  # lazy: CLI startup, +0.15 s (the runtime)
         m = pull(_store(args), args.name, hub, progress, convert=_gguf_converter(),
                  measure_encoders=measure_vision_encoders)
     print(f"installed {m.name} in {m.folder}")

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from engine.language.glossary import Glossary
+from engine.language.noun_phrase import render
+from engine.language.translate import ASSETS
 from engine.language.vocabulary import ALIASES, COLOURS, FABRICS, GARMENTS, PATTERNS, SLEEVES, Noun
 
 _LEADING = re.compile(r"^(?:it is|it's|they are|they're|the|an|a)\s+", re.IGNORECASE)
@@ -74,14 +77,11 @@ def _modifiers(text: str, noun: Noun) -> str | None:
     the garment the question names ("azul-clara" for "a camisa")."""
     global _PARSER
     if _PARSER is None:
-        from engine.language.glossary import Glossary
-        from engine.language.translate import ASSETS
         _PARSER = Glossary.load(ASSETS / "glossary.tsv").parser
     phrases = _PARSER.find(text)
     if len(phrases) != 1 or (phrases[0].start, phrases[0].end) != (0, len(text)) or \
             phrases[0].run is None and not (phrases[0].head.part and not phrases[0].premods):
         return None             # a pattern or fabric named as a noun ("houndstooth") is fine too
-    from engine.language.noun_phrase import render
     phrase = phrases[0]
     phrase.subject = (noun.feminine, noun.plural)
     return render(phrase)

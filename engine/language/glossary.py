@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from engine.errors import BadInput, VitrineError
+from engine.language.noun_phrase import antecedent, tsv_rows, Lexicon, Parser, render
 from engine.language.pt_agreement import agree, agree_verb, en_plural, pt_plural
 from engine.text_files import read_text
 
@@ -157,7 +158,6 @@ def _pronoun_agrees(english: str, output: str, before: list | None, now: list | 
     after "two skirts" -> "Uma é preta e a outra é branca"."""
     if not before and not now:
         return output
-    from engine.language.noun_phrase import antecedent
     for clause in re.finditer(r"(?:^|[,;:]\s*|\b(?:and|but|while)\s+)(?:they|it|one|the other|each|neither|two|"
                               r"some|all|the others)\b",
                               english, re.IGNORECASE):
@@ -204,7 +204,6 @@ _GENDERS = ("m", "f", "adj")
 
 def _parse_terms(text: str, name: str, problems: list[str], store: bool) -> list[Term]:
     """The rows of a glossary file; a bad row is one problem line (file:line: column ...) and is skipped."""
-    from engine.language.noun_phrase import tsv_rows
     split = lambda v: tuple(w.strip() for w in (v or "").split("|") if w.strip())
     out = []
     rows = tsv_rows(text)
@@ -271,7 +270,6 @@ class Glossary:
         """The noun-phrase parser over the lexicon (built on first use: the built-in lexicon files, then these
         terms; a store's own terms last, so they win)."""
         if self._parser is None:
-            from engine.language.noun_phrase import Lexicon, Parser
             lexicon = Lexicon.builtin([t for t in self.terms if not t.store])
             lexicon.load_glossary_terms([t for t in self.terms if t.store])
             self._parser = Parser(lexicon)
@@ -370,7 +368,6 @@ class Glossary:
         """``source`` with each fashion noun phrase swapped for a placeholder, rendered whole in Portuguese.
         ``before``: the phrases of the sentences before (a pronoun subject agrees with them); ``found``, when
         given, gets this sentence's phrases."""
-        from engine.language.noun_phrase import render
         swaps: list[Swap] = []
         out, at = [], 0
         phrases = self.parser.find(source, before)

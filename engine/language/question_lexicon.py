@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from engine.language.noun_phrase import agree_words, fold
+from engine.language.glossary import Glossary
+from engine.language.noun_phrase import agree_words, fold, LEXICON_DIR, tsv_rows
 from engine.language.pt_agreement import en_plural, inflect, pt_plural
 from engine.language.vocabulary import GARMENTS
 from engine.paths import ASSETS
@@ -84,7 +85,6 @@ class Word:
 
 def _modifiers() -> list[tuple[str, str, str]]:
     """(English, Portuguese, pos) of the answer lexicon's modifiers, the first English for each Portuguese."""
-    from engine.language.noun_phrase import LEXICON_DIR, tsv_rows
     out = []
     for _, row in tsv_rows((LEXICON_DIR / "modifiers.tsv").read_text(encoding="utf-8")):
         if row["pos"] in ("post", "com"):     # "com decote canoa" is a part: the heads have it
@@ -116,9 +116,6 @@ def lexicon() -> dict[str, Word]:
                 out.setdefault(fold(form), Word(pt, en, "material" if pos == "material" else "adj", False))
     for en, noun in GARMENTS.items():          # the fine-tuning's own garment words
         out.setdefault(fold(noun.pt), Word(noun.pt, en, "garment", en in PLURAL_EN))
-    from engine.language.glossary import (
-        Glossary,  # the answers' lexicon, read the other way round (loaded on first use)
-    )
     # every garment and part of the answers' lexicon, the other way round ("saia lápis" -> pencil skirt)
     heads = Glossary.load(LEXICON.parent.parent / "glossary.tsv").lexicon.heads.values()
     for h in heads:

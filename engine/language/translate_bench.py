@@ -15,6 +15,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.errors import VitrineError
+from engine.language.glossary import has_debris
+from engine.language.translate import load_translator, ArgosTranslator, argos_dir
 from engine.paths import PROJECT_ROOT
 
 ANSWERS = [  # short answers of about 15 words, like the model's
@@ -38,8 +41,6 @@ def _first_call(backend: str) -> dict:
 
 
 def _warm(backend: str, rounds: int = 10) -> dict:
-    from engine.errors import VitrineError
-    from engine.language.translate import load_translator
     tr = load_translator(backend)
     tr.warm()
     rates = []
@@ -85,7 +86,6 @@ def debris(text: str, dst: str, glossary=None) -> list[str]:
     """What no translation may contain, whatever its case says: a placeholder or its fragment, punctuation a
     mangled placeholder leaves, a word immediately repeated ("longa longa"); in Portuguese, English function words
     and English fashion words of the lexicon left untranslated."""
-    from engine.language.glossary import has_debris
     out = []
     if has_debris(text):
         out.append("placeholder debris")
@@ -168,7 +168,6 @@ def run_split(translator, folder: Path) -> dict:
 def run_translate_bench(cases_dir: Path | None = None, splits: tuple[str, ...] = ("dev", "test")) -> dict:
     """Latency (first call, warm), the old tuned-on cases, and the held-out corpus: each split separately, or only
     ``cases_dir`` (tuning: point it at dev/ only)."""
-    from engine.language.translate import ArgosTranslator, argos_dir, load_translator
     out = {"bundled": {**_first_call("bundled"), **_warm("bundled")}}
     tr = load_translator("bundled")
     out["bundled"]["tuned_cases"] = cases_summary(run_cases(tr))

@@ -13,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.catalog.product_images import load_rgb
 from engine.errors import BadInput
 from engine.look.look import _colour_of, _garment_of
 from engine.look.query import TextQuery, parse
 from engine.look.video_index import IndexedItem, VideoIndex
+from engine.media.colors import dominant_colors
+from engine.media.frames import load_frame, parse_spec
 
 MIN_SCORE = 0.2
 
@@ -68,8 +71,6 @@ class Query:
 
 def query_for(what: str, catalog=None) -> Query:
     """Words, a picture file, or a catalog SKU."""
-    from engine.media.colors import dominant_colors
-    from engine.media.frames import load_frame, parse_spec
     path = Path(parse_spec(what)[0]) if what.strip() else None
     if path is not None and path.is_file():
         if catalog is None:
@@ -80,7 +81,6 @@ def query_for(what: str, catalog=None) -> Query:
     if catalog is not None and what.strip() and " " not in what.strip():
         product = catalog.get(what.strip())
         if product is not None:
-            from engine.catalog.product_images import load_rgb
             rgb = load_rgb(product.image)
             vec = catalog.signature.vectors([rgb])[0] if rgb is not None else None
             colour, garment = _colour_of(product.attributes), _garment_of(product.attributes, product.title)

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.errors import BadInput
+from engine.errors import BadInput, VitrineError
 from engine.language import vocabulary as voc
 from engine.look.regions import ALL_GARMENTS, NAMES_PT, Box, GarmentRegion, PoseFinder, find_regions
 from engine.media.colors import NamedColor, dominant_colors
 from engine.media.frames import Frame, Region
-from engine.runtime.describe import AttributeSchema
+from engine.runtime.backends import GenerationOptions
+from engine.runtime.describe import AttributeSchema, describe, load_templates
+from engine.runtime.session import AskOptions
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +183,6 @@ def _schema_for(schema: AttributeSchema, kinds: tuple[str, ...], where: str = ""
 def _ask(session, frame: Frame, region: GarmentRegion, schema, templates, max_tokens: int, crops: bool):
     """The model's attributes for one region: about its crop (``crops``, and always for the clerk's boxes), else
     about the whole frame with the region named in the prompt, so every region reuses one encoded image."""
-    from engine.runtime.describe import describe
     if crops or region.name not in WHERE:
         crop = frame.crop(Region(region.box.x, region.box.y, region.box.w, region.box.h))
         return describe(session, crop, _schema_for(schema, region.kinds, region=region.name), templates,
@@ -218,9 +219,6 @@ def _ask_together(session, frame: Frame, regions: list[GarmentRegion], schema: A
 
     import jsonschema
 
-    from engine.errors import VitrineError
-    from engine.runtime.backends import GenerationOptions
-    from engine.runtime.session import AskOptions
     keys, combined, prompt = question_for(schema, [(r.name, r.kinds) for r in regions])
     # choices only: the model is asked where the answer branches (a value), the keys and punctuation between are
     # fed in one batch, and the answer's length is the schema's whatever the weights (ChoiceConstraint)
@@ -266,7 +264,6 @@ def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None 
     items = [Item(r.name, r.box, dominant_colors(r.crop(rgb), r.mask), r.kinds) for r in regions]
     model = ""
     if session is not None:
-        from engine.runtime.describe import load_templates
         schema = schema or AttributeSchema.load()
         templates = templates if templates is not None else load_templates()
         kept_items, kept_regions = [], []

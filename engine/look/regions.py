@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.errors import VitrineError
-from engine.media.focus import _protobuf_shim, _quiet_stderr
+from engine.media.colors import dominant_colors, rgb_to_lab
+from engine.media.focus import _protobuf_shim, _quiet_stderr, PersonSegmenter
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,6 @@ class PoseFinder:
         """The selfie segmenter's person mask, for frames where the pose model found no one (a busy
         background, a person seen from an odd angle)."""
         if self._segmenter is None:
-            from engine.media.focus import PersonSegmenter
             self._segmenter = PersonSegmenter()
         return self._segmenter.mask(rgb)
 
@@ -257,7 +257,6 @@ MIN_BAG_FILL = 0.35          # a bag is compact: its pixels fill this much of th
 
 def _main_colours_lab(rgb: np.ndarray, region: GarmentRegion) -> list[np.ndarray]:
     """CIELAB of a region's main colours (a quarter of it or more): what "this garment's pixels" look like."""
-    from engine.media.colors import dominant_colors, rgb_to_lab
     out = []
     for c in dominant_colors(region.crop(rgb), region.mask, max_colors=3):
         if c.share >= 0.25:
@@ -270,7 +269,6 @@ def _unlike(crop: np.ndarray, keep: np.ndarray, colours: list[np.ndarray], delta
     """``keep`` minus the pixels within ``delta`` (CIELAB distance) of any of ``colours``."""
     if not colours or not keep.any():
         return keep
-    from engine.media.colors import rgb_to_lab
     lab = rgb_to_lab(crop).reshape(crop.shape[:2] + (3,))
     near = np.zeros(keep.shape, bool)
     for c in colours:
@@ -344,7 +342,6 @@ def _around(rgb: np.ndarray, b: Box, person: np.ndarray | None, k: int = 4) -> l
     holds."""
     import cv2
 
-    from engine.media.colors import rgb_to_lab
     h, w = rgb.shape[:2]
     m = max(6, min(b.w, b.h) // 4)          # the ring: from m to 2m outside the box (a bag can overhang it a little)
     x0, y0, x1, y1 = max(0, b.x - 2 * m), max(0, b.y - 2 * m), min(w, b.x + b.w + 2 * m), min(h, b.y + b.h + 2 * m)
@@ -396,7 +393,6 @@ def _feet_apart(rgb: np.ndarray, regions: list[GarmentRegion]) -> list[GarmentRe
 
 def _beside(rgb: np.ndarray, b: Box, k: int = 2) -> list[np.ndarray]:
     """The main colours (CIELAB) of the strips left and right of a box: the floor or wall around the feet."""
-    from engine.media.colors import rgb_to_lab
     h, w = rgb.shape[:2]
     strip = max(4, b.w // 6)
     parts = [rgb[b.y:b.y + b.h, max(0, b.x - strip):b.x], rgb[b.y:b.y + b.h, b.x + b.w:min(w, b.x + b.w + strip)]]
@@ -419,7 +415,6 @@ def _same_colour(a: list, b: list) -> bool:
 def _merge_same_colour(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarray | None) \
         -> list[GarmentRegion]:
     """Upper and lower body of one colour are one full-length garment (a dress)."""
-    from engine.media.colors import dominant_colors
     upper = next((r for r in regions if r.name == "upper"), None)
     lower = next((r for r in regions if r.name == "lower"), None)
     if not (upper and lower and _same_colour(dominant_colors(upper.crop(rgb), upper.mask, max_colors=1),

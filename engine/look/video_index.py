@@ -28,7 +28,9 @@ import numpy as np
 
 from engine.database import SqlErrors, open_database
 from engine.errors import BadInput, Cancelled
+from engine.look.look import look_at
 from engine.look.regions import Box, PoseFinder
+from engine.media.frames import FrameSource
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,19 +77,20 @@ class IndexedItem:
     vector: np.ndarray | None
 
 
-def index_path(video: Path, settings: Settings | None = None) -> Path:
+def index_path(video: Path, settings: Settings) -> Path:
     video = video.resolve()
     st = video.stat()
     key = hashlib.blake2b(f"{video}|{st.st_size}|{st.st_mtime_ns}".encode(), digest_size=10).hexdigest()
     return index_folder(settings) / f"{key}{SUFFIX}"
 
 
-def index_folder(settings: Settings | None = None) -> Path:
-    return (settings or Settings.from_env()).home / FOLDER
+def index_folder(settings: Settings) -> Path:
+    return settings.home / FOLDER
 
 
-def _env_float(name: str, default: float) -> float:
-    text = os.environ.get(name, "").strip()
+def _setting_float(name: str, text: str, default: float) -> float:
+    """A VITRINE_* number as the settings hold it (the environment's text), checked; "" is ``default``."""
+    text = text.strip()
     if not text:
         return default
     try:
@@ -111,7 +114,7 @@ def _files(path: Path) -> list[Path]:
     return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
 
 
-def stored_indexes(settings: Settings | None = None) -> list[StoredIndex]:
+def stored_indexes(settings: Settings) -> list[StoredIndex]:
     """Every video index on disk, least recently used first."""
     folder = index_folder(settings)
     out = []
@@ -154,12 +157,14 @@ def remove_index(path: Path) -> bool:
     return True
 
 
-def prune(settings: Settings | None = None, keep: Path | None = None, max_mb: float | None = None,
+def prune(settings: Settings, keep: Path | None = None, max_mb: float | None = None,
           max_days: float | None = None, now: float | None = None) -> list[StoredIndex]:
     """Remove indexes unused for ``max_days`` and then the least recently used until the rest fit in ``max_mb``
     (0: no limit); ``keep`` (the index in use) stays whatever its size. Returns those removed."""
-    max_mb = _env_float("VITRINE_VIDEO_INDEX_MB", MAX_MB) if max_mb is None else max_mb
-    max_days = _env_float("VITRINE_VIDEO_INDEX_DAYS", MAX_DAYS) if max_days is None else max_days
+    if max_mb is None:
+        max_mb = _setting_float("VITRINE_VIDEO_INDEX_MB", settings.video_index_mb, MAX_MB)
+    if max_days is None:
+        max_days = _setting_float("VITRINE_VIDEO_INDEX_DAYS", settings.video_index_days, MAX_DAYS)
     now = time.time() if now is None else now
     folder = index_folder(settings)
     for leftover in folder.glob("*.removing") if folder.is_dir() else []:     # a removal a crash interrupted
@@ -179,7 +184,7 @@ def prune(settings: Settings | None = None, keep: Path | None = None, max_mb: fl
     return removed
 
 
-def forget(video: Path | str, settings: Settings | None = None) -> list[StoredIndex]:
+def forget(video: Path | str, settings: Settings) -> list[StoredIndex]:
     """Remove every index of ``video`` (any sampling step, any earlier version of the file); the video itself may
     be gone already."""
     target = str(Path(video).resolve())
@@ -205,8 +210,7 @@ def _thumbnail(rgb: np.ndarray) -> bytes:
 
 
 class VideoIndex:
-    def __init__(self, video: Path | str, every: float = 1.0, signature_id: str = "",
-                 attributes: bool = False, settings: Settings | None = None):
+    def __init__(self, video: Path | str, every: float, signature_id: str, attributes: bool, settings: Settings):
         if not (math.isfinite(every) and 0.04 <= every <= 3600):
             raise BadInput("--every must be between 0.04 and 3600 seconds")
         self.video = Path(video)
@@ -257,8 +261,6 @@ class VideoIndex:
               cancel: threading.Event | None = None, limit: int | None = None) -> int:
         """Index every sampled frame not yet indexed; returns how many were indexed now. ``limit``: stop after that
         many (a resumable partial run)."""
-        from engine.look.look import look_at
-        from engine.media.frames import FrameSource
         own = finder is None
         indexed = 0
         with FrameSource(str(self.video)) as src:

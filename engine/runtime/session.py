@@ -10,12 +10,13 @@ from dataclasses import dataclass, field, replace
 from engine.errors import VitrineError
 from engine.language.answer_terms import to_portuguese
 from engine.language.detect import check_text, detect_language
-from engine.language.translate import LANGS, SentenceStream, Translator
+from engine.language.translate import LANGS, SentenceStream, Translator, load_translator, default_glossary
 from engine.media.colors import asks_about_color, dominant_colors
 from engine.media.frames import Frame
 from engine.runtime.answer import Answer, Timings
 from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, OnToken
 from engine.runtime.backends.chat_layout import Exchange
+from engine.runtime.constrained import compile_schema
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,20 @@ class Session:
     def is_prepared(self, frame: Frame) -> bool:
         return frame.key in self._images
 
+    @property
+    def pending(self) -> Frame | None:
+        """The picked frame waiting for the encode-ahead thread (None once it took it, or a question dropped it)."""
+        return self._next
+
+    @property
+    def encoder_thread(self) -> threading.Thread | None:
+        """The encode-ahead thread while it runs (it ends when nothing is pending)."""
+        return self._preparer
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def _prepare_loop(self) -> None:
         # The thread ends when nothing is pending (the next pick starts another): llama.cpp's OpenMP keeps a team
         # of threads for every thread that ran it, and with more of them than cores libgomp stops spinning at
@@ -179,9 +194,13 @@ class Session:
                 self._threads.pop(frame.key, None)
 
     @property
+    def translator_loaded(self) -> bool:
+        """Whether a translator was given or loaded (``translator`` loads one on first need)."""
+        return self._translator is not None
+
+    @property
     def translator(self) -> Translator:
         if self._translator is None:
-            from engine.language.translate import load_translator
             self._translator = load_translator()
         return self._translator
 
@@ -190,7 +209,6 @@ class Session:
         if getattr(self._translator, "glossary", None) is not None:
             return self._translator.glossary
         if self._glossary is None:
-            from engine.language.translate import default_glossary
             self._glossary = default_glossary()
         return self._glossary
 
@@ -220,7 +238,6 @@ class Session:
         stream = None
         constraint = None
         if schema is not None:
-            from engine.runtime.constrained import compile_schema
             constraint = self.backend.constraint_for(compile_schema(schema))
             if opts.choices:
                 from engine.runtime.constrained import ChoiceConstraint

@@ -18,6 +18,7 @@ from engine.paths import ASSETS
 from engine.runtime.backends import GenerationOptions
 from engine.runtime.session import AskOptions
 from engine.serve.server import create_app
+from engine.settings import Settings
 
 
 def _free_port() -> int:
@@ -27,7 +28,7 @@ def _free_port() -> int:
 
 
 def run(session, model_name: str, image: Path | None = None, runs: int = 10,
-        question: str = "What color are the pants?") -> dict:
+        question: str = "What color are the pants?", *, settings: Settings) -> dict:
     import httpx
     import uvicorn
 
@@ -44,7 +45,7 @@ def run(session, model_name: str, image: Path | None = None, runs: int = 10,
     local = [in_process() for _ in range(runs)]
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(session, model_name), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(session, model_name, settings=settings), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -418,6 +418,11 @@ class Tools:
             self._finder = PoseFinder()
         return self._finder
 
+    @property
+    def made_finder(self):
+        """The shared pose finder once a request made it (``finder()``), else None."""
+        return self._finder
+
     def run(self, fn, *args) -> asyncio.Future:
         return asyncio.get_running_loop().run_in_executor(self.thread, functools.partial(fn, *args))
 
@@ -481,22 +486,21 @@ requests_log = logging.getLogger(__name__ + ".requests")
 
 
 def create_app(session, model_name: str, limits: ServeLimits | None = None, api_key: str | None = None,
-               answer_lang: str | None = None, loader=None, installed=None, catalog=None,
-               settings: Settings | None = None):
+               answer_lang: str | None = None, loader=None, installed=None, catalog=None, *,
+               settings: Settings):
     """The ASGI app around a loaded ``engine.runtime.session.Session``. Every answer that is not a success is JSON in the
     OpenAI error shape, a stream's included (an error event, then the stream's normal end).
 
     ``loader``: name -> Session for another model a request names, ``installed``: () -> the names it may load
     (None: only ``model_name``); ``catalog``: an engine.catalog.base.Catalog, or a function that opens one on first
-    need, for /v1/vitrine/similar and /look. ``settings``: the server's, read once by `vitrine serve` (None: the
-    environment's), for the store's schema and templates."""
+    need, for /v1/vitrine/similar and /look. ``settings``: the server's, read once by `vitrine serve`, for the
+    store's schema and templates."""
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse, StreamingResponse
     from starlette.exceptions import HTTPException
 
 
     limits = limits or ServeLimits()
-    settings = settings or Settings.from_env()
     slot = ModelSlot(session, model_name, limits, loader, installed)
     tools = Tools(catalog)
     @contextlib.asynccontextmanager

@@ -23,9 +23,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from engine.devices import present
 from engine.errors import VitrineError
+from engine.media.frames import Frame
+from engine.models.manifest import Manifest, file_entry, MANIFEST_NAME
 from engine.paths import PROJECT_ROOT
-from engine.settings import bench_cache_dir
+from engine.settings import Settings, bench_cache_dir
+from export.families import build_checkpoint
 
 log = logging.getLogger(__name__)
 # Each worker process measures its own peak memory: it loads only the runtime it times (a GGUF worker never loads
@@ -65,7 +69,6 @@ def _bench_dir(family: str, size: str) -> Path:
 def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: str = "Q8_0",
             mmproj_type: str = "f16") -> tuple[Path, Path]:
     """Build (once, cached) the random-weight checkpoint and its export for ``backend``; return both folders."""
-    from export.families import build_checkpoint
     base = _bench_dir(family, size)
     ckpt = base / "checkpoint"
     if not (ckpt / "config.json").is_file():
@@ -73,14 +76,14 @@ def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: s
               flush=True)
         build_checkpoint(family, ckpt, size)
     if backend == "onnx":
-        from export.convert.onnx import export_onnx
+        from export.convert.onnx import export_onnx  # lazy: CLI startup, +0.2 s
         out = base / "onnx-int8"
         if not (out / "vitrine-model.json").is_file():
             print("bench: exporting it to ONNX int8 (once)", file=sys.stderr, flush=True)
             export_onnx(ckpt, out, quant="int8", name=f"random-smolvlm-{size}-onnx", parity=False)
         return ckpt, out
     if backend == "hybrid":
-        from export.convert.hybrid import export_hybrid
+        from export.convert.hybrid import export_hybrid  # lazy: CLI startup, +0.4 s (PIL)
         out = base / ("hybrid" if quant == "Q8_0" else f"hybrid-{quant}")
         if not (out / "vitrine-model.json").is_file():
             print(f"bench: exporting it as a hybrid model, {quant} text (once; times the vision encoders)",
@@ -89,7 +92,7 @@ def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: s
             label = "smolvlm" if family == "idefics3" else family
             export_hybrid(ckpt, out, quant=quant, name=f"random-{label}-{size}-hybrid", keep_float=True)
         return ckpt, out
-    from export.convert.gguf import export_gguf
+    from export.convert.gguf import export_gguf  # lazy: CLI startup, +0.02 s
     out = base / (f"gguf-{quant}" if mmproj_type == "f16" else f"gguf-{quant}-mmproj-{mmproj_type}")
     if not (out / "vitrine-model.json").is_file():
         print(f"bench: exporting it to GGUF {quant} + {mmproj_type} projector (once)", file=sys.stderr, flush=True)
@@ -101,7 +104,6 @@ def bench_frame(i: int, size: int = 512):
     """A 512 px frame; each ``i`` differs, so every run is a new frame to the cache."""
     import numpy as np
 
-    from engine.media.frames import Frame
     rng = np.random.RandomState(1000 + i)
     yy, xx = np.mgrid[0:size, 0:size]
     rgb = np.stack([(xx * 255 // size), (yy * 255 // size), np.full_like(xx, 128)], -1).astype(np.uint8)
@@ -121,21 +123,21 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, peer: Path | None = None) -> dict:
-    from engine.runtime.backends.base import GenerationOptions
-    from engine.runtime.session import AskOptions, Session
+def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, peer: Path | None = None, *,
+            settings: Settings) -> dict:
+    from engine.runtime.backends.base import GenerationOptions  # lazy: CLI startup, +0.15 s (the runtime)
+    from engine.runtime.session import AskOptions, Session  # lazy: CLI startup, +0.3 s (the runtime)
     if kind == "encoders":
         return _encoders(folder, runs, threads)
     t0 = time.perf_counter()
     if kind.startswith("hybrid@"):          # the hybrid with an encoder named, not the one recorded at export
-        from engine.models.manifest import Manifest
-        from engine.runtime.backends.hybrid import HybridBackend
+        from engine.runtime.backends.hybrid import HybridBackend  # lazy: CLI startup, +0.15 s (the runtime)
         backend = HybridBackend(folder, Manifest.load(folder), threads=threads, vision=kind.split("@", 1)[1])
     elif kind.startswith(("gguf", "onnx", "hybrid")):
-        from engine.runtime.backends import load_backend
-        backend = load_backend(str(folder), threads=threads)
+        from engine.runtime.backends import load_backend  # lazy: CLI startup, +0.15 s (the runtime)
+        backend = load_backend(str(folder), threads=threads, settings=settings)
     else:
-        from engine.runtime.backends.torch import TorchBackend
+        from engine.runtime.backends.torch import TorchBackend  # lazy: CLI startup, +0.15 s (the runtime)
         backend = TorchBackend(folder, threads=threads)
         if kind == "torch-bf16":
             _to_bf16(backend)
@@ -206,10 +208,9 @@ def _encoders(folder: Path, runs: int, threads: int) -> dict:
     """Every image encoder this machine can run on the hybrid model's files, timed on the same frames (OpenVINO's
     int8 model built beside the float graph the first time, calibrated on the synthetic set). The bench's own
     hybrid export then records this measurement, so that its new frame is timed with the encoder chosen here."""
-    from engine.models.manifest import Manifest, file_entry
-    from engine.runtime.backends.hybrid import measure_vision_encoders
-    from engine.runtime.backends.openvino_vision import OPENVINO_INT8
-    from export.convert.hybrid import calibration_frames
+    from engine.runtime.backends.hybrid import measure_vision_encoders  # lazy: CLI startup, +0.15 s (the runtime)
+    from engine.runtime.backends.openvino_vision import OPENVINO_INT8  # lazy: CLI startup, +0.15 s (the runtime)
+    from export.convert.hybrid import calibration_frames  # lazy: CLI startup, +0.4 s (PIL)
     m = Manifest.load(folder)
     path = {role: folder / e.path for role, e in m.files.items()}
     vision = measure_vision_encoders(path["model"], path["mmproj"], path["vision"], threads, runs=max(runs, 3),
@@ -296,7 +297,6 @@ def peer_decode(llama_bench: Path, model: Path, threads: list[int], tokens: int 
 
 
 def _text_model(folder: Path) -> Path | None:
-    from engine.models.manifest import MANIFEST_NAME, Manifest
     if not (folder / MANIFEST_NAME).is_file():
         return None
     m = Manifest.load(folder)
@@ -350,14 +350,12 @@ def run_bench(threads: int, size: str = "256m", runs: int = 3, max_tokens: int =
         results[kind] = {"backend": described, **_run_worker(kind, folder, runs, max_tokens, threads, peer)}
         if kind == "hybrid" and fam != "idefics3":
             # the encoder recorded is the fastest here; onnxruntime int8 is the one that spares memory: both
-            from engine.models.manifest import Manifest
             if Manifest.load(folder).extra.get("vision", {}).get("choice") != "onnx-int8":
                 print("bench: hybrid with the ONNX int8 encoder", file=sys.stderr, flush=True)
                 results["hybrid@onnx-int8"] = {"backend": "hybrid, ONNX int8 encoder",
                                                **_run_worker("hybrid@onnx-int8", folder, runs, max_tokens, threads)}
     ref, refs = None, {}
     if reference:
-        from engine.devices import present
         for dtype in ("fp32", "bf16") if present().cpu_bf16 else ("fp32",):
             print(f"bench: transformers {dtype} reference", file=sys.stderr, flush=True)
             r = _run_worker("torch" if dtype == "fp32" else "torch-bf16", ckpt, runs, max_tokens, threads)
@@ -483,7 +481,8 @@ if __name__ == "__main__":     # worker process
     p.add_argument("--peer")
     a = p.parse_args()
     peer_path = Path(a.peer) if a.peer else None
-    print(json.dumps(_worker(a.worker, Path(a.dir), a.runs, a.max_tokens, a.threads, peer_path)))
+    print(json.dumps(_worker(a.worker, Path(a.dir), a.runs, a.max_tokens, a.threads, peer_path,
+                             settings=Settings.from_env())))      # the worker process's entry point
 
 
 def cmd_bench(args) -> int:

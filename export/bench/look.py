@@ -22,7 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.language import vocabulary as voc
+from engine.media.frames import Frame
 from engine.settings import Settings
+from export.bench.backends import prepare
+from export.bench.catalog import sample_photos, write_catalog
 
 log = logging.getLogger(__name__)
 # This module registers a command into every `vitrine` call's parser: the catalog, the look, the runtime and the
@@ -54,7 +58,7 @@ class Scene:
 
 def _garment_image(row: dict, seed: int, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """The product drawn again (new jitter): its pixels and its mask, cropped to the garment."""
-    from export.datasets import synth
+    from export.datasets import synth  # lazy: CLI startup, +0.25 s (PIL)
     bg = "green" if row["colour"] != "green" else "blue"
     r = random.Random(seed)
     img = np.asarray(synth.draw(row["garment"], row["colour"], row["pattern"], row.get("sleeve", ""), r, size,
@@ -81,7 +85,6 @@ def _paste(frame: np.ndarray, img: np.ndarray, mask: np.ndarray, box: tuple[int,
 def _background(name: str, width: int, height: int) -> np.ndarray:
     import cv2
     if name:
-        from export.bench.catalog import sample_photos
         photos = dict(sample_photos())
         if name in photos:
             return cv2.resize(photos[name], (width, height), interpolation=cv2.INTER_LINEAR)
@@ -154,7 +157,6 @@ def build_catalog(folder: Path, n: int = 400) -> tuple[Path, dict[str, dict]]:
     """The synthetic catalog (unique garment/colour/pattern/sleeve) and its rows by id."""
     import csv
 
-    from export.bench.catalog import write_catalog
     csv_path = write_catalog(folder, n_synthetic=n, size=160, photos=False)
     with open(csv_path, encoding="utf-8") as f:       # the sleeve is only in the title: "Red plain dress long sleeves"
         rows = {r["id"]: {**r, "sleeve": r["title"].split()[-2] if r["title"].endswith(" sleeves") else ""}
@@ -268,9 +270,8 @@ PT_QUERY = {"dress": "vestido", "shirt": "camisa", "t-shirt": "camiseta", "trous
 
 
 def precision_at_5(index, at: dict[float, Scene], catalog=None) -> tuple[float, list[dict], float]:
-    from engine.language import vocabulary as voc
-    from engine.look.find import Query, find
-    from engine.look.query import parse
+    from engine.look.find import Query, find  # lazy: CLI startup, +0.35 s (the runtime)
+    from engine.look.query import parse  # lazy: CLI startup, +0.03 s
     combos = sorted({(w.colour, w.garment) for s in at.values() for w in s.worn})
     out, times = [], []
     for colour, garment in combos:
@@ -308,16 +309,16 @@ def _merge(parts: list[dict]) -> dict:
             "top3": right / max(found, 1), "by_region": per}
 
 
-def run_split(cat, rows: dict, finder, work: Path, seeds, seconds: float, stage) -> dict:
+def run_split(cat, rows: dict, finder, work: Path, seeds, seconds: float, stage, settings: Settings) -> dict:
     """Each seed's video built, indexed and scored; the looks' figures over all of them, p@5 and index time per
     video averaged."""
-    from engine.look.video_index import VideoIndex
+    from engine.look.video_index import VideoIndex  # lazy: CLI startup, +0.35 s (the runtime)
     looks, p5s, queries, index_s, query_s, frames = [], [], [], [], [], 0
     for seed in seeds:
         stage(f"video, seed {seed}")
         video = work / f"look-{seed}.mp4"
         at = write_video(video, plan(rows, seconds, seed=seed), rows)
-        index = VideoIndex(video, 1.0, cat.signature.info.id, False, Settings.from_env())
+        index = VideoIndex(video, 1.0, cat.signature.info.id, False, settings)
         try:
             start = time.perf_counter()
             frames += index.build(cat, finder=finder)
@@ -341,9 +342,9 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
     weights (export.bench.backends builds it once)."""
     import os
 
-    from engine.catalog.products_csv import read_products_csv
-    from engine.catalog.sqlite_catalog import SqliteCatalog
-    from engine.look.regions import PoseFinder
+    from engine.catalog.products_csv import read_products_csv  # lazy: CLI startup, +0.02 s
+    from engine.catalog.sqlite_catalog import SqliteCatalog  # lazy: CLI startup, +0.08 s
+    from engine.look.regions import PoseFinder  # lazy: CLI startup, +0.03 s
 
     def stage(s):
         log.info(s)
@@ -363,9 +364,9 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
         cat.add(read_products_csv(csv_path).products)
         finder = PoseFinder()
         try:
-            out = {name: run_split(cat, rows, finder, work, SPLITS[name], seconds, stage) for name in splits}
+            out = {name: run_split(cat, rows, finder, work, SPLITS[name], seconds, stage, settings) for name in splits}
             stage("look timing")
-            out.update(time_looks(cat, rows, finder, work, model, real_dim, runs))
+            out.update(time_looks(cat, rows, finder, work, model, real_dim, settings, runs))
         finally:
             finder.close()
             cat.close()
@@ -379,7 +380,6 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
 def _timing_frame(rows: dict, work: Path):
     """A 720p frame of a person wearing four garments (a bag among them) in front of a wall: every region is
     found, so every region is asked about (on a photo background the pose may fail and fewer are)."""
-    from engine.media.frames import Frame
     by: dict[str, list[str]] = {}
     for pid, row in rows.items():
         by.setdefault(row["garment"], []).append(pid)
@@ -388,10 +388,11 @@ def _timing_frame(rows: dict, work: Path):
     return Frame(draw_scene(scene, rows, 1280, 720, seed=3), "timing-720p.png")
 
 
-def time_looks(cat, rows: dict, finder, work: Path, model: str | None, real_dim: bool, runs: int = 3) -> dict:
+def time_looks(cat, rows: dict, finder, work: Path, model: str | None, real_dim: bool, settings: Settings,
+               runs: int = 3) -> dict:
     """Seconds per look of a 720p frame (median of ``runs``): regions, colours and matches alone; and with a model
     reading every region's attributes, each region asked about the one encoded frame (the session encodes it once)."""
-    from engine.look.look import look_at
+    from engine.look.look import look_at  # lazy: CLI startup, +0.35 s (the runtime)
     frame = _timing_frame(rows, work)
     look_at(frame, cat, None, finder)                 # warm: the pose graph and the embedder load once
     times = []
@@ -404,22 +405,20 @@ def time_looks(cat, rows: dict, finder, work: Path, model: str | None, real_dim:
     if model:
         wanted.append(("look_720p_with_model", model))
     if real_dim:
-        from export.bench.backends import prepare
         _, folder = prepare("256m", "hybrid")
         wanted.append(("look_720p_real_dim", str(folder)))
     for key, name in wanted:
-        out[key] = _time_model_look(frame, cat, finder, name, runs)
+        out[key] = _time_model_look(frame, cat, finder, name, runs, settings)
     return out
 
 
-def _time_model_look(frame, cat, finder, name: str, runs: int) -> dict:
-    from engine.look.look import look_at
-    from engine.media.frames import Frame
-    from engine.runtime.backends import load_backend
-    from engine.runtime.session import Session
-    threads = Settings.from_env().threads
+def _time_model_look(frame, cat, finder, name: str, runs: int, settings: Settings) -> dict:
+    from engine.look.look import look_at  # lazy: CLI startup, +0.35 s (the runtime)
+    from engine.runtime.backends import load_backend  # lazy: CLI startup, +0.15 s (the runtime)
+    from engine.runtime.session import Session  # lazy: CLI startup, +0.3 s (the runtime)
+    threads = settings.threads
     start = time.perf_counter()
-    session = Session(load_backend(name, threads=threads))
+    session = Session(load_backend(name, threads=threads, settings=settings))
     load_s = time.perf_counter() - start
     answers: list = []
     ask = session.ask

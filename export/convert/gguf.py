@@ -26,8 +26,11 @@ import platformdirs
 from engine.errors import VitrineError
 from engine.files import OutputKind, atomic_folder, check_output, mark_output
 from engine.models.manifest import Manifest, file_entry
+from engine.models.store import describe_gguf_pair
 from engine.paths import PROJECT_ROOT
+from engine.runtime.native import import_llama_cpp
 from engine.settings import llama_cpp_src, wheel_cache_dir
+from export.families import for_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +130,6 @@ class LlamaCppTools:
 
 def quantize(src: Path, dest: Path, quant: str, threads: int | None = None) -> None:
     """Quantize a text-model GGUF with libllama's quantizer (the projector cannot be quantized this way)."""
-    from engine.runtime.native import import_llama_cpp
     llama_cpp, _ = import_llama_cpp()
 
     quant = quant.upper()
@@ -163,7 +165,6 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
         raise VitrineError(f"unknown quantization {quant!r}: choose one of {', '.join(QUANTS)}")
     if mmproj_type not in ("f16", "f32", "q8_0"):
         raise VitrineError(f"unknown projector type {mmproj_type!r}: choose f16, f32 or q8_0")
-    from export.families import for_checkpoint
     family = for_checkpoint(checkpoint)
     step = on_step or (lambda s: None)
     step("locating llama.cpp's converter")
@@ -190,8 +191,7 @@ def export_gguf(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", mm
             quantize(f16, text, quant)
             f16.unlink()
         step("hashing")
-        from engine.models.store import describe_gguf_pair  # verify what we built with the engine's own checks
-        describe_gguf_pair(text, mmproj)
+        describe_gguf_pair(text, mmproj)      # verify what we built with the engine's own checks
         manifest = Manifest(name=name or checkpoint.name, runtime="gguf", family=family.name,
                             files={"model": file_entry(staging, text.name), "mmproj": file_entry(staging, mmproj.name)},
                             chat_handler=family.chat_handler, languages=list(family.languages), quant=quant,

@@ -21,9 +21,15 @@ from typing import Callable
 
 from engine.errors import VitrineError
 from engine.files import OutputKind, atomic_folder, check_output
+from engine.media.frames import Frame
 from engine.models.manifest import MANIFEST_NAME, Manifest, file_entry
 from engine.runtime.backends.hybrid import LAYOUT_ROLE, measure_vision_encoders
 from engine.runtime.backends.openvino_vision import OPENVINO_INT8
+from export.convert.gguf import export_gguf
+from export.convert.layout_projector import LAYOUT_NAME, write_layout_projector
+from export.convert.onnx import _quantize_int8, export_vision_fp32
+from export.datasets.synth import products
+from export.families import families, for_checkpoint
 
 log = logging.getLogger(__name__)
 StepFn = Callable[[str], None]
@@ -59,8 +65,6 @@ def calibration_frames(n: int = CALIBRATION_IMAGES, size: int = 512) -> list:
     """Pictures of the synthetic fashion set (a seed of its own, not the training or test rows' one)."""
     import numpy as np
 
-    from engine.media.frames import Frame
-    from export.datasets.synth import products
     return [Frame(np.asarray(img.convert("RGB")), p.id) for p, img in products(n, seed=2929, size=size)]
 
 
@@ -75,10 +79,6 @@ def export_hybrid(checkpoint: Path | str, out: Path | str, quant: str = "Q8_0", 
                   on_step: StepFn | None = None, threads: int | None = None, keep_float: bool = False) -> HybridExport:
     """``keep_float``: keep the float vision graph even when the chosen encoder does not run it (`vitrine bench`
     times OpenVINO on it every time)."""
-    from export.families import families, for_checkpoint
-    from export.convert.gguf import export_gguf
-    from export.convert.layout_projector import LAYOUT_NAME, write_layout_projector
-    from export.convert.onnx import _quantize_int8, export_vision_fp32
     t0 = time.perf_counter()
     checkpoint, out = Path(checkpoint).resolve(), Path(out)
     check_output(out, OutputKind.EXPORT, inputs=(checkpoint,))      # before any work

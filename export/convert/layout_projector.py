@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import VitrineError
+from export.convert.gguf import llama_cpp_source
 
 log = logging.getLogger(__name__)
 WIDTH = 16                  # the vision hidden size of the stub (one attention head of 16)
@@ -24,7 +25,6 @@ LAYOUT_NAME = "mmproj-layout.gguf"
 
 
 def _gguf():
-    from export.convert.gguf import llama_cpp_source
     path = str(llama_cpp_source() / "gguf-py")
     if path not in sys.path:
         sys.path.insert(0, path)

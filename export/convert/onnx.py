@@ -29,9 +29,12 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+from engine import families as runtime_families
 from engine.errors import VitrineError
 from engine.files import OutputKind, atomic_folder, check_output
 from engine.models.manifest import Manifest, file_entry
+from export.convert.parity import compare
+from export.families import families, for_checkpoint
 
 log = logging.getLogger(__name__)
 GRAPHS = {"vision": "vision_encoder.onnx", "embed": "embed_tokens.onnx", "decoder": "decoder_model_merged.onnx"}
@@ -104,7 +107,6 @@ def _export_graph(out: Path, module, args, names_in, names_out, dynamic, filenam
 
 def _tile_side(model, family) -> int:
     """The square tile the vision graph takes: what the runtimes and the transformers reference give it."""
-    from engine import families as runtime_families
     fam = runtime_families.get(family.name)
     if fam is not None and fam.reference is not None:
         return fam.reference.tile_size(model.config)
@@ -217,7 +219,6 @@ def export_onnx(checkpoint: Path | str, out: Path | str, quant: str = "int8", na
     check_output(out, OutputKind.EXPORT, inputs=(checkpoint,))      # before any work
     if quant not in QUANTS:
         raise VitrineError(f"unknown ONNX quantization {quant!r}: choose one of {', '.join(QUANTS)}")
-    from export.families import families, for_checkpoint
     family = for_checkpoint(checkpoint)
     if not family.onnx:
         able = ", ".join(f.name for f in families().values() if f.onnx)
@@ -246,7 +247,6 @@ def export_onnx(checkpoint: Path | str, out: Path | str, quant: str = "int8", na
                             source=str(checkpoint))
         if parity:
             step("checking agreement with transformers")
-            from export.convert.parity import compare
             manifest.extra["parity"] = compare(checkpoint, "onnx", staging, variant=f"onnx-{quant}").to_dict()
         manifest.save(staging)
     return OnnxExport(out, manifest, time.perf_counter() - t0)

@@ -14,6 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.media.frames import Frame
+from engine.devices import resolve
+from engine.models.manifest import Manifest
+from engine.runtime.backends import backend_for_manifest
+from engine.runtime.backends.base import GenerationOptions
+from engine.runtime.backends.onnx import OnnxBackend
+from engine.runtime.backends.torch import TorchBackend
+from export.families import for_checkpoint
+
 log = logging.getLogger(__name__)
 QUESTIONS = ("What is the person wearing?", "What color are the pants?", "Describe the blouse.")
 N_TOKENS = 32
@@ -36,7 +45,6 @@ class ParityResult:
 
 def parity_image(size: int):
     """A fixed image of exactly one tile (no resampling differences between runtimes)."""
-    from engine.media.frames import Frame
     rng = np.random.RandomState(7)
     yy, xx = np.mgrid[0:size, 0:size]
     rgb = np.stack([xx * 255 // size, yy * 255 // size, np.full_like(xx, 90)], -1).astype(np.uint8)
@@ -46,17 +54,13 @@ def parity_image(size: int):
 
 def _load(runtime: str, folder: Path, family: str):
     if runtime == "onnx":     # also before its manifest exists (parity runs inside the export)
-        from engine.runtime.backends.onnx import OnnxBackend
         return OnnxBackend(folder, threads=2, family=family)
-    from engine.runtime.backends import load_backend
-    return load_backend(str(folder), threads=2)
+    # the export's own folder, on the CPU threads the reference gets: no store, no VITRINE_* settings
+    return backend_for_manifest(Manifest.load(folder), folder, 2, 1, resolve(None))
 
 
 def compare(checkpoint: Path | str, runtime: str, folder: Path | str, reference=None,
             variant: str | None = None) -> ParityResult:
-    from engine.runtime.backends.base import GenerationOptions
-    from engine.runtime.backends.torch import TorchBackend
-    from export.families import for_checkpoint
     ref = reference or TorchBackend(checkpoint, threads=2)
     ours = _load(runtime, Path(folder), for_checkpoint(Path(checkpoint)).name)
     try:

@@ -18,12 +18,13 @@ from typing import Callable, Iterable
 
 from engine.errors import VitrineError
 from engine.evaluation.qa_set import SET_FILE, QARow, write_jsonl
-from engine.files import resolve_inside
 from engine.files import OutputKind, OutputState, atomic_folder, check_output
+from engine.files import resolve_inside
 from engine.language import vocabulary as voc
 from engine.language.vocabulary import normalise_value
 from export.datasets.catalogs import CatalogRead, read_catalog
 from export.datasets.questions import REGIONS, Product, questions
+from export.datasets.synth import products as drawn
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +334,6 @@ def build(source: Path, out: Path, opts: BuildOptions, force: bool = False, prog
 def synth(out: Path, n: int, opts: BuildOptions, size: int = 128, force: bool = False,
           progress: Progress | None = None) -> Summary:
     """``n`` drawn garments, each asked about in English and Portuguese."""
-    from export.datasets.synth import products as drawn
     if n < 10:
         raise VitrineError(f"--n {n} is too few images for a train/val/test split: use at least 10")
     if not 32 <= size <= 1024:

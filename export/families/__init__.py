@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 from engine.errors import VitrineError
+from engine.files import OutputKind, atomic_folder
 
 
 class ExportFamily:
@@ -95,7 +96,6 @@ def build_checkpoint(family: str, out: Path | str, size: str = "tiny", seed: int
     fam = fams[family]
     if size not in fam.sizes:
         raise VitrineError(f"{family} has no size {size!r}: choose one of {', '.join(fam.sizes)}")
-    from engine.files import OutputKind, atomic_folder
     out = Path(out)
     with atomic_folder(out, OutputKind.CHECKPOINT) as tmp:
         fam.build(tmp, size, seed)

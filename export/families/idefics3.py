@@ -10,6 +10,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from export.datasets.questions import Item, english
+from export.datasets.synth import COLOURS, GARMENTS, PATTERNS
 from export.families import ExportFamily
 
 log = logging.getLogger(__name__)
@@ -96,8 +98,6 @@ def fashion_corpus() -> list[str]:
     """The synthetic set's English questions and answers, so that answer words are whole tokens."""
     import random
 
-    from export.datasets.questions import Item, english
-    from export.datasets.synth import COLOURS, GARMENTS, PATTERNS
     r, out = random.Random(0), []
     for g in GARMENTS:
         for attribute, values in (("garment", GARMENTS), ("colour", COLOURS), ("pattern", PATTERNS)):

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from engine.errors import VitrineError
 from engine.evaluation.qa_set import QARow, QASet, read_set
+from engine.media.frames import Frame
+from engine.runtime.backends.chat_layout import layout_from_template
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,6 @@ class Encoder:
 
     def __init__(self, family_reference, processor, tile: int, packed_pixels: bool = False,
                  cache_bytes: int = 1 << 30):
-        from engine.runtime.backends.chat_layout import layout_from_template
         self.reference = family_reference
         self.packed_pixels = packed_pixels       # MiniCPM-V: images' patches end to end along the last axis
         self.processor = processor
@@ -93,7 +94,6 @@ class Encoder:
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.eos_id
 
     def frame_tile(self, ex: Example):
-        from engine.media.frames import Frame
         return Frame(rgb=ex.qa.load_rgb(ex.row)).square_tile(self.tile)
 
     @property

@@ -10,11 +10,13 @@ from engine.kinds import Runtime
 from engine.models.manifest import MANIFEST_NAME, Manifest
 from engine.models.store import ModelStore
 from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, GenerationStats
+from engine.runtime.backends.gguf import GgufBackend
+from engine.runtime.backends.hybrid import HybridBackend
+from engine.runtime.backends.onnx import OnnxBackend
 from engine.settings import Settings
 
-# Each backend is imported where a model needs it: a backend's module brings its runtime's side (the hybrid's
-# ONNX and OpenVINO encoders, the ONNX decoder's graphs), and the app, the server and `vitrine` import this package
-# at start-up for its types.
+# The backends' modules are light: each runtime's own library (llama_cpp, onnxruntime, OpenVINO, torch) loads inside
+# the backend when a model is opened, so the app and the server import this package at start-up for its types.
 __all__ = ["Backend", "EncodedImage", "GenerationOptions", "GenerationStats", "load_backend", "default_model"]
 
 
@@ -40,20 +42,17 @@ def backend_for_manifest(manifest: Manifest, folder: Path, threads: int | None, 
         raise VitrineError(f"model {manifest.name!r} is damaged ({bad[0]}): run `vitrine models verify`, then pull "
                            "or import it again")
     if manifest.runtime is Runtime.GGUF:
-        from engine.runtime.backends.gguf import GgufBackend
         _gguf_device(manifest.name, placement)
         return GgufBackend(folder / manifest.files["model"].path, folder / manifest.files["mmproj"].path,
                            model_id=manifest.name, family=manifest.family, chat_handler=manifest.chat_handler,
                            threads=threads, tiles=tiles, languages=tuple(manifest.languages),
                            n_gpu_layers=placement.n_gpu_layers)
     if manifest.runtime is Runtime.HYBRID:
-        from engine.runtime.backends.hybrid import HybridBackend
         return HybridBackend(folder, manifest, threads=threads, placement=placement)
     if manifest.runtime is Runtime.EMBEDDER:
         raise VitrineError(f"{manifest.name!r} is the catalog's image embedder, not a model that answers questions: "
                            "choose another --model (`vitrine models list`)")
     if manifest.runtime is Runtime.ONNX:
-        from engine.runtime.backends.onnx import OnnxBackend
         return OnnxBackend(folder, model_id=manifest.name, threads=threads,
                            files={r: e.path for r, e in manifest.files.items() if r in ("vision", "embed", "decoder")},
                            languages=tuple(manifest.languages), family=manifest.family, placement=placement)
@@ -70,13 +69,12 @@ def _gguf_device(name: str, placement) -> None:
 
 def load_backend(model: str | None = None, *, mmproj: str | None = None, store: ModelStore | None = None,
                  threads: int | None = None, tiles: int = 1, device: str | None = None,
-                 settings: Settings | None = None) -> Backend:
+                 settings: Settings) -> Backend:
     """``model``: an installed model's name, a folder with a vitrine-model.json, or a text .gguf file; None:
     ``settings.model`` (VITRINE_MODEL), else the first installed.
     ``device``: auto, cpu, gpu, npu or cuda (engine/devices.py); None: ``settings.device`` (VITRINE_DEVICE), else
-    auto (the app and `serve` get theirs this way). ``settings``: the caller's (the CLI, the app and the server
-    read theirs once); a library caller with none (a script, a test) gets the environment's."""
-    settings = settings or Settings.from_env()
+    auto (the app and `serve` get theirs this way). ``settings``: the caller's, read once at its entry point (the
+    CLI, the app, the server, a benchmark's main) and passed down."""
     threads = settings.threads_for(threads)                 # --threads, else VITRINE_THREADS, else the cores
     # --device, else VITRINE_DEVICE, else auto; an absent device is refused here, before any loading
     placement = resolve(check_device(device) or settings.device)
@@ -84,7 +82,6 @@ def load_backend(model: str | None = None, *, mmproj: str | None = None, store: 
     model = model or default_model(store, settings.model)
     path = Path(model)
     if model.endswith(".gguf") or path.is_file():
-        from engine.runtime.backends.gguf import GgufBackend
         if not path.is_file():
             raise VitrineError(f"model file not found: {path}")
         if mmproj is None:

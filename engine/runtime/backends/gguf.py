@@ -20,14 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import families
 from engine.errors import VitrineError
 from engine.kinds import ChatHandler
 from engine.models.gguf_file import check_gguf
-from engine import families
 from engine.runtime.backends.base import DecodingBackend, EncodedImage, Prefilled
 from engine.runtime.backends.chat_layout import ChatLayout, Exchange, kept_prefix, layout_from_template
 from engine.runtime.backends.decode_threads import DecodeThreads
 from engine.runtime.backends.gguf_images import MtmdImages
+from engine.runtime.constrained import LlamaGrammarConstraint, VocabularyTrie
 from engine.runtime.decoding import ANSWER_ROOM
 from engine.runtime.native import import_llama_cpp
 
@@ -244,11 +245,18 @@ class GgufBackend(MtmdImages, DecodingBackend):
         llm.n_tokens = image.state.n_pos + keep
         del self._kv_ids[keep:]
 
-    def _tokens(self, text: str) -> list[int]:
+    @property
+    def snapshots(self) -> bool:
+        """Whether a follow-up restores the state saved after the image (hybrid and recurrent models) rather than
+        cutting the KV cache back."""
+        return self._snapshots
+
+    def tokens(self, text: str) -> list[int]:
+        """The text's token ids as a turn is fed (special tokens parsed, no BOS)."""
         return self._llm.tokenize(text.encode(), add_bos=False, special=True)
 
     def conversation_ids(self, history: tuple[Exchange, ...], question: str) -> list[int]:
-        return self.layout.conversation_ids(history, question, self._tokens)
+        return self.layout.conversation_ids(history, question, self.tokens)
 
     def _prefill(self, image: EncodedImage, question: str, history: tuple[Exchange, ...] = (),
                  answer_room: int = ANSWER_ROOM) -> tuple[int, int]:
@@ -256,7 +264,7 @@ class GgufBackend(MtmdImages, DecodingBackend):
         holds of it is kept), then the question. Returns (room left for the answer, earlier exchanges used):
         the oldest exchanges are dropped when the context would not leave ``answer_room``."""
         llm = self._llm
-        ids, used = self.layout.fitted(history, question, self._tokens, image.state.n_pos, llm.n_ctx(), answer_room)
+        ids, used = self.layout.fitted(history, question, self.tokens, image.state.n_pos, llm.n_ctx(), answer_room)
         if self._kv_image is image and image.state.chunks is not None:
             same = kept_prefix(self._kv_ids, ids)
             if same < len(self._kv_ids):
@@ -331,7 +339,6 @@ class GgufBackend(MtmdImages, DecodingBackend):
         return piece
 
     def constraint_for(self, node):
-        from engine.runtime.constrained import LlamaGrammarConstraint, VocabularyTrie
         L = self._llama_cpp
         if getattr(self, "_token_texts", None) is None:     # built once per model: the vocabulary as text
             pieces = [self._llm.detokenize([tok]) for tok in range(self._n_vocab)]    # as answers are decoded

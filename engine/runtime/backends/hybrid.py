@@ -83,7 +83,7 @@ class HybridBackend(GgufBackend):
         folder = Path(folder)
         placement = placement or Placement(Device.AUTO)
         recorded = manifest.extra.get("vision", {})
-        self.vision_choice = vision or self._choose(recorded, placement)
+        self.vision_choice = vision or self.choose(recorded, placement)
         # a weightless projector lays the prompt out when ONNX encodes (export/convert/layout_projector.py): then
         # the ONNX encoder replaces the projector's memory instead of adding to it
         has_layout = LAYOUT_ROLE in manifest.files
@@ -131,8 +131,13 @@ class HybridBackend(GgufBackend):
                 frame.__dict__["key"] = key
         return super().encode(frame)
 
+    @property
+    def vision(self):
+        """The vision encoder in use (ONNX or OpenVINO), or None when the projector's own encodes."""
+        return self._vision
+
     @staticmethod
-    def _choose(recorded: dict, placement: Placement) -> str:
+    def choose(recorded: dict, placement: Placement) -> str:
         """The encoder for this placement: cpu is what Vitrine ran before OpenVINO (onnxruntime or libmtmd, as
         measured then); gpu/npu is OpenVINO there (asked for, so never swapped for another); auto is the fastest
         measured at export/pull, unless its device is gone (the model was copied to another machine)."""
@@ -185,7 +190,6 @@ def measure_vision_encoders(model: Path, mmproj: Path, vision: Path, threads: in
     With the float graph, OpenVINO on the CPU and nncf, OpenVINO's int8 model is built beside the float graph
     (calibrated on ``calibration``, else frames drawn in code) and timed too; ``graph`` "vision_openvino" when it
     is chosen (the caller keeps its two files)."""
-    from engine.runtime.backends.gguf import GgufBackend
     side = tile_side(json.loads((vision.parent / "config.json").read_text()))
     # libmtmd gets the square tile the graphs encode, as the hybrid gives it (HybridBackend.encode)
     frames = [replace(f, rgb=f.square_tile(side)) for f in probe_frames(runs)]

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import families
+from engine.devices import Device
 from engine.errors import VitrineError
 from engine.media.frames import Frame
-from engine import families
 from engine.runtime.backends.base import DecodingBackend, EncodedImage, Prefilled
 from engine.runtime.backends.chat_layout import Exchange, kept_prefix, layout_from_template
-from engine.runtime.backends.onnx_vision import _NP, OnnxVision, image_processor_config, open_session
+from engine.runtime.backends.onnx_vision import _NP, OnnxVision, image_processor_config, open_session, measured_encoder
+from engine.runtime.constrained import RegexConstraint, VocabularyTrie
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +47,12 @@ class _Prefix:
 def _vision_device(placement, vision: Path, folder: Path, threads: int) -> str | None:
     """The OpenVINO device for the vision graph, or None for onnxruntime: the one asked for (gpu, npu), under
     auto the one measured faster here (timed once, kept in the cache), under cpu and cuda none."""
-    from engine.devices import Device
     if placement is None or placement.device in (Device.CPU, Device.CUDA):
         return None
     if placement.encoder:
         return placement.encoder
     if "CUDAExecutionProvider" in placement.ort_providers:
         return None
-    from engine.runtime.backends.onnx_vision import measured_encoder
     choice = measured_encoder(vision, folder, threads)
     return None if choice == "onnx" else choice
 
@@ -272,7 +272,6 @@ class OnnxBackend(DecodingBackend):
         return self.tokenizer.decode(list(ids))
 
     def constraint_for(self, node):
-        from engine.runtime.constrained import RegexConstraint, VocabularyTrie
         if getattr(self, "_trie", None) is None:      # built once: ~1-2 s for a 49k vocabulary
             # each token's text as it reads after another token (a sentencepiece "▁red" is " red" there,
             # "red" alone at the start)

@@ -12,8 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import families
+from engine.devices import present
 from engine.errors import VitrineError
+from engine.files import write_text_atomic
 from engine.media.frames import Frame
+from engine.runtime.backends.openvino_vision import open_openvino
+from engine.settings import cache_dir
 
 log = logging.getLogger(__name__)
 _NP = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64, "tensor(bool)": np.bool_}
@@ -89,7 +94,6 @@ def tile_side(config: dict) -> int:
     vision tower: MiniCPM-V 4.6's merger resolution, 448, not its position grid's 980), else the vision config's."""
     from types import SimpleNamespace
 
-    from engine import families
 
     def attrs(d):
         return SimpleNamespace(**{k: attrs(v) if isinstance(v, dict) else v for k, v in d.items()})
@@ -126,7 +130,6 @@ class OnnxVision:
             raise VitrineError(f"{folder} has no config.json: copy the whole exported folder")
         cfg = json.loads(cfg_path.read_text())
         if openvino:
-            from engine.runtime.backends.openvino_vision import open_openvino
             session = open_openvino(path, threads, openvino, image_size=tile_side(cfg))
         else:
             try:
@@ -228,7 +231,6 @@ def ort_label(name: str) -> str:
 
 def openvino_devices_here() -> tuple[str, ...]:
     """OpenVINO's devices that can run an encoder (CPU, GPU, NPU; not its virtual AUTO/HETERO)."""
-    from engine.devices import present
     return tuple(d for d in present().openvino if d.split(".")[0] in ("CPU", "GPU", "NPU"))
 
 
@@ -241,8 +243,6 @@ def measured_encoder(path: Path, folder: Path, threads: int) -> str:
         return "onnx"
     import openvino
 
-    from engine.files import write_text_atomic
-    from engine.settings import cache_dir
     st = path.stat()
     key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{threads}|{openvino.__version__}|{','.join(devices)}"
     record = cache_dir() / "encoders.json"

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import VitrineError
+from engine.media.frames import Frame
+from engine.settings import cache_dir
 
 log = logging.getLogger(__name__)
 _TYPES = {"f32": "tensor(float)", "f16": "tensor(float16)", "i64": "tensor(int64)", "boolean": "tensor(bool)"}
@@ -36,7 +38,6 @@ class _Port:
 
 
 def openvino_cache() -> Path:
-    from engine.settings import cache_dir
     return cache_dir() / "openvino"
 
 
@@ -188,7 +189,6 @@ def calibration_frames(n: int = CALIBRATION_FRAMES, size: int = 512) -> list:
     background, like the synthetic set's pictures. ``vitrine export hybrid`` calibrates on the set itself."""
     from PIL import Image, ImageDraw
 
-    from engine.media.frames import Frame
     rng = np.random.RandomState(29)
     frames = []
     for i in range(n):

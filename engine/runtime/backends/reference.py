@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.errors import VitrineError
 from engine import families
+from engine.errors import VitrineError
 from engine.runtime.backends.base import Backend
+from engine.runtime.backends.seq2seq import Seq2SeqBackend
+from engine.runtime.backends.torch import TorchBackend
 
 
 def checkpoint_model_type(checkpoint: Path) -> str:
@@ -27,7 +29,5 @@ def open_checkpoint(checkpoint: Path | str, threads: int | None = None) -> Backe
                            f"(it runs: {', '.join(known)})")
     # torch and transformers load only when a reference runs (engine's runtime never needs them)
     if family.reference.runner == "generate":
-        from engine.runtime.backends.seq2seq import Seq2SeqBackend
         return Seq2SeqBackend(checkpoint, family.reference, threads=threads)
-    from engine.runtime.backends.torch import TorchBackend
     return TorchBackend(checkpoint, threads=threads)

@@ -7,9 +7,12 @@ import os
 import sys
 from pathlib import Path
 
+from engine.devices import Device, resolve
 from engine.errors import VitrineError
+from engine.media.frames import Frame
 from engine.models.manifest import Manifest
 from engine.models.trial import MARK, TRIAL_TOKENS
+from engine.runtime.backends import GenerationOptions, backend_for_manifest
 
 
 def _limit_memory(nbytes: int) -> None:
@@ -30,9 +33,6 @@ def _child(job: dict) -> dict:
 
     import numpy as np
 
-    from engine.devices import Device, resolve
-    from engine.media.frames import Frame
-    from engine.runtime.backends import GenerationOptions, backend_for_manifest
     t0 = time.perf_counter()
     manifest = Manifest.from_dict(job["manifest"], "the model under trial")
     # on the CPU, where every runtime's encoder can run: the check is of the model's files, not of a device
