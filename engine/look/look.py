@@ -24,6 +24,7 @@ from engine.look.regions import ALL_GARMENTS, NAMES_PT, Box, GarmentRegion, Pose
 from engine.media.colors import NamedColor, dominant_colors
 from engine.media.frames import Frame, Region
 from engine.runtime.backends import GenerationOptions
+from engine.runtime.constrained import choosable, compile_schema
 from engine.runtime.describe import AttributeSchema, describe, load_templates
 from engine.runtime.session import AskOptions
 
@@ -157,7 +158,6 @@ def _choices_only(schema: dict, region: str) -> dict:
     """The category and the region's LOOK_FIELDS, of the schema's properties whose answers are choices among its
     values (enums, arrays of enums): free-text or number attributes of a store's schema are left to describe, so
     the look's answer has no free text to write and its length is the schema's (ChoiceConstraint)."""
-    from engine.runtime.constrained import choosable, compile_schema
     wanted = ("category",) + LOOK_FIELDS.get(region, OTHER_FIELDS)
     props = {k: v for k, v in schema["properties"].items()
              if k in wanted and choosable(compile_schema({"type": "object", "properties": {k: v}}))}

@@ -16,7 +16,7 @@ from engine.media.frames import Frame
 from engine.runtime.answer import Answer, Timings
 from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, OnToken
 from engine.runtime.backends.chat_layout import Exchange
-from engine.runtime.constrained import compile_schema
+from engine.runtime.constrained import ChoiceConstraint, compile_schema
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,6 @@ class Session:
         if schema is not None:
             constraint = self.backend.constraint_for(compile_schema(schema))
             if opts.choices:
-                from engine.runtime.constrained import ChoiceConstraint
                 constraint = ChoiceConstraint.over(constraint)
             generation = replace(generation, constraint=constraint)
         elif translate and model_lang != a_lang:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import BadInput
 from engine.language import vocabulary as voc
 from engine.media.frames import Frame
 from engine.settings import Settings
@@ -497,7 +498,6 @@ def format_result(r: dict, queries: bool = False) -> str:
 def cmd_look_bench(args) -> int:
     import json
 
-    from engine.errors import BadInput
     splits = ("dev", "test") if args.split == "both" else (args.split,)
     if args.timing_only:
         splits = ()
