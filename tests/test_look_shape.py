@@ -59,3 +59,38 @@ def test_the_ranking_prefers_the_garment_the_shape_points_to():
     # the model's category, when it was asked, outranks the shape: the hint changes no score
     assert [m.score for m in rank(hits, colors, kinds, "trousers", 3, SHORT)] == \
         [m.score for m in rank(hits, colors, kinds, "trousers", 3)]
+
+
+def _striped(period: int = 12) -> np.ndarray:
+    rgb = np.zeros((120, 100, 3), np.uint8)
+    rgb[:] = BLUE
+    for y in range(0, 120, period):
+        rgb[y:y + period // 3] = (240, 240, 240)
+    return rgb
+
+
+def test_a_plain_garment_and_a_patterned_one_are_told_apart():
+    from engine.look.shape import pattern_hint
+    plain = np.zeros((120, 100, 3), np.uint8)
+    plain[:] = BLUE
+    assert pattern_hint("upper", dominant_colors(plain)) == "plain"
+    striped = _striped()
+    assert pattern_hint("upper", dominant_colors(striped, np.ones(striped.shape[:2], bool))) == "patterned"
+    assert pattern_hint("feet", dominant_colors(plain)) is None        # too small to tell
+    assert pattern_hint("upper", []) is None
+
+
+def test_the_ranking_prefers_the_products_whose_pattern_agrees():
+    from engine.look.look import _pattern_of
+
+    def hit(pid, pattern, score):
+        h = _hit(pid, "shirt", score)
+        h.product.attributes["pattern"] = pattern
+        return h
+    hits = [hit("striped", "striped", 0.80), hit("plain", "liso", 0.78)]       # the catalog may write Portuguese
+    assert _pattern_of({"pattern": "Lisa"}) == "plain" and _pattern_of({"pattern": "stripes"}) == "striped"
+    colors = dominant_colors(np.full((50, 50, 3), BLUE, np.uint8))
+    kinds = KINDS["upper"]
+    assert [m.id for m in rank(hits, colors, kinds, None, 2)] == ["striped", "plain"]
+    assert [m.id for m in rank(hits, colors, kinds, None, 2, pattern="plain")] == ["plain", "striped"]
+    assert [m.id for m in rank(hits, colors, kinds, None, 2, pattern="patterned")] == ["striped", "plain"]

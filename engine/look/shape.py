@@ -42,3 +42,17 @@ def likely_kinds(region: str, crop: np.ndarray, colors: list[NamedColor]) -> tup
     if region != "lower" or not colors or crop.shape[0] < 8:
         return None
     return LONG if reach(crop, colors[0]) >= LONG_REACH else SHORT
+
+
+PLAIN_SHARE = 0.85       # the main colour covers this much of the garment: plain (dev: plain median 0.89)
+PATTERNED_SHARE = 0.72   # ... this little or less: a pattern in a second colour (dev: striped 0.58, dotted 0.69)
+PATTERNED_REGIONS = ("upper", "lower", "full")    # shoes and bags show too few pixels to tell
+
+
+def pattern_hint(region: str, colors: list[NamedColor]) -> str | None:
+    """"plain" when one colour covers nearly all of the garment, "patterned" when a second colour takes a fair
+    share of it (stripes, dots, prints), None in between or where the region is too small to tell."""
+    if region not in PATTERNED_REGIONS or not colors:
+        return None
+    top = colors[0].share
+    return "plain" if top >= PLAIN_SHARE else "patterned" if top <= PATTERNED_SHARE else None
