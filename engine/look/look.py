@@ -27,7 +27,8 @@ from engine.runtime.describe import AttributeSchema
 log = logging.getLogger(__name__)
 
 NOTHING = "nothing"          # the category a region gets when the VLM sees no garment in it
-CANDIDATES = 40              # nearest products looked at before re-ranking
+CANDIDATES = 100             # nearest products looked at before re-ranking (40 -> 100: a bag the image vector ranks
+                             # 47th, behind bags of the trousers' colour, is first once its colour and kind count)
 COLOUR_BONUS = 0.15          # a product whose colour the region shows, weighted by that colour's share
 KIND_BONUS = 0.3             # a product the region can hold (a skirt in the lower body, not on the feet); fitted
                              # on the look bench's dev videos (0.15 -> 0.3: bags 18 -> 22 of 33 right)
