@@ -2,10 +2,11 @@
 
 Regions come from engine.look.regions (pose + person mask, else the whole frame, or the clerk's boxes). For each
 region: colours from the pixels (engine.media.colors), one image vector (the catalog's signature, all regions in one
-batch) and the catalog's nearest products re-ranked by what the region can hold and by colour; with a session, the
-VLM reads the schema's attributes of every region in one answer about the whole frame (constrained decoding: one
-JSON entry per region, its category limited to what the region can hold plus "nothing"; ``crops``: one question per
-region's crop instead), and regions it calls empty are dropped.
+batch) and the catalog's nearest products re-ranked by what the region can hold, what its shape and pattern say
+(engine.look.shape) and by colour; with a session, the VLM reads the schema's attributes of every region in one
+answer about the whole frame (constrained decoding: one JSON entry per region, its category limited to what the
+region can hold plus "nothing"; ``crops``: one question per region's crop instead), and regions it calls empty are
+dropped.
 """
 from __future__ import annotations
 
@@ -58,13 +59,13 @@ class Item:
     box: Box
     colors: list[NamedColor]
     kinds: tuple[str, ...]                    # the garments this region can hold
-    likely: tuple[str, ...] | None = None     # the garments its shape points to (engine.look.shape), None: no hint
-    pattern: str | None = None                # plain or patterned, from its colours' shares (None: no hint)
     category: str | None = None               # the VLM's, when it was asked
     attributes: dict | None = None
     attributes_pt: dict | None = None
     matches: list[Match] = field(default_factory=list)
     vector: np.ndarray | None = None          # the catalog signature of the region (the video index keeps it)
+    likely: tuple[str, ...] | None = None     # the garments its shape points to (engine.look.shape), None: no hint
+    pattern: str | None = None                # plain or patterned, from its colours' shares (None: no hint)
 
     @property
     def garment(self) -> str | None:
