@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QAbstractScrollArea, QLabel, QLineEdit, QPushButto
 
 from engine.models.store import ModelStore  # noqa: E402
 from engine.runtime.history import History  # noqa: E402
+from engine.settings import Settings  # noqa: E402
 from export.bench import look as lb  # noqa: E402
 from tests.test_desktop_look import _pick, open_and_wait, shop  # noqa: E402,F401 (shop: a fixture)
 
@@ -22,7 +23,7 @@ def _window(qtbot, vitrine_home, tmp_path, folder, size):
     from desktop.main_window import MainWindow
     win = MainWindow(store=ModelStore(vitrine_home / "models"), history=History(tmp_path / "history.sqlite3"),
                      ui_lang="pt", settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
-                     catalog_folder=folder)
+                     catalog_folder=folder, config=Settings.from_env())
     qtbot.addWidget(win)
     win.resize(*size)
     win.show()
