@@ -1,4 +1,5 @@
 """The desktop app, offscreen, on the tiny model: open, step, pick, select, ask, stream, stop, export, live."""
+import contextlib
 import json
 import os
 import re
@@ -248,6 +249,20 @@ def test_history_persists_across_restarts(qtbot, installed_tiny, vitrine_home, t
     w2.close()
 
 
+@contextlib.contextmanager
+def real_display(size: str, base: int):
+    """An Xvfb screen of ``size`` ("WxH") for the duration; yields the environment a Qt process draws on it with."""
+    display = f":{base + os.getpid() % 9}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        yield dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", PYTHONPATH=str(ROOT))
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+
+
 def test_screenshot_under_xvfb(installed_tiny, vitrine_home, tmp_path):
     """A real X server renders the window; the PNG is kept in test-artifacts/."""
     if not shutil.which("Xvfb"):
@@ -255,19 +270,11 @@ def test_screenshot_under_xvfb(installed_tiny, vitrine_home, tmp_path):
     out = ROOT / "test-artifacts" / "main-window.png"
     out.parent.mkdir(exist_ok=True)
     out.unlink(missing_ok=True)          # a PNG an earlier run left must not pass for this run's
-    display = f":{90 + os.getpid() % 9}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(1.0)
-        env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", PYTHONPATH=str(ROOT))
+    with real_display("1280x800", 90) as env:
         r = subprocess.run([sys.executable, str(ROOT / "tests" / "screenshot.py"), str(out),
                             str(ROOT / "assets" / "examples" / "look.jpg")], env=env, capture_output=True,
                            text=True, timeout=120)
         assert r.returncode == 0, r.stderr[-2000:]
-    finally:
-        xvfb.terminate()
-        xvfb.wait()
     assert out.stat().st_size > 20_000
     from PIL import Image
     with Image.open(out) as shot:           # the screen, and the window drawn on it (not one flat colour)
@@ -284,18 +291,10 @@ def test_the_look_and_the_find_field_in_a_real_window_at_1280x720_under_xvfb(tmp
     import importlib.util
     if importlib.util.find_spec("mediapipe") is None:     # not imported here: the walk runs in its own process
         pytest.skip("mediapipe is not installed")
-    display = f":{80 + os.getpid() % 9}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(1.0)
-        env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", PYTHONPATH=str(ROOT))
+    with real_display("1280x720", 80) as env:
         r = subprocess.run([sys.executable, str(ROOT / "tests" / "screenshot_look.py"), "--out", str(tmp_path),
                             "--sizes", "1280x720"], env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
-    finally:
-        xvfb.terminate()
-        xvfb.wait()
     line = r.stdout.strip().splitlines()[-1]
     m = re.search(r"(\d+) cards, (\d+) in view, (\d+) moments, video (\d+)x(\d+) \(with the moments open: (\d+)x(\d+)\),"
                   r" window (\d+)x(\d+) on (\d+)x(\d+)", line)
