@@ -18,16 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.errors import BadInput, VitrineError
+from engine.errors import BadInput
 from engine.language import vocabulary as voc
 from engine.look.regions import ALL_GARMENTS, NAMES_PT, Box, GarmentRegion, PoseFinder, find_regions
 from engine.look.shape import likely_kinds, pattern_hint
 from engine.media.colors import NamedColor, dominant_colors
 from engine.media.frames import Frame, Region
-from engine.runtime.backends import GenerationOptions
 from engine.runtime.constrained import choosable, compile_schema
-from engine.runtime.describe import AttributeSchema, describe, load_templates
-from engine.runtime.session import AskOptions
+from engine.runtime.describe import AttributeSchema, ask_attributes, describe, in_portuguese, load_templates
 
 log = logging.getLogger(__name__)
 
@@ -241,27 +239,11 @@ def _ask_together(session, frame: Frame, regions: list[GarmentRegion], schema: A
     (each constrained to the region's own schema), so the image and the prompt go through the model once, not once
     per region (with the 256M model, the prefill was over half of a per-region look). Returns
     [(attributes, attributes_pt)] in the regions' order and the model's name."""
-    import json
-
-    import jsonschema
-
     keys, combined, prompt = question_for(schema, [(r.name, r.kinds) for r in regions])
     # choices only: the model is asked where the answer branches (a value), the keys and punctuation between are
     # fed in one batch, and the answer's length is the schema's whatever the weights (ChoiceConstraint)
-    answer = session.ask(frame, prompt, AskOptions(GenerationOptions(max_tokens=max_tokens * len(regions)), lang="en",
-                                                  translate=False, schema=combined, choices=True))
-    try:
-        data = json.loads(answer.text)
-        jsonschema.validate(data, combined)
-    except (ValueError, jsonschema.ValidationError) as e:
-        raise VitrineError(f"the model's attributes were cut short ({type(e).__name__}): raise --max-tokens") \
-            from None
-    out = []
-    for k in keys:
-        attrs = {n: list(dict.fromkeys(v)) if isinstance(v, list) else v for n, v in data[k].items()}
-        g = schema.gender(attrs.get("category", ""))
-        out.append((attrs, {n: [schema.pt(n, x, g) for x in v] if isinstance(v, list) else schema.pt(n, v, g)
-                            for n, v in attrs.items()}))
+    data, answer = ask_attributes(session, frame, prompt, combined, max_tokens * len(regions), choices=True)
+    out = [in_portuguese(schema, data[k]) for k in keys]
     return out, answer.model
 
 

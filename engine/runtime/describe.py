@@ -266,33 +266,40 @@ def render_pt(attrs: dict, schema: AttributeSchema, templates: dict) -> str:
     return " ".join(sentences)
 
 
-def describe(session, frame: Frame, schema: AttributeSchema | None = None, templates: dict | None = None,
-             max_tokens: int = MAX_TOKENS, choices: bool = False) -> Description:
-    """Ask the session's model for the schema's attributes (constrained), validate, and render Portuguese.
-    ``choices``: the answer as choices among the schema's values only (AskOptions.choices: a schema of enums)."""
+def ask_attributes(session, frame: Frame, prompt: str, json_schema: dict, max_tokens: int, choices: bool = False):
+    """The model's answer to ``prompt`` under ``json_schema`` (constrained decoding), parsed and validated, and the
+    Answer itself. ``choices``: the answer as choices among the schema's values only (AskOptions.choices)."""
     import jsonschema
 
-    schema = schema or AttributeSchema.load()
-    templates = templates if templates is not None else load_templates()
-    model_schema = schema.model_schema
-    answer = session.ask(frame, schema.prompt(), AskOptions(GenerationOptions(max_tokens=max_tokens), lang="en",
-                                                            translate=False, schema=model_schema,
-                                                            choices=choices))
+    answer = session.ask(frame, prompt, AskOptions(GenerationOptions(max_tokens=max_tokens), lang="en",
+                                                   translate=False, schema=json_schema, choices=choices))
     try:
-        attrs = json.loads(answer.text)
-        jsonschema.validate(attrs, model_schema)
+        data = json.loads(answer.text)
+        jsonschema.validate(data, json_schema)
     except (ValueError, jsonschema.ValidationError) as e:
         # the decoder allows only valid JSON; this means the answer ran out of tokens
         raise VitrineError(f"the model's attributes were cut short ({type(e).__name__}): raise --max-tokens") \
             from None
-    for name, value in attrs.items():       # "grey, grey, grey": the decoder cannot forbid repeats cheaply
-        if isinstance(value, list):
-            attrs[name] = list(dict.fromkeys(value))
-    attrs_pt = {}
+    return data, answer
+
+
+def in_portuguese(schema: AttributeSchema, attrs: dict) -> tuple[dict, dict]:
+    """``attrs`` with repeated values dropped ("grey, grey, grey": the decoder cannot forbid repeats cheaply), and
+    the same in Portuguese, each value in the gender of the category."""
+    attrs = {n: list(dict.fromkeys(v)) if isinstance(v, list) else v for n, v in attrs.items()}
     g = schema.gender(attrs.get("category", ""))
-    for name, value in attrs.items():
-        attrs_pt[name] = [schema.pt(name, v, g) for v in value] if isinstance(value, list) else \
-            schema.pt(name, value, g)
+    return attrs, {n: [schema.pt(n, x, g) for x in v] if isinstance(v, list) else schema.pt(n, v, g)
+                   for n, v in attrs.items()}
+
+
+def describe(session, frame: Frame, schema: AttributeSchema | None = None, templates: dict | None = None,
+             max_tokens: int = MAX_TOKENS, choices: bool = False) -> Description:
+    """Ask the session's model for the schema's attributes (constrained), validate, and render Portuguese.
+    ``choices``: the answer as choices among the schema's values only (AskOptions.choices: a schema of enums)."""
+    schema = schema or AttributeSchema.load()
+    templates = templates if templates is not None else load_templates()
+    data, answer = ask_attributes(session, frame, schema.prompt(), schema.model_schema, max_tokens, choices)
+    attrs, attrs_pt = in_portuguese(schema, data)
     # the prompt names "colours", so the session usually measured them already
     measured = answer.colors or dominant_colors(frame.rgb)
     return Description(attrs, attrs_pt, render_pt(attrs, schema, templates), measured, answer.model,
