@@ -38,6 +38,30 @@ def small_csv(folder: Path, n: int = 12) -> Path:
     return write_catalog(folder, n_synthetic=n, size=96, photos=False)
 
 
+def indexed_shop(folder: Path, n: int) -> tuple[dict, Path]:
+    """The look bench's synthetic catalog of ``n`` products, indexed: (rows by id, the catalog folder)."""
+    from engine.catalog.products_csv import read_products_csv
+    from engine.catalog.sqlite_catalog import SqliteCatalog
+    from engine.settings import Settings
+    from export.bench import look as lb
+    csv_path, rows = lb.build_catalog(folder / "csv", n=n)
+    cat = SqliteCatalog(folder / "catalog", settings=Settings.from_env())
+    cat.add(read_products_csv(csv_path).products)
+    cat.close()
+    return rows, folder / "catalog"
+
+
+class Echo:
+    """A translator from a fixed table (it fails on anything else), recording what it was asked."""
+
+    def __init__(self, table):
+        self.table, self.calls = table, []
+
+    def __call__(self, text):
+        self.calls.append(text)
+        return self.table[text]
+
+
 def png_claiming(width: int, height: int) -> bytes:
     """A tiny PNG (under 100 bytes) whose header claims ``width`` x ``height``: a few bytes of pixel data."""
     def chunk(kind: bytes, data: bytes) -> bytes:

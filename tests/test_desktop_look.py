@@ -14,6 +14,7 @@ from engine.models.store import ModelStore  # noqa: E402
 from engine.runtime.history import History  # noqa: E402
 from engine.settings import Settings
 from export.bench import look as lb  # noqa: E402
+from tests.helpers import indexed_shop  # noqa: E402
 
 pytest.importorskip("mediapipe")
 
@@ -21,14 +22,7 @@ pytest.importorskip("mediapipe")
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     """A small synthetic catalog, indexed: rows by id and its folder."""
-    from engine.catalog.products_csv import read_products_csv
-    from engine.catalog.sqlite_catalog import SqliteCatalog
-    folder = tmp_path_factory.mktemp("shop")
-    csv_path, rows = lb.build_catalog(folder / "csv", n=60)
-    cat = SqliteCatalog(folder / "catalog", settings=Settings.from_env())
-    cat.add(read_products_csv(csv_path).products)
-    cat.close()
-    return rows, folder / "catalog"
+    return indexed_shop(tmp_path_factory.mktemp("shop"), n=60)
 
 
 def _pick(rows, garment, avoid=()):

@@ -14,6 +14,7 @@ from engine.errors import BadInput, Cancelled
 from engine.media.frames import Frame
 from engine.settings import Settings
 from export.bench import look as lb
+from tests.helpers import indexed_shop  # noqa: E402
 from export.bench.catalog import write_catalog
 
 pytest.importorskip("mediapipe")
@@ -30,14 +31,7 @@ def finder():
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     """A small synthetic catalog, indexed (rows by id, and the catalog folder)."""
-    from engine.catalog.products_csv import read_products_csv
-    from engine.catalog.sqlite_catalog import SqliteCatalog
-    folder = tmp_path_factory.mktemp("shop")
-    csv_path, rows = lb.build_catalog(folder / "csv", n=80)
-    cat = SqliteCatalog(folder / "catalog", settings=Settings.from_env())
-    cat.add(read_products_csv(csv_path).products)
-    cat.close()
-    return rows, folder / "catalog"
+    return indexed_shop(tmp_path_factory.mktemp("shop"), n=80)
 
 
 def _pick(rows: dict, garment: str, avoid: set[str] = frozenset()) -> str:

@@ -5,6 +5,7 @@ import pytest
 from engine.language.glossary import PLACEHOLDERS, Glossary
 from engine.language.noun_phrase import render
 from engine.language.translate import ASSETS, default_glossary
+from tests.helpers import Echo
 
 
 @pytest.fixture(scope="module")
@@ -68,17 +69,6 @@ def test_a_pair_of_and_predicates_agree_with_their_subject(glossary):
     got = rendered(glossary, "The blouse, which has puff sleeves and a bow, is white.")
     assert got[-1][1:] == ("branca", True, False)                      # past the relative clause
     assert rendered(glossary, "Black.") == [("Black", "preto", False, False)]
-
-
-class Echo:
-    """A translator that renders only the glue (what the placeholders leave), from a fixed table."""
-
-    def __init__(self, table):
-        self.table, self.calls = table, []
-
-    def __call__(self, text):
-        self.calls.append(text)
-        return self.table[text]
 
 
 def test_each_phrase_goes_through_the_translator_as_one_unit(glossary):

@@ -8,6 +8,7 @@ from engine.language.glossary import PLACEHOLDERS, Glossary, _that, has_debris
 from engine.language.noun_phrase import render
 from engine.language.question_lexicon import split_questions, to_english
 from engine.language.translate import ASSETS, BundledTranslator, default_glossary
+from tests.helpers import Echo
 
 
 @pytest.fixture(scope="module")
@@ -18,17 +19,6 @@ def glossary():
 @pytest.fixture(scope="module")
 def bundled():
     return BundledTranslator(default_glossary())
-
-
-class Echo:
-    """A translator from a fixed table, recording what it was asked."""
-
-    def __init__(self, table):
-        self.table, self.calls = table, []
-
-    def __call__(self, text):
-        self.calls.append(text)
-        return self.table[text]
 
 
 def no_translator(text):
