@@ -56,7 +56,9 @@ def card_words(item, t) -> dict[str, str]:
         if k in ("category", "colours", "colors") or v in (None, "", []):
             continue
         shown.append(f"{t.field(k).rstrip(':')}: {', '.join(v) if isinstance(v, list) else v}")
-    matches = "\n".join(f"{m['title'] or m['id']} · {m['id']} · {m['score']:.2f}" for m in d["matches"])
+    # the image vectors' cosine, not the ranking score (similarity plus colour, kind and pattern bonuses: up to ~1.4,
+    # which a clerk read as a percentage over 100)
+    matches = "\n".join(f"{m['title'] or m['id']} · {m['id']} · {m['similarity']:.2f}" for m in d["matches"])
     return {"title": f"{garment.capitalize()} — {region}", "colours": colours, "attributes": "; ".join(shown),
             "matches": matches}
 
