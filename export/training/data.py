@@ -10,11 +10,17 @@ The app asks follow-ups in a conversation about the frame (engine.runtime.sessio
 learned as conversations too: the first turn is the runtime's prompt, each later question is appended as the
 model's chat template writes a next turn, and every answer (with the stop token closing it) is learned. One pass
 of the vision tower then teaches several answers.
+
+Where a standard runtime cannot show the image as one view, the fine-tuning also learns the views it does show:
+llama.cpp's own tools (llama-mtmd-cli, llama-server) always give an Idefics3 (SmolVLM) image a 1x1 grid's slice
+before the overview, so every other example is learned in that layout too (``GridView``), and an export answers
+the same there as in Vitrine.
 """
 from __future__ import annotations
 
 import logging
 import random
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +72,42 @@ def examples(qa: QASet, langs: tuple[str, ...], attributes: tuple[str, ...] = ()
     return out
 
 
+@dataclass(frozen=True)
+class GridView:
+    """libmtmd's Idefics3 layout of one tile: "<fake><row_1_col_1>[slice]\\n\\n<fake><global-img>[overview]<fake>",
+    where the runtimes and transformers' unsplit processor write "<fake><global-img>[image]<fake>". The slice and the
+    overview are the same tile (a 1x1 grid of an image resized to one tile)."""
+    fake: int
+    overview: int
+    slice: int
+    image: int
+    separator: tuple[int, ...]
+
+    @classmethod
+    def for_tokenizer(cls, tok) -> "GridView | None":
+        ids = [tok.convert_tokens_to_ids(t) for t in
+               ("<fake_token_around_image>", "<global-img>", "<row_1_col_1>", "<image>")]
+        if tok.unk_token_id in ids or None in ids:
+            return None             # not an Idefics3 tokenizer
+        return cls(*ids, separator=tuple(tok.encode("\n\n", add_special_tokens=False)))
+
+    def apply(self, prompt: list[int], images: dict) -> tuple[list[int], dict] | None:
+        """``prompt`` and its one image as the grid layout; None when the prompt is not one unsplit image."""
+        import torch
+        try:
+            start = next(i for i in range(len(prompt) - 1) if prompt[i:i + 2] == [self.fake, self.overview])
+        except StopIteration:
+            return None
+        n = 0
+        while start + 2 + n < len(prompt) and prompt[start + 2 + n] == self.image:
+            n += 1
+        pixels = images.get("pixel_values")
+        if not n or pixels is None or pixels.dim() != 5 or pixels.shape[1] != 1:
+            return None
+        block = [self.fake, self.slice] + [self.image] * n + list(self.separator) + [self.fake, self.overview]
+        return prompt[:start] + block + prompt[start + 2:], {k: torch.cat([v, v], dim=1) for k, v in images.items()}
+
+
 class Encoder:
     """Turns examples into model inputs for one checkpoint (its processor, its family's prompt layout)."""
 
@@ -89,6 +131,7 @@ class Encoder:
                                                "the base") if isinstance(template, str) else None
         except VitrineError:
             self.layout = None
+        self.grid = GridView.for_tokenizer(tok)
         eos = family_reference.eos_token
         self.eos_id = tok.convert_tokens_to_ids(eos) if eos else tok.eos_token_id
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.eos_id
@@ -155,6 +198,10 @@ class Encoder:
             self._remember(image_key, images)
         else:
             self._images.move_to_end(image_key)
+        if self.grid is not None and zlib.crc32(f"{image_key[1]}|{ex.question}".encode()) % 2:
+            # every other (image, question), the same in every epoch and in validation: the layout of llama.cpp's
+            # own tools, so the model answers the same there
+            prompt, images = self.grid.apply(prompt, images) or (prompt, images)
         enc = dict(images)
         answer = self._answer(prompt, ex.answer) + [self.eos_id]
         enc["input_ids"] = torch.tensor([prompt + answer])
@@ -184,8 +231,16 @@ class Encoder:
                  "labels": pad("labels", IGNORE)}
         for key in encoded[0]:
             if key not in batch and hasattr(encoded[0][key], "shape"):
-                dim = -1 if key == "pixel_values" and self.packed_pixels else 0
-                batch[key] = torch.cat([e[key] for e in encoded], dim=dim)
+                parts = [e[key] for e in encoded]
+                if key == "pixel_values" and self.packed_pixels:
+                    batch[key] = torch.cat(parts, dim=-1)
+                    continue
+                most = max(p.shape[1] for p in parts) if parts[0].dim() > 1 else 0
+                # examples with fewer images (one view beside a grid's two) get all-zero padding images, as
+                # transformers' processor pads them: the model drops those
+                parts = [torch.cat([p, p.new_zeros((p.shape[0], most - p.shape[1], *p.shape[2:]))], dim=1)
+                         if p.dim() > 1 and p.shape[1] < most else p for p in parts]
+                batch[key] = torch.cat(parts, dim=0)
         return batch
 
 
