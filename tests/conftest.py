@@ -45,7 +45,7 @@ SLOW_TESTS = (
     "test_bad_inputs.py::test_ctrl_c_wherever_it_lands",                         # 9 s
     "test_catalog.py::test_a_killed_indexing_run_resumes",                       # 9 s
     "test_desktop.py::test_screenshot_under_xvfb",                               # a real X server
-    "test_desktop.py::test_the_look_and_the_find_field_in_a_real_window_at_1280x720_under_xvfb",   # 30-60 s
+    "test_desktop.py::test_the_look_and_the_find_field_in_a_real_window_at_store_sizes_under_xvfb",   # 30-60 s each
     "test_desktop_layout.py::test_the_cards_take_more_columns_only_when_they_do_not_fit_the_height_and_a_window_fits_its_screen",   # 22-28 s
     "test_outputs.py::test_merge_and_export_replace_their_own_output_and_nothing_else",   # fine-tunes a step
     "test_llama_tools.py::test_llama_mtmd_cli_answers_as_vitrine_does",         # builds llama-mtmd-cli once
