@@ -32,6 +32,7 @@ from desktop.menus import RecentFiles, build_menus, retranslate_menus
 from desktop.panels.answer_panel import AnswerPanel
 from desktop.panels.ask_panel import AskPanel
 from desktop.panels.describe_panel import DescribePanel
+from desktop.panels.fitting import WrapLayout
 from desktop.panels.history_panel import HistoryPanel
 from desktop.panels.look_panel import FindPanel, LookPanel
 from desktop.panels.player_panel import PlayerPanel
@@ -158,12 +159,22 @@ class MainWindow(QMainWindow):
         self.lang_combo = QComboBox()
         self.lang_combo.addItem("Português", "pt")
         self.lang_combo.addItem("English", "en")
-        top = QHBoxLayout()
-        top.addWidget(self.model_label)
-        top.addWidget(self.model_combo, 1)
-        top.addWidget(self.models_button)
-        top.addWidget(self.lang_label)
-        top.addWidget(self.lang_combo)
+        # the model and the answer's language side by side; on a narrow column (a 1024-wide screen) the language
+        # wraps onto a line of its own rather than widening the window (the row alone asked 487 px)
+        model_group, lang_group = QWidget(), QWidget()
+        row = QHBoxLayout(model_group)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.model_label)
+        row.addWidget(self.model_combo, 1)
+        row.addWidget(self.models_button)
+        row = QHBoxLayout(lang_group)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.lang_label)
+        row.addWidget(self.lang_combo)
+        top = WrapLayout()
+        top.add(model_group, 1)
+        top.add(lang_group)
+        self.top_row = top
         self.ask_panel = AskPanel()
         self.ask_panel.asked.connect(lambda q: self.ask(q or None))
         self.ask_panel.stopRequested.connect(self.stop)
@@ -263,6 +274,8 @@ class MainWindow(QMainWindow):
         self.first_run.retranslate(t, self.store.root)
         for i, key in enumerate(("tab_similar", "tab_history", "tab_card", "tab_look", "tab_find")):
             self.tabs.setTabText(i, t(key))
+        # every tab's name in view: on a 1024-wide screen the bar was 84 px short and hid two tabs behind arrows
+        self.tabs.setMinimumWidth(self.tabs.tabBar().sizeHint().width() + 4)
         self.answer_panel.retranslate(t)
         self.similar_panel.retranslate(t)
         self.describe_panel.retranslate(t)

@@ -24,6 +24,7 @@ STRINGS = {
         "ask_failed": "A pergunta falhou", "not_saved": "A resposta não foi salva no histórico",
         "exported": "{n} respostas exportadas para {path}",
         "region": "Peça selecionada: {w} × {h} px (clique direito limpa)", "no_region": "Arraste sobre a imagem para escolher uma peça",
+        "region_short": "Peça selecionada: {w} × {h} px", "no_region_short": "Arraste para escolher uma peça",
         "live_dialog": "Câmera ao vivo", "live_source": "Câmera, arquivo ou endereço:",
         "live_question": "Pergunta:", "live_interval": "Intervalo (s):", "live_on": "Ao vivo: {src}",
         "drop": "Solte um vídeo ou imagem aqui, ou use Ctrl+O", "shortcuts_text": (
@@ -117,6 +118,7 @@ STRINGS = {
         "ask_failed": "The question failed", "not_saved": "The answer was not saved to the history",
         "exported": "{n} answers exported to {path}",
         "region": "Selected garment: {w} × {h} px (right-click clears)", "no_region": "Drag over the picture to pick one garment",
+        "region_short": "Selected garment: {w} × {h} px", "no_region_short": "Drag to pick one garment",
         "live_dialog": "Live camera", "live_source": "Camera, file or address:",
         "live_question": "Question:", "live_interval": "Interval (s):", "live_on": "Live: {src}",
         "drop": "Drop a video or image here, or press Ctrl+O", "shortcuts_text": (

@@ -20,5 +20,5 @@ QLabel#warning { background: #fff4d6; color: #6b4b00; border: 1px solid #e3c26b;
 QLabel#live { background: #d1242f; color: white; font-weight: 700; border-radius: 4px; padding: 3px 8px; }
 QLabel#welcome { font-size: 20pt; font-weight: 600; }
 QTabWidget::pane { border: 1px solid #c9d0d8; border-radius: 6px; top: -1px; }
-QTabBar::tab { padding: 6px 14px; }
+QTabBar::tab { padding: 6px 8px; }
 """

@@ -283,17 +283,19 @@ def test_screenshot_under_xvfb(installed_tiny, vitrine_home, tmp_path):
         assert colours is not None and len(colours) > 50
 
 
-def test_the_look_and_the_find_field_in_a_real_window_at_1280x720_under_xvfb(tmp_path):
-    """A real X server at a store's 1280x720 screen: the window fits it, the video keeps its size while the found
-    moments are open, and three or more look cards are in view (tests/screenshot_look.py walks it, no model)."""
+@pytest.mark.parametrize("size", ["1280x720", "1024x768"])
+def test_the_look_and_the_find_field_in_a_real_window_at_store_sizes_under_xvfb(tmp_path, size):
+    """A real X server at a store's 1280x720 or 1024x768 screen: the window fits it, the video keeps its size while
+    the found moments are open, and three or more look cards are in view (tests/screenshot_look.py walks it, no
+    model)."""
     if not shutil.which("Xvfb"):
         pytest.skip("Xvfb is not installed (.ci/run installs it)")
     import importlib.util
     if importlib.util.find_spec("mediapipe") is None:     # not imported here: the walk runs in its own process
         pytest.skip("mediapipe is not installed")
-    with real_display("1280x720", 80) as env:
+    with real_display(size, 80) as env:
         r = subprocess.run([sys.executable, str(ROOT / "tests" / "screenshot_look.py"), "--out", str(tmp_path),
-                            "--sizes", "1280x720"], env=env, capture_output=True, text=True, timeout=300)
+                            "--sizes", size], env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
     line = r.stdout.strip().splitlines()[-1]
     m = re.search(r"(\d+) cards, (\d+) in view, (\d+) moments, video (\d+)x(\d+) \(with the moments open: (\d+)x(\d+)\),"
@@ -302,11 +304,12 @@ def test_the_look_and_the_find_field_in_a_real_window_at_1280x720_under_xvfb(tmp
     cards, in_view, moments, vw, vh, mw, mh, ww, wh, sw, sh = map(int, m.groups())
     assert cards >= 4 and in_view >= 3 and moments >= 1, line
     assert (vw, vh) == (mw, mh) and vh >= 520, line           # the moments did not take the video's height
+    assert min(vw, vh * 16 // 9) >= 0.55 * sw, line            # a 16:9 frame drawn at a useful width
     assert ww <= sw and wh <= sh, line
     from PIL import Image
-    for name in ("10-o-visual-1280x720.png", "11-no-video-1280x720.png"):
+    for name in (f"10-o-visual-{size}.png", f"11-no-video-{size}.png"):
         with Image.open(tmp_path / name) as shot:
-            assert shot.size == (1280, 720)
+            assert shot.size == (sw, sh)
             assert len(shot.convert("RGB").resize((128, 72)).getcolors(128 * 72) or []) > 50
 
 

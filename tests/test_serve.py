@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import httpx
@@ -523,6 +524,37 @@ def _schemas():
                                max_size=4).map(lambda p: {"type": "object", "properties": p, "required": list(p)})
     return objects(st.recursive(leaf, lambda inner: st.one_of(arrays(inner), objects(inner)), max_leaves=8))
 
+def test_the_schemas_drawn_do_not_depend_on_which_modules_earlier_tests_imported(tmp_path, monkeypatch):
+    """Hypothesis mixes literals from every project module in sys.modules into what it draws: the every-schema test
+    below failed after tests/test_desktop_look.py and passed in the suite's order. tests/conftest.py empties that
+    pool; a module with new literals imported between two derandomized runs changes nothing."""
+    import importlib
+
+    from hypothesis import HealthCheck, given, settings
+
+    def drawn() -> list[str]:
+        out: list[str] = []
+
+        @settings(max_examples=60, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(schema=_schemas())
+        def collect(schema):
+            out.append(json.dumps(schema, sort_keys=True))
+        collect()
+        return out
+
+    before = drawn()
+    (tmp_path / "shop_words.py").write_text(            # what a newly imported module of the app brings
+        "WORDS = " + repr([f"camisa-{i}" for i in range(200)] + [f'"{i}\\\\' for i in range(50)]) + "\n"
+        + "".join(f"N{i} = {i * 7919}\n" for i in range(100)))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("shop_words")
+    try:
+        assert drawn() == before
+    finally:
+        sys.modules.pop("shop_words", None)
+
+
 
 @pytest.mark.parametrize("runtime", ["gguf", "onnx"])
 def test_every_schema_accepted_gives_valid_json_whatever_the_budget(runtime, tiny_gguf, tiny_onnx_int8):
@@ -541,13 +573,17 @@ def test_every_schema_accepted_gives_valid_json_whatever_the_budget(runtime, tin
     session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2, settings=Settings.from_env()))
     frames = [Frame(np.random.RandomState(i).randint(0, 255, (64, 64, 3), np.uint8), f"random-{i}") for i in range(3)]
     seen = {"valid": 0, "truncated": 0, "too small": 0}
+    ROOMS = (-3, 0, 1, 4, 12, 40, 120, 600)
 
     @settings(max_examples=100, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
-    @given(schema=_schemas(), room=st.sampled_from([-3, 0, 1, 4, 12, 40, 120, 600]), which=st.integers(0, 2))
-    def check(schema, room, which):
+    @given(schema=_schemas(), which=st.integers(0, 2))
+    def check(schema, which):
         # a budget around what the shortest valid answer needs (these tiny tokenizers spell JSON nearly a
-        # character a token): some too small, some cut, some roomy
+        # character a token): some too small, some cut, some roomy. The room follows from the schema (its CRC), so
+        # each of the eight gets about an eighth of the examples: drawn by Hypothesis, -3 came 40 times in 100 and
+        # 600 three, and the roomy answers the last assert counts were 3 to 9 of 100, down to which examples it made
+        room = ROOMS[zlib.crc32(json.dumps(schema, sort_keys=True).encode()) % len(ROOMS)]
         max_tokens = max(1, len(min_text(compile_schema(schema))) + room)
         try:
             a = session.ask(frames[which], "Describe it", AskOptions(GenerationOptions(max_tokens=max_tokens),

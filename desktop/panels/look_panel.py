@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.look_worker import FindWorker, LookWorker
+from desktop.panels.fitting import ElidedLabel
 from desktop.panels.video_view import fmt_time
 from desktop.workers import start_in_thread
 
@@ -61,30 +62,6 @@ def card_words(item, t) -> dict[str, str]:
     matches = "\n".join(f"{m['title'] or m['id']} · {m['id']} · {m['similarity']:.2f}" for m in d["matches"])
     return {"title": f"{garment.capitalize()} — {region}", "colours": colours, "attributes": "; ".join(shown),
             "matches": matches}
-
-
-class ElidedLabel(QLabel):
-    """One line that ends in "…" when the card is narrow (the whole text is the tooltip): a card stays one
-    height, so three or more fit in the tab at 1280x720 instead of one and a half."""
-
-    def __init__(self, text: str = "", parent=None):
-        super().__init__(parent)
-        self.full = text
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.setText(text)
-
-    def setText(self, text: str) -> None:          # noqa: N802 (Qt's name)
-        self.full = text
-        self._elide()
-
-    def resizeEvent(self, e) -> None:
-        super().resizeEvent(e)
-        self._elide()
-
-    def _elide(self) -> None:
-        shown = self.fontMetrics().elidedText(self.full, Qt.TextElideMode.ElideRight, max(0, self.width()))
-        super().setText(shown)
-        self.setToolTip(self.full if shown != self.full else "")
 
 
 class GarmentCard(QFrame):
@@ -385,6 +362,9 @@ class FindPanel(QWidget):
     def retranslate(self, t) -> None:
         self.t = t
         self.field.setPlaceholderText(t("find_placeholder"))
+        self.field.ensurePolished()           # the stylesheet's font: the placeholder is never cut; the region's
+        self.field.setMinimumWidth(           # line beside it gives way instead
+            self.field.fontMetrics().horizontalAdvance(t("find_placeholder")) + 36)
         self.button.setText(t("find_button"))
         self.button.setToolTip(t("find_tip"))
         self.field.setToolTip(t("find_tip"))       # the examples: the placeholder is short to fit beside the region

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QStyle, QVBoxLayout, QWidget
 
+from desktop.panels.fitting import ElidedLabel
 from desktop.panels.video_view import VideoView, fmt_time
 from desktop.workers import FrameReader, start_in_thread
 
@@ -64,20 +65,18 @@ class PlayerPanel(QWidget):
         self.next_button.clicked.connect(lambda: self.step(1))
         self.live_badge = QLabel()          # AO VIVO, while live mode runs
         self.live_badge.setObjectName("live")
-        policy = self.live_badge.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)
-        self.live_badge.setSizePolicy(policy)
+        # no room kept for it while hidden (almost always): 116 px of the 1024-wide screen's row went to nothing
         self.live_badge.hide()
         self.slider = SeekSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
         self.slider.sliderMoved.connect(self._on_slider)
         self.slider.valueChanged.connect(self._on_slider_value)
         self.timecode = QLabel("--:--")
-        self.timecode.setMinimumWidth(190)
-        self.region_label = QLabel()
-        # its text comes and goes: it takes its width from what sits beside it (the find field), never the column's
-        self.region_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        self.region_label.setMinimumWidth(1)
+        # as wide as a long time reads, so the slider does not jump as the digits change (190 px was 40 too many)
+        self.timecode.setMinimumWidth(self.timecode.fontMetrics().horizontalAdvance("00:00.00 / 00:00.00 · #0000"))
+        # its text comes and goes: it takes its width from what sits beside it (the find field), never the column's;
+        # on a narrow screen it drops "(clique direito limpa)" (then in its tooltip), and at worst ends in "…"
+        self.region_label = ElidedLabel(policy=QSizePolicy.Policy.Preferred)
         transport = QHBoxLayout()
         for w in (self.prev_button, self.play_button, self.next_button):
             transport.addWidget(w)
@@ -251,6 +250,9 @@ class PlayerPanel(QWidget):
 
     def _show_region(self) -> None:
         if self._t is not None:
-            self.region_label.setText(self._t("region", w=self.region.w, h=self.region.h) if self.region
-                                      else self._t("no_region"))
-            self.region_label.setToolTip(str(self.region) if self.region else "")
+            if self.region:
+                self.region_label.setText(self._t("region", w=self.region.w, h=self.region.h),
+                                          self._t("region_short", w=self.region.w, h=self.region.h))
+            else:
+                self.region_label.setText(self._t("no_region"), self._t("no_region_short"))
+            self.region_label.set_tip(str(self.region) if self.region else "")
