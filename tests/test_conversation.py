@@ -47,7 +47,7 @@ def test_the_templates_of_every_family_hold_a_conversation(gguf):
 
 
 def test_a_third_question_appends_its_own_turn_and_equals_a_fresh_evaluation(gguf, monkeypatch):
-    s = Session(gguf)
+    s = Session(gguf, settings=Settings.from_env())
     f = frame(1)
     first = s.ask(f, "What is this?", AskOptions(OPTS, translate=False))
     second = s.ask(f, "And the colour?", AskOptions(OPTS, translate=False))
@@ -66,7 +66,7 @@ def test_a_third_question_appends_its_own_turn_and_equals_a_fresh_evaluation(ggu
 
 
 def test_a_different_conversation_about_the_same_frame_starts_where_they_part(gguf, monkeypatch):
-    s = Session(gguf)
+    s = Session(gguf, settings=Settings.from_env())
     f = frame(2)
     s.ask(f, "What is this?", AskOptions(OPTS, translate=False))
     s.ask(f, "And the colour?", AskOptions(OPTS, translate=False))
@@ -84,14 +84,14 @@ def test_a_different_conversation_about_the_same_frame_starts_where_they_part(gg
 
 
 def test_new_conversation_and_turns_setting(gguf):
-    s = Session(gguf, conversation_turns=1)
+    s = Session(gguf, conversation_turns=1, settings=Settings.from_env())
     f = frame(3)
     turns = [s.ask(f, q, AskOptions(OPTS, translate=False)).turn for q in ("One?", "Two?", "Three?")]
     assert turns == [0, 1, 1]                   # one earlier exchange at most
     s.new_conversation(f)
     assert s.ask(f, "Four?", AskOptions(OPTS, translate=False)).turn == 0
     assert s.ask(f, "Five?", AskOptions(OPTS, translate=False, remember=False)).turn == 0
-    assert Session(gguf, conversation_turns=0).ask(f, "Six?", AskOptions(OPTS, translate=False)).turn == 0
+    assert Session(gguf, conversation_turns=0, settings=Settings.from_env()).ask(f, "Six?", AskOptions(OPTS, translate=False)).turn == 0
 
 
 def test_a_full_context_drops_the_oldest_exchange(tiny_gguf):
@@ -100,7 +100,7 @@ def test_a_full_context_drops_the_oldest_exchange(tiny_gguf):
     m = Manifest.load(tiny_gguf)
     with GgufBackend(tiny_gguf / m.files["model"].path, tiny_gguf / m.files["mmproj"].path, threads=2,
                      n_ctx=256) as b:
-        s = Session(b, conversation_turns=8)
+        s = Session(b, conversation_turns=8, settings=Settings.from_env())
         f = frame(4)
         opts = GenerationOptions(max_tokens=24, ban_eos=True)
         ask = AskOptions(opts, translate=False)
@@ -110,7 +110,7 @@ def test_a_full_context_drops_the_oldest_exchange(tiny_gguf):
 
 def test_onnx_appends_the_follow_up_and_equals_a_fresh_evaluation(tiny_onnx_fp32, monkeypatch):
     b = load_backend(str(tiny_onnx_fp32), settings=Settings.from_env())
-    s = Session(b)
+    s = Session(b, settings=Settings.from_env())
     f = frame(5)
     s.ask(f, "What is this?", AskOptions(OPTS, translate=False))
     s.ask(f, "And the colour?", AskOptions(OPTS, translate=False))
@@ -128,7 +128,7 @@ def test_onnx_appends_the_follow_up_and_equals_a_fresh_evaluation(tiny_onnx_fp32
 
 
 def test_the_api_conversation_maps_onto_the_frames_own(gguf, monkeypatch):
-    s = Session(gguf)
+    s = Session(gguf, settings=Settings.from_env())
     f = frame(6)
     a1 = s.ask(f, "What is this?", AskOptions(OPTS, translate=False, history=[]))
     fed = fed_tokens(gguf, monkeypatch)
