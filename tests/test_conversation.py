@@ -21,7 +21,8 @@ def frame(seed: int = 0) -> Frame:
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def gguf(request):
-    b = load_backend(str(models.tiny_gguf("Q8_0", "f16", family=request.param)), threads=2, settings=Settings.from_env())
+    b = load_backend(str(models.tiny_gguf("Q8_0", "f16", family=request.param)), threads=2,
+                     settings=Settings.from_env())
     yield b
     b.close()
 
@@ -91,7 +92,8 @@ def test_new_conversation_and_turns_setting(gguf):
     s.new_conversation(f)
     assert s.ask(f, "Four?", AskOptions(OPTS, translate=False)).turn == 0
     assert s.ask(f, "Five?", AskOptions(OPTS, translate=False, remember=False)).turn == 0
-    assert Session(gguf, conversation_turns=0, settings=Settings.from_env()).ask(f, "Six?", AskOptions(OPTS, translate=False)).turn == 0
+    assert Session(gguf, conversation_turns=0, settings=Settings.from_env()).ask(
+        f, "Six?", AskOptions(OPTS, translate=False)).turn == 0
 
 
 def test_a_full_context_drops_the_oldest_exchange(tiny_gguf):
@@ -120,10 +122,10 @@ def test_onnx_appends_the_follow_up_and_equals_a_fresh_evaluation(tiny_onnx_fp32
     monkeypatch.setattr(b, "_decode", lambda embeds, *a, **k: lengths.append(embeds.shape[1]) or real(embeds, *a, **k))
     image, _ = s.encoded(f)
     appended = b.generate(image, "Is it striped?", OPTS, history=history)
-    turn = len(b._continuation_ids(b.layout.next_turn("Is it striped?")))
+    turn = len(b.tokens(b.layout.next_turn("Is it striped?")))
     assert lengths[0] == turn + 1 and appended.history_used == 2   # the turn and the answer's last token
-    b._conversation = None                                           # forget the key/values: all anew
-    fresh = b.generate(image, "Is it striped?", OPTS, history=history)
+    with load_backend(str(tiny_onnx_fp32), settings=Settings.from_env()) as anew:    # no key/values: all anew
+        fresh = anew.generate(anew.encode(f), "Is it striped?", OPTS, history=history)
     assert fresh.token_ids == appended.token_ids
 
 

@@ -56,12 +56,14 @@ def test_a_killed_run_continues_where_it_stopped(tiny_gguf, synth_set, tmp_path)
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        evaluate(str(synth_set / "test.jsonl"), [str(tiny_gguf)], run, opts, progress=stop_after_ten, settings=Settings.from_env())
+        evaluate(str(synth_set / "test.jsonl"), [str(tiny_gguf)], run, opts, progress=stop_after_ten,
+                 settings=Settings.from_env())
     assert len((run / ANSWERS_FILE).read_text().splitlines()) == 10
     assert not (run / "report.md").exists()
     asked = []
     result = evaluate(str(synth_set / "test.jsonl"), [str(tiny_gguf)], run, opts,
-                      progress=lambda s, d, t: asked.append(t) if s.startswith("eval") else None, settings=Settings.from_env())
+                      progress=lambda s, d, t: asked.append(t) if s.startswith("eval") else None,
+                      settings=Settings.from_env())
     assert set(asked) == {20}                                   # only what was left
     assert result.models[0].answered == 30
     assert len((run / ANSWERS_FILE).read_text().splitlines()) == 30
@@ -75,7 +77,8 @@ def test_portuguese_questions_go_through_translation(tiny_gguf, synth_set, tmp_p
           if '"lang": "pt"' in line][:3]
     (synth_set / "pt.jsonl").write_text("\n".join(pt) + "\n", encoding="utf-8")
     run = tmp_path / "run"
-    result = evaluate(str(synth_set / "pt.jsonl"), [str(tiny_gguf)], run, EvalOptions(max_tokens=4), settings=Settings.from_env())
+    result = evaluate(str(synth_set / "pt.jsonl"), [str(tiny_gguf)], run, EvalOptions(max_tokens=4),
+                      settings=Settings.from_env())
     assert result.models[0].answered == 3 and set(result.models[0].by_lang) == {"pt"}
 
 

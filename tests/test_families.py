@@ -47,7 +47,8 @@ def test_export_import_and_answer(family_gguf, vitrine_home):
     m = ModelStore(vitrine_home / "models").import_folder(f"tiny-{family}", folder)
     assert m.manifest.family == family and m.manifest.quant == "Q8_0"
     with load_backend(f"tiny-{family}", threads=2, settings=Settings.from_env()) as b:
-        answer = Session(b, settings=Settings.from_env()).ask(frame(), "What color are the pants?", AskOptions(OPTS, translate=False))
+        answer = Session(b, settings=Settings.from_env()).ask(
+            frame(), "What color are the pants?", AskOptions(OPTS, translate=False))
     assert answer.timings.n_tokens == 8 and answer.timings.image_encode_s > 0
 
 
@@ -100,8 +101,8 @@ def test_a_multilingual_model_gets_portuguese_as_it_is(vitrine_home):
     folder = models.tiny_gguf("Q8_0", "f16", family="minicpmv4_6")
     with load_backend(str(folder), threads=2, settings=Settings.from_env()) as b:
         assert "multi" in b.languages
-        answer = Session(b, translator=RefusingTranslator(), settings=Settings.from_env()).ask(frame(), "Qual é a cor da calça?",
-                                                                 ASK)
+        answer = Session(b, translator=RefusingTranslator(), settings=Settings.from_env()).ask(
+            frame(), "Qual é a cor da calça?", ASK)
     assert answer.question_lang == "pt" and answer.question_model == "Qual é a cor da calça?"
     assert answer.answer_lang == "pt" and answer.text_model == ""      # the model's own words, not a translation
 

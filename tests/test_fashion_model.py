@@ -38,7 +38,8 @@ def ask(model_folder, image, question, **kw):
 
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import AskOptions, Session
-    session = Session(load_backend(str(model_folder), threads=2, settings=Settings.from_env()), settings=Settings.from_env())
+    settings = Settings.from_env()
+    session = Session(load_backend(str(model_folder), threads=2, settings=settings), settings=settings)
     try:
         frame = Frame(rgb=np.asarray(Image.open(image).convert("RGB")), source=str(image))
         return session.ask(frame, question, AskOptions(GenerationOptions(max_tokens=8)), **kw).text
@@ -89,7 +90,8 @@ def test_colour_answers_carry_the_measured_colours_and_others_do_not(fashion_ggu
 
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import AskOptions, Session
-    session = Session(load_backend(str(fashion_gguf), threads=2, settings=Settings.from_env()), settings=Settings.from_env())
+    settings = Settings.from_env()
+    session = Session(load_backend(str(fashion_gguf), threads=2, settings=settings), settings=settings)
     try:
         frame = Frame(rgb=np.asarray(Image.open(red_shirt).convert("RGB")), source=str(red_shirt))
         answer = session.ask(frame, PT, AskOptions(GenerationOptions(max_tokens=8)))

@@ -77,7 +77,8 @@ def test_a_conversation_is_learned_as_the_runtime_asks_it(family, small_set):
         else:
             part.append(t)
     assert answers == [e.answer for e in chat]
-    with load_backend(str(models.tiny_gguf("Q8_0", "f16", family=family)), threads=2, settings=Settings.from_env()) as b:
+    with load_backend(str(models.tiny_gguf("Q8_0", "f16", family=family)), threads=2,
+                      settings=Settings.from_env()) as b:
         one = b.conversation_ids((), chat[0].question) + b.tokens(b.layout.answer_lead + chat[0].answer)
         runtime = b.conversation_ids(tuple(Exchange(e.question, e.answer) for e in chat[:2]), chat[2].question)
         runtime = runtime[len(one):] + b.tokens(b.layout.answer_lead + chat[2].answer) + [enc.eos_id]
@@ -149,7 +150,8 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tiny_checkpoint,
         return real(tensors, *a, **k)
     monkeypatch.setattr(safetensors.torch, "save", full_on_second)
     with pytest.raises(VitrineError, match="disk is full"):
-        finetune(small_set, tiny_checkpoint, run, FinetuneOptions(**{**QUICK.__dict__, "evals_per_epoch": 100}), settings=Settings.from_env())
+        finetune(small_set, tiny_checkpoint, run, FinetuneOptions(**{**QUICK.__dict__, "evals_per_epoch": 100}),
+                 settings=Settings.from_env())
     kept = [d.name for d in (run / "checkpoints").iterdir()]
     assert kept == [read_run(run).last] == ["step-000001"]     # the first checkpoint, whole; no staging left
     monkeypatch.setattr(safetensors.torch, "save", real)
@@ -234,7 +236,8 @@ def test_lora_runs_and_merges_for_the_other_families(family, small_set, tmp_path
     from engine.runtime.backends.reference import open_checkpoint
     from tests.fixtures.models import tiny_checkpoint
     run = tmp_path / "run"
-    info = finetune(small_set, tiny_checkpoint(family), run, FinetuneOptions(**{**QUICK.__dict__, "max_steps": 2}), settings=Settings.from_env())
+    info = finetune(small_set, tiny_checkpoint(family), run, FinetuneOptions(**{**QUICK.__dict__, "max_steps": 2}),
+                    settings=Settings.from_env())
     assert info.status == "finished"
     names = load_file(str(run / "checkpoints" / info.last / "trainable.safetensors")).keys()
     assert names and all("lora_" in n and "language_model" in n for n in names)

@@ -37,7 +37,8 @@ def count_encoder(backend, monkeypatch):
 
 def test_answer_streams_token_by_token(backend):
     pieces = []
-    answer = Session(backend, settings=Settings.from_env()).ask(frame(), "What color are the pants?", ASK, on_token=pieces.append)
+    answer = Session(backend, settings=Settings.from_env()).ask(
+        frame(), "What color are the pants?", ASK, on_token=pieces.append)
     assert answer.timings.n_tokens == 12
     assert len(pieces) >= 2 and "".join(pieces).strip() == answer.text
     t = answer.timings
@@ -46,7 +47,8 @@ def test_answer_streams_token_by_token(backend):
 
 
 def test_follow_up_on_same_frame_skips_the_image_encoder(backend, count_encoder):
-    s = Session(backend, conversation_turns=0, settings=Settings.from_env())       # each question on its own: the same question, the same answer
+    s = Session(backend, conversation_turns=0,
+                settings=Settings.from_env())       # each question on its own: the same question, the same answer
     f = frame(1)
     first = s.ask(f, "What color are the pants?", ASK)
     assert len(count_encoder) == 1
@@ -182,7 +184,8 @@ def test_the_newest_pick_wins_and_a_question_drops_what_it_does_not_need(backend
 
 
 def test_closing_stops_the_encoder_thread(tiny_gguf):
-    session = Session(load_backend(str(tiny_gguf), threads=2, settings=Settings.from_env()), settings=Settings.from_env())
+    settings = Settings.from_env()
+    session = Session(load_backend(str(tiny_gguf), threads=2, settings=settings), settings=settings)
     session.prepare(frame(45))
     thread = session.encoder_thread
     session.close()
@@ -199,4 +202,5 @@ def test_decode_threads_are_measured_when_the_model_loads(tiny_gguf):
         a = Session(b, settings=Settings.from_env()).ask(frame(9), "What is this?", AskOptions(OPTS, translate=False))
     with GgufBackend(*paths, threads=2, decode_threads=1) as told:
         assert told.decode_threads_reason == "given"
-        assert Session(told, settings=Settings.from_env()).ask(frame(9), "What is this?", AskOptions(OPTS, translate=False)).text == a.text
+        assert Session(told, settings=Settings.from_env()).ask(
+            frame(9), "What is this?", AskOptions(OPTS, translate=False)).text == a.text

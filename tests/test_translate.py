@@ -83,7 +83,7 @@ def test_argos_package_installs_and_translates_offline(tiny_argos, no_network):
 def test_argos_missing_pair_and_fallback(tiny_argos):
     tr = ArgosTranslator(argos_dir(Settings.from_env()))
     tr.install(tiny_argos / "translate-en_pt-0_1.argosmodel")
-    assert isinstance(load_translator(settings=Settings.from_env()), BundledTranslator)     # one direction only: bundled stays active
+    assert isinstance(load_translator(settings=Settings.from_env()), BundledTranslator)   # one direction: bundled stays
     with pytest.raises(VitrineError, match="cannot translate pt->en"):
         load_translator("argos", settings=Settings.from_env()).translate("a camisa é azul", "pt", "en")
 
@@ -133,8 +133,9 @@ def test_portuguese_question_goes_to_the_model_in_english(tiny_gguf, no_network)
     b = load_backend(str(tiny_gguf), settings=Settings.from_env())
     try:
         pieces = []
-        a = Session(b, settings=Settings.from_env()).ask(Frame(np.zeros((64, 64, 3), np.uint8), "z"), "Qual é a cor da calça?",
-                               AskOptions(GenerationOptions(max_tokens=20)), on_token=pieces.append)
+        a = Session(b, settings=Settings.from_env()).ask(
+            Frame(np.zeros((64, 64, 3), np.uint8), "z"), "Qual é a cor da calça?",
+            AskOptions(GenerationOptions(max_tokens=20)), on_token=pieces.append)
     finally:
         b.close()
     assert a.question_lang == "pt" and a.answer_lang == "pt"
