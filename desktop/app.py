@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("Vitrine")
     app.setOrganizationName("Vitrine")
     try:
-        window = MainWindow(ui_lang=args.lang, config=Settings.from_env())     # read once, passed down
+        window = MainWindow(ui_lang=args.lang, config=Settings.from_env())     # the app's entry point: read once
     except VitrineError as e:
         print(f"vitrine: {e}", file=sys.stderr)
         return 2

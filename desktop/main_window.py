@@ -568,6 +568,17 @@ class MainWindow(QMainWindow):
         except VitrineError:
             return None
 
+    @property
+    def requests(self):
+        """The signal that carries each question to the engine thread (a dict: question, lang, ...): connect to it
+        to watch what is asked."""
+        return self._ask
+
+    @property
+    def question_frame(self):
+        """The frame (or crop) the running question, or the last one, is about (None before the first)."""
+        return self._asked
+
     def new_conversation(self) -> None:
         self._new_conversation.emit(self.asked_frame())
         self.statusBar().showMessage(self.t("conversation_new"), 4000)

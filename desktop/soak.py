@@ -60,6 +60,7 @@ def main() -> int:
     out.release()
 
     app = QApplication.instance() or QApplication([])
+    # the soak's entry point (a process of its own): the settings are read once here and passed down
     w = MainWindow(store=store, history=History(tmp / "history.sqlite3"), ui_lang="pt", config=Settings.from_env(),
                    settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
     w.show()

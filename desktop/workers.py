@@ -128,7 +128,7 @@ class EngineWorker(QObject):
                 self.session = None
             backend = load_backend(name, settings=self.config)
             self.session = Session(backend, translator=self.translator,
-                                   conversation_turns=self.config.conversation_turns)
+                                   conversation_turns=self.config.conversation_turns, settings=self.config)
             self.session.on_prepared = self.prepared.emit
             self.model_name = name
         except BaseException as e:       # noqa: BLE001

@@ -89,3 +89,45 @@ def test_only_the_settings_read_vitrine_variables():
                 if name:
                     bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: reads {name}")
     assert not bad, "read it in engine/settings.py's Settings and pass the Settings down:\n" + "\n".join(bad)
+
+
+# The modules that start a process (or are the code a child process runs): the only places Settings are read from
+# the environment. Everything below them takes the caller's Settings.
+SETTINGS_ENTRY_POINTS = {
+    "engine/cli/__init__.py": "the `vitrine` command (CommandArgs.settings)",
+    "desktop/app.py": "`vitrine app`",
+    "desktop/soak.py": "the app's soak run, a process of its own",
+    "export/bench/look.py": "`vitrine look-bench`: a scratch home, for it and what it starts",
+    "export/bench/backends.py": "the bench's worker process",
+    "export/release/bundle_installer.py": "the installed bundle's own Python, a child process",
+    "engine/language/translate_bench.py": "`python -m` and the fresh process whose first call is timed",
+}
+
+
+def settings_read_from_env(root: Path = ROOT) -> list[str]:
+    """``path:line`` for each ``Settings.from_env()`` call (or a child process's code that makes one) outside
+    engine/settings.py and the entry points."""
+    found = []
+    for top in ("engine", "export", "desktop"):
+        for path in sorted((root / top).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            if rel == "engine/settings.py" or rel in SETTINGS_ENTRY_POINTS:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+                call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr == "from_env"
+                code = isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                    "Settings.from_env(" in node.value
+                if call or code:
+                    found.append(f"{rel}:{node.lineno}")
+    return found
+
+
+def test_settings_are_read_from_the_environment_only_at_entry_points():
+    """A library function takes the caller's Settings (required, never a fallback to the environment): one process,
+    one reading, so a command's --device or a test's store is the one every layer sees."""
+    bad = settings_read_from_env()
+    assert not bad, ("take a `settings: Settings` parameter and pass the caller's down (or, for a new entry point, "
+                     "add it to SETTINGS_ENTRY_POINTS):\n" + "\n".join(bad))
+    for rel in SETTINGS_ENTRY_POINTS:               # the list names modules that exist and still read them
+        assert "Settings.from_env(" in (ROOT / rel).read_text(encoding="utf-8"), rel

@@ -14,6 +14,7 @@ import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
@@ -466,7 +467,7 @@ def test_a_full_disk_while_downloading(monkeypatch, hub, vitrine_home):
         pull(store, "smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
     assert "resume" not in str(e.value)
     assert not list(_store_root(vitrine_home).rglob("*.part"))
-    monkeypatch.setattr(dl.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10, 10, 5))
+    monkeypatch.setattr(dl.shutil, "disk_usage", lambda p: SimpleNamespace(total=10, used=10, free=5))
     with pytest.raises(VitrineError, match="not enough disk space"):
         pull(store, "smolvlm-256m", hub.url, measure_encoders=measure_vision_encoders)
 

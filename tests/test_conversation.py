@@ -21,7 +21,8 @@ def frame(seed: int = 0) -> Frame:
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def gguf(request):
-    b = load_backend(str(models.tiny_gguf("Q8_0", "f16", family=request.param)), threads=2, settings=Settings.from_env())
+    b = load_backend(str(models.tiny_gguf("Q8_0", "f16", family=request.param)), threads=2,
+                     settings=Settings.from_env())
     yield b
     b.close()
 
@@ -47,7 +48,7 @@ def test_the_templates_of_every_family_hold_a_conversation(gguf):
 
 
 def test_a_third_question_appends_its_own_turn_and_equals_a_fresh_evaluation(gguf, monkeypatch):
-    s = Session(gguf)
+    s = Session(gguf, settings=Settings.from_env())
     f = frame(1)
     first = s.ask(f, "What is this?", AskOptions(OPTS, translate=False))
     second = s.ask(f, "And the colour?", AskOptions(OPTS, translate=False))
@@ -66,7 +67,7 @@ def test_a_third_question_appends_its_own_turn_and_equals_a_fresh_evaluation(ggu
 
 
 def test_a_different_conversation_about_the_same_frame_starts_where_they_part(gguf, monkeypatch):
-    s = Session(gguf)
+    s = Session(gguf, settings=Settings.from_env())
     f = frame(2)
     s.ask(f, "What is this?", AskOptions(OPTS, translate=False))
     s.ask(f, "And the colour?", AskOptions(OPTS, translate=False))
@@ -84,14 +85,15 @@ def test_a_different_conversation_about_the_same_frame_starts_where_they_part(gg
 
 
 def test_new_conversation_and_turns_setting(gguf):
-    s = Session(gguf, conversation_turns=1)
+    s = Session(gguf, conversation_turns=1, settings=Settings.from_env())
     f = frame(3)
     turns = [s.ask(f, q, AskOptions(OPTS, translate=False)).turn for q in ("One?", "Two?", "Three?")]
     assert turns == [0, 1, 1]                   # one earlier exchange at most
     s.new_conversation(f)
     assert s.ask(f, "Four?", AskOptions(OPTS, translate=False)).turn == 0
     assert s.ask(f, "Five?", AskOptions(OPTS, translate=False, remember=False)).turn == 0
-    assert Session(gguf, conversation_turns=0).ask(f, "Six?", AskOptions(OPTS, translate=False)).turn == 0
+    assert Session(gguf, conversation_turns=0, settings=Settings.from_env()).ask(
+        f, "Six?", AskOptions(OPTS, translate=False)).turn == 0
 
 
 def test_a_full_context_drops_the_oldest_exchange(tiny_gguf):
@@ -100,7 +102,7 @@ def test_a_full_context_drops_the_oldest_exchange(tiny_gguf):
     m = Manifest.load(tiny_gguf)
     with GgufBackend(tiny_gguf / m.files["model"].path, tiny_gguf / m.files["mmproj"].path, threads=2,
                      n_ctx=256) as b:
-        s = Session(b, conversation_turns=8)
+        s = Session(b, conversation_turns=8, settings=Settings.from_env())
         f = frame(4)
         opts = GenerationOptions(max_tokens=24, ban_eos=True)
         ask = AskOptions(opts, translate=False)
@@ -110,7 +112,7 @@ def test_a_full_context_drops_the_oldest_exchange(tiny_gguf):
 
 def test_onnx_appends_the_follow_up_and_equals_a_fresh_evaluation(tiny_onnx_fp32, monkeypatch):
     b = load_backend(str(tiny_onnx_fp32), settings=Settings.from_env())
-    s = Session(b)
+    s = Session(b, settings=Settings.from_env())
     f = frame(5)
     s.ask(f, "What is this?", AskOptions(OPTS, translate=False))
     s.ask(f, "And the colour?", AskOptions(OPTS, translate=False))
@@ -120,15 +122,15 @@ def test_onnx_appends_the_follow_up_and_equals_a_fresh_evaluation(tiny_onnx_fp32
     monkeypatch.setattr(b, "_decode", lambda embeds, *a, **k: lengths.append(embeds.shape[1]) or real(embeds, *a, **k))
     image, _ = s.encoded(f)
     appended = b.generate(image, "Is it striped?", OPTS, history=history)
-    turn = len(b._continuation_ids(b.layout.next_turn("Is it striped?")))
+    turn = len(b.tokens(b.layout.next_turn("Is it striped?")))
     assert lengths[0] == turn + 1 and appended.history_used == 2   # the turn and the answer's last token
-    b._conversation = None                                           # forget the key/values: all anew
-    fresh = b.generate(image, "Is it striped?", OPTS, history=history)
+    with load_backend(str(tiny_onnx_fp32), settings=Settings.from_env()) as anew:    # no key/values: all anew
+        fresh = anew.generate(anew.encode(f), "Is it striped?", OPTS, history=history)
     assert fresh.token_ids == appended.token_ids
 
 
 def test_the_api_conversation_maps_onto_the_frames_own(gguf, monkeypatch):
-    s = Session(gguf)
+    s = Session(gguf, settings=Settings.from_env())
     f = frame(6)
     a1 = s.ask(f, "What is this?", AskOptions(OPTS, translate=False, history=[]))
     fed = fed_tokens(gguf, monkeypatch)

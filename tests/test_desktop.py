@@ -63,7 +63,7 @@ def test_open_step_pick_region_ask_stream_export(window, qtbot, media_dir, tmp_p
     assert "00:01.20" in w.player.timecode.text()
 
     # drag a box over the left half of the picture
-    target = w.player.view._target()
+    target = w.player.view.picture_rect()
     qtbot.mousePress(w.player.view, Qt.MouseButton.LeftButton, pos=target.topLeft() + QPoint(2, 2))
     qtbot.mouseMove(w.player.view, target.center())
     qtbot.mouseRelease(w.player.view, Qt.MouseButton.LeftButton, pos=target.center())
@@ -131,7 +131,7 @@ def test_gui_thread_never_blocks_while_loading_and_answering(window, qtbot, medi
 def test_live_mode_on_a_video_file(window, qtbot, media_dir):
     w = window
     sent = []
-    w._ask.connect(sent.append)                     # what went to the engine
+    w.requests.connect(sent.append)                     # what went to the engine
     w.start_live(str(media_dir / "clip.mp4"), "What is this?", 0.05)
     qtbot.waitUntil(lambda: len(w.history) >= 3, timeout=30_000)
     assert w.playing and re.match(r"\d\d:\d\d:\d\d · What is this\?", w.player.view.overlay)   # with its time

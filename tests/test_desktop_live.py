@@ -17,7 +17,7 @@ def test_live_mode_says_so_times_its_answers_and_follows_the_picture(window, qtb
     qtbot.waitUntil(lambda: len(w.history) >= 2, timeout=30_000)
     assert not w.player.live_badge.isHidden() and w.player.live_badge.text() == "● AO VIVO"
     assert re.match(r"\d\d:\d\d:\d\d · What is this\?\n", w.player.view.overlay)
-    qtbot.waitUntil(lambda: w.similar_panel.frame_key == w._asked.key, timeout=10_000)   # products follow it
+    qtbot.waitUntil(lambda: w.similar_panel.frame_key == w.question_frame.key, timeout=10_000)   # products follow it
     assert w.describe_panel.stale and not w.describe_panel.copy_button.isEnabled()      # the old card is stale
     w.stop_live()
     assert w.player.live_badge.isHidden() and w.player.view.overlay == ""

@@ -55,7 +55,7 @@ def test_what_the_model_was_asked_is_shown_and_can_be_corrected_and_resent(w, qt
     qtbot.mouseClick(w.answer_panel.correct_button, Qt.MouseButton.LeftButton)      # one click: edit the English
     assert w.answer_panel.editor.isVisible() and w.answer_panel.editor.text() == "And the standard?"
     sent = []
-    w._ask.connect(sent.append)
+    w.requests.connect(sent.append)
     w.model_ready = True                     # the engine has no model: it answers "no model loaded", after the send
     w.answer_panel.editor.setText("And the pattern?")
     qtbot.keyClick(w.answer_panel.editor, Qt.Key.Key_Return)
@@ -171,7 +171,7 @@ def test_space_and_arrows_drive_the_video_and_a_sent_question_is_cleared(w, qtbo
     assert w.frame.index == 1 and w.question.cursorPosition() == 2
     qtbot.keyClick(w.question, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)     # Alt+→ always steps
     qtbot.waitUntil(lambda: w.frame.index == 2)
-    target = w.player.view._target()
+    target = w.player.view.picture_rect()
     qtbot.mouseClick(w.player.view, Qt.MouseButton.LeftButton, pos=target.center())
     assert w.player.view.hasFocus()                        # a click on the video takes the keyboard
     qtbot.keyClick(w.player.view, Qt.Key.Key_Space)

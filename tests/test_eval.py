@@ -5,6 +5,7 @@ import json
 import pytest
 
 from engine.evaluation.evaluate import ANSWERS_FILE, EvalOptions, evaluate
+from engine.settings import Settings
 from tests.helpers import run_cli
 from tests.fixtures.catalogs import write_lnqa_parquet
 from tests.helpers import assert_one_line_error
@@ -55,18 +56,20 @@ def test_a_killed_run_continues_where_it_stopped(tiny_gguf, synth_set, tmp_path)
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        evaluate(str(synth_set / "test.jsonl"), [str(tiny_gguf)], run, opts, progress=stop_after_ten)
+        evaluate(str(synth_set / "test.jsonl"), [str(tiny_gguf)], run, opts, progress=stop_after_ten,
+                 settings=Settings.from_env())
     assert len((run / ANSWERS_FILE).read_text().splitlines()) == 10
     assert not (run / "report.md").exists()
     asked = []
     result = evaluate(str(synth_set / "test.jsonl"), [str(tiny_gguf)], run, opts,
-                      progress=lambda s, d, t: asked.append(t) if s.startswith("eval") else None)
+                      progress=lambda s, d, t: asked.append(t) if s.startswith("eval") else None,
+                      settings=Settings.from_env())
     assert set(asked) == {20}                                   # only what was left
     assert result.models[0].answered == 30
     assert len((run / ANSWERS_FILE).read_text().splitlines()) == 30
     # a different set in the same folder is refused rather than mixed in
     with pytest.raises(Exception, match="another question set"):
-        evaluate(str(synth_set / "val.jsonl"), [str(tiny_gguf)], run, opts)
+        evaluate(str(synth_set / "val.jsonl"), [str(tiny_gguf)], run, opts, settings=Settings.from_env())
 
 
 def test_portuguese_questions_go_through_translation(tiny_gguf, synth_set, tmp_path):
@@ -74,7 +77,8 @@ def test_portuguese_questions_go_through_translation(tiny_gguf, synth_set, tmp_p
           if '"lang": "pt"' in line][:3]
     (synth_set / "pt.jsonl").write_text("\n".join(pt) + "\n", encoding="utf-8")
     run = tmp_path / "run"
-    result = evaluate(str(synth_set / "pt.jsonl"), [str(tiny_gguf)], run, EvalOptions(max_tokens=4))
+    result = evaluate(str(synth_set / "pt.jsonl"), [str(tiny_gguf)], run, EvalOptions(max_tokens=4),
+                      settings=Settings.from_env())
     assert result.models[0].answered == 3 and set(result.models[0].by_lang) == {"pt"}
 
 
@@ -83,7 +87,7 @@ def test_the_briefs_baselines_load_and_answer(synth_set, tmp_path):
     from tests.fixtures.baselines import build_blip, build_pix2struct
     blip, pix = build_blip(tmp_path / "blip-vqa"), build_pix2struct(tmp_path / "matcha")
     result = evaluate(str(synth_set / "test.jsonl"), [str(blip), str(pix)], tmp_path / "run",
-                      EvalOptions(max_tokens=4, translate=False, limit=6))
+                      EvalOptions(max_tokens=4, translate=False, limit=6), settings=Settings.from_env())
     assert [m.model for m in result.models] == ["blip-vqa", "matcha"]
     assert all(m.answered == 6 and m.errors == 0 for m in result.models)
 
@@ -141,7 +145,7 @@ def test_missing_images_are_skipped_and_counted(tiny_gguf, synth_set, tmp_path):
     outside = dict(row, image="../../../etc/hostname", id="outside")
     (synth_set / "holes.jsonl").write_text("\n".join(lines + [json.dumps(row), json.dumps(outside)]) + "\n")
     result = evaluate(str(synth_set / "holes.jsonl"), [str(tiny_gguf)], tmp_path / "run",
-                      EvalOptions(max_tokens=2, translate=False))
+                      EvalOptions(max_tokens=2, translate=False), settings=Settings.from_env())
     assert result.models[0].answered == 6 and result.models[0].errors == 2
     with open(tmp_path / "run" / "answers.csv", newline="") as f:
         errors = {r["row"]: r["error"] for r in csv.DictReader(f) if r["error"]}
@@ -187,10 +191,10 @@ def test_a_run_resumed_after_a_full_disk_reports_every_row(tmp_path, monkeypatch
     opts = EvalOptions(max_tokens=2, translate=False)
     _fake_answers(monkeypatch, disk_full_at=149)
     with pytest.raises(OSError):
-        evaluate(str(data), ["fake"], run, opts)
+        evaluate(str(data), ["fake"], run, opts, settings=Settings.from_env())
     assert not (run / ANSWERS_FILE).read_bytes().endswith(b"\n")        # a half-written last line
     asked = _fake_answers(monkeypatch)
-    result = evaluate(str(data), ["fake"], run, opts)
+    result = evaluate(str(data), ["fake"], run, opts, settings=Settings.from_env())
     assert asked == [["q149"]]                                            # the cut question, asked again
     assert result.models[0].answered == 150 and result.models[0].vqa == 1.0
     lines = (run / ANSWERS_FILE).read_text(encoding="utf-8").splitlines()
@@ -221,20 +225,20 @@ def test_a_run_file_of_the_wrong_shape_is_one_line(tmp_path, monkeypatch):
     from engine.errors import VitrineError
     data, run = _question_set(tmp_path / "set", n=3), tmp_path / "run"
     _fake_answers(monkeypatch)
-    evaluate(str(data), ["fake"], run, EvalOptions())
+    evaluate(str(data), ["fake"], run, EvalOptions(), settings=Settings.from_env())
     info = json.loads((run / "run.json").read_text())
     (run / "run.json").write_text(json.dumps(dict(info, models="fake")))
     with pytest.raises(VitrineError, match='run.json: "models" is a text, not a list'):
-        evaluate(str(data), ["fake"], run, EvalOptions())
+        evaluate(str(data), ["fake"], run, EvalOptions(), settings=Settings.from_env())
     (run / "run.json").write_text("[]")
     with pytest.raises(VitrineError, match="must hold a JSON object"):
-        evaluate(str(data), ["fake"], run, EvalOptions())
+        evaluate(str(data), ["fake"], run, EvalOptions(), settings=Settings.from_env())
 
 
 def test_a_damaged_metrics_file_is_one_line_in_compare(tmp_path, monkeypatch):
     data, run = _question_set(tmp_path / "set", n=3), tmp_path / "run"
     _fake_answers(monkeypatch)
-    evaluate(str(data), ["fake"], run, EvalOptions())
+    evaluate(str(data), ["fake"], run, EvalOptions(), settings=Settings.from_env())
     assert run_cli("eval", "compare", run).returncode == 0
     metrics = json.loads((run / "metrics.json").read_text())
     for damage, needle in ((dict(metrics, models=["x"]), "a model's metrics are a text"),

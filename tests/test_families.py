@@ -47,7 +47,8 @@ def test_export_import_and_answer(family_gguf, vitrine_home):
     m = ModelStore(vitrine_home / "models").import_folder(f"tiny-{family}", folder)
     assert m.manifest.family == family and m.manifest.quant == "Q8_0"
     with load_backend(f"tiny-{family}", threads=2, settings=Settings.from_env()) as b:
-        answer = Session(b).ask(frame(), "What color are the pants?", AskOptions(OPTS, translate=False))
+        answer = Session(b, settings=Settings.from_env()).ask(
+            frame(), "What color are the pants?", AskOptions(OPTS, translate=False))
     assert answer.timings.n_tokens == 8 and answer.timings.image_encode_s > 0
 
 
@@ -55,7 +56,7 @@ def test_follow_up_reuses_the_frame_and_equals_a_fresh_evaluation(backend, monke
     calls = []
     real = backend._mtmd.mtmd_encode_chunk
     monkeypatch.setattr(backend._mtmd, "mtmd_encode_chunk", lambda *a: calls.append(1) or real(*a))
-    s = Session(backend)
+    s = Session(backend, settings=Settings.from_env())
     f = frame(1)
     s.ask(f, "What is this?", AskOptions(OPTS, translate=False))
     n_encoder_runs = len(calls)
@@ -100,8 +101,8 @@ def test_a_multilingual_model_gets_portuguese_as_it_is(vitrine_home):
     folder = models.tiny_gguf("Q8_0", "f16", family="minicpmv4_6")
     with load_backend(str(folder), threads=2, settings=Settings.from_env()) as b:
         assert "multi" in b.languages
-        answer = Session(b, translator=RefusingTranslator()).ask(frame(), "Qual é a cor da calça?",
-                                                                 ASK)
+        answer = Session(b, translator=RefusingTranslator(), settings=Settings.from_env()).ask(
+            frame(), "Qual é a cor da calça?", ASK)
     assert answer.question_lang == "pt" and answer.question_model == "Qual é a cor da calça?"
     assert answer.answer_lang == "pt" and answer.text_model == ""      # the model's own words, not a translation
 
@@ -160,7 +161,7 @@ def test_tinyllava_through_onnx(quant, vitrine_home):
     ModelStore(vitrine_home / "models").import_folder("tl-onnx", folder)
     with load_backend("tl-onnx", threads=2, settings=Settings.from_env()) as b:
         assert b.family.name == "llava"
-        s = Session(b)
+        s = Session(b, settings=Settings.from_env())
         f = frame(4)
         first = s.ask(f, "What is this?", ASK)
         second = s.ask(f, "What color are the pants?", ASK)

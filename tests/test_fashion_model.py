@@ -38,7 +38,8 @@ def ask(model_folder, image, question, **kw):
 
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import AskOptions, Session
-    session = Session(load_backend(str(model_folder), threads=2, settings=Settings.from_env()))
+    settings = Settings.from_env()
+    session = Session(load_backend(str(model_folder), threads=2, settings=settings), settings=settings)
     try:
         frame = Frame(rgb=np.asarray(Image.open(image).convert("RGB")), source=str(image))
         return session.ask(frame, question, AskOptions(GenerationOptions(max_tokens=8)), **kw).text
@@ -67,7 +68,7 @@ def test_the_transformers_checkpoint_answers_red(red_shirt):
     from engine.runtime.backends import GenerationOptions
     from engine.runtime.backends.reference import open_checkpoint
     from engine.runtime.session import AskOptions, Session
-    session = Session(open_checkpoint(models.fashion_checkpoint(), threads=2))
+    session = Session(open_checkpoint(models.fashion_checkpoint(), threads=2), settings=Settings.from_env())
     frame = Frame(rgb=np.asarray(Image.open(red_shirt).convert("RGB")))
     assert session.ask(frame, EN, AskOptions(GenerationOptions(max_tokens=8))).text.strip().lower() == "red"
 
@@ -89,7 +90,8 @@ def test_colour_answers_carry_the_measured_colours_and_others_do_not(fashion_ggu
 
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import AskOptions, Session
-    session = Session(load_backend(str(fashion_gguf), threads=2, settings=Settings.from_env()))
+    settings = Settings.from_env()
+    session = Session(load_backend(str(fashion_gguf), threads=2, settings=settings), settings=settings)
     try:
         frame = Frame(rgb=np.asarray(Image.open(red_shirt).convert("RGB")), source=str(red_shirt))
         answer = session.ask(frame, PT, AskOptions(GenerationOptions(max_tokens=8)))

@@ -77,7 +77,8 @@ def test_a_conversation_is_learned_as_the_runtime_asks_it(family, small_set):
         else:
             part.append(t)
     assert answers == [e.answer for e in chat]
-    with load_backend(str(models.tiny_gguf("Q8_0", "f16", family=family)), threads=2, settings=Settings.from_env()) as b:
+    with load_backend(str(models.tiny_gguf("Q8_0", "f16", family=family)), threads=2,
+                      settings=Settings.from_env()) as b:
         one = b.conversation_ids((), chat[0].question) + b.tokens(b.layout.answer_lead + chat[0].answer)
         runtime = b.conversation_ids(tuple(Exchange(e.question, e.answer) for e in chat[:2]), chat[2].question)
         runtime = runtime[len(one):] + b.tokens(b.layout.answer_lead + chat[2].answer) + [enc.eos_id]
@@ -93,7 +94,7 @@ def test_lora_trains_adapters_only_and_merge_writes_a_plain_checkpoint(tiny_chec
     import torch
     from safetensors.torch import load_file
     run = tmp_path / "run"
-    info = finetune(small_set, tiny_checkpoint, run, QUICK)
+    info = finetune(small_set, tiny_checkpoint, run, QUICK, settings=Settings.from_env())
     assert info.status == "finished" and info.step == 6
     names = load_file(str(run / "checkpoints" / info.last / "trainable.safetensors")).keys()
     assert names and all("lora_" in n and ".text_model.layers." in n for n in names)   # vision frozen
@@ -114,7 +115,7 @@ def test_vision_and_projector_flags_make_them_trainable(tiny_checkpoint, small_s
     from safetensors.torch import load_file
     run = tmp_path / "run"
     finetune(small_set, tiny_checkpoint, run, FinetuneOptions(**{**QUICK.__dict__, "max_steps": 2, "vision": True,
-                                                                   "projector": True}))
+                                                                   "projector": True}), settings=Settings.from_env())
     names = load_file(str(next((run / "checkpoints").glob("step-*")) / "trainable.safetensors")).keys()
     assert any("vision_model" in n for n in names) and any("connector" in n for n in names)
 
@@ -126,10 +127,10 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tiny_checkpoint, small_s
         if p.step == 4:
             raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
-        finetune(small_set, tiny_checkpoint, run, QUICK, on_progress=ctrl_c_at_step_4)
+        finetune(small_set, tiny_checkpoint, run, QUICK, on_progress=ctrl_c_at_step_4, settings=Settings.from_env())
     info = read_run(run)
     assert info.status == "stopped" and info.step == 4 and info.last == "step-000004"
-    resumed = finetune(small_set, tiny_checkpoint, run, QUICK, resume=True)
+    resumed = finetune(small_set, tiny_checkpoint, run, QUICK, resume=True, settings=Settings.from_env())
     assert resumed.status == "finished" and resumed.step == 6
     assert [h["step"] for h in resumed.history][-2:] == [4, 6]
 
@@ -149,7 +150,8 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tiny_checkpoint,
         return real(tensors, *a, **k)
     monkeypatch.setattr(safetensors.torch, "save", full_on_second)
     with pytest.raises(VitrineError, match="disk is full"):
-        finetune(small_set, tiny_checkpoint, run, FinetuneOptions(**{**QUICK.__dict__, "evals_per_epoch": 100}))
+        finetune(small_set, tiny_checkpoint, run, FinetuneOptions(**{**QUICK.__dict__, "evals_per_epoch": 100}),
+                 settings=Settings.from_env())
     kept = [d.name for d in (run / "checkpoints").iterdir()]
     assert kept == [read_run(run).last] == ["step-000001"]     # the first checkpoint, whole; no staging left
     monkeypatch.setattr(safetensors.torch, "save", real)
@@ -234,7 +236,8 @@ def test_lora_runs_and_merges_for_the_other_families(family, small_set, tmp_path
     from engine.runtime.backends.reference import open_checkpoint
     from tests.fixtures.models import tiny_checkpoint
     run = tmp_path / "run"
-    info = finetune(small_set, tiny_checkpoint(family), run, FinetuneOptions(**{**QUICK.__dict__, "max_steps": 2}))
+    info = finetune(small_set, tiny_checkpoint(family), run, FinetuneOptions(**{**QUICK.__dict__, "max_steps": 2}),
+                    settings=Settings.from_env())
     assert info.status == "finished"
     names = load_file(str(run / "checkpoints" / info.last / "trainable.safetensors")).keys()
     assert names and all("lora_" in n and "language_model" in n for n in names)

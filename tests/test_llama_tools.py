@@ -108,7 +108,8 @@ def vitrine_answers(folder: Path, qa, rows, keep_slice: bool) -> list[str]:
     if keep_slice:
         MtmdImages._single_view = lambda self, steps: steps
     try:
-        session = Session(load_backend(str(folder), threads=2, settings=Settings.from_env()))      # what `vitrine ask` runs
+        settings = Settings.from_env()
+        session = Session(load_backend(str(folder), threads=2, settings=settings), settings=settings)   # as `vitrine ask`
         try:
             out = []
             for row in rows:

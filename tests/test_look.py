@@ -162,7 +162,7 @@ def test_the_model_reads_every_region_in_one_answer_about_the_frame(finder, shop
                       lb.Worn("lower", _pick(rows, "trousers"), "trousers", ""),
                       lb.Worn("feet", _pick(rows, "shoes"), "shoes", "")], "")
     frame = Frame(lb.draw_scene(scene, rows, 960, 540, seed=2), "figure.png")
-    session = Session(load_backend("tiny", settings=Settings.from_env()))
+    session = Session(load_backend("tiny", settings=Settings.from_env()), settings=Settings.from_env())
     asked = []
     ask = session.ask
 
@@ -199,7 +199,7 @@ def test_the_looks_ask_on_a_real_runtime_that_never_ends_stays_within_the_bounds
     scene = lb.Scene([lb.Worn("upper", "s", "shirt", "red"), lb.Worn("lower", "t", "trousers", "blue"),
                       lb.Worn("feet", "f", "shoes", "black")], "")
     frame = Frame(lb.draw_scene(scene, rows, 960, 540, seed=2), "figure.png")
-    session = Session(load_backend(str(tiny_gguf), settings=Settings.from_env()))
+    session = Session(load_backend(str(tiny_gguf), settings=Settings.from_env()), settings=Settings.from_env())
     backend = session.backend
     runs: list[int] = []
     step, feed = backend._step, backend._feed

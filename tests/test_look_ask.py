@@ -17,6 +17,7 @@ from engine.runtime.constrained import (
     compile_schema,
 )
 from engine.runtime.decoding import GenerationOptions, Prefilled, generate
+from engine.settings import Settings
 
 END = 0
 # a vocabulary with every character alone and some longer pieces (a random model may spell a value either way)
@@ -64,7 +65,7 @@ def look_schema() -> dict:
     from engine.look.regions import KINDS
     from engine.runtime.describe import AttributeSchema
     places = [(name, KINDS[name]) for name in ("upper", "lower", "feet", "hand")]
-    return question_for(AttributeSchema.load(), places)[1]
+    return question_for(AttributeSchema.load(Settings.from_env()), places)[1]
 
 
 def choices(schema: dict) -> ChoiceConstraint:
@@ -135,7 +136,7 @@ def test_only_schemas_of_choices_are_laid_out_as_choices():
 def test_the_looks_schema_has_no_free_text_even_when_the_stores_has():
     from engine.look.look import question_for
     from engine.runtime.describe import AttributeSchema
-    base = AttributeSchema.load()
+    base = AttributeSchema.load(Settings.from_env())
     own = json.loads(json.dumps(base.schema))
     own["properties"]["note"] = {"type": "string", "maxLength": 200}
     own["properties"]["pattern"] = {"type": "string", "maxLength": 40}       # a store's free-text pattern

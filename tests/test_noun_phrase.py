@@ -5,6 +5,7 @@ import pytest
 from engine.language.glossary import PLACEHOLDERS, Glossary
 from engine.language.noun_phrase import render
 from engine.language.translate import ASSETS, default_glossary
+from engine.settings import Settings
 from tests.helpers import Echo
 
 
@@ -246,7 +247,7 @@ def test_bench_cli_refuses_a_missing_cases_folder(tmp_path):
 
 
 def test_the_default_glossary_builds_its_parser_once():
-    g = default_glossary()
+    g = default_glossary(Settings.from_env())
     assert g.parser is g.parser
 
 

@@ -67,7 +67,7 @@ def test_follow_up_skips_vision_and_image_prefill(tiny_onnx_int8, monkeypatch):
             calls.append(1)
             return real(*a, **k)
     monkeypatch.setattr(b.vision, "session", Counting())
-    s = Session(b, conversation_turns=0)
+    s = Session(b, conversation_turns=0, settings=Settings.from_env())
     f = frame(1)
     first = s.ask(f, "What color are the pants?", ASK)
     again = s.ask(f, "What color are the pants?", ASK)
@@ -85,8 +85,9 @@ def test_onnx_backend_streams_and_stops(tiny_onnx_fp32):
         pieces.append(p)
         if len(pieces) == 2:
             cancel.set()
-    a = Session(b).ask(frame(2), "Describe everything.", AskOptions(GenerationOptions(max_tokens=40, ban_eos=True)),
-                       on_token=on_token, cancel=cancel)
+    a = Session(b, settings=Settings.from_env()).ask(
+        frame(2), "Describe everything.", AskOptions(GenerationOptions(max_tokens=40, ban_eos=True)),
+        on_token=on_token, cancel=cancel)
     assert a.stopped and a.timings.n_tokens < 40 and "".join(pieces).strip() == a.text
 
 
@@ -104,7 +105,8 @@ def test_cli_export_import_ask_without_torch(tiny_checkpoint, tmp_path, media_di
             "from engine.runtime.session import AskOptions, Session;"
             "from engine.media.frames import Frame; from engine.runtime.backends.base import GenerationOptions;"
             "from engine.settings import Settings;"
-            f"b = load_backend({str(out)!r}, settings=Settings.from_env()); Session(b).ask(Frame(np.zeros((64, 64, 3), np.uint8)), 'Hi?',"
+            f"s = Settings.from_env(); b = load_backend({str(out)!r}, settings=s);"
+            " Session(b, settings=s).ask(Frame(np.zeros((64, 64, 3), np.uint8)), 'Hi?',"
             " AskOptions(GenerationOptions(max_tokens=3), translate=False));"
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     import subprocess

@@ -269,12 +269,12 @@ def test_describe_is_valid_json_under_the_schema_for_every_family_and_backend(ru
         folder = models.tiny_gguf("Q8_0", "f16", family=family)
     else:
         folder = models.tiny_onnx("int8", family=family)
-    schema = AttributeSchema.load()
-    session = Session(load_backend(str(folder), threads=2, settings=Settings.from_env()))
+    schema = AttributeSchema.load(Settings.from_env())
+    session = Session(load_backend(str(folder), threads=2, settings=Settings.from_env()), settings=Settings.from_env())
     try:
         for seed in range(2):
             frame = Frame(np.random.RandomState(seed).randint(0, 255, (120, 160, 3), np.uint8), f"random-{seed}")
-            d = describe(session, frame, schema, load_templates())
+            d = describe(session, frame, schema, load_templates(Settings.from_env()))
             jsonschema.validate(d.attributes, schema.model_schema)
             assert d.description_pt and "{" not in d.description_pt
             noun = schema.pt("category", d.attributes["category"])
@@ -309,7 +309,7 @@ def test_describe_cli_prints_json_and_portuguese_from_the_schema(red_shirt_url, 
 
 def test_descriptions_say_only_what_the_attributes_hold():
     from engine.runtime.describe import AttributeSchema, load_templates, render_pt
-    schema, templates = AttributeSchema.load(), load_templates()
+    schema, templates = AttributeSchema.load(Settings.from_env()), load_templates(Settings.from_env())
     attrs = {"category": "dress", "colours": ["red", "white"], "pattern": "striped", "fabric": "not visible",
              "sleeve_length": "long", "neckline": "v-neck", "fit": "slim", "closure": "zipper", "occasion": "party"}
     text = render_pt(attrs, schema, templates)
@@ -570,7 +570,9 @@ def test_every_schema_accepted_gives_valid_json_whatever_the_budget(runtime, tin
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.constrained import compile_schema, min_text
     from engine.runtime.session import AskOptions, Session
-    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2, settings=Settings.from_env()))
+    settings = Settings.from_env()
+    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2, settings=settings),
+                      settings=settings)
     frames = [Frame(np.random.RandomState(i).randint(0, 255, (64, 64, 3), np.uint8), f"random-{i}") for i in range(3)]
     seen = {"valid": 0, "truncated": 0, "too small": 0}
     ROOMS = (-3, 0, 1, 4, 12, 40, 120, 600)
@@ -630,7 +632,7 @@ def test_an_onnx_model_eager_to_stop_still_closes_its_strings(tiny_onnx_int8, mo
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import AskOptions, Session
     backend = load_backend(str(tiny_onnx_int8), threads=2, settings=Settings.from_env())
-    special = sorted(backend._special_ids())
+    special = sorted(backend.special_ids())
     assert set(backend.eos_ids) <= set(special) and len(special) > len(backend.eos_ids)
     decode = backend._decode
 
@@ -640,7 +642,7 @@ def test_an_onnx_model_eager_to_stop_still_closes_its_strings(tiny_onnx_int8, mo
         logits[..., special] += 100.0
         return logits, past
     monkeypatch.setattr(backend, "_decode", eager)
-    session = Session(backend)
+    session = Session(backend, settings=Settings.from_env())
     frame = Frame(np.random.RandomState(0).randint(0, 255, (64, 64, 3), np.uint8), "random")
     try:
         for n in (5, 18, 30, 60):
@@ -680,20 +682,21 @@ def test_a_gguf_constraint_never_offers_control_tokens(tiny_gguf):
     try:
         c = backend.constraint_for(compile_schema({"type": "object", "properties": {
             "s": {"type": "string", "maxLength": 40}}}))
-        control = [t for t, piece in enumerate(backend._token_bytes) if not piece and t not in backend._eog_ids]
+        control = [t for t in range(backend.vocab_size) if not backend.detokenize([t]) and not backend.is_end(t)]
         assert control
         c.begin(100)
         rng, ids = np.random.RandomState(0), []
         while not c.finished and len(ids) < 100:
-            logits = rng.randn(backend._n_vocab).astype(np.float32)
+            logits = rng.randn(backend.vocab_size).astype(np.float32)
             logits[control] += 100.0
             tok = int(np.argmax(c.mask(logits)))
-            if tok in backend._eog_ids:
+            if backend.is_end(tok):
                 break
             c.advance(tok)
             ids.append(tok)
         assert not set(ids) & set(control)
-        text = b"".join(backend._token_bytes[t] for t in ids).decode("utf-8")
+        text = backend.detokenize(ids)
+        assert "\ufffd" not in text                 # whole UTF-8 characters only
         assert len(json.loads(text)["s"]) <= 40
         c.close()
     finally:
@@ -711,7 +714,9 @@ def test_a_value_the_vocabulary_cannot_spell_is_refused_not_cut(runtime, tiny_gg
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import AskOptions, Session
-    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2, settings=Settings.from_env()))
+    settings = Settings.from_env()
+    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2, settings=settings),
+                      settings=settings)
     frame = Frame(np.random.RandomState(0).randint(0, 255, (64, 64, 3), np.uint8), "random")
     try:
         schema = {"type": "object", "properties": {"c": {"enum": ["ծ", "ծա"]}}}
@@ -753,7 +758,8 @@ def two_models(tmp_path_factory, tiny_gguf, tiny_onnx_int8):
     made = []
 
     def loader(name):
-        made.append(Session(load_backend(name, store=store, threads=2, settings=Settings.from_env())))
+        settings = Settings.from_env()
+        made.append(Session(load_backend(name, store=store, threads=2, settings=settings), settings=settings))
         return made[-1]
     cat = SqliteCatalog(root / "catalog", settings=Settings.from_env())
     cat.add(read_products_csv(write_catalog(root / "shop", n_synthetic=12, size=96, photos=False)).products)

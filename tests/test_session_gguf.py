@@ -37,7 +37,8 @@ def count_encoder(backend, monkeypatch):
 
 def test_answer_streams_token_by_token(backend):
     pieces = []
-    answer = Session(backend).ask(frame(), "What color are the pants?", ASK, on_token=pieces.append)
+    answer = Session(backend, settings=Settings.from_env()).ask(
+        frame(), "What color are the pants?", ASK, on_token=pieces.append)
     assert answer.timings.n_tokens == 12
     assert len(pieces) >= 2 and "".join(pieces).strip() == answer.text
     t = answer.timings
@@ -46,7 +47,8 @@ def test_answer_streams_token_by_token(backend):
 
 
 def test_follow_up_on_same_frame_skips_the_image_encoder(backend, count_encoder):
-    s = Session(backend, conversation_turns=0)       # each question on its own: the same question, the same answer
+    s = Session(backend, conversation_turns=0,
+                settings=Settings.from_env())       # each question on its own: the same question, the same answer
     f = frame(1)
     first = s.ask(f, "What color are the pants?", ASK)
     assert len(count_encoder) == 1
@@ -59,7 +61,7 @@ def test_follow_up_on_same_frame_skips_the_image_encoder(backend, count_encoder)
 
 
 def test_a_new_frame_is_encoded_and_earlier_frames_stay_cached(backend, count_encoder):
-    s = Session(backend, cache_frames=2, conversation_turns=0)
+    s = Session(backend, cache_frames=2, conversation_turns=0, settings=Settings.from_env())
     a, b, c = frame(2), frame(3), frame(4)
     ans_a = s.ask(a, "What is this?", ASK)
     s.ask(b, "What is this?", ASK)
@@ -71,7 +73,7 @@ def test_a_new_frame_is_encoded_and_earlier_frames_stay_cached(backend, count_en
 
 
 def test_crop_is_a_different_image(backend):
-    s = Session(backend)
+    s = Session(backend, settings=Settings.from_env())
     f = frame(5)
     s.ask(f, "What is this?", ASK)
     crop = s.ask(f.crop(Region(10, 10, 50, 40)), "What is this?", ASK)
@@ -86,7 +88,7 @@ def test_stop_mid_answer(backend):
         got.append(piece)
         if len(got) == 3:
             cancel.set()
-    answer = Session(backend).ask(frame(6), "Describe everything.",
+    answer = Session(backend, settings=Settings.from_env()).ask(frame(6), "Describe everything.",
                                   AskOptions(GenerationOptions(max_tokens=50, ban_eos=True)), on_token=on_token,
                                   cancel=cancel)
     assert answer.stopped and answer.timings.n_tokens < 50
@@ -100,7 +102,7 @@ def test_more_tiles_mean_more_image_tokens(tiny_gguf):
         n1, n4 = one.encode(f).n_tokens, four.encode(f).n_tokens
         assert n1 == one.tokens_per_tile                      # one view, as transformers' unsplit prompt
         assert n4 == 5 * one.tokens_per_tile                  # 2x2 slices + overview
-        assert Session(four).ask(f, "What is this?", ASK).timings.n_tokens == 12
+        assert Session(four, settings=Settings.from_env()).ask(f, "What is this?", ASK).timings.n_tokens == 12
     finally:
         one.close()
         four.close()
@@ -143,7 +145,7 @@ def test_projector_given_as_model_is_explained(tiny_gguf):
 
 
 def test_a_prepared_frame_is_ready_when_the_question_comes(backend, count_encoder):
-    session = Session(backend)
+    session = Session(backend, settings=Settings.from_env())
     ready = threading.Event()
     session.on_prepared = lambda key: ready.set()
     f = frame(40)
@@ -159,7 +161,7 @@ def test_a_prepared_frame_is_ready_when_the_question_comes(backend, count_encode
 
 def test_the_newest_pick_wins_and_a_question_drops_what_it_does_not_need(backend, count_encoder):
     import time
-    session = Session(backend)
+    session = Session(backend, settings=Settings.from_env())
     a, b, c, d = frame(41), frame(42), frame(43), frame(44)
     with session._lock:                      # the backend is busy: picks pile up
         session.prepare(a)
@@ -182,7 +184,8 @@ def test_the_newest_pick_wins_and_a_question_drops_what_it_does_not_need(backend
 
 
 def test_closing_stops_the_encoder_thread(tiny_gguf):
-    session = Session(load_backend(str(tiny_gguf), threads=2, settings=Settings.from_env()))
+    settings = Settings.from_env()
+    session = Session(load_backend(str(tiny_gguf), threads=2, settings=settings), settings=settings)
     session.prepare(frame(45))
     thread = session.encoder_thread
     session.close()
@@ -196,7 +199,8 @@ def test_decode_threads_are_measured_when_the_model_loads(tiny_gguf):
     with GgufBackend(*paths, threads=2) as b:
         assert b.decode_threads in (1, 2) and "1 thread" in b.decode_threads_reason and "tok/s" in b.decode_threads_reason
         # the probe leaves nothing behind: the first answer is the same as on a backend that was told
-        a = Session(b).ask(frame(9), "What is this?", AskOptions(OPTS, translate=False))
+        a = Session(b, settings=Settings.from_env()).ask(frame(9), "What is this?", AskOptions(OPTS, translate=False))
     with GgufBackend(*paths, threads=2, decode_threads=1) as told:
         assert told.decode_threads_reason == "given"
-        assert Session(told).ask(frame(9), "What is this?", AskOptions(OPTS, translate=False)).text == a.text
+        assert Session(told, settings=Settings.from_env()).ask(
+            frame(9), "What is this?", AskOptions(OPTS, translate=False)).text == a.text

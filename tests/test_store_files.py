@@ -166,7 +166,7 @@ def test_a_store_schema_of_the_wrong_types_is_one_line(vitrine_home, change, nee
     vitrine_home.mkdir(parents=True)
     (vitrine_home / "attributes.schema.json").write_text(json.dumps(_schema(change)), encoding="utf-8")
     with pytest.raises(VitrineError) as e:
-        AttributeSchema.load()
+        AttributeSchema.load(Settings.from_env())
     message = str(e.value)
     assert "attributes.schema.json" in message and "delete it" in message and "\n" not in message
     for n in needles:
@@ -179,15 +179,15 @@ def test_a_template_naming_a_missing_field_is_one_line(vitrine_home):
     (vitrine_home / "descriptions.json").write_text(json.dumps({"default": ["{Noun} {colours}.",
                                                                             "Feito de {material}."]}))
     with pytest.raises(VitrineError, match=r"default, sentence 2: \{material\} is not a field of the schema"):
-        load_templates()
+        load_templates(Settings.from_env())
     (vitrine_home / "descriptions.json").write_text(json.dumps({"default": ["{Noun} {colours"]}))
     with pytest.raises(VitrineError, match="sentence 1"):
-        load_templates()
+        load_templates(Settings.from_env())
     # the store's own schema with a field the templates use: fine together
     (vitrine_home / "attributes.schema.json").write_text(json.dumps(_schema(
         lambda p: p.__setitem__("material", {"type": "string", "enum": ["cotton"], "x-pt": {"cotton": "algodão"}}))))
     (vitrine_home / "descriptions.json").write_text(json.dumps({"default": ["Feito de {material}."]}))
-    assert load_templates()["default"] == ["Feito de {material}."]
+    assert load_templates(Settings.from_env())["default"] == ["Feito de {material}."]
 
 
 def test_the_describe_command_says_a_broken_schema_in_one_line(vitrine_home, tmp_path):

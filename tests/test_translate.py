@@ -36,7 +36,7 @@ def no_network(monkeypatch):
 
 @pytest.fixture(scope="module")
 def bundled():
-    return BundledTranslator(default_glossary())
+    return BundledTranslator(default_glossary(Settings.from_env()))
 
 
 def test_bundled_translates_real_sentences_offline(bundled, no_network):
@@ -54,7 +54,7 @@ def test_glossary_fixes_what_generic_models_get_wrong(bundled):
 
 
 def test_glossary_post_edit_never_edits_its_own_fix_and_agrees():
-    g = default_glossary()
+    g = default_glossary(Settings.from_env())
     fixed = g.fix("a bag and a tote bag", "um saco e uma bolsa sacola", "en", "pt")
     assert fixed == "uma bolsa e uma bolsa sacola"
 
@@ -63,33 +63,33 @@ def test_store_glossary_extends_the_bundled_one(vitrine_home):
     vitrine_home.mkdir(parents=True, exist_ok=True)
     (vitrine_home / "glossary.tsv").write_text("en\tpt\twrong_pt\twrong_en\nscrunchie\tfrufru\tscrunchie\t\n"
                                               "bag\tsacola\tsaco\t\n")   # a store's older 4-column file
-    g = default_glossary()
+    g = default_glossary(Settings.from_env())
     assert any(e.en == "scrunchie" for e in g.entries) and any(e.en == "ankle boot" for e in g.entries)
     out = BundledTranslator(g).translate("A pink scrunchie and a black bag.", "en", "pt")
     assert "frufru" in out and "sacola preta" in out                    # the store's words win, and agree
 
 
 def test_argos_package_installs_and_translates_offline(tiny_argos, no_network):
-    tr = ArgosTranslator(argos_dir())
+    tr = ArgosTranslator(argos_dir(Settings.from_env()))
     assert tr.install(tiny_argos / "translate-en_pt-0_1.argosmodel") == ("en", "pt")
     assert tr.install(tiny_argos / "translate-pt_en-0_1.argosmodel") == ("pt", "en")
     assert set(tr.pairs()) == {("en", "pt"), ("pt", "en")}
     assert tr.translate("what color is the shirt", "en", "pt") == "qual é a cor da camisa"
     assert tr.translate("a camisa é azul", "pt", "en") == "the shirt is blue"
     # with both directions installed, argos becomes the active translator
-    assert isinstance(load_translator(), ArgosTranslator)
+    assert isinstance(load_translator(settings=Settings.from_env()), ArgosTranslator)
 
 
 def test_argos_missing_pair_and_fallback(tiny_argos):
-    tr = ArgosTranslator(argos_dir())
+    tr = ArgosTranslator(argos_dir(Settings.from_env()))
     tr.install(tiny_argos / "translate-en_pt-0_1.argosmodel")
-    assert isinstance(load_translator(), BundledTranslator)     # one direction only: bundled stays active
+    assert isinstance(load_translator(settings=Settings.from_env()), BundledTranslator)   # one direction: bundled stays
     with pytest.raises(VitrineError, match="cannot translate pt->en"):
-        load_translator("argos").translate("a camisa é azul", "pt", "en")
+        load_translator("argos", settings=Settings.from_env()).translate("a camisa é azul", "pt", "en")
 
 
 def test_corrupt_argosmodel_is_refused_whole(tmp_path):
-    tr = ArgosTranslator(argos_dir())
+    tr = ArgosTranslator(argos_dir(Settings.from_env()))
     junk = tmp_path / "junk.argosmodel"
     junk.write_bytes(b"not a zip" * 100)
     with pytest.raises(VitrineError, match="not a zip"):
@@ -133,8 +133,9 @@ def test_portuguese_question_goes_to_the_model_in_english(tiny_gguf, no_network)
     b = load_backend(str(tiny_gguf), settings=Settings.from_env())
     try:
         pieces = []
-        a = Session(b).ask(Frame(np.zeros((64, 64, 3), np.uint8), "z"), "Qual é a cor da calça?",
-                               AskOptions(GenerationOptions(max_tokens=20)), on_token=pieces.append)
+        a = Session(b, settings=Settings.from_env()).ask(
+            Frame(np.zeros((64, 64, 3), np.uint8), "z"), "Qual é a cor da calça?",
+            AskOptions(GenerationOptions(max_tokens=20)), on_token=pieces.append)
     finally:
         b.close()
     assert a.question_lang == "pt" and a.answer_lang == "pt"
@@ -156,7 +157,7 @@ def test_translate_cli(tiny_argos):
 
 # ---------------------------------------------------------------------- the store's words (issue: Portuguese)
 def test_the_glossary_has_300_terms_with_gender_and_plural():
-    g = default_glossary()
+    g = default_glossary(Settings.from_env())
     nouns = [t for t in g.terms if t.gender in ("m", "f")]
     assert len(g.terms) >= 300 and len(nouns) >= 250
     assert all(t.pt_plural for t in nouns)
@@ -205,7 +206,7 @@ def test_the_test_set_passes_and_no_translation_has_debris(bundled):
 
 
 def test_a_placeholder_that_does_not_come_back_whole_falls_back_to_post_editing():
-    g = default_glossary()
+    g = default_glossary(Settings.from_env())
     calls = []
 
     def mangling(text):                 # a translator that eats the placeholders' second half
@@ -237,7 +238,7 @@ def test_a_multilingual_model_answers_in_portuguese_with_the_stores_words():
             return GenerationStats(0.0, 0.0, 0.0, 8, text)
 
     streamed = []
-    session = Session(Multilingual())
+    session = Session(Multilingual(), settings=Settings.from_env())
     answer = session.ask(Frame(np.zeros((8, 8, 3), np.uint8)), "O que ela está usando?", AskOptions(),
                          on_token=streamed.append)
     assert answer.text == "Ela usa uma bolsa preta. A saia é azul." and answer.answer_lang == "pt"

@@ -8,6 +8,7 @@ from engine.language.glossary import PLACEHOLDERS, Glossary, _that, has_debris
 from engine.language.noun_phrase import render
 from engine.language.question_lexicon import split_questions, to_english
 from engine.language.translate import ASSETS, BundledTranslator, default_glossary
+from engine.settings import Settings
 from tests.helpers import Echo
 
 
@@ -18,7 +19,7 @@ def glossary():
 
 @pytest.fixture(scope="module")
 def bundled():
-    return BundledTranslator(default_glossary())
+    return BundledTranslator(default_glossary(Settings.from_env()))
 
 
 def no_translator(text):

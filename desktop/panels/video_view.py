@@ -50,7 +50,8 @@ class VideoView(QWidget):
         self.update()
 
     # geometry ---------------------------------------------------------------
-    def _target(self) -> QRect:
+    def picture_rect(self) -> QRect:
+        """Where the frame is drawn inside the view (scaled to fit, centred; empty before the first frame)."""
         if self._image is None:
             return QRect()
         iw, ih = self._image.width(), self._image.height()
@@ -59,7 +60,7 @@ class VideoView(QWidget):
         return QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h)
 
     def widget_to_frame(self, rect: QRect) -> Region | None:
-        t = self._target()
+        t = self.picture_rect()
         if self.frame is None or t.isEmpty():
             return None
         r = rect.intersected(t)
@@ -70,7 +71,7 @@ class VideoView(QWidget):
                       max(1, int(r.height() * sy)))
 
     def frame_to_widget(self, region: Region) -> QRect:
-        t = self._target()
+        t = self.picture_rect()
         sx, sy = t.width() / self.frame.width, t.height() / self.frame.height
         return QRect(t.x() + int(region.x * sx), t.y() + int(region.y * sy), int(region.w * sx), int(region.h * sy))
 
@@ -83,7 +84,7 @@ class VideoView(QWidget):
             p.setFont(QFont(self.font().family(), 13))
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
             return
-        t = self._target()
+        t = self.picture_rect()
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawImage(t, self._image)
         if self.region is not None:

@@ -64,7 +64,7 @@ class CommandArgs(argparse.Namespace):
 
     @cached_property
     def settings(self) -> Settings:
-        return Settings.from_env()
+        return Settings.from_env()      # the `vitrine` command's entry point: read once, passed down
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -30,7 +30,7 @@ def cmd_ask(args) -> int:
     backend = load_backend(args.model, mmproj=args.mmproj, threads=threads, tiles=args.tiles, device=args.device,
                            settings=args.settings)
     where = device_note(backend)
-    session = Session(backend, conversation_turns=turns)
+    session = Session(backend, conversation_turns=turns, settings=args.settings)
     options = AskOptions(GenerationOptions(max_tokens=args.max_tokens), lang=args.lang, answer_lang=args.answer_lang,
                          translate=not args.no_translate)
     results = []

@@ -21,7 +21,7 @@ def cmd_describe(args) -> int:
     schema, templates = AttributeSchema.load(args.settings), load_templates(args.settings)     # a broken store copy fails before the load
     frame = load_frame(args.source, box=args.box)
     session = Session(load_backend(args.model, threads=args.settings.threads_for(args.threads),
-                                           settings=args.settings))
+                                           settings=args.settings), settings=args.settings)
     try:
         d = describe(session, frame, schema, templates, max_tokens=args.max_tokens)
     finally:

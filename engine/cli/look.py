@@ -30,7 +30,9 @@ def _catalog(args):
 def _session(args):
     from engine.runtime.backends import load_backend  # lazy: CLI startup, +0.15 s (the runtime)
     from engine.runtime.session import Session  # lazy: CLI startup, +0.3 s (the runtime)
-    return Session(load_backend(args.model, threads=args.settings.threads_for(args.threads), settings=args.settings))
+    settings = args.settings
+    return Session(load_backend(args.model, threads=settings.threads_for(args.threads), settings=settings),
+                   settings=settings)
 
 
 def _colours(item: dict) -> str:

@@ -29,13 +29,13 @@ def cmd_serve(args) -> int:
 
     threads = settings.threads_for(args.threads)
     backend = load_backend(args.model, threads=threads, settings=settings)
-    session = Session(backend, cache_frames=args.cache_images)
+    session = Session(backend, cache_frames=args.cache_images, settings=settings)
     first, store = backend.model_id, ModelStore.default(settings)
 
     def loader(name: str) -> Session:
         """Another model a request names (the first by the --model it came from: a folder keeps working)."""
         return Session(load_backend(args.model if name == first and args.model else name, threads=threads,
-                                    settings=settings), cache_frames=args.cache_images)
+                                    settings=settings), cache_frames=args.cache_images, settings=settings)
 
     def installed() -> list[str]:
         return [m.name for m in store.vlms()]

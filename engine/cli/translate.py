@@ -15,7 +15,7 @@ def cmd_translate(args) -> int:
     from engine.language.translate import ArgosTranslator, argos_dir, load_translator  # lazy: CLI startup, +0.13 s
     words = args.words
     if words == ["list"]:
-        chosen = load_translator(args.backend, args.settings)
+        chosen = load_translator(args.backend, settings=args.settings)
         argos = ArgosTranslator(argos_dir(args.settings))
         print(f"active: {chosen.name} ({', '.join(f'{a}->{b}' for a, b in chosen.pairs())})")
         pkgs = argos.packages()
@@ -44,7 +44,7 @@ def cmd_translate(args) -> int:
             cases_dir = Path(args.cases_dir).resolve()
             if not cases_dir.is_dir():
                 raise VitrineError(f"--cases-dir: {cases_dir} is not a folder")
-        result = run_translate_bench(cases_dir, tuple(args.split or ("dev", "test")))
+        result = run_translate_bench(cases_dir, tuple(args.split or ("dev", "test")), settings=args.settings)
         print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else _bench_text(result))
         return 0
     text = " ".join(check_text(" ".join(words), "the text to translate").split())
@@ -52,7 +52,7 @@ def cmd_translate(args) -> int:
         raise VitrineError(f"the text is too long ({len(text)} characters, at most 20000): translate it in parts")
     src = args.source_lang or detect_language(text)
     dst = args.to or ("en" if src == "pt" else "pt")
-    print(load_translator(args.backend, args.settings).translate(text, src, dst))
+    print(load_translator(args.backend, settings=args.settings).translate(text, src, dst))
     return 0
 
 

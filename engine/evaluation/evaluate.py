@@ -154,7 +154,7 @@ def _ask_all(run: Run, model: str, todo: list[QARow], progress: Progress | None,
     t_load = time.perf_counter()
     backend = open_model(model, opts.threads, settings)
     log.info("%s loaded in %.1fs", model, time.perf_counter() - t_load)
-    session = Session(backend, conversation_turns=0)     # every question on its own, as scored
+    session = Session(backend, conversation_turns=0, settings=settings)     # every question on its own, as scored
     generation = GenerationOptions(max_tokens=opts.max_tokens)
     last: tuple[object, Frame] | None = None     # a set asks several questions in a row about one image
     try:
@@ -188,11 +188,10 @@ def _ask_all(run: Run, model: str, todo: list[QARow], progress: Progress | None,
 
 
 def evaluate(data: str, models: list[str], out: Path, opts: EvalOptions = EvalOptions(),
-             progress: Progress | None = None, settings: Settings | None = None):
+             progress: Progress | None = None, *, settings: Settings):
     """Answers every row with every model (continuing a killed run), then writes the report. Returns its
-    metrics (eval_report.RunMetrics). ``settings``: the caller's (`vitrine eval` reads them once, with its
-    --device); a library caller with none (a script, a test) gets the environment's."""
-    settings = settings or Settings.from_env()
+    metrics (eval_report.RunMetrics). ``settings``: the caller's, read once at its entry point (`vitrine eval`,
+    with its --device; `vitrine finetune prove`)."""
     opts = opts.check()
     check_output(out, OutputKind.EVAL_RUN)          # before the set is read or a model looked up
     if not models:

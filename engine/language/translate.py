@@ -45,8 +45,9 @@ def split_sentences(text: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------- glossary
-def default_glossary(settings: Settings | None = None) -> Glossary:
-    settings = settings or Settings.from_env()
+def default_glossary(settings: Settings) -> Glossary:
+    """The bundled glossary with the store's own terms ($VITRINE_HOME/glossary.tsv) over it. ``settings``: the
+    caller's, read once at its entry point."""
     return Glossary.load(ASSETS / "glossary.tsv", settings.home / "glossary.tsv")
 
 
@@ -227,14 +228,13 @@ class ArgosTranslator(Translator):
         return pair
 
 
-def argos_dir(settings: Settings | None = None) -> Path:
-    return (settings or Settings.from_env()).home / "translate" / "argos"
+def argos_dir(settings: Settings) -> Path:
+    return settings.home / "translate" / "argos"
 
 
-def load_translator(prefer: str | None = None, settings: Settings | None = None) -> Translator:
+def load_translator(prefer: str | None = None, *, settings: Settings) -> Translator:
     """argostranslate when it has both en<->pt packages, else the bundled models ($VITRINE_TRANSLATOR:
-    "argos" or "bundled" forces one)."""
-    settings = settings or Settings.from_env()
+    "argos" or "bundled" forces one). ``settings``: the caller's, read once at its entry point."""
     glossary = default_glossary(settings)
     prefer = prefer or settings.translator or "auto"
     if prefer not in ("auto", "argos", "bundled"):

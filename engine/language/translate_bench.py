@@ -19,6 +19,7 @@ from engine.errors import VitrineError
 from engine.language.glossary import has_debris
 from engine.language.translate import load_translator, ArgosTranslator, argos_dir
 from engine.paths import PROJECT_ROOT
+from engine.settings import Settings
 
 ANSWERS = [  # short answers of about 15 words, like the model's
     "The woman is wearing a red blouse with long sleeves and navy blue pants.",
@@ -30,9 +31,11 @@ ANSWERS = [  # short answers of about 15 words, like the model's
 
 
 def _first_call(backend: str) -> dict:
+    # a fresh process (a cold start is what is timed): the child is its own entry point, so it reads its settings
     code = ("import time; t=time.perf_counter(); from engine.language.translate import load_translator; "
-            f"tr=load_translator({backend!r}); tr.translate('The shirt is blue.', 'en', 'pt'); "
-            "print(time.perf_counter()-t)")
+            "from engine.settings import Settings; "
+            f"tr=load_translator({backend!r}, settings=Settings.from_env()); "
+            "tr.translate('The shirt is blue.', 'en', 'pt'); print(time.perf_counter()-t)")
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if r.returncode != 0:
@@ -40,8 +43,8 @@ def _first_call(backend: str) -> dict:
     return {"first_call_s": round(float(r.stdout.strip().splitlines()[-1]), 3)}
 
 
-def _warm(backend: str, rounds: int = 10) -> dict:
-    tr = load_translator(backend)
+def _warm(backend: str, settings: Settings, rounds: int = 10) -> dict:
+    tr = load_translator(backend, settings=settings)
     tr.warm()
     rates = []
     try:
@@ -165,11 +168,12 @@ def run_split(translator, folder: Path) -> dict:
     return out
 
 
-def run_translate_bench(cases_dir: Path | None = None, splits: tuple[str, ...] = ("dev", "test")) -> dict:
+def run_translate_bench(cases_dir: Path | None = None, splits: tuple[str, ...] = ("dev", "test"), *,
+                        settings: Settings) -> dict:
     """Latency (first call, warm), the old tuned-on cases, and the held-out corpus: each split separately, or only
-    ``cases_dir`` (tuning: point it at dev/ only)."""
-    out = {"bundled": {**_first_call("bundled"), **_warm("bundled")}}
-    tr = load_translator("bundled")
+    ``cases_dir`` (tuning: point it at dev/ only). ``settings``: the caller's, read once at its entry point."""
+    out = {"bundled": {**_first_call("bundled"), **_warm("bundled", settings)}}
+    tr = load_translator("bundled", settings=settings)
     out["bundled"]["tuned_cases"] = cases_summary(run_cases(tr))
     if cases_dir is not None:
         out["bundled"][str(cases_dir)] = run_split(tr, Path(cases_dir))
@@ -177,12 +181,12 @@ def run_translate_bench(cases_dir: Path | None = None, splits: tuple[str, ...] =
         for split in splits:
             folder = SPLITS / split
             out["bundled"][split] = run_split(tr, folder) if folder.is_dir() else f"no cases in {folder}"
-    if ("en", "pt") in ArgosTranslator(argos_dir()).pairs():
-        out["argos"] = {**_first_call("argos"), **_warm("argos")}
+    if ("en", "pt") in ArgosTranslator(argos_dir(settings)).pairs():
+        out["argos"] = {**_first_call("argos"), **_warm("argos", settings)}
     else:
         out["argos"] = "no en->pt argos package installed (vitrine translate install FILE.argosmodel)"
     return out
 
 
 if __name__ == "__main__":
-    print(json.dumps(run_translate_bench(), indent=2))
+    print(json.dumps(run_translate_bench(settings=Settings.from_env()), indent=2))      # an entry point: read once here

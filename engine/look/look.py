@@ -275,8 +275,8 @@ def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None 
         item.pattern = pattern_hint(r.name, item.colors)
     model = ""
     if session is not None:
-        schema = schema or AttributeSchema.load()
-        templates = templates if templates is not None else load_templates()
+        schema = schema or AttributeSchema.load(session.settings)
+        templates = templates if templates is not None else load_templates(session.settings)
         kept_items, kept_regions = [], []
         if not crops and regions and all(r.name in WHERE for r in regions):
             answers, model = _ask_together(session, frame, regions, schema, max_tokens)

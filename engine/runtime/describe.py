@@ -158,9 +158,10 @@ class AttributeSchema:
     path: Path
 
     @classmethod
-    def load(cls, settings: Settings | None = None) -> "AttributeSchema":
-        """The store's copy ($VITRINE_HOME/attributes.schema.json) when there is one, else the bundled one."""
-        own = (settings or Settings.from_env()).home / SCHEMA_NAME
+    def load(cls, settings: Settings) -> "AttributeSchema":
+        """The store's copy ($VITRINE_HOME/attributes.schema.json) when there is one, else the bundled one.
+        ``settings``: the caller's, read once at its entry point."""
+        own = settings.home / SCHEMA_NAME
         path = own if own.is_file() else ASSETS / SCHEMA_NAME
         schema = _read_json(path, "attribute schema")
         check_schema(schema, str(path))        # every property one the decoder can constrain and render
@@ -218,11 +219,10 @@ def _join_pt(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " e " + words[-1]
 
 
-def load_templates(settings: Settings | None = None, schema: AttributeSchema | None = None) -> dict:
+def load_templates(settings: Settings, schema: AttributeSchema | None = None) -> dict:
     """The store's templates ($VITRINE_HOME/descriptions.json) or the bundled ones, checked against the schema in
     use (``schema``, else the store's): a sentence naming a field the schema lacks is one line, not a sentence
-    silently left out of every description."""
-    settings = settings or Settings.from_env()
+    silently left out of every description. ``settings``: the caller's, read once at its entry point."""
     own = settings.home / TEMPLATES_NAME
     path = own if own.is_file() else ASSETS / TEMPLATES_NAME
     templates = _read_json(path, "description templates")
@@ -295,9 +295,10 @@ def in_portuguese(schema: AttributeSchema, attrs: dict) -> tuple[dict, dict]:
 def describe(session, frame: Frame, schema: AttributeSchema | None = None, templates: dict | None = None,
              max_tokens: int = MAX_TOKENS, choices: bool = False) -> Description:
     """Ask the session's model for the schema's attributes (constrained), validate, and render Portuguese.
-    ``choices``: the answer as choices among the schema's values only (AskOptions.choices: a schema of enums)."""
-    schema = schema or AttributeSchema.load()
-    templates = templates if templates is not None else load_templates()
+    ``choices``: the answer as choices among the schema's values only (AskOptions.choices: a schema of enums).
+    ``schema``, ``templates``: None reads the store's (or the bundled ones) with the session's settings."""
+    schema = schema or AttributeSchema.load(session.settings)
+    templates = templates if templates is not None else load_templates(session.settings)
     data, answer = ask_attributes(session, frame, schema.prompt(), schema.model_schema, max_tokens, choices)
     attrs, attrs_pt = in_portuguese(schema, data)
     # the prompt names "colours", so the session usually measured them already

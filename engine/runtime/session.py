@@ -17,6 +17,7 @@ from engine.runtime.answer import Answer, Timings
 from engine.runtime.backends.base import Backend, EncodedImage, GenerationOptions, OnToken
 from engine.runtime.backends.chat_layout import Exchange
 from engine.runtime.constrained import ChoiceConstraint, compile_schema
+from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,12 @@ class Session:
     """
 
     def __init__(self, backend: Backend, cache_frames: int = 4, translator: Translator | None = None,
-                 conversation_turns: int = CONVERSATION_TURNS):
+                 conversation_turns: int = CONVERSATION_TURNS, *, settings: Settings):
+        """``settings``: the caller's, read once at its entry point (the CLI, the app, the server, a benchmark's
+        main); the translator and the glossary loaded on first need, and the store's attribute schema
+        ``engine.runtime.describe`` reads for this session, come from them."""
         self.backend = backend
+        self.settings = settings
         self.conversation_turns = max(0, conversation_turns)
         self._threads: dict[str, list[Turn]] = {}    # frame key -> its conversation, oldest first
         self._translator = translator     # loaded on first need when None
@@ -201,7 +206,7 @@ class Session:
     @property
     def translator(self) -> Translator:
         if self._translator is None:
-            self._translator = load_translator()
+            self._translator = load_translator(settings=self.settings)
         return self._translator
 
     @property
@@ -209,7 +214,7 @@ class Session:
         if getattr(self._translator, "glossary", None) is not None:
             return self._translator.glossary
         if self._glossary is None:
-            self._glossary = default_glossary()
+            self._glossary = default_glossary(self.settings)
         return self._glossary
 
     @translator.setter

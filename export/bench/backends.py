@@ -142,7 +142,7 @@ def _worker(kind: str, folder: Path, runs: int, max_tokens: int, threads: int, p
         if kind == "torch-bf16":
             _to_bf16(backend)
     load_s = time.perf_counter() - t0
-    session = Session(backend)
+    session = Session(backend, settings=settings)
     # random weights: fixed-length answers
     opts = AskOptions(GenerationOptions(max_tokens=max_tokens, ban_eos=True), translate=False)
     session.ask(bench_frame(-1), QUESTIONS[0], opts)  # warm-up, not counted

@@ -358,7 +358,7 @@ def run(work: Path | None = None, seconds: float = 60.0, on_stage=None, model: s
     try:
         # the bench is an entry point: a scratch home unless the caller named one, for it and anything it starts
         os.environ.setdefault("VITRINE_HOME", str(work / "home"))
-        settings = Settings.from_env()          # read once, passed down
+        settings = Settings.from_env()          # the bench's entry point: read once, passed down
         stage("catalog")
         csv_path, rows = build_catalog(work / "shop")
         cat = SqliteCatalog(work / "catalog", settings=settings)
@@ -419,7 +419,7 @@ def _time_model_look(frame, cat, finder, name: str, runs: int, settings: Setting
     from engine.runtime.session import Session  # lazy: CLI startup, +0.3 s (the runtime)
     threads = settings.threads
     start = time.perf_counter()
-    session = Session(load_backend(name, threads=threads, settings=settings))
+    session = Session(load_backend(name, threads=threads, settings=settings), settings=settings)
     load_s = time.perf_counter() - start
     answers: list = []
     ask = session.ask

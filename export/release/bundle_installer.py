@@ -108,6 +108,7 @@ def vitrine_env(home: Path | None) -> dict:
 
 
 def store_home(env: Path, environ: dict) -> Path:
+    # the installed bundle's own Python, a child process: its entry point, so it reads its settings itself
     code = "from engine.settings import Settings; print(Settings.from_env().home)"
     return Path(run([exe(env, "python"), "-c", code], "finding the store's home", environ).strip())
 

@@ -69,7 +69,7 @@ def cmd_finetune(args) -> int:
     report, close = _progress()
     try:
         info = finetune(Path(args.data), Path(args.base or "."), Path(args.out), opts, resume=args.resume,
-                        on_progress=report)
+                        on_progress=report, settings=args.settings)
     except KeyboardInterrupt:
         close()
         raise Cancelled(f"stopped: the last checkpoint is saved; continue with `vitrine finetune {args.data} --out "
@@ -110,7 +110,7 @@ def _prove(args) -> int:
         if not args.json:
             print(f"-- {text}", flush=True)
     try:
-        result = prove(work, quick=args.quick, step=step, on_progress=report)
+        result = prove(work, quick=args.quick, step=step, on_progress=report, settings=args.settings)
     finally:
         close()
     if args.json:

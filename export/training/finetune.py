@@ -25,6 +25,7 @@ from engine.errors import VitrineError
 from engine.evaluation.qa_set import read_set
 from engine.files import OutputKind, mark_output
 from engine.language.translate import load_translator
+from engine.settings import Settings
 from export.families import ExportFamily, for_checkpoint
 from export.training.checkpoints import TRAINABLE, check_out, prune, read_state, save_checkpoint
 from export.training.data import Encoder, Example, batches, conversations, examples, read_split
@@ -80,17 +81,18 @@ def _schedule(optimizer, total: int, last_step: int = 0):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: factor(step + last_step))
 
 
-def _translator_for(family: ExportFamily, langs: tuple[str, ...], opts: FinetuneOptions):
+def _translator_for(family: ExportFamily, langs: tuple[str, ...], opts: FinetuneOptions, settings: Settings):
     """The app's translator when an English-only model will be asked Portuguese questions through it."""
     if not opts.translated or "pt" in langs or "multi" in family.languages:
         return None
-    return load_translator()
+    return load_translator(settings=settings)
 
 
 def finetune(data: Path, base: Path, out: Path, opts: FinetuneOptions = FinetuneOptions(), resume: bool = False,
-             on_progress: Callable[[Progress], None] | None = None) -> RunInfo:
+             on_progress: Callable[[Progress], None] | None = None, *, settings: Settings) -> RunInfo:
     """Train (or continue training) a run in ``out``; returns its run.json. Checkpoints after every validation;
-    Ctrl-C checkpoints and stops (resumable)."""
+    Ctrl-C checkpoints and stops (resumable). ``settings``: the caller's, read once at its entry point (the
+    translator that turns Portuguese questions into the English model's is loaded from them)."""
     data, base, out = Path(data).resolve(), Path(base).resolve(), Path(out).resolve()
     previous = check_out(out, resume)
     import torch
@@ -105,7 +107,7 @@ def finetune(data: Path, base: Path, out: Path, opts: FinetuneOptions = Finetune
                            "`vitrine dataset synth`")
     langs = opts.langs or tuple(x for x in family.languages if x != "multi")
     train_set = read_split(data, "train")
-    train = examples(train_set, langs, opts.attributes, _translator_for(family, langs, opts))
+    train = examples(train_set, langs, opts.attributes, _translator_for(family, langs, opts, settings))
     if not train:
         raise VitrineError(f"{data}/train.jsonl has no questions to learn"
                            + (f" about {', '.join(opts.attributes)}" if opts.attributes else "")

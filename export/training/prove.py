@@ -26,6 +26,7 @@ from typing import Callable
 from engine.evaluation.evaluate import EvalOptions, evaluate
 from engine.evaluation.qa_set import SET_FILE, QARow, read_set, write_jsonl
 from engine.files import OutputKind, atomic_folder, check_output, mark_output, remove_output
+from engine.settings import Settings
 from export.convert.gguf import export_gguf
 from export.convert.onnx import export_onnx
 from export.datasets.build import BuildOptions, synth
@@ -131,16 +132,16 @@ def _test_file(fashion: Path, limit: int) -> Path:
     return path
 
 
-def _vqa(data: Path, model: Path, out: Path) -> tuple[float, dict, dict]:
+def _vqa(data: Path, model: Path, out: Path, settings: Settings) -> tuple[float, dict, dict]:
     remove_output(out, OutputKind.EVAL_RUN, flag="--work")        # an earlier proof's, in the proof's folder
-    m = evaluate(str(data), [str(model)], out, EvalOptions(max_tokens=8)).models[0]
+    m = evaluate(str(data), [str(model)], out, EvalOptions(max_tokens=8), settings=settings).models[0]
     return m.vqa, {k: round(v["vqa"], 4) for k, v in m.by_attribute.items()}, \
         {k: round(v["vqa"], 4) for k, v in m.by_lang.items()}
 
 
 def train_fashion(work: Path, plan: ProofPlan, base: Path, name: str, mix: Path | None = None,
                   on_progress: Callable[[Progress], None] | None = None, threads: int | None = None,
-                  max_steps: int | None = None) -> tuple[Path, object]:
+                  max_steps: int | None = None, *, settings: Settings) -> tuple[Path, object]:
     """Fine-tune ``base`` on the synthetic fashion set (every parameter) and merge it: (checkpoint, run info)."""
     fashion = _fashion_set(work, plan, seed=0)
     run = work / "runs" / name
@@ -149,7 +150,7 @@ def train_fashion(work: Path, plan: ProofPlan, base: Path, name: str, mix: Path 
                            batch_size=plan.batch_size,
                            attributes=ATTRIBUTES, patience=plan.epochs, threads=threads, max_steps=max_steps,
                            mix=str(mix / "train.jsonl") if mix else "", mix_ratio=plan.mix_ratio if mix else 0.0)
-    info = finetune(fashion, base, run, opts, on_progress=on_progress)
+    info = finetune(fashion, base, run, opts, on_progress=on_progress, settings=settings)
     return merge(run), info
 
 
@@ -161,7 +162,10 @@ def fashion_base(work: Path, seed: int = 0) -> Path:
 
 
 def prove(work: Path, quick: bool = True, threads: int | None = None, step: Step | None = None,
-          on_progress: Callable[[Progress], None] | None = None, plan: ProofPlan | None = None) -> ProofResult:
+          on_progress: Callable[[Progress], None] | None = None, plan: ProofPlan | None = None, *,
+          settings: Settings) -> ProofResult:
+    """``settings``: the caller's, read once at its entry point (`vitrine finetune prove`); the evaluations and
+    the training's translator get them."""
     t0 = time.perf_counter()
     plan = plan or (QUICK if quick else FULL)
     say = step or (lambda s: log.info("%s", s))
@@ -184,29 +188,31 @@ def prove(work: Path, quick: bool = True, threads: int | None = None, step: Step
         finetune(general, base, run, FinetuneOptions(train="full", lr=plan.lr, lr_vision=plan.lr_vision,
                                                      epochs=plan.general_epochs,
                                                      batch_size=plan.batch_size, patience=plan.general_epochs,
-                                                     threads=threads), on_progress=on_progress)
+                                                     threads=threads), on_progress=on_progress, settings=settings)
         base = merge(run, work / "base-general")
     say("evaluate the base")
-    before, _, _ = _vqa(test, base, work / "evals" / "before")
-    general_before = _vqa(general_test, base, work / "evals" / "general-before")[0] if general_test else None
+    before, _, _ = _vqa(test, base, work / "evals" / "before", settings)
+    general_before = (_vqa(general_test, base, work / "evals" / "general-before", settings)[0] if general_test
+                      else None)
 
     say("fine-tune on fashion questions")
     t_train = time.perf_counter()
     mix_now = general if general is not None and not plan.compare_mixing else None
     tuned, info = train_fashion(work, plan, base, "fashion", mix=mix_now, on_progress=on_progress,
-                                threads=threads)
+                                threads=threads, settings=settings)
     train_minutes = (time.perf_counter() - t_train) / 60
     say("evaluate the fine-tuned model")
-    after, by_attribute, by_lang = _vqa(test, tuned, work / "evals" / "after")
-    general_after = _vqa(general_test, tuned, work / "evals" / "general-after")[0] if general_test else None
+    after, by_attribute, by_lang = _vqa(test, tuned, work / "evals" / "after", settings)
+    general_after = (_vqa(general_test, tuned, work / "evals" / "general-after", settings)[0] if general_test
+                     else None)
 
     say("export to GGUF Q8_0 and evaluate it")
     gguf = export_gguf(tuned, work / "exports" / "gguf-q8_0", quant="Q8_0", name="fashion-tiny").folder
-    gguf_score, _, _ = _vqa(test, gguf, work / "evals" / "gguf-q8_0")
+    gguf_score, _, _ = _vqa(test, gguf, work / "evals" / "gguf-q8_0", settings)
     say("export to ONNX int8 and evaluate it")
     onnx = export_onnx(tuned, work / "exports" / "onnx-int8", quant="int8", name="fashion-tiny-onnx",
                        parity=False).folder
-    onnx_score, _, _ = _vqa(test, onnx, work / "evals" / "onnx-int8")
+    onnx_score, _, _ = _vqa(test, onnx, work / "evals" / "onnx-int8", settings)
 
     result = ProofResult(before=before, after=after, gguf_q8_0=gguf_score, onnx_int8=onnx_score,
                          general_before=general_before, general_after=general_after, minutes=0.0,
@@ -215,8 +221,9 @@ def prove(work: Path, quick: bool = True, threads: int | None = None, step: Step
     if general is not None and plan.compare_mixing:
         say("fine-tune again with the general task mixed in")
         mixed, _ = train_fashion(work, plan, base, "fashion-mixed", mix=general, on_progress=on_progress,
-                                 threads=threads)
-        result.after_mixed = _vqa(test, mixed, work / "evals" / "after-mixed")[0]
-        result.general_after_mixed = _vqa(general_test, mixed, work / "evals" / "general-after-mixed")[0]
+                                 threads=threads, settings=settings)
+        result.after_mixed = _vqa(test, mixed, work / "evals" / "after-mixed", settings)[0]
+        result.general_after_mixed = _vqa(general_test, mixed, work / "evals" / "general-after-mixed",
+                                          settings)[0]
     result.minutes = (time.perf_counter() - t0) / 60
     return result

@@ -251,6 +251,11 @@ class GgufBackend(MtmdImages, DecodingBackend):
         cutting the KV cache back."""
         return self._snapshots
 
+    @property
+    def vocab_size(self) -> int:
+        """How many tokens the model's vocabulary holds (the length of its logits)."""
+        return self._n_vocab
+
     def tokens(self, text: str) -> list[int]:
         """The text's token ids as a turn is fed (special tokens parsed, no BOS)."""
         return self._llm.tokenize(text.encode(), add_bos=False, special=True)

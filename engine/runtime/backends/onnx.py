@@ -203,8 +203,8 @@ class OnnxBackend(DecodingBackend):
                             state=_Prefix(ids=ids, past=past, image_features=feats))
 
     # ------------------------------------------------------------------ text
-    def _continuation_ids(self, text: str) -> list[int]:
-        """``text``'s tokens as they come after other tokens in one prompt: encoded behind an image token and cut
+    def tokens(self, text: str) -> list[int]:
+        """``text``'s tokens as a turn is fed: as they come after other tokens in one prompt: encoded behind an image token and cut
         after it, or a sentencepiece tokenizer would start them with a word-boundary piece of their own."""
         ids = self.tokenizer.encode("<image>" + text, add_special_tokens=False).ids
         if not ids or ids[0] != self.image_token_id:
@@ -213,10 +213,10 @@ class OnnxBackend(DecodingBackend):
 
     def question_ids(self, question: str) -> np.ndarray:
         """The first question's tokens as they come after the image."""
-        return np.array([self._continuation_ids(self.layout.first_turn(question))], np.int64)
+        return np.array([self.tokens(self.layout.first_turn(question))], np.int64)
 
     def conversation_ids(self, history: tuple[Exchange, ...], question: str) -> list[int]:
-        return self.layout.conversation_ids(history, question, self._continuation_ids)
+        return self.layout.conversation_ids(history, question, self.tokens)
 
     def _prefill(self, image: EncodedImage, question: str, history: tuple[Exchange, ...], answer_room: int,
                  conv: _Conversation | None) -> tuple[np.ndarray, dict, list[int], int]:
@@ -224,7 +224,7 @@ class OnnxBackend(DecodingBackend):
         used. What the last conversation about this image left in the key/values and this one shares is kept."""
         st: _Prefix = image.state
         n_prefix = st.ids.shape[1]
-        ids, used = self.layout.fitted(history, question, self._continuation_ids, n_prefix, self.n_ctx, answer_room)
+        ids, used = self.layout.fitted(history, question, self.tokens, n_prefix, self.n_ctx, answer_room)
         same, past = 0, st.past
         if conv is not None and conv.image is image:
             same = kept_prefix(conv.ids, ids)
@@ -281,13 +281,14 @@ class OnnxBackend(DecodingBackend):
                                  for i in range(self.tokenizer.get_vocab_size())]
             # special tokens (end of utterance, <image>...) spell markup, not text: in a free string their
             # "<end_of_utterance>" passed as characters and ended the answer inside it ({"s": ")
-            for i in self._special_ids():
+            for i in self.special_ids():
                 if i < len(self._token_texts):
                     self._token_texts[i] = ""
             self._trie = VocabularyTrie(self._token_texts)
         return RegexConstraint(node, self._trie, self._token_texts, sorted(self.eos_ids))
 
-    def _special_ids(self) -> set[int]:
+    def special_ids(self) -> set[int]:
+        """The tokens that spell markup, not text (added special tokens, the end tokens, the image token)."""
         added = getattr(self.tokenizer, "get_added_tokens_decoder", None)
         ids = {i for i, t in added().items() if getattr(t, "special", True)} if added else set()
         return ids | set(self.eos_ids) | ({self.image_token_id} if self.image_token_id is not None else set())
