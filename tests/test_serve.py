@@ -570,9 +570,9 @@ def test_every_schema_accepted_gives_valid_json_whatever_the_budget(runtime, tin
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.constrained import compile_schema, min_text
     from engine.runtime.session import AskOptions, Session
-    settings = Settings.from_env()
-    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2, settings=settings),
-                      settings=settings)
+    vitrine_settings = Settings.from_env()       # `settings` is Hypothesis's decorator here
+    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2,
+                                   settings=vitrine_settings), settings=vitrine_settings)
     frames = [Frame(np.random.RandomState(i).randint(0, 255, (64, 64, 3), np.uint8), f"random-{i}") for i in range(3)]
     seen = {"valid": 0, "truncated": 0, "too small": 0}
     ROOMS = (-3, 0, 1, 4, 12, 40, 120, 600)
@@ -714,9 +714,9 @@ def test_a_value_the_vocabulary_cannot_spell_is_refused_not_cut(runtime, tiny_gg
     from engine.media.frames import Frame
     from engine.runtime.backends import GenerationOptions, load_backend
     from engine.runtime.session import AskOptions, Session
-    settings = Settings.from_env()
-    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2, settings=settings),
-                      settings=settings)
+    vitrine_settings = Settings.from_env()       # `settings` is Hypothesis's decorator here
+    session = Session(load_backend(str(tiny_gguf if runtime == "gguf" else tiny_onnx_int8), threads=2,
+                                   settings=vitrine_settings), settings=vitrine_settings)
     frame = Frame(np.random.RandomState(0).randint(0, 255, (64, 64, 3), np.uint8), "random")
     try:
         schema = {"type": "object", "properties": {"c": {"enum": ["ծ", "ծա"]}}}
