@@ -177,3 +177,37 @@ def test_a_striped_bags_strips_are_one_bag():
     assert one.sum() == 5 * 60               # pieces apart: a single stripe
     bag = _largest_blob(mask, near=8)
     assert bag.sum() == 6 * 5 * 60 and not bag[5:9, 90:96].any()
+
+
+def test_stripes_and_dots_are_told_apart_by_the_shape_of_the_second_colour():
+    from engine.look.shape import pattern_kind
+    striped = _striped()
+    dotted = np.zeros((120, 100, 3), np.uint8)
+    dotted[:] = BLUE
+    for y in range(5, 120, 12):
+        for x in range(5, 100, 12):
+            dotted[y:y + 5, x:x + 5] = (240, 240, 240)
+    placket = np.zeros((120, 100, 3), np.uint8)          # a plain shirt: one line down its front, a collar
+    placket[:] = BLUE
+    placket[:, 46:54] = (240, 240, 240)
+    placket[:20, 25:75] = (240, 240, 240)
+
+    def kind(rgb):
+        return pattern_kind("upper", rgb, np.ones(rgb.shape[:2], bool), dominant_colors(rgb, np.ones(rgb.shape[:2],
+                                                                                                       bool)))
+    assert kind(striped) == "striped"
+    assert kind(dotted) == "dotted"
+    assert kind(placket) is None
+    assert pattern_kind("feet", striped, None, dominant_colors(striped)) is None
+
+
+def test_the_ranking_prefers_the_very_pattern_when_it_is_known():
+    def hit(pid, pattern, score):
+        h = _hit(pid, "shirt", score)
+        h.product.attributes["pattern"] = pattern
+        return h
+    hits = [hit("dotted", "dotted", 0.80), hit("striped", "striped", 0.78), hit("plain", "plain", 0.79)]
+    colors = dominant_colors(np.full((50, 50, 3), BLUE, np.uint8))
+    kinds = KINDS["upper"]
+    assert [m.id for m in rank(hits, colors, kinds, None, 3, pattern="patterned")][:2] == ["dotted", "striped"]
+    assert [m.id for m in rank(hits, colors, kinds, None, 3, pattern="striped")][0] == "striped"

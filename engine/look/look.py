@@ -21,7 +21,7 @@ import numpy as np
 from engine.errors import BadInput
 from engine.language import vocabulary as voc
 from engine.look.regions import ALL_GARMENTS, NAMES_PT, Box, GarmentRegion, PoseFinder, find_regions
-from engine.look.shape import likely_kinds, pattern_hint, sleeve_hint
+from engine.look.shape import likely_kinds, pattern_hint, pattern_kind, sleeve_hint
 from engine.media.colors import NamedColor, dominant_colors
 from engine.media.frames import Frame, Region
 from engine.runtime.constrained import choosable, compile_schema
@@ -69,7 +69,7 @@ class Item:
     matches: list[Match] = field(default_factory=list)
     vector: np.ndarray | None = None          # the catalog signature of the region (the video index keeps it)
     likely: tuple[str, ...] | None = None     # the garments its shape points to (engine.look.shape), None: no hint
-    pattern: str | None = None                # plain or patterned, from its colours' shares (None: no hint)
+    pattern: str | None = None                # plain, patterned, striped or dotted, from its colours (None: no hint)
     sleeve: str | None = None                 # "short" when the arms show short sleeves (None: no hint)
 
     @property
@@ -169,6 +169,8 @@ def rank(hits, colors: list[NamedColor], kinds: tuple[str, ...], category: str |
         own = _pattern_of(p.attributes) if pattern else ""
         if own and (own == "plain") == (pattern == "plain"):
             score += PATTERN_BONUS
+            if pattern not in ("plain", "patterned") and own == pattern:     # striped, dotted: the very pattern
+                score += PATTERN_BONUS
         if sleeve and _sleeve_of(p.attributes, p.title) == sleeve:
             score += SLEEVE_BONUS
         out.append(Match(p.id, p.title, p.attributes, score, h.score))
@@ -298,6 +300,8 @@ def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None 
     for item, r in zip(items, regions):
         item.likely = likely_kinds(r.name, r.crop(rgb), item.colors)
         item.pattern = pattern_hint(r.name, item.colors)
+        if item.pattern != "plain":
+            item.pattern = pattern_kind(r.name, r.crop(rgb), r.mask, item.colors) or item.pattern
         item.sleeve = sleeve_hint(rgb, r.extra.get("arms", []), item.colors) if r.name in ("upper", "full") else None
     model = ""
     if session is not None:

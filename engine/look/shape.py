@@ -59,6 +59,39 @@ def pattern_hint(region: str, colors: list[NamedColor]) -> str | None:
     return "plain" if top >= PLAIN_SHARE else "patterned" if top <= PATTERNED_SHARE else None
 
 
+STRIPE_LENGTH = 0.3      # a piece of the second colour this long (a share of the region's shorter side) is a stripe
+STRIPED_SHARE = 0.5      # this much of the second colour in long pieces: striped (dev: stripes ~0.9, dots ~0)
+DOTTED_SHARE = 0.2       # this little: dotted (a shirt's placket, one long line, is under a fifth of its dots)
+SECOND_SHARE = 0.12      # the second colour covers this much of the garment or more: it may be a pattern
+MIN_STRIPES = 5          # stripes are many long pieces (a placket, the gaps beside the arms or legs: a few)
+MIN_DOTS = 6             # dots are many small pieces
+
+
+def pattern_kind(region: str, crop: np.ndarray, mask: np.ndarray | None, colors: list[NamedColor]) -> str | None:
+    """"striped" or "dotted" from the shape of the garment's second colour: stripes run across the garment in
+    several long pieces, dots are many small ones. None when the second colour is too small a share, or it is neither."""
+    import cv2
+    if region not in PATTERNED_REGIONS or len(colors) < 2 or colors[1].share < SECOND_SHARE or crop.shape[0] < 16 \
+            or crop.shape[1] < 16:
+        return None
+    step = max(1, int(np.sqrt(crop.shape[0] * crop.shape[1] / 40000)))     # ~40k pixels are enough
+    small = crop[::step, ::step]
+    lab = rgb_to_lab(small).reshape(small.shape[:2] + (3,))
+    second = ((lab - _hex_lab(colors[1].hex)) ** 2).sum(-1) < NEAR_DELTA_E ** 2
+    if mask is not None:
+        second &= np.asarray(mask, bool)[::step, ::step][:second.shape[0], :second.shape[1]]
+    total = int(second.sum())
+    if total < 32:
+        return None
+    n, _, stats, _ = cv2.connectedComponentsWithStats(second.astype(np.uint8), connectivity=8)
+    side = STRIPE_LENGTH * min(second.shape)
+    long = [i for i in range(1, n) if max(stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]) >= side]
+    share = sum(int(stats[i, cv2.CC_STAT_AREA]) for i in long) / total
+    if share >= STRIPED_SHARE and len(long) >= MIN_STRIPES:
+        return "striped"
+    return "dotted" if share <= DOTTED_SHARE and n - 1 - len(long) >= MIN_DOTS else None
+
+
 # Sleeves: how far the garment reaches down the arms. Short sleeves: the garment's colours just below the shoulder
 # and bare skin around the elbow. Long sleeves give no hint: an arm hanging beside the body crosses the torso in the
 # picture, so garment pixels near the elbow do not prove a sleeve. Nor does bare skin below the shoulder prove a
