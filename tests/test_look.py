@@ -75,12 +75,39 @@ def test_a_dressed_figure_gets_upper_above_lower_above_feet(finder, shop):
         assert lb.cover(by[w.region].to_list(), w.box) >= 0.5, w.region
 
 
-def test_a_frame_with_no_person_is_taken_whole(finder):
+def test_a_frame_with_no_person_is_cut_to_the_product(finder):
     from engine.look.regions import find_regions
     rgb = np.full((300, 400, 3), 200, np.uint8)
     rgb[100:200, 150:250] = (200, 30, 30)       # a product on a table
     how, regions = find_regions(rgb, finder)
-    assert how == "frame" and len(regions) == 1 and regions[0].box.to_list() == [0, 0, 400, 300]
+    assert how == "frame" and len(regions) == 1
+    x, y, w, h = regions[0].box.to_list()
+    assert 140 <= x <= 150 and 90 <= y <= 100 and 100 <= w <= 115 and 100 <= h <= 115
+    assert regions[0].mask is not None and regions[0].mask.mean() > 0.8       # the product's pixels, not the table
+    blank = np.full((300, 400, 3), 200, np.uint8)                              # nothing stands out: the whole frame
+    assert find_regions(blank, finder)[1][0].box.to_list() == [0, 0, 400, 300]
+
+
+def test_a_product_shots_pieces_near_each_other_are_one_product():
+    from engine.look.regions import product_region
+    rgb = np.full((360, 640, 3), (185, 182, 172), np.uint8)
+    rgb[150:250, 150:290] = (250, 140, 20)      # a pair of shoes: two pieces with a gap between
+    rgb[150:250, 320:460] = (250, 140, 20)
+    rgb[120:126, 200:400] = (30, 160, 50)       # something thin just above, under a tenth of a shoe (a handle)
+    rgb[2:6, 600:604] = (20, 20, 20)            # a speck far away is not the product
+    x, y, w, h = product_region(rgb).box.to_list()
+    assert x <= 150 and x + w >= 460 and y <= 120 and y + h >= 250
+    assert x >= 140 and y >= 110 and x + w <= 470
+
+
+def test_a_silhouette_with_no_skin_is_not_a_person():
+    from engine.look.regions import _shows_skin
+    person = np.zeros((200, 100), np.float32)
+    person[20:190, 30:70] = 1.0
+    rgb = np.full((200, 100, 3), 245, np.uint8)                 # white shoes standing on a wall: no skin
+    assert not _shows_skin(rgb, person)
+    rgb[20:45, 40:60] = (224, 172, 140)                          # a face
+    assert _shows_skin(rgb, person)
 
 
 def test_the_clerks_boxes_replace_the_regions_and_are_checked(finder):

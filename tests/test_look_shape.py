@@ -94,3 +94,120 @@ def test_the_ranking_prefers_the_products_whose_pattern_agrees():
     assert [m.id for m in rank(hits, colors, kinds, None, 2)] == ["striped", "plain"]
     assert [m.id for m in rank(hits, colors, kinds, None, 2, pattern="plain")] == ["plain", "striped"]
     assert [m.id for m in rank(hits, colors, kinds, None, 2, pattern="patterned")] == ["striped", "plain"]
+
+
+# ---- sleeves: short sleeves seen on the arms ----------------------------------------------------------------------
+SHOULDER, ELBOW, WRIST = (60.0, 40.0), (66.0, 140.0), (70.0, 240.0)
+
+
+def _arm(sleeve_to: float) -> np.ndarray:
+    """A frame with one arm hanging (skin, 24 px wide) and a blue top whose sleeve covers the arm down to
+    ``sleeve_to`` of the way from the shoulder to the elbow (0: sleeveless; past 1: down the forearm)."""
+    import cv2
+    rgb = np.zeros((280, 160, 3), np.uint8)
+    rgb[:] = WALL
+    rgb[30:260, 80:150] = BLUE                                   # the torso, beside the arm
+    pts = [tuple(int(v) for v in p) for p in (SHOULDER, ELBOW, WRIST)]
+    cv2.line(rgb, pts[0], pts[1], SKIN, 24)
+    cv2.line(rgb, pts[1], pts[2], SKIN, 22)
+    if sleeve_to > 0:
+        end = ELBOW if sleeve_to >= 1 else (SHOULDER[0] + sleeve_to * (ELBOW[0] - SHOULDER[0]),
+                                            SHOULDER[1] + sleeve_to * (ELBOW[1] - SHOULDER[1]))
+        if sleeve_to > 1:
+            f = sleeve_to - 1
+            end = (ELBOW[0] + f * (WRIST[0] - ELBOW[0]), ELBOW[1] + f * (WRIST[1] - ELBOW[1]))
+            cv2.line(rgb, pts[0], pts[1], BLUE, 30)
+        cv2.line(rgb, pts[0] if sleeve_to <= 1 else pts[1], tuple(int(v) for v in end), BLUE, 30)
+    return rgb
+
+
+def test_short_sleeves_are_the_garment_below_the_shoulder_and_skin_at_the_elbow():
+    from engine.look.shape import sleeve_hint
+    arms = [(SHOULDER, ELBOW, WRIST)]
+    blue = dominant_colors(np.full((20, 20, 3), BLUE, np.uint8))
+    assert sleeve_hint(_arm(0.5), arms, blue) == "short"
+    assert sleeve_hint(_arm(1.9), arms, blue) is None           # long sleeves: no hint (the torso may be there)
+    assert sleeve_hint(_arm(0.0), arms, blue) is None           # bare below the shoulder: no short sleeve
+    assert sleeve_hint(_arm(0.5), [], blue) is None             # no arm seen
+    folded = [(SHOULDER, ELBOW, (SHOULDER[0] + 5, SHOULDER[1] + 10))]        # a misplaced wrist: not read
+    assert sleeve_hint(_arm(0.5), folded, blue) is None
+    red = dominant_colors(np.full((20, 20, 3), (210, 30, 30), np.uint8))
+    assert sleeve_hint(_arm(0.5), arms, red) is None            # the sleeve must be the garment's colour
+
+
+def test_the_ranking_prefers_the_products_whose_sleeves_agree_and_reads_them_from_titles():
+    from engine.look.look import _sleeve_of
+
+    def hit(pid, garment, title, score):
+        h = _hit(pid, garment, score)
+        h.product.title = title
+        return h
+    hits = [hit("long", "shirt", "Blue plain shirt long sleeves", 0.80),
+            hit("short", "t-shirt", "Blue plain t-shirt short sleeves", 0.78)]
+    assert _sleeve_of({}, "Blue plain t-shirt short sleeves") == "short"
+    assert _sleeve_of({}, "Camisa azul manga longa") == "long"
+    assert _sleeve_of({}, "Regata sem mangas") == "sleeveless"
+    assert _sleeve_of({"sleeve_length": "Long-sleeve"}) == "long" and _sleeve_of({"Sleeves": "curta"}) == "short"
+    assert _sleeve_of({}, "Blue bag") == ""
+    colors = dominant_colors(np.full((50, 50, 3), BLUE, np.uint8))
+    kinds = KINDS["upper"]
+    assert [m.id for m in rank(hits, colors, kinds, None, 2)] == ["long", "short"]
+    assert [m.id for m in rank(hits, colors, kinds, None, 2, sleeve="short")] == ["short", "long"]
+
+
+# ---- what a hand holds ------------------------------------------------------------------------------------------
+def test_a_bag_cut_to_its_pixels_keeps_them_where_they_are_when_it_touches_the_edge():
+    from engine.look.regions import Box, GarmentRegion, _tighten
+    region = GarmentRegion("hand", Box(100, 100, 60, 80), kinds=KINDS["hand"])
+    blob = np.zeros((80, 60), bool)
+    blob[0:50, 0:30] = True                 # the bag fills the box's top-left corner: the pad reaches outside it
+    cut = _tighten(region, blob, 640, 480)
+    assert cut.mask.sum() == blob.sum()
+    ys, xs = np.nonzero(cut.mask)
+    assert (cut.box.x + xs.min(), cut.box.y + ys.min()) == (100, 100)     # the same pixels of the frame
+
+
+def test_a_striped_bags_strips_are_one_bag():
+    from engine.look.regions import _largest_blob
+    mask = np.zeros((100, 100), bool)
+    for y in range(30, 90, 10):             # white stripes left of black ones taken for the shirt's
+        mask[y:y + 5, 20:80] = True
+    mask[5:9, 90:96] = True                 # a speck of something else
+    one = _largest_blob(mask)
+    assert one.sum() == 5 * 60               # pieces apart: a single stripe
+    bag = _largest_blob(mask, near=8)
+    assert bag.sum() == 6 * 5 * 60 and not bag[5:9, 90:96].any()
+
+
+def test_stripes_and_dots_are_told_apart_by_the_shape_of_the_second_colour():
+    from engine.look.shape import pattern_kind
+    striped = _striped()
+    dotted = np.zeros((120, 100, 3), np.uint8)
+    dotted[:] = BLUE
+    for y in range(5, 120, 12):
+        for x in range(5, 100, 12):
+            dotted[y:y + 5, x:x + 5] = (240, 240, 240)
+    placket = np.zeros((120, 100, 3), np.uint8)          # a plain shirt: one line down its front, a collar
+    placket[:] = BLUE
+    placket[:, 46:54] = (240, 240, 240)
+    placket[:20, 25:75] = (240, 240, 240)
+
+    def kind(rgb):
+        return pattern_kind("upper", rgb, np.ones(rgb.shape[:2], bool), dominant_colors(rgb, np.ones(rgb.shape[:2],
+                                                                                                       bool)))
+    assert kind(striped) == "striped"
+    assert kind(dotted) == "dotted"
+    assert kind(placket) is None
+    assert pattern_kind("feet", striped, None, dominant_colors(striped)) is None
+
+
+def test_the_ranking_prefers_the_very_pattern_when_it_is_known():
+    def hit(pid, pattern, score):
+        h = _hit(pid, "shirt", score)
+        h.product.attributes["pattern"] = pattern
+        return h
+    hits = [hit("dotted", "dotted", 0.80), hit("striped", "striped", 0.78), hit("plain", "plain", 0.79)]
+    colors = dominant_colors(np.full((50, 50, 3), BLUE, np.uint8))
+    kinds = KINDS["upper"]
+    assert [m.id for m in rank(hits, colors, kinds, None, 3, pattern="patterned")][:2] == ["dotted", "striped"]
+    assert [m.id for m in rank(hits, colors, kinds, None, 3, pattern="striped")][0] == "striped"

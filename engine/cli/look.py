@@ -154,7 +154,8 @@ def register(sub) -> None:
                        description="Finds the garments on the person in the frame (pose and person mask: upper "
                        "body, lower body or full length, feet, hands), measures their colours, asks the model for "
                        "each one's attributes and lists the catalog's nearest products. A frame with no person is "
-                       "taken whole; --box replaces the regions.")
+                       "cut to what stands out from its border (a product on a table), else taken whole; --box "
+                       "replaces the regions.")
     k.add_argument("source", help="image file, or video with @SECONDS (clip.mp4@12.5) or #FRAME")
     k.add_argument("--box", action="append", help="a garment's box x,y,w,h (pixels); repeat for more")
     k.add_argument("--catalog", help="catalog folder (default: $VITRINE_HOME/catalog, when there is one)")

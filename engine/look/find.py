@@ -2,7 +2,7 @@
 
 Words score an indexed garment by colour (the share of the asked colour among its measured colours) times garment
 (the VLM's category when the index has it; else whether its region can hold the garment and how many of its top
-catalog matches are one). A picture or SKU scores by the cosine of the catalog signatures; a SKU also by its
+catalog matches are one); garments where both agree are ranked by how much their top catalog matches agree too. A picture or SKU scores by the cosine of the catalog signatures; a SKU also by its
 colour and garment attributes.
 """
 from __future__ import annotations
@@ -58,8 +58,31 @@ def colour_score(item: IndexedItem, colours: list[str]) -> float:
     return min(1.0, sum(item.colors.get(c, 0.0) for c in colours) / 0.6)
 
 
+CATALOG_WEIGHT = 0.1    # of a text score, the part that ranks garments whose colour and kind both agree: how much
+                        # the catalog's nearest products agree too (dev p@5 0.81 -> 0.83; items tied at 1.0 were
+                        # ranked by time)
+
+
+def catalog_agreement(item: IndexedItem, q: TextQuery) -> float:
+    """How strongly the catalog says the garment is what the words ask (0..1): the image similarity of each of its
+    top matches whose colour and garment are both the asked ones, over the top 3."""
+    top = item.matches[:3]
+    if not top:
+        return 0.0
+    agree = 0.0
+    for m in top:
+        attrs = m.get("attributes") or {}
+        if (not q.colours or _colour_of(attrs) in q.colours) and \
+                (not q.garments or _garment_of(attrs, m.get("title", "")) in q.garments):
+            agree += min(1.0, max(0.0, float(m.get("similarity", 0.0))))
+    return agree / len(top)
+
+
 def text_score(item: IndexedItem, q: TextQuery) -> float:
-    return colour_score(item, q.colours) * garment_score(item, q.garments)
+    """The colour's share times the garment's agreement: both must agree for a score; among those that do, the
+    catalog's agreement ranks (CATALOG_WEIGHT), so equal word scores are not left in the video's order."""
+    words = colour_score(item, q.colours) * garment_score(item, q.garments)
+    return words * (1.0 - CATALOG_WEIGHT + CATALOG_WEIGHT * catalog_agreement(item, q)) if words else 0.0
 
 
 @dataclass

@@ -21,7 +21,7 @@ import numpy as np
 from engine.errors import BadInput
 from engine.language import vocabulary as voc
 from engine.look.regions import ALL_GARMENTS, NAMES_PT, Box, GarmentRegion, PoseFinder, find_regions
-from engine.look.shape import likely_kinds, pattern_hint
+from engine.look.shape import likely_kinds, pattern_hint, pattern_kind, sleeve_hint
 from engine.media.colors import NamedColor, dominant_colors
 from engine.media.frames import Frame, Region
 from engine.runtime.constrained import choosable, compile_schema
@@ -39,6 +39,8 @@ UNLIKELY = 0.5               # of KIND_BONUS, for a garment the region can hold 
                              # (engine.look.shape: trousers for a region whose garment stops above the ankles)
 PATTERN_BONUS = 0.06         # a product whose pattern agrees with the pixels' (plain or not); fitted on dev (0.03-0.1
                              # all help: t-shirts 25 -> 33 of 59 right)
+SLEEVE_BONUS = 0.1           # a product whose sleeves agree with the region's (short sleeves seen on the arms:
+                             # engine.look.shape.sleeve_hint); fitted on dev
 MAX_BOXES = 16
 
 
@@ -67,7 +69,8 @@ class Item:
     matches: list[Match] = field(default_factory=list)
     vector: np.ndarray | None = None          # the catalog signature of the region (the video index keeps it)
     likely: tuple[str, ...] | None = None     # the garments its shape points to (engine.look.shape), None: no hint
-    pattern: str | None = None                # plain or patterned, from its colours' shares (None: no hint)
+    pattern: str | None = None                # plain, patterned, striped or dotted, from its colours (None: no hint)
+    sleeve: str | None = None                 # "short" when the arms show short sleeves (None: no hint)
 
     @property
     def garment(self) -> str | None:
@@ -123,17 +126,37 @@ def _pattern_of(attributes: dict) -> str:
     return next((k for k, adj in voc.PATTERNS.items() if v in (adj.m, adj.f, adj.mpl, adj.fpl)), "")
 
 
+def _sleeve_of(attributes: dict, title: str = "") -> str:
+    """The product's sleeve length, canonical ("long", "short", "sleeveless"...): its sleeve attribute, else its
+    title's words ("short sleeves", "manga curta", "sem mangas")."""
+    canon = {voc.canonical_attribute(k): v for k, v in (attributes or {}).items()}
+    v = voc.normalise_value("sleeve", canon.get("sleeve", ""))
+    if v in voc.SLEEVES:
+        return v
+    pt = {p: en for en, p in voc.SLEEVES.items()}
+    if v in pt:
+        return pt[v]
+    text = " ".join(title.lower().replace("-", " ").split())
+    if "sleeveless" in text or "sem manga" in text:
+        return "sleeveless"
+    for en, p in voc.SLEEVES.items():
+        if f"{en} sleeve" in text or f"manga {p}" in text or f"mangas {p}s" in text:
+            return en
+    return ""
+
+
 def _colour_of(attributes: dict) -> str:
     canon = {voc.canonical_attribute(k): v for k, v in (attributes or {}).items()}
     return voc.normalise_value("colour", canon.get("colour", ""))
 
 
 def rank(hits, colors: list[NamedColor], kinds: tuple[str, ...], category: str | None, k: int,
-         likely: tuple[str, ...] | None = None, pattern: str | None = None) -> list[Match]:
+         likely: tuple[str, ...] | None = None, pattern: str | None = None, sleeve: str | None = None) -> list[Match]:
     """The catalog's nearest products re-ranked: the image similarity, plus agreement with the measured colours
     and with what the region can hold (ImageNet features alone confuse a red shirt with a red skirt), less for a
     garment the region's shape speaks against (``likely``, when the model named no category), and a little more
-    for a product whose pattern agrees with ``pattern`` (plain or patterned, read from the pixels)."""
+    for a product whose pattern agrees with ``pattern`` (plain or patterned, read from the pixels) and for one
+    whose sleeves are ``sleeve`` (seen on the arms)."""
     shares = {c.en: c.share for c in colors}
     out = []
     for h in hits:
@@ -146,6 +169,10 @@ def rank(hits, colors: list[NamedColor], kinds: tuple[str, ...], category: str |
         own = _pattern_of(p.attributes) if pattern else ""
         if own and (own == "plain") == (pattern == "plain"):
             score += PATTERN_BONUS
+            if pattern not in ("plain", "patterned") and own == pattern:     # striped, dotted: the very pattern
+                score += PATTERN_BONUS
+        if sleeve and _sleeve_of(p.attributes, p.title) == sleeve:
+            score += SLEEVE_BONUS
         out.append(Match(p.id, p.title, p.attributes, score, h.score))
     out.sort(key=lambda m: -m.score)
     return out[:k]
@@ -273,6 +300,9 @@ def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None 
     for item, r in zip(items, regions):
         item.likely = likely_kinds(r.name, r.crop(rgb), item.colors)
         item.pattern = pattern_hint(r.name, item.colors)
+        if item.pattern != "plain":
+            item.pattern = pattern_kind(r.name, r.crop(rgb), r.mask, item.colors) or item.pattern
+        item.sleeve = sleeve_hint(rgb, r.extra.get("arms", []), item.colors) if r.name in ("upper", "full") else None
     model = ""
     if session is not None:
         schema = schema or AttributeSchema.load(session.settings)
@@ -303,7 +333,7 @@ def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None 
             if searchable:
                 hits = catalog.search_vector(vec, CANDIDATES)
                 item.matches = rank(hits, item.colors, item.kinds, item.category, k, item.likely,
-                                    item.pattern)
+                                    item.pattern, item.sleeve)
     return Look(frame.describe(), frame.width, frame.height, how, items, time.perf_counter() - start, model)
 
 
