@@ -153,12 +153,15 @@ def quantize_int8(graph: Path, out: Path, feeds: list[dict]) -> Path:
     """OpenVINO's int8 model of the float ONNX graph ``graph``: NNCF post-training quantization (transformer
     preset: attention's softmax and the norms stay float; SmoothQuant at SMOOTH_QUANT_ALPHA; FLOAT_LAYERS and
     the first layer's fc2 float) with activation ranges from ``feeds`` (the encoder's inputs for a few frames).
-    Written as OpenVINO IR, ``out`` (.xml) and its .bin, each through a temporary
-    name: a stopped run leaves nothing half-written."""
+    Written as OpenVINO IR, ``out`` (.xml) and its .bin, each through a temporary name: a stopped run leaves
+    nothing half-written."""
     try:
         import nncf
         import openvino as ov
-        from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, AdvancedSmoothQuantParameters
+        from nncf.quantization.advanced_parameters import (
+            AdvancedQuantizationParameters,
+            AdvancedSmoothQuantParameters,
+        )
     except ImportError:
         raise VitrineError("OpenVINO's int8 encoder needs openvino and nncf: pip install 'vitrine[openvino]'") \
             from None
