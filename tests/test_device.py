@@ -429,3 +429,17 @@ def test_bench_gives_each_encoder_its_new_frame_speedup_against_the_faster_refer
                          "reference_for_speedup": "transformers bf16", "encoders": enc})
     line = next(ln for ln in text.splitlines() if ln.strip().startswith("openvino-int8-cpu"))
     assert "2.50x" in line and "<- chosen" in line and "vs transformers bf16" in text
+
+
+def test_the_bench_rebuilds_an_export_whose_recipe_changed(tmp_path, monkeypatch):
+    """`vitrine bench` caches its real-dimension exports; each one's folder is keyed by the sources that build it,
+    the OpenVINO int8 recipe (a runtime module) included, so a changed recipe is rebuilt, never measured stale."""
+    from export.bench import backends
+    for rel in ("export/convert/hybrid.py", "engine/runtime/backends/openvino_vision.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x = 1\n")
+    monkeypatch.setattr(backends, "PROJECT_ROOT", tmp_path)
+    key = backends._sources_key(*backends.EXPORT_SOURCES["hybrid"])
+    assert backends._sources_key(*backends.EXPORT_SOURCES["hybrid"]) == key          # stable
+    (tmp_path / "engine/runtime/backends/openvino_vision.py").write_text("x = 2\n")  # the int8 recipe changed
+    assert backends._sources_key(*backends.EXPORT_SOURCES["hybrid"]) != key

@@ -58,12 +58,27 @@ TARGETS = {"minicpm-v-4.6": {"new_frame_vs_fp32": 2.0, "peak_rss_mb": 1600, "fol
                              "decode_tok_s": 25.0}}
 
 
-def _bench_dir(family: str, size: str) -> Path:
-    root = PROJECT_ROOT
+def _sources_key(*paths: str) -> str:
+    """A short hash of the sources that build a cached export (files, or every .py under a folder)."""
     h = hashlib.sha256()
-    for f in (f"export/families/{family}.py", "export/families/__init__.py", "export/convert/gguf.py"):
-        h.update((root / f).read_bytes())
-    return bench_cache_dir() / f"{family}-{size}-{h.hexdigest()[:10]}"
+    for rel in paths:
+        path = PROJECT_ROOT / rel
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(f.relative_to(PROJECT_ROOT).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:10]
+
+
+def _bench_dir(family: str, size: str) -> Path:
+    return bench_cache_dir() / (f"{family}-{size}-"
+                                + _sources_key(f"export/families/{family}.py", "export/families/__init__.py",
+                                               "export/convert/gguf.py"))
+
+
+# what builds each derived export, so a changed converter or encoder recipe is rebuilt rather than measured stale
+# (the OpenVINO int8 recipe lives in the runtime: engine/runtime/backends/openvino_vision.py builds it)
+EXPORT_SOURCES = {"onnx": ("export/convert",),
+                  "hybrid": ("export/convert", "engine/runtime/backends/openvino_vision.py")}
 
 
 def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: str = "Q8_0",
@@ -77,14 +92,15 @@ def prepare(size: str, backend: str = "gguf", family: str = "idefics3", quant: s
         build_checkpoint(family, ckpt, size)
     if backend == "onnx":
         from export.convert.onnx import export_onnx  # lazy: CLI startup, +0.2 s
-        out = base / "onnx-int8"
+        out = base / f"onnx-int8-{_sources_key(*EXPORT_SOURCES['onnx'])}"
         if not (out / "vitrine-model.json").is_file():
             print("bench: exporting it to ONNX int8 (once)", file=sys.stderr, flush=True)
             export_onnx(ckpt, out, quant="int8", name=f"random-smolvlm-{size}-onnx", parity=False)
         return ckpt, out
     if backend == "hybrid":
         from export.convert.hybrid import export_hybrid  # lazy: CLI startup, +0.4 s (PIL)
-        out = base / ("hybrid" if quant == "Q8_0" else f"hybrid-{quant}")
+        out = base / (f"hybrid-{_sources_key(*EXPORT_SOURCES['hybrid'])}" if quant == "Q8_0" else
+                      f"hybrid-{quant}-{_sources_key(*EXPORT_SOURCES['hybrid'])}")
         if not (out / "vitrine-model.json").is_file():
             print(f"bench: exporting it as a hybrid model, {quant} text (once; times the vision encoders)",
                   file=sys.stderr, flush=True)
