@@ -289,6 +289,19 @@ def _unlike(crop: np.ndarray, keep: np.ndarray, colours: list[np.ndarray], delta
     return keep & ~near
 
 
+def _main_lab(pixels: np.ndarray, k: int, min_share: float) -> list[np.ndarray]:
+    """The main colours (CIELAB) of ``pixels`` (N x 3 RGB): k-means centres holding ``min_share`` of them or more
+    (OpenCV's generator seeded: the same frame gives the same colours)."""
+    import cv2
+    lab = rgb_to_lab(pixels)
+    k = min(k, len(lab))
+    cv2.setRNGSeed(0)
+    _, labels, centers = cv2.kmeans(lab, k, None, (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0), 1,
+                                    cv2.KMEANS_PP_CENTERS)
+    counts = np.bincount(labels.ravel(), minlength=k)
+    return [centers[i] for i in range(k) if counts[i] >= min_share * len(lab)]
+
+
 def _tighten(region: GarmentRegion, mask: np.ndarray, width: int, height: int, pad: int = 4) -> GarmentRegion:
     """The region cut to the bounding box of its mask's pixels (a bag is smaller than the hand's reach): the card
     shows the bag, and the embedder sees the bag, not the trousers beside it."""
@@ -353,8 +366,6 @@ def _outside_body(r: GarmentRegion, crop: np.ndarray, body: list[GarmentRegion],
 def _around(rgb: np.ndarray, b: Box, person: np.ndarray | None, k: int = 4) -> list[np.ndarray]:
     """The main colours (CIELAB) of the ring around a box, off the person: the background behind what a hand
     holds."""
-    import cv2
-
     h, w = rgb.shape[:2]
     m = max(6, min(b.w, b.h) // 4)          # the ring: from m to 2m outside the box (a bag can overhang it a little)
     x0, y0, x1, y1 = max(0, b.x - 2 * m), max(0, b.y - 2 * m), min(w, b.x + b.w + 2 * m), min(h, b.y + b.h + 2 * m)
@@ -367,12 +378,7 @@ def _around(rgb: np.ndarray, b: Box, person: np.ndarray | None, k: int = 4) -> l
         return []
     if len(pixels) > 4000:
         pixels = pixels[np.random.default_rng(0).choice(len(pixels), 4000, replace=False)]
-    lab = rgb_to_lab(pixels)
-    cv2.setRNGSeed(0)
-    _, labels, centers = cv2.kmeans(lab, k, None, (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0), 1,
-                                    cv2.KMEANS_PP_CENTERS)
-    counts = np.bincount(labels.ravel(), minlength=k)
-    return [centers[i] for i in range(k) if counts[i] >= 0.08 * len(lab)]
+    return _main_lab(pixels, k, 0.08)
 
 
 def _largest_blob(mask: np.ndarray, near: int = 0) -> np.ndarray:
@@ -417,13 +423,7 @@ def _beside(rgb: np.ndarray, b: Box, k: int = 2) -> list[np.ndarray]:
     pixels = np.concatenate([p.reshape(-1, 3) for p in parts if p.size]) if any(p.size for p in parts) else None
     if pixels is None or len(pixels) < 16:
         return []
-    import cv2
-    lab = rgb_to_lab(pixels)
-    k = min(k, len(lab))
-    _, labels, centers = cv2.kmeans(lab, k, None, (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0), 1,
-                                    cv2.KMEANS_PP_CENTERS)
-    counts = np.bincount(labels.ravel(), minlength=k)
-    return [centers[i] for i in range(k) if counts[i] >= 0.25 * len(lab)]
+    return _main_lab(pixels, k, 0.25)
 
 
 def _same_colour(a: list, b: list) -> bool:
@@ -529,13 +529,7 @@ def product_region(rgb: np.ndarray) -> GarmentRegion:
     pixels = small[ring]
     if len(pixels) < 32:
         return whole
-    lab = rgb_to_lab(pixels)
-    k = 3
-    cv2.setRNGSeed(0)
-    _, labels, centers = cv2.kmeans(lab, k, None, (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0), 1,
-                                    cv2.KMEANS_PP_CENTERS)
-    counts = np.bincount(labels.ravel(), minlength=k)
-    border = [centers[i] for i in range(k) if counts[i] >= 0.1 * len(lab)]
+    border = _main_lab(pixels, 3, 0.1)
     fg = _unlike(small, np.ones((sh, sw), bool), border, FOREGROUND_DELTA_E)
     if not MIN_PRODUCT_SHARE <= fg.mean() <= MAX_PRODUCT_SHARE:
         return whole
