@@ -38,7 +38,7 @@ KINDS: dict[str, tuple[str, ...]] = {
 }
 ALL_GARMENTS = tuple(dict.fromkeys(g for kinds in KINDS.values() for g in kinds))
 NAMES_PT = {"upper": "parte de cima", "lower": "parte de baixo", "full": "peça inteira", "feet": "pés",
-            "hand": "mão", "frame": "imagem inteira", "box": "caixa"}
+            "hand": "mão", "frame": "sem pessoa", "box": "caixa"}
 
 # mediapipe pose landmark indices
 NOSE, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 0, 11, 12, 13, 14, 15, 16
