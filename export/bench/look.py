@@ -292,7 +292,8 @@ def precision_at_5(index, at: dict[float, Scene], catalog=None) -> tuple[float, 
 # single video the figures were first reported on, so it is dev.
 DEV_SEEDS = (1, 2, 3)
 TEST_SEEDS = (4, 5, 6)
-SPLITS = {"dev": DEV_SEEDS, "test": TEST_SEEDS}
+# A number fitted on dev (a weight, a threshold) is fitted on dev-fit and checked on dev-check before it is kept.
+SPLITS = {"dev": DEV_SEEDS, "dev-fit": DEV_SEEDS[:2], "dev-check": DEV_SEEDS[2:], "test": TEST_SEEDS}
 
 
 def _merge(parts: list[dict]) -> dict:
@@ -511,8 +512,9 @@ def cmd_look_bench(args) -> int:
 
 def _arguments(b) -> None:
     b.add_argument("--seconds", type=float, default=60.0, help="length of each test video (default 60)")
-    b.add_argument("--split", choices=("dev", "test", "both"), default="both",
-                   help="which videos: dev (seeds 1-3, tune on these), test (seeds 4-6, report these) or both")
+    b.add_argument("--split", choices=("dev", "dev-fit", "dev-check", "test", "both"), default="both",
+                   help="which videos: dev (seeds 1-3, tune on these; dev-fit: 1-2 to fit a number, dev-check: 3 to "
+                   "check it), test (seeds 4-6, report these) or both (dev and test)")
     b.add_argument("--work", help="keep the catalog, videos and indexes in this folder")
     b.add_argument("--model", help="also time the look with this model reading each region")
     b.add_argument("--real-dim", action="store_true",
