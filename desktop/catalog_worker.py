@@ -18,6 +18,8 @@ class CatalogWorker(QObject):
     progress = Signal(int, int)               # done, total
     added = Signal(object)                    # engine.catalog.base.AddReport
     add_failed = Signal(str)
+    updating = Signal(int)                    # products to embed again before the first search (then progress)
+    updated = Signal()
 
     def __init__(self, folder=None, k: int = 6, *, config: Settings):
         super().__init__()
@@ -30,8 +32,26 @@ class CatalogWorker(QObject):
 
     def _open(self):
         if self.catalog is None:
-            self.catalog = open_catalog(self.folder, None, self.config)
+            catalog = open_catalog(self.folder, None, self.config)
+            self._bring_up_to_date(catalog)
+            self.catalog = catalog
         return self.catalog
+
+    def _bring_up_to_date(self, catalog) -> None:
+        """A catalog indexed by an earlier Vitrine (photos embedded another way) or left half-indexed (the app
+        closed while adding a CSV) is finished here, once, with the progress dialog, rather than refusing every
+        search with a command for the clerk to type."""
+        outdated = catalog.outdated()
+        todo = catalog.info().products if outdated else catalog.info().pending
+        if not todo:
+            return
+        self.cancel.clear()
+        self.updating.emit(todo)
+        try:
+            catalog.index(reindex=outdated, progress=lambda _s, d, t: self.progress.emit(d, t or 0),
+                          cancel=self.cancel)
+        finally:
+            self.updated.emit()
 
     @Slot(object)
     def search(self, request: dict) -> None:

@@ -35,7 +35,8 @@ STRINGS = {
         "about_text": "Vitrine — pergunte sobre roupas em vídeos, offline, na CPU.",
         "catalog": "&Catálogo", "catalog_add": "&Adicionar produtos (CSV)…", "similar": "Produtos semelhantes",
         "catalog_empty": "Nenhum produto no catálogo: Catálogo › Adicionar produtos (CSV)…",
-        "catalog_adding": "Indexando produtos…", "catalog_added": "{added} adicionados, {updated} atualizados, "
+        "catalog_adding": "Indexando produtos…",
+        "catalog_updating": "Atualizando o índice do catálogo ({n} produtos)…", "catalog_added": "{added} adicionados, {updated} atualizados, "
         "{skipped} ignorados; {indexed} indexados", "catalog_failed": "O catálogo falhou",
         "product_id": "Código:", "product_title": "Produto:", "product_image": "Imagem:",
         "measured": "Cores medidas:", "cancel": "Cancelar", "describe": "Descrever", "copy": "Copiar",
@@ -129,7 +130,8 @@ STRINGS = {
         "about_text": "Vitrine — ask about clothes in videos, offline, on the CPU.",
         "catalog": "&Catalog", "catalog_add": "&Add products (CSV)…", "similar": "Similar products",
         "catalog_empty": "No products in the catalog: Catalog › Add products (CSV)…",
-        "catalog_adding": "Indexing products…", "catalog_added": "{added} added, {updated} updated, "
+        "catalog_adding": "Indexing products…",
+        "catalog_updating": "Updating the catalog's index ({n} products)…", "catalog_added": "{added} added, {updated} updated, "
         "{skipped} skipped; {indexed} indexed", "catalog_failed": "The catalog failed",
         "product_id": "Id:", "product_title": "Product:", "product_image": "Image:",
         "measured": "Measured colours:", "cancel": "Cancel", "describe": "Describe", "copy": "Copy",

@@ -39,6 +39,7 @@ class SimilarPanel(QWidget):
     def __init__(self, catalog_folder=None, parent=None, *, config):
         super().__init__(parent)
         self.progress_dialog = None
+        self.updating_dialog = None           # the progress dialog while an outdated index is rebuilt
         self.worker = CatalogWorker(catalog_folder, config=config)
         self.thread = start_in_thread(self.worker, "catalog")
         self._search.connect(self.worker.search)
@@ -48,6 +49,8 @@ class SimilarPanel(QWidget):
         self.worker.progress.connect(self._on_progress)
         self.worker.added.connect(self._on_added)
         self.worker.add_failed.connect(self._on_add_failed)
+        self.worker.updating.connect(self._on_updating)
+        self.worker.updated.connect(self._on_updated)
         self.productChosen.connect(lambda p: ProductDialog(p, self.t, self).open())
         self.lang = "pt"
         self.title = QLabel()
@@ -138,6 +141,18 @@ class SimilarPanel(QWidget):
         self.progress_dialog.canceled.connect(self.worker.cancel.set)
         self.progress_dialog.show()
         self._add_csv.emit(path)
+
+    def _on_updating(self, products: int) -> None:
+        if self.progress_dialog is None:      # else a CSV being added shows its own, which goes on after this
+            self.progress_dialog = self.updating_dialog = QProgressDialog(
+                self.t("catalog_updating", n=products), self.t("cancel"), 0, 0, self)
+            self.progress_dialog.canceled.connect(self.worker.cancel.set)
+            self.progress_dialog.show()
+
+    def _on_updated(self) -> None:
+        if self.progress_dialog is not None and self.progress_dialog is self.updating_dialog:
+            self._close_progress()
+        self.updating_dialog = None
 
     def _on_progress(self, done: int, total: int) -> None:
         if self.progress_dialog is not None:

@@ -112,5 +112,10 @@ class Catalog(ABC):
     @abstractmethod
     def info(self) -> CatalogInfo: ...
 
+    def outdated(self) -> bool:
+        """Its vectors were built another way (another image embedder, or a Vitrine update that embeds the photos
+        differently): searching refuses them until ``index(reindex=True)`` rebuilds them from the products' images."""
+        return False
+
     def close(self) -> None:
         pass

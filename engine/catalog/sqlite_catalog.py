@@ -357,6 +357,11 @@ class SqliteCatalog(Catalog):
                                    "p.rowid = f.product ORDER BY p.rowid").fetchall()
         return [FailedProduct(*r) for r in rows]
 
+    def outdated(self) -> bool:
+        with self._lock, self._sql("reading the catalog"):
+            built = self._meta("image_signature")
+        return bool(built) and built != self.signature.info.id
+
     def info(self) -> CatalogInfo:
         with self._lock, self._sql("reading the catalog"):
             total = self.db.execute("SELECT COUNT(*) FROM products").fetchone()[0]

@@ -1,0 +1,49 @@
+"""A catalog indexed by an earlier Vitrine (its photos embedded another way) is brought up to date by the app the
+first time it searches, with a progress dialog, instead of refusing every search with a command to type."""
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+
+from desktop.catalog_worker import CatalogWorker
+from engine.catalog.products_csv import read_products_csv
+from engine.catalog.product_images import load_rgb
+from engine.catalog.sqlite_catalog import DB_NAME, SqliteCatalog
+from engine.settings import Settings
+from tests.helpers import small_csv
+
+
+def _indexed_by_an_older_version(folder):
+    read = read_products_csv(small_csv(folder / "shop", n=5))
+    cat = SqliteCatalog(folder / "catalog", settings=Settings.from_env())
+    cat.add(read.products)
+    cat.close()
+    db = sqlite3.connect(folder / "catalog" / DB_NAME)      # what an earlier version's index looks like
+    old = db.execute("SELECT value FROM meta WHERE key = 'image_signature'").fetchone()[0].replace("+cut", "")
+    db.execute("UPDATE meta SET value = ? WHERE key = 'image_signature'", (old + "-earlier",))
+    db.execute("UPDATE products SET image_sig = ?", (old + "-earlier",))
+    db.commit()
+    db.close()
+    return read.products
+
+
+def test_an_outdated_catalog_is_reindexed_with_progress_before_the_first_search(qapp, tmp_path):
+    products = _indexed_by_an_older_version(tmp_path)
+    cat = SqliteCatalog(tmp_path / "catalog", settings=Settings.from_env())
+    assert cat.outdated()
+    cat.close()
+    worker = CatalogWorker(tmp_path / "catalog", k=3, config=Settings.from_env())
+    seen = []
+    worker.updating.connect(lambda n: seen.append(("updating", n)))
+    worker.progress.connect(lambda d, t: seen.append(("progress", d, t)))
+    worker.updated.connect(lambda: seen.append(("updated",)))
+    worker.results.connect(lambda _i, hits, _c: seen.append(("results", [h.product.id for h in hits])))
+    worker.search_failed.connect(lambda _i, text: seen.append(("failed", text)))
+    worker.search({"id": 0, "rgb": np.ascontiguousarray(load_rgb(products[2].image))})
+    worker.shutdown()
+    assert seen[0] == ("updating", 5) and ("updated",) in seen and ("progress", 5, 5) in seen, seen
+    assert seen[-1][0] == "results" and seen[-1][1][0] == products[2].id, seen
+    cat = SqliteCatalog(tmp_path / "catalog", settings=Settings.from_env())
+    assert not cat.outdated() and cat.info().indexed == 5
+    cat.close()
