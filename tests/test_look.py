@@ -100,6 +100,19 @@ def test_a_product_shots_pieces_near_each_other_are_one_product():
     assert x >= 140 and y >= 110 and x + w <= 470
 
 
+@pytest.mark.parametrize("pattern", ["dotted", "striped", "plain"])
+def test_a_product_shots_pattern_is_read_from_its_second_colour(finder, pattern):
+    """A product on a table fills the picture: its dots or stripes are read (only the very pattern: a plain shoe
+    gives no hint), so the dotted product ranks above the plain one of its kind and colour."""
+    from engine.look.look import look_at
+    rgb = np.full((540, 960, 3), (185, 182, 172), np.uint8)
+    img, mask = lb._garment_image({"garment": "shoes", "colour": "black", "pattern": pattern}, 4, 320)
+    lb._paste(rgb, img, mask, (240, 120, 480, 300))
+    look = look_at(Frame(rgb, "shot.png"), None, None, finder)
+    assert look.how == "frame" and len(look.items) == 1
+    assert look.items[0].pattern == (None if pattern == "plain" else pattern)
+
+
 def test_a_silhouette_with_no_skin_is_not_a_person():
     from engine.look.regions import _shows_skin
     person = np.zeros((200, 100), np.float32)

@@ -4,6 +4,11 @@ ImageNet features see shape and texture well but are nearly blind to colour (on 
 107 misses were the same garment in another colour); a small colour signature (shares over the colour table's
 names, from engine.media.colors) fixes that: recall@1 of augmented copies 0.80 -> 0.94. The signature's weight is part
 of the signature's id, so vectors built with another weight are never mixed with these.
+
+An image without a mask (a catalog's product photo, a picture searched with) is embedded with its plain ground
+grey (engine.media.colors.cut_background), as the look's regions are (their cut-out: the garment on grey): with
+each photo's own ground, the embedder ranked the right product first among the garments of its kind and colour
+for 280 of 416 found garments on the look bench's dev videos; with the ground grey on both sides, 340.
 """
 from __future__ import annotations
 
@@ -14,9 +19,10 @@ from typing import Sequence
 import numpy as np
 
 from engine.catalog.embed import ImageEmbedder, unit_rows
-from engine.media.colors import COLOR_TABLE, ColorTable, default_table, dominant_colors
+from engine.media.colors import COLOR_TABLE, ColorTable, cut_background, default_table, dominant_colors
 
 COLOUR_WEIGHT = 0.5
+CUT = "+cut"            # in the id: the photos' ground greyed (vectors from before are re-embedded, never mixed)
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ class ProductSignature:
         self.colour_weight = colour_weight
         table_id = hashlib.sha1(COLOR_TABLE.read_bytes() if table is None else repr(self.table.names).encode())
         suffix = f"+colour{colour_weight:g}-{table_id.hexdigest()[:6]}" if colour_weight else ""
-        self.info = SignatureInfo(embedder.info.id + suffix, embedder.info.name,
+        self.info = SignatureInfo(embedder.info.id + CUT + suffix, embedder.info.name,
                                   embedder.info.dim + (len(self.colour_names) if colour_weight else 0))
 
     def colour_vector(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -47,10 +53,13 @@ class ProductSignature:
         return v / max(float(np.linalg.norm(v)), 1e-9)
 
     def vectors(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
-        feats = self.embedder.embed_images(images)
+        """One vector per image; an image with a mask is a region already cut out (its ground grey), one without is
+        a photo whose plain ground is greyed before it is embedded (``cut_background``)."""
+        masks = masks or [None] * len(images)
+        feats = self.embedder.embed_images([im if m is not None else cut_background(im)
+                                            for im, m in zip(images, masks)])
         if not self.colour_weight:
             return feats
-        masks = masks or [None] * len(images)
         colours = np.stack([self.colour_vector(im, m) for im, m in zip(images, masks)]) if len(images) else \
             np.zeros((0, len(self.colour_names)), np.float32)
         return unit_rows(np.concatenate([feats, self.colour_weight * colours], axis=1))

@@ -274,6 +274,21 @@ def _ask_together(session, frame: Frame, regions: list[GarmentRegion], schema: A
     return out, answer.model
 
 
+def _pattern(region: str, crop: np.ndarray, mask: np.ndarray | None, colors: list[NamedColor]) -> str | None:
+    """The region's pattern (engine.look.shape): plain or patterned from its colours' shares, then striped or dotted
+    from the shape of its second colour. A product shot (no person: the region is the product, cut out of the
+    frame) fills the picture, so its second colour is read as a worn top's is (shape.py leaves shoes and bags out
+    for having too few pixels on a person); only the very pattern, striped or dotted, counts there: a shoe's sole or
+    a bag's handle in a second colour is not "patterned" (look-bench dev: black dotted shoes on a table were ranked
+    behind black plain ones, 25 -> 30 of 30 product shots right in the top 3)."""
+    if region == "frame":
+        return pattern_kind("full", crop, mask, colors)
+    pattern = pattern_hint(region, colors)
+    if pattern != "plain":
+        pattern = pattern_kind(region, crop, mask, colors) or pattern
+    return pattern
+
+
 def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None = None,
             boxes: list[Box] | None = None, k: int = 3, schema=None, templates=None,
             max_tokens: int = 300, crops: bool = False) -> Look:
@@ -299,9 +314,7 @@ def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None 
     items = [Item(r.name, r.box, dominant_colors(r.crop(rgb), r.mask), r.kinds) for r in regions]
     for item, r in zip(items, regions):
         item.likely = likely_kinds(r.name, r.crop(rgb), item.colors)
-        item.pattern = pattern_hint(r.name, item.colors)
-        if item.pattern != "plain":
-            item.pattern = pattern_kind(r.name, r.crop(rgb), r.mask, item.colors) or item.pattern
+        item.pattern = _pattern(r.name, r.crop(rgb), r.mask, item.colors)
         item.sleeve = sleeve_hint(rgb, r.extra.get("arms", []), item.colors) if r.name in ("upper", "full") else None
     model = ""
     if session is not None:

@@ -101,6 +101,38 @@ def _ring(rgb: np.ndarray) -> np.ndarray:
                            rgb[:, :bw].reshape(-1, 3), rgb[:, -bw:].reshape(-1, 3)])
 
 
+def cut_background(rgb: np.ndarray, side: int = 256) -> np.ndarray:
+    """A product photo with its background grey (128), as a region's cut-out shows the embedder a garment
+    (engine.look.regions.GarmentRegion.cut_out): the background is what has the colour of the border ring and
+    touches the border (a white stripe inside a garment on a white ground stays). A photo whose ring is not mostly
+    one colour (a scene, a model in the street) is returned as it is. The catalog's photos come on any plain ground
+    (white, grey, a random tint) and the frame's regions on grey: embedded as they were, the ground weighed as much as
+    the garment's own sleeves and pattern."""
+    import cv2
+    if rgb.ndim != 3 or rgb.shape[0] < 4 or rgb.shape[1] < 4:
+        return rgb
+    h, w = rgb.shape[:2]
+    scale = min(1.0, side / max(h, w))           # the mask at most ``side`` pixels: the embedder sees 224
+    small = cv2.resize(rgb, (max(4, round(w * scale)), max(4, round(h * scale))), interpolation=cv2.INTER_AREA) \
+        if scale < 1 else rgb
+    ring = rgb_to_lab(_ring(small))
+    ground = np.median(ring, 0)
+    if (np.sqrt(((ring - ground) ** 2).sum(-1)) < BACKGROUND_DELTA_E).mean() < 0.5:
+        return rgb
+    lab = rgb_to_lab(small).reshape(small.shape[:2] + (3,))
+    like = (np.sqrt(((lab - ground) ** 2).sum(-1)) < BACKGROUND_DELTA_E).astype(np.uint8)
+    _, labels = cv2.connectedComponents(like, connectivity=4)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    ground_mask = np.isin(labels, edge[edge > 0]) & (like > 0)
+    if not 0.02 <= ground_mask.mean() <= 0.98:   # nothing stands out, or no ground: leave it
+        return rgb
+    if scale < 1:
+        ground_mask = cv2.resize(ground_mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+    out = rgb.copy()
+    out[ground_mask] = 128
+    return out
+
+
 def dominant_colors(rgb: np.ndarray, mask: np.ndarray | None = None, k: int = 5, max_colors: int = 3,
                     table: ColorTable | None = None, seed: int = 0) -> list[NamedColor]:
     """The garment's main colours, largest share first.
