@@ -457,8 +457,13 @@ def plausible(pose: Pose, height: int) -> bool:
     sh_y = (pose.xy(L_SHOULDER)[1] + pose.xy(R_SHOULDER)[1]) / 2
     if pose.seen(NOSE) and pose.xy(NOSE)[1] >= sh_y:
         return False
-    if pose.seen(L_HIP, R_HIP) and (pose.xy(L_HIP)[1] + pose.xy(R_HIP)[1]) / 2 <= sh_y:
-        return False
+    if pose.seen(L_HIP, R_HIP):
+        sh_x = (pose.xy(L_SHOULDER)[0] + pose.xy(R_SHOULDER)[0]) / 2
+        hip_x, hip_y = (pose.xy(L_HIP)[0] + pose.xy(R_HIP)[0]) / 2, (pose.xy(L_HIP)[1] + pose.xy(R_HIP)[1]) / 2
+        # the hips below the shoulders, the torso upright (leaning under 45 degrees): a body lying across the
+        # frame is the pose model's reading of the background (a cup's rim), not a shopper
+        if hip_y - sh_y <= abs(hip_x - sh_x):
+            return False
     if pose.mask is not None:
         mh, mw = pose.mask.shape
         ids = [i for i in (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP) if pose.seen(i)]
@@ -490,6 +495,7 @@ def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | 
     if finder is not None:
         person = finder.person(rgb)
         if (person > 0.5).mean() >= MIN_SILHOUETTE_SHARE and _shows_skin(rgb, person):
+            person = body_core(person)
             regions = [r for r in (_refine(r, rgb, person) for r in silhouette_regions(person)) if r is not None]
             regions = _feet_apart(rgb, _merge_same_colour(rgb, _hands_apart(rgb, regions, person), person))
             if regions:
@@ -550,6 +556,45 @@ def product_region(rgb: np.ndarray) -> GarmentRegion:
     if mask.shape != (box.h, box.w) or mask.mean() < 0.05:
         return whole
     return GarmentRegion("frame", box, mask)
+
+
+CORE_MASS = 0.6     # columns holding this share of the fullest column's person pixels: the body's core (head,
+                    # torso and legs stacked: a standing body's columns are its height tall, an object's beside it
+                    # are not)
+CORE_REACH = 0.75   # the body reaches this many core widths beyond each side of its core (sleeves, arms, a bag)
+
+
+def body_core(person: np.ndarray) -> np.ndarray:
+    """The person mask without what the segmenter took for the person beside the body: without a pose, a busy
+    background's object (a cup's rim, a cat's cheek) joins the mask and widens its box until the body no longer
+    reads as standing. The body is the band of columns around the fullest one where the mask is nearly as tall
+    (the core), widened by CORE_REACH of its width each side; the mask's pieces that do not reach the core are
+    dropped, and so is all of it outside the band."""
+    import cv2
+    on = person > 0.5
+    mass = on.sum(axis=0).astype(np.float32)
+    if not mass.any():
+        return person
+    w = on.shape[1]
+    rows = np.nonzero(on.any(axis=1))[0]
+    gap = max(1, int(0.1 * (rows.max() + 1 - rows.min()))) | 1     # the gap between the legs is inside the core
+    peak = int(mass.argmax())
+    high = np.convolve((mass >= CORE_MASS * mass[peak]).astype(np.float32), np.ones(gap, np.float32),
+                       mode="same") > 0
+    left = np.nonzero(~high[:peak])[0]
+    right = np.nonzero(~high[peak:])[0]
+    x0 = (int(left.max()) + 1 if left.size else 0) + gap // 2          # the run around the peak, gaps bridged,
+    x1 = (peak + int(right.min()) if right.size else w) - gap // 2     # its own columns only
+    reach = int(CORE_REACH * (x1 - x0))
+    a, b = max(0, x0 - reach), min(w, x1 + reach)
+    band = np.zeros_like(on)
+    band[:, a:b] = on[:, a:b]
+    n, labels = cv2.connectedComponents(band.astype(np.uint8), connectivity=8)
+    if n > 2:
+        touching = np.unique(labels[:, x0:x1][band[:, x0:x1]])
+        band &= np.isin(labels, touching[touching > 0])
+    out = np.where(band, person, np.minimum(person, 0.0)).astype(person.dtype)
+    return out
 
 
 def silhouette_regions(person: np.ndarray) -> list[GarmentRegion]:
