@@ -78,3 +78,16 @@ def test_the_wall_in_the_arms_gaps_is_not_the_shirt():
                R.GarmentRegion("lower", R.Box(0, 100, 120, 100), both[100:] > 0.5)]
     full = R._merge_same_colour(frame, regions, both)
     assert [r.name for r in full] == ["full"] and not full[0].mask[:, 20:30].any() and full[0].mask[:, 30:90].all()
+
+
+def test_a_bag_beside_a_dress_is_held_in_a_hand_without_a_pose():
+    person = np.zeros((720, 400), np.float32)
+    person[10:100, 180:220] = 1.0                               # head
+    person[150:590, 150:250] = 1.0                              # a dress to 83% of the height
+    person[590:690, 180:195] = person[590:690, 205:220] = 1.0   # legs below its hem, feet
+    person[330:500, 230:285] = 1.0                              # a bag beside the dress, past it by a little
+    hands = [r for r in R.silhouette_regions(person) if r.name == "hand"]
+    assert len(hands) == 1 and hands[0].box.x <= 230 and hands[0].box.x + hands[0].box.w >= 280
+    assert hands[0].box.y <= 330 and hands[0].box.y + hands[0].box.h >= 450
+    person[330:500, 230:285] = 0.0                              # no bag: no hand (the dress is not one)
+    assert not [r for r in R.silhouette_regions(person) if r.name == "hand"]

@@ -647,13 +647,21 @@ def silhouette_regions(person: np.ndarray) -> list[GarmentRegion]:
     return out
 
 
+LEGS_FROM, LEGS_TO = 0.78, 0.93     # a standing silhouette's legs, as shares of its height (the feet start at 0.9+)
+
+
 def _silhouette_hands(on: np.ndarray, y0: int, height: int, w: int, h: int) -> list[GarmentRegion]:
     """Without a pose, the hands' reach from the silhouette: at the hips' height (45-75% down), what sticks out
     beside the legs (measured lower down, 78-88%, where nothing is carried) is held in a hand."""
-    legs = np.nonzero(on[y0 + int(0.78 * height):y0 + int(0.88 * height)].any(axis=0))[0]
-    if legs.size == 0:
+    # the legs: the narrowest of the rows 78-93% down (below a dress's or a skirt's hem, where there is one)
+    spans = []
+    for y in range(y0 + int(LEGS_FROM * height), y0 + int(LEGS_TO * height)):
+        xs = np.nonzero(on[y])[0]
+        if xs.size:
+            spans.append((int(xs.max()) + 1 - int(xs.min()), int(xs.min()), int(xs.max()) + 1))
+    if not spans:
         return []
-    lx0, lx1 = int(legs.min()), int(legs.max()) + 1
+    _, lx0, lx1 = min(spans)
     top, bottom = y0 + int(0.45 * height), y0 + int(0.75 * height)
     band = on[top:bottom]
     out = []
