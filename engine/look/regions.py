@@ -615,8 +615,7 @@ def body_core(person: np.ndarray) -> np.ndarray:
     if n > 2:
         touching = np.unique(labels[:, x0:x1][band[:, x0:x1]])
         band &= np.isin(labels, touching[touching > 0])
-    out = np.where(band, person, np.minimum(person, 0.0)).astype(person.dtype)
-    return out
+    return np.where(band, person, 0).astype(person.dtype)
 
 
 def silhouette_regions(person: np.ndarray) -> list[GarmentRegion]:
