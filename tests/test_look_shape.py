@@ -211,3 +211,13 @@ def test_the_ranking_prefers_the_very_pattern_when_it_is_known():
     kinds = KINDS["upper"]
     assert [m.id for m in rank(hits, colors, kinds, None, 3, pattern="patterned")][:2] == ["dotted", "striped"]
     assert [m.id for m in rank(hits, colors, kinds, None, 3, pattern="striped")][0] == "striped"
+
+
+def test_stripes_joined_by_a_placket_of_their_colour_are_still_stripes():
+    from engine.look.shape import pattern_kind
+    shirt = np.full((120, 100, 3), 235, np.uint8)         # a white shirt with black stripes
+    for y in range(4, 120, 14):
+        shirt[y:y + 6] = (20, 20, 20)
+    shirt[:, 48:52] = (20, 20, 20)                        # its placket joins every stripe into one piece
+    on = np.ones(shirt.shape[:2], bool)
+    assert pattern_kind("upper", shirt, on, dominant_colors(shirt, on)) == "striped"

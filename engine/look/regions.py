@@ -170,6 +170,8 @@ def _refine(region: GarmentRegion, rgb: np.ndarray, person: np.ndarray | None) -
     keep = person[b.y:b.y + b.h, b.x:b.x + b.w] > 0.5
     bare = skin(region.crop(rgb))
     garment = keep & ~bare
+    if region.name == "upper":          # the arms' gaps (the legs' gap is narrow; the feet: _feet_apart)
+        garment = _off_background(region.crop(rgb), garment, keep)
     share = garment.mean()
     if share < MIN_GARMENT_SHARE * (0.5 if region.name != "hand" else 1.0):
         if region.name == "hand":
@@ -180,6 +182,25 @@ def _refine(region: GarmentRegion, rgb: np.ndarray, person: np.ndarray | None) -
         return GarmentRegion(region.name, b, keep if keep.mean() > MIN_GARMENT_SHARE else None, region.kinds,
                              region.extra)
     return GarmentRegion(region.name, b, garment, region.kinds, region.extra)
+
+
+MIN_BACKGROUND_PIXELS = 64   # a box with fewer pixels off the person than this tells nothing of the background
+KEEP_AFTER_BACKGROUND = 0.5  # the garment keeps this share of its pixels or more, else it is the background's colour
+
+
+def _off_background(crop: np.ndarray, garment: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """``garment`` minus the pixels of the background's colours: the person mask bleeds into the narrow gaps
+    between the arms and the body, and between the legs, and those wall pixels are read as the garment's colour.
+    The background is what the region's box holds off the person mask (its main colours, k-means). Kept as it was
+    when that would take most of the garment (a white shirt in front of a white wall)."""
+    off = ~person
+    if off.sum() < MIN_BACKGROUND_PIXELS or not garment.any():
+        return garment
+    pixels = crop[off]
+    if len(pixels) > 4000:
+        pixels = pixels[np.random.default_rng(0).choice(len(pixels), 4000, replace=False)]
+    cut = _unlike(crop, garment, _main_lab(pixels, 3, 0.15), BACKGROUND_DELTA_E)
+    return cut if cut.sum() >= KEEP_AFTER_BACKGROUND * garment.sum() else garment
 
 
 def _lowest_row(person: np.ndarray | None, x0: float, x1: float) -> int | None:
@@ -443,8 +464,9 @@ def _merge_same_colour(rgb: np.ndarray, regions: list[GarmentRegion], person: np
     box = Box(x0, y0, max(b0.x + b0.w, b1.x + b1.w) - x0, b1.y + b1.h - y0)
     mask = None
     if person is not None:
-        mask = (person[box.y:box.y + box.h, box.x:box.x + box.w] > 0.5) & \
-            ~skin(rgb[box.y:box.y + box.h, box.x:box.x + box.w])
+        crop = rgb[box.y:box.y + box.h, box.x:box.x + box.w]
+        on = person[box.y:box.y + box.h, box.x:box.x + box.w] > 0.5
+        mask = _off_background(crop, on & ~skin(crop), on)
     return [GarmentRegion("full", box, mask, KINDS["full"], dict(upper.extra))] + \
         [r for r in regions if r.name not in ("upper", "lower")]
 
@@ -457,8 +479,13 @@ def plausible(pose: Pose, height: int) -> bool:
     sh_y = (pose.xy(L_SHOULDER)[1] + pose.xy(R_SHOULDER)[1]) / 2
     if pose.seen(NOSE) and pose.xy(NOSE)[1] >= sh_y:
         return False
-    if pose.seen(L_HIP, R_HIP) and (pose.xy(L_HIP)[1] + pose.xy(R_HIP)[1]) / 2 <= sh_y:
-        return False
+    if pose.seen(L_HIP, R_HIP):
+        sh_x = (pose.xy(L_SHOULDER)[0] + pose.xy(R_SHOULDER)[0]) / 2
+        hip_x, hip_y = (pose.xy(L_HIP)[0] + pose.xy(R_HIP)[0]) / 2, (pose.xy(L_HIP)[1] + pose.xy(R_HIP)[1]) / 2
+        # the hips below the shoulders, the torso upright (leaning under 45 degrees): a body lying across the
+        # frame is the pose model's reading of the background (a cup's rim), not a shopper
+        if hip_y - sh_y <= abs(hip_x - sh_x):
+            return False
     if pose.mask is not None:
         mh, mw = pose.mask.shape
         ids = [i for i in (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP) if pose.seen(i)]
@@ -490,6 +517,7 @@ def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | 
     if finder is not None:
         person = finder.person(rgb)
         if (person > 0.5).mean() >= MIN_SILHOUETTE_SHARE and _shows_skin(rgb, person):
+            person = body_core(person)
             regions = [r for r in (_refine(r, rgb, person) for r in silhouette_regions(person)) if r is not None]
             regions = _feet_apart(rgb, _merge_same_colour(rgb, _hands_apart(rgb, regions, person), person))
             if regions:
@@ -552,6 +580,44 @@ def product_region(rgb: np.ndarray) -> GarmentRegion:
     return GarmentRegion("frame", box, mask)
 
 
+CORE_MASS = 0.6     # columns holding this share of the fullest column's person pixels: the body's core (head,
+                    # torso and legs stacked: a standing body's columns are its height tall, an object's beside it
+                    # are not)
+CORE_REACH = 0.75   # the body reaches this many core widths beyond each side of its core (sleeves, arms, a bag)
+
+
+def body_core(person: np.ndarray) -> np.ndarray:
+    """The person mask without what the segmenter took for the person beside the body: without a pose, a busy
+    background's object (a cup's rim, a cat's cheek) joins the mask and widens its box until the body no longer
+    reads as standing. The body is the band of columns around the fullest one where the mask is nearly as tall
+    (the core), widened by CORE_REACH of its width each side; the mask's pieces that do not reach the core are
+    dropped, and so is all of it outside the band."""
+    import cv2
+    on = person > 0.5
+    mass = on.sum(axis=0).astype(np.float32)
+    if not mass.any():
+        return person
+    w = on.shape[1]
+    rows = np.nonzero(on.any(axis=1))[0]
+    gap = max(1, int(0.1 * (rows.max() + 1 - rows.min()))) | 1     # the gap between the legs is inside the core
+    peak = int(mass.argmax())
+    high = np.convolve((mass >= CORE_MASS * mass[peak]).astype(np.float32), np.ones(gap, np.float32),
+                       mode="same") > 0
+    left = np.nonzero(~high[:peak])[0]
+    right = np.nonzero(~high[peak:])[0]
+    x0 = (int(left.max()) + 1 if left.size else 0) + gap // 2          # the run around the peak, gaps bridged,
+    x1 = (peak + int(right.min()) if right.size else w) - gap // 2     # its own columns only
+    reach = int(CORE_REACH * (x1 - x0))
+    a, b = max(0, x0 - reach), min(w, x1 + reach)
+    band = np.zeros_like(on)
+    band[:, a:b] = on[:, a:b]
+    n, labels = cv2.connectedComponents(band.astype(np.uint8), connectivity=8)
+    if n > 2:
+        touching = np.unique(labels[:, x0:x1][band[:, x0:x1]])
+        band &= np.isin(labels, touching[touching > 0])
+    return np.where(band, person, 0).astype(person.dtype)
+
+
 def silhouette_regions(person: np.ndarray) -> list[GarmentRegion]:
     """Regions by the body's usual proportions inside the person mask's box: a standing figure (taller than
     1.8 widths) has its head in the top 14%, the upper body to 52%, the lower body to 93%, the feet below; a
@@ -580,13 +646,21 @@ def silhouette_regions(person: np.ndarray) -> list[GarmentRegion]:
     return out
 
 
+LEGS_FROM, LEGS_TO = 0.78, 0.93     # a standing silhouette's legs, as shares of its height (the feet start at 0.9+)
+
+
 def _silhouette_hands(on: np.ndarray, y0: int, height: int, w: int, h: int) -> list[GarmentRegion]:
     """Without a pose, the hands' reach from the silhouette: at the hips' height (45-75% down), what sticks out
     beside the legs (measured lower down, 78-88%, where nothing is carried) is held in a hand."""
-    legs = np.nonzero(on[y0 + int(0.78 * height):y0 + int(0.88 * height)].any(axis=0))[0]
-    if legs.size == 0:
+    # the legs: the narrowest of the rows 78-93% down (below a dress's or a skirt's hem, where there is one)
+    spans = []
+    for y in range(y0 + int(LEGS_FROM * height), y0 + int(LEGS_TO * height)):
+        xs = np.nonzero(on[y])[0]
+        if xs.size:
+            spans.append((int(xs.max()) + 1 - int(xs.min()), int(xs.min()), int(xs.max()) + 1))
+    if not spans:
         return []
-    lx0, lx1 = int(legs.min()), int(legs.max()) + 1
+    _, lx0, lx1 = min(spans)
     top, bottom = y0 + int(0.45 * height), y0 + int(0.75 * height)
     band = on[top:bottom]
     out = []

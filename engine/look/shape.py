@@ -89,7 +89,27 @@ def pattern_kind(region: str, crop: np.ndarray, mask: np.ndarray | None, colors:
     share = sum(int(stats[i, cv2.CC_STAT_AREA]) for i in long) / total
     if share >= STRIPED_SHARE and len(long) >= MIN_STRIPES:
         return "striped"
+    on = np.ones(second.shape, bool) if mask is None else \
+        np.asarray(mask, bool)[::step, ::step][:second.shape[0], :second.shape[1]]
+    if _bands(second, on) >= MIN_STRIPES:
+        return "striped"
     return "dotted" if share <= DOTTED_SHARE and n - 1 - len(long) >= MIN_DOTS else None
+
+
+BAND_SHARE = 0.6         # a row (or column) where the second colour covers this much of the garment is in a stripe
+
+
+def _bands(second: np.ndarray, on: np.ndarray) -> int:
+    """How many stripes cross the garment, counted as runs of rows (or of columns, whichever gives more) where the
+    second colour covers most of the garment's width: stripes joined into one piece by a placket or a seam of
+    their colour (a shirt's front) are still counted one by one. Dots never cover most of a row."""
+    best = 0
+    for axis in (1, 0):                      # rows (horizontal stripes), then columns
+        width = on.sum(axis=axis)
+        share = second.sum(axis=axis) / np.maximum(width, 1)
+        high = (share >= BAND_SHARE) & (width >= 0.3 * max(1, int(width.max())))
+        best = max(best, int(np.count_nonzero(high[1:] & ~high[:-1]) + int(high[0]) if high.size else 0))
+    return best
 
 
 # Sleeves: how far the garment reaches down the arms. Short sleeves: the garment's colours just below the shoulder
