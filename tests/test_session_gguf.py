@@ -204,3 +204,27 @@ def test_decode_threads_are_measured_when_the_model_loads(tiny_gguf):
         assert told.decode_threads_reason == "given"
         assert Session(told, settings=Settings.from_env()).ask(
             frame(9), "What is this?", AskOptions(OPTS, translate=False)).text == a.text
+
+
+def test_a_new_frame_takes_its_question_in_one_batch_with_the_text_after_the_image(backend, monkeypatch):
+    """A new frame's question is evaluated together with the prompt's text after the image (one llama.cpp batch
+    fewer: ~10 ms on SmolVLM-256M), and the answer starts from the same logits, to the bit, as when the two are
+    evaluated one after the other (the image prefix alone, as encode-ahead does, then the question)."""
+    image = backend.encode(frame(60))
+    steps = image.state.steps
+    assert steps[-1].chunk is None and steps[-1].tokens, "no text after the image: this test cannot fail"
+    question = "What color are the pants?"
+    ids = backend.conversation_ids((), question)
+    batches = []
+    real = backend._llm.eval
+    monkeypatch.setattr(backend._llm, "eval", lambda toks: batches.append(list(toks)) or real(toks))
+    merged = backend.first_token_logits(image, question)
+    assert batches[-1] == steps[-1].tokens + ids                # one batch: the text after the image + question
+    monkeypatch.setattr(backend._llm, "eval", real)
+    apart = backend.teacher_forced_logits(image, question, [])[0]      # the prefix, then the question on its own
+    assert np.array_equal(merged, apart)
+    # a frame taken in ahead (encode-ahead): the question adds only itself, to the same logits
+    backend.take_in(image)
+    monkeypatch.setattr(backend._llm, "eval", lambda toks: batches.append(list(toks)) or real(toks))
+    batches.clear()
+    assert np.array_equal(backend.first_token_logits(image, question), merged) and batches == [ids]

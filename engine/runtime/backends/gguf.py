@@ -184,11 +184,16 @@ class GgufBackend(MtmdImages, DecodingBackend):
             return layout_from_template(self._template, {"type": "text", "text": marker}, marker, self.model_id)
 
     # ------------------------------------------------------------------ text
-    def _eval_image_prefix(self, image: EncodedImage) -> None:
+    def _eval_image_prefix(self, image: EncodedImage, then: list[int] | None = None) -> bool:
+        """The frame's prompt up to the question into the KV cache. ``then``: tokens that follow it (the
+        question), evaluated in one batch with the text after the image where it ends the prefix and no state is
+        saved after the image (a hybrid model's snapshot): a new frame saves one short batch (~10 ms on
+        SmolVLM-256M, the same logits to the bit). Returns whether ``then`` was evaluated."""
         m, L = self._mtmd, self._llama_cpp
         llm = self._llm
         steps = list(image.state.steps)
         head = steps[0].tokens if steps and steps[0].chunk is None else []
+        merge = bool(then) and not self._snapshots and len(steps) > 1 and steps[-1].chunk is None
         self._kv_image = None
         self._kv_ids = []
         if head and head == self._kv_head and not self._snapshots:
@@ -201,9 +206,9 @@ class GgufBackend(MtmdImages, DecodingBackend):
             llm.reset()
             llm._ctx.kv_cache_clear()
             self._kv_head = []
-        for s in steps:
+        for i, s in enumerate(steps):
             if s.chunk is None:
-                self._eval(s.tokens)
+                self._eval(s.tokens + then if merge and i == len(steps) - 1 else s.tokens)
                 if s.tokens is head:
                     self._kv_head = list(head)
                 continue
@@ -225,6 +230,7 @@ class GgufBackend(MtmdImages, DecodingBackend):
                 raise VitrineError("could not save the model's state after the image")
             image.state.snapshot = buf
         self._kv_image = image
+        return merge
 
     def take_in(self, image: EncodedImage) -> None:
         """The image prefix into the KV cache now, so the question only adds its own tokens."""
@@ -270,19 +276,20 @@ class GgufBackend(MtmdImages, DecodingBackend):
         the oldest exchanges are dropped when the context would not leave ``answer_room``."""
         llm = self._llm
         ids, used = self.layout.fitted(history, question, self.tokens, image.state.n_pos, llm.n_ctx(), answer_room)
-        if self._kv_image is image and image.state.chunks is not None:
+        fresh = not (self._kv_image is image and image.state.chunks is not None)
+        if not fresh:
             same = kept_prefix(self._kv_ids, ids)
             if same < len(self._kv_ids):
                 self._rewind_to(image, same)
-        else:
-            self._eval_image_prefix(image)
-        new = ids[len(self._kv_ids):]
-        room = llm.n_ctx() - llm.n_tokens - len(new)
+        new = ids if fresh else ids[len(self._kv_ids):]
+        room = llm.n_ctx() - (image.state.n_pos if fresh else llm.n_tokens) - len(new)
         if room < 8:
             raise VitrineError("the question does not fit in the model's context with this image: ask something "
                                "shorter or use fewer tiles")
         try:
-            self._eval(new)
+            # a new frame: the image prefix, and the question with the text after the image in one batch
+            if not (fresh and self._eval_image_prefix(image, then=new)):
+                self._eval(new)
         except BaseException:
             self._kv_image = None            # the cache's content is unknown now: start clean next time
             self._kv_head = []
