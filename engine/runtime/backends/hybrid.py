@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -118,18 +119,44 @@ class HybridBackend(GgufBackend):
                             "libmtmd " + ("GPU" if self.n_gpu_layers else "CPU")) + \
             (", llama.cpp on the GPU" if self.n_gpu_layers else "")
         log.info("%s: vision encoder %s (%s)", self.model_id, self.vision_choice, self.device_note)
+        self._warming: threading.Thread | None = None
+        if self._vision is not None and hasattr(self._vision.session, "compiled"):
+            # OpenVINO's first inference prepares what its compiled model needs for the input's shape: ~100 ms
+            # more than the next (SmolVLM-256M int8, 2-core EPYC: 495 then 390 ms). One blank tile after the text
+            # model has loaded (and its decode threads were timed), so the user's first frame does not pay it;
+            # an encode waits for it (HybridBackend.encode)
+            self._warming = threading.Thread(target=self._warm_up, name="encoder-warm-up", daemon=True)
+            self._warming.start()
+
+    def _warm_up(self) -> None:
+        side = self._vision.image_size
+        try:
+            self._vision.features(Frame(np.zeros((side, side, 3), np.uint8), "warm-up"))
+        except Exception as e:          # the first real frame says what is wrong, in its own words
+            log.info("%s: the encoder's warm-up failed (%s)", self.model_id, e)
+
+    def _warmed(self) -> None:
+        warming = self._warming
+        if warming is not None:
+            warming.join()
+            self._warming = None
 
     def encode(self, frame: Frame):
         """libmtmd lays out the tokens of the image it is given: give it the square tile the ONNX graph encodes,
         so that both count the same tokens (MiniCPM-V keeps a frame's aspect ratio: a 16:9 frame would be a
         different grid). The key stays the frame's: a follow-up on it finds this encoding."""
         if self._vision is not None:
+            self._warmed()
             side = self._vision.image_size
             if (frame.width, frame.height) != (side, side):
                 key = frame.key
                 frame = replace(frame, rgb=frame.square_tile(side))
                 frame.__dict__["key"] = key
         return super().encode(frame)
+
+    def close(self) -> None:
+        self._warmed()
+        super().close()
 
     @property
     def vision(self):
