@@ -37,8 +37,6 @@ class GgufInfo:
     actual_size: int
     tensors: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)   # name -> dims (ggml order)
     array_lengths: dict[str, int] = field(default_factory=dict, repr=False)   # token tables read past, not kept
-    # name -> (ggml type id, byte offset of its data from the file's start)
-    tensor_data: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
 
     @property
     def architecture(self) -> str:
@@ -151,7 +149,7 @@ def read_gguf(path: Path | str) -> GgufInfo:
                 else:
                     meta[key] = value
             end = 0
-            tensors, where = {}, {}
+            tensors = {}
             for _ in range(n_tensors):
                 tname = r.string()
                 n_dims = r.take("<I")
@@ -160,7 +158,6 @@ def read_gguf(path: Path | str) -> GgufInfo:
                 dims = [r.take("<Q") for _ in range(n_dims)]
                 tensors[tname] = tuple(dims)
                 ttype, offset = r.take("<I"), r.take("<Q")
-                where[tname] = (ttype, offset)
                 block, nbytes = TYPE_SIZES.get(ttype, (1, 0))
                 n = 1
                 for d in dims:
@@ -170,7 +167,6 @@ def read_gguf(path: Path | str) -> GgufInfo:
             if not isinstance(align, int) or isinstance(align, bool) or not 1 <= align <= 1 << 20:
                 raise ValueError(f"bad alignment {align!r}")
             data_start = (f.tell() + align - 1) // align * align
-            where = {k: (t, data_start + o) for k, (t, o) in where.items()}
     except EOFError:
         raise VitrineError(f"{path.name} is truncated (its header is cut off): download or copy it again, "
                            "then run `vitrine models verify`") from None
@@ -179,48 +175,7 @@ def read_gguf(path: Path | str) -> GgufInfo:
     except (ValueError, struct.error, UnicodeDecodeError, RecursionError, OverflowError, MemoryError) as e:
         raise VitrineError(f"{path.name} is not a valid GGUF file ({e}): download or export it again") from None
     return GgufInfo(path=path, metadata=meta, n_tensors=n_tensors, expected_size=data_start + end,
-                    actual_size=size, tensors=tensors, array_lengths=lengths, tensor_data=where)
-
-
-# ggml types whose rows token_rows reads: f32, f16, q8_0, bf16
-_ROW_TYPES = {0, 1, 8, 30}
-
-
-def token_rows(info: GgufInfo, name: str = "token_embd.weight"):
-    """A reader of the text model's input embedding rows from the file itself, as llama.cpp's get_rows computes
-    them in f32 (q8_0: each block's f16 scale times its int8 values), or None for a type it does not read:
-    ``read(ids) -> (len(ids), n_embd) float32``."""
-    if name not in info.tensor_data or name not in info.tensors or len(info.tensors[name]) != 2:
-        return None
-    ttype, offset = info.tensor_data[name]
-    n_embd, n_vocab = info.tensors[name]
-    if ttype not in _ROW_TYPES or (ttype == 8 and n_embd % 32):
-        return None
-    block, nbytes = TYPE_SIZES[ttype]
-    row_bytes = n_embd // block * nbytes
-    path = info.path
-
-    def read(ids) -> "np.ndarray":
-        import numpy as np
-        ids = [int(i) for i in ids]
-        if any(not 0 <= i < n_vocab for i in ids):
-            raise VitrineError(f"token id out of range for {path.name}'s vocabulary")
-        with open(path, "rb") as f:
-            raw = bytearray()
-            for i in ids:
-                f.seek(offset + i * row_bytes)
-                raw += f.read(row_bytes)
-        data = np.frombuffer(bytes(raw), np.uint8).reshape(len(ids), row_bytes)
-        if ttype == 0:
-            return data.view(np.float32).copy()
-        if ttype == 1:
-            return data.view(np.float16).astype(np.float32)
-        if ttype == 30:
-            return (data.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
-        blocks = data.reshape(len(ids), -1, 34)
-        scale = blocks[:, :, :2].copy().view(np.float16).astype(np.float32)
-        return (scale * blocks[:, :, 2:].view(np.int8).astype(np.float32)).reshape(len(ids), n_embd)
-    return read
+                    actual_size=size, tensors=tensors, array_lengths=lengths)
 
 
 def check_gguf(path: Path | str, role: str) -> GgufInfo:

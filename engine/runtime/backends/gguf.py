@@ -23,7 +23,7 @@ import numpy as np
 from engine import families
 from engine.errors import VitrineError
 from engine.kinds import ChatHandler
-from engine.models.gguf_file import check_gguf, token_rows
+from engine.models.gguf_file import check_gguf
 from engine.runtime.backends.base import DecodingBackend, EncodedImage, Prefilled
 from engine.runtime.backends.chat_layout import ChatLayout, Exchange, kept_prefix, layout_from_template
 from engine.runtime.backends.decode_threads import DecodeThreads
@@ -89,7 +89,6 @@ class GgufBackend(MtmdImages, DecodingBackend):
             raise VitrineError(f"llama.cpp could not load {model_path.name} ({e}): the file may be damaged or from "
                                "a newer llama.cpp; run `vitrine models verify`") from None
         self._template = self._chat_template(ChatHandler(chat_handler), info.metadata)
-        self._token_rows = token_rows(info)        # a question's input embeddings, for one batch with the image
         self._ctx = self._init_mtmd(Path(mmproj_path))
         self.load_s = time.perf_counter() - t0
         self._n_embd = self._llama_cpp.llama_model_n_embd(self._llm.model)
@@ -187,17 +186,14 @@ class GgufBackend(MtmdImages, DecodingBackend):
     # ------------------------------------------------------------------ text
     def _eval_image_prefix(self, image: EncodedImage, then: list[int] | None = None) -> bool:
         """The frame's prompt up to the question into the KV cache. ``then``: tokens that follow it (the
-        question), evaluated with the text after the image where that ends the prefix and no state is saved after
-        the image (a hybrid model's snapshot): in one batch with the image's embeddings too where the image is one
-        chunk of ordinary positions and the file's token embeddings can be read (``_one_batch``), else in one
-        batch with the text after the image (one short batch fewer, ~10 ms on SmolVLM-256M, the same logits to
-        the bit). Returns whether ``then`` was evaluated."""
+        question), evaluated in one batch with the text after the image where it ends the prefix and no state is
+        saved after the image (a hybrid model's snapshot): a new frame saves one short batch (~10 ms on
+        SmolVLM-256M, the same logits to the bit). Returns whether ``then`` was evaluated."""
         m, L = self._mtmd, self._llama_cpp
         llm = self._llm
         steps = list(image.state.steps)
         head = steps[0].tokens if steps and steps[0].chunk is None else []
         merge = bool(then) and not self._snapshots and len(steps) > 1 and steps[-1].chunk is None
-        one = merge and self._one_batch_fits(steps, then)
         self._kv_image = None
         self._kv_ids = []
         if head and head == self._kv_head and not self._snapshots:
@@ -212,16 +208,11 @@ class GgufBackend(MtmdImages, DecodingBackend):
             self._kv_head = []
         for i, s in enumerate(steps):
             if s.chunk is None:
-                if one and i == len(steps) - 1:
-                    continue            # went with the image
                 self._eval(s.tokens + then if merge and i == len(steps) - 1 else s.tokens)
                 if s.tokens is head:
                     self._kv_head = list(head)
                 continue
             self._use_batch_threads(self.threads)
-            if one:
-                self._one_batch(s.embd, steps[-1].tokens + list(then))
-                continue
             new_n_past = L.llama_pos(0)
             embd = s.embd.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
             rc = m.mtmd_helper_decode_image_chunk(self._ctx, llm._ctx.ctx, s.chunk, embd, L.llama_pos(llm.n_tokens),
@@ -240,49 +231,6 @@ class GgufBackend(MtmdImages, DecodingBackend):
             image.state.snapshot = buf
         self._kv_image = image
         return merge
-
-    def _one_batch_fits(self, steps, then) -> bool:
-        """Whether the image, the text after it and the question can go to llama.cpp as one batch of embeddings:
-        one image chunk, second to last, at ordinary positions (not M-RoPE, causal), the file's token embeddings
-        readable, and the whole within a batch."""
-        images = [s for s in steps if s.chunk is not None]
-        if self._token_rows is None or len(images) != 1 or steps[-2] is not images[0]:
-            return False
-        m, chunk = self._mtmd, images[0].chunk
-        n_img = m.mtmd_input_chunk_get_n_tokens(chunk)
-        if m.mtmd_decode_use_mrope(self._ctx) or m.mtmd_decode_use_non_causal(self._ctx, chunk) \
-                or m.mtmd_input_chunk_get_n_pos(chunk) != n_img or images[0].embd is None \
-                or images[0].embd.size != n_img * self._n_embd:
-            return False
-        return n_img + len(steps[-1].tokens) + len(then) <= self._llm.n_batch
-
-    def _one_batch(self, embd: np.ndarray, ids: list[int]) -> None:
-        """The image's embeddings and ``ids``' input embeddings (read from the file, as llama.cpp's own lookup
-        computes them) in one llama.cpp batch: a 64-token image and an 18-token question took 114 ms where the
-        image then the question took 126 (SmolVLM-256M Q8_0, 2 threads, medians of 12 alternating); the logits
-        differ from those of two batches by up to 0.03 (llama.cpp's kernels for a longer batch), and the
-        fine-tuned test model's 150 English test answers did not change (both encoders measured)."""
-        L, llm = self._llama_cpp, self._llm
-        rows = np.concatenate([np.asarray(embd, np.float32).reshape(-1, self._n_embd), self._token_rows(ids)])
-        rows = np.ascontiguousarray(rows, np.float32)
-        n = rows.shape[0]
-        batch = L.llama_batch_init(n, self._n_embd, 1)
-        try:
-            ctypes.memmove(batch.embd, rows.ctypes.data, rows.nbytes)
-            start = llm.n_tokens
-            for i in range(n):
-                batch.pos[i] = start + i
-                batch.n_seq_id[i] = 1
-                batch.seq_id[i][0] = 0
-                batch.logits[i] = i == n - 1        # the question's last token: the answer's first logits
-            batch.n_tokens = n
-            rc = L.llama_decode(llm._ctx.ctx, batch)
-        finally:
-            L.llama_batch_free(batch)
-        if rc != 0:
-            self._kv_head = []
-            raise VitrineError(f"the model could not take in the image (code {rc})")
-        llm.n_tokens = start + n
 
     def take_in(self, image: EncodedImage) -> None:
         """The image prefix into the KV cache now, so the question only adds its own tokens."""
