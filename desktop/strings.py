@@ -271,6 +271,9 @@ ENGINE_ERRORS: list[tuple[str, re.Pattern, str]] = [(key, re.compile(pattern, re
     ("cut_short", r"^the model's attributes were cut short",
      "A resposta do modelo ficou incompleta: tente de novo ou use um modelo maior."),
     ("csv_columns", r"no id or image column", "O CSV não tem coluna de código (id) ou de imagem: confira o cabeçalho."),
+    ("catalog_outdated", r"^the catalog was indexed with .*?rebuild its (?P<n>\d+) vectors",
+     "O índice do catálogo é de outra versão do Vitrine: ele é refeito na próxima busca de Semelhantes ({n} "
+     "produtos, com progresso), ou rode: vitrine catalog index --reindex."),
     ("cancelled", r"^cancelled", "Cancelado: nada foi alterado pela etapa interrompida."),
     # not errors: why a hybrid model runs the image encoder it runs (timed when it was pulled), for Modelos
     ("encoder_disagree", r"^(?P<a>.+?) encodes a frame in (?P<ta>[\d.]+) ms, (?P<b>.+?) in (?P<tb>[\d.]+) ms here; "
