@@ -1,6 +1,7 @@
 """The catalog, off the GUI thread: similar products for the frame or region on screen, and adding a CSV."""
 from __future__ import annotations
 
+import logging
 import threading
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -8,8 +9,11 @@ from PySide6.QtCore import QObject, Signal, Slot
 from desktop.workers import _message
 from engine.catalog.products_csv import read_products_csv
 from engine.catalog.sqlite_catalog import open_catalog
+from engine.errors import VitrineError
 from engine.media.colors import dominant_colors
 from engine.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class CatalogWorker(QObject):
@@ -50,6 +54,11 @@ class CatalogWorker(QObject):
         try:
             catalog.index(reindex=outdated, progress=lambda _s, d, t: self.progress.emit(d, t or 0),
                           cancel=self.cancel)
+        except VitrineError as e:
+            if outdated:                  # its vectors cannot be searched: the clerk sees why
+                raise
+            # pending products on a read-only or busy catalog stay pending; the indexed ones are still searched
+            log.warning("the catalog's %d pending products stay pending: %s", todo, e)
         finally:
             self.updated.emit()
 

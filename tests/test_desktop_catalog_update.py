@@ -10,6 +10,7 @@ from desktop.catalog_worker import CatalogWorker
 from engine.catalog.products_csv import read_products_csv
 from engine.catalog.product_images import load_rgb
 from engine.catalog.sqlite_catalog import DB_NAME, SqliteCatalog
+from engine.errors import VitrineError
 from engine.settings import Settings
 from tests.helpers import small_csv
 
@@ -47,3 +48,29 @@ def test_an_outdated_catalog_is_reindexed_with_progress_before_the_first_search(
     cat = SqliteCatalog(tmp_path / "catalog", settings=Settings.from_env())
     assert not cat.outdated() and cat.info().indexed == 5
     cat.close()
+
+
+def test_pending_products_a_catalog_cannot_index_now_leave_the_indexed_ones_searchable(qapp, tmp_path, monkeypatch):
+    read = read_products_csv(small_csv(tmp_path / "shop", n=5))
+    cat = SqliteCatalog(tmp_path / "catalog", settings=Settings.from_env())
+    cat.add(read.products[:4])
+    cat.close()
+    db = sqlite3.connect(tmp_path / "catalog" / DB_NAME)     # one product added, its vector not yet built
+    db.execute("INSERT INTO products(id, title, attributes, image, image_mtime, added_at) VALUES (?, ?, '{}', ?, 0, 0)",
+               (read.products[4].id, read.products[4].title, read.products[4].image))
+    db.commit()
+    db.close()
+
+    def busy(self, *a, **k):                              # another process holds the catalog (or it is read-only)
+        raise VitrineError("the catalog is busy: `vitrine catalog add` (pid 1) holds it; try again when it ends")
+    monkeypatch.setattr(SqliteCatalog, "index", busy)
+    worker = CatalogWorker(tmp_path / "catalog", k=3, config=Settings.from_env())
+    seen = []
+    worker.updating.connect(lambda n: seen.append(("updating", n)))
+    worker.updated.connect(lambda: seen.append(("updated",)))
+    worker.results.connect(lambda _i, hits, _c: seen.append(("results", [h.product.id for h in hits])))
+    worker.search_failed.connect(lambda _i, text: seen.append(("failed", text)))
+    worker.search({"id": 0, "rgb": np.ascontiguousarray(load_rgb(read.products[1].image))})
+    worker.shutdown()
+    assert seen[:2] == [("updating", 1), ("updated",)] and seen[-1][0] == "results", seen
+    assert seen[-1][1][0] == read.products[1].id

@@ -228,8 +228,8 @@ def test_engine_errors_have_one_catalogue_with_a_stable_key():
     assert user_message("file not found: /x/y.mp4", "pt") == "Arquivo não encontrado: y.mp4. Confira onde ele está."
     assert user_message("file not found: /x/y.mp4", "en") == "file not found: /x/y.mp4"
     assert user_message("something new", "pt") == "something new"
-    outdated = ("the catalog was indexed with efficientnet-lite0-1+colour0.5-a, not efficientnet-lite0-1+cut+colour0.5-a: "
-                "run `vitrine catalog index --reindex` to rebuild its 262 vectors (nothing was changed)")
+    outdated = ("the catalog was indexed with efficientnet-lite0-1+colour0.5-a, not "
+                "efficientnet-lite0-1+cut+colour0.5-a: run `vitrine catalog index --reindex` to rebuild its 262 vectors (nothing was changed)")
     assert engine_error_key(outdated) == "catalog_outdated" and "262 produtos" in user_message(outdated, "pt")
 
 
