@@ -58,28 +58,6 @@ def test_the_body_core_drops_what_the_segmenter_joined_to_the_person():
     assert names[:3] == ["upper", "lower", "feet"]
 
 
-def test_the_wall_in_the_arms_gaps_is_not_the_shirt():
-    wall, red = (185, 182, 172), (200, 30, 30)
-    crop = np.zeros((100, 120, 3), np.uint8)
-    crop[:] = wall
-    crop[:, 30:90] = red                                        # the shirt
-    person = np.zeros((100, 120), bool)
-    person[:, 20:100] = True                                    # the mask bleeds 10 px of wall each side
-    cut = R._off_background(crop, person.copy(), person)
-    assert cut[:, 30:90].all() and not cut[:, 20:30].any() and not cut[:, 90:100].any()
-    white = np.full((100, 120, 3), 240, np.uint8)               # a white shirt against a white wall: kept whole
-    assert R._off_background(white, person.copy(), person).sum() == person.sum()
-    # the upper body's region is cut so (its colours, its cut-out), and so is a dress merged from upper and lower
-    region = R._refine(R.GarmentRegion("upper", R.Box(0, 0, 120, 100)), crop, person.astype(np.float32))
-    assert region.mask[:, 30:90].all() and not region.mask[:, 20:30].any()
-    frame = np.concatenate([crop, crop], 0)                     # the same shirt colour above and below: a dress
-    both = np.concatenate([person, person], 0).astype(np.float32)
-    regions = [R.GarmentRegion("upper", R.Box(0, 0, 120, 100), both[:100] > 0.5),
-               R.GarmentRegion("lower", R.Box(0, 100, 120, 100), both[100:] > 0.5)]
-    full = R._merge_same_colour(frame, regions, both)
-    assert [r.name for r in full] == ["full"] and not full[0].mask[:, 20:30].any() and full[0].mask[:, 30:90].all()
-
-
 def test_a_bag_beside_a_dress_is_held_in_a_hand_without_a_pose():
     person = np.zeros((720, 400), np.float32)
     person[10:100, 180:220] = 1.0                               # head

@@ -170,8 +170,6 @@ def _refine(region: GarmentRegion, rgb: np.ndarray, person: np.ndarray | None) -
     keep = person[b.y:b.y + b.h, b.x:b.x + b.w] > 0.5
     bare = skin(region.crop(rgb))
     garment = keep & ~bare
-    if region.name == "upper":          # the arms' gaps (the legs' gap is narrow; the feet: _feet_apart)
-        garment = _off_background(region.crop(rgb), garment, keep)
     share = garment.mean()
     if share < MIN_GARMENT_SHARE * (0.5 if region.name != "hand" else 1.0):
         if region.name == "hand":
@@ -182,25 +180,6 @@ def _refine(region: GarmentRegion, rgb: np.ndarray, person: np.ndarray | None) -
         return GarmentRegion(region.name, b, keep if keep.mean() > MIN_GARMENT_SHARE else None, region.kinds,
                              region.extra)
     return GarmentRegion(region.name, b, garment, region.kinds, region.extra)
-
-
-MIN_BACKGROUND_PIXELS = 64   # a box with fewer pixels off the person than this tells nothing of the background
-KEEP_AFTER_BACKGROUND = 0.5  # the garment keeps this share of its pixels or more, else it is the background's colour
-
-
-def _off_background(crop: np.ndarray, garment: np.ndarray, person: np.ndarray) -> np.ndarray:
-    """``garment`` minus the pixels of the background's colours: the person mask bleeds into the narrow gaps
-    between the arms and the body, and between the legs, and those wall pixels are read as the garment's colour.
-    The background is what the region's box holds off the person mask (its main colours, k-means). Kept as it was
-    when that would take most of the garment (a white shirt in front of a white wall)."""
-    off = ~person
-    if off.sum() < MIN_BACKGROUND_PIXELS or not garment.any():
-        return garment
-    pixels = crop[off]
-    if len(pixels) > 4000:
-        pixels = pixels[np.random.default_rng(0).choice(len(pixels), 4000, replace=False)]
-    cut = _unlike(crop, garment, _main_lab(pixels, 3, 0.15), BACKGROUND_DELTA_E)
-    return cut if cut.sum() >= KEEP_AFTER_BACKGROUND * garment.sum() else garment
 
 
 def _lowest_row(person: np.ndarray | None, x0: float, x1: float) -> int | None:
@@ -464,9 +443,8 @@ def _merge_same_colour(rgb: np.ndarray, regions: list[GarmentRegion], person: np
     box = Box(x0, y0, max(b0.x + b0.w, b1.x + b1.w) - x0, b1.y + b1.h - y0)
     mask = None
     if person is not None:
-        crop = rgb[box.y:box.y + box.h, box.x:box.x + box.w]
-        on = person[box.y:box.y + box.h, box.x:box.x + box.w] > 0.5
-        mask = _off_background(crop, on & ~skin(crop), on)
+        mask = (person[box.y:box.y + box.h, box.x:box.x + box.w] > 0.5) & \
+            ~skin(rgb[box.y:box.y + box.h, box.x:box.x + box.w])
     return [GarmentRegion("full", box, mask, KINDS["full"], dict(upper.extra))] + \
         [r for r in regions if r.name not in ("upper", "lower")]
 
