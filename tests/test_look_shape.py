@@ -4,6 +4,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from engine.look.look import rank
 from engine.look.regions import KINDS
@@ -221,3 +222,16 @@ def test_stripes_joined_by_a_placket_of_their_colour_are_still_stripes():
     shirt[:, 48:52] = (20, 20, 20)                        # its placket joins every stripe into one piece
     on = np.ones(shirt.shape[:2], bool)
     assert pattern_kind("upper", shirt, on, dominant_colors(shirt, on)) == "striped"
+
+
+@pytest.mark.parametrize("d,spacing", [(12, 18), (14, 20), (16, 22)])
+def test_dense_dots_are_not_stripes(d, spacing):
+    # rows through dense dots hold 0.6 of the second colour, but in pieces of ~0.1 of the width; a stripe is one piece
+    from engine.look.shape import pattern_kind
+    shirt = np.full((240, 200, 3), (20, 30, 120), np.uint8)
+    yy, xx = np.mgrid[0:240, 0:200]
+    for cy in range(spacing // 2, 240, spacing):
+        for cx in range(spacing // 2, 200, spacing):
+            shirt[(yy - cy) ** 2 + (xx - cx) ** 2 <= (d / 2) ** 2] = (250, 250, 250)
+    on = np.ones(shirt.shape[:2], bool)
+    assert pattern_kind("upper", shirt, on, dominant_colors(shirt, on)) == "dotted"
