@@ -69,3 +69,14 @@ def test_a_bag_beside_a_dress_is_held_in_a_hand_without_a_pose():
     assert hands[0].box.y <= 330 and hands[0].box.y + hands[0].box.h >= 450
     person[330:500, 230:285] = 0.0                              # no bag: no hand (the dress is not one)
     assert not [r for r in R.silhouette_regions(person) if r.name == "hand"]
+
+
+def test_a_body_at_the_frames_edge_keeps_its_pixels():
+    person = np.zeros((400, 200), np.float32)
+    person[20:380, 0:35] = 1.0                                  # a shopper half out of the frame, on the left
+    assert (R.body_core(person) > 0.5).sum() == (person > 0.5).sum()
+    person = np.zeros((400, 200), np.float32)
+    person[20:380, 170:200] = 1.0                               # and on the right
+    assert (R.body_core(person) > 0.5).sum() == (person > 0.5).sum()
+    narrow = np.ones((400, 30), np.float32)                     # a frame narrower than the legs' gap
+    assert (R.body_core(narrow) > 0.5).sum() == narrow.size

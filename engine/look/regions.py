@@ -577,14 +577,17 @@ def body_core(person: np.ndarray) -> np.ndarray:
         return person
     w = on.shape[1]
     rows = np.nonzero(on.any(axis=1))[0]
-    gap = max(1, int(0.1 * (rows.max() + 1 - rows.min()))) | 1     # the gap between the legs is inside the core
+    gap = min(max(1, int(0.1 * (rows.max() + 1 - rows.min()))) | 1, w)   # the legs' gap is inside the core
     peak = int(mass.argmax())
     high = np.convolve((mass >= CORE_MASS * mass[peak]).astype(np.float32), np.ones(gap, np.float32),
                        mode="same") > 0
     left = np.nonzero(~high[:peak])[0]
     right = np.nonzero(~high[peak:])[0]
-    x0 = (int(left.max()) + 1 if left.size else 0) + gap // 2          # the run around the peak, gaps bridged,
-    x1 = (peak + int(right.min()) if right.size else w) - gap // 2     # its own columns only
+    # the run around the peak, gaps bridged, less what the bridging added (not at the frame's edge: none there)
+    x0 = int(left.max()) + 1 + gap // 2 if left.size else 0
+    x1 = peak + int(right.min()) - gap // 2 if right.size else w
+    if x1 <= x0:
+        return person
     reach = int(CORE_REACH * (x1 - x0))
     a, b = max(0, x0 - reach), min(w, x1 + reach)
     band = np.zeros_like(on)
