@@ -74,3 +74,20 @@ def test_pending_products_a_catalog_cannot_index_now_leave_the_indexed_ones_sear
     worker.shutdown()
     assert seen[:2] == [("updating", 1), ("updated",)] and seen[-1][0] == "results", seen
     assert seen[-1][1][0] == read.products[1].id
+
+
+def test_the_rebuilds_progress_dialog_closes_without_cancelling_what_follows(qapp, tmp_path):
+    from desktop.panels.similar_panel import SimilarPanel
+    from desktop.strings import Texts
+    panel = SimilarPanel(tmp_path / "catalog", config=Settings.from_env())
+    panel.retranslate(Texts("pt"))
+    queued = []
+    panel._add_csv = type("Queue", (), {"emit": lambda _self, path: queued.append(path)})()
+    panel._on_updating(120)
+    rebuild = panel.progress_dialog
+    assert rebuild.isVisible() and "Atualizando o índice do catálogo (120 produtos)" in rebuild.labelText()
+    panel.add_csv(str(tmp_path / "more.csv"))                    # a CSV added meanwhile shows its own dialog
+    panel._on_updated()
+    assert not rebuild.isVisible() and not panel.worker.cancel.is_set()
+    assert panel.progress_dialog is not None and panel.progress_dialog is not rebuild and queued
+    panel.shutdown()

@@ -144,15 +144,21 @@ class SimilarPanel(QWidget):
 
     def _on_updating(self, products: int) -> None:
         if self.progress_dialog is None:      # else a CSV being added shows its own, which goes on after this
+            # window-modal, as the CSV's: no second job is started from the menus while the index is rebuilt
             self.progress_dialog = self.updating_dialog = QProgressDialog(
                 self.t("catalog_updating", n=products), self.t("cancel"), 0, 0, self)
+            self.progress_dialog.setWindowModality(Qt.WindowModality.WindowModal)
             self.progress_dialog.canceled.connect(self.worker.cancel.set)
             self.progress_dialog.show()
 
     def _on_updated(self) -> None:
-        if self.progress_dialog is not None and self.progress_dialog is self.updating_dialog:
-            self._close_progress()
-        self.updating_dialog = None
+        dialog, self.updating_dialog = self.updating_dialog, None
+        if dialog is None:
+            return
+        dialog.canceled.disconnect()          # closing a QProgressDialog emits canceled: not a cancel of what follows
+        dialog.close()
+        if self.progress_dialog is dialog:
+            self.progress_dialog = None
 
     def _on_progress(self, done: int, total: int) -> None:
         if self.progress_dialog is not None:

@@ -56,6 +56,8 @@ class ProductSignature:
         """One vector per image; an image with a mask is a region already cut out (its ground grey), one without is
         a photo whose plain ground is greyed before it is embedded (``cut_background``)."""
         masks = masks or [None] * len(images)
+        if len(masks) != len(images):       # zip would drop the images without a mask: vectors for fewer pictures
+            raise ValueError(f"{len(images)} images but {len(masks)} masks")
         feats = self.embedder.embed_images([im if m is not None else cut_background(im)
                                             for im, m in zip(images, masks)])
         if not self.colour_weight:
