@@ -25,6 +25,20 @@ def test_the_plain_ground_turns_grey_and_the_garment_keeps_its_own_white():
     assert (out[43, 60] == (250, 250, 250)).all()     # the stripe does not touch the border: not the ground
 
 
+def test_a_white_garment_on_a_white_ground_stays_white():
+    for tee in ((240, 240, 240), (232, 230, 225)):        # white and off-white, on a studio's white ground
+        im = np.full((400, 300, 3), 252, np.uint8)
+        im[60:360, 50:250] = tee
+        im[60:70, 50:250] = im[350:360, 50:250] = (20, 30, 90)   # navy collar and hem
+        im[150:220, 110:190] = (200, 30, 30)                      # a red print
+        out = cut_background(im)
+        assert (out[100:140, 60:240] == tee).all(), tee             # the tee is the garment, not the ground
+        assert (out[:50] == 128).all() and (out[:, :40] == 128).all()
+    noisy = np.random.default_rng(1).normal(235, 2.5, (400, 300, 3)).clip(0, 255).astype(np.uint8)
+    noisy[60:360, 50:250] = (200, 30, 30)                 # a noisy grey ground still goes
+    assert (cut_background(noisy)[:50] == 128).mean() > 0.97
+
+
 def test_a_photo_without_a_plain_ground_is_left_as_it_is():
     rng = np.random.default_rng(0)
     busy = rng.integers(0, 256, (120, 120, 3), dtype=np.uint8)

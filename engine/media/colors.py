@@ -20,6 +20,7 @@ COLOR_TABLE = ASSETS / "colors.tsv"
 MAX_PIXELS = 6000          # enough for stable shares; k-means cost grows with it
 MIN_SHARE = 0.08           # smaller clusters are edges, shadows and print details, not "the colour"
 BORDER = 0.06              # the ring of the region sampled as background
+GROUND_MIN_DELTA_E = 3.0  # a plain photo ground's pixels are within this of its colour (the tolerance grows with its noise)
 BACKGROUND_DELTA_E = 14.0  # a cluster this close to the ring's colour is background, not garment
 
 _COLOUR_WORDS = re.compile(r"\b(cor|cores|colou?rs?|tom|tons|shade)\b", re.IGNORECASE)
@@ -117,10 +118,14 @@ def cut_background(rgb: np.ndarray, side: int = 256) -> np.ndarray:
         if scale < 1 else rgb
     ring = rgb_to_lab(_ring(small))
     ground = np.median(ring, 0)
-    if (np.sqrt(((ring - ground) ** 2).sum(-1)) < BACKGROUND_DELTA_E).mean() < 0.5:
+    off = np.sqrt(((ring - ground) ** 2).sum(-1))
+    if (off < BACKGROUND_DELTA_E).mean() < 0.5:
         return rgb
+    # as close to the ground as the ground's own pixels are to it (its noise, its shadow), no further: a white tee
+    # on a white ground is ~4 from it, an off-white one ~7, and both are the garment
+    tol = float(np.clip(3.0 * np.percentile(off[off < BACKGROUND_DELTA_E], 90), GROUND_MIN_DELTA_E, BACKGROUND_DELTA_E))
     lab = rgb_to_lab(small).reshape(small.shape[:2] + (3,))
-    like = (np.sqrt(((lab - ground) ** 2).sum(-1)) < BACKGROUND_DELTA_E).astype(np.uint8)
+    like = (np.sqrt(((lab - ground) ** 2).sum(-1)) < tol).astype(np.uint8)
     _, labels = cv2.connectedComponents(like, connectivity=4)
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     ground_mask = np.isin(labels, edge[edge > 0]) & (like > 0)
