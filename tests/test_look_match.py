@@ -74,7 +74,8 @@ def test_a_product_whose_photo_shows_the_regions_second_colour_ranks_first():
     photos = {0: {"blue": 1.0}, 1: {"blue": 0.6, "white": 0.4}}
     hits = [Hit(Product(pid, f"{pid} bag", {"garment": "bag", "colour": "blue"}, ""), 0.6,
                 np.array([i], np.float32)) for i, pid in enumerate(("plain", "striped"))]
-    colors = [NamedColor("blue", "azul", "azul", "#2040c0", 0.6), NamedColor("white", "branco", "branca", "#fafafa", 0.4)]
+    colors = [NamedColor("blue", "azul", "azul", "#2040c0", 0.6),
+              NamedColor("white", "branco", "branca", "#fafafa", 0.4)]
     region = {"blue": 0.6, "white": 0.4}
     assert [m.id for m in rank(hits, colors, ("bag",), None, 2)] == ["plain", "striped"]      # a tie: as found
     ranked = rank(hits, colors, ("bag",), None, 2, shares=region, shares_of=lambda v: photos[int(v[0])])
@@ -86,9 +87,9 @@ def test_a_product_whose_photo_shows_the_regions_second_colour_ranks_first():
 
 
 def test_the_catalog_hands_back_each_hits_vector_when_asked(tmp_path):
+    from engine.catalog.product_images import load_rgb
     from engine.catalog.products_csv import read_products_csv
     from engine.catalog.sqlite_catalog import SqliteCatalog
-    from engine.catalog.product_images import load_rgb
     from engine.settings import Settings
     from tests.helpers import small_csv
     read = read_products_csv(small_csv(tmp_path / "shop", n=4))
