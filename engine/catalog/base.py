@@ -31,6 +31,7 @@ class Product:
 class Hit:
     product: Product
     score: float                            # cosine similarity, 1 = the same
+    vector: np.ndarray | None = None        # the product's signature vector, when the search was asked for it
 
     def to_dict(self) -> dict:
         return {**self.product.to_dict(), "score": round(self.score, 4)}

@@ -315,13 +315,14 @@ class SqliteCatalog(Catalog):
                     log.warning("could not save the %s index: %s", space, e)
 
     # ---- reading ---------------------------------------------------------------------------------------------
-    def _hits(self, matches: list[tuple[int, float]]) -> list[Hit]:
+    def _hits(self, matches: list[tuple[int, float]], vectors: bool = False) -> list[Hit]:
         hits = []
         for rowid, score in matches:
-            row = self.db.execute("SELECT id, title, attributes, image, thumbnail FROM products WHERE rowid = ?",
-                                  (rowid,)).fetchone()
+            row = self.db.execute("SELECT id, title, attributes, image, thumbnail" + (", image_vec" if vectors else "")
+                                  + " FROM products WHERE rowid = ?", (rowid,)).fetchone()
             if row is not None:             # removed by another process since the index was loaded
-                hits.append(Hit(self._product(row), score))
+                vec = np.frombuffer(row[5], np.float32) if vectors and row[5] else None
+                hits.append(Hit(self._product(row[:5]), score, vec))
         return hits
 
     def search_image(self, rgb: np.ndarray, k: int = 5, mask: np.ndarray | None = None) -> list[Hit]:
@@ -330,11 +331,12 @@ class SqliteCatalog(Catalog):
             vec = self.signature.vectors([rgb], [mask])[0]
             return self._hits(self._index_for("image").search(vec, k))
 
-    def search_vector(self, vec: np.ndarray, k: int = 5) -> list[Hit]:
-        """Products nearest a vector made with ``self.signature`` (the look embeds its regions once, in a batch)."""
+    def search_vector(self, vec: np.ndarray, k: int = 5, vectors: bool = False) -> list[Hit]:
+        """Products nearest a vector made with ``self.signature`` (the look embeds its regions once, in a batch);
+        ``vectors``: each hit carries its product's vector (the look reads the photo's colours from it)."""
         with self._lock, self._sql("searching the catalog"):
             self._check_embedder(reindex=False)
-            return self._hits(self._index_for("image").search(np.asarray(vec, np.float32), k))
+            return self._hits(self._index_for("image").search(np.asarray(vec, np.float32), k), vectors)
 
     def search_text(self, query: str, k: int = 5) -> list[Hit]:
         query = " ".join((query or "").split())

@@ -41,6 +41,11 @@ PATTERN_BONUS = 0.06         # a product whose pattern agrees with the pixels' (
                              # all help: t-shirts 25 -> 33 of 59 right)
 SLEEVE_BONUS = 0.1           # a product whose sleeves agree with the region's (short sleeves seen on the arms:
                              # engine.look.shape.sleeve_hint); fitted on dev
+PHOTO_COLOUR_BONUS = 0.1     # times how much of the region's colours the product's photo shows too (the shares'
+                             # overlap, 0..1): a product's colour attribute names one colour, a striped or dotted
+                             # one shows two (look-bench dev, 9 videos: 0.1 and 0.15 fitted best on dev-fit, 835 ->
+                             # 841 of 918; dev-check 400 -> 401 of 439; a blue-and-white striped bag on a table was
+                             # ranked behind a blue striped skirt)
 MAX_BOXES = 16
 
 
@@ -150,14 +155,22 @@ def _colour_of(attributes: dict) -> str:
     return voc.normalise_value("colour", canon.get("colour", ""))
 
 
+def colour_overlap(a: dict[str, float], b: dict[str, float]) -> float:
+    """How much of two colour distributions (name -> share, each summing to 1) is the same: 0..1."""
+    return float(sum(min(share, b.get(name, 0.0)) for name, share in a.items()))
+
+
 def rank(hits, colors: list[NamedColor], kinds: tuple[str, ...], category: str | None, k: int,
-         likely: tuple[str, ...] | None = None, pattern: str | None = None, sleeve: str | None = None) -> list[Match]:
+         likely: tuple[str, ...] | None = None, pattern: str | None = None, sleeve: str | None = None,
+         shares: dict[str, float] | None = None, shares_of=None) -> list[Match]:
     """The catalog's nearest products re-ranked: the image similarity, plus agreement with the measured colours
     and with what the region can hold (ImageNet features alone confuse a red shirt with a red skirt), less for a
     garment the region's shape speaks against (``likely``, when the model named no category), and a little more
     for a product whose pattern agrees with ``pattern`` (plain or patterned, read from the pixels) and for one
-    whose sleeves are ``sleeve`` (seen on the arms)."""
-    shares = {c.en: c.share for c in colors}
+    whose sleeves are ``sleeve`` (seen on the arms). ``shares`` (the region's colour shares, as its vector holds
+    them) and ``shares_of`` (a hit's vector -> its photo's colour shares: ProductSignature.colour_shares): a little
+    more for a product whose photo shows the region's colours, all of them (a pattern's second colour too)."""
+    measured = {c.en: c.share for c in colors}
     out = []
     for h in hits:
         p = h.product
@@ -165,7 +178,10 @@ def rank(hits, colors: list[NamedColor], kinds: tuple[str, ...], category: str |
         kind = 0.5 if not garment else 1.0 if (garment == category if category else garment in kinds) else 0.0
         if kind == 1.0 and not category and likely and garment not in likely:
             kind = UNLIKELY
-        score = h.score + COLOUR_BONUS * shares.get(colour, 0.0) + KIND_BONUS * kind
+        score = h.score + COLOUR_BONUS * measured.get(colour, 0.0) + KIND_BONUS * kind
+        vector = getattr(h, "vector", None)
+        if shares and shares_of is not None and vector is not None:
+            score += PHOTO_COLOUR_BONUS * colour_overlap(shares, shares_of(vector))
         own = _pattern_of(p.attributes) if pattern else ""
         if own and (own == "plain") == (pattern == "plain"):
             score += PATTERN_BONUS
@@ -344,9 +360,10 @@ def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None 
         for item, vec in zip(items, vectors):
             item.vector = vec
             if searchable:
-                hits = catalog.search_vector(vec, CANDIDATES)
+                hits = catalog.search_vector(vec, CANDIDATES, vectors=True)
+                sig = catalog.signature
                 item.matches = rank(hits, item.colors, item.kinds, item.category, k, item.likely,
-                                    item.pattern, item.sleeve)
+                                    item.pattern, item.sleeve, sig.colour_shares(vec), sig.colour_shares)
     return Look(frame.describe(), frame.width, frame.height, how, items, time.perf_counter() - start, model)
 
 

@@ -1,0 +1,109 @@
+"""How the look ranks catalog products for a region: the cut-out squared on its own grey before it is embedded,
+and a product's photo colours (read back from its vector) agreeing with all of the region's colours."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.catalog.base import Hit, Product
+from engine.catalog.embed import EmbedderInfo, ImageEmbedder
+from engine.catalog.similarity import GREY, ProductSignature, on_grey_square
+from engine.look.look import colour_overlap, rank
+from engine.media.colors import NamedColor, dominant_colors
+
+
+class _Seen(ImageEmbedder):
+    info = EmbedderInfo("seen", "seen-1", 4)
+
+    def __init__(self):
+        self.images = []
+
+    def embed_images(self, images):
+        self.images += [np.array(im) for im in images]
+        return np.tile(np.eye(4, dtype=np.float32)[:1], (len(images), 1))
+
+
+def _shoes(h=30, w=90) -> np.ndarray:
+    """A pair of red shoes filling a wide, low box (their edges touch it), cut out on grey between them."""
+    im = np.full((h, w, 3), GREY, np.uint8)
+    im[:, :40] = im[:, 50:] = (200, 30, 30)
+    return im
+
+
+def test_a_cut_region_is_squared_on_grey_not_on_its_edge_pixels():
+    seen = _Seen()
+    sig = ProductSignature(seen)
+    region = _shoes()
+    sig.vectors([region], [np.ones(region.shape[:2], bool)])
+    got = seen.images[0]
+    assert got.shape[:2] == (90, 90)
+    assert (got[:30] == GREY).all() and (got[60:] == GREY).all()      # above and below: grey, not red streaks
+    assert (got[45, 10] == (200, 30, 30)).all()                       # the shoes themselves, in the middle
+    assert on_grey_square(got) is got                                 # a square is left as it is
+
+
+def test_a_photo_is_not_squared_here():
+    seen = _Seen()
+    ProductSignature(seen).vectors([_shoes()])                        # a photo: no mask
+    assert seen.images[0].shape[:2] == (30, 90)                      # the embedder letterboxes it, as before
+
+
+def test_the_colour_shares_are_read_back_from_a_vector():
+    sig = ProductSignature(_Seen())
+    im = np.zeros((40, 40, 3), np.uint8)
+    im[:, :30] = (30, 60, 200)                                        # three quarters blue, a quarter white
+    im[:, 30:] = (250, 250, 250)
+    mask = np.ones(im.shape[:2], bool)
+    shares = sig.colour_shares(sig.vectors([im], [mask])[0])
+    measured = {c.en: c.share for c in dominant_colors(im, mask)}
+    assert set(shares) == set(measured) == {"blue", "white"}
+    assert abs(sum(shares.values()) - 1) < 1e-5
+    assert abs(shares["blue"] - 0.75) < 0.02 and abs(shares["white"] - 0.25) < 0.02
+    assert ProductSignature(_Seen(), colour_weight=0).colour_shares(np.ones(4, np.float32)) == {}
+    assert sig.colour_shares(np.ones(3, np.float32)) == {}           # another signature's vector: no shares
+
+
+def test_colour_overlap():
+    assert colour_overlap({"blue": 0.6, "white": 0.4}, {"blue": 0.6, "white": 0.4}) == 1.0
+    assert abs(colour_overlap({"blue": 0.6, "white": 0.4}, {"blue": 1.0}) - 0.6) < 1e-9
+    assert colour_overlap({"red": 1.0}, {"blue": 1.0}) == 0.0
+
+
+def test_a_product_whose_photo_shows_the_regions_second_colour_ranks_first():
+    """A blue-and-white striped bag: its catalog colour is "blue", as a plain blue bag's is; its photo shows the
+    white too."""
+    photos = {0: {"blue": 1.0}, 1: {"blue": 0.6, "white": 0.4}}
+    hits = [Hit(Product(pid, f"{pid} bag", {"garment": "bag", "colour": "blue"}, ""), 0.6,
+                np.array([i], np.float32)) for i, pid in enumerate(("plain", "striped"))]
+    colors = [NamedColor("blue", "azul", "azul", "#2040c0", 0.6),
+              NamedColor("white", "branco", "branca", "#fafafa", 0.4)]
+    region = {"blue": 0.6, "white": 0.4}
+    assert [m.id for m in rank(hits, colors, ("bag",), None, 2)] == ["plain", "striped"]      # a tie: as found
+    ranked = rank(hits, colors, ("bag",), None, 2, shares=region, shares_of=lambda v: photos[int(v[0])])
+    assert [m.id for m in ranked] == ["striped", "plain"]
+    assert ranked[0].similarity == 0.6                                                        # the cosine kept
+    no_vectors = [Hit(h.product, h.score) for h in hits]                                     # a search without them
+    assert [m.id for m in rank(no_vectors, colors, ("bag",), None, 2, shares=region,
+                               shares_of=lambda v: photos[int(v[0])])] == ["plain", "striped"]
+
+
+def test_the_catalog_hands_back_each_hits_vector_when_asked(tmp_path):
+    from engine.catalog.product_images import load_rgb
+    from engine.catalog.products_csv import read_products_csv
+    from engine.catalog.sqlite_catalog import SqliteCatalog
+    from engine.settings import Settings
+    from tests.helpers import small_csv
+    read = read_products_csv(small_csv(tmp_path / "shop", n=4))
+    cat = SqliteCatalog(tmp_path / "c", settings=Settings.from_env())
+    try:
+        cat.add(read.products)
+        query = cat.signature.vectors([load_rgb(read.products[1].image)])[0]
+        plain = cat.search_vector(query, 3)
+        hits = cat.search_vector(query, 3, vectors=True)
+        assert all(h.vector is None for h in plain)
+        assert [h.product.id for h in hits] == [h.product.id for h in plain]
+        assert hits[0].product.id == read.products[1].id
+        for h in hits:
+            assert h.vector.shape == (cat.signature.info.dim,)
+            assert abs(float(h.vector @ query) - h.score) < 0.01      # the very vector the index holds
+    finally:
+        cat.close()
