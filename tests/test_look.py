@@ -316,7 +316,7 @@ def test_find_returns_the_right_moments_first_and_reuses_its_index(cli, video, s
     assert all(Path(m["thumbnail"]).read_bytes()[:2] == b"\xff\xd8" for m in d["moments"])
 
 
-def test_an_interrupted_index_resumes_where_it_stopped(video, shop, tmp_path):
+def test_an_interrupted_index_resumes_where_it_stopped(video, shop, tmp_path, monkeypatch):
     from engine.catalog.sqlite_catalog import SqliteCatalog
     from engine.look.find import Query, find
     from engine.look.query import parse
@@ -346,6 +346,17 @@ def test_an_interrupted_index_resumes_where_it_stopped(video, shop, tmp_path):
         index.close()
         index = VideoIndex(path, 2.0, cat.signature.info.id, False, Settings.from_env())
         assert index.frame_count() == 0                 # another step: built again, never mixed
+        index.build(cat)
+        index.close()
+        import engine.look.video_index as video_index
+        monkeypatch.setattr(video_index, "LOOK_VERSION", video_index.LOOK_VERSION + "-next")
+        index = VideoIndex(path, 2.0, cat.signature.info.id, False, Settings.from_env())
+        assert index.frame_count() == 0                 # the look cuts regions another way: built again
+        index.build(cat)
+        index.db.execute("DELETE FROM meta WHERE key = 'look'")      # an index from before the key existed
+        index.close()
+        index = VideoIndex(path, 2.0, cat.signature.info.id, False, Settings.from_env())
+        assert index.frame_count() == 0
     finally:
         index.close()
         cat.close()

@@ -209,6 +209,12 @@ def _thumbnail(rgb: np.ndarray) -> bytes:
     return buf.tobytes() if ok else b""
 
 
+# How the look cuts and pads a frame's garments before their vectors are kept: an index built another way would
+# mix vectors a picture query compares against (turn 9: cut-outs padded on grey, the feet's box spans both legs).
+# Bump it with any change to the regions or the cut-out; the index then starts again, as for another signature.
+LOOK_VERSION = "2"
+
+
 class VideoIndex:
     def __init__(self, video: Path | str, every: float, signature_id: str, attributes: bool, settings: Settings):
         if not (math.isfinite(every) and 0.04 <= every <= 3600):
@@ -224,10 +230,10 @@ class VideoIndex:
                                 f"delete {self.path} and run the search again (it is rebuilt from the video)")
         self._lock = threading.Lock()
         want = {"video": str(self.video.resolve()), "every": f"{self.every:g}", "signature": signature_id,
-                "attributes": "1" if attributes else "0"}
+                "look": LOOK_VERSION, "attributes": "1" if attributes else "0"}
         have = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
         if any(have.get(k) not in (None, v) for k, v in want.items() if k != "attributes") or \
-                (attributes and have.get("attributes") == "0"):
+                (attributes and have.get("attributes") == "0") or (have and have.get("look") != LOOK_VERSION):
             log.info("the video index %s was built with other settings: starting it again", self.path)
             with self._sql("clearing the video index"):
                 self.db.execute("BEGIN IMMEDIATE")
