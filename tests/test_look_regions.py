@@ -145,3 +145,42 @@ def test_shoes_of_the_trousers_colour_keep_it_below_the_legs():
     assert feet.mask is not None and feet.mask[45:70, 20:70].mean() > 0.9
     assert feet.mask[:30].mean() < 0.05                  # the legs still out: the box's top part
     assert _shoe_colours(rgb, feet)[0] == "white"
+
+
+def _two_halves(wall, upper_rows, lower_rows):
+    """A frame of ``wall`` with an upper box (400, 150, 200x200) and a lower box (420, 350, 160x300) painted in
+    bands of columns ``[(colour, share), ...]``; the person mask covers both boxes whole (it lets in the wall
+    beside a sleeveless dress's arms) and nothing else."""
+    rgb = np.zeros((720, 1000, 3), np.uint8)
+    rgb[:] = wall
+    person = np.zeros((720, 1000), np.float32)
+    regions = []
+    for name, (x, y, w, h), bands in (("upper", (400, 150, 200, 200), upper_rows),
+                                       ("lower", (420, 350, 160, 300), lower_rows)):
+        x0 = x
+        for colour, share in bands:
+            x1 = x0 + int(round(share * w))
+            rgb[y:y + h, x0:x1] = colour
+            x0 = x1
+        person[y:y + h, x:x + w] = 1.0
+        regions.append(R.GarmentRegion(name, R.Box(x, y, w, h), np.ones((h, w), bool), R.KINDS[name]))
+    return rgb, person, regions
+
+
+YELLOW, BLACK, GREY, BLUE, ORANGE, WHITE = (240, 220, 30), (20, 20, 20), (150, 150, 150), (30, 60, 200), \
+    (230, 120, 30), (240, 240, 240)
+
+
+def test_a_striped_dress_with_the_wall_beside_its_arms_is_one_garment():
+    # the upper half: wall 20%, yellow 40%, black 20%, wall 20% (yellow leads with 0.4 of the mask: below the
+    # merge's 0.5 until the wall's colour is left out); the lower half all dress
+    rgb, person, regions = _two_halves(GREY, [(GREY, 0.2), (YELLOW, 0.4), (BLACK, 0.2), (GREY, 0.2)],
+                                       [(YELLOW, 0.65), (BLACK, 0.35)])
+    assert [r.name for r in R._merge_same_colour(rgb, regions, person)] == ["full"]
+
+
+def test_the_walls_colour_never_changes_which_colour_leads():
+    # a blue top over an orange-and-white skirt in front of an orange wall: without the wall's colour the skirt
+    # would read as the top's blue (its hem) and the two would merge into one blue dress
+    rgb, person, regions = _two_halves(ORANGE, [(BLUE, 1.0)], [(BLUE, 0.35), (ORANGE, 0.4), (WHITE, 0.25)])
+    assert [r.name for r in R._merge_same_colour(rgb, regions, person)] == ["upper", "lower"]

@@ -457,6 +457,23 @@ def _floor(rgb: np.ndarray, b: Box, person: np.ndarray | None, k: int = 3) -> li
     return _main_lab(pixels, k, 0.15)
 
 
+def _garment_colour(rgb: np.ndarray, region: GarmentRegion, person: np.ndarray | None) -> list:
+    """The region's main colour, for telling one garment from two: measured without the pixels of the background's
+    colours (the ring around the box, off the person), which the person mask lets in beside a sleeveless dress's
+    arms; the region's own pixels when that would leave too little (a white top on a white wall)."""
+    crop = region.crop(rgb)
+    own = dominant_colors(crop, region.mask, max_colors=1)
+    if region.mask is None or not own:
+        return own
+    bare = _unlike(crop, region.mask, _around(rgb, region.box, person), BACKGROUND_DELTA_E)
+    if bare.sum() < 0.5 * region.mask.sum():
+        return own
+    out = dominant_colors(crop, bare, max_colors=1)
+    # the background's colours may raise the leading colour's share, never change which colour leads (an orange
+    # skirt in front of an orange cat would leave only the top's hem)
+    return out if out and out[0].en == own[0].en else own
+
+
 def _same_colour(a: list, b: list) -> bool:
     return bool(a and b) and a[0].en == b[0].en and a[0].share >= 0.5 and b[0].share >= 0.5
 
@@ -466,8 +483,8 @@ def _merge_same_colour(rgb: np.ndarray, regions: list[GarmentRegion], person: np
     """Upper and lower body of one colour are one full-length garment (a dress)."""
     upper = next((r for r in regions if r.name == "upper"), None)
     lower = next((r for r in regions if r.name == "lower"), None)
-    if not (upper and lower and _same_colour(dominant_colors(upper.crop(rgb), upper.mask, max_colors=1),
-                                             dominant_colors(lower.crop(rgb), lower.mask, max_colors=1))):
+    if not (upper and lower and _same_colour(_garment_colour(rgb, upper, person),
+                                             _garment_colour(rgb, lower, person))):
         return regions
     b0, b1 = upper.box, lower.box
     x0, y0 = min(b0.x, b1.x), b0.y
