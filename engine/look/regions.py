@@ -457,13 +457,13 @@ def _floor(rgb: np.ndarray, b: Box, person: np.ndarray | None, k: int = 3) -> li
     return _main_lab(pixels, k, 0.15)
 
 
-def _garment_colour(rgb: np.ndarray, region: GarmentRegion, person: np.ndarray | None) -> list:
+def _garment_colour(rgb: np.ndarray, region: GarmentRegion, person: np.ndarray | None, own: list) -> list:
     """The region's main colour, for telling one garment from two: measured without the pixels of the background's
     colours (the ring around the box, off the person), which the person mask lets in beside a sleeveless dress's
-    arms; the region's own pixels when that would leave too little (a white top on a white wall)."""
+    arms; the region's own pixels when that would leave too little (a white top on a white wall). ``own``: its
+    colours measured on all of its mask."""
     crop = region.crop(rgb)
-    own = dominant_colors(crop, region.mask, max_colors=1)
-    if region.mask is None or not own:
+    if region.mask is None or not own or own[0].share >= 0.5:       # nothing the background could change
         return own
     bare = _unlike(crop, region.mask, _around(rgb, region.box, person), BACKGROUND_DELTA_E)
     if bare.sum() < 0.5 * region.mask.sum():
@@ -483,8 +483,14 @@ def _merge_same_colour(rgb: np.ndarray, regions: list[GarmentRegion], person: np
     """Upper and lower body of one colour are one full-length garment (a dress)."""
     upper = next((r for r in regions if r.name == "upper"), None)
     lower = next((r for r in regions if r.name == "lower"), None)
-    if not (upper and lower and _same_colour(_garment_colour(rgb, upper, person),
-                                             _garment_colour(rgb, lower, person))):
+    if not (upper and lower):
+        return regions
+    a = dominant_colors(upper.crop(rgb), upper.mask, max_colors=1)
+    b = dominant_colors(lower.crop(rgb), lower.mask, max_colors=1)
+    if not (a and b and a[0].en == b[0].en):      # the leading colours differ: two garments (the background's
+        return regions                            # colours never change which leads: _garment_colour)
+    if not _same_colour(a, b) and not _same_colour(_garment_colour(rgb, upper, person, a),
+                                                   _garment_colour(rgb, lower, person, b)):
         return regions
     b0, b1 = upper.box, lower.box
     x0, y0 = min(b0.x, b1.x), b0.y
