@@ -164,7 +164,9 @@ def skin(rgb: np.ndarray) -> np.ndarray:
 
 def _refine(region: GarmentRegion, rgb: np.ndarray, person: np.ndarray | None) -> GarmentRegion | None:
     """The region's garment pixels: the person's, minus skin. None when almost nothing is left (an empty hand)."""
-    if person is None or region.name == "hand":     # a bag is often outside the person mask: _hands_apart
+    if person is None or region.name in ("hand", "feet"):
+        # a bag is often outside the person mask (_hands_apart); so are shoes, thin at the mask's lower edge: the
+        # floor's colours and the legs' are taken out of the feet's box instead (_feet_apart)
         return region
     b = region.box
     keep = person[b.y:b.y + b.h, b.x:b.x + b.w] > 0.5
@@ -174,8 +176,6 @@ def _refine(region: GarmentRegion, rgb: np.ndarray, person: np.ndarray | None) -
     if share < MIN_GARMENT_SHARE * (0.5 if region.name != "hand" else 1.0):
         if region.name == "hand":
             return None
-        if region.name == "feet":       # shoes are thin: the mask often misses them; the box's ring tells the floor
-            return GarmentRegion(region.name, b, None, region.kinds, region.extra)
         # the mask missed (a loose garment, an odd pose): keep the box, not the holes
         return GarmentRegion(region.name, b, keep if keep.mean() > MIN_GARMENT_SHARE else None, region.kinds,
                              region.extra)
@@ -232,8 +232,9 @@ def pose_regions(pose: Pose, width: int, height: int, person: np.ndarray | None 
         if lower:
             out.append(GarmentRegion("lower", lower, kinds=KINDS["lower"]))
     feet = [i for i in (L_ANKLE, R_ANKLE, L_HEEL, R_HEEL, L_FOOT, R_FOOT) if pose.seen(i)]
-    if len(feet) < 2 and soles is not None and out and out[-1].name == "lower":
-        b = out[-1].box
+    legs_box = out[-1].box if out and out[-1].name == "lower" else None
+    if len(feet) < 2 and soles is not None and legs_box is not None:
+        b = legs_box
         box = Box.around(b.x - 0.1 * torso, soles - 0.3 * torso, b.x + b.w + 0.1 * torso, soles + 0.05 * torso,
                          width, height)
         if box:
@@ -241,7 +242,12 @@ def pose_regions(pose: Pose, width: int, height: int, person: np.ndarray | None 
     elif len(feet) >= 2:
         fx, fy = [pose.xy(i)[0] for i in feet], [pose.xy(i)[1] for i in feet]
         pad = 0.18 * torso
-        box = Box.around(min(fx) - pad, min(fy) - 0.5 * pad, max(fx) + pad, max(fy) + pad, width, height)
+        x0, x1 = min(fx) - pad, max(fx) + pad
+        if legs_box is not None:
+            # two feet stand under the two legs: the pose model often puts both feet's points on one foot (or
+            # loses one), so the box spans at least the legs' columns, not only the points seen
+            x0, x1 = min(x0, legs_box.x), max(x1, legs_box.x + legs_box.w)
+        box = Box.around(x0, min(fy) - 0.5 * pad, x1, max(fy) + pad, width, height)
         if box:
             out.append(GarmentRegion("feet", box, kinds=KINDS["feet"]))
     outward = 1.0 if sh_l[0] >= sh_r[0] else -1.0          # the person's left is the picture's right when facing us
@@ -396,9 +402,11 @@ def _largest_blob(mask: np.ndarray, near: int = 0) -> np.ndarray:
     return (labels == best) & mask
 
 
-def _feet_apart(rgb: np.ndarray, regions: list[GarmentRegion]) -> list[GarmentRegion]:
+def _feet_apart(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarray | None = None) \
+        -> list[GarmentRegion]:
     """The feet's pixels: the box minus skin, minus the lower garment's colour (trouser legs reach the shoes) and
-    minus the floor (the colours just beside the box); kept as they were when that leaves too little."""
+    minus the floor (the colours around the box, off the person: engine.look.regions._floor); kept as they were
+    when that leaves too little."""
     lower = [r for r in regions if r.name in ("lower", "full")]
     colours = [c for r in lower for c in _main_colours_lab(rgb, r)]
     out = []
@@ -409,21 +417,61 @@ def _feet_apart(rgb: np.ndarray, regions: list[GarmentRegion]) -> list[GarmentRe
         b = r.box
         crop = r.crop(rgb)
         keep = (r.mask if r.mask is not None else np.ones(crop.shape[:2], bool)) & ~skin(crop)
-        floor = _beside(rgb, b)
-        mask = _unlike(crop, keep, colours + floor, BODY_DELTA_E)
-        out.append(GarmentRegion(r.name, b, mask, r.kinds, r.extra) if mask.mean() >= 0.08 else r)
+        floor = _unlike(crop, keep, _floor(rgb, b, person), BODY_DELTA_E)
+        # the trousers' colours out of the box's top part, where the legs reach into it (the shoes are below:
+        # white trainers under white-striped trousers keep their white); when that leaves too little, the floor's
+        # alone
+        legs = floor.copy()
+        top = int(LEGS_REACH * b.h)
+        legs[:top] = _unlike(crop[:top], floor[:top], colours, BODY_DELTA_E)
+        for mask in (legs, floor):
+            if mask.mean() >= MIN_FEET_SHARE:
+                out.append(GarmentRegion(r.name, b, mask, r.kinds, r.extra))
+                break
+        else:
+            out.append(r)
     return out
 
 
-def _beside(rgb: np.ndarray, b: Box, k: int = 2) -> list[np.ndarray]:
-    """The main colours (CIELAB) of the strips left and right of a box: the floor or wall around the feet."""
+MIN_FEET_SHARE = 0.08     # the feet's box keeps at least this share of its pixels as shoes, else its mask stays
+LEGS_REACH = 0.5          # the top share of the feet's box where trouser legs reach into it
+
+
+def _floor(rgb: np.ndarray, b: Box, person: np.ndarray | None, k: int = 3) -> list[np.ndarray]:
+    """The main colours (CIELAB) of the floor or wall around the feet: a ring a little away from the box (a shoe
+    overhangs a box cut from the pose's points), off the person mask where there is one (the legs above, the
+    shoes themselves), and not above the box (the legs and the lower garment are there)."""
     h, w = rgb.shape[:2]
-    strip = max(4, b.w // 6)
-    parts = [rgb[b.y:b.y + b.h, max(0, b.x - strip):b.x], rgb[b.y:b.y + b.h, b.x + b.w:min(w, b.x + b.w + strip)]]
-    pixels = np.concatenate([p.reshape(-1, 3) for p in parts if p.size]) if any(p.size for p in parts) else None
-    if pixels is None or len(pixels) < 16:
+    m = max(4, min(b.w, b.h) // 4)
+    x0, x1 = max(0, b.x - 3 * m), min(w, b.x + b.w + 3 * m)
+    y0, y1 = b.y, min(h, b.y + b.h + 3 * m)
+    ring = np.ones((y1 - y0, x1 - x0), bool)
+    ring[:min(y1, b.y + b.h + m) - y0, max(0, b.x - m - x0):b.x + b.w + m - x0] = False
+    if person is not None:
+        ring &= person[y0:y1, x0:x1] <= 0.5
+    pixels = rgb[y0:y1, x0:x1][ring]
+    if len(pixels) < 32:
         return []
-    return _main_lab(pixels, k, 0.25)
+    if len(pixels) > 4000:
+        pixels = pixels[np.random.default_rng(0).choice(len(pixels), 4000, replace=False)]
+    return _main_lab(pixels, k, 0.15)
+
+
+def _garment_colour(rgb: np.ndarray, region: GarmentRegion, person: np.ndarray | None, own: list) -> list:
+    """The region's main colour, for telling one garment from two: measured without the pixels of the background's
+    colours (the ring around the box, off the person), which the person mask lets in beside a sleeveless dress's
+    arms; the region's own pixels when that would leave too little (a white top on a white wall). ``own``: its
+    colours measured on all of its mask."""
+    crop = region.crop(rgb)
+    if region.mask is None or not own or own[0].share >= 0.5:       # nothing the background could change
+        return own
+    bare = _unlike(crop, region.mask, _around(rgb, region.box, person), BACKGROUND_DELTA_E)
+    if bare.sum() < 0.5 * region.mask.sum():
+        return own
+    out = dominant_colors(crop, bare, max_colors=1)
+    # the background's colours may raise the leading colour's share, never change which colour leads (an orange
+    # skirt in front of an orange cat would leave only the top's hem)
+    return out if out and out[0].en == own[0].en else own
 
 
 def _same_colour(a: list, b: list) -> bool:
@@ -435,8 +483,14 @@ def _merge_same_colour(rgb: np.ndarray, regions: list[GarmentRegion], person: np
     """Upper and lower body of one colour are one full-length garment (a dress)."""
     upper = next((r for r in regions if r.name == "upper"), None)
     lower = next((r for r in regions if r.name == "lower"), None)
-    if not (upper and lower and _same_colour(dominant_colors(upper.crop(rgb), upper.mask, max_colors=1),
-                                             dominant_colors(lower.crop(rgb), lower.mask, max_colors=1))):
+    if not (upper and lower):
+        return regions
+    a = dominant_colors(upper.crop(rgb), upper.mask, max_colors=1)
+    b = dominant_colors(lower.crop(rgb), lower.mask, max_colors=1)
+    if not (a and b and a[0].en == b[0].en):      # the leading colours differ: two garments (the background's
+        return regions                            # colours never change which leads: _garment_colour)
+    if not _same_colour(a, b) and not _same_colour(_garment_colour(rgb, upper, person, a),
+                                                   _garment_colour(rgb, lower, person, b)):
         return regions
     b0, b1 = upper.box, lower.box
     x0, y0 = min(b0.x, b1.x), b0.y
@@ -489,7 +543,7 @@ def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | 
         person = pose.mask if pose.mask is not None and (pose.mask > 0.5).mean() >= MIN_PERSON_SHARE else None
         regions = [r for r in (_refine(r, rgb, person) for r in pose_regions(pose, w, h, person)) if r is not None]
         regions = _merge_same_colour(rgb, _hands_apart(rgb, regions, person), person)
-        regions = _feet_apart(rgb, regions)
+        regions = _feet_apart(rgb, regions, person)
         if regions:
             return "pose", regions
     if finder is not None:
@@ -497,7 +551,7 @@ def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | 
         if (person > 0.5).mean() >= MIN_SILHOUETTE_SHARE and _shows_skin(rgb, person):
             person = body_core(person)
             regions = [r for r in (_refine(r, rgb, person) for r in silhouette_regions(person)) if r is not None]
-            regions = _feet_apart(rgb, _merge_same_colour(rgb, _hands_apart(rgb, regions, person), person))
+            regions = _feet_apart(rgb, _merge_same_colour(rgb, _hands_apart(rgb, regions, person), person), person)
             if regions:
                 return "person", regions
     return "frame", [product_region(rgb)]
@@ -619,7 +673,10 @@ def silhouette_regions(person: np.ndarray) -> list[GarmentRegion]:
         cols = np.nonzero(on[top:bottom].any(axis=0))[0]
         if cols.size == 0:
             continue
-        box = Box.around(cols.min(), top, cols.max() + 1, bottom, w, h)
+        x0, x1 = cols.min(), cols.max() + 1
+        if name == "feet" and out and out[-1].name == "lower":     # two feet under the two legs (a shoe the
+            x0, x1 = min(x0, out[-1].box.x), max(x1, out[-1].box.x + out[-1].box.w)   # mask missed included)
+        box = Box.around(x0, top, x1, bottom, w, h)
         if box:
             out.append(GarmentRegion(name, box, kinds=KINDS[name]))
     if standing:
