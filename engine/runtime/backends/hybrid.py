@@ -12,6 +12,22 @@ with AMX, OpenVINO with bf16 precision on the float graph took 0.158 s a frame a
 Where nncf is installed too, OpenVINO's own int8 model of the float graph (NNCF, calibrated on a few frames) is
 built and timed as well ("openvino-int8-cpu"): the fast one on a CPU with VNNI and no AMX.
 Which one runs also depends on the device asked for (engine/devices.py).
+
+Where a new frame's time goes (SmolVLM-256M at real dimensions, 2-vCPU AMD EPYC Zen 5 with AVX512-VNNI/BF16, no AMX;
+one-thread CPU time from OpenVINO's profile and perf, so a loaded machine does not skew it; issue 29):
+- the OpenVINO int8 encoder, 738 ms of CPU (340-370 ms on two threads): the int8 fully-connected layers 65%
+  (brgemm_avx512 u8 x i8; q/k/v/o and fc2 at 94-96% of the 233 G int8 MAC/s one core's vpdpbusd reaches here,
+  fc1 at 75%: its fused tanh-GELU and requantization), the int8 attention subgraphs 26% (~50% of that peak: the
+  softmax), the two bf16 layers kept float 4%, layer norms, transposes and reorders 5%; no ref, jit_avx2 or f32
+  fallback anywhere. At peak everywhere it would still take ~0.23 s on two cores.
+- llama.cpp on the 64 image embeddings and the 26 tokens after them (Q8_0): ~160-200 + 90-110 ms of CPU, 83% in
+  its tinyBLAS Q8_0 kernel (256-bit vpdpbusd) at ~50 G MAC/s, a fifth of that peak. The build has AVX512, VNNI,
+  BF16 and VBMI (llama_print_system_info); llama.cpp repacks Q8_0 only on ARM and RISC-V. Measured and not kept:
+  BF16 text weights (the prefill 29% less CPU, but decoding 14% slower, and other weights), F16 (slower both
+  ways), a bit-identical 512-bit VNNI variant of the Q8_0 kernel (4-10% less CPU: it is bound by its 34-byte block
+  loads and per-block scales, not by instructions), n_ubatch (the batches are under 512). An embedding batch costs
+  what a token batch of the same length does.
+- Python, copies, the frame's table normalisation and libmtmd's tokenizing: under 1.5% of a new frame (py-spy).
 """
 from __future__ import annotations
 
