@@ -60,6 +60,15 @@ def test_the_colour_shares_are_read_back_from_a_vector():
     assert abs(shares["blue"] - 0.75) < 0.02 and abs(shares["white"] - 0.25) < 0.02
     assert ProductSignature(_Seen(), colour_weight=0).colour_shares(np.ones(4, np.float32)) == {}
     assert sig.colour_shares(np.ones(3, np.float32)) == {}           # another signature's vector: no shares
+    damaged = sig.vectors([im], [mask])[0].copy()
+    damaged[-1] = np.nan
+    assert sig.colour_shares(damaged) == {}                           # a NaN would have won the full bonus
+
+
+def test_a_hit_with_its_vector_compares_and_prints_as_before():
+    product = Product("p1", "Camisa azul", {}, "p1.jpg")
+    a, b = Hit(product, 0.9, np.ones(2000, np.float32)), Hit(product, 0.9, np.zeros(2000, np.float32))
+    assert a == b and "vector" not in repr(a) and len(repr(a)) < 400
 
 
 def test_colour_overlap():

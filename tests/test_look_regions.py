@@ -106,7 +106,7 @@ def test_the_silhouettes_feet_span_the_legs_when_the_mask_misses_a_shoe():
     assert feet.x <= lower.x and feet.x + feet.w >= lower.x + lower.w
 
 
-def _feet_scene(trousers=(20, 20, 20), shoes=(240, 240, 240), floor=(60, 90, 130)):
+def _feet_scene(trousers=(20, 20, 20), shoes=(240, 240, 240), floor=(60, 90, 130), shoes_in_mask=False):
     """Trousers down to row 660 over two legs, shoes 660-700 at x 440-490 and 510-560, a floor all around; the
     person mask holds the trousers but not the shoes (the segmenter's usual miss at the mask's lower edge)."""
     rgb = np.zeros((720, 1000, 3), np.uint8)
@@ -117,6 +117,8 @@ def _feet_scene(trousers=(20, 20, 20), shoes=(240, 240, 240), floor=(60, 90, 130
     rgb[660:700, 510:560] = shoes
     person = np.zeros((720, 1000), np.float32)
     person[350:660, 440:560] = 1.0
+    if shoes_in_mask:
+        person[660:700, 440:490] = person[660:700, 510:560] = 1.0
     lower = R.GarmentRegion("lower", R.Box(430, 350, 140, 310), person[350:660, 430:570] > 0.5, R.KINDS["lower"])
     feet = R.GarmentRegion("feet", R.Box(420, 630, 160, 80), None, R.KINDS["feet"])
     return rgb, person, lower, feet
@@ -145,6 +147,27 @@ def test_shoes_of_the_trousers_colour_keep_it_below_the_legs():
     assert feet.mask is not None and feet.mask[45:70, 20:70].mean() > 0.9
     assert feet.mask[:30].mean() < 0.05                  # the legs still out: the box's top part
     assert _shoe_colours(rgb, feet)[0] == "white"
+
+
+def test_white_shoes_on_a_white_floor_stay_when_the_person_mask_holds_them():
+    # the floor's white would take the shoes out, the trousers' black the legs: the person mask bounds the shoes
+    # (hostile read: the card named the trousers' hems, black, for white trainers)
+    rgb, person, lower, feet = _feet_scene(floor=(235, 235, 235), shoes_in_mask=True)
+    feet = R._feet_apart(rgb, [lower, R._refine(feet, rgb, person)], person)[1]
+    assert feet.mask is not None and feet.mask[30:70, 20:70].mean() > 0.9
+    assert _shoe_colours(rgb, feet) == ["white"]
+
+
+def test_a_tiled_floor_stays_out_of_shoes_the_person_mask_holds():
+    rgb, person, lower, feet = _feet_scene(shoes_in_mask=True)
+    tiles = np.array([(200, 60, 60), (60, 160, 60), (230, 200, 40), (90, 90, 200), (180, 120, 200)], np.uint8)
+    yy, xx = np.mgrid[:720, :1000]
+    floor = person <= 0.5
+    rgb[floor] = tiles[((yy // 20) * 3 + (xx // 20)) % 5][floor]
+    feet = R._feet_apart(rgb, [lower, R._refine(feet, rgb, person)], person)[1]
+    off = person[630:710, 420:580] <= 0.5                            # the tiles, in the box's coordinates
+    assert feet.mask[30:70, 20:70].mean() > 0.9
+    assert (feet.mask & off).sum() < 0.05 * feet.mask.sum()          # the tiles out, all five colours
 
 
 def _two_halves(wall, upper_rows, lower_rows):
@@ -177,6 +200,18 @@ def test_a_striped_dress_with_the_wall_beside_its_arms_is_one_garment():
     rgb, person, regions = _two_halves(GREY, [(GREY, 0.2), (YELLOW, 0.4), (BLACK, 0.2), (GREY, 0.2)],
                                        [(YELLOW, 0.65), (BLACK, 0.35)])
     assert [r.name for r in R._merge_same_colour(rgb, regions, person)] == ["full"]
+
+
+def test_a_printed_tee_over_jeans_of_its_ground_colour_is_two_garments():
+    # without the wall, black leads both halves; the halves' mixes differ (the print is in the top only): two
+    # garments (hostile read: they had merged into one black dress), and an open navy blazer over a white shirt
+    rgb, person, regions = _two_halves(GREY, [(GREY, 0.1), (BLACK, 0.45), (WHITE, 0.35), (GREY, 0.1)],
+                                       [(BLACK, 1.0)])
+    assert [r.name for r in R._merge_same_colour(rgb, regions, person)] == ["upper", "lower"]
+    navy = (25, 35, 80)
+    rgb, person, regions = _two_halves(GREY, [(GREY, 0.1), (navy, 0.22), (WHITE, 0.36), (navy, 0.22), (GREY, 0.1)],
+                                       [(navy, 1.0)])
+    assert [r.name for r in R._merge_same_colour(rgb, regions, person)] == ["upper", "lower"]
 
 
 def test_the_walls_colour_never_changes_which_colour_leads():

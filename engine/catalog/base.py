@@ -31,7 +31,8 @@ class Product:
 class Hit:
     product: Product
     score: float                            # cosine similarity, 1 = the same
-    vector: np.ndarray | None = None        # the product's signature vector, when the search was asked for it
+    # the product's signature vector, when the search was asked for it (not compared or printed: 1000+ numbers)
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
         return {**self.product.to_dict(), "score": round(self.score, 4)}

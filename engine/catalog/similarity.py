@@ -68,6 +68,8 @@ class ProductSignature:
         v = np.asarray(vector, np.float32).ravel()
         if not self.colour_weight or v.shape[0] != self.info.dim:
             return {}
+        if not np.isfinite(v[-n:]).all():      # a damaged vector: no colours rather than NaN shares (min(x, nan) is x)
+            return {}
         tail = np.maximum(v[-n:], 0.0)
         total = float(tail.sum())
         if total <= 1e-9:

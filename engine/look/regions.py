@@ -421,10 +421,18 @@ def _feet_apart(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarra
         # the trousers' colours out of the box's top part, where the legs reach into it (the shoes are below:
         # white trainers under white-striped trousers keep their white); when that leaves too little, the floor's
         # alone
-        legs = floor.copy()
         top = int(LEGS_REACH * b.h)
+        legs = floor.copy()
         legs[:top] = _unlike(crop[:top], floor[:top], colours, BODY_DELTA_E)
-        for mask in (legs, floor):
+        candidates = [legs, floor]
+        worn = keep & (person[b.y:b.y + b.h, b.x:b.x + b.w] > 0.5) if person is not None else None
+        if worn is not None and worn[top:].mean() >= MIN_FEET_SHARE:
+            # the person mask holds the shoes (a real segmenter mostly does): it bounds them, and the floor's colours
+            # are not taken out of them (white shoes on a white floor had left only the trousers' hems)
+            worn_legs = worn.copy()
+            worn_legs[:top] = _unlike(crop[:top], worn[:top], colours, BODY_DELTA_E)
+            candidates = [legs & worn, worn_legs, worn]
+        for mask in candidates:
             if mask.mean() >= MIN_FEET_SHARE:
                 out.append(GarmentRegion(r.name, b, mask, r.kinds, r.extra))
                 break
@@ -462,16 +470,42 @@ def _garment_colour(rgb: np.ndarray, region: GarmentRegion, person: np.ndarray |
     colours (the ring around the box, off the person), which the person mask lets in beside a sleeveless dress's
     arms; the region's own pixels when that would leave too little (a white top on a white wall). ``own``: its
     colours measured on all of its mask."""
-    crop = region.crop(rgb)
     if region.mask is None or not own or own[0].share >= 0.5:       # nothing the background could change
         return own
-    bare = _unlike(crop, region.mask, _around(rgb, region.box, person), BACKGROUND_DELTA_E)
-    if bare.sum() < 0.5 * region.mask.sum():
+    bare = _bare(rgb, region, person)
+    if bare is None:
         return own
-    out = dominant_colors(crop, bare, max_colors=1)
+    out = dominant_colors(region.crop(rgb), bare, max_colors=1)
     # the background's colours may raise the leading colour's share, never change which colour leads (an orange
     # skirt in front of an orange cat would leave only the top's hem)
     return out if out and out[0].en == own[0].en else own
+
+
+def _bare(rgb: np.ndarray, region: GarmentRegion, person: np.ndarray | None) -> np.ndarray | None:
+    """The region's mask without the background's colours (the ring around its box, off the person); None when
+    that would leave under half of it (a white top on a white wall)."""
+    if region.mask is None:
+        return None
+    bare = _unlike(region.crop(rgb), region.mask, _around(rgb, region.box, person), BACKGROUND_DELTA_E)
+    return bare if bare.sum() >= 0.5 * region.mask.sum() else None
+
+
+MERGE_MIX_OVERLAP = 0.75     # a dress's two halves show the same colours in about the same shares (a striped dress:
+                             # both stripes in each); a black tee with a big white print over black jeans, 0.56
+
+
+def _mix_overlap(rgb: np.ndarray, upper: GarmentRegion, lower: GarmentRegion, person: np.ndarray | None) -> float:
+    """How much of the two halves' colour mixes, each read without the background, is the same: 0..1."""
+    mixes = []
+    for r in (upper, lower):
+        bare = _bare(rgb, r, person)
+        colours = dominant_colors(r.crop(rgb), bare if bare is not None else r.mask, max_colors=4)
+        total = sum(c.share for c in colours) or 1.0
+        shares: dict[str, float] = {}
+        for c in colours:
+            shares[c.en] = shares.get(c.en, 0.0) + c.share / total
+        mixes.append(shares)
+    return float(sum(min(v, mixes[1].get(k, 0.0)) for k, v in mixes[0].items()))
 
 
 def _same_colour(a: list, b: list) -> bool:
@@ -489,8 +523,11 @@ def _merge_same_colour(rgb: np.ndarray, regions: list[GarmentRegion], person: np
     b = dominant_colors(lower.crop(rgb), lower.mask, max_colors=1)
     if not (a and b and a[0].en == b[0].en):      # the leading colours differ: two garments (the background's
         return regions                            # colours never change which leads: _garment_colour)
-    if not _same_colour(a, b) and not _same_colour(_garment_colour(rgb, upper, person, a),
-                                                   _garment_colour(rgb, lower, person, b)):
+    if not _same_colour(a, b) and not (_same_colour(_garment_colour(rgb, upper, person, a),
+                                                    _garment_colour(rgb, lower, person, b))
+                                       and _mix_overlap(rgb, upper, lower, person) >= MERGE_MIX_OVERLAP):
+        # one colour leads both halves only once the background is out: one garment only if the halves' whole
+        # mixes agree too (without it a printed tee over jeans of the print's ground colour became a dress)
         return regions
     b0, b1 = upper.box, lower.box
     x0, y0 = min(b0.x, b1.x), b0.y
