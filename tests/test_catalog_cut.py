@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.catalog.embed import EmbedderInfo, ImageEmbedder
 from engine.catalog.similarity import ProductSignature
 from engine.media.colors import cut_background
+
+from tests.helpers import SeenEmbedder
 
 
 def _photo(ground=(250, 250, 250), size=120) -> np.ndarray:
@@ -50,19 +51,8 @@ def test_a_photo_without_a_plain_ground_is_left_as_it_is():
     assert cut_background(flat) is flat
 
 
-class _Seen(ImageEmbedder):
-    info = EmbedderInfo("seen", "seen-1", 4)
-
-    def __init__(self):
-        self.images = []
-
-    def embed_images(self, images):
-        self.images += [np.array(im) for im in images]
-        return np.tile(np.eye(4, dtype=np.float32)[:1], (len(images), 1))
-
-
 def test_a_photo_is_embedded_with_its_ground_grey_and_a_cut_region_as_it_came():
-    seen = _Seen()
+    seen = SeenEmbedder()
     sig = ProductSignature(seen)
     photo = _photo(ground=(40, 160, 60))
     region = _photo(ground=(40, 160, 60))

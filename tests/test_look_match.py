@@ -5,21 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from engine.catalog.base import Hit, Product
-from engine.catalog.embed import EmbedderInfo, ImageEmbedder
 from engine.catalog.similarity import GREY, ProductSignature, on_grey_square
 from engine.look.look import colour_overlap, rank
 from engine.media.colors import NamedColor, dominant_colors
 
-
-class _Seen(ImageEmbedder):
-    info = EmbedderInfo("seen", "seen-1", 4)
-
-    def __init__(self):
-        self.images = []
-
-    def embed_images(self, images):
-        self.images += [np.array(im) for im in images]
-        return np.tile(np.eye(4, dtype=np.float32)[:1], (len(images), 1))
+from tests.helpers import SeenEmbedder
 
 
 def _shoes(h=30, w=90) -> np.ndarray:
@@ -30,7 +20,7 @@ def _shoes(h=30, w=90) -> np.ndarray:
 
 
 def test_a_cut_region_is_squared_on_grey_not_on_its_edge_pixels():
-    seen = _Seen()
+    seen = SeenEmbedder()
     sig = ProductSignature(seen)
     region = _shoes()
     sig.vectors([region], [np.ones(region.shape[:2], bool)])
@@ -42,13 +32,13 @@ def test_a_cut_region_is_squared_on_grey_not_on_its_edge_pixels():
 
 
 def test_a_photo_is_not_squared_here():
-    seen = _Seen()
+    seen = SeenEmbedder()
     ProductSignature(seen).vectors([_shoes()])                        # a photo: no mask
     assert seen.images[0].shape[:2] == (30, 90)                      # the embedder letterboxes it, as before
 
 
 def test_the_colour_shares_are_read_back_from_a_vector():
-    sig = ProductSignature(_Seen())
+    sig = ProductSignature(SeenEmbedder())
     im = np.zeros((40, 40, 3), np.uint8)
     im[:, :30] = (30, 60, 200)                                        # three quarters blue, a quarter white
     im[:, 30:] = (250, 250, 250)
@@ -58,7 +48,7 @@ def test_the_colour_shares_are_read_back_from_a_vector():
     assert set(shares) == set(measured) == {"blue", "white"}
     assert abs(sum(shares.values()) - 1) < 1e-5
     assert abs(shares["blue"] - 0.75) < 0.02 and abs(shares["white"] - 0.25) < 0.02
-    assert ProductSignature(_Seen(), colour_weight=0).colour_shares(np.ones(4, np.float32)) == {}
+    assert ProductSignature(SeenEmbedder(), colour_weight=0).colour_shares(np.ones(4, np.float32)) == {}
     assert sig.colour_shares(np.ones(3, np.float32)) == {}           # another signature's vector: no shares
     damaged = sig.vectors([im], [mask])[0].copy()
     damaged[-1] = np.nan
