@@ -224,7 +224,9 @@ def test_every_encoder_here_is_timed_and_the_fastest_that_agrees_is_chosen(tiny_
     # MIN_COSINE (the record lists them; the tiny random model's int8 graph may fall between the two thresholds)
     agreeing = {n: vision["encoders"][n] for n in vision["agreeing"]}
     assert agreeing and all(vision["cosines"][n] >= 0.9 for n in agreeing)
-    assert vision["choice"] == min(agreeing, key=agreeing.get)
+    # the record keeps times to 0.1 ms: the tiny model's encoders (8-12 ms) can tie there on a loaded machine, and
+    # min() of a tie takes the first listed (the whole suite, beside a benchmark, failed once so)
+    assert agreeing[vision["choice"]] == min(agreeing.values())
     assert vision["cpu_choice"] in ("onnx-int8", "mmproj") and " ms here" in vision["why"]
     assert "OpenVINO CPU" in vision["why"]
 
