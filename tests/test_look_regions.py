@@ -149,6 +149,23 @@ def test_shoes_of_the_trousers_colour_keep_it_below_the_legs():
     assert _shoe_colours(rgb, feet)[0] == "white"
 
 
+def test_shoes_overhanging_their_box_are_not_taken_for_the_floor():
+    # the pose's points sit inside the feet, so a pair of shoes overhangs the box cut from them (here 14 px a side):
+    # the floor's colours are read from a ring a little away from the box, not from the strips right beside it,
+    # which held the shoes' own white and took the shoes out (hostile read: this was untested)
+    rgb = np.zeros((720, 1000, 3), np.uint8)
+    rgb[:] = (60, 90, 130)
+    rgb[350:660, 470:530] = (20, 20, 20)
+    rgb[660:700, 426:574] = (240, 240, 240)
+    person = np.zeros((720, 1000), np.float32)
+    person[350:660, 470:530] = 1.0
+    lower = R.GarmentRegion("lower", R.Box(465, 350, 70, 310), person[350:660, 465:535] > 0.5, R.KINDS["lower"])
+    feet = R.GarmentRegion("feet", R.Box(440, 630, 120, 80), None, R.KINDS["feet"])
+    feet = R._feet_apart(rgb, [lower, feet], person)[1]
+    assert feet.mask is not None and feet.mask[30:70].mean() > 0.9
+    assert _shoe_colours(rgb, feet)[0] == "white"
+
+
 def test_white_shoes_on_a_white_floor_stay_when_the_person_mask_holds_them():
     # the floor's white would take the shoes out, the trousers' black the legs: the person mask bounds the shoes
     # (hostile read: the card named the trousers' hems, black, for white trainers)
