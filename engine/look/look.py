@@ -22,7 +22,7 @@ from engine.errors import BadInput
 from engine.language import vocabulary as voc
 from engine.look.regions import ALL_GARMENTS, NAMES_PT, Box, GarmentRegion, PoseFinder, find_regions
 from engine.look.shape import likely_kinds, pattern_hint, pattern_kind, sleeve_hint
-from engine.media.colors import NamedColor, dominant_colors
+from engine.media.colors import NamedColor, colour_overlap, dominant_colors
 from engine.media.frames import Frame, Region
 from engine.runtime.constrained import choosable, compile_schema
 from engine.runtime.describe import AttributeSchema, ask_attributes, describe, in_portuguese, load_templates
@@ -153,11 +153,6 @@ def _sleeve_of(attributes: dict, title: str = "") -> str:
 def _colour_of(attributes: dict) -> str:
     canon = {voc.canonical_attribute(k): v for k, v in (attributes or {}).items()}
     return voc.normalise_value("colour", canon.get("colour", ""))
-
-
-def colour_overlap(a: dict[str, float], b: dict[str, float]) -> float:
-    """How much of two colour distributions (name -> share, each summing to 1) is the same: 0..1."""
-    return float(sum(min(share, b.get(name, 0.0)) for name, share in a.items()))
 
 
 def rank(hits, colors: list[NamedColor], kinds: tuple[str, ...], category: str | None, k: int,

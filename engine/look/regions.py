@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.errors import VitrineError
-from engine.media.colors import dominant_colors, rgb_to_lab
+from engine.media.colors import colour_overlap, colour_shares, dominant_colors, rgb_to_lab
 from engine.media.focus import _protobuf_shim, _quiet_stderr, PersonSegmenter
 
 log = logging.getLogger(__name__)
@@ -372,11 +372,19 @@ def _outside_body(r: GarmentRegion, crop: np.ndarray, body: list[GarmentRegion],
 def _around(rgb: np.ndarray, b: Box, person: np.ndarray | None, k: int = 4) -> list[np.ndarray]:
     """The main colours (CIELAB) of the ring around a box, off the person: the background behind what a hand
     holds."""
-    h, w = rgb.shape[:2]
     m = max(6, min(b.w, b.h) // 4)          # the ring: from m to 2m outside the box (a bag can overhang it a little)
-    x0, y0, x1, y1 = max(0, b.x - 2 * m), max(0, b.y - 2 * m), min(w, b.x + b.w + 2 * m), min(h, b.y + b.h + 2 * m)
+    return _ring_colours(rgb, b, person, m, 2 * m, k, 0.08)
+
+
+def _ring_colours(rgb: np.ndarray, b: Box, person: np.ndarray | None, gap: int, reach: int, k: int,
+                  min_share: float, above: bool = True) -> list[np.ndarray]:
+    """The main colours (CIELAB) of what lies from ``gap`` to ``reach`` pixels outside a box (not above it unless
+    ``above``), off the person mask where there is one; none when fewer than 32 pixels are there."""
+    h, w = rgb.shape[:2]
+    x0, x1 = max(0, b.x - reach), min(w, b.x + b.w + reach)
+    y0, y1 = (max(0, b.y - reach) if above else b.y), min(h, b.y + b.h + reach)
     ring = np.ones((y1 - y0, x1 - x0), bool)
-    ring[max(0, b.y - m - y0):b.y + b.h + m - y0, max(0, b.x - m - x0):b.x + b.w + m - x0] = False
+    ring[max(0, b.y - gap - y0):b.y + b.h + gap - y0, max(0, b.x - gap - x0):b.x + b.w + gap - x0] = False
     if person is not None:
         ring &= person[y0:y1, x0:x1] <= 0.5
     pixels = rgb[y0:y1, x0:x1][ring]
@@ -384,7 +392,7 @@ def _around(rgb: np.ndarray, b: Box, person: np.ndarray | None, k: int = 4) -> l
         return []
     if len(pixels) > 4000:
         pixels = pixels[np.random.default_rng(0).choice(len(pixels), 4000, replace=False)]
-    return _main_lab(pixels, k, 0.08)
+    return _main_lab(pixels, k, min_share)
 
 
 def _largest_blob(mask: np.ndarray, near: int = 0) -> np.ndarray:
@@ -449,31 +457,15 @@ def _floor(rgb: np.ndarray, b: Box, person: np.ndarray | None, k: int = 3) -> li
     """The main colours (CIELAB) of the floor or wall around the feet: a ring a little away from the box (a shoe
     overhangs a box cut from the pose's points), off the person mask where there is one (the legs above, the
     shoes themselves), and not above the box (the legs and the lower garment are there)."""
-    h, w = rgb.shape[:2]
     m = max(4, min(b.w, b.h) // 4)
-    x0, x1 = max(0, b.x - 3 * m), min(w, b.x + b.w + 3 * m)
-    y0, y1 = b.y, min(h, b.y + b.h + 3 * m)
-    ring = np.ones((y1 - y0, x1 - x0), bool)
-    ring[:min(y1, b.y + b.h + m) - y0, max(0, b.x - m - x0):b.x + b.w + m - x0] = False
-    if person is not None:
-        ring &= person[y0:y1, x0:x1] <= 0.5
-    pixels = rgb[y0:y1, x0:x1][ring]
-    if len(pixels) < 32:
-        return []
-    if len(pixels) > 4000:
-        pixels = pixels[np.random.default_rng(0).choice(len(pixels), 4000, replace=False)]
-    return _main_lab(pixels, k, 0.15)
+    return _ring_colours(rgb, b, person, m, 3 * m, k, 0.15, above=False)
 
 
-def _garment_colour(rgb: np.ndarray, region: GarmentRegion, person: np.ndarray | None, own: list) -> list:
-    """The region's main colour, for telling one garment from two: measured without the pixels of the background's
-    colours (the ring around the box, off the person), which the person mask lets in beside a sleeveless dress's
-    arms; the region's own pixels when that would leave too little (a white top on a white wall). ``own``: its
-    colours measured on all of its mask."""
-    if region.mask is None or not own or own[0].share >= 0.5:       # nothing the background could change
-        return own
-    bare = _bare(rgb, region, person)
-    if bare is None:
+def _garment_colour(rgb: np.ndarray, region: GarmentRegion, bare: np.ndarray | None, own: list) -> list:
+    """The region's main colour, for telling one garment from two: measured on ``bare``, its mask without the
+    pixels of the background's colours (``_bare``), which the person mask lets in beside a sleeveless dress's arms;
+    ``own`` (its colours on all of its mask) when that is None (a white top on a white wall)."""
+    if region.mask is None or not own or own[0].share >= 0.5 or bare is None:    # nothing the background changes
         return own
     out = dominant_colors(region.crop(rgb), bare, max_colors=1)
     # the background's colours may raise the leading colour's share, never change which colour leads (an orange
@@ -494,18 +486,9 @@ MERGE_MIX_OVERLAP = 0.75     # a dress's two halves show the same colours in abo
                              # both stripes in each); a black tee with a big white print over black jeans, 0.56
 
 
-def _mix_overlap(rgb: np.ndarray, upper: GarmentRegion, lower: GarmentRegion, person: np.ndarray | None) -> float:
-    """How much of the two halves' colour mixes, each read without the background, is the same: 0..1."""
-    mixes = []
-    for r in (upper, lower):
-        bare = _bare(rgb, r, person)
-        colours = dominant_colors(r.crop(rgb), bare if bare is not None else r.mask, max_colors=4)
-        total = sum(c.share for c in colours) or 1.0
-        shares: dict[str, float] = {}
-        for c in colours:
-            shares[c.en] = shares.get(c.en, 0.0) + c.share / total
-        mixes.append(shares)
-    return float(sum(min(v, mixes[1].get(k, 0.0)) for k, v in mixes[0].items()))
+def _mix(rgb: np.ndarray, region: GarmentRegion, bare: np.ndarray | None) -> dict[str, float]:
+    """A half's colour mix (name -> share), read on ``bare`` where there is one, else on its mask."""
+    return colour_shares(dominant_colors(region.crop(rgb), bare if bare is not None else region.mask, max_colors=4))
 
 
 def _same_colour(a: list, b: list) -> bool:
@@ -523,12 +506,13 @@ def _merge_same_colour(rgb: np.ndarray, regions: list[GarmentRegion], person: np
     b = dominant_colors(lower.crop(rgb), lower.mask, max_colors=1)
     if not (a and b and a[0].en == b[0].en):      # the leading colours differ: two garments (the background's
         return regions                            # colours never change which leads: _garment_colour)
-    if not _same_colour(a, b) and not (_same_colour(_garment_colour(rgb, upper, person, a),
-                                                    _garment_colour(rgb, lower, person, b))
-                                       and _mix_overlap(rgb, upper, lower, person) >= MERGE_MIX_OVERLAP):
-        # one colour leads both halves only once the background is out: one garment only if the halves' whole
-        # mixes agree too (without it a printed tee over jeans of the print's ground colour became a dress)
-        return regions
+    if not _same_colour(a, b):
+        # one colour may lead both halves only once the background is out: one garment then only if the halves'
+        # whole mixes agree too (without it a printed tee over jeans of the print's ground colour became a dress)
+        bare_u, bare_l = _bare(rgb, upper, person), _bare(rgb, lower, person)
+        if not (_same_colour(_garment_colour(rgb, upper, bare_u, a), _garment_colour(rgb, lower, bare_l, b))
+                and colour_overlap(_mix(rgb, upper, bare_u), _mix(rgb, lower, bare_l)) >= MERGE_MIX_OVERLAP):
+            return regions
     b0, b1 = upper.box, lower.box
     x0, y0 = min(b0.x, b1.x), b0.y
     box = Box(x0, y0, max(b0.x + b0.w, b1.x + b1.w) - x0, b1.y + b1.h - y0)

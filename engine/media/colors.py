@@ -20,7 +20,7 @@ COLOR_TABLE = ASSETS / "colors.tsv"
 MAX_PIXELS = 6000          # enough for stable shares; k-means cost grows with it
 MIN_SHARE = 0.08           # smaller clusters are edges, shadows and print details, not "the colour"
 BORDER = 0.06              # the ring of the region sampled as background
-GROUND_MIN_DELTA_E = 3.0  # a plain photo ground's pixels are within this of its colour (the tolerance grows with its noise)
+GROUND_MIN_DELTA_E = 3.0   # a plain photo ground's pixels are within this of its colour (more with its noise)
 BACKGROUND_DELTA_E = 14.0  # a cluster this close to the ring's colour is background, not garment
 
 _COLOUR_WORDS = re.compile(r"\b(cor|cores|colou?rs?|tom|tons|shade)\b", re.IGNORECASE)
@@ -100,6 +100,20 @@ def _ring(rgb: np.ndarray) -> np.ndarray:
     bh, bw = max(1, round(h * BORDER)), max(1, round(w * BORDER))
     return np.concatenate([rgb[:bh].reshape(-1, 3), rgb[-bh:].reshape(-1, 3),
                            rgb[:, :bw].reshape(-1, 3), rgb[:, -bw:].reshape(-1, 3)])
+
+
+def colour_shares(colors: list[NamedColor]) -> dict[str, float]:
+    """Measured colours as name -> share, summing to 1 (two clusters of one name add up)."""
+    total = sum(c.share for c in colors) or 1.0
+    out: dict[str, float] = {}
+    for c in colors:
+        out[c.en] = out.get(c.en, 0.0) + c.share / total
+    return out
+
+
+def colour_overlap(a: dict[str, float], b: dict[str, float]) -> float:
+    """How much of two colour distributions (name -> share, each summing to 1) is the same: 0..1."""
+    return float(sum(min(share, b.get(name, 0.0)) for name, share in a.items()))
 
 
 def cut_background(rgb: np.ndarray, side: int = 256) -> np.ndarray:
