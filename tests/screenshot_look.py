@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -27,6 +28,13 @@ def main() -> int:
     p.add_argument("--sizes", default="1280x720,1366x768")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="look-shots-"))
+    try:                                     # each run's catalog, video and home (~60 MB): the suite runs it each time
+        return _shots(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _shots(args, work: Path) -> int:
     os.environ["VITRINE_HOME"] = str(work / "home")
     from PySide6.QtCore import QPoint, QRect, QSettings, Qt
     from PySide6.QtTest import QTest
