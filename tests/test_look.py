@@ -362,6 +362,35 @@ def test_an_interrupted_index_resumes_where_it_stopped(video, shop, tmp_path, mo
         cat.close()
 
 
+def test_an_index_started_again_by_another_search_stops_the_build_still_running_on_it(video, shop):
+    """Two searches of one video with other steps share its index file: the one that starts it again wins, the
+    other stops at its next frame (Busy, one line) rather than saving frames under the other's settings."""
+    from engine.catalog.sqlite_catalog import SqliteCatalog
+    from engine.errors import Busy
+    from engine.look.video_index import VideoIndex
+    from engine.settings import Settings
+    path, _, _ = video
+    _, folder = shop
+    cat = SqliteCatalog(folder, settings=Settings.from_env())
+    first = VideoIndex(path, 1.0, cat.signature.info.id, False, Settings.from_env())
+    second = None
+    try:
+        assert first.build(cat, limit=1) == 1
+        same = VideoIndex(path, 1.0, cat.signature.info.id, False, Settings.from_env())
+        assert same.build(cat, limit=1) == 1               # the same settings: both may carry on
+        same.close()
+        second = VideoIndex(path, 2.0, cat.signature.info.id, False, Settings.from_env())   # starts it again
+        with pytest.raises(Busy, match="search again"):
+            first.build(cat, limit=1)
+        assert second.build(cat) == 3 and second.is_complete()
+        assert {round(t) for t in second.done_times()} == {0, 2, 4}     # nothing of the first's step in it
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+        cat.close()
+
+
 def test_a_catalog_sku_or_its_picture_finds_its_moments(video, shop, cli):
     from engine.catalog.sqlite_catalog import SqliteCatalog
     path, dress_query, _ = video

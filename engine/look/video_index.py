@@ -20,6 +20,7 @@ import math
 import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -27,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from engine.database import SqlErrors, open_database
-from engine.errors import BadInput, Cancelled
+from engine.errors import BadInput, Busy, Cancelled
 from engine.look.look import look_at
 from engine.look.regions import Box, PoseFinder
 from engine.media.frames import FrameSource
@@ -242,8 +243,11 @@ class VideoIndex:
                 self.db.execute("DELETE FROM meta")
                 self.db.execute("COMMIT")
             have = {}
+        # This opening's mark: another process that starts the index again (other settings) writes its own, and a
+        # build still running here stops at its next frame instead of saving it under the other's settings.
+        self._build = have.get("build") or uuid.uuid4().hex
         with self._sql("writing the video index"):
-            for k, v in want.items():
+            for k, v in {**want, "build": self._build}.items():
                 if k not in have:
                     self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (k, v))
         try:
@@ -307,6 +311,10 @@ class VideoIndex:
         with self._lock, self._sql("writing the video index"):
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                mark = self.db.execute("SELECT value FROM meta WHERE key = 'build'").fetchone()
+                if mark is None or mark[0] != self._build:
+                    raise Busy(f"another search started the index of {self.video.name} again with other settings "
+                               "while this one was building it: search again when it is done")
                 self.db.execute("DELETE FROM items WHERE t = ?", (t,))
                 self.db.execute("INSERT OR REPLACE INTO frames(t, idx, how, thumbnail, seconds) VALUES (?, ?, ?, ?, ?)",
                                 (t, idx, look.how, thumb, seconds))
