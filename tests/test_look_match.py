@@ -170,3 +170,34 @@ def test_a_product_shot_ranks_the_kind_its_shape_points_to():
     assert [m.id for m in rank(hits, colors, ALL_GARMENTS, None, 2, votes=votes)] == ["shoes", "dress"]
     nearer = [Hit(hits[0].product, 0.68), Hit(hits[1].product, 0.70)]
     assert rank(nearer, colors, ALL_GARMENTS, "dress", 2, votes=votes)[0].id == "dress"  # the model's word leads
+
+
+class _ShotCatalog(_Catalog):
+    """A catalog where a yellow dress is nearest a region by the whole vector and shoes by its shape alone."""
+
+    def __init__(self, sig):
+        super().__init__(sig, [])
+        self.dress = Product("dress", "Yellow plain dress", {"garment": "dress", "colour": "yellow"}, "")
+        self.shoes = Product("shoes", "Yellow plain shoes", {"garment": "shoes", "colour": "yellow"}, "")
+
+    def info(self):
+        from types import SimpleNamespace
+        return SimpleNamespace(indexed=2)
+
+    def search_vector(self, vec, k=5, vectors=False):
+        self.asked.append(np.array(vec))
+        if not np.asarray(vec)[-len(self.signature.colour_names):].any():        # by shape alone
+            return [Hit(self.shoes, 0.9)] * min(k, 3)
+        return [Hit(self.dress, 0.70), Hit(self.shoes, 0.68)][:k]
+
+
+def test_the_look_votes_the_kind_of_a_box_the_clerk_drew():
+    from engine.look.look import look_at
+    from engine.look.regions import Box
+    from engine.media.frames import Frame
+    rgb = _flat(120, 160, (185, 182, 172))
+    rgb[40:80, 30:130] = (230, 200, 30)                                  # yellow shoes on a wall
+    cat = _ShotCatalog(ProductSignature(SeenEmbedder()))
+    look = look_at(Frame(rgb, "shot.png"), cat, boxes=[Box(20, 30, 120, 60)])
+    assert [m.id for m in look.items[0].matches] == ["shoes", "dress"]
+    assert len(cat.asked) == 2                                           # the nearest products, then by shape
