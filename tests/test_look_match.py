@@ -1,12 +1,13 @@
 """How the look ranks catalog products for a region: the cut-out squared on its own grey before it is embedded,
-and a product's photo colours (read back from its vector) agreeing with all of the region's colours."""
+a product's photo colours (read back from its vector) agreeing with all of the region's colours, and the kind of
+a region that can hold any garment voted by the catalog products nearest its shape."""
 from __future__ import annotations
 
 import numpy as np
 
 from engine.catalog.base import Hit, Product
 from engine.catalog.similarity import GREY, ProductSignature, on_grey_square
-from engine.look.look import colour_overlap, rank
+from engine.look.look import colour_overlap, kind_votes, rank
 from engine.media.colors import NamedColor, dominant_colors
 
 from tests.helpers import SeenEmbedder
@@ -106,3 +107,97 @@ def test_the_catalog_hands_back_each_hits_vector_when_asked(tmp_path):
             assert abs(float(h.vector @ query) - h.score) < 0.01      # the very vector the index holds
     finally:
         cat.close()
+
+
+class _ShapeEmbedder(SeenEmbedder):
+    """Features by the picture's shape alone: a wide picture (shoes) one vector, a tall one (a dress) another."""
+
+    def embed_images(self, images):
+        self.images += [np.array(im) for im in images]
+        wide, tall = np.array([1.0, 0.9, 0, 0], np.float32), np.array([0.9, 1.0, 0, 0], np.float32)   # near
+        return np.stack([(wide if im.shape[1] > im.shape[0] else tall) / np.linalg.norm(wide) for im in images])
+
+
+def _flat(h, w, rgb):
+    im = np.zeros((h, w, 3), np.uint8)
+    im[:] = rgb
+    return im
+
+
+def test_the_shape_part_orders_products_by_their_features_alone():
+    sig = ProductSignature(_ShapeEmbedder())
+    yellow, blue = (230, 200, 30), (30, 60, 200)
+    shoes_blue, dress_yellow = sig.vectors([_flat(30, 90, blue), _flat(90, 30, yellow)])
+    region = sig.vectors([_flat(30, 90, yellow)])[0]                    # yellow shoes
+    assert region @ dress_yellow > region @ shoes_blue                  # the whole vector: the colour leads
+    query = sig.shape_part(region)
+    assert query @ shoes_blue > query @ dress_yellow                    # the features alone: the shoes
+    assert (query[-len(sig.colour_names):] == 0).all() and region[-len(sig.colour_names):].any()   # a copy
+    assert (ProductSignature(SeenEmbedder(), colour_weight=0).shape_part(np.ones(4)) == 1).all()
+
+
+class _Catalog:
+    """What kind_votes reads of a catalog: its signature and a search by vector."""
+
+    def __init__(self, sig, products):
+        self.signature, self.products, self.asked = sig, products, []
+
+    def search_vector(self, vec, k=5, vectors=False):
+        self.asked.append(np.array(vec))
+        return [Hit(p, 0.5) for p in self.products[:k]]
+
+
+def test_the_kind_is_voted_by_the_nearest_products_shapes():
+    sig = ProductSignature(SeenEmbedder())
+    products = [Product(f"s{i}", "Yellow shoes", {"garment": "shoes"}, "") for i in range(3)] + \
+        [Product("d", "Yellow dress", {"garment": "dress"}, ""), Product("x", "A gift card", {}, "")]
+    cat = _Catalog(sig, products)
+    region = np.ones(sig.info.dim, np.float32)
+    assert kind_votes(cat, region, n=5) == {"shoes": 0.75, "dress": 0.25}     # a product of no garment: no vote
+    assert (cat.asked[0][-len(sig.colour_names):] == 0).all()                 # asked without the colour
+    assert kind_votes(_Catalog(sig, []), region) == {}
+
+
+def test_a_product_shot_ranks_the_kind_its_shape_points_to():
+    """Yellow shoes on a wall (no person: the region may hold any garment): a yellow dress is nearer by the whole
+    vector, the shoes' neighbours by shape are shoes."""
+    from engine.look.regions import ALL_GARMENTS
+    hits = [Hit(Product("dress", "Yellow plain dress", {"garment": "dress", "colour": "yellow"}, ""), 0.70),
+            Hit(Product("shoes", "Yellow plain shoes", {"garment": "shoes", "colour": "yellow"}, ""), 0.68)]
+    colors = [NamedColor("yellow", "amarelo", "amarela", "#e6c81e", 1.0)]
+    assert rank(hits, colors, ALL_GARMENTS, None, 2)[0].id == "dress"
+    votes = {"shoes": 0.9, "bag": 0.1}
+    assert [m.id for m in rank(hits, colors, ALL_GARMENTS, None, 2, votes=votes)] == ["shoes", "dress"]
+    nearer = [Hit(hits[0].product, 0.68), Hit(hits[1].product, 0.70)]
+    assert rank(nearer, colors, ALL_GARMENTS, "dress", 2, votes=votes)[0].id == "dress"  # the model's word leads
+
+
+class _ShotCatalog(_Catalog):
+    """A catalog where a yellow dress is nearest a region by the whole vector and shoes by its shape alone."""
+
+    def __init__(self, sig):
+        super().__init__(sig, [])
+        self.dress = Product("dress", "Yellow plain dress", {"garment": "dress", "colour": "yellow"}, "")
+        self.shoes = Product("shoes", "Yellow plain shoes", {"garment": "shoes", "colour": "yellow"}, "")
+
+    def info(self):
+        from types import SimpleNamespace
+        return SimpleNamespace(indexed=2)
+
+    def search_vector(self, vec, k=5, vectors=False):
+        self.asked.append(np.array(vec))
+        if not np.asarray(vec)[-len(self.signature.colour_names):].any():        # by shape alone
+            return [Hit(self.shoes, 0.9)] * min(k, 3)
+        return [Hit(self.dress, 0.70), Hit(self.shoes, 0.68)][:k]
+
+
+def test_the_look_votes_the_kind_of_a_box_the_clerk_drew():
+    from engine.look.look import look_at
+    from engine.look.regions import Box
+    from engine.media.frames import Frame
+    rgb = _flat(120, 160, (185, 182, 172))
+    rgb[40:80, 30:130] = (230, 200, 30)                                  # yellow shoes on a wall
+    cat = _ShotCatalog(ProductSignature(SeenEmbedder()))
+    look = look_at(Frame(rgb, "shot.png"), cat, boxes=[Box(20, 30, 120, 60)])
+    assert [m.id for m in look.items[0].matches] == ["shoes", "dress"]
+    assert len(cat.asked) == 2                                           # the nearest products, then by shape

@@ -76,6 +76,17 @@ class ProductSignature:
             return {}
         return {name: float(x) / total for name, x in zip(self.colour_names, tail) if x > 0}
 
+    def shape_part(self, vector: np.ndarray) -> np.ndarray:
+        """The vector with its colour part zeroed: searched with, the catalog's products come in the order of the
+        embedder's features alone (shape, texture), whatever their colour. Every product vector is the embedder's
+        unit vector and ``colour_weight`` x a unit colour vector, scaled by one and the same norm, so the cosine with
+        this orders them as the features' cosine does. Unchanged without a colour part."""
+        v = np.array(vector, np.float32).ravel()
+        n = len(self.colour_names)
+        if self.colour_weight and v.shape[0] == self.info.dim:
+            v[-n:] = 0.0
+        return v
+
     def vectors(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
         """One vector per image; an image with a mask is a region already cut out (its ground grey), one without is
         a photo whose plain ground is greyed before it is embedded (``cut_background``)."""

@@ -46,6 +46,11 @@ PHOTO_COLOUR_BONUS = 0.1     # times how much of the region's colours the produc
                              # one shows two (look-bench dev, 9 videos: 0.1 and 0.15 fitted best on dev-fit, 835 ->
                              # 841 of 918; dev-check 400 -> 401 of 439; a blue-and-white striped bag on a table was
                              # ranked behind a blue striped skirt)
+KIND_NEIGHBOURS = 10         # a region that can hold any garment (a product shot, the clerk's box) has its kind voted
+                             # by this many catalog products nearest its shape (``kind_votes``; look-bench product
+                             # shots of bags and shoes on a wall, 240 frames of seeds 100-105: 227 -> 237 of 239
+                             # found right in the top 3, shoes had been ranked behind a dress or skirt of their
+                             # colour; 20 neighbours: 238; the nine dev videos unchanged, 1300 of 1399)
 MAX_BOXES = 16
 
 
@@ -155,16 +160,29 @@ def _colour_of(attributes: dict) -> str:
     return voc.normalise_value("colour", canon.get("colour", ""))
 
 
+def kind_votes(catalog, vector: np.ndarray, n: int = KIND_NEIGHBOURS) -> dict[str, float]:
+    """What garment a region's shape points to, by the catalog's own products: the share of each garment among the
+    ``n`` products nearest the region's vector with its colour left out (ProductSignature.shape_part). For a region
+    the pose says nothing about (a product shot, the clerk's box) the full vector's nearest are the products of its
+    colour, any garment (yellow shoes on a wall were ranked behind a yellow dress and skirt); the features alone see
+    a shoe. Empty when the catalog finds nothing."""
+    hits = catalog.search_vector(catalog.signature.shape_part(vector), n)
+    garments = [g for g in (_garment_of(h.product.attributes, h.product.title) for h in hits) if g]
+    return {g: garments.count(g) / len(garments) for g in set(garments)} if garments else {}
+
+
 def rank(hits, colors: list[NamedColor], kinds: tuple[str, ...], category: str | None, k: int,
          likely: tuple[str, ...] | None = None, pattern: str | None = None, sleeve: str | None = None,
-         shares: dict[str, float] | None = None, shares_of=None) -> list[Match]:
+         shares: dict[str, float] | None = None, shares_of=None, votes: dict[str, float] | None = None) -> list[Match]:
     """The catalog's nearest products re-ranked: the image similarity, plus agreement with the measured colours
     and with what the region can hold (ImageNet features alone confuse a red shirt with a red skirt), less for a
     garment the region's shape speaks against (``likely``, when the model named no category), and a little more
     for a product whose pattern agrees with ``pattern`` (plain or patterned, read from the pixels) and for one
     whose sleeves are ``sleeve`` (seen on the arms). ``shares`` (the region's colour shares, as its vector holds
     them) and ``shares_of`` (a hit's vector -> its photo's colour shares: ProductSignature.colour_shares): a little
-    more for a product whose photo shows the region's colours, all of them (a pattern's second colour too)."""
+    more for a product whose photo shows the region's colours, all of them (a pattern's second colour too).
+    ``votes`` (garment -> share, ``kind_votes``): for a region that can hold any garment, a product's kind agrees
+    as much as its garment's share of the votes, not wholly (with no category from the model)."""
     measured = {c.en: c.share for c in colors}
     out = []
     for h in hits:
@@ -173,6 +191,8 @@ def rank(hits, colors: list[NamedColor], kinds: tuple[str, ...], category: str |
         kind = 0.5 if not garment else 1.0 if (garment == category if category else garment in kinds) else 0.0
         if kind == 1.0 and not category and likely and garment not in likely:
             kind = UNLIKELY
+        if kind == 1.0 and not category and votes:
+            kind = votes.get(garment, 0.0)
         score = h.score + COLOUR_BONUS * measured.get(colour, 0.0) + KIND_BONUS * kind
         vector = getattr(h, "vector", None)
         if shares and shares_of is not None and vector is not None:
@@ -357,8 +377,10 @@ def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None 
             if searchable:
                 hits = catalog.search_vector(vec, CANDIDATES, vectors=True)
                 sig = catalog.signature
+                votes = kind_votes(catalog, vec) if set(ALL_GARMENTS) <= set(item.kinds) and not item.category \
+                    else None
                 item.matches = rank(hits, item.colors, item.kinds, item.category, k, item.likely,
-                                    item.pattern, item.sleeve, sig.colour_shares(vec), sig.colour_shares)
+                                    item.pattern, item.sleeve, sig.colour_shares(vec), sig.colour_shares, votes)
     return Look(frame.describe(), frame.width, frame.height, how, items, time.perf_counter() - start, model)
 
 
