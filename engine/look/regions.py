@@ -760,7 +760,10 @@ def silhouette_regions(person: np.ndarray) -> list[GarmentRegion]:
         return []
     y0, y1 = ys.min(), ys.max() + 1
     height = y1 - y0
-    standing = height > 1.8 * (xs.max() + 1 - xs.min())
+    # the body's usual width is its rows' median, not the widest: a piece of the background the segmenter joined to
+    # the person (a cup's rim beside the head) widens a few rows, not the legs or the torso
+    rows = on.sum(axis=1)
+    standing = height > 1.8 * float(np.median(rows[rows > 0]))
     bands = [("upper", 0.14, 0.52), ("lower", 0.48, 0.93), ("feet", 0.9, 1.0)] if standing else \
         [("upper", 0.3, 1.0)]
     out = []
