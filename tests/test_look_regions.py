@@ -308,3 +308,12 @@ def test_a_standing_body_widened_by_a_piece_of_the_background_still_stands():
     person[60:330, 810:1000] = 1.0
     names = [r.name for r in R.silhouette_regions(person)]
     assert names[:3] == ["upper", "lower", "feet"]
+
+
+def test_a_white_garment_under_warm_light_is_not_skin():
+    # a white dress with a slight pink tint (Cr ~136, Cb ~123) sat inside the skin box: the mask lost the dress and
+    # kept the wall beside it (dev: a white dress read grey or black in 10 frames); skin tones, pale or dark, stay
+    tinted = np.array([[(255, 240, 235), (245, 230, 225), (250, 238, 232)]], np.uint8)
+    tones = np.array([[(224, 172, 140), (198, 134, 99), (141, 85, 56), (240, 200, 170), (255, 224, 200)]], np.uint8)
+    assert not R.skin(tinted).any()
+    assert R.skin(tones).all()

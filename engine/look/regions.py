@@ -159,7 +159,13 @@ def skin(rgb: np.ndarray) -> np.ndarray:
     import cv2
     ycc = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YCrCb)
     y, cr, cb = ycc[..., 0], ycc[..., 1], ycc[..., 2]
-    return (cr >= 135) & (cr <= 172) & (cb >= 80) & (cb <= 127) & (y > 60)
+    # and not near-grey: a white garment under warm light (a slight pink tint, Cr ~136, Cb ~123) sits inside the
+    # box's corner; skin, however pale, carries more colour than that (>= ~20 from grey)
+    chroma = (cr.astype(np.int32) - 128) ** 2 + (cb.astype(np.int32) - 128) ** 2
+    return (cr >= 135) & (cr <= 172) & (cb >= 80) & (cb <= 127) & (y > 60) & (chroma >= SKIN_CHROMA ** 2)
+
+
+SKIN_CHROMA = 12     # how far (CrCb) from grey a pixel must be to be skin
 
 
 def _refine(region: GarmentRegion, rgb: np.ndarray, person: np.ndarray | None) -> GarmentRegion | None:
