@@ -159,7 +159,13 @@ def skin(rgb: np.ndarray) -> np.ndarray:
     import cv2
     ycc = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YCrCb)
     y, cr, cb = ycc[..., 0], ycc[..., 1], ycc[..., 2]
-    return (cr >= 135) & (cr <= 172) & (cb >= 80) & (cb <= 127) & (y > 60)
+    # and not near-grey: a white garment under warm light (a slight pink tint, Cr ~136, Cb ~123) sits inside the
+    # box's corner; skin, however pale, carries more colour than that (>= ~20 from grey)
+    chroma = (cr.astype(np.int32) - 128) ** 2 + (cb.astype(np.int32) - 128) ** 2
+    return (cr >= 135) & (cr <= 172) & (cb >= 80) & (cb <= 127) & (y > 60) & (chroma >= SKIN_CHROMA ** 2)
+
+
+SKIN_CHROMA = 12     # how far (CrCb) from grey a pixel must be to be skin
 
 
 def _refine(region: GarmentRegion, rgb: np.ndarray, person: np.ndarray | None) -> GarmentRegion | None:
@@ -238,7 +244,7 @@ def pose_regions(pose: Pose, width: int, height: int, person: np.ndarray | None 
         box = Box.around(b.x - 0.1 * torso, soles - 0.3 * torso, b.x + b.w + 0.1 * torso, soles + 0.05 * torso,
                          width, height)
         if box:
-            out.append(GarmentRegion("feet", box, kinds=KINDS["feet"]))
+            out.append(GarmentRegion("feet", box, kinds=KINDS["feet"], extra={"torso": torso}))
     elif len(feet) >= 2:
         fx, fy = [pose.xy(i)[0] for i in feet], [pose.xy(i)[1] for i in feet]
         pad = 0.18 * torso
@@ -249,7 +255,7 @@ def pose_regions(pose: Pose, width: int, height: int, person: np.ndarray | None 
             x0, x1 = min(x0, legs_box.x), max(x1, legs_box.x + legs_box.w)
         box = Box.around(x0, min(fy) - 0.5 * pad, x1, max(fy) + pad, width, height)
         if box:
-            out.append(GarmentRegion("feet", box, kinds=KINDS["feet"]))
+            out.append(GarmentRegion("feet", box, kinds=KINDS["feet"], extra={"torso": torso}))
     outward = 1.0 if sh_l[0] >= sh_r[0] else -1.0          # the person's left is the picture's right when facing us
     for side, points, shoulder, sign in (("left", (L_WRIST, L_PINKY, L_INDEX), sh_l, outward),
                                          ("right", (R_WRIST, R_PINKY, R_INDEX), sh_r, -outward)):
@@ -265,6 +271,79 @@ def pose_regions(pose: Pose, width: int, height: int, person: np.ndarray | None 
         if box:
             out.append(GarmentRegion("hand", box, kinds=KINDS["hand"], extra={"side": side}))
     return out
+
+
+SHIN_SHARE = (0.05, 0.6)   # a row of the feet's columns with this share of skin (between) crosses bare shins; more is
+                           # a skin-coloured floor or wall (a wooden table reads as skin), not two legs
+SHOE_SPAN = (0.1, 0.25)     # where bare shins end, the shoes: from this much (torso lengths) above to this much below
+
+
+def _feet_below_shins(rgb: np.ndarray, feet: GarmentRegion) -> GarmentRegion:
+    """The feet's box moved down to where bare shins end: the pose model puts the ankles it cannot see (under a
+    dress or a skirt) at the hem, so the box cut from them ends on bare legs and the shoes are lower. Kept as it is
+    when the skin does not reach its bottom rows or does not go on below it."""
+    torso = feet.extra.get("torso")
+    if not torso:
+        return feet
+    h = rgb.shape[0]
+    b = feet.box
+    y1 = min(h, int(b.y + b.h + torso))
+    if y1 - (b.y + b.h) < 0.1 * torso:
+        return feet
+    share = skin(rgb[b.y:y1, b.x:b.x + b.w]).mean(axis=1)
+    shin = (share >= SHIN_SHARE[0]) & (share <= SHIN_SHARE[1])
+    tail = max(1, int(0.1 * b.h))
+    if not shin[b.h - tail:b.h].all():
+        return feet
+    gaps = np.nonzero(~shin[b.h:])[0]
+    end = b.h + (int(gaps[0]) if gaps.size else len(shin) - b.h)     # the first row below the box with no shin
+    if end - b.h < 0.1 * torso:
+        return feet
+    box = Box.around(b.x, b.y + end - SHOE_SPAN[0] * torso, b.x + b.w, b.y + end + SHOE_SPAN[1] * torso,
+                     rgb.shape[1], h)
+    if box is None:
+        return feet
+    log.debug("bare shins below the feet's box: moved down %d px", box.y - b.y)
+    return GarmentRegion(feet.name, box, None, feet.kinds, feet.extra)
+
+
+FLOOR_HELD = 0.15          # a row of the feet's columns with this share unlike the floor beside them holds a shoe
+FLOOR_REACH = 0.5          # the feet's box grows down by at most this many torso lengths
+
+
+def _feet_to_floor(rgb: np.ndarray, feet: GarmentRegion, person: np.ndarray | None) -> GarmentRegion:
+    """The feet's box grown down to where the floor begins under it: the pose model puts ankles it cannot see well
+    (under wide trouser legs) at the hem, and the box cut from them ends on the shoes' upper half. The floor is
+    read beside the box (strips left and right of it, at and below its rows, off the person), not below it, where
+    the shoes may be."""
+    torso = feet.extra.get("torso")
+    if not torso:
+        return feet
+    h, w = rgb.shape[:2]
+    b = feet.box
+    y0, y1 = b.y + b.h // 2, min(h, int(b.y + b.h + FLOOR_REACH * torso))
+    if y1 <= b.y + b.h:
+        return feet
+    m = max(6, b.w // 6)
+    strips = []
+    for x0, x1 in ((max(0, b.x - 2 * m), max(0, b.x - m)), (min(w, b.x + b.w + m), min(w, b.x + b.w + 2 * m))):
+        if x1 > x0:
+            off = person[y0:y1, x0:x1] <= 0.5 if person is not None else np.ones((y1 - y0, x1 - x0), bool)
+            strips.append(rgb[y0:y1, x0:x1][off])
+    pixels = np.concatenate(strips) if strips else np.zeros((0, 3), np.uint8)
+    if len(pixels) < 32:
+        return feet
+    if len(pixels) > 4000:
+        pixels = pixels[np.random.default_rng(0).choice(len(pixels), 4000, replace=False)]
+    floor = _main_lab(pixels, 3, 0.1)
+    below = rgb[b.y + b.h:y1, b.x:b.x + b.w]
+    held = _unlike(below, np.ones(below.shape[:2], bool), floor, BODY_DELTA_E).mean(axis=1) >= FLOOR_HELD
+    ends = np.nonzero(~held)[0]
+    grow = int(ends[0]) if ends.size else len(held)
+    if grow < 0.03 * torso or not ends.size:       # nothing below, or no floor within reach (a busy background)
+        return feet
+    box = Box.around(b.x, b.y, b.x + b.w, b.y + b.h + grow + 0.03 * torso, w, h)
+    return GarmentRegion(feet.name, box, None, feet.kinds, feet.extra) if box else feet
 
 
 BODY_DELTA_E = 22.0          # a pixel this close (CIELAB) to a body garment's colour is that garment, not a bag
@@ -562,7 +641,9 @@ def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | 
         pose = None
     if pose is not None:
         person = pose.mask if pose.mask is not None and (pose.mask > 0.5).mean() >= MIN_PERSON_SHARE else None
-        regions = [r for r in (_refine(r, rgb, person) for r in pose_regions(pose, w, h, person)) if r is not None]
+        regions = [_feet_to_floor(rgb, _feet_below_shins(rgb, r), person) if r.name == "feet" else r
+                   for r in pose_regions(pose, w, h, person)]
+        regions = [r for r in (_refine(r, rgb, person) for r in regions) if r is not None]
         regions = _merge_same_colour(rgb, _hands_apart(rgb, regions, person), person)
         regions = _feet_apart(rgb, regions, person)
         if regions:
@@ -685,7 +766,10 @@ def silhouette_regions(person: np.ndarray) -> list[GarmentRegion]:
         return []
     y0, y1 = ys.min(), ys.max() + 1
     height = y1 - y0
-    standing = height > 1.8 * (xs.max() + 1 - xs.min())
+    # the body's usual width is its rows' median, not the widest: a piece of the background the segmenter joined to
+    # the person (a cup's rim beside the head) widens a few rows, not the legs or the torso
+    rows = on.sum(axis=1)
+    standing = height > 1.8 * float(np.median(rows[rows > 0]))
     bands = [("upper", 0.14, 0.52), ("lower", 0.48, 0.93), ("feet", 0.9, 1.0)] if standing else \
         [("upper", 0.3, 1.0)]
     out = []
