@@ -260,11 +260,17 @@ def pose_regions(pose: Pose, width: int, height: int, person: np.ndarray | None 
             if not hips:
                 continue
             x, y = shoulder[0] + sign * 0.3 * shoulder_w, hip_y
-        r = 0.3 * torso         # a bag hangs from the hand: the box reaches below it
-        box = Box.around(x - 0.8 * r, y - 0.3 * r, x + 0.8 * r, y + 2.2 * r, width, height)
-        if box:
-            out.append(GarmentRegion("hand", box, kinds=KINDS["hand"], extra={"side": side}))
+        hand = _reach(x, y, torso, side, width, height)
+        if hand:
+            out.append(hand)
     return out
+
+
+def _reach(x: float, y: float, torso: float, side: str, width: int, height: int) -> GarmentRegion | None:
+    """A hand's reach for a bag: a bag hangs from the hand (or the forearm), so the box reaches below it."""
+    r = 0.3 * torso
+    box = Box.around(x - 0.8 * r, y - 0.3 * r, x + 0.8 * r, y + 2.2 * r, width, height)
+    return GarmentRegion("hand", box, kinds=KINDS["hand"], extra={"side": side}) if box else None
 
 
 BODY_DELTA_E = 22.0          # a pixel this close (CIELAB) to a body garment's colour is that garment, not a bag
@@ -343,8 +349,9 @@ def _hands_apart(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarr
         blob = _largest_blob(mask, int(BAG_PIECES_NEAR * min(r.box.w, r.box.h))) \
             if mask.mean() >= MIN_BAG_SHARE else None
         if blob is not None:
+            blob = _solid(blob, int(BAG_PIECES_NEAR * min(r.box.w, r.box.h)))
             ys, xs = np.nonzero(blob)
-            fill = blob.sum() / max(1, (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1))
+            fill = blob.sum() / max(1, (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)) if ys.size else 0.0
             if blob.mean() >= MIN_BAG_SHARE and fill >= MIN_BAG_FILL:
                 out.append(_tighten(r, blob, w, h))
                 continue
@@ -393,6 +400,19 @@ def _ring_colours(rgb: np.ndarray, b: Box, person: np.ndarray | None, gap: int, 
     if len(pixels) > 4000:
         pixels = pixels[np.random.default_rng(0).choice(len(pixels), 4000, replace=False)]
     return _main_lab(pixels, k, min_share)
+
+
+def _solid(blob: np.ndarray, near: int) -> np.ndarray:
+    """A bag's pixels as one solid piece: gaps up to ``near`` pixels closed and the holes inside its outline filled
+    (a striped or dotted bag whose stripes or dots share a colour with the clothes or the background is left with
+    holes by the colour tests; the bag is all of it: its fill, its colours and the embedder's cut-out)."""
+    import cv2
+    m = blob.astype(np.uint8)
+    if near > 1:
+        m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((near | 1, near | 1), np.uint8))
+    outside = np.pad(m, 1).copy()
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return (outside[1:-1, 1:-1] != 2) | blob
 
 
 def _largest_blob(mask: np.ndarray, near: int = 0) -> np.ndarray:
@@ -572,6 +592,7 @@ def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | 
         if (person > 0.5).mean() >= MIN_SILHOUETTE_SHARE and _shows_skin(rgb, person):
             person = body_core(person)
             regions = [r for r in (_refine(r, rgb, person) for r in silhouette_regions(person)) if r is not None]
+            regions = _silhouette_reach(person, regions, w, h)
             regions = _feet_apart(rgb, _merge_same_colour(rgb, _hands_apart(rgb, regions, person), person), person)
             if regions:
                 return "person", regions
@@ -733,4 +754,39 @@ def _silhouette_hands(on: np.ndarray, y0: int, height: int, w: int, h: int) -> l
         box = Box.around(x0, top, x1, bottom, w, h)
         if box:
             out.append(GarmentRegion("hand", box, kinds=KINDS["hand"], extra={"side": side}))
+    return out
+
+
+ARMS_FROM = 0.7     # the arms hang beside the upper body's lowest rows: from this share of its height down
+
+
+def _silhouette_reach(person: np.ndarray, regions: list[GarmentRegion], width: int, height: int) \
+        -> list[GarmentRegion]:
+    """Without a pose, each hand's reach where a silhouette's arms hang: at the upper body's lower edge (the hips'
+    height), just inside the mask's outermost columns there (the arms, beside the torso), for each side where
+    nothing was seen sticking out (``_silhouette_hands``). What a reach holds is judged as a pose's hand is
+    (``_hands_apart``): a bag of a colour the segmenter left out of the mask is found too."""
+    upper = next((r for r in regions if r.name == "upper"), None)
+    if upper is None or not any(r.name in ("lower", "feet") for r in regions):     # a standing body only
+        return regions
+    b = upper.box
+    rows = person[b.y + int(ARMS_FROM * b.h):b.y + b.h, b.x:b.x + b.w] > 0.5
+    cols = np.nonzero(rows.any(axis=0))[0]
+    if cols.size == 0:
+        return regions
+    inset = 0.06 * b.w
+    seen = {r.extra.get("side"): r.box for r in regions if r.name == "hand"}
+    out = [r for r in regions if r.name != "hand"]
+    for side, x in (("left", b.x + cols.max() + 1 - inset), ("right", b.x + cols.min() + inset)):
+        hand = _reach(x, b.y + b.h, b.h, side, width, height)
+        if hand and side in seen:
+            # what sticks out beside the legs is the arm or a bag the mask holds: the reach spans it too
+            a, o = hand.box, seen[side]
+            box = Box.around(min(a.x, o.x), min(a.y, o.y), max(a.x + a.w, o.x + o.w), max(a.y + a.h, o.y + o.h),
+                             width, height)
+            hand = GarmentRegion("hand", box, kinds=KINDS["hand"], extra={"side": side}) if box else None
+        if hand:
+            out.append(hand)
+        elif side in seen:
+            out.append(next(r for r in regions if r.name == "hand" and r.extra.get("side") == side))
     return out
