@@ -279,7 +279,10 @@ MIN_BAG_SHARE = 0.12         # a hand's box whose bag pixels fill less than this
 MIN_BAG_BLOB = 0.2           # ... nor one whose largest piece of them does (fitted on look-bench dev-fit: 0.12 -> 0.2
                              # kept 85 of 86 bags, phantom bags 5 -> 0; dev-check 31 of 31, phantoms 13 -> 6)
 MIN_BAG_FILL = 0.35          # a bag is compact: its pixels fill this much of their own bounding box
-BAG_PIECES_NEAR = 0.08       # pieces of a hand's reach this close (share of its box's side) are one bag
+BAG_PIECES_NEAR = 0.16       # pieces of a hand's reach this close (share of its box's side) are one bag (its stripes
+                             # or dots of the clothes' or the background's colour apart: fitted on look-bench dev-fit,
+                             # 0.08 -> 0.16 bags right 88 -> 94 of 115, phantoms 0 -> 2 of 185 frames; dev-check 32 ->
+                             # 35 of 50, phantoms 6 -> 8 of 100; 0.12: fit 91, check 35; 0.2 as 0.16)
 
 
 def _main_colours_lab(rgb: np.ndarray, region: GarmentRegion) -> list[np.ndarray]:
@@ -332,7 +335,55 @@ def _tighten(region: GarmentRegion, mask: np.ndarray, width: int, height: int, p
     return GarmentRegion(region.name, box, full, region.kinds, region.extra)
 
 
-def _hands_apart(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarray | None) -> list[GarmentRegion]:
+SKIN_DELTA_E = 45.0      # a hand's pixel this close (CIELAB) to the person's own skin (read on the face) is skin
+                         # (fitted on look-bench dev-fit: 20 found 3 bags more and 13 phantoms; 30, 2 and 6; 45, 1
+                         # and none; dev-check 45: one bag more, no phantom more)
+
+
+def _skin_tone(rgb: np.ndarray, box: Box | None) -> np.ndarray | None:
+    """The person's skin colour (CIELAB median of the skin-like pixels of ``box``, their face): a bag of a
+    skin-like colour (pink, orange, beige) is not their skin unless it is close to it. None when the box shows too
+    little skin."""
+    if box is None:
+        return None
+    crop = rgb[box.y:box.y + box.h, box.x:box.x + box.w]
+    on = skin(crop)
+    if on.sum() < 32:
+        return None
+    return np.median(rgb_to_lab(crop[on]), axis=0)
+
+
+def _own_skin(crop: np.ndarray, tone: np.ndarray | None) -> np.ndarray:
+    """The crop's skin: skin-like pixels, only those close to the person's own skin colour when it is known."""
+    bare = skin(crop)
+    if tone is None or not bare.any():
+        return bare
+    lab = rgb_to_lab(crop).reshape(crop.shape[:2] + (3,))
+    return bare & (((lab - tone) ** 2).sum(-1) < SKIN_DELTA_E * SKIN_DELTA_E)
+
+
+def _face_box(pose: Pose, width: int, height: int) -> Box | None:
+    """Around the nose, a third of the shoulders' width each way: the face."""
+    if not pose.seen(NOSE, L_SHOULDER, R_SHOULDER):
+        return None
+    x, y = pose.xy(NOSE)
+    r = max(4.0, 0.2 * abs(pose.xy(L_SHOULDER)[0] - pose.xy(R_SHOULDER)[0]))
+    return Box.around(x - r, y - r, x + r, y + r, width, height)
+
+
+def _head_box(person: np.ndarray) -> Box | None:
+    """A standing silhouette's head: the top 12% of its height, over the columns the mask holds there."""
+    on = person > 0.5
+    ys = np.nonzero(on.any(axis=1))[0]
+    if ys.size == 0:
+        return None
+    y0, y1 = int(ys.min()), int(ys.min() + 0.12 * (ys.max() + 1 - ys.min()))
+    xs = np.nonzero(on[y0:y1 + 1].any(axis=0))[0]
+    return Box.around(xs.min(), y0, xs.max() + 1, y1, on.shape[1], on.shape[0]) if xs.size else None
+
+
+def _hands_apart(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarray | None,
+                 tone: np.ndarray | None = None) -> list[GarmentRegion]:
     """What a hand holds: the pixels of its reach that are not skin, not the body's garments (an arm hangs over
     the shirt, a bag beside the trousers) and not the background around it (the colours of the ring outside the
     box, off the person), in one compact piece (``_solid``: its holes filled), the box cut to it. The person mask
@@ -349,7 +400,7 @@ def _hands_apart(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarr
             out.append(r)
             continue
         crop = r.crop(rgb)
-        mask = _unlike(crop, ~skin(crop), colours, BODY_DELTA_E)
+        mask = _unlike(crop, ~_own_skin(crop, tone), colours, BODY_DELTA_E)
         mask = _unlike(crop, mask, _around(rgb, r.box, person), BACKGROUND_DELTA_E)
         if mask.mean() < MIN_BAG_SHARE:
             continue
@@ -572,7 +623,8 @@ def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | 
     if pose is not None:
         person = pose.mask if pose.mask is not None and (pose.mask > 0.5).mean() >= MIN_PERSON_SHARE else None
         regions = [r for r in (_refine(r, rgb, person) for r in pose_regions(pose, w, h, person)) if r is not None]
-        regions = _merge_same_colour(rgb, _hands_apart(rgb, regions, person), person)
+        tone = _skin_tone(rgb, _face_box(pose, w, h))
+        regions = _merge_same_colour(rgb, _hands_apart(rgb, regions, person, tone), person)
         regions = _feet_apart(rgb, regions, person)
         if regions:
             return "pose", regions
@@ -582,7 +634,9 @@ def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | 
             person = body_core(person)
             regions = [r for r in (_refine(r, rgb, person) for r in silhouette_regions(person)) if r is not None]
             regions = _silhouette_reach(person, regions, w, h)
-            regions = _feet_apart(rgb, _merge_same_colour(rgb, _hands_apart(rgb, regions, person), person), person)
+            tone = _skin_tone(rgb, _head_box(person))
+            regions = _feet_apart(rgb, _merge_same_colour(rgb, _hands_apart(rgb, regions, person, tone), person),
+                                  person)
             if regions:
                 return "person", regions
     return "frame", [product_region(rgb)]

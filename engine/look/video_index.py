@@ -212,7 +212,7 @@ def _thumbnail(rgb: np.ndarray) -> bytes:
 # How the look cuts and pads a frame's garments before their vectors are kept: an index built another way would
 # mix vectors a picture query compares against (turn 9: cut-outs padded on grey, the feet's box spans both legs).
 # Bump it with any change to the regions or the cut-out; the index then starts again, as for another signature.
-LOOK_VERSION = "2"
+LOOK_VERSION = "3"
 
 
 class VideoIndex:
