@@ -447,12 +447,12 @@ def _solid(blob: np.ndarray, near: int) -> np.ndarray:
     (a striped or dotted bag whose stripes or dots share a colour with the clothes or the background is left with
     holes by the colour tests; the bag is all of it: its fill, its colours and the embedder's cut-out)."""
     import cv2
-    m = blob.astype(np.uint8)
+    pad = max(1, near)                   # the reach's edge is not the bag's: closing pads with nothing there
+    m = np.pad(blob.astype(np.uint8), pad)
     if near > 1:
         m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((near | 1, near | 1), np.uint8))
-    outside = np.pad(m, 1).copy()
-    cv2.floodFill(outside, None, (0, 0), 2)
-    return (outside[1:-1, 1:-1] != 2) | blob
+    cv2.floodFill(m, None, (0, 0), 2)
+    return (m[pad:-pad, pad:-pad] != 2) | blob
 
 
 def _largest_blob(mask: np.ndarray, near: int = 0) -> np.ndarray:
