@@ -320,9 +320,10 @@ def test_a_silhouettes_hands_reach_below_its_arms():
     regions = R.silhouette_regions(person)
     hands = {r.extra["side"]: r.box for r in R._silhouette_reach(person, regions, 1280, 720) if r.name == "hand"}
     assert set(hands) == {"left", "right"}
-    for side, x in (("left", 695), ("right", 505)):             # below each arm's end, where a bag would hang
-        b = hands[side]
+    for side, x in (("left", 695), ("right", 505)):             # below each arm's end, where a bag would hang,
+        b = hands[side]                                         # as wide as a bag (the arm alone is 30 px)
         assert b.x <= x <= b.x + b.w and b.y <= 420 <= b.y + b.h and b.y + b.h >= 470
+        assert b.x + 40 <= x <= b.x + b.w - 40
     # a bag the mask holds, sticking out beside the legs: the reach spans it and the arm
     person[400:560, 700:780] = 1.0
     regions = R.silhouette_regions(person)
