@@ -363,7 +363,7 @@ def _own_skin(crop: np.ndarray, tone: np.ndarray | None) -> np.ndarray:
 
 
 def _face_box(pose: Pose, width: int, height: int) -> Box | None:
-    """Around the nose, a third of the shoulders' width each way: the face."""
+    """Around the nose, a fifth of the shoulders' width each way: the face (a person's skin, seen there first)."""
     if not pose.seen(NOSE, L_SHOULDER, R_SHOULDER):
         return None
     x, y = pose.xy(NOSE)
