@@ -317,3 +317,99 @@ def test_a_white_garment_under_warm_light_is_not_skin():
     tones = np.array([[(224, 172, 140), (198, 134, 99), (141, 85, 56), (240, 200, 170), (255, 224, 200)]], np.uint8)
     assert not R.skin(tinted).any()
     assert R.skin(tones).all()
+
+
+WALL, SHIRT, TROUSERS = (175, 180, 185), (200, 40, 40), (30, 30, 90)
+
+
+def _hand_scene(bag=(230, 120, 20), stripes: int = 0, bag_box=(575, 370, 80, 110)):
+    """A shirt over trousers in front of a wall, the left hand's reach at x 560-660, y 340-490, a bag in it
+    (``bag_box``: x, y, w, h); ``stripes``: the bag's columns of that many pixels are the trousers' colour, every
+    other one (a striped bag whose stripes the colour tests take for the trousers)."""
+    rgb = np.zeros((720, 1000, 3), np.uint8)
+    rgb[:] = WALL
+    rgb[150:350, 420:580] = SHIRT
+    rgb[350:650, 440:560] = TROUSERS
+    x, y, w, h = bag_box
+    rgb[y:y + h, x:x + w] = bag
+    if stripes:
+        for c in range(x + stripes, x + w, 2 * stripes):
+            rgb[y:y + h, c:c + stripes] = TROUSERS
+    regions = [R.GarmentRegion("upper", R.Box(420, 150, 160, 200), kinds=R.KINDS["upper"]),
+               R.GarmentRegion("lower", R.Box(440, 350, 120, 300), kinds=R.KINDS["lower"]),
+               R.GarmentRegion("hand", R.Box(560, 340, 100, 150), kinds=R.KINDS["hand"], extra={"side": "left"})]
+    return rgb, regions
+
+
+def _bag(rgb, regions, person=None, tone=None):
+    hands = [r for r in R._hands_apart(rgb, regions, person, tone) if r.name == "hand"]
+    assert len(hands) <= 1
+    return hands[0] if hands else None
+
+
+def _covers(region, box) -> float:
+    """The share of ``box`` (x, y, w, h) the region's mask holds."""
+    x, y, w, h = box
+    full = np.zeros((720, 1000), bool)
+    b = region.box
+    full[b.y:b.y + b.h, b.x:b.x + b.w] = region.mask if region.mask is not None else True
+    return float(full[y:y + h, x:x + w].mean())
+
+
+def test_a_bag_striped_with_the_trousers_colour_is_one_solid_bag():
+    rgb, regions = _hand_scene(stripes=12)      # orange stripes 12 px apart: more than 0.08 of the reach's side
+    bag = _bag(rgb, regions)
+    assert bag is not None                                      # the stripes are one bag (BAG_PIECES_NEAR)
+    assert _covers(bag, (575, 370, 80, 110)) >= 0.9             # all of it, its navy stripes too (_solid)
+    assert bag.box.w <= 80 + 2 * 4 + 2 and bag.box.h <= 110 + 2 * 4 + 2      # cut to the bag
+
+
+def test_a_bag_of_a_skin_like_colour_is_not_the_persons_skin():
+    rgb, regions = _hand_scene(bag=(245, 215, 190))            # beige: skin by the YCrCb box
+    assert R.skin(np.array([[[245, 215, 190]]], np.uint8))[0, 0]
+    assert _bag(rgb, regions) is None                           # without the person's own skin, taken for skin
+    rgb[60:120, 470:530] = (141, 85, 56)                        # a face of a darker skin
+    tone = R._skin_tone(rgb, R.Box(470, 60, 60, 60))
+    bag = _bag(rgb, regions, tone=tone)
+    assert bag is not None and _covers(bag, (575, 370, 80, 110)) >= 0.9
+    rgb[370:480, 575:655] = (141, 85, 56)                       # the same reach holding a bare hand and arm
+    assert _bag(rgb, regions, tone=tone) is None
+
+
+def test_the_persons_pixels_beside_the_body_are_no_bag():
+    # a skirt's flare of the trousers' colour reaching into the hand's reach, inside the person mask: it is the
+    # skirt, not a bag (the phantom bags of look-bench dev came from such pixels: hands, flares, sleeves)
+    rgb, regions = _hand_scene(bag=TROUSERS)
+    person = np.zeros((720, 1000), np.float32)
+    person[150:650, 420:580] = 1.0
+    person[370:480, 575:655] = 1.0
+    assert _bag(rgb, regions, person) is None
+
+
+def test_a_small_thing_in_the_hand_is_no_bag():
+    # a compact piece of another colour filling a seventh of the reach (a phone, a shadow) is not a bag: MIN_BAG_BLOB
+    rgb, regions = _hand_scene(bag_box=(580, 400, 50, 45))
+    assert 0.12 <= 50 * 45 / (100 * 150) < R.MIN_BAG_BLOB
+    assert _bag(rgb, regions) is None
+    rgb, regions = _hand_scene(bag_box=(580, 380, 70, 70))    # a fifth and more: a (small) bag
+    assert _bag(rgb, regions) is not None
+
+
+def test_a_silhouettes_hands_reach_below_its_arms():
+    person = np.zeros((720, 1280), np.float32)
+    _standing(person, 600)                       # arms at x 490-520 and 680-710 down to row 370, nothing held
+    regions = R.silhouette_regions(person)
+    hands = {r.extra["side"]: r.box for r in R._silhouette_reach(person, regions, 1280, 720) if r.name == "hand"}
+    assert set(hands) == {"left", "right"}
+    for side, x in (("left", 695), ("right", 505)):             # below each arm's end, where a bag would hang,
+        b = hands[side]                                         # as wide as a bag (the arm alone is 30 px)
+        assert b.x <= x <= b.x + b.w and b.y <= 420 <= b.y + b.h and b.y + b.h >= 470
+        assert b.x + 40 <= x <= b.x + b.w - 40
+    # a bag the mask holds, sticking out beside the legs: the reach spans it and the arm
+    person[400:560, 700:780] = 1.0
+    regions = R.silhouette_regions(person)
+    held = [r.box for r in regions if r.name == "hand" and r.extra["side"] == "left"]
+    reach = [r.box for r in R._silhouette_reach(person, regions, 1280, 720) if r.name == "hand"
+             and r.extra["side"] == "left"]
+    assert len(held) == 1 and len(reach) == 1
+    assert reach[0].x <= min(held[0].x, 690) and reach[0].x + reach[0].w >= held[0].x + held[0].w

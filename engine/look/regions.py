@@ -266,10 +266,9 @@ def pose_regions(pose: Pose, width: int, height: int, person: np.ndarray | None 
             if not hips:
                 continue
             x, y = shoulder[0] + sign * 0.3 * shoulder_w, hip_y
-        r = 0.3 * torso         # a bag hangs from the hand: the box reaches below it
-        box = Box.around(x - 0.8 * r, y - 0.3 * r, x + 0.8 * r, y + 2.2 * r, width, height)
-        if box:
-            out.append(GarmentRegion("hand", box, kinds=KINDS["hand"], extra={"side": side}))
+        hand = _reach(x, y, torso, side, width, height)
+        if hand:
+            out.append(hand)
     return out
 
 
@@ -346,11 +345,23 @@ def _feet_to_floor(rgb: np.ndarray, feet: GarmentRegion, person: np.ndarray | No
     return GarmentRegion(feet.name, box, None, feet.kinds, feet.extra) if box else feet
 
 
+def _reach(x: float, y: float, torso: float, side: str, width: int, height: int) -> GarmentRegion | None:
+    """A hand's reach for a bag: a bag hangs from the hand (or the forearm), so the box reaches below it."""
+    r = 0.3 * torso
+    box = Box.around(x - 0.8 * r, y - 0.3 * r, x + 0.8 * r, y + 2.2 * r, width, height)
+    return GarmentRegion("hand", box, kinds=KINDS["hand"], extra={"side": side}) if box else None
+
+
 BODY_DELTA_E = 22.0          # a pixel this close (CIELAB) to a body garment's colour is that garment, not a bag
 BACKGROUND_DELTA_E = 16.0    # a pixel this close to a colour of the ring around a hand's box is background
 MIN_BAG_SHARE = 0.12         # a hand's box whose bag pixels fill less than this holds nothing
+MIN_BAG_BLOB = 0.2           # ... nor one whose largest piece of them does (fitted on look-bench dev-fit: 0.12 -> 0.2
+                             # kept 85 of 86 bags, phantom bags 5 -> 0; dev-check 31 of 31, phantoms 13 -> 6)
 MIN_BAG_FILL = 0.35          # a bag is compact: its pixels fill this much of their own bounding box
-BAG_PIECES_NEAR = 0.08       # pieces of a hand's reach this close (share of its box's side) are one bag
+BAG_PIECES_NEAR = 0.16       # pieces of a hand's reach this close (share of its box's side) are one bag (its stripes
+                             # or dots of the clothes' or the background's colour apart: fitted on look-bench dev-fit,
+                             # 0.08 -> 0.16 bags right 88 -> 94 of 115, phantoms 0 -> 2 of 185 frames; dev-check 32 ->
+                             # 35 of 50, phantoms 6 -> 8 of 100; 0.12: fit 91, check 35; 0.2 as 0.16)
 
 
 def _main_colours_lab(rgb: np.ndarray, region: GarmentRegion) -> list[np.ndarray]:
@@ -403,11 +414,62 @@ def _tighten(region: GarmentRegion, mask: np.ndarray, width: int, height: int, p
     return GarmentRegion(region.name, box, full, region.kinds, region.extra)
 
 
-def _hands_apart(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarray | None) -> list[GarmentRegion]:
+SKIN_DELTA_E = 45.0      # a hand's pixel this close (CIELAB) to the person's own skin (read on the face) is skin
+                         # (fitted on look-bench dev-fit: 20 found 3 bags more and 13 phantoms; 30, 2 and 6; 45, 1
+                         # and none; dev-check 45: one bag more, no phantom more)
+
+
+def _skin_tone(rgb: np.ndarray, box: Box | None) -> np.ndarray | None:
+    """The person's skin colour (CIELAB median of the skin-like pixels of ``box``, their face): a bag of a
+    skin-like colour (pink, orange, beige) is not their skin unless it is close to it. None when the box shows too
+    little skin."""
+    if box is None:
+        return None
+    crop = rgb[box.y:box.y + box.h, box.x:box.x + box.w]
+    on = skin(crop)
+    if on.sum() < 32:
+        return None
+    return np.median(rgb_to_lab(crop[on]), axis=0)
+
+
+def _own_skin(crop: np.ndarray, tone: np.ndarray | None) -> np.ndarray:
+    """The crop's skin: skin-like pixels, only those close to the person's own skin colour when it is known."""
+    bare = skin(crop)
+    if tone is None or not bare.any():
+        return bare
+    lab = rgb_to_lab(crop).reshape(crop.shape[:2] + (3,))
+    return bare & (((lab - tone) ** 2).sum(-1) < SKIN_DELTA_E * SKIN_DELTA_E)
+
+
+def _face_box(pose: Pose, width: int, height: int) -> Box | None:
+    """Around the nose, a fifth of the shoulders' width each way: the face (a person's skin, seen there first)."""
+    if not pose.seen(NOSE, L_SHOULDER, R_SHOULDER):
+        return None
+    x, y = pose.xy(NOSE)
+    r = max(4.0, 0.2 * abs(pose.xy(L_SHOULDER)[0] - pose.xy(R_SHOULDER)[0]))
+    return Box.around(x - r, y - r, x + r, y + r, width, height)
+
+
+def _head_box(person: np.ndarray) -> Box | None:
+    """A standing silhouette's head: the top 12% of its height, over the columns the mask holds there."""
+    on = person > 0.5
+    ys = np.nonzero(on.any(axis=1))[0]
+    if ys.size == 0:
+        return None
+    y0, y1 = int(ys.min()), int(ys.min() + 0.12 * (ys.max() + 1 - ys.min()))
+    xs = np.nonzero(on[y0:y1 + 1].any(axis=0))[0]
+    return Box.around(xs.min(), y0, xs.max() + 1, y1, on.shape[1], on.shape[0]) if xs.size else None
+
+
+def _hands_apart(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarray | None,
+                 tone: np.ndarray | None = None) -> list[GarmentRegion]:
     """What a hand holds: the pixels of its reach that are not skin, not the body's garments (an arm hangs over
     the shirt, a bag beside the trousers) and not the background around it (the colours of the ring outside the
-    box, off the person), in one compact piece, the box cut to it. The person mask alone misses most bags in front
-    of a busy background (a fifth of the bag's pixels on a photograph). A hand with little left holds nothing."""
+    box, off the person), in one compact piece (``_solid``: its holes filled), the box cut to it. The person mask
+    alone misses most bags in front of a busy background (a fifth of the bag's pixels on a photograph). A hand with
+    little left holds nothing: the person's pixels beside the body are not taken for a bag of the body's colours
+    (they were the hands, a skirt's flare, a sleeve: look-bench dev, 28 of 46 phantom bags in 285 frames without
+    one, for one bag more)."""
     h, w = rgb.shape[:2]
     body = [r for r in regions if r.name in ("upper", "lower", "full")]
     colours = [c for r in body for c in _main_colours_lab(rgb, r)]
@@ -417,35 +479,20 @@ def _hands_apart(rgb: np.ndarray, regions: list[GarmentRegion], person: np.ndarr
             out.append(r)
             continue
         crop = r.crop(rgb)
-        mask = _unlike(crop, ~skin(crop), colours, BODY_DELTA_E)
+        mask = _unlike(crop, ~_own_skin(crop, tone), colours, BODY_DELTA_E)
         mask = _unlike(crop, mask, _around(rgb, r.box, person), BACKGROUND_DELTA_E)
-        blob = _largest_blob(mask, int(BAG_PIECES_NEAR * min(r.box.w, r.box.h))) \
-            if mask.mean() >= MIN_BAG_SHARE else None
-        if blob is not None:
-            ys, xs = np.nonzero(blob)
-            fill = blob.sum() / max(1, (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1))
-            if blob.mean() >= MIN_BAG_SHARE and fill >= MIN_BAG_FILL:
-                out.append(_tighten(r, blob, w, h))
-                continue
-        kept = _outside_body(r, crop, body, person)      # a bag of the trousers' colour: where the body is not
-        if kept is not None:
-            out.append(kept)
+        if mask.mean() < MIN_BAG_SHARE:
+            continue
+        near = int(BAG_PIECES_NEAR * min(r.box.w, r.box.h))
+        blob = _largest_blob(mask, near)
+        if blob.mean() < MIN_BAG_BLOB:           # the bag's own pixels, before its holes are filled
+            continue
+        blob = _solid(blob, near)
+        ys, xs = np.nonzero(blob)
+        fill = blob.sum() / max(1, (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1))
+        if fill >= MIN_BAG_FILL:
+            out.append(_tighten(r, blob, w, h))
     return out
-
-
-def _outside_body(r: GarmentRegion, crop: np.ndarray, body: list[GarmentRegion], person: np.ndarray | None) \
-        -> GarmentRegion | None:
-    """The hand's person pixels outside the body's boxes, when they fill enough of it."""
-    if person is None:
-        return None
-    b = r.box
-    mask = (person[b.y:b.y + b.h, b.x:b.x + b.w] > 0.5) & ~skin(crop)
-    for o in body:
-        x0, y0 = max(o.box.x - b.x, 0), max(o.box.y - b.y, 0)
-        x1, y1 = min(o.box.x + o.box.w - b.x, b.w), min(o.box.y + o.box.h - b.y, b.h)
-        if x1 > x0 and y1 > y0:
-            mask[y0:y1, x0:x1] = False
-    return GarmentRegion(r.name, b, mask, r.kinds, r.extra) if mask.mean() >= MIN_GARMENT_SHARE else None
 
 
 def _around(rgb: np.ndarray, b: Box, person: np.ndarray | None, k: int = 4) -> list[np.ndarray]:
@@ -472,6 +519,19 @@ def _ring_colours(rgb: np.ndarray, b: Box, person: np.ndarray | None, gap: int, 
     if len(pixels) > 4000:
         pixels = pixels[np.random.default_rng(0).choice(len(pixels), 4000, replace=False)]
     return _main_lab(pixels, k, min_share)
+
+
+def _solid(blob: np.ndarray, near: int) -> np.ndarray:
+    """A bag's pixels as one solid piece: gaps up to ``near`` pixels closed and the holes inside its outline filled
+    (a striped or dotted bag whose stripes or dots share a colour with the clothes or the background is left with
+    holes by the colour tests; the bag is all of it: its fill, its colours and the embedder's cut-out)."""
+    import cv2
+    pad = max(1, near)                   # the reach's edge is not the bag's: closing pads with nothing there
+    m = np.pad(blob.astype(np.uint8), pad)
+    if near > 1:
+        m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((near | 1, near | 1), np.uint8))
+    cv2.floodFill(m, None, (0, 0), 2)
+    return (m[pad:-pad, pad:-pad] != 2) | blob
 
 
 def _largest_blob(mask: np.ndarray, near: int = 0) -> np.ndarray:
@@ -644,7 +704,8 @@ def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | 
         regions = [_feet_to_floor(rgb, _feet_below_shins(rgb, r), person) if r.name == "feet" else r
                    for r in pose_regions(pose, w, h, person)]
         regions = [r for r in (_refine(r, rgb, person) for r in regions) if r is not None]
-        regions = _merge_same_colour(rgb, _hands_apart(rgb, regions, person), person)
+        tone = _skin_tone(rgb, _face_box(pose, w, h))
+        regions = _merge_same_colour(rgb, _hands_apart(rgb, regions, person, tone), person)
         regions = _feet_apart(rgb, regions, person)
         if regions:
             return "pose", regions
@@ -653,7 +714,10 @@ def find_regions(rgb: np.ndarray, finder: PoseFinder | None, boxes: list[Box] | 
         if (person > 0.5).mean() >= MIN_SILHOUETTE_SHARE and _shows_skin(rgb, person):
             person = body_core(person)
             regions = [r for r in (_refine(r, rgb, person) for r in silhouette_regions(person)) if r is not None]
-            regions = _feet_apart(rgb, _merge_same_colour(rgb, _hands_apart(rgb, regions, person), person), person)
+            regions = _silhouette_reach(person, regions, w, h)
+            tone = _skin_tone(rgb, _head_box(person))
+            regions = _feet_apart(rgb, _merge_same_colour(rgb, _hands_apart(rgb, regions, person, tone), person),
+                                  person)
             if regions:
                 return "person", regions
     return "frame", [product_region(rgb)]
@@ -817,4 +881,39 @@ def _silhouette_hands(on: np.ndarray, y0: int, height: int, w: int, h: int) -> l
         box = Box.around(x0, top, x1, bottom, w, h)
         if box:
             out.append(GarmentRegion("hand", box, kinds=KINDS["hand"], extra={"side": side}))
+    return out
+
+
+ARMS_FROM = 0.7     # the arms hang beside the upper body's lowest rows: from this share of its height down
+
+
+def _silhouette_reach(person: np.ndarray, regions: list[GarmentRegion], width: int, height: int) \
+        -> list[GarmentRegion]:
+    """Without a pose, each hand's reach where a silhouette's arms hang: at the upper body's lower edge (the hips'
+    height), just inside the mask's outermost columns there (the arms, beside the torso), for each side where
+    nothing was seen sticking out (``_silhouette_hands``). What a reach holds is judged as a pose's hand is
+    (``_hands_apart``): a bag of a colour the segmenter left out of the mask is found too."""
+    upper = next((r for r in regions if r.name == "upper"), None)
+    if upper is None or not any(r.name in ("lower", "feet") for r in regions):     # a standing body only
+        return regions
+    b = upper.box
+    rows = person[b.y + int(ARMS_FROM * b.h):b.y + b.h, b.x:b.x + b.w] > 0.5
+    cols = np.nonzero(rows.any(axis=0))[0]
+    if cols.size == 0:
+        return regions
+    inset = 0.06 * b.w
+    seen = {r.extra.get("side"): r.box for r in regions if r.name == "hand"}
+    out = [r for r in regions if r.name != "hand"]
+    for side, x in (("left", b.x + cols.max() + 1 - inset), ("right", b.x + cols.min() + inset)):
+        hand = _reach(x, b.y + b.h, b.h, side, width, height)
+        if hand and side in seen:
+            # what sticks out beside the legs is the arm or a bag the mask holds: the reach spans it too
+            a, o = hand.box, seen[side]
+            box = Box.around(min(a.x, o.x), min(a.y, o.y), max(a.x + a.w, o.x + o.w), max(a.y + a.h, o.y + o.h),
+                             width, height)
+            hand = GarmentRegion("hand", box, kinds=KINDS["hand"], extra={"side": side}) if box else None
+        if hand:
+            out.append(hand)
+        elif side in seen:
+            out.append(next(r for r in regions if r.name == "hand" and r.extra.get("side") == side))
     return out
