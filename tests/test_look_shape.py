@@ -37,6 +37,26 @@ def test_trousers_reach_the_ankles_and_a_skirt_stops_above_them():
     assert reach(_lower(0.55), dominant_colors(_lower(0.55))[0]) == 0.0
 
 
+def test_a_wall_of_the_skirts_colour_between_the_legs_is_not_a_trouser_leg():
+    """The skirt stops at 0.55 of the box; below it the bare legs stand in front of a wall of the skirt's own blue.
+    The crop alone reads trousers; the garment's mask (the person's pixels, skin left out) reads the skirt."""
+    rgb = _lower(0.55)
+    rgb[int(0.55 * 200):, :25] = BLUE
+    rgb[int(0.55 * 200):, 55:65] = BLUE
+    rgb[int(0.55 * 200):, 95:] = BLUE
+    mask = np.zeros(rgb.shape[:2], bool)
+    mask[:int(0.55 * 200), 10:110] = True                             # the skirt's pixels only
+    colors = dominant_colors(rgb, mask)                                # as the look measures them
+    assert colors[0].en == "blue"
+    assert likely_kinds("lower", rgb, colors) == LONG                  # the raw crop: fooled
+    assert likely_kinds("lower", rgb, colors, mask) == SHORT
+    trousers = _lower(1.0)
+    legs = np.zeros(trousers.shape[:2], bool)
+    legs[:, 10:110] = True
+    legs[100:, 55:65] = False
+    assert likely_kinds("lower", trousers, dominant_colors(trousers), legs) == LONG
+
+
 def test_only_the_lower_body_gets_a_hint():
     rgb = _lower(1.0)
     colors = dominant_colors(rgb)

@@ -344,7 +344,7 @@ def look_at(frame: Frame, catalog=None, session=None, finder: PoseFinder | None 
             finder.close()
     items = [Item(r.name, r.box, dominant_colors(r.crop(rgb), r.mask), r.kinds) for r in regions]
     for item, r in zip(items, regions):
-        item.likely = likely_kinds(r.name, r.crop(rgb), item.colors)
+        item.likely = likely_kinds(r.name, r.crop(rgb), item.colors, r.mask)
         item.pattern = _pattern(r.name, r.crop(rgb), r.mask, item.colors)
         item.sleeve = sleeve_hint(rgb, r.extra.get("arms", []), item.colors) if r.name in ("upper", "full") else None
     model = ""

@@ -26,23 +26,29 @@ def _hex_lab(hex_colour: str) -> np.ndarray:
     return rgb_to_lab(rgb)[0]
 
 
-def reach(crop: np.ndarray, colour: NamedColor) -> float:
-    """The share of the region's bottom rows that hold the garment's main colour (0: it stops above them)."""
+def reach(crop: np.ndarray, colour: NamedColor, mask: np.ndarray | None = None) -> float:
+    """The share of the region's bottom rows that hold the garment's main colour (0: it stops above them).
+    ``mask`` (the garment's pixels in the box, as the regions cut it): only those count, so a wall or a table of
+    the skirt's colour seen between bare legs is not a trouser leg."""
     h = crop.shape[0]
-    bottom = crop[int((1 - BOTTOM) * h):]
+    top = int((1 - BOTTOM) * h)
+    bottom = crop[top:]
     if bottom.size == 0:
         return 0.0
     lab = rgb_to_lab(bottom).reshape(bottom.shape[:2] + (3,))
     near = ((lab - _hex_lab(colour.hex)) ** 2).sum(-1) < NEAR_DELTA_E ** 2
+    if mask is not None and mask.shape[:2] == crop.shape[:2]:
+        near &= mask[top:]
     return float((near.mean(axis=1) >= ROW_SHARE).mean())
 
 
-def likely_kinds(region: str, crop: np.ndarray, colors: list[NamedColor]) -> tuple[str, ...] | None:
+def likely_kinds(region: str, crop: np.ndarray, colors: list[NamedColor],
+                 mask: np.ndarray | None = None) -> tuple[str, ...] | None:
     """The garments the region's shape points to (None: it says nothing). Only the lower body for now: long
     (trousers, jeans) or short (skirt, shorts)."""
     if region != "lower" or not colors or crop.shape[0] < 8:
         return None
-    return LONG if reach(crop, colors[0]) >= LONG_REACH else SHORT
+    return LONG if reach(crop, colors[0], mask) >= LONG_REACH else SHORT
 
 
 PLAIN_SHARE = 0.85       # the main colour covers this much of the garment: plain (dev: plain median 0.89)
