@@ -409,6 +409,52 @@ def test_a_catalog_sku_or_its_picture_finds_its_moments(video, shop, cli):
     assert d["query"].startswith("picture ") and d["moments"][0]["time"] in (3.0, 4.0, 5.0)
 
 
+def test_two_searches_opening_one_index_at_once_agree_on_its_mark(vitrine_home, tmp_path, monkeypatch):
+    """Both read the index's settings before either writes (two CLI runs, or the app and a CLI run, sharing one
+    home): they must end with one mark, so neither stops the other's build."""
+    import threading
+    import types
+
+    import engine.look.video_index as vi
+    from engine.settings import Settings
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"x" * 100)                     # the constructor only names the index after the file
+    real_open = vi.open_database
+    both_read = threading.Barrier(2)
+
+    class ReadsThenWaits:                             # each opening waits, after reading the settings, for the other
+        def __init__(self, db):
+            self.db = db
+
+        def __getattr__(self, name):
+            return getattr(self.db, name)
+
+        def execute(self, sql, *args):
+            cur = self.db.execute(sql, *args)
+            if sql.startswith("SELECT key, value FROM meta"):
+                rows = cur.fetchall()
+                try:
+                    both_read.wait(0.5)                # the mend: the other is held at BEGIN IMMEDIATE meanwhile
+                except threading.BrokenBarrierError:
+                    pass
+                return types.SimpleNamespace(fetchall=lambda: rows)
+            return cur
+    monkeypatch.setattr(vi, "open_database", lambda *a, **k: ReadsThenWaits(real_open(*a, **k)))
+    opened = {}
+    threads = [threading.Thread(target=lambda n=n: opened.__setitem__(n, vi.VideoIndex(video, 1.0, "sig", False,
+                                                                                       Settings.from_env())))
+               for n in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert set(opened) == {"a", "b"} and opened["a"]._build == opened["b"]._build
+    finally:
+        for index in opened.values():
+            index.close()
+
+
 def test_text_queries_read_portuguese_and_english():
     from engine.look.query import parse
     for text, colours, garments in [("vestido vermelho", ["red"], ["dress"]), ("red dress", ["red"], ["dress"]),

@@ -232,24 +232,30 @@ class VideoIndex:
         self._lock = threading.Lock()
         want = {"video": str(self.video.resolve()), "every": f"{self.every:g}", "signature": signature_id,
                 "look": LOOK_VERSION, "attributes": "1" if attributes else "0"}
-        have = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
-        if any(have.get(k) not in (None, v) for k, v in want.items() if k != "attributes") or \
-                (attributes and have.get("attributes") == "0") or (have and have.get("look") != LOOK_VERSION):
-            log.info("the video index %s was built with other settings: starting it again", self.path)
-            with self._sql("clearing the video index"):
-                self.db.execute("BEGIN IMMEDIATE")
-                self.db.execute("DELETE FROM items")
-                self.db.execute("DELETE FROM frames")
-                self.db.execute("DELETE FROM meta")
-                self.db.execute("COMMIT")
-            have = {}
-        # This opening's mark: another process that starts the index again (other settings) writes its own, and a
-        # build still running here stops at its next frame instead of saving it under the other's settings.
-        self._build = have.get("build") or uuid.uuid4().hex
+        # One transaction from reading the settings to writing this opening's mark: two searches opening the index
+        # at once must agree on one mark (read apart, each wrote its own and the first stopped the second).
         with self._sql("writing the video index"):
-            for k, v in {**want, "build": self._build}.items():
-                if k not in have:
-                    self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (k, v))
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                have = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+                if any(have.get(k) not in (None, v) for k, v in want.items() if k != "attributes") or \
+                        (attributes and have.get("attributes") == "0") or (have and have.get("look") != LOOK_VERSION):
+                    log.info("the video index %s was built with other settings: starting it again", self.path)
+                    self.db.execute("DELETE FROM items")
+                    self.db.execute("DELETE FROM frames")
+                    self.db.execute("DELETE FROM meta")
+                    have = {}
+                # This opening's mark: another search that starts the index again (other settings) writes its own,
+                # and a build still running here stops at its next frame instead of saving it under the other's
+                # settings.
+                self._build = have.get("build") or uuid.uuid4().hex
+                for k, v in {**want, "build": self._build}.items():
+                    if k not in have:
+                        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (k, v))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
         try:
             os.utime(self.path)          # used now: the cap removes the least recently used first
         except OSError:
