@@ -134,6 +134,9 @@ def test_the_shape_part_orders_products_by_their_features_alone():
     assert query @ shoes_blue > query @ dress_yellow                    # the features alone: the shoes
     assert (query[-len(sig.colour_names):] == 0).all() and region[-len(sig.colour_names):].any()   # a copy
     assert (ProductSignature(SeenEmbedder(), colour_weight=0).shape_part(np.ones(4)) == 1).all()
+    empty = ProductSignature(SeenEmbedder())
+    empty.colour_names = ()                                             # no colour part: nothing zeroed (v[-0:])
+    assert (empty.shape_part(np.ones(empty.info.dim)) == 1).all()
 
 
 class _Catalog:
@@ -151,11 +154,17 @@ def test_the_kind_is_voted_by_the_nearest_products_shapes():
     sig = ProductSignature(SeenEmbedder())
     products = [Product(f"s{i}", "Yellow shoes", {"garment": "shoes"}, "") for i in range(3)] + \
         [Product("d", "Yellow dress", {"garment": "dress"}, ""), Product("x", "A gift card", {}, "")]
-    cat = _Catalog(sig, products)
+    others = [Product(f"k{i}", "Blue skirt", {"garment": "skirt"}, "") for i in range(10)]     # farther away
+    cat = _Catalog(sig, products + others)
     region = np.ones(sig.info.dim, np.float32)
     assert kind_votes(cat, region, n=5) == {"shoes": 0.75, "dress": 0.25}     # a product of no garment: no vote
     assert (cat.asked[0][-len(sig.colour_names):] == 0).all()                 # asked without the colour
     assert kind_votes(_Catalog(sig, []), region) == {}
+    # a catalog of under 3 n products: its nearest are its whole mix, whatever the shape (the hostile read: four
+    # dresses and one pair of shoes voted "dress" for the shoes); under half of the n naming a garment: no vote
+    assert kind_votes(_Catalog(sig, products + others[:9]), region, n=5) == {}
+    cards = [Product(f"g{i}", "A gift card", {}, "") for i in range(3)]
+    assert kind_votes(_Catalog(sig, [products[3]] + cards + others + others[:1]), region, n=5) == {}
 
 
 def test_a_product_shot_ranks_the_kind_its_shape_points_to():
@@ -187,7 +196,7 @@ class _ShotCatalog(_Catalog):
     def search_vector(self, vec, k=5, vectors=False):
         self.asked.append(np.array(vec))
         if not np.asarray(vec)[-len(self.signature.colour_names):].any():        # by shape alone
-            return [Hit(self.shoes, 0.9)] * min(k, 3)
+            return [Hit(self.shoes, 0.9)] * k
         return [Hit(self.dress, 0.70), Hit(self.shoes, 0.68)][:k]
 
 

@@ -83,7 +83,7 @@ class ProductSignature:
         this orders them as the features' cosine does. Unchanged without a colour part."""
         v = np.array(vector, np.float32).ravel()
         n = len(self.colour_names)
-        if self.colour_weight and v.shape[0] == self.info.dim:
+        if n and self.colour_weight and v.shape[0] == self.info.dim:     # v[-0:] would be all of it
             v[-n:] = 0.0
         return v
 

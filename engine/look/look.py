@@ -165,10 +165,14 @@ def kind_votes(catalog, vector: np.ndarray, n: int = KIND_NEIGHBOURS) -> dict[st
     ``n`` products nearest the region's vector with its colour left out (ProductSignature.shape_part). For a region
     the pose says nothing about (a product shot, the clerk's box) the full vector's nearest are the products of its
     colour, any garment (yellow shoes on a wall were ranked behind a yellow dress and skirt); the features alone see
-    a shoe. Empty when the catalog finds nothing."""
-    hits = catalog.search_vector(catalog.signature.shape_part(vector), n)
-    garments = [g for g in (_garment_of(h.product.attributes, h.product.title) for h in hits) if g]
-    return {g: garments.count(g) / len(garments) for g in set(garments)} if garments else {}
+    a shoe. Empty (no vote) when the catalog holds under ``3 n`` products (the nearest would be its whole mix of
+    garments, whatever the shape: a catalog of four dresses and one pair of shoes voted "dress" for the shoes) or
+    when under half of the ``n`` name their garment."""
+    hits = catalog.search_vector(catalog.signature.shape_part(vector), 3 * n)
+    if len(hits) < 3 * n:
+        return {}
+    garments = [g for g in (_garment_of(h.product.attributes, h.product.title) for h in hits[:n]) if g]
+    return {g: garments.count(g) / len(garments) for g in set(garments)} if 2 * len(garments) >= n else {}
 
 
 def rank(hits, colors: list[NamedColor], kinds: tuple[str, ...], category: str | None, k: int,
