@@ -821,11 +821,11 @@ def body_core(person: np.ndarray) -> np.ndarray:
 
 def silhouette_regions(person: np.ndarray) -> list[GarmentRegion]:
     """Regions by the body's usual proportions inside the person mask's box: a standing figure (taller than
-    1.8 widths) has its head in the top 14%, the upper body to 52%, the lower body to 93%, the feet below; a
-    shorter silhouette (a bust, a seated person) is an upper body below its head."""
+    1.8 of its rows' median width) has its head in the top 14%, the upper body to 52%, the lower body to 93%, the
+    feet below; a shorter silhouette (a bust, a seated person) is an upper body below its head."""
     h, w = person.shape
     on = person > 0.5
-    ys, xs = np.nonzero(on)
+    ys = np.nonzero(on.any(axis=1))[0]
     if ys.size == 0:
         return []
     y0, y1 = ys.min(), ys.max() + 1
