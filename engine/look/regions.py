@@ -329,12 +329,9 @@ def _feet_to_floor(rgb: np.ndarray, feet: GarmentRegion, person: np.ndarray | No
         if x1 > x0:
             off = person[y0:y1, x0:x1] <= 0.5 if person is not None else np.ones((y1 - y0, x1 - x0), bool)
             strips.append(rgb[y0:y1, x0:x1][off])
-    pixels = np.concatenate(strips) if strips else np.zeros((0, 3), np.uint8)
-    if len(pixels) < 32:
+    floor = _sampled_colours(np.concatenate(strips) if strips else np.zeros((0, 3), np.uint8), 3, 0.1)
+    if not floor:
         return feet
-    if len(pixels) > 4000:
-        pixels = pixels[np.random.default_rng(0).choice(len(pixels), 4000, replace=False)]
-    floor = _main_lab(pixels, 3, 0.1)
     below = rgb[b.y + b.h:y1, b.x:b.x + b.w]
     held = _unlike(below, np.ones(below.shape[:2], bool), floor, BODY_DELTA_E).mean(axis=1) >= FLOOR_HELD
     ends = np.nonzero(~held)[0]
@@ -513,7 +510,12 @@ def _ring_colours(rgb: np.ndarray, b: Box, person: np.ndarray | None, gap: int, 
     ring[max(0, b.y - gap - y0):b.y + b.h + gap - y0, max(0, b.x - gap - x0):b.x + b.w + gap - x0] = False
     if person is not None:
         ring &= person[y0:y1, x0:x1] <= 0.5
-    pixels = rgb[y0:y1, x0:x1][ring]
+    return _sampled_colours(rgb[y0:y1, x0:x1][ring], k, min_share)
+
+
+def _sampled_colours(pixels: np.ndarray, k: int, min_share: float) -> list[np.ndarray]:
+    """``_main_lab`` of at most 4000 of ``pixels`` (a fixed draw: the same frame gives the same colours); none when
+    fewer than 32 are there (a background too thin to tell)."""
     if len(pixels) < 32:
         return []
     if len(pixels) > 4000:
